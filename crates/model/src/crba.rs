@@ -1,0 +1,56 @@
+//! Composite rigid-body algorithm: the joint-space mass matrix `M(q)`. Works in the world
+//! frame, where composite inertias add directly and each entry is one dot product.
+//! Real-time safe: no allocation.
+
+use nalgebra::DMatrix;
+
+use crate::data::Data;
+use crate::kinematics::{joint_transform, update_dof_world};
+use crate::model::Model;
+
+/// The joint-space mass matrix, full and symmetric, in `data.mass_matrix`.
+pub fn crba<'d>(model: &Model, data: &'d mut Data, q: &[f64]) -> &'d DMatrix<f64> {
+    assert_eq!(q.len(), model.nq, "q has the wrong size");
+    for i in 1..model.njoints() {
+        let joint = &model.joints[i];
+        let local = joint_transform(joint, q);
+        data.parent_from_joint[i] = local;
+        data.world_from_joint[i] = data.world_from_joint[joint.parent.0].mul(&local);
+        update_dof_world(model, data, i);
+        data.world_inertia[i] = joint.inertia.to_world(&data.world_from_joint[i]);
+    }
+    let coupled = model.has_coupled_mimic();
+    if coupled {
+        data.mass_matrix.fill(0.0);
+    }
+    for i in (1..model.njoints()).rev() {
+        let joint = &model.joints[i];
+        let composite = data.world_inertia[i];
+        for k in 0..joint.kind.nv() {
+            let force = composite.mul_motion(&data.dof_world[joint.idx_dof + k]);
+            let col = joint.idx_v + k;
+            for &j in model.support(crate::JointId(i)) {
+                let ancestor = &model.joints[j];
+                let scale = joint.scale() * ancestor.scale();
+                for l in 0..ancestor.kind.nv() {
+                    let value = scale * data.dof_world[ancestor.idx_dof + l].dot(&force);
+                    let row = ancestor.idx_v + l;
+                    if coupled {
+                        data.mass_matrix[(row, col)] += value;
+                        if j != i {
+                            data.mass_matrix[(col, row)] += value;
+                        }
+                    } else {
+                        data.mass_matrix[(row, col)] = value;
+                        data.mass_matrix[(col, row)] = value;
+                    }
+                }
+            }
+        }
+        let parent = joint.parent.0;
+        if parent != 0 {
+            data.world_inertia[parent].add_assign(&composite);
+        }
+    }
+    &data.mass_matrix
+}

@@ -1,0 +1,642 @@
+//! Builds a [`Model`] from URDF (parsed by `urdf-rs`): validates the description, orders
+//! joints depth-first with children sorted by joint name (as Pinocchio does, so vectors
+//! compare directly), merges fixed joints into their parent body and keeps their frames.
+//! Every defect is reported as a [`ModelError`] naming the element; nothing panics.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use nalgebra::{DVector, SymmetricEigen};
+
+use crate::error::ModelError;
+use crate::joint::{Axis, JointKind};
+use crate::model::{
+    Frame, FrameId, FrameKind, Geometry, Joint, JointId, JointLimits, LinkGeometry, Mimic,
+    MimicMode, Model, ModelOptions, Shape,
+};
+use crate::spatial::{Inertia, Mat3, Transform, Vec3};
+
+/// Reads and builds a model from a URDF file.
+pub fn from_urdf_file(path: &Path, options: &ModelOptions) -> Result<Model, ModelError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    from_urdf_str(&text, &path.display().to_string(), options)
+}
+
+/// Builds a model from URDF text; `source_name` names it in errors.
+pub fn from_urdf_str(
+    text: &str,
+    source_name: &str,
+    options: &ModelOptions,
+) -> Result<Model, ModelError> {
+    let parse_error = |reason: String| ModelError::Parse {
+        source_name: source_name.to_string(),
+        reason,
+    };
+    // The third-party parser is not ours to prove total: contain any panic it raises.
+    let robot = std::panic::catch_unwind(|| urdf_rs::read_from_string(text))
+        .map_err(|_| parse_error("the URDF parser failed on this input".into()))?
+        .map_err(|e| parse_error(e.to_string()))?;
+    Builder::new(&robot, source_name, options)?.build()
+}
+
+struct Builder<'a> {
+    robot: &'a urdf_rs::Robot,
+    source: &'a str,
+    options: &'a ModelOptions,
+    link_index: HashMap<&'a str, usize>,
+    /// Child joints of each link, sorted by joint name.
+    children: Vec<Vec<usize>>,
+    root: usize,
+    joints: Vec<Joint>,
+    frames: Vec<Frame>,
+    links: Vec<LinkGeometry>,
+    /// URDF joint index -> model joint, for mimic resolution.
+    joint_of_urdf: HashMap<usize, JointId>,
+}
+
+enum Visit {
+    Link {
+        link: usize,
+        body: JointId,
+        body_from_link: Transform,
+    },
+    Joint {
+        joint: usize,
+        body: JointId,
+        body_from_link: Transform,
+    },
+}
+
+impl<'a> Builder<'a> {
+    fn new(
+        robot: &'a urdf_rs::Robot,
+        source: &'a str,
+        options: &'a ModelOptions,
+    ) -> Result<Self, ModelError> {
+        let tree_error = |reason: String| ModelError::NotATree {
+            source_name: source.to_string(),
+            reason,
+        };
+        if robot.links.is_empty() {
+            return Err(tree_error("the robot has no links".into()));
+        }
+        let mut link_index = HashMap::new();
+        for (i, link) in robot.links.iter().enumerate() {
+            if link_index.insert(link.name.as_str(), i).is_some() {
+                return Err(invalid(
+                    source,
+                    "link",
+                    &link.name,
+                    "defined more than once",
+                ));
+            }
+        }
+        let mut joint_names = HashMap::new();
+        let mut parent_joint: Vec<Option<usize>> = vec![None; robot.links.len()];
+        let mut children = vec![Vec::new(); robot.links.len()];
+        for (j, joint) in robot.joints.iter().enumerate() {
+            if joint_names.insert(joint.name.as_str(), j).is_some() {
+                return Err(invalid(
+                    source,
+                    "joint",
+                    &joint.name,
+                    "defined more than once",
+                ));
+            }
+            let find = |role: &str, name: &str| {
+                link_index.get(name).copied().ok_or_else(|| {
+                    invalid(
+                        source,
+                        "joint",
+                        &joint.name,
+                        &format!("{role} link '{name}' does not exist"),
+                    )
+                })
+            };
+            let parent = find("parent", &joint.parent.link)?;
+            let child = find("child", &joint.child.link)?;
+            if let Some(other) = parent_joint[child] {
+                return Err(tree_error(format!(
+                    "link '{}' is the child of two joints, '{}' and '{}'",
+                    joint.child.link, robot.joints[other].name, joint.name
+                )));
+            }
+            parent_joint[child] = Some(j);
+            children[parent].push(j);
+        }
+        for c in &mut children {
+            c.sort_by(|a, b| robot.joints[*a].name.cmp(&robot.joints[*b].name));
+        }
+        let roots: Vec<usize> = (0..robot.links.len())
+            .filter(|&l| parent_joint[l].is_none())
+            .collect();
+        let root = match roots.as_slice() {
+            [root] => *root,
+            [] => {
+                return Err(tree_error(
+                    "every link has a parent joint, so the joints form a cycle".into(),
+                ));
+            }
+            many => {
+                let names: Vec<&str> = many.iter().map(|&l| robot.links[l].name.as_str()).collect();
+                return Err(tree_error(format!(
+                    "several root links ({}): every link but one must be the child of a joint",
+                    names.join(", ")
+                )));
+            }
+        };
+        // With one parent per link and one root, unreachable links lie on a cycle.
+        let mut reached = vec![false; robot.links.len()];
+        let mut stack = vec![root];
+        while let Some(l) = stack.pop() {
+            reached[l] = true;
+            stack.extend(
+                children[l]
+                    .iter()
+                    .map(|&j| link_index[robot.joints[j].child.link.as_str()]),
+            );
+        }
+        if let Some(l) = reached.iter().position(|r| !r) {
+            let j = parent_joint[l].map_or("", |j| robot.joints[j].name.as_str());
+            return Err(tree_error(format!(
+                "link '{}' is not connected to root link '{}' (joint '{j}' lies on a cycle)",
+                robot.links[l].name, robot.links[root].name
+            )));
+        }
+        Ok(Self {
+            robot,
+            source,
+            options,
+            link_index,
+            children,
+            root,
+            joints: Vec::new(),
+            frames: Vec::new(),
+            links: Vec::new(),
+            joint_of_urdf: HashMap::new(),
+        })
+    }
+
+    fn build(mut self) -> Result<Model, ModelError> {
+        self.joints.push(Joint {
+            name: "universe".into(),
+            kind: JointKind::Fixed,
+            parent: JointId(0),
+            placement: Transform::IDENTITY,
+            inertia: Inertia::ZERO,
+            idx_q: 0,
+            idx_v: 0,
+            idx_dof: 0,
+            mimic: None,
+            limits: JointLimits::UNBOUNDED,
+            damping: 0.0,
+            friction: 0.0,
+        });
+        let mut root_body = JointId(0);
+        if self.options.floating_base {
+            root_body = self.push_joint(
+                "root_joint".into(),
+                JointKind::FreeFlyer,
+                JointId(0),
+                Transform::IDENTITY,
+            );
+            self.joints[1].limits = JointLimits::UNBOUNDED;
+            self.push_frame(
+                "root_joint",
+                FrameKind::Joint,
+                root_body,
+                Transform::IDENTITY,
+            );
+        }
+        let mut stack = vec![Visit::Link {
+            link: self.root,
+            body: root_body,
+            body_from_link: Transform::IDENTITY,
+        }];
+        while let Some(visit) = stack.pop() {
+            match visit {
+                Visit::Link {
+                    link,
+                    body,
+                    body_from_link,
+                } => {
+                    self.add_link(link, body, &body_from_link)?;
+                    for &j in self.children[link].iter().rev() {
+                        stack.push(Visit::Joint {
+                            joint: j,
+                            body,
+                            body_from_link,
+                        });
+                    }
+                }
+                Visit::Joint {
+                    joint,
+                    body,
+                    body_from_link,
+                } => {
+                    let (child_body, child_from_link) =
+                        self.add_joint(joint, body, &body_from_link)?;
+                    let child = self.link_index[self.robot.joints[joint].child.link.as_str()];
+                    stack.push(Visit::Link {
+                        link: child,
+                        body: child_body,
+                        body_from_link: child_from_link,
+                    });
+                }
+            }
+        }
+        self.resolve_mimics()?;
+        Ok(self.finish())
+    }
+
+    fn push_joint(
+        &mut self,
+        name: String,
+        kind: JointKind,
+        parent: JointId,
+        placement: Transform,
+    ) -> JointId {
+        self.joints.push(Joint {
+            name,
+            kind,
+            parent,
+            placement,
+            inertia: Inertia::ZERO,
+            idx_q: 0,
+            idx_v: 0,
+            idx_dof: 0,
+            mimic: None,
+            limits: JointLimits::UNBOUNDED,
+            damping: 0.0,
+            friction: 0.0,
+        });
+        JointId(self.joints.len() - 1)
+    }
+
+    fn push_frame(
+        &mut self,
+        name: &str,
+        kind: FrameKind,
+        joint: JointId,
+        placement: Transform,
+    ) -> FrameId {
+        self.frames.push(Frame {
+            name: name.to_string(),
+            kind,
+            joint,
+            placement,
+        });
+        FrameId(self.frames.len() - 1)
+    }
+
+    fn add_link(
+        &mut self,
+        link: usize,
+        body: JointId,
+        body_from_link: &Transform,
+    ) -> Result<(), ModelError> {
+        let l = &self.robot.links[link];
+        let inertia = link_inertia(self.source, l)?;
+        let joint = &mut self.joints[body.0];
+        joint.inertia = joint.inertia.combined(&inertia.transformed(body_from_link));
+        let frame = self.push_frame(&l.name, FrameKind::Link, body, *body_from_link);
+        let visuals = l
+            .visual
+            .iter()
+            .map(|v| {
+                geometry(
+                    self.source,
+                    &l.name,
+                    &v.geometry,
+                    &v.origin,
+                    v.material.as_ref(),
+                )
+            })
+            .collect::<Result<_, _>>()?;
+        let collisions = l
+            .collision
+            .iter()
+            .map(|c| geometry(self.source, &l.name, &c.geometry, &c.origin, None))
+            .collect::<Result<_, _>>()?;
+        self.links.push(LinkGeometry {
+            frame,
+            visuals,
+            collisions,
+        });
+        Ok(())
+    }
+
+    /// Adds a URDF joint under `body`; returns the body and placement of its child link.
+    fn add_joint(
+        &mut self,
+        j: usize,
+        body: JointId,
+        body_from_link: &Transform,
+    ) -> Result<(JointId, Transform), ModelError> {
+        let uj = &self.robot.joints[j];
+        let origin = pose(self.source, "joint", &uj.name, &uj.origin)?;
+        let placement = body_from_link.mul(&origin);
+        let kind = match uj.joint_type {
+            urdf_rs::JointType::Fixed => {
+                self.push_frame(&uj.name, FrameKind::FixedJoint, body, placement);
+                return Ok((body, placement));
+            }
+            urdf_rs::JointType::Revolute => JointKind::Revolute(axis(self.source, uj)?),
+            urdf_rs::JointType::Continuous => JointKind::Continuous(axis(self.source, uj)?),
+            urdf_rs::JointType::Prismatic => JointKind::Prismatic(axis(self.source, uj)?),
+            ref other => {
+                return Err(invalid(
+                    self.source,
+                    "joint",
+                    &uj.name,
+                    &format!(
+                        "joint type '{}' is not supported (revolute, continuous, prismatic and fixed are)",
+                        format!("{other:?}").to_lowercase()
+                    ),
+                ));
+            }
+        };
+        let id = self.push_joint(uj.name.clone(), kind, body, placement);
+        self.joints[id.0].limits = limits(self.source, uj, &kind)?;
+        if let Some(d) = &uj.dynamics {
+            if !(d.damping.is_finite()
+                && d.friction.is_finite()
+                && d.damping >= 0.0
+                && d.friction >= 0.0)
+            {
+                return Err(invalid(
+                    self.source,
+                    "joint",
+                    &uj.name,
+                    "dynamics damping and friction must be finite and non-negative",
+                ));
+            }
+            self.joints[id.0].damping = d.damping;
+            self.joints[id.0].friction = d.friction;
+        }
+        self.joint_of_urdf.insert(j, id);
+        self.push_frame(&uj.name, FrameKind::Joint, id, Transform::IDENTITY);
+        Ok((id, Transform::IDENTITY))
+    }
+
+    fn resolve_mimics(&mut self) -> Result<(), ModelError> {
+        if self.options.mimic == MimicMode::Independent {
+            return Ok(());
+        }
+        let by_name: HashMap<&str, usize> = self
+            .robot
+            .joints
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (j.name.as_str(), i))
+            .collect();
+        for (j, uj) in self.robot.joints.iter().enumerate() {
+            let Some(m) = &uj.mimic else { continue };
+            let Some(&id) = self.joint_of_urdf.get(&j) else {
+                continue; // a fixed joint with a mimic tag has nothing to couple
+            };
+            let bad = |reason: &str| invalid(self.source, "joint", &uj.name, reason);
+            let master_urdf = by_name
+                .get(m.joint.as_str())
+                .ok_or_else(|| bad(&format!("mimics joint '{}', which does not exist", m.joint)))?;
+            let master = *self
+                .joint_of_urdf
+                .get(master_urdf)
+                .ok_or_else(|| bad(&format!("mimics joint '{}', which is not movable", m.joint)))?;
+            if self.robot.joints[*master_urdf].mimic.is_some() {
+                return Err(bad(&format!(
+                    "mimics joint '{}', which is itself a mimic joint",
+                    m.joint
+                )));
+            }
+            if master == id {
+                return Err(bad("mimics itself"));
+            }
+            let multiplier = m.multiplier.unwrap_or(1.0);
+            let offset = m.offset.unwrap_or(0.0);
+            if !(multiplier.is_finite() && offset.is_finite()) {
+                return Err(bad("mimic multiplier and offset must be finite"));
+            }
+            self.joints[id.0].mimic = Some(Mimic {
+                master,
+                multiplier,
+                offset,
+            });
+        }
+        Ok(())
+    }
+
+    /// Assigns coordinate indices, limit vectors and supports.
+    fn finish(mut self) -> Model {
+        let (mut nq, mut nv, mut ndof) = (0, 0, 0);
+        for j in self.joints.iter_mut().skip(1) {
+            j.idx_dof = ndof;
+            ndof += j.kind.nv();
+            if j.mimic.is_none() {
+                j.idx_q = nq;
+                j.idx_v = nv;
+                nq += j.kind.nq();
+                nv += j.kind.nv();
+            }
+        }
+        for i in 1..self.joints.len() {
+            if let Some(m) = self.joints[i].mimic {
+                let master = &self.joints[m.master.0];
+                let (q, v) = (master.idx_q, master.idx_v);
+                self.joints[i].idx_q = q;
+                self.joints[i].idx_v = v;
+            }
+        }
+        let mut lower = DVector::from_element(nq, f64::NEG_INFINITY);
+        let mut upper = DVector::from_element(nq, f64::INFINITY);
+        let mut velocity = DVector::from_element(nv, f64::INFINITY);
+        let mut effort = DVector::from_element(nv, f64::INFINITY);
+        for j in self.joints.iter().skip(1).filter(|j| j.mimic.is_none()) {
+            if j.kind.nq() == 1 {
+                lower[j.idx_q] = j.limits.lower;
+                upper[j.idx_q] = j.limits.upper;
+                velocity[j.idx_v] = j.limits.velocity;
+                effort[j.idx_v] = j.limits.effort;
+            }
+        }
+        let mut supports: Vec<Vec<usize>> = vec![Vec::new(); self.joints.len()];
+        for i in 1..self.joints.len() {
+            let mut s = supports[self.joints[i].parent.0].clone();
+            s.push(i);
+            supports[i] = s;
+        }
+        Model {
+            name: self.robot.name.clone(),
+            joints: self.joints,
+            frames: self.frames,
+            links: self.links,
+            nq,
+            nv,
+            ndof,
+            gravity: Vec3::new(0.0, 0.0, -9.81),
+            lower_position_limit: lower,
+            upper_position_limit: upper,
+            velocity_limit: velocity,
+            effort_limit: effort,
+            supports,
+        }
+    }
+}
+
+fn invalid(source: &str, kind: &str, name: &str, reason: &str) -> ModelError {
+    ModelError::Invalid {
+        source_name: source.to_string(),
+        element: format!("{kind} '{name}'"),
+        reason: reason.to_string(),
+    }
+}
+
+fn pose(source: &str, kind: &str, name: &str, p: &urdf_rs::Pose) -> Result<Transform, ModelError> {
+    if p.xyz.iter().chain(p.rpy.iter()).all(|v| v.is_finite()) {
+        Ok(Transform::from_xyz_rpy(*p.xyz, *p.rpy))
+    } else {
+        Err(invalid(source, kind, name, "origin has a non-finite value"))
+    }
+}
+
+fn axis(source: &str, j: &urdf_rs::Joint) -> Result<Axis, ModelError> {
+    let a = Vec3::from(*j.axis.xyz);
+    let norm = a.norm();
+    if !norm.is_finite() || norm < 1e-12 {
+        return Err(invalid(
+            source,
+            "joint",
+            &j.name,
+            "axis must be a finite, non-zero vector",
+        ));
+    }
+    Ok(Axis::from_unit(if (norm - 1.0).abs() < 1e-15 {
+        a
+    } else {
+        a / norm
+    }))
+}
+
+fn limits(source: &str, j: &urdf_rs::Joint, kind: &JointKind) -> Result<JointLimits, ModelError> {
+    let l = &j.limit;
+    let bad = |reason: &str| invalid(source, "joint", &j.name, reason);
+    if l.lower.is_nan() || l.upper.is_nan() || l.velocity.is_nan() || l.effort.is_nan() {
+        return Err(bad("limit has a value that is not a number"));
+    }
+    if l.velocity < 0.0 || l.effort < 0.0 {
+        return Err(bad("limit velocity and effort must not be negative"));
+    }
+    let positive_or_inf = |v: f64| if v > 0.0 { v } else { f64::INFINITY };
+    let (lower, upper) = match kind {
+        JointKind::Continuous(_) => (f64::NEG_INFINITY, f64::INFINITY),
+        _ => {
+            if l.lower > l.upper {
+                return Err(bad(&format!(
+                    "limit lower ({}) is above upper ({})",
+                    l.lower, l.upper
+                )));
+            }
+            (l.lower, l.upper)
+        }
+    };
+    Ok(JointLimits {
+        lower,
+        upper,
+        velocity: positive_or_inf(l.velocity),
+        effort: positive_or_inf(l.effort),
+    })
+}
+
+/// The link's inertia in the link frame, checked for physical sense.
+fn link_inertia(source: &str, l: &urdf_rs::Link) -> Result<Inertia, ModelError> {
+    let bad = |reason: String| invalid(source, "link", &l.name, &reason);
+    let i = &l.inertial;
+    let m = i.mass.value;
+    if !m.is_finite() || m < 0.0 {
+        return Err(bad(format!(
+            "mass must be finite and non-negative, not {m}"
+        )));
+    }
+    let t = &i.inertia;
+    let values = [t.ixx, t.ixy, t.ixz, t.iyy, t.iyz, t.izz];
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err(bad("inertia has a non-finite value".into()));
+    }
+    let local = Mat3::new(
+        t.ixx, t.ixy, t.ixz, t.ixy, t.iyy, t.iyz, t.ixz, t.iyz, t.izz,
+    );
+    let eig = SymmetricEigen::new(local).eigenvalues;
+    let scale = eig.iter().fold(0.0_f64, |a, e| a.max(e.abs()));
+    if let Some(e) = eig.iter().find(|&&e| e < -1e-9 * scale.max(1e-9)) {
+        return Err(bad(format!(
+            "inertia is not positive semi-definite (principal moment {e:e} kg·m²)"
+        )));
+    }
+    let frame = pose(source, "link", &l.name, &i.origin)?;
+    Ok(Inertia {
+        mass: m,
+        com: frame.translation,
+        inertia_com: frame.rotation * local * frame.rotation.transpose(),
+    })
+}
+
+fn geometry(
+    source: &str,
+    link: &str,
+    g: &urdf_rs::Geometry,
+    origin: &urdf_rs::Pose,
+    material: Option<&urdf_rs::Material>,
+) -> Result<Geometry, ModelError> {
+    let bad = |reason: &str| invalid(source, "link", link, reason);
+    let positive = |v: f64| v.is_finite() && v >= 0.0;
+    let shape = match g {
+        urdf_rs::Geometry::Box { size } => {
+            if !size.iter().all(|&v| positive(v)) {
+                return Err(bad("box size must be finite and non-negative"));
+            }
+            Shape::Box {
+                size: Vec3::from(**size),
+            }
+        }
+        urdf_rs::Geometry::Cylinder { radius, length } => {
+            if !(positive(*radius) && positive(*length)) {
+                return Err(bad(
+                    "cylinder radius and length must be finite and non-negative",
+                ));
+            }
+            Shape::Cylinder {
+                radius: *radius,
+                length: *length,
+            }
+        }
+        urdf_rs::Geometry::Capsule { radius, length } => {
+            if !(positive(*radius) && positive(*length)) {
+                return Err(bad(
+                    "capsule radius and length must be finite and non-negative",
+                ));
+            }
+            Shape::Capsule {
+                radius: *radius,
+                length: *length,
+            }
+        }
+        urdf_rs::Geometry::Sphere { radius } => {
+            if !positive(*radius) {
+                return Err(bad("sphere radius must be finite and non-negative"));
+            }
+            Shape::Sphere { radius: *radius }
+        }
+        urdf_rs::Geometry::Mesh { filename, scale } => Shape::Mesh {
+            filename: filename.clone(),
+            scale: scale.map_or(Vec3::new(1.0, 1.0, 1.0), |s| Vec3::from(*s)),
+        },
+    };
+    Ok(Geometry {
+        shape,
+        origin: pose(source, "link", link, origin)?,
+        rgba: material.and_then(|m| m.color.as_ref()).map(|c| *c.rgba),
+    })
+}
