@@ -52,5 +52,15 @@ pub fn crba<'d>(model: &Model, data: &'d mut Data, q: &[f64]) -> &'d DMatrix<f64
             data.world_inertia[parent].add_assign(&composite);
         }
     }
+    if coupled {
+        // Sums reached each triangle in a different order: make M exactly symmetric.
+        for c in 0..model.nv {
+            for r in 0..c {
+                let mean = 0.5 * (data.mass_matrix[(r, c)] + data.mass_matrix[(c, r)]);
+                data.mass_matrix[(r, c)] = mean;
+                data.mass_matrix[(c, r)] = mean;
+            }
+        }
+    }
     &data.mass_matrix
 }

@@ -420,9 +420,44 @@ pub fn exp3(w: &Vec3) -> Mat3 {
     Rotation3::new(*w).into_inner()
 }
 
-/// Logarithm of SO(3): the rotation vector (rad) of a rotation matrix.
+/// Logarithm of SO(3): the rotation vector (rad) of a rotation matrix, accurate for small
+/// angles (through `atan2` of the skew and symmetric parts, not `acos` of the trace) and
+/// near a half turn.
 pub fn log3(r: &Mat3) -> Vec3 {
-    Rotation3::from_matrix_unchecked(*r).scaled_axis()
+    // sin θ · u from the skew-symmetric part, cos θ from the trace.
+    let s = Vec3::new(
+        r[(2, 1)] - r[(1, 2)],
+        r[(0, 2)] - r[(2, 0)],
+        r[(1, 0)] - r[(0, 1)],
+    ) * 0.5;
+    let c = ((r.trace() - 1.0) * 0.5).clamp(-1.0, 1.0);
+    let sin = s.norm();
+    let theta = sin.atan2(c);
+    if sin > 1e-4 || c > 0.0 {
+        // θ / sin θ, with its series where sin θ is tiny and θ small.
+        let ratio = if sin < 1e-8 {
+            1.0 + theta * theta / 6.0
+        } else {
+            theta / sin
+        };
+        return s * ratio;
+    }
+    // Near a half turn: (R + Rᵀ)/2 − cos θ·I = (1 − cos θ)·u uᵀ; take its largest column.
+    let b = (r + r.transpose()) * 0.5 - Mat3::identity() * c;
+    let k = (0..3).fold(
+        0,
+        |best, i| if b[(i, i)] > b[(best, best)] { i } else { best },
+    );
+    let mut u = b.column(k).into_owned();
+    let norm = u.norm();
+    if norm == 0.0 {
+        return Vec3::zeros();
+    }
+    u /= norm;
+    if u.dot(&s) < 0.0 {
+        u = -u;
+    }
+    u * theta
 }
 
 /// Exponential map of SE(3) for a twist `[v; w]` applied for unit time (as Pinocchio's
@@ -536,5 +571,27 @@ mod tests {
         assert!(
             (log3(&exp3(&Vec3::new(0.3, -0.2, 0.1))) - Vec3::new(0.3, -0.2, 0.1)).norm() < 1e-14
         );
+    }
+
+    #[test]
+    fn log3_inverts_exp3_from_tiny_angles_to_a_half_turn() {
+        let axis = Vec3::new(0.3, -0.5, 0.8).normalize();
+        for angle in [
+            1e-12,
+            1e-7,
+            1e-3,
+            0.5,
+            2.0,
+            3.1,
+            std::f64::consts::PI - 1e-6,
+            std::f64::consts::PI,
+        ] {
+            let w = axis * angle;
+            let back = log3(&exp3(&w));
+            assert!(
+                (back - w).norm() <= 1e-9 * angle.max(1e-3),
+                "angle {angle}: {back:?}"
+            );
+        }
     }
 }

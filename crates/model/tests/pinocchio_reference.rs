@@ -67,7 +67,9 @@ fn check_case(case: &str) {
             MimicMode::Independent
         },
     };
-    let urdf = data_dir().join("urdf").join(r["urdf"].as_str().expect("urdf name"));
+    let urdf = data_dir()
+        .join("urdf")
+        .join(r["urdf"].as_str().expect("urdf name"));
     let model = from_urdf_file(&urdf, &options).expect("model builds");
     assert_eq!(model.nq as u64, r["nq"].as_u64().expect("nq"), "{case}: nq");
     assert_eq!(model.nv as u64, r["nv"].as_u64().expect("nv"), "{case}: nv");
@@ -76,30 +78,82 @@ fn check_case(case: &str) {
     let joints = r["joints"].as_array().expect("joints");
     assert_eq!(joints.len(), model.njoints() - 1, "{case}: joint count");
     for (j, reference) in model.joints.iter().skip(1).zip(joints) {
-        assert_eq!(j.name, reference["name"].as_str().expect("name"), "{case}: order");
-        assert_eq!(j.idx_q as u64, reference["idx_q"].as_u64().expect("idx_q"), "{case}: {} idx_q", j.name);
-        assert_eq!(j.idx_v as u64, reference["idx_v"].as_u64().expect("idx_v"), "{case}: {} idx_v", j.name);
-        assert_eq!(j.nq() as u64, reference["nq"].as_u64().expect("nq"), "{case}: {} nq", j.name);
-        assert_eq!(j.nv() as u64, reference["nv"].as_u64().expect("nv"), "{case}: {} nv", j.name);
+        assert_eq!(
+            j.name,
+            reference["name"].as_str().expect("name"),
+            "{case}: order"
+        );
+        assert_eq!(
+            j.idx_q as u64,
+            reference["idx_q"].as_u64().expect("idx_q"),
+            "{case}: {} idx_q",
+            j.name
+        );
+        assert_eq!(
+            j.idx_v as u64,
+            reference["idx_v"].as_u64().expect("idx_v"),
+            "{case}: {} idx_v",
+            j.name
+        );
+        assert_eq!(
+            j.nq() as u64,
+            reference["nq"].as_u64().expect("nq"),
+            "{case}: {} nq",
+            j.name
+        );
+        assert_eq!(
+            j.nv() as u64,
+            reference["nv"].as_u64().expect("nv"),
+            "{case}: {} nv",
+            j.name
+        );
     }
 
     let mut data = Data::new(&model);
     let mut jac = DMatrix::zeros(6, model.nv);
     for (s, state) in r["states"].as_array().expect("states").iter().enumerate() {
         let at = |what: &str| format!("{case} state {s}: {what}");
-        let (q, v, a, tau) = (vector(&state["q"]), vector(&state["v"]), vector(&state["a"]), vector(&state["tau"]));
+        let (q, v, a, tau) = (
+            vector(&state["q"]),
+            vector(&state["v"]),
+            vector(&state["a"]),
+            vector(&state["tau"]),
+        );
 
-        assert_close(&at("rnea"), rnea(&model, &mut data, &q, &v, &a).as_slice(), &vector(&state["rnea"]));
-        assert_close(&at("nle"), nonlinear_effects(&model, &mut data, &q, &v).as_slice(), &vector(&state["nle"]));
-        assert_close(&at("gravity"), gravity_torques(&model, &mut data, &q).as_slice(), &vector(&state["gravity"]));
-        assert_matrix_close(&at("crba"), crba(&model, &mut data, &q), &matrix(&state["crba"]));
+        assert_close(
+            &at("rnea"),
+            rnea(&model, &mut data, &q, &v, &a).as_slice(),
+            &vector(&state["rnea"]),
+        );
+        assert_close(
+            &at("nle"),
+            nonlinear_effects(&model, &mut data, &q, &v).as_slice(),
+            &vector(&state["nle"]),
+        );
+        assert_close(
+            &at("gravity"),
+            gravity_torques(&model, &mut data, &q).as_slice(),
+            &vector(&state["gravity"]),
+        );
+        assert_matrix_close(
+            &at("crba"),
+            crba(&model, &mut data, &q),
+            &matrix(&state["crba"]),
+        );
         if let Some(reference) = state.get("aba") {
-            assert_close(&at("aba"), aba(&model, &mut data, &q, &v, &tau).as_slice(), &vector(reference));
+            assert_close(
+                &at("aba"),
+                aba(&model, &mut data, &q, &v, &tau).as_slice(),
+                &vector(reference),
+            );
         }
 
         frame_placements(&model, &mut data, &q);
         let frames = state["frames"].as_object().expect("frames");
-        assert_eq!(frames.len(), r["frames"].as_array().expect("frame list").len());
+        assert_eq!(
+            frames.len(),
+            r["frames"].as_array().expect("frame list").len()
+        );
         for (name, pose) in frames {
             let t = vector(&pose["translation"]);
             let rot = matrix(&pose["rotation"]);
@@ -110,7 +164,11 @@ fn check_case(case: &str) {
                         && (x.rotation - &rot).amax() <= TOLERANCE
                 }
             });
-            assert!(matches, "{}", at(&format!("frame '{name}' placement differs or is missing")));
+            assert!(
+                matches,
+                "{}",
+                at(&format!("frame '{name}' placement differs or is missing"))
+            );
         }
 
         compute_joint_jacobians(&model, &mut data, &q);
@@ -122,7 +180,11 @@ fn check_case(case: &str) {
                 ("local_world_aligned", ReferenceFrame::LocalWorldAligned),
             ] {
                 frame_jacobian(&model, &data, frame, reference, &mut jac);
-                assert_matrix_close(&at(&format!("jacobian {name} {key}")), &jac, &matrix(&by_reference[key]));
+                assert_matrix_close(
+                    &at(&format!("jacobian {name} {key}")),
+                    &jac,
+                    &matrix(&by_reference[key]),
+                );
             }
         }
 
@@ -130,7 +192,11 @@ fn check_case(case: &str) {
         assert_close(&at("com"), com.as_slice(), &vector(&state["com"]));
         let jcom = jacobian_center_of_mass(&model, &mut data, &q).clone();
         assert_matrix_close(&at("com jacobian"), &jcom, &matrix(&state["com_jacobian"]));
-        assert_close(&at("com from jacobian pass"), data.com.as_slice(), &vector(&state["com"]));
+        assert_close(
+            &at("com from jacobian pass"),
+            data.com.as_slice(),
+            &vector(&state["com"]),
+        );
     }
 }
 
