@@ -1,1 +1,38 @@
-fn main() {}
+//! The `embody` command: one binary for integrators, developers and operators. Each
+//! subcommand lives in its own module; this file only parses arguments and reports errors
+//! with a non-zero exit code.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod model;
+
+/// embody: robot control runtime.
+#[derive(Parser, Debug)]
+#[command(name = "embody", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Inspect robot models and evaluate or benchmark their kinematics and dynamics.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Model(command) => model::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

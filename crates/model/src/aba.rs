@@ -138,8 +138,8 @@ fn dense_forward_dynamics(model: &Model, data: &mut Data, q: &[f64], v: &[f64], 
     crba(model, data, q);
     nonlinear_effects(model, data, q, v);
     data.dense.copy_from(&data.mass_matrix);
-    for k in 0..model.nv {
-        data.dense_rhs[k] = tau[k] - data.tau[k];
+    for ((rhs, t), nle) in data.dense_rhs.iter_mut().zip(tau).zip(data.tau.iter()) {
+        *rhs = t - nle;
     }
     if cholesky_solve_in_place(&mut data.dense, &mut data.dense_rhs) {
         data.ddq.copy_from(&data.dense_rhs);

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace. A fresh machine needs nothing beyond Rust: the
+# Pinocchio reference values the tests compare against are committed, so Python is only
+# needed to regenerate them (scripts/pinocchio_reference.py) or to run the benchmark
+# against Pinocchio (scripts/bench_pinocchio.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "== cargo test --workspace"
+cargo test --workspace --locked
+echo "== CLI smoke: embody model info/eval/bench on the built-in robots"
+cargo build --release --locked -p embody-cli
+bin=target/release/embody
+$bin model info arm7 > /dev/null
+$bin model info humanoid --json > /dev/null
+$bin model bench humanoid --samples 5 > /dev/null
+echo "CLI smoke passed"
