@@ -9,20 +9,24 @@ use crate::kinematics::{joint_transform, update_dof_world};
 use crate::model::Model;
 
 /// The joint-space mass matrix, full and symmetric, in `data.mass_matrix`.
+///
+/// Entries of joints that share no path to the root are structurally zero; they are
+/// written once when `data` is created (zeros) and never touched again.
 pub fn crba<'d>(model: &Model, data: &'d mut Data, q: &[f64]) -> &'d DMatrix<f64> {
     assert_eq!(q.len(), model.nq, "q has the wrong size");
     for i in 1..model.njoints() {
         let joint = &model.joints[i];
         let local = joint_transform(joint, q);
-        data.parent_from_joint[i] = local;
         data.world_from_joint[i] = data.world_from_joint[joint.parent.0].mul(&local);
         update_dof_world(model, data, i);
         data.world_inertia[i] = joint.inertia.to_world(&data.world_from_joint[i]);
     }
-    let coupled = model.has_coupled_mimic();
-    if coupled {
-        data.mass_matrix.fill(0.0);
+    if !model.has_coupled_mimic() {
+        tree_backward_pass(model, data);
+        return &data.mass_matrix;
     }
+    let coupled = true;
+    data.mass_matrix.fill(0.0);
     for i in (1..model.njoints()).rev() {
         let joint = &model.joints[i];
         let composite = data.world_inertia[i];
@@ -63,4 +67,28 @@ pub fn crba<'d>(model: &Model, data: &'d mut Data, q: &[f64]) -> &'d DMatrix<f64
         }
     }
     &data.mass_matrix
+}
+
+/// Backward pass of a tree without coupled joints: dof columns equal velocity indices, so
+/// each entry is one dot product written straight into the column-major storage.
+fn tree_backward_pass(model: &Model, data: &mut Data) {
+    let nv = model.nv;
+    let m = data.mass_matrix.as_mut_slice();
+    for i in (1..model.njoints()).rev() {
+        let joint = &model.joints[i];
+        let composite = data.world_inertia[i];
+        let support = &model.support_dofs[i];
+        for col in joint.idx_dof..joint.idx_dof + joint.kind.nv() {
+            let force = composite.mul_motion(&data.dof_world[col]);
+            for &row in support {
+                let value = data.dof_world[row].dot(&force);
+                m[col * nv + row] = value;
+                m[row * nv + col] = value;
+            }
+        }
+        let parent = joint.parent.0;
+        if parent != 0 {
+            data.world_inertia[parent].add_assign(&composite);
+        }
+    }
 }

@@ -257,6 +257,8 @@ pub struct Model {
     pub effort_limit: DVector<f64>,
     /// For each joint, its ancestors from the root down to and including itself.
     pub(crate) supports: Vec<Vec<usize>>,
+    /// For each joint, the dof columns of its ancestors and itself, root first.
+    pub(crate) support_dofs: Vec<Vec<usize>>,
 }
 
 impl Model {

@@ -468,6 +468,17 @@ impl<'a> Builder<'a> {
             s.push(i);
             supports[i] = s;
         }
+        let support_dofs = supports
+            .iter()
+            .map(|s| {
+                s.iter()
+                    .flat_map(|&j| {
+                        let joint = &self.joints[j];
+                        joint.idx_dof..joint.idx_dof + joint.kind.nv()
+                    })
+                    .collect()
+            })
+            .collect();
         Model {
             name: self.robot.name.clone(),
             joints: self.joints,
@@ -482,6 +493,7 @@ impl<'a> Builder<'a> {
             velocity_limit: velocity,
             effort_limit: effort,
             supports,
+            support_dofs,
         }
     }
 }
