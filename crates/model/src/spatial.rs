@@ -68,9 +68,30 @@ impl Transform {
     /// Composition `self * other` (apply `other` first).
     #[inline]
     pub fn mul(&self, other: &Transform) -> Transform {
+        let (a, b) = (&self.rotation, &other.rotation);
+        // Written out: nalgebra's generic 3×3 product is slower on this hot path (FK).
+        let entry = |i: usize, j: usize| {
+            a[(i, 0)] * b[(0, j)] + a[(i, 1)] * b[(1, j)] + a[(i, 2)] * b[(2, j)]
+        };
+        let t = &other.translation;
+        let moved = |i: usize| a[(i, 0)] * t.x + a[(i, 1)] * t.y + a[(i, 2)] * t.z;
         Transform {
-            rotation: self.rotation * other.rotation,
-            translation: self.rotation * other.translation + self.translation,
+            rotation: Mat3::new(
+                entry(0, 0),
+                entry(0, 1),
+                entry(0, 2),
+                entry(1, 0),
+                entry(1, 1),
+                entry(1, 2),
+                entry(2, 0),
+                entry(2, 1),
+                entry(2, 2),
+            ),
+            translation: Vec3::new(
+                moved(0) + self.translation.x,
+                moved(1) + self.translation.y,
+                moved(2) + self.translation.z,
+            ),
         }
     }
 
