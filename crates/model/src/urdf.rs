@@ -35,8 +35,11 @@ pub fn from_urdf_str(
         source_name: source_name.to_string(),
         reason,
     };
+    // urdf-rs rejects a `<texture/>` without a filename, which urdfdom accepts (iCub and
+    // Romeo have them); textures play no part here, so empty ones are dropped.
+    let text = text.replace("<texture />", "").replace("<texture/>", "");
     // The third-party parser is not ours to prove total: contain any panic it raises.
-    let robot = std::panic::catch_unwind(|| urdf_rs::read_from_string(text))
+    let robot = std::panic::catch_unwind(|| urdf_rs::read_from_string(&text))
         .map_err(|_| parse_error("the URDF parser failed on this input".into()))?
         .map_err(|e| parse_error(e.to_string()))?;
     Builder::new(&robot, source_name, options)?.build()
@@ -401,7 +404,12 @@ impl<'a> Builder<'a> {
             let bad = |reason: &str| invalid(self.source, "joint", &uj.name, reason);
             let master_urdf = by_name
                 .get(m.joint.as_str())
-                .ok_or_else(|| bad(&format!("mimics joint '{}', which does not exist", m.joint)))?;
+                .ok_or_else(|| {
+                    bad(&format!(
+                        "mimics joint '{}', which does not exist (load with mimic joints independent to ignore the coupling)",
+                        m.joint
+                    ))
+                })?;
             let master = *self
                 .joint_of_urdf
                 .get(master_urdf)
@@ -562,6 +570,9 @@ fn limits(source: &str, j: &urdf_rs::Joint, kind: &JointKind) -> Result<JointLim
     })
 }
 
+/// Negative principal moments smaller than this (kg·m²) are taken as rounding, not error.
+const INERTIA_ROUNDING_KG_M2: f64 = 1e-6;
+
 /// The link's inertia in the link frame, checked for physical sense.
 fn link_inertia(source: &str, l: &urdf_rs::Link) -> Result<Inertia, ModelError> {
     let bad = |reason: String| invalid(source, "link", &l.name, &reason);
@@ -581,8 +592,10 @@ fn link_inertia(source: &str, l: &urdf_rs::Link) -> Result<Inertia, ModelError> 
         t.ixx, t.ixy, t.ixz, t.ixy, t.iyy, t.iyz, t.ixz, t.iyz, t.izz,
     );
     let eig = SymmetricEigen::new(local).eigenvalues;
+    // Tolerate rounding: CAD exports of gram-sized parts carry negative moments of ~1e-8.
     let scale = eig.iter().fold(0.0_f64, |a, e| a.max(e.abs()));
-    if let Some(e) = eig.iter().find(|&&e| e < -1e-9 * scale.max(1e-9)) {
+    let tolerance = (1e-9 * scale).max(INERTIA_ROUNDING_KG_M2);
+    if let Some(e) = eig.iter().find(|&&e| e < -tolerance) {
         return Err(bad(format!(
             "inertia is not positive semi-definite (principal moment {e:e} kg·m²)"
         )));

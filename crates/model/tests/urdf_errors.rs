@@ -228,3 +228,16 @@ proptest! {
         let _ = from_urdf_str(&replaced, "fuzz.urdf", &ModelOptions { floating_base: cut % 2 == 0, ..Default::default() });
     }
 }
+
+#[test]
+fn tolerates_cad_rounding_and_empty_textures_as_urdfdom_does() {
+    // A 1 µg part whose exported inertia has a -3.5e-8 kg·m² moment (as in TIAGo), and a
+    // material with an empty <texture /> (as in iCub): both load.
+    let model = build(
+        "<material name=\"m\"><color rgba=\"1 0 0 1\"/><texture /></material>\
+         <link name=\"antenna\"><inertial><mass value=\"1e-6\"/>\
+         <inertia ixx=\"-4e-8\" ixy=\"0\" ixz=\"0\" iyy=\"4e-8\" iyz=\"0\" izz=\"9e-8\"/></inertial></link>",
+    )
+    .expect("loads");
+    assert_eq!(model.links.len(), 1);
+}
