@@ -5,6 +5,7 @@
 use nalgebra::DMatrix;
 
 use crate::data::Data;
+use crate::joint::JointKind;
 use crate::kinematics::{joint_transform, update_dof_world};
 use crate::model::Model;
 
@@ -70,13 +71,29 @@ pub fn crba<'d>(model: &Model, data: &'d mut Data, q: &[f64]) -> &'d DMatrix<f64
 }
 
 /// Backward pass of a tree without coupled joints: dof columns equal velocity indices, so
-/// each entry is one dot product written straight into the column-major storage.
+/// each entry is one dot product written straight into the column-major storage. The six
+/// free-flyer rows of a column are the column's force seen in the base frame (power is
+/// frame-invariant: `(X eₖ)·F = eₖ·(Xᵀ F)`), one inverse transform instead of six products.
 fn tree_backward_pass(model: &Model, data: &mut Data) {
     let nv = model.nv;
+    let base = model
+        .free_flyer()
+        .map(|ff| (model.joints[ff.0].idx_v, data.world_from_joint[ff.0]));
     let m = data.mass_matrix.as_mut_slice();
     for i in (1..model.njoints()).rev() {
         let joint = &model.joints[i];
         let composite = data.world_inertia[i];
+        if let (JointKind::FreeFlyer, Some((first, world_from_base))) = (joint.kind, &base) {
+            // The free-flyer block is the whole robot's inertia seen in the base frame.
+            let block = composite.expressed_in(world_from_base).matrix();
+            for c in 0..6 {
+                for r in 0..=c {
+                    m[(first + c) * nv + first + r] = block[(r, c)];
+                    m[(first + r) * nv + first + c] = block[(r, c)];
+                }
+            }
+            continue; // the root has no parent to pass its inertia to
+        }
         let support = &model.support_dofs[i];
         for col in joint.idx_dof..joint.idx_dof + joint.kind.nv() {
             let force = composite.mul_motion(&data.dof_world[col]);
@@ -84,6 +101,14 @@ fn tree_backward_pass(model: &Model, data: &mut Data) {
                 let value = data.dof_world[row].dot(&force);
                 m[col * nv + row] = value;
                 m[row * nv + col] = value;
+            }
+            if let Some((first, world_from_base)) = &base {
+                let local = world_from_base.act_inv_force(&force);
+                let values = local.linear.iter().chain(local.angular.iter());
+                for (row, &value) in (*first..first + 6).zip(values) {
+                    m[col * nv + row] = value;
+                    m[row * nv + col] = value;
+                }
             }
         }
         let parent = joint.parent.0;

@@ -9,7 +9,7 @@ use nalgebra::DMatrix;
 use crate::data::Data;
 use crate::joint::JointKind;
 use crate::model::{FrameId, Joint, Model};
-use crate::spatial::{Motion, Transform};
+use crate::spatial::{Motion, Transform, Vec3};
 
 /// How a Jacobian's rows are expressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,8 +42,12 @@ pub(crate) fn update_dof_world(model: &Model, data: &mut Data, i: usize) {
     let x = &data.world_from_joint[i];
     match joint.kind {
         JointKind::FreeFlyer => {
-            for k in 0..6 {
-                data.dof_world[joint.idx_dof + k] = x.act_motion(&joint.kind.subspace_local(k));
+            // Local unit twists moved to the world: rotation columns, and p × them.
+            for k in 0..3 {
+                let axis = x.rotation.column(k).into_owned();
+                data.dof_world[joint.idx_dof + k] = Motion::new(axis, Vec3::zeros());
+                data.dof_world[joint.idx_dof + 3 + k] =
+                    Motion::new(x.translation.cross(&axis), axis);
             }
         }
         JointKind::Fixed => {}

@@ -206,6 +206,19 @@ pub enum Shape {
     },
 }
 
+impl Shape {
+    /// Lower-case name, as the URDF element.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Shape::Box { .. } => "box",
+            Shape::Cylinder { .. } => "cylinder",
+            Shape::Capsule { .. } => "capsule",
+            Shape::Sphere { .. } => "sphere",
+            Shape::Mesh { .. } => "mesh",
+        }
+    }
+}
+
 /// A shape placed in a link frame.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Geometry {
@@ -257,7 +270,8 @@ pub struct Model {
     pub effort_limit: DVector<f64>,
     /// For each joint, its ancestors from the root down to and including itself.
     pub(crate) supports: Vec<Vec<usize>>,
-    /// For each joint, the dof columns of its ancestors and itself, root first.
+    /// For each joint, the dof columns of its ancestors and itself, root first, without
+    /// the free-flyer's (which the algorithms handle as one 6-dof block).
     pub(crate) support_dofs: Vec<Vec<usize>>,
 }
 
@@ -293,6 +307,11 @@ impl Model {
                 .find(|(_, f)| f.kind == FrameKind::Link)
                 .map_or(first.0, |(i, _)| i),
         ))
+    }
+
+    /// The free-flyer root joint of a floating-base model: the ancestor of every joint.
+    pub fn free_flyer(&self) -> Option<JointId> {
+        (self.joints.len() > 1 && self.joints[1].kind == JointKind::FreeFlyer).then_some(JointId(1))
     }
 
     /// Ancestors of a joint from the root down to and including itself (universe excluded).

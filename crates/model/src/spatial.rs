@@ -168,6 +168,20 @@ impl Transform {
     }
 }
 
+/// `[linear; angular]` as one 6-vector.
+#[inline]
+fn pack6(linear: &Vec3, angular: &Vec3) -> Vector6<f64> {
+    Vector6::new(
+        linear.x, linear.y, linear.z, angular.x, angular.y, angular.z,
+    )
+}
+
+/// The `(linear, angular)` halves of a 6-vector.
+#[inline]
+fn unpack6(v: &Vector6<f64>) -> (Vec3, Vec3) {
+    (Vec3::new(v[0], v[1], v[2]), Vec3::new(v[3], v[4], v[5]))
+}
+
 /// A spatial motion (twist or spatial acceleration): `[linear; angular]`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Motion {
@@ -235,23 +249,14 @@ impl Motion {
     /// As a 6-vector `[linear; angular]`.
     #[inline]
     pub fn to_vector(&self) -> Vector6<f64> {
-        Vector6::new(
-            self.linear.x,
-            self.linear.y,
-            self.linear.z,
-            self.angular.x,
-            self.angular.y,
-            self.angular.z,
-        )
+        pack6(&self.linear, &self.angular)
     }
 
     /// From a 6-vector `[linear; angular]`.
     #[inline]
     pub fn from_vector(v: &Vector6<f64>) -> Motion {
-        Motion {
-            linear: Vec3::new(v[0], v[1], v[2]),
-            angular: Vec3::new(v[3], v[4], v[5]),
-        }
+        let (linear, angular) = unpack6(v);
+        Motion { linear, angular }
     }
 }
 
@@ -283,23 +288,14 @@ impl Force {
     /// As a 6-vector `[linear; angular]`.
     #[inline]
     pub fn to_vector(&self) -> Vector6<f64> {
-        Vector6::new(
-            self.linear.x,
-            self.linear.y,
-            self.linear.z,
-            self.angular.x,
-            self.angular.y,
-            self.angular.z,
-        )
+        pack6(&self.linear, &self.angular)
     }
 
     /// From a 6-vector `[linear; angular]`.
     #[inline]
     pub fn from_vector(v: &Vector6<f64>) -> Force {
-        Force {
-            linear: Vec3::new(v[0], v[1], v[2]),
-            angular: Vec3::new(v[3], v[4], v[5]),
-        }
+        let (linear, angular) = unpack6(v);
+        Force { linear, angular }
     }
 }
 
@@ -455,6 +451,27 @@ impl WorldInertia {
         self.mass += other.mass;
         self.first_moment += other.first_moment;
         self.inertia_origin += other.inertia_origin;
+    }
+
+    /// The same inertia about the origin of `world_from_frame`, in that frame's axes.
+    pub fn expressed_in(&self, world_from_frame: &Transform) -> WorldInertia {
+        let (r, p, m) = (
+            &world_from_frame.rotation,
+            &world_from_frame.translation,
+            self.mass,
+        );
+        let h = self.first_moment - p * m;
+        // Move the reference point from the world origin to p:
+        // I_p = I_O − [2(h·p) I − h pᵀ − p hᵀ + m(|p|² I − p pᵀ)], with h about p.
+        let shift = Mat3::from_diagonal_element(2.0 * h.dot(p) + m * p.dot(p))
+            - h * p.transpose()
+            - p * h.transpose()
+            - p * p.transpose() * m;
+        WorldInertia {
+            mass: m,
+            first_moment: r.transpose() * h,
+            inertia_origin: r.transpose() * (self.inertia_origin - shift) * r,
+        }
     }
 
     /// The 6×6 spatial inertia matrix acting on `[linear; angular]` motions.
@@ -650,5 +667,21 @@ mod tests {
                 "angle {angle}: {back:?}"
             );
         }
+    }
+
+    #[test]
+    fn world_inertia_expressed_in_another_frame() {
+        let body = Inertia {
+            mass: 1.7,
+            com: Vec3::new(0.2, -0.1, 0.05),
+            inertia_com: Mat3::new(0.2, 0.01, 0.0, 0.01, 0.3, -0.02, 0.0, -0.02, 0.1),
+        };
+        let world_from_body = sample_transform();
+        let world_from_frame = Transform::from_xyz_rpy([-0.4, 0.9, 0.1], [1.0, 0.2, -0.5]);
+        let got = body
+            .to_world(&world_from_body)
+            .expressed_in(&world_from_frame);
+        let expected = body.to_world(&world_from_frame.inv_mul(&world_from_body));
+        assert!((got.matrix() - expected.matrix()).norm() < 1e-13);
     }
 }

@@ -480,6 +480,7 @@ impl<'a> Builder<'a> {
             .iter()
             .map(|s| {
                 s.iter()
+                    .filter(|&&j| self.joints[j].kind != JointKind::FreeFlyer)
                     .flat_map(|&j| {
                         let joint = &self.joints[j];
                         joint.idx_dof..joint.idx_dof + joint.kind.nv()
@@ -615,50 +616,48 @@ fn geometry(
     origin: &urdf_rs::Pose,
     material: Option<&urdf_rs::Material>,
 ) -> Result<Geometry, ModelError> {
-    let bad = |reason: &str| invalid(source, "link", link, reason);
-    let positive = |v: f64| v.is_finite() && v >= 0.0;
-    let shape = match g {
-        urdf_rs::Geometry::Box { size } => {
-            if !size.iter().all(|&v| positive(v)) {
-                return Err(bad("box size must be finite and non-negative"));
-            }
+    let (shape, dimensions) = match g {
+        urdf_rs::Geometry::Box { size } => (
             Shape::Box {
                 size: Vec3::from(**size),
-            }
-        }
-        urdf_rs::Geometry::Cylinder { radius, length } => {
-            if !(positive(*radius) && positive(*length)) {
-                return Err(bad(
-                    "cylinder radius and length must be finite and non-negative",
-                ));
-            }
+            },
+            size.to_vec(),
+        ),
+        urdf_rs::Geometry::Cylinder { radius, length } => (
             Shape::Cylinder {
                 radius: *radius,
                 length: *length,
-            }
-        }
-        urdf_rs::Geometry::Capsule { radius, length } => {
-            if !(positive(*radius) && positive(*length)) {
-                return Err(bad(
-                    "capsule radius and length must be finite and non-negative",
-                ));
-            }
+            },
+            vec![*radius, *length],
+        ),
+        urdf_rs::Geometry::Capsule { radius, length } => (
             Shape::Capsule {
                 radius: *radius,
                 length: *length,
-            }
+            },
+            vec![*radius, *length],
+        ),
+        urdf_rs::Geometry::Sphere { radius } => (Shape::Sphere { radius: *radius }, vec![*radius]),
+        urdf_rs::Geometry::Mesh { filename, scale } => {
+            let scale = scale.map_or(Vec3::new(1.0, 1.0, 1.0), |s| Vec3::from(*s));
+            // A negative scale mirrors the mesh: only finiteness is checked.
+            let magnitudes = scale.iter().map(|s| s.abs()).collect();
+            (
+                Shape::Mesh {
+                    filename: filename.clone(),
+                    scale,
+                },
+                magnitudes,
+            )
         }
-        urdf_rs::Geometry::Sphere { radius } => {
-            if !positive(*radius) {
-                return Err(bad("sphere radius must be finite and non-negative"));
-            }
-            Shape::Sphere { radius: *radius }
-        }
-        urdf_rs::Geometry::Mesh { filename, scale } => Shape::Mesh {
-            filename: filename.clone(),
-            scale: scale.map_or(Vec3::new(1.0, 1.0, 1.0), |s| Vec3::from(*s)),
-        },
     };
+    if !dimensions.iter().all(|&v| v.is_finite() && v >= 0.0) {
+        let reason = format!(
+            "{} dimensions must be finite and non-negative",
+            shape.name()
+        );
+        return Err(invalid(source, "link", link, &reason));
+    }
     Ok(Geometry {
         shape,
         origin: pose(source, "link", link, origin)?,
