@@ -9,7 +9,7 @@ use nalgebra::{DVector, Matrix6, Vector6};
 use crate::crba::crba;
 use crate::data::Data;
 use crate::joint::JointKind;
-use crate::kinematics::{joint_transform, update_dof_world};
+use crate::kinematics::{place_joint, update_dof_world};
 use crate::linalg::cholesky_solve_in_place;
 use crate::model::Model;
 use crate::rnea::{joint_motion, nonlinear_effects};
@@ -41,9 +41,7 @@ fn articulated_body(model: &Model, data: &mut Data, q: &[f64], v: &[f64], tau: &
     for i in 1..n {
         let joint = &model.joints[i];
         let parent = joint.parent.0;
-        let local = joint_transform(joint, q);
-        data.parent_from_joint[i] = local;
-        data.world_from_joint[i] = data.world_from_joint[parent].mul(&local);
+        place_joint(model, data, i, q);
         update_dof_world(model, data, i);
         let v_joint = world_joint_motion(model, data, i, v);
         let ov = data.ov[parent].add(&v_joint);

@@ -6,7 +6,7 @@ use nalgebra::DMatrix;
 
 use crate::data::Data;
 use crate::joint::JointKind;
-use crate::kinematics::{joint_transform, update_dof_world};
+use crate::kinematics::{place_joint, update_dof_world};
 use crate::model::Model;
 
 /// The joint-space mass matrix, full and symmetric, in `data.mass_matrix`.
@@ -16,11 +16,9 @@ use crate::model::Model;
 pub fn crba<'d>(model: &Model, data: &'d mut Data, q: &[f64]) -> &'d DMatrix<f64> {
     assert_eq!(q.len(), model.nq, "q has the wrong size");
     for i in 1..model.njoints() {
-        let joint = &model.joints[i];
-        let local = joint_transform(joint, q);
-        data.world_from_joint[i] = data.world_from_joint[joint.parent.0].mul(&local);
+        place_joint(model, data, i, q);
         update_dof_world(model, data, i);
-        data.world_inertia[i] = joint.inertia.to_world(&data.world_from_joint[i]);
+        data.world_inertia[i] = model.joints[i].inertia.to_world(&data.world_from_joint[i]);
     }
     if !model.has_coupled_mimic() {
         tree_backward_pass(model, data);

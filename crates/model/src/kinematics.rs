@@ -55,18 +55,25 @@ pub(crate) fn update_dof_world(model: &Model, data: &mut Data, i: usize) {
     }
 }
 
+/// Places joint `i` at configuration `q`: its parent-from-joint and world placements.
+/// Its parent must have been placed already.
+#[inline]
+pub(crate) fn place_joint(model: &Model, data: &mut Data, i: usize, q: &[f64]) {
+    let joint = &model.joints[i];
+    let local = joint_transform(joint, q);
+    data.parent_from_joint[i] = local;
+    data.world_from_joint[i] = if joint.parent.0 == 0 {
+        local
+    } else {
+        data.world_from_joint[joint.parent.0].mul(&local)
+    };
+}
+
 /// Forward kinematics: placements of every joint frame at configuration `q`.
 pub fn forward_kinematics(model: &Model, data: &mut Data, q: &[f64]) {
     assert_eq!(q.len(), model.nq, "q has the wrong size");
     for i in 1..model.njoints() {
-        let joint = &model.joints[i];
-        let local = joint_transform(joint, q);
-        data.parent_from_joint[i] = local;
-        data.world_from_joint[i] = if joint.parent.0 == 0 {
-            local
-        } else {
-            data.world_from_joint[joint.parent.0].mul(&local)
-        };
+        place_joint(model, data, i, q);
     }
 }
 
