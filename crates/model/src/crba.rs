@@ -20,12 +20,20 @@ pub fn crba<'d>(model: &Model, data: &'d mut Data, q: &[f64]) -> &'d DMatrix<f64
         update_dof_world(model, data, i);
         data.world_inertia[i] = model.joints[i].inertia.to_world(&data.world_from_joint[i]);
     }
-    if !model.has_coupled_mimic() {
+    if model.has_coupled_mimic() {
+        coupled_backward_pass(model, data);
+    } else {
         tree_backward_pass(model, data);
-        return &data.mass_matrix;
     }
-    let coupled = true;
-    data.mass_matrix.fill(0.0);
+    &data.mass_matrix
+}
+
+/// Backward pass with coupled mimic joints: several joints share a velocity column, so
+/// contributions accumulate (a cross term between a mimic and its master lands twice on the
+/// diagonal, as it must).
+fn coupled_backward_pass(model: &Model, data: &mut Data) {
+    let m = &mut data.mass_matrix;
+    m.fill(0.0);
     for i in (1..model.njoints()).rev() {
         let joint = &model.joints[i];
         let composite = data.world_inertia[i];
@@ -38,14 +46,9 @@ pub fn crba<'d>(model: &Model, data: &'d mut Data, q: &[f64]) -> &'d DMatrix<f64
                 for l in 0..ancestor.kind.nv() {
                     let value = scale * data.dof_world[ancestor.idx_dof + l].dot(&force);
                     let row = ancestor.idx_v + l;
-                    if coupled {
-                        data.mass_matrix[(row, col)] += value;
-                        if j != i {
-                            data.mass_matrix[(col, row)] += value;
-                        }
-                    } else {
-                        data.mass_matrix[(row, col)] = value;
-                        data.mass_matrix[(col, row)] = value;
+                    m[(row, col)] += value;
+                    if j != i {
+                        m[(col, row)] += value;
                     }
                 }
             }
@@ -55,17 +58,14 @@ pub fn crba<'d>(model: &Model, data: &'d mut Data, q: &[f64]) -> &'d DMatrix<f64
             data.world_inertia[parent].add_assign(&composite);
         }
     }
-    if coupled {
-        // Sums reached each triangle in a different order: make M exactly symmetric.
-        for c in 0..model.nv {
-            for r in 0..c {
-                let mean = 0.5 * (data.mass_matrix[(r, c)] + data.mass_matrix[(c, r)]);
-                data.mass_matrix[(r, c)] = mean;
-                data.mass_matrix[(c, r)] = mean;
-            }
+    // Sums reached each triangle in a different order: make M exactly symmetric.
+    for c in 0..model.nv {
+        for r in 0..c {
+            let mean = 0.5 * (m[(r, c)] + m[(c, r)]);
+            m[(r, c)] = mean;
+            m[(c, r)] = mean;
         }
     }
-    &data.mass_matrix
 }
 
 /// Backward pass of a tree without coupled joints: dof columns equal velocity indices, so

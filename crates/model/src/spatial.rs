@@ -368,52 +368,17 @@ impl Inertia {
     /// This inertia expressed about the origin of the world, from the world pose of the body.
     #[inline]
     pub fn to_world(&self, world_from_body: &Transform) -> WorldInertia {
+        let r = &world_from_body.rotation;
         let com = world_from_body.transform_point(&self.com);
         WorldInertia {
             mass: self.mass,
             first_moment: com * self.mass,
             // Rotated to world axes, then shifted to the origin (parallel axes).
-            inertia_origin: rotate_and_shift(
-                &world_from_body.rotation,
-                &self.inertia_com,
-                self.mass,
-                &com,
-            ),
+            inertia_origin: r * self.inertia_com * r.transpose()
+                + (Mat3::from_diagonal_element(com.norm_squared()) - com * com.transpose())
+                    * self.mass,
         }
     }
-}
-
-/// `r s rᵀ + m (|c|² I − c cᵀ)` for symmetric `s`, written out in scalars: nalgebra's
-/// generic 3×3 products cost several times more here, and this runs once per body in CRBA.
-#[inline]
-fn rotate_and_shift(r: &Mat3, s: &Mat3, m: f64, c: &Vec3) -> Mat3 {
-    let (s00, s01, s02, s11, s12, s22) = (
-        s[(0, 0)],
-        s[(0, 1)],
-        s[(0, 2)],
-        s[(1, 1)],
-        s[(1, 2)],
-        s[(2, 2)],
-    );
-    // a = r s, row by row.
-    let row = |i: usize| {
-        let (x, y, z) = (r[(i, 0)], r[(i, 1)], r[(i, 2)]);
-        [
-            x * s00 + y * s01 + z * s02,
-            x * s01 + y * s11 + z * s12,
-            x * s02 + y * s12 + z * s22,
-        ]
-    };
-    let (a0, a1, a2) = (row(0), row(1), row(2));
-    let e = |a: &[f64; 3], j: usize| a[0] * r[(j, 0)] + a[1] * r[(j, 1)] + a[2] * r[(j, 2)];
-    let cc = c.x * c.x + c.y * c.y + c.z * c.z;
-    let xx = e(&a0, 0) + m * (cc - c.x * c.x);
-    let yy = e(&a1, 1) + m * (cc - c.y * c.y);
-    let zz = e(&a2, 2) + m * (cc - c.z * c.z);
-    let xy = e(&a0, 1) - m * c.x * c.y;
-    let xz = e(&a0, 2) - m * c.x * c.z;
-    let yz = e(&a1, 2) - m * c.y * c.z;
-    Mat3::new(xx, xy, xz, xy, yy, yz, xz, yz, zz)
 }
 
 /// Rigid-body inertia about the world origin, in world axes: `(m, m·c, I_O)`.
