@@ -314,6 +314,17 @@ impl Model {
         (self.joints.len() > 1 && self.joints[1].kind == JointKind::FreeFlyer).then_some(JointId(1))
     }
 
+    /// The joints an actuator drives, in model order: every joint with a coordinate of its
+    /// own except the free-flyer (coupled mimic joints follow their master). This is the
+    /// joint order of the hardware interface.
+    pub fn actuated_joints(&self) -> impl Iterator<Item = JointId> + '_ {
+        self.joints
+            .iter()
+            .enumerate()
+            .filter(|(_, j)| j.nv() == 1 && j.kind != JointKind::FreeFlyer)
+            .map(|(i, _)| JointId(i))
+    }
+
     /// Ancestors of a joint from the root down to and including itself (universe excluded).
     pub fn support(&self, joint: JointId) -> &[usize] {
         &self.supports[joint.0]
