@@ -48,7 +48,7 @@ impl Timestamp {
     }
 
     /// This timestamp moved `d` later (saturating).
-    pub fn add(self, d: Duration) -> Timestamp {
+    pub fn saturating_add(self, d: Duration) -> Timestamp {
         let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         Timestamp(self.0.saturating_add(nanos))
     }
@@ -161,7 +161,7 @@ mod tests {
     fn system_clock_is_monotonic_and_sleeps_to_absolute_deadlines() {
         let clock = SystemClock;
         let start = clock.now();
-        let deadline = start.add(Duration::from_millis(3));
+        let deadline = start.saturating_add(Duration::from_millis(3));
         clock.sleep_until(deadline);
         let woke = clock.now();
         assert!(woke >= deadline, "woke {woke:?} before {deadline:?}");
@@ -191,7 +191,7 @@ mod tests {
         );
         assert_eq!(t.nanos_since(Timestamp::from_nanos(20)), -10);
         assert_eq!(
-            Timestamp::from_nanos(u64::MAX - 1).add(Duration::from_secs(1)),
+            Timestamp::from_nanos(u64::MAX - 1).saturating_add(Duration::from_secs(1)),
             Timestamp::from_nanos(u64::MAX)
         );
     }
