@@ -17,8 +17,9 @@ use crate::command::{CommandFrame, CommandModes, JointCommand};
 use crate::robot::{Capabilities, ForceTorqueInfo, HalError, LinkHealth, Robot};
 use crate::sensor::{FaultBits, ForceTorqueSample, ImuSample, JointState, SensorFrame};
 
-/// Longest physics step (s); longer intervals between reads are substepped.
-const MAX_STEP_S: f64 = 0.0005;
+/// Longest physics step (s): 10 kHz, the rate of an actuator's current loop; longer
+/// intervals between reads are substepped.
+const MAX_STEP_S: f64 = 0.0001;
 
 /// Faults to inject into a running [`MockRobot`]; clones share the same switches.
 #[derive(Clone, Debug)]
