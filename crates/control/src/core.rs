@@ -350,24 +350,28 @@ impl LoopCore {
     }
 
     fn run_controllers(&mut self, now: Timestamp, dt: f64) {
+        if !self.holding {
+            match self.follower.advance(dt, &self.channels.segments) {
+                FollowerStatus::Moving => self.last_planner_message = now,
+                FollowerStatus::Starved => {
+                    // The trajectory ran out mid-motion: the planner missed its deadline.
+                    self.holding = true;
+                    self.emit(now, EventKind::PlannerStarved);
+                }
+                FollowerStatus::Rejected(reason) => {
+                    self.emit(now, EventKind::SegmentRejected { reason })
+                }
+                FollowerStatus::Idle => {}
+            }
+        }
+        // Silence: no message and nothing to follow for longer than the timeout.
         let timeout_ms = self.supervisor.config().planner_timeout_ms;
         if !self.holding
             && timeout_ms > 0.0
             && now.nanos_since(self.last_planner_message) as f64 * 1e-6 > timeout_ms
         {
             self.holding = true;
-            let q = self.follower.reference().q;
-            self.follower.reset(&q[..self.n]);
             self.emit(now, EventKind::PlannerSilent);
-        }
-        if !self.holding {
-            match self.follower.advance(dt, &self.channels.segments) {
-                FollowerStatus::Starved => self.emit(now, EventKind::PlannerStarved),
-                FollowerStatus::Rejected(reason) => {
-                    self.emit(now, EventKind::SegmentRejected { reason })
-                }
-                FollowerStatus::Moving | FollowerStatus::Idle => {}
-            }
         }
         let reference = *self.follower.reference();
         let input = ControlInput {

@@ -119,7 +119,8 @@ pub enum EventKind {
     },
     /// The trajectory ran out while moving (the planner missed its deadline): holding.
     PlannerStarved,
-    /// No planner message within the configured timeout: holding.
+    /// No planner message within the configured timeout after the trajectory ended:
+    /// holding.
     PlannerSilent,
     /// The active controller changed (bumpless: outputs blend over the transfer time).
     ControllerSwitched {

@@ -47,8 +47,9 @@ pub struct SafetyConfig {
     /// Time every fault condition must stay clear before Recovering returns to Idle (s).
     /// Default 0.05.
     pub recover_s: f64,
-    /// Hold position if no planner message arrives for this long while running (ms);
-    /// 0 disables. Default 500.
+    /// Report the planner silent, and hold, if no planner message arrives for this long
+    /// while the trajectory is exhausted (ms); 0 disables. Default 500. A trajectory that
+    /// runs out while still moving holds at once.
     pub planner_timeout_ms: f64,
 }
 

@@ -1,6 +1,6 @@
 //! [`MockRobot`]: the in-process backend that ships with the interface. It integrates the
-//! robot's rigid-body dynamics (ABA from embody-model, gravity, joint damping, hard
-//! stops) under actuators that obey every [`JointCommand`] mode, so controllers are tested
+//! robot's rigid-body dynamics (ABA from embody-model, gravity, joint damping and
+//! Coulomb friction, hard stops) under actuators that obey every [`JointCommand`] mode, so controllers are tested
 //! against real physics without a simulator. A floating-base robot is mocked with its base
 //! pinned: pass the fixed-base model. Faults are injected from another thread through
 //! [`MockFaults`]. Real-time safe: `read` and `write` never allocate.
@@ -85,6 +85,10 @@ impl MockFaults {
         self.inner.spike.store(value, Ordering::Release);
     }
 }
+
+/// Coulomb friction is regularised below this speed (rad/s), as a real gearbox's
+/// stiction blends into sliding.
+const COULOMB_SMOOTHING_RADPS: f64 = 0.05;
 
 /// Gains of the mock actuators' own position and velocity loops, per unit of the joint's
 /// effort limit: `kp = POSITION_KP_PER_NM · effort`.
@@ -197,7 +201,10 @@ impl MockRobot {
             let tau = self.actuator_torque(k);
             self.applied[k] = tau;
             let joint = &self.model.joints[self.joints[k].0];
-            self.tau[joint.idx_v] = tau - joint.damping * self.v[joint.idx_v];
+            let v = self.v[joint.idx_v];
+            let friction =
+                joint.damping * v + joint.friction * (v / COULOMB_SMOOTHING_RADPS).tanh();
+            self.tau[joint.idx_v] = tau - friction;
         }
         let ddq = aba(
             &self.model,

@@ -1,5 +1,5 @@
 //! Cartesian impedance of one frame, with a posture in the null space:
-//! `τ = Jᵀ·(K·e − D·J·q̇) + g(q) + (I − Jᵀ·J⁺ᵀ)·(Kn·(qᵣ − q) − Dn·q̇)`.
+//! `τ = Jᵀ·(K·e + D·J·(q̇ᵣ − q̇)) + RNEA(q, q̇ᵣ, q̈ᵣ) + (I − Jᵀ·J⁺ᵀ)·(Kn·(qᵣ − q) − Dn·q̇)`.
 //! The pose error `e` is `[p* − p; log(R*·Rᵀ)]` in world-aligned axes and `J` the frame's
 //! Jacobian in the same axes (joint columns only). The target pose is the frame's pose at
 //! the joint reference (so the trajectory stream drives this controller as it drives the
@@ -13,7 +13,7 @@ use embody_hal::JointCommand;
 use embody_model::spatial::{Transform, log3};
 use embody_model::{
     Data, FrameId, Model, ReferenceFrame, compute_joint_jacobians, frame_jacobian,
-    frame_placements, gravity_torques, update_frame_placements,
+    frame_placements, rnea, update_frame_placements,
 };
 
 use super::ControlInput;
@@ -68,6 +68,8 @@ pub struct CartesianImpedance {
     q_ref: DVector<f64>,
     jacobian: DMatrix<f64>,
     torque: DVector<f64>,
+    velocity: DVector<f64>,
+    acceleration: DVector<f64>,
 }
 
 impl CartesianImpedance {
@@ -90,6 +92,8 @@ impl CartesianImpedance {
             q_ref: model.neutral_configuration(),
             jacobian: DMatrix::zeros(6, model.nv),
             torque: DVector::zeros(model.nv),
+            velocity: DVector::zeros(model.nv),
+            acceleration: DVector::zeros(model.nv),
         })
     }
 
@@ -134,10 +138,16 @@ impl CartesianImpedance {
         );
         let j = &self.jacobian;
         let col = |c: usize| -> Vector6<f64> { j.fixed_view::<6, 1>(0, ov + c).into_owned() };
-        // Frame twist from the joints: J·q̇.
+        // Frame twist error from the joints: J·(q̇ᵣ − q̇) (the reference's own motion is not
+        // damped; with an explicit target it is at rest).
         let mut twist = Vector6::zeros();
         for k in 0..input.n {
-            twist += col(k) * est.v[ov + k];
+            let reference_dq = if self.target.is_some() {
+                0.0
+            } else {
+                input.reference.dq[k]
+            };
+            twist += col(k) * (est.v[ov + k] - reference_dq);
         }
         let (position_error, rotation_error) = pose_error(&target, &pose);
         let c = &self.config;
@@ -163,10 +173,23 @@ impl CartesianImpedance {
         let projected = jjt
             .cholesky()
             .map_or(Vector6::zeros(), |ch| ch.solve(&j_tau0));
-        let gravity = gravity_torques(model, &mut self.data, q);
+        // Feed-forward: the inverse dynamics of the reference's motion (gravity alone with
+        // an explicit target).
+        input.reference_motion(&mut self.velocity, &mut self.acceleration);
+        if self.target.is_some() {
+            self.velocity.rows_mut(ov, input.n).fill(0.0);
+            self.acceleration.fill(0.0);
+        }
+        let feed_forward = rnea(
+            model,
+            &mut self.data,
+            q,
+            self.velocity.as_slice(),
+            self.acceleration.as_slice(),
+        );
         for (k, cmd) in out.iter_mut().enumerate().take(input.n) {
             let ck = col(k);
-            let tau = ck.dot(&force) + gravity[ov + k] + self.torque[k] - ck.dot(&projected);
+            let tau = ck.dot(&force) + feed_forward[ov + k] + self.torque[k] - ck.dot(&projected);
             *cmd = JointCommand::Torque { tau };
         }
     }

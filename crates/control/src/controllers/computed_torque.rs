@@ -1,7 +1,8 @@
 //! Computed-torque control: the desired acceleration `q̈ᵣ + Kp·e + Kd·ė` is turned into
 //! torque through the full inverse dynamics, `τ = RNEA(q, q̇, a_des)`, which equals
 //! `M(q)·a_des + C(q, q̇)q̇ + g(q)` in one O(n) pass (no mass matrix). The tracking error
-//! then obeys `ë + Kd·ė + Kp·e = 0` for every joint, with `Kp = ω²`, `Kd = 2ζω`.
+//! then obeys `ë + Kd·ė + Kp·e = 0` for every joint, with `Kp = ω²`, `Kd = 2ζω`. The
+//! joints' own friction, which RNEA leaves out, is fed forward along the reference.
 
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use embody_hal::JointCommand;
 use embody_model::{Data, Model, rnea};
 
-use super::ControlInput;
+use super::{ControlInput, JointFriction};
 
 /// Gains of [`ComputedTorque`].
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,6 +36,7 @@ impl Default for ComputedTorqueConfig {
 pub struct ComputedTorque {
     kp: f64,
     kd: f64,
+    friction: JointFriction,
     data: Data,
     a: DVector<f64>,
 }
@@ -46,6 +48,7 @@ impl ComputedTorque {
         ComputedTorque {
             kp: omega * omega,
             kd: 2.0 * config.damping_ratio * omega,
+            friction: JointFriction::new(model),
             data: Data::new(model),
             a: DVector::zeros(model.nv),
         }
@@ -69,7 +72,10 @@ impl ComputedTorque {
             self.a.as_slice(),
         );
         for (k, cmd) in out.iter_mut().enumerate().take(input.n) {
-            *cmd = JointCommand::Torque { tau: tau[ov + k] };
+            let friction = self.friction.torque(k, input.reference.dq[k]);
+            *cmd = JointCommand::Torque {
+                tau: tau[ov + k] + friction,
+            };
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Joint PD with inverse-dynamics feed-forward: the actuators run
 //! `τ = kp·(qᵣ − q) + kd·(q̇ᵣ − q̇) + τ_ff` at their own rate (MIT impedance), with
 //! `τ_ff = RNEA(q, q̇ᵣ, q̈ᵣ)` so gravity and the reference's own dynamics need no error to
-//! be produced. Gains scale with each joint's effort limit, so one setting suits a 160 N·m
+//! be produced, plus the joints' own friction. Gains scale with each joint's effort limit, so one setting suits a 160 N·m
 //! hip and an 8 N·m wrist.
 
 use nalgebra::DVector;
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use embody_hal::JointCommand;
 use embody_model::{Data, Model, rnea};
 
-use super::ControlInput;
+use super::{ControlInput, JointFriction};
 
 /// Gains of [`JointPd`].
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -40,6 +40,7 @@ pub struct JointPd {
     config: JointPdConfig,
     kp: Vec<f64>,
     kd: Vec<f64>,
+    friction: JointFriction,
     data: Data,
     v: DVector<f64>,
     a: DVector<f64>,
@@ -56,6 +57,7 @@ impl JointPd {
             config,
             kp: effort.iter().map(|e| config.kp_per_effort * e).collect(),
             kd: effort.iter().map(|e| config.kd_per_effort * e).collect(),
+            friction: JointFriction::new(model),
             data: Data::new(model),
             v: DVector::zeros(model.nv),
             a: DVector::zeros(model.nv),
@@ -89,7 +91,7 @@ impl JointPd {
                 dq: r.dq[k],
                 kp: self.kp[k],
                 kd: self.kd[k],
-                tau_ff: tau_ff[ov + k],
+                tau_ff: tau_ff[ov + k] + self.friction.torque(k, r.dq[k]),
             };
         }
     }

@@ -72,6 +72,37 @@ impl ControlInput<'_> {
     }
 }
 
+/// The joints' own viscous damping and Coulomb friction from the model (URDF
+/// `<dynamics>`), which RNEA leaves out: fed forward along the reference velocity so a
+/// light joint with a sticky gearbox tracks as well as a heavy one.
+#[derive(Clone, Debug)]
+pub struct JointFriction {
+    damping: Vec<f64>,
+    coulomb: Vec<f64>,
+}
+
+/// Below this speed Coulomb friction fades smoothly to zero (rad/s).
+const COULOMB_SMOOTHING_RADPS: f64 = 0.05;
+
+impl JointFriction {
+    /// The friction of `model`'s actuated joints.
+    pub fn new(model: &Model) -> JointFriction {
+        let joints: Vec<_> = model
+            .actuated_joints()
+            .map(|j| &model.joints[j.0])
+            .collect();
+        JointFriction {
+            damping: joints.iter().map(|j| j.damping).collect(),
+            coulomb: joints.iter().map(|j| j.friction).collect(),
+        }
+    }
+
+    /// Torque that cancels joint `k`'s friction at velocity `dq`.
+    pub fn torque(&self, k: usize, dq: f64) -> f64 {
+        self.damping[k] * dq + self.coulomb[k] * (dq / COULOMB_SMOOTHING_RADPS).tanh()
+    }
+}
+
 /// The torque a command makes the actuator apply at measured `(q, dq)`: what blending
 /// between controllers and the torque-rate limit act on.
 pub fn equivalent_torque(command: &JointCommand, q: f64, dq: f64) -> f64 {
