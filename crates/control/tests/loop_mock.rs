@@ -197,7 +197,8 @@ fn a_lost_link_damps_then_turns_torque_off_and_recovers_after_reset() {
 #[test]
 fn actuator_faults_stale_sensors_and_estop_each_fault_with_their_cause() {
     type Inject = fn(&Rig, bool);
-    let cases: [(Inject, fn(&Cause) -> bool); 3] = [
+    type Expect = fn(&Cause) -> bool;
+    let cases: [(Inject, Expect); 3] = [
         (
             |rig, on| {
                 rig.faults.set_joint_faults(
@@ -303,11 +304,8 @@ fn bad_setpoints_are_refused_and_a_silent_planner_makes_the_loop_hold() {
         Lifecycle::Running,
         "holding is not a fault"
     );
-    for j in 0..8 {
-        assert!(
-            (rig.snapshot.q[j] - ARM_HOME[j]).abs() < 0.01,
-            "joint {j} held near home"
-        );
+    for (j, (q, home)) in rig.snapshot.q.iter().zip(ARM_HOME).enumerate() {
+        assert!((q - home).abs() < 0.01, "joint {j} held near home");
     }
     // The planner speaking again ends the hold.
     rig.client.send(LoopCommand::Heartbeat).expect("queue");
@@ -356,13 +354,8 @@ fn the_humanoid_stands_armed_and_running_with_its_base_estimated_level() {
     rig.run(2000);
     assert_eq!(rig.core.lifecycle(), Lifecycle::Running, "{:?}", rig.events);
     let s = &rig.snapshot;
-    for j in 0..29 {
-        assert!(
-            (s.q[j] - crouch[j]).abs() < 0.01,
-            "joint {j}: {} vs {}",
-            s.q[j],
-            crouch[j]
-        );
+    for (j, (q, target)) in s.q.iter().zip(&crouch).enumerate() {
+        assert!((q - target).abs() < 0.01, "joint {j}: {q} vs {target}");
     }
     assert_eq!(s.contacts, 0b11);
     assert!(
