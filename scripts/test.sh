@@ -7,10 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== cargo test --workspace"
 cargo test --workspace --locked
-echo "== CLI smoke: embody model info/eval/bench on the built-in robots"
+echo "== CLI smoke: embody model info/bench on the built-in robots"
 cargo build --release --locked -p embody-cli
 bin=target/release/embody
 $bin model info arm7 > /dev/null
 $bin model info humanoid --json > /dev/null
 $bin model bench humanoid --samples 5 > /dev/null
+echo "== CLI smoke: embody bench loop (the loop thread against the mock robot)"
+$bin bench loop --robot arm7 --seconds 1 --json > /dev/null
+$bin bench loop --robot humanoid --seconds 1 > /dev/null
 echo "CLI smoke passed"

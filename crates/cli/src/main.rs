@@ -5,7 +5,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
 
+mod bench;
 mod model;
 
 /// embody: robot control runtime.
@@ -21,12 +23,22 @@ enum Command {
     /// Inspect robot models and evaluate or benchmark their kinematics and dynamics.
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Benchmark the runtime: `embody bench loop`.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .init();
     let result = match cli.command {
         Command::Model(command) => model::run(command),
+        Command::Bench(command) => bench::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
