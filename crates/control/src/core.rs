@@ -82,6 +82,8 @@ struct Transfer {
 pub struct LoopCore {
     model: Arc<Model>,
     n: usize,
+    /// Where the actuated joints start in `q` and `v` (7 and 6 behind a free-flyer).
+    offsets: (usize, usize),
     period_ns: u64,
     transfer_s: f64,
     estimator: StateEstimator,
@@ -100,6 +102,7 @@ pub struct LoopCore {
     fading: Vec<JointCommand>,
     hold: JointPoint,
     holding: bool,
+    rejecting: bool,
     planner_messages: u64,
     last_planner_message: Timestamp,
     observation: Observation,
@@ -138,6 +141,11 @@ impl LoopCore {
         let (writer, reader) = snapshot_buffer();
         let core = LoopCore {
             n,
+            offsets: if model.free_flyer().is_some() {
+                (7, 6)
+            } else {
+                (0, 0)
+            },
             period_ns: (1e9 / config.rate_hz).round() as u64,
             transfer_s: config.transfer_s,
             estimator,
@@ -156,6 +164,7 @@ impl LoopCore {
             fading: vec![JointCommand::Off; n],
             hold: JointPoint::ZERO,
             holding: false,
+            rejecting: false,
             planner_messages: 0,
             last_planner_message: Timestamp::ZERO,
             observation: Observation::default(),
@@ -279,11 +288,7 @@ impl LoopCore {
     }
 
     fn check_safety(&mut self, now: Timestamp) {
-        let (oq, ov) = if self.model.free_flyer().is_some() {
-            (7, 6)
-        } else {
-            (0, 0)
-        };
+        let (oq, ov) = self.offsets;
         let est = self.estimator.estimate();
         let q = &est.q.as_slice()[oq..];
         let dq = &est.v.as_slice()[ov..];
@@ -297,11 +302,7 @@ impl LoopCore {
     /// Work done on entering a state.
     fn enter(&mut self, state: Lifecycle, now: Timestamp) {
         let est = self.estimator.estimate();
-        let oq = if self.model.free_flyer().is_some() {
-            7
-        } else {
-            0
-        };
+        let (oq, _) = self.offsets;
         let q = &est.q.as_slice()[oq..oq + self.n];
         match state {
             Lifecycle::Armed | Lifecycle::Running => {
@@ -412,46 +413,39 @@ impl LoopCore {
 
     /// Applies the supervisor's limits; a non-finite command makes the tick hold instead.
     fn shape(&mut self, dt: f64) {
-        let (oq, ov) = if self.model.free_flyer().is_some() {
-            (7, 6)
-        } else {
-            (0, 0)
-        };
+        let (oq, ov) = self.offsets;
         let est = self.estimator.estimate();
         let q = &est.q.as_slice()[oq..oq + self.n];
         let dq = &est.v.as_slice()[ov..ov + self.n];
-        if let Some(joint) = self.supervisor.shape(&mut self.commands.joints, q, dq, dt) {
-            let now = est.stamp;
-            self.emit(
-                now,
-                EventKind::CommandRejected {
-                    cause: Cause::NonFiniteCommand { joint },
-                },
-            );
+        let Some(joint) = self.supervisor.shape(&mut self.commands.joints, q, dq, dt) else {
+            self.rejecting = false;
+            return;
+        };
+        let cause = Cause::NonFiniteCommand { joint };
+        self.emit(est.stamp, EventKind::CommandRejected { cause });
+        // Hold where the robot was when the rejections began.
+        if !self.rejecting {
             self.hold = JointPoint::at_rest(q);
-            let input = ControlInput {
-                model: &self.model,
-                estimate: est,
-                reference: &self.hold,
-                n: self.n,
-            };
-            self.joint_pd.update(&input, &mut self.commands.joints);
-            if self
-                .supervisor
-                .shape(&mut self.commands.joints, q, dq, dt)
-                .is_some()
-            {
-                self.supervisor.damping_commands(&mut self.commands.joints);
-            }
+        }
+        self.rejecting = true;
+        let input = ControlInput {
+            model: &self.model,
+            estimate: est,
+            reference: &self.hold,
+            n: self.n,
+        };
+        self.joint_pd.update(&input, &mut self.commands.joints);
+        if self
+            .supervisor
+            .shape(&mut self.commands.joints, q, dq, dt)
+            .is_some()
+        {
+            self.supervisor.damping_commands(&mut self.commands.joints);
         }
     }
 
     fn publish(&mut self, now: Timestamp) {
-        let (oq, ov) = if self.model.free_flyer().is_some() {
-            (7, 6)
-        } else {
-            (0, 0)
-        };
+        let (oq, ov) = self.offsets;
         let est = self.estimator.estimate();
         let s = &mut self.snapshot;
         s.tick = self.tick;

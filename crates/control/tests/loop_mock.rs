@@ -369,3 +369,51 @@ fn the_humanoid_stands_armed_and_running_with_its_base_estimated_level() {
         s.base_pose
     );
 }
+
+#[test]
+fn a_controller_producing_non_finite_torques_is_never_sent_the_tick_holds_instead() {
+    let config = ControlConfig {
+        controller: ControllerKind::CartesianImpedance,
+        ..ControlConfig::default()
+    };
+    let mut rig = Rig::arm(config);
+    rig.arm_and_start();
+    rig.move_to(&ARM_HOME, 2.0);
+    rig.run(2100);
+    // A target pose with a NaN in it makes the Cartesian law produce NaN torques.
+    let mut target = embody_model::spatial::Transform::IDENTITY;
+    target.translation.x = f64::NAN;
+    rig.client
+        .send(LoopCommand::CartesianTarget(Some(target)))
+        .expect("queue");
+    let before = rig.snapshot.q.clone();
+    rig.run(50);
+    assert!(rig.saw(|e| matches!(
+        e,
+        EventKind::CommandRejected {
+            cause: Cause::NonFiniteCommand { .. }
+        }
+    )));
+    assert!(
+        rig.core
+            .last_commands()
+            .joints
+            .iter()
+            .all(JointCommand::is_finite)
+    );
+    assert_eq!(rig.core.lifecycle(), Lifecycle::Running, "{:?}", rig.events);
+    for (j, (q, held)) in rig.snapshot.q.iter().zip(&before).enumerate() {
+        assert!(
+            (q - held).abs() < 0.01,
+            "joint {j} held where it was: {q} vs {held}"
+        );
+    }
+    // Back to following the reference: the rejections stop.
+    rig.client
+        .send(LoopCommand::CartesianTarget(None))
+        .expect("queue");
+    rig.step();
+    rig.events.clear();
+    rig.run(10);
+    assert!(!rig.saw(|e| matches!(e, EventKind::CommandRejected { .. })));
+}
