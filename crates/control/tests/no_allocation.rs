@@ -2,11 +2,8 @@
 //! ticks of the arm and the humanoid, with segments streaming in, a controller switch,
 //! a link fault with its damping, a reset and a restart.
 
-#![allow(unsafe_code)] // a GlobalAlloc implementation is unsafe by definition
-
-use std::alloc::{GlobalAlloc, Layout, System};
+use embody_testkit::{Counting, allocations};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use embody_control::{
     ControlConfig, ControllerKind, Interpolation, JointPoint, LoopCommand, LoopCore, Request,
@@ -14,28 +11,6 @@ use embody_control::{
 };
 use embody_hal::{MockRobot, Robot, Timestamp};
 use embody_model::robots;
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -57,7 +32,7 @@ fn exercise(name: &str, mut robot: MockRobot, floating: bool) {
     client.request(Request::Start).expect("queue");
     // Warm-up outside the count (first-tick initialisation of the filters).
     run(&mut core, &mut robot, 10);
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = allocations();
     for k in 0..200 {
         let mut point = JointPoint::ZERO;
         point.q[0] = 0.1 * (k as f64 * 0.01).sin();
@@ -90,7 +65,7 @@ fn exercise(name: &str, mut robot: MockRobot, floating: bool) {
     client.request(Request::Arm).expect("queue");
     client.request(Request::Start).expect("queue");
     run(&mut core, &mut robot, 100);
-    let allocations = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    let allocations = allocations() - before;
     assert_eq!(
         allocations, 0,
         "{name}: {allocations} allocations in 3100 ticks"

@@ -35,7 +35,7 @@ pub mod robots;
 pub mod spatial;
 mod urdf;
 
-pub use aba::aba;
+pub use aba::{External, aba, aba_external};
 pub use com::{center_of_mass, jacobian_center_of_mass};
 pub use configuration::{integrate, normalize, random_configuration};
 pub use crba::crba;

@@ -291,6 +291,25 @@ impl Force {
         pack6(&self.linear, &self.angular)
     }
 
+    /// `s · self`.
+    #[inline]
+    pub fn scaled(&self, s: f64) -> Force {
+        Force {
+            linear: self.linear * s,
+            angular: self.angular * s,
+        }
+    }
+
+    /// The force `f` applied at world point `p`, as a spatial force about the world
+    /// origin.
+    #[inline]
+    pub fn at_point(f: Vec3, p: &Vec3) -> Force {
+        Force {
+            linear: f,
+            angular: p.cross(&f),
+        }
+    }
+
     /// From a 6-vector `[linear; angular]`.
     #[inline]
     pub fn from_vector(v: &Vector6<f64>) -> Force {

@@ -1,50 +1,18 @@
 //! Proves that the algorithms allocate nothing per call: a counting global allocator
 //! records every allocation while each algorithm runs on a preallocated workspace.
 
-#![allow(unsafe_code)] // a GlobalAlloc implementation is unsafe by definition
-
 mod common;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use embody_model::{
     Data, IkOptions, IkSolver, ReferenceFrame, aba, center_of_mass, compute_joint_jacobians, crba,
     frame_jacobian, frame_placements, gravity_torques, integrate, jacobian_center_of_mass,
     nonlinear_effects, rnea,
 };
+use embody_testkit::{Counting, allocations_during};
 use nalgebra::{DMatrix, DVector};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-fn allocations_during(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
-    f();
-    ALLOCATIONS.load(Ordering::SeqCst) - before
-}
 
 #[test]
 fn algorithms_do_not_allocate() {
