@@ -9,6 +9,7 @@ use nalgebra::DMatrix;
 use crate::data::Data;
 use crate::joint::JointKind;
 use crate::model::{FrameId, Joint, Model};
+use crate::rnea::joint_motion;
 use crate::spatial::{Motion, Transform, Vec3};
 
 /// How a Jacobian's rows are expressed.
@@ -74,6 +75,22 @@ pub fn forward_kinematics(model: &Model, data: &mut Data, q: &[f64]) {
     assert_eq!(q.len(), model.nq, "q has the wrong size");
     for i in 1..model.njoints() {
         place_joint(model, data, i, q);
+    }
+}
+
+/// Forward kinematics with velocities: the placements of every joint frame at `q` and
+/// each body's spatial velocity for joint velocities `v`, in its own joint frame
+/// (`data.v`). A point `p` fixed in body `i` (joint-frame coordinates) moves at
+/// `R·(v.linear + v.angular × p)` in the world, `R` the rotation of `world_from_joint[i]`.
+pub fn forward_kinematics_velocity(model: &Model, data: &mut Data, q: &[f64], v: &[f64]) {
+    assert_eq!(q.len(), model.nq, "q has the wrong size");
+    assert_eq!(v.len(), model.nv, "v has the wrong size");
+    data.v[0] = Motion::ZERO;
+    for i in 1..model.njoints() {
+        place_joint(model, data, i, q);
+        let parent = model.joints[i].parent.0;
+        let carried = data.parent_from_joint[i].act_inv_motion(&data.v[parent]);
+        data.v[i] = carried.add(&joint_motion(model, i, v));
     }
 }
 

@@ -44,8 +44,8 @@ pub use error::ModelError;
 pub use ik::{IkOptions, IkReport, IkSolver, clamp_to_limits};
 pub use joint::{Axis, JointKind};
 pub use kinematics::{
-    ReferenceFrame, compute_joint_jacobians, forward_kinematics, frame_jacobian, frame_placements,
-    update_frame_placements,
+    ReferenceFrame, compute_joint_jacobians, forward_kinematics, forward_kinematics_velocity,
+    frame_jacobian, frame_placements, update_frame_placements,
 };
 pub use model::{
     Frame, FrameId, FrameKind, Geometry, Joint, JointId, JointLimits, LinkGeometry, Mimic,

@@ -6,7 +6,7 @@ mod common;
 
 use embody_model::{
     Data, External, FrameId, ReferenceFrame, aba_external, compute_joint_jacobians, crba,
-    frame_jacobian, nonlinear_effects, spatial::Force,
+    forward_kinematics_velocity, frame_jacobian, nonlinear_effects, spatial::Force,
 };
 use nalgebra::{DMatrix, Vector3};
 use rand::Rng;
@@ -76,6 +76,44 @@ fn aba_with_armature_and_body_forces_solves_the_dense_equations() {
             let expected = mass.cholesky().expect("M is positive definite").solve(&rhs);
             let err = (&ddq - &expected).amax() / expected.amax().max(1.0);
             assert!(err < 1e-9, "{name}: relative error {err:e}");
+        }
+    }
+}
+
+#[test]
+fn body_velocities_move_frame_origins_as_the_jacobian_says() {
+    let mut rng = common::rng(12);
+    for (name, model) in common::all_models() {
+        let mut data = Data::new(&model);
+        let mut jac = DMatrix::zeros(6, model.nv);
+        for _ in 0..3 {
+            let (q, v, _) = common::random_state(&model, &mut rng);
+            compute_joint_jacobians(&model, &mut data, q.as_slice());
+            let mut expected = Vec::new();
+            for f in 0..model.frames.len() {
+                frame_jacobian(
+                    &model,
+                    &data,
+                    FrameId(f),
+                    ReferenceFrame::LocalWorldAligned,
+                    &mut jac,
+                );
+                expected.push(&jac * &v);
+            }
+            forward_kinematics_velocity(&model, &mut data, q.as_slice(), v.as_slice());
+            for (f, frame) in model.frames.iter().enumerate() {
+                let i = frame.joint.0;
+                let twist = data.v[i];
+                let rotation = data.world_from_joint[i].rotation;
+                let p = frame.placement.translation;
+                let linear = rotation * (twist.linear + twist.angular.cross(&p));
+                let angular = rotation * twist.angular;
+                let e = &expected[f];
+                let err = (linear - Vector3::new(e[0], e[1], e[2]))
+                    .amax()
+                    .max((angular - Vector3::new(e[3], e[4], e[5])).amax());
+                assert!(err < 1e-9, "{name} frame {}: error {err:e}", frame.name);
+            }
         }
     }
 }

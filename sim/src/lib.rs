@@ -1,0 +1,23 @@
+//! embody-sim: the simulator behind the same [`embody_hal::Robot`] interface as the
+//! hardware, so developers run tasks in simulation first and CI runs the real loop.
+//!
+//! - [`World`]: a robot's rigid-body physics on the model's forward dynamics (ABA with
+//!   armature and external forces), semi-implicit Euler or RK4 ([`Integrator`]), joint
+//!   damping and Coulomb friction, joint limits as stiff one-sided springs, gravity,
+//!   a floating base for legged robots, and compliant contact with the ground and boxes
+//!   ([`contact`]).
+//! - [`actuator`]: torque-controlled drives with their own position and velocity loops,
+//!   MIT impedance, a torque–speed curve, a current-loop lag and rotor inertia.
+//!
+//! Everything that runs per step is allocation-free.
+
+pub mod actuator;
+mod config;
+pub mod contact;
+mod geometry;
+mod world;
+
+pub use config::{ActuatorConfig, ContactConfig, Integrator, SensorConfig, SimConfig};
+pub use contact::{ActiveContact, Environment, StaticBox};
+pub use geometry::{Probe, probes};
+pub use world::{JointFault, World};
