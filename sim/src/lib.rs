@@ -15,9 +15,13 @@ pub mod actuator;
 mod config;
 pub mod contact;
 mod geometry;
+mod robot;
+mod sensors;
 mod world;
 
 pub use config::{ActuatorConfig, ContactConfig, Integrator, SensorConfig, SimConfig};
 pub use contact::{ActiveContact, Environment, StaticBox};
 pub use geometry::{Probe, probes};
+pub use robot::{MAX_LATENCY_TICKS, SensorMounts, SimError, SimFaults, SimRobot};
+pub use sensors::{MeasureInput, Sensors};
 pub use world::{JointFault, World};

@@ -111,7 +111,11 @@ fn energy_is_conserved_without_damping() {
         drift.push(worst / (3.0 * 1.0 * G * 1.5));
     }
     // A chaotic triple pendulum for 10 s at 1 kHz.
-    assert!(drift[0] < 1e-8, "RK4 relative energy drift {:.2e}", drift[0]);
+    assert!(
+        drift[0] < 1e-8,
+        "RK4 relative energy drift {:.2e}",
+        drift[0]
+    );
     assert!(
         drift[1] < 2e-2,
         "semi-implicit Euler energy error {:.2e} (symplectic: bounded)",
@@ -143,7 +147,11 @@ fn a_free_body_falls_as_gravity_says() {
             Integrator::Rk4 => 1e-9,
             Integrator::SemiImplicitEuler => 0.5 * G * dt * t * 1.01,
         };
-        assert!((q[2] - z).abs() < tolerance, "{integrator:?}: z {} vs {z}", q[2]);
+        assert!(
+            (q[2] - z).abs() < tolerance,
+            "{integrator:?}: z {} vs {z}",
+            q[2]
+        );
         assert!((q[0] - x).abs() < 1e-9, "{integrator:?}: x {} vs {x}", q[0]);
     }
 }
@@ -159,7 +167,15 @@ fn a_box_rests_on_the_ground_without_drift() {
     // Dropped from 2 cm with a slight tilt.
     let tilt = 0.02_f64;
     world.set_state(
-        &[0.1, -0.2, 0.07, (tilt / 2.0).sin(), 0.0, 0.0, (tilt / 2.0).cos()],
+        &[
+            0.1,
+            -0.2,
+            0.07,
+            (tilt / 2.0).sin(),
+            0.0,
+            0.0,
+            (tilt / 2.0).cos(),
+        ],
         &[0.0; 6],
     );
     for _ in 0..3000 {
