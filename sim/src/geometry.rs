@@ -10,7 +10,7 @@
 //! pairs (GJK/EPA, BVHs) would add a second nalgebra version to the build for queries
 //! we do not make. Robot–robot self-collision is not modelled.
 
-use embody_model::{Model, Shape, spatial::Vec3};
+use embody_model::{Data, Model, Shape, forward_kinematics, spatial::Vec3};
 
 /// A contact point of a body: a sphere of `radius` at `local` in the joint frame.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -73,6 +73,18 @@ pub fn probes(model: &Model, rim_points: usize) -> (Vec<Probe>, usize) {
         }
     }
     (out, skipped_meshes)
+}
+
+/// Height of the lowest point of every probe at configuration `q` (`None` without
+/// collision geometry).
+pub fn lowest_point(model: &Model, q: &[f64]) -> Option<f64> {
+    let mut data = Data::new(model);
+    forward_kinematics(model, &mut data, q);
+    let (probes, _) = probes(model, 8);
+    probes
+        .iter()
+        .map(|p| data.world_from_joint[p.joint].transform_point(&p.local).z - p.radius)
+        .reduce(f64::min)
 }
 
 #[cfg(test)]

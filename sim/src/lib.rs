@@ -16,12 +16,16 @@ mod config;
 pub mod contact;
 mod geometry;
 mod robot;
+mod scenario;
 mod sensors;
 mod world;
 
 pub use config::{ActuatorConfig, ContactConfig, Integrator, SensorConfig, SimConfig};
 pub use contact::{ActiveContact, Environment, StaticBox};
-pub use geometry::{Probe, probes};
+pub use geometry::{Probe, lowest_point, probes};
 pub use robot::{MAX_LATENCY_TICKS, SensorMounts, SimError, SimFaults, SimRobot};
+pub use scenario::{
+    ActuatorFaultKind, Fault, Initial, LoadedScenario, Scenario, ScenarioError, Sensor,
+};
 pub use sensors::{MeasureInput, Sensors};
 pub use world::{JointFault, World};

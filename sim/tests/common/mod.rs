@@ -10,8 +10,8 @@ use embody_control::{
     StateSnapshot,
 };
 use embody_hal::{Robot, Timestamp};
-use embody_model::{Model, frame_placements, robots};
-use embody_sim::{Environment, SensorMounts, SimConfig, SimRobot, probes};
+use embody_model::{Model, robots};
+use embody_sim::{Environment, SensorMounts, SimConfig, SimRobot, lowest_point};
 
 pub struct Lockstep {
     pub model: Arc<Model>,
@@ -111,13 +111,6 @@ impl Lockstep {
 
 /// Base height at which the lowest collision probe of the neutral posture touches z = 0.
 pub fn standing_height(model: &Model) -> f64 {
-    let mut data = embody_model::Data::new(model);
     let q = model.neutral_configuration();
-    frame_placements(model, &mut data, q.as_slice());
-    let (probes, _) = probes(model, 8);
-    let lowest = probes
-        .iter()
-        .map(|p| data.world_from_joint[p.joint].transform_point(&p.local).z - p.radius)
-        .fold(f64::INFINITY, f64::min);
-    q[2] - lowest
+    q[2] - lowest_point(model, q.as_slice()).expect("collision geometry")
 }
