@@ -15,6 +15,7 @@ pub mod actuator;
 mod config;
 pub mod contact;
 mod geometry;
+mod record;
 mod robot;
 mod scenario;
 mod sensors;
@@ -23,6 +24,7 @@ mod world;
 pub use config::{ActuatorConfig, ContactConfig, Integrator, SensorConfig, SimConfig};
 pub use contact::{ActiveContact, Environment, StaticBox};
 pub use geometry::{Probe, lowest_point, probes};
+pub use record::{RecordHeader, Recorder, StateRecord};
 pub use robot::{MAX_LATENCY_TICKS, SensorMounts, SimError, SimFaults, SimRobot};
 pub use scenario::{
     ActuatorFaultKind, Fault, Initial, LoadedScenario, Scenario, ScenarioError, Sensor,

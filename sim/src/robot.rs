@@ -170,6 +170,8 @@ pub struct SimRobot {
     /// Measured frames, newest at `reads % len`.
     feedback: Vec<SensorFrame>,
     reads: usize,
+    /// Read index of the frame delivered last.
+    delivered: usize,
     /// Commands written, newest at `writes % len`.
     commands: Vec<Vec<JointCommand>>,
     writes: usize,
@@ -230,6 +232,7 @@ impl SimRobot {
             last_measure: None,
             seq: 0,
             reads: 0,
+            delivered: 0,
             writes: 0,
         })
     }
@@ -402,9 +405,11 @@ impl Robot for SimRobot {
             + switches.extra_latency.load(Ordering::Acquire))
         .min(MAX_LATENCY_TICKS)
         .min(self.reads - 1);
+        // Never deliver an older frame than last time: a growing delay stalls.
+        let index = (self.reads - latency).max(self.delivered);
+        self.delivered = index;
         let len = self.feedback.len();
-        let delivered = &self.feedback[(self.reads - latency) % len];
-        copy_frame(frame, delivered);
+        copy_frame(frame, &self.feedback[index % len]);
         self.health.connected = true;
         self.health.frames_ok += 1;
         self.health.last_rx = now;

@@ -1,0 +1,58 @@
+//! The simulator is real-time safe: stepping the world (both integrators, with
+//! contacts), and the robot's read and write under the loop, with faults switching,
+//! allocate nothing.
+
+mod common;
+
+use common::Lockstep;
+use embody_control::ControlConfig;
+use embody_hal::FaultBits;
+use embody_sim::{Integrator, SimConfig};
+use embody_testkit::{Counting, allocations_during};
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn stepping_and_the_robot_interface_never_allocate() {
+    let mut control = ControlConfig::default();
+    control.joint_pd.kp_per_effort = 20.0;
+    control.joint_pd.kd_per_effort = 0.6;
+    let mut rig = Lockstep::humanoid(SimConfig::default(), control);
+    rig.arm_and_start();
+    rig.run(10);
+    let faults = rig.robot.faults();
+    let (core, robot) = (&mut rig.core, &mut rig.robot);
+    let mut tick = rig.tick;
+    let count = allocations_during(|| {
+        for k in 0..2000u64 {
+            tick += 1;
+            match k {
+                500 => faults.set_extra_latency(4),
+                700 => faults.set_imu_dropout(true),
+                900 => faults.set_actuator_fault(2, FaultBits::OVER_CURRENT),
+                1100 => faults.set_stuck(5, true),
+                1300 => faults.set_frozen(true),
+                _ => {}
+            }
+            core.tick(robot, embody_hal::Timestamp::from_nanos(tick * 1_000_000));
+        }
+    });
+    assert_eq!(count, 0, "the loop on the simulated humanoid allocated");
+
+    for integrator in [Integrator::SemiImplicitEuler, Integrator::Rk4] {
+        let config = SimConfig {
+            integrator,
+            ..SimConfig::default()
+        };
+        let mut rig = Lockstep::humanoid(config, ControlConfig::default());
+        rig.robot.world_mut().step();
+        let world = rig.robot.world_mut();
+        let count = allocations_during(|| {
+            for _ in 0..500 {
+                world.step();
+            }
+        });
+        assert_eq!(count, 0, "{integrator:?} step allocated");
+    }
+}
