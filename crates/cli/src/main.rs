@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 mod bench;
 mod model;
+mod sim;
 
 /// embody: robot control runtime.
 #[derive(Parser, Debug)]
@@ -26,6 +27,9 @@ enum Command {
     /// Benchmark the runtime: `embody bench loop`.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Simulate: `embody sim bench`, `embody sim run <scenario.toml>`.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Model(command) => model::run(command),
         Command::Bench(command) => bench::run(command),
+        Command::Sim(command) => sim::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

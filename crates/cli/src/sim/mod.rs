@@ -1,0 +1,24 @@
+//! `embody sim bench|run`: the simulator from the command line.
+
+use clap::Subcommand;
+
+mod bench;
+mod run;
+
+/// The `sim` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum SimCommand {
+    /// Steps per second of the physics on one thread, with or without ground contact.
+    Bench(bench::BenchArgs),
+    /// Run a scenario file in lockstep (or real time) under the loop holding the initial
+    /// posture, inject its faults, and optionally record the states.
+    Run(run::RunArgs),
+}
+
+/// Runs a `sim` subcommand.
+pub fn run(command: SimCommand) -> Result<(), String> {
+    match command {
+        SimCommand::Bench(args) => bench::run(&args),
+        SimCommand::Run(args) => run::run(&args),
+    }
+}

@@ -1,0 +1,140 @@
+//! `embody sim bench` and `embody sim run` end to end: figures as JSON, the example
+//! scenarios run with their faults taking effect, a recorded run repeats byte for byte,
+//! and a bad scenario is refused with its key and reason and a non-zero exit.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn embody(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_embody"))
+        .args(args)
+        .output()
+        .expect("embody runs")
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+fn example(name: &str) -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios");
+    root.join(name).to_string_lossy().into_owned()
+}
+
+#[test]
+fn bench_reports_steps_per_second() {
+    for extra in [&[][..], &["--contacts"][..]] {
+        let mut args = vec![
+            "sim", "bench", "--robot", "humanoid", "--steps", "2000", "--json",
+        ];
+        args.extend_from_slice(extra);
+        let report = json_of(&embody(&args));
+        assert_eq!(report["robot"], "humanoid");
+        assert_eq!(report["floating_base"], true);
+        assert!(report["steps_per_s"].as_f64().expect("rate") > 1000.0);
+        let contacts = report["mean_active_contacts"].as_f64().expect("contacts");
+        if extra.is_empty() {
+            assert_eq!(contacts, 0.0);
+        } else {
+            // Standing: the eight sole corners at least.
+            assert!(contacts >= 8.0, "{report}");
+        }
+    }
+}
+
+#[test]
+fn the_example_scenarios_run_and_their_faults_act() {
+    let report = json_of(&embody(&[
+        "sim",
+        "run",
+        &example("arm_faults.toml"),
+        "--json",
+    ]));
+    assert_eq!(report["final_state"], "Fault");
+    let events = report["events"].to_string();
+    assert!(events.contains("ActuatorFault { joint: 3"), "{events}");
+    assert!(
+        !events.contains("StaleSensors"),
+        "the short spike is survived: {events}"
+    );
+
+    let report = json_of(&embody(&[
+        "sim",
+        "run",
+        &example("humanoid_stand.toml"),
+        "--json",
+    ]));
+    let events = report["events"].to_string();
+    // Stood for 10 s; the IMU dropout at 10 s is what faults it.
+    assert!(events.contains("10.0"), "{events}");
+    assert!(events.contains("StaleSensors"), "{events}");
+}
+
+#[test]
+fn a_recorded_run_repeats_byte_for_byte() {
+    let dir = std::env::temp_dir().join(format!("embody-sim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let record = |name: &str, seed: &str| {
+        let path = dir.join(name);
+        let out = embody(&[
+            "sim",
+            "run",
+            &example("humanoid_stand.toml"),
+            "--duration",
+            "1.5",
+            "--seed",
+            seed,
+            "--record",
+            path.to_str().expect("utf-8 path"),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read(path).expect("recording")
+    };
+    let (a, b, c) = (
+        record("a.jsonl", "5"),
+        record("b.jsonl", "5"),
+        record("c.jsonl", "6"),
+    );
+    assert_eq!(a.iter().filter(|&&b| b == b'\n').count(), 1501);
+    assert!(a == b, "same seed, different recordings");
+    assert!(
+        a != c,
+        "another seed should change the IMU noise and the run"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_bad_scenario_is_refused_with_its_key() {
+    let dir = std::env::temp_dir().join(format!("embody-sim-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("bad.toml");
+    std::fs::write(
+        &path,
+        "robot = \"arm7\"\nduration_s = 1\n[[faults]]\nkind = \"joint_stuck\"\njoint = \"knee\"\nat_s = 0.5\n",
+    )
+    .expect("write");
+    let out = embody(&["sim", "run", path.to_str().expect("utf-8 path")]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("faults[0].joint"), "{stderr}");
+    assert!(
+        stderr.contains("no actuated joint named 'knee'"),
+        "{stderr}"
+    );
+    let out = embody(&["sim", "run", "/nonexistent/scenario.toml"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/scenario.toml"));
+    std::fs::remove_dir_all(&dir).ok();
+}
