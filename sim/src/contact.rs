@@ -31,8 +31,10 @@ pub struct StaticBox {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Environment {
-    /// Height of the ground plane (m), `None` for no ground. Default `Some(0)`.
-    pub ground_height_m: Option<f64>,
+    /// A ground plane at all. Default true.
+    pub ground: bool,
+    /// Height of the ground plane (m). Default 0.
+    pub ground_height_m: f64,
     /// Static boxes.
     pub boxes: Vec<StaticBox>,
 }
@@ -40,7 +42,8 @@ pub struct Environment {
 impl Default for Environment {
     fn default() -> Self {
         Environment {
-            ground_height_m: Some(0.0),
+            ground: true,
+            ground_height_m: 0.0,
             boxes: Vec::new(),
         }
     }
@@ -146,7 +149,7 @@ impl Contacts {
             anchors: vec![None; probes.len() * surfaces],
             active: Vec::with_capacity(probes.len() * surfaces),
             probes,
-            ground: environment.ground_height_m,
+            ground: environment.ground.then_some(environment.ground_height_m),
             obstacles,
             skipped_meshes,
         }

@@ -464,7 +464,7 @@ impl LoadedScenario {
             match self.scenario.initial.base_position_m {
                 Some(p) => q.rows_mut(iq, 3).copy_from_slice(&p),
                 None => {
-                    let ground = self.scenario.environment.ground_height_m.unwrap_or(0.0);
+                    let ground = self.scenario.environment.ground_height_m;
                     let lowest = crate::geometry::lowest_point(model, q.as_slice());
                     if let Some(z) = lowest {
                         q[iq + 2] += ground - z;

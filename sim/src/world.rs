@@ -33,6 +33,22 @@ pub struct JointFault {
     pub stuck_at: Option<f64>,
 }
 
+/// Limit springs stiff enough for an implicit step would blow an explicit one up on a
+/// light joint. For RK4 each limit becomes a critically damped spring–damper with a time
+/// constant of ten steps on the joint's inertia (the mass-matrix diagonal at the neutral
+/// configuration, armature included), as MuJoCo scales its constraint softness.
+fn soften_limits_for_explicit(model: &Model, slots: &mut [Slot], armature: &[f64], dt: f64) {
+    let mut data = Data::new(model);
+    let q = model.neutral_configuration();
+    let mass = embody_model::crba(model, &mut data, q.as_slice());
+    let tau = 10.0 * dt;
+    for slot in slots {
+        let inertia = mass[(slot.iv, slot.iv)] + armature[slot.iv];
+        slot.passive.limit_stiffness = inertia / (tau * tau);
+        slot.passive.limit_damping = 2.0 * inertia / tau;
+    }
+}
+
 /// Scratch for one RK4 step: the stage state and each stage's derivatives.
 #[derive(Default)]
 struct Rk4Scratch {
@@ -91,6 +107,10 @@ impl World {
         let mut base_armature = vec![0.0; model.nv];
         for slot in &slots {
             base_armature[slot.iv] = slot.actuator.armature;
+        }
+        let mut slots = slots;
+        if config.integrator == Integrator::Rk4 {
+            soften_limits_for_explicit(&model, &mut slots, &base_armature, config.dt_s);
         }
         let n = slots.len();
         let (nq, nv) = (model.nq, model.nv);

@@ -39,7 +39,8 @@ fn pendulum_urdf(m: f64, l: f64, links: usize) -> String {
 
 fn no_ground(integrator: Integrator, dt_s: f64) -> (Environment, SimConfig) {
     let environment = Environment {
-        ground_height_m: None,
+        ground: false,
+        ground_height_m: 0.0,
         boxes: Vec::new(),
     };
     let config = SimConfig {
@@ -198,4 +199,32 @@ fn a_box_rests_on_the_ground_without_drift() {
     assert!(drift < 1e-6, "slid {drift:e} m in 5 s at rest");
     assert!(world.v().amax() < 1e-4, "still moving: {}", world.v());
     assert_eq!(world.contacts().active().len(), 4);
+}
+
+/// A light link swinging into its stop under RK4 (an explicit integrator): the limit
+/// spring must not blow up, as stiff stops once did on the panda's wrist.
+#[test]
+fn a_light_joint_hitting_its_stop_stays_stable_under_rk4() {
+    let urdf = r#"<robot name="flap"><link name="base"/>
+      <joint name="hinge" type="revolute"><parent link="base"/><child link="flap"/>
+        <axis xyz="0 1 0"/><limit lower="-0.5" upper="0.5" effort="12" velocity="3"/></joint>
+      <link name="flap"><inertial><origin xyz="0.05 0 0"/><mass value="0.1"/>
+        <inertia ixx="1e-5" iyy="1e-5" izz="1e-5" ixy="0" ixz="0" iyz="0"/></inertial></link></robot>"#;
+    for integrator in [Integrator::Rk4, Integrator::SemiImplicitEuler] {
+        let (environment, config) = no_ground(integrator, 0.001);
+        let mut world = World::new(model(urdf, false), &environment, config);
+        world.set_state(&[0.0], &[8.0]);
+        let mut worst = 0.0_f64;
+        for _ in 0..2000 {
+            world.step();
+            worst = worst.max(world.joint(0).0.abs());
+        }
+        let (q, v) = world.joint(0);
+        assert!(q.is_finite() && v.is_finite(), "{integrator:?} diverged");
+        assert!(
+            worst < 0.7,
+            "{integrator:?} went {worst:.3} rad past a 0.5 rad stop"
+        );
+        assert!(v.abs() < 0.1, "{integrator:?} still moving at {v} rad/s");
+    }
 }

@@ -72,7 +72,8 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     };
     config.contact.enabled = args.contacts;
     let environment = Environment {
-        ground_height_m: args.contacts.then_some(0.0),
+        ground: args.contacts,
+        ground_height_m: 0.0,
         boxes: Vec::new(),
     };
     let mut world = World::new(model.clone(), &environment, config);
@@ -102,6 +103,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         world.set_commands(&hold);
     }
     let start = world.q().clone();
+    let start_height = floating.then(|| start[2]);
     let steps = args.steps.max(1);
     let mut rates = Vec::new();
     let mut contacts_total = 0usize;
@@ -137,6 +139,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
             "realtime_factor": realtime,
             "mean_active_contacts": mean_contacts,
             "probes": world.contacts().probe_count(),
+            "start_base_height_m": start_height,
             "final_base_height_m": base_height,
         });
         println!("{out}");

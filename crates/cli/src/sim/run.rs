@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use clap::Args;
 use embody_control::{ControlConfig, EventKind, Lifecycle, LoopCore, Request, StateSnapshot};
-use embody_hal::{Clock, Robot, SystemClock, Timestamp};
+use embody_hal::{Clock, Robot, SensorFrame, SystemClock, Timestamp};
 use embody_sim::{Recorder, Scenario, SensorMounts, SimRobot};
 use serde_json::json;
 
@@ -34,9 +34,22 @@ pub struct RunArgs {
     /// Override the scenario's duration (s).
     #[arg(long)]
     duration: Option<f64>,
+    /// What drives the robot: the loop holding the initial posture, or nothing (drives
+    /// off: the passive dynamics, e.g. to compare with another simulator).
+    #[arg(long, value_enum, default_value_t = Controller::Hold)]
+    controller: Controller,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// What drives the simulated robot.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Controller {
+    /// The control loop with joint PD holding the initial posture.
+    Hold,
+    /// Nothing: every drive off.
+    None,
 }
 
 /// The loop settings of the hold controller.
@@ -87,13 +100,16 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         }
         None => None,
     };
-    client.request(Request::Arm).map_err(|e| e.to_string())?;
-    client.request(Request::Start).map_err(|e| e.to_string())?;
+    if args.controller == Controller::Hold {
+        client.request(Request::Arm).map_err(|e| e.to_string())?;
+        client.request(Request::Start).map_err(|e| e.to_string())?;
+    }
     let ticks = (scenario.duration_s * 1e9 / period_ns as f64).round() as u64;
     let clock = SystemClock;
     let wall_start = Instant::now();
     let origin = clock.now();
     let mut events = Vec::new();
+    let mut frame = SensorFrame::for_robot(robot.capabilities());
     for tick in 1..=ticks {
         let now = if args.realtime {
             let deadline = origin.saturating_add(std::time::Duration::from_nanos(tick * period_ns));
@@ -103,8 +119,16 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
             Timestamp::from_nanos(tick * period_ns)
         };
         loaded.apply_faults(now.as_nanos() as f64 * 1e-9, &faults);
-        core.tick(&mut robot, now);
-        events.extend(client.drain_events());
+        match args.controller {
+            Controller::Hold => {
+                core.tick(&mut robot, now);
+                events.extend(client.drain_events());
+            }
+            // The read advances the world; what it reports does not matter here.
+            Controller::None => {
+                let _ = robot.read(now, &mut frame);
+            }
+        }
         if let Some(recorder) = recorder.as_mut() {
             recorder
                 .record(robot.world())

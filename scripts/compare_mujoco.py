@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""embody-sim side by side with MuJoCo (the `mujoco` wheel) on the same URDFs.
+
+accuracy: from the same initial state, drives off, no contact, both integrating with RK4
+at 1 ms, the joint trajectories of `embody sim run --controller none` and MuJoCo are
+compared over 0.1, 0.5 and 2 s (max |Δq| over joints; base position for a floating
+base). URDFs are stripped of geometry, joint damping/friction and mimic tags first, so
+both simulate exactly the rigid-body dynamics (gripper fingers are made rigid). Joint
+limits stay: MuJoCo enforces them with its constraint solver, we with stiff springs, so
+trajectories part once a joint reaches a stop.
+
+speed: steps per second on one thread at dt 2 ms, semi-implicit Euler on our side and
+MuJoCo's default Euler (implicitfast with the position actuators): panda and the humanoid (free joint) without contact, and the
+humanoid standing on a ground plane under joint PD (MuJoCo position actuators with the
+same gains as our hold) with contact. MuJoCo steps in C (`mj_step(..., nstep=N)`).
+
+Usage: compare_mujoco.py EMBODY_BIN WORKDIR [--rounds N]
+"""
+import argparse
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+
+import mujoco
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pinocchio_reference import erd_robots_dir  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HUMANOID = os.path.join(ROOT, "crates/model/robots/humanoid.urdf")
+HOLD_KP, HOLD_KD = 20.0, 0.6  # per N·m of effort, as `embody sim bench --contacts`
+
+
+def strip(urdf_text, keep_collision=False):
+    text = re.sub(r"<visual>.*?</visual>", "", urdf_text, flags=re.S)
+    if not keep_collision:
+        text = re.sub(r"<collision>.*?</collision>", "", text, flags=re.S)
+    text = re.sub(r"<dynamics[^>]*/>", "", text)
+    text = re.sub(r"<mimic[^>]*/>", "", text)
+    # Gripper fingers become rigid: millimetre travel against stiff stops is a contact
+    # problem, not the rigid-body dynamics compared here.
+    text = re.sub(r'(<joint name="[^"]*finger[^"]*" type=")prismatic"', r'\1fixed"', text)
+    return text
+
+
+def urdf_efforts(urdf_text):
+    """Effort limit of each joint, by name."""
+    import xml.etree.ElementTree as ET
+    out = {}
+    for joint in ET.fromstring(urdf_text).iter("joint"):
+        limit = joint.find("limit")
+        if limit is not None and "effort" in limit.attrib:
+            out[joint.get("name")] = float(limit.get("effort"))
+    return out
+
+
+def robots():
+    erd = erd_robots_dir()
+    return [
+        ("ur5", os.path.join(erd, "ur_description/urdf/ur5_robot.urdf"), False),
+        ("panda", os.path.join(erd, "panda_description/urdf/panda.urdf"), False),
+        ("humanoid", HUMANOID, True),
+    ]
+
+
+def mujoco_model(urdf_path, floating, dt, integrator):
+    spec = mujoco.MjSpec.from_file(urdf_path)
+    if floating:
+        spec.worldbody.first_body().add_freejoint()
+    spec.option.timestep = dt
+    spec.option.integrator = integrator
+    return spec
+
+
+def joint_info(model):
+    """(name, qpos address, lower, upper, effort) of each hinge/slide joint."""
+    out = []
+    for j in range(model.njnt):
+        if int(model.jnt_type[j]) in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)):
+            lo, hi = model.jnt_range[j] if model.jnt_limited[j] else (-math.pi, math.pi)
+            out.append((model.joint(j).name, model.jnt_qposadr[j], lo, hi))
+    return out
+
+
+def accuracy(embody, work, name, urdf, floating):
+    text = strip(open(urdf).read())
+    path = os.path.abspath(os.path.join(work, f"{name}_bare.urdf"))
+    open(path, "w").write(text)
+    spec = mujoco_model(path, floating, 0.001, mujoco.mjtIntegrator.mjINT_RK4)
+    model = spec.compile()
+    data = mujoco.MjData(model)
+    joints = joint_info(model)
+    posture = {}
+    for k, (jname, adr, lo, hi) in enumerate(joints):
+        mid, half = (lo + hi) / 2, (hi - lo) / 2
+        posture[jname] = float(mid + 0.4 * half * math.sin(1.7 * k + 0.5))
+        data.qpos[adr] = posture[jname]
+    if floating:
+        data.qpos[0:7] = [0, 0, 1.0, 1, 0, 0, 0]
+    duration = 2.0
+    scenario = os.path.join(work, f"{name}_passive.toml")
+    with open(scenario, "w") as f:
+        f.write(f'robot = "{path}"\nduration_s = {duration}\n')
+        f.write(f"floating_base = {'true' if floating else 'false'}\n")
+        f.write("[initial]\nposture = { " + ", ".join(f'{k} = {v!r}' for k, v in posture.items()) + " }\n")
+        if floating:
+            f.write("base_position_m = [0.0, 0.0, 1.0]\n")
+        f.write("[environment]\nground = false\n")
+        f.write('[sim]\ndt_s = 0.001\nintegrator = "rk4"\n')
+        f.write("[sim.contact]\nenabled = false\n")
+        f.write("[sim.actuator]\narmature_per_nm = 0.0\ncurrent_lag_ms = 0.0\n")
+    record = os.path.join(work, f"{name}_passive.jsonl")
+    subprocess.run([embody, "sim", "run", scenario, "--controller", "none", "--record", record],
+                   check=True, stdout=subprocess.DEVNULL)
+    lines = open(record).read().splitlines()
+    header = json.loads(lines[0])
+    ours = [json.loads(line) for line in lines[1:]]
+    # Our q layout: free-flyer [x y z qx qy qz qw] first, then joints in the header's order.
+    offset = 7 if floating else 0
+    order = [next(a for (n, a, _, _) in joints if n == jn) for jn in header["joints"]]
+    worst = {0.1: 0.0, 0.5: 0.0, 2.0: 0.0}
+    worst_base = {0.1: 0.0, 0.5: 0.0, 2.0: 0.0}
+    for i, rec in enumerate(ours):
+        t = rec["t"]
+        if i > 0:
+            mujoco.mj_step(model, data)
+        assert abs(data.time - t) < 1e-9, (data.time, t)
+        q = rec["q"]
+        dq = max(abs(q[offset + k] - data.qpos[adr]) for k, adr in enumerate(order))
+        db = max(abs(q[k] - data.qpos[k]) for k in range(3)) if floating else 0.0
+        for horizon in worst:
+            if t <= horizon + 1e-9:
+                worst[horizon] = max(worst[horizon], dq)
+                worst_base[horizon] = max(worst_base[horizon], db)
+    return worst, worst_base, len(order)
+
+
+def embody_rate(embody, args):
+    out = subprocess.run([embody, "sim", "bench", *args, "--json"], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def mujoco_rate(model, data, steps):
+    began = time.perf_counter()
+    mujoco.mj_step(model, data, nstep=steps)
+    return steps / (time.perf_counter() - began)
+
+
+def speed(embody, work, rounds):
+    cases = []
+    panda = next(r for r in robots() if r[0] == "panda")
+    for name, urdf, floating, contacts in [
+        ("panda", panda[1], False, False),
+        ("humanoid", HUMANOID, True, False),
+        ("humanoid", HUMANOID, True, True),
+    ]:
+        text = strip(open(urdf).read(), keep_collision=contacts)
+        path = os.path.join(work, f"{name}_bench{'_contacts' if contacts else ''}.urdf")
+        open(path, "w").write(text)
+        # MuJoCo's Euler is already implicit in joint damping; with stiff position
+        # actuators it needs `implicitfast` (actuator damping implicit too), as our
+        # semi-implicit step takes the drives' gains implicitly.
+        integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST if contacts else mujoco.mjtIntegrator.mjINT_EULER
+        spec = mujoco_model(path, floating, 0.002, integrator)
+        if contacts:
+            spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 1])
+        else:
+            spec.option.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONTACT
+        probe = spec.compile()
+        if contacts:
+            efforts = urdf_efforts(text)
+            for j in joint_info(probe):
+                effort = efforts[j[0]]
+                act = spec.add_actuator(name=f"hold_{j[0]}", target=j[0], trntype=mujoco.mjtTrn.mjTRN_JOINT)
+                act.set_to_position(kp=HOLD_KP * effort, kv=HOLD_KD * effort)
+        model = spec.compile()
+        args = ["--robot", path, "--steps", "20000", "--batches", "3"]
+        if floating:
+            args.append("--floating-base")
+        if contacts:
+            args.append("--contacts")
+        # Our base height standing on the ground (lowest collision point at z = 0).
+        first = embody_rate(embody, args)
+        ours, theirs = [], []
+        for _ in range(rounds):
+            ours.append(embody_rate(embody, args)["steps_per_s"])
+            data = mujoco.MjData(model)
+            if floating:
+                # Standing where embody starts it: the neutral posture, soles on the ground.
+                data.qpos[0:7] = [0, 0, first["start_base_height_m"], 1, 0, 0, 0]
+            # Position actuators hold the neutral posture (all joints at zero).
+            data.ctrl[:] = 0.0
+            theirs.append(mujoco_rate(model, data, 20000))
+        settled = data.qpos[2] if floating else None
+        cases.append((name, floating, contacts, float(np.median(ours)), float(np.median(theirs)), settled, first))
+    return cases
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("embody")
+    parser.add_argument("work")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    print(f"MuJoCo {mujoco.__version__}")
+    print("\naccuracy: drives off, no contact, RK4 at dt 1 ms, same initial state")
+    print(f"{'robot':<10} {'joints':>6} {'max |dq| 0.1 s':>16} {'0.5 s':>10} {'2 s':>10} {'base 2 s':>10}")
+    for name, urdf, floating in robots():
+        worst, base, n = accuracy(args.embody, args.work, name, urdf, floating)
+        print(f"{name:<10} {n:>6} {worst[0.1]:>16.2e} {worst[0.5]:>10.2e} {worst[2.0]:>10.2e} "
+              f"{(f'{base[2.0]:.2e}' if floating else '-'):>10}")
+    print(f"\nspeed: steps/s on one thread, dt 2 ms, median of {args.rounds} alternating rounds")
+    print(f"{'robot':<10} {'base':<9} {'contact':<8} {'embody':>10} {'MuJoCo':>10} {'ratio':>7}")
+    for name, floating, contacts, ours, theirs, settled, first in speed(args.embody, args.work, args.rounds):
+        base = "floating" if floating else "fixed"
+        print(f"{name:<10} {base:<9} {'ground' if contacts else 'none':<8} {ours:>10.0f} {theirs:>10.0f} {ours / theirs:>7.2f}")
+        if contacts:
+            print(f"           base height after the run: embody {first['final_base_height_m']:.3f} m, MuJoCo {settled:.3f} m")
+
+
+if __name__ == "__main__":
+    main()
