@@ -125,11 +125,14 @@ def accuracy(embody, work, name, urdf, floating):
     order = [next(a for (n, a, _, _) in joints if n == jn) for jn in header["joints"]]
     worst = {0.1: 0.0, 0.5: 0.0, 2.0: 0.0}
     worst_base = {0.1: 0.0, 0.5: 0.0, 2.0: 0.0}
+    first_stop = None
     for i, rec in enumerate(ours):
         t = rec["t"]
         if i > 0:
             mujoco.mj_step(model, data)
         assert abs(data.time - t) < 1e-9, (data.time, t)
+        if first_stop is None and any(not lo <= data.qpos[adr] <= hi for (_, adr, lo, hi) in joints):
+            first_stop = t
         q = rec["q"]
         dq = max(abs(q[offset + k] - data.qpos[adr]) for k, adr in enumerate(order))
         db = max(abs(q[k] - data.qpos[k]) for k in range(3)) if floating else 0.0
@@ -137,7 +140,7 @@ def accuracy(embody, work, name, urdf, floating):
             if t <= horizon + 1e-9:
                 worst[horizon] = max(worst[horizon], dq)
                 worst_base[horizon] = max(worst_base[horizon], db)
-    return worst, worst_base, len(order)
+    return worst, worst_base, len(order), first_stop
 
 
 def embody_rate(embody, args):
@@ -210,11 +213,11 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     print(f"MuJoCo {mujoco.__version__}")
     print("\naccuracy: drives off, no contact, RK4 at dt 1 ms, same initial state")
-    print(f"{'robot':<10} {'joints':>6} {'max |dq| 0.1 s':>16} {'0.5 s':>10} {'2 s':>10} {'base 2 s':>10}")
+    print(f"{'robot':<10} {'joints':>6} {'max |dq| 0.1 s':>16} {'0.5 s':>10} {'2 s':>10} {'base 2 s':>10} {'first stop':>11}")
     for name, urdf, floating in robots():
-        worst, base, n = accuracy(args.embody, args.work, name, urdf, floating)
+        worst, base, n, stop = accuracy(args.embody, args.work, name, urdf, floating)
         print(f"{name:<10} {n:>6} {worst[0.1]:>16.2e} {worst[0.5]:>10.2e} {worst[2.0]:>10.2e} "
-              f"{(f'{base[2.0]:.2e}' if floating else '-'):>10}")
+              f"{(f'{base[2.0]:.2e}' if floating else '-'):>10} {(f'{stop:.3f} s' if stop is not None else 'none'):>11}")
     print(f"\nspeed: steps/s on one thread, dt 2 ms, median of {args.rounds} alternating rounds")
     print(f"{'robot':<10} {'base':<9} {'contact':<8} {'embody':>10} {'MuJoCo':>10} {'ratio':>7}")
     for name, floating, contacts, ours, theirs, settled, first in speed(args.embody, args.work, args.rounds):

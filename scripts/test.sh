@@ -16,4 +16,8 @@ $bin model bench humanoid --samples 5 > /dev/null
 echo "== CLI smoke: embody bench loop (the loop thread against the mock robot)"
 $bin bench loop --robot arm7 --seconds 1 --json > /dev/null
 $bin bench loop --robot humanoid --seconds 1 > /dev/null
+echo "== CLI smoke: embody sim (the README's main command, and the bench)"
+$bin sim run examples/scenarios/humanoid_stand.toml > /dev/null
+$bin sim run examples/scenarios/arm_faults.toml --json > /dev/null
+$bin sim bench --robot humanoid --contacts --steps 2000 > /dev/null
 echo "CLI smoke passed"
