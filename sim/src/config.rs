@@ -51,6 +51,75 @@ impl Default for SimConfig {
 }
 
 impl SimConfig {
+    /// Checks every setting's range; on failure the key (as in a scenario's `[sim]`
+    /// table) and why.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        let fail = |key: &str, reason: &str| Err((key.to_owned(), reason.to_owned()));
+        let nonnegative = |x: f64| x.is_finite() && x >= 0.0;
+        if !(self.dt_s.is_finite() && self.dt_s > 0.0 && self.dt_s <= 0.01) {
+            return fail("dt_s", "must be in (0, 0.01] s");
+        }
+        let c = &self.contact;
+        for (key, value) in [
+            ("contact.stiffness_npm", c.stiffness_npm),
+            ("contact.damping_nspm", c.damping_nspm),
+            (
+                "contact.tangential_stiffness_npm",
+                c.tangential_stiffness_npm,
+            ),
+            ("contact.tangential_damping_nspm", c.tangential_damping_nspm),
+            ("contact.friction", c.friction),
+        ] {
+            if !nonnegative(value) {
+                return fail(key, "must be finite and ≥ 0");
+            }
+        }
+        if !(3..=64).contains(&c.cylinder_rim_points) {
+            return fail("contact.cylinder_rim_points", "must be in 3..=64");
+        }
+        let a = &self.actuator;
+        for (key, value) in [
+            ("actuator.peak_torque_scale", a.peak_torque_scale),
+            ("actuator.current_lag_ms", a.current_lag_ms),
+            ("actuator.armature_per_nm", a.armature_per_nm),
+            ("actuator.position_kp_per_nm", a.position_kp_per_nm),
+            ("actuator.position_kd_per_nm", a.position_kd_per_nm),
+            ("actuator.velocity_kd_per_nm", a.velocity_kd_per_nm),
+        ] {
+            if !nonnegative(value) {
+                return fail(key, "must be finite and ≥ 0");
+            }
+        }
+        if !(a.knee_speed_scale >= 0.0 && a.no_load_speed_scale > a.knee_speed_scale)
+            && !(a.knee_speed_scale.is_infinite() && a.no_load_speed_scale.is_infinite())
+        {
+            return fail(
+                "actuator.no_load_speed_scale",
+                "must exceed knee_speed_scale (both may be inf)",
+            );
+        }
+        let n = &self.sensors;
+        for (key, value) in [
+            ("sensors.velocity_noise_radps", n.velocity_noise_radps),
+            ("sensors.gyro_noise_radps", n.gyro_noise_radps),
+            ("sensors.gyro_bias_radps", n.gyro_bias_radps),
+            ("sensors.accel_noise_mps2", n.accel_noise_mps2),
+            ("sensors.accel_bias_mps2", n.accel_bias_mps2),
+            ("sensors.force_noise_n", n.force_noise_n),
+        ] {
+            if !nonnegative(value) {
+                return fail(key, "must be finite and ≥ 0");
+            }
+        }
+        if n.encoder_bits > 31 {
+            return fail("sensors.encoder_bits", "at most 31");
+        }
+        if n.command_latency_ticks > 63 || n.feedback_latency_ticks > 63 {
+            return fail("sensors.*_latency_ticks", "at most 63");
+        }
+        Ok(())
+    }
+
     /// Ideal actuators and sensors: no lag, no rotor inertia, no torque-speed droop, no
     /// quantisation, noise or bias. For validating the physics against references.
     pub fn ideal() -> SimConfig {

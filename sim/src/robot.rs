@@ -147,10 +147,10 @@ pub enum SimError {
     #[error("no frame named '{0}' to mount a sensor on")]
     UnknownFrame(String),
     /// A setting is out of range.
-    #[error("{key}: {reason}")]
+    #[error("sim.{key}: {reason}")]
     BadSetting {
         /// The setting.
-        key: &'static str,
+        key: String,
         /// Why it is refused.
         reason: String,
     },
@@ -355,25 +355,9 @@ fn copy_frame(dst: &mut SensorFrame, src: &SensorFrame) {
 }
 
 fn check(config: &SimConfig) -> Result<(), SimError> {
-    let bad = |key, reason: &str| {
-        Err(SimError::BadSetting {
-            key,
-            reason: reason.to_owned(),
-        })
-    };
-    if !(config.dt_s > 0.0 && config.dt_s <= 0.01) {
-        return bad("dt_s", "must be in (0, 0.01] s");
-    }
-    if config.sensors.command_latency_ticks > MAX_LATENCY_TICKS {
-        return bad("sensors.command_latency_ticks", "at most 63");
-    }
-    if config.sensors.feedback_latency_ticks > MAX_LATENCY_TICKS {
-        return bad("sensors.feedback_latency_ticks", "at most 63");
-    }
-    if config.sensors.encoder_bits > 31 {
-        return bad("sensors.encoder_bits", "at most 31");
-    }
-    Ok(())
+    config
+        .check()
+        .map_err(|(key, reason)| SimError::BadSetting { key, reason })
 }
 
 impl Robot for SimRobot {

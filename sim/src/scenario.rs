@@ -319,13 +319,13 @@ impl Scenario {
         if !(self.duration_s.is_finite() && self.duration_s > 0.0 && self.duration_s <= 3600.0) {
             return fail("duration_s".into(), "must be in (0, 3600] s".into());
         }
-        let dt = self.sim.dt_s;
-        if !(dt.is_finite() && dt > 0.0 && dt <= 0.01) {
-            return fail("sim.dt_s".into(), "must be in (0, 0.01] s".into());
-        }
-        let actuated: Vec<String> = model
-            .actuated_joints()
-            .map(|j| model.joints[j.0].name.clone())
+        self.sim
+            .check()
+            .map_err(|(key, reason)| (format!("sim.{key}"), reason))?;
+        let actuated_ids: Vec<usize> = model.actuated_joints().map(|j| j.0).collect();
+        let actuated: Vec<String> = actuated_ids
+            .iter()
+            .map(|&j| model.joints[j].name.clone())
             .collect();
         let joint_index = |key: String, name: &str| {
             actuated.iter().position(|n| n == name).ok_or_else(|| {
@@ -337,7 +337,7 @@ impl Scenario {
         };
         for (name, value) in &self.initial.posture {
             let k = joint_index(format!("initial.posture.{name}"), name)?;
-            let limits = model.joints[model.actuated_joints().nth(k).map_or(0, |j| j.0)].limits;
+            let limits = model.joints[actuated_ids[k]].limits;
             if !value.is_finite() || *value < limits.lower || *value > limits.upper {
                 return fail(
                     format!("initial.posture.{name}"),

@@ -228,3 +228,39 @@ fn a_light_joint_hitting_its_stop_stays_stable_under_rk4() {
         assert!(v.abs() < 0.1, "{integrator:?} still moving at {v} rad/s");
     }
 }
+
+/// An object on a table: a free box dropped onto a static box comes to rest on its top
+/// face, off the ground, without sliding.
+#[test]
+fn a_box_rests_on_a_table() {
+    let environment = Environment {
+        ground: true,
+        ground_height_m: 0.0,
+        boxes: vec![embody_sim::StaticBox {
+            center: [0.5, 0.0, 0.35],
+            size: [0.8, 0.6, 0.7],
+            yaw_rad: 0.3,
+        }],
+    };
+    let config = SimConfig::ideal();
+    let k = config.contact.stiffness_npm;
+    let mut world = World::new(model(BOX_URDF, true), &environment, config);
+    world.set_state(&[0.45, 0.05, 0.78, 0.0, 0.0, 0.0, 1.0], &[0.0; 6]);
+    for _ in 0..3000 {
+        world.step();
+    }
+    let settled = world.q().clone();
+    for _ in 0..3000 {
+        world.step();
+    }
+    let q = world.q();
+    let sink = 2.0 * G / (4.0 * k);
+    assert!(
+        (q[2] - (0.7 + 0.05 - sink)).abs() < 0.1 * sink,
+        "resting at {} on a 0.7 m table",
+        q[2]
+    );
+    let drift = ((q[0] - settled[0]).powi(2) + (q[1] - settled[1]).powi(2)).sqrt();
+    assert!(drift < 1e-6, "slid {drift:e} m");
+    assert_eq!(world.contacts().active().len(), 4);
+}

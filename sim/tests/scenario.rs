@@ -123,6 +123,18 @@ fn malformed_scenarios_name_the_key_and_the_reason() {
             "robot = \"missing.urdf\"\nduration_s = 1\n",
             &["robot:", "missing.urdf"],
         ),
+        (
+            "robot = \"arm7\"\nduration_s = 1\n[sim.contact]\ncylinder_rim_points = 1000000000\n",
+            &["sim.contact.cylinder_rim_points", "3..=64"],
+        ),
+        (
+            "robot = \"arm7\"\nduration_s = 1\n[sim.contact]\nstiffness_npm = nan\n",
+            &["sim.contact.stiffness_npm", "finite"],
+        ),
+        (
+            "robot = \"arm7\"\nduration_s = 1\n[sim.sensors]\nfeedback_latency_ticks = 64\n",
+            &["sim.sensors", "at most 63"],
+        ),
         ("robot = [\n", &["line 1"]),
     ];
     for (text, needles) in cases {

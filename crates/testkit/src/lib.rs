@@ -8,18 +8,28 @@
 #![allow(unsafe_code)] // a GlobalAlloc implementation is unsafe by definition
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    // Const-initialised and without a destructor: touching it never allocates.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count() {
+    // `try_with`: a thread being torn down has no counter left; its allocations are not
+    // the code under test.
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
 
 /// A global allocator that forwards to the system allocator and counts every
-/// allocation and reallocation (frees are not counted).
+/// allocation and reallocation (frees are not counted) per thread, so the test
+/// harness's own threads cannot disturb a measurement.
 pub struct Counting;
 
 // SAFETY: forwards to the system allocator unchanged; only counts calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
@@ -28,22 +38,49 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
-/// Allocations counted so far in this process (only meaningful when [`Counting`] is the
-/// global allocator).
+/// Allocations counted so far on the calling thread (only meaningful when [`Counting`]
+/// is the global allocator).
 pub fn allocations() -> usize {
-    ALLOCATIONS.load(Ordering::SeqCst)
+    ALLOCATIONS.with(Cell::get)
 }
 
-/// Allocations made while `f` ran. Other threads allocating at the same time are counted
-/// too, so callers keep the measured section single-threaded.
+/// Allocations the calling thread made while `f` ran.
 pub fn allocations_during(f: impl FnOnce()) -> usize {
     let before = allocations();
     f();
     allocations() - before
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+
+    #[test]
+    fn counts_this_threads_allocations_and_not_others() {
+        let count = allocations_during(|| {
+            std::hint::black_box(vec![1u8; 16]);
+        });
+        assert_eq!(count, 1);
+        let count = allocations_during(|| {
+            std::thread::spawn(|| std::hint::black_box(vec![1u8; 16]))
+                .join()
+                .ok();
+        });
+        // Spawning allocates on this thread; the other thread's vector is not counted
+        // here (it would be one more than the spawn alone).
+        let spawn_only = allocations_during(|| {
+            std::thread::spawn(|| ()).join().ok();
+        });
+        assert_eq!(count, spawn_only);
+        assert_eq!(allocations_during(|| ()), 0);
+    }
 }
