@@ -90,9 +90,9 @@ impl SimConfig {
                 return fail(key, "must be finite and ≥ 0");
             }
         }
-        if !(a.knee_speed_scale >= 0.0 && a.no_load_speed_scale > a.knee_speed_scale)
-            && !(a.knee_speed_scale.is_infinite() && a.no_load_speed_scale.is_infinite())
-        {
+        let both_infinite = a.knee_speed_scale.is_infinite() && a.no_load_speed_scale.is_infinite();
+        let ordered = a.knee_speed_scale >= 0.0 && a.no_load_speed_scale > a.knee_speed_scale;
+        if !(ordered || both_infinite) {
             return fail(
                 "actuator.no_load_speed_scale",
                 "must exceed knee_speed_scale (both may be inf)",
