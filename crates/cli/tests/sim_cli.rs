@@ -138,3 +138,24 @@ fn a_bad_scenario_is_refused_with_its_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/scenario.toml"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn realtime_runs_at_wall_clock_pace() {
+    let report = json_of(&embody(&[
+        "sim",
+        "run",
+        &example("arm_faults.toml"),
+        "--realtime",
+        "--duration",
+        "0.4",
+        "--json",
+    ]));
+    let wall = report["wall_s"].as_f64().expect("wall time");
+    let simulated = report["simulated_s"].as_f64().expect("simulated time");
+    // Paced by the wall clock: never faster than real time (slower only if the machine is).
+    assert!(
+        wall >= simulated - 0.002,
+        "{simulated} s simulated in {wall} s"
+    );
+    assert_eq!(report["final_state"], "Running");
+}
