@@ -347,7 +347,8 @@ impl MitCodec {
 
     /// The frame for a special request.
     pub fn special_frame(&self, special: MitSpecial) -> CanFrame {
-        let frame = match self.variant {
+        
+        match self.variant {
             MitVariant::Classic | MitVariant::DaMiao => {
                 let mut data = [0xFFu8; 8];
                 data[7] = special_code(special);
@@ -367,8 +368,7 @@ impl MitCodec {
                     data,
                 )
             }
-        };
-        frame
+        }
     }
 
     /// What this motor was sent (the motor's side of the wire).
