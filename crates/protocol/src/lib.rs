@@ -3,6 +3,7 @@
 //!
 //! - [`can`]: classic CAN frames and their worst-case bus time.
 //! - [`mit`]: the MIT actuator protocol (classic, DaMiao, Robstride).
+//! - [`slcan`]: the Lawicel ASCII protocol of USB-CAN adapters.
 //!
 //! Every decoder of outside bytes is total: it returns an error, never panics, and is
 //! property-tested over arbitrary bytes.
@@ -11,6 +12,7 @@
 
 pub mod can;
 pub mod mit;
+pub mod slcan;
 
 pub use can::{CanError, CanFrame, CanId};
 pub use mit::{

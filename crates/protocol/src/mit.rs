@@ -347,7 +347,6 @@ impl MitCodec {
 
     /// The frame for a special request.
     pub fn special_frame(&self, special: MitSpecial) -> CanFrame {
-        
         match self.variant {
             MitVariant::Classic | MitVariant::DaMiao => {
                 let mut data = [0xFFu8; 8];
