@@ -4,6 +4,9 @@
 //! - [`can`]: classic CAN frames and their worst-case bus time.
 //! - [`mit`]: the MIT actuator protocol (classic, DaMiao, Robstride).
 //! - [`slcan`]: the Lawicel ASCII protocol of USB-CAN adapters.
+//! - [`link`]: COBS + CRC-32 framing of the host–bridge serial link.
+//! - [`messages`]: what host and bridge say: handshake, setup, one batched exchange per
+//!   tick, status.
 //!
 //! Every decoder of outside bytes is total: it returns an error, never panics, and is
 //! property-tested over arbitrary bytes.
@@ -11,10 +14,13 @@
 #![no_std]
 
 pub mod can;
+pub mod link;
+pub mod messages;
 pub mod mit;
 pub mod slcan;
 
 pub use can::{CanError, CanFrame, CanId};
+pub use link::{FrameDecoder, FrameEncoder, FrameError, FrameStats, MAX_FRAME, MAX_PAYLOAD};
 pub use mit::{
     MitCodec, MitCommand, MitError, MitFeedback, MitRanges, MitRequest, MitSpecial, MitVariant,
     MotorFaults,

@@ -1,0 +1,261 @@
+//! The messages between the host and the bridge. One [`HostMessage::Tick`] per control
+//! tick carries every joint command; the bridge answers with one [`BridgeMessage::Tick`]
+//! carrying every joint state, the bus statistics and the bridge's own faults, both with
+//! sequence numbers and timestamps. Configuration goes one message per actuator so every
+//! frame stays small. Encoded with postcard, which numbers enum variants by position:
+//! new messages (firmware flashing comes next) are appended at the end of each enum, so
+//! old ones keep their encoding.
+
+use heapless::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::mit::{MitCodec, MotorFaults};
+
+/// Version of this message set; the handshake refuses a mismatch.
+pub const PROTOCOL_VERSION: u16 = 1;
+/// Most joints one bridge drives.
+pub const MAX_JOINTS: usize = 64;
+/// Most CAN buses one bridge drives.
+pub const MAX_BUSES: usize = 4;
+
+/// A joint command as sent on the link (single precision, SI units).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub enum WireCommand {
+    /// Torque off.
+    #[default]
+    Off,
+    /// Position set-point (rad), the drive's own loop.
+    Position {
+        /// rad
+        q: f32,
+    },
+    /// Velocity set-point (rad/s), the drive's own loop.
+    Velocity {
+        /// rad/s
+        dq: f32,
+    },
+    /// Torque (N·m).
+    Torque {
+        /// N·m
+        tau: f32,
+    },
+    /// MIT impedance.
+    Impedance {
+        /// rad
+        q: f32,
+        /// rad/s
+        dq: f32,
+        /// N·m/rad
+        kp: f32,
+        /// N·m·s/rad
+        kd: f32,
+        /// N·m
+        tau_ff: f32,
+    },
+}
+
+/// All joint commands of one tick.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CommandBatch {
+    /// The host's tick number.
+    pub seq: u32,
+    /// The host's clock (µs).
+    pub host_time_us: u64,
+    /// One command per configured joint, in joint order.
+    pub commands: Vec<WireCommand, MAX_JOINTS>,
+}
+
+/// One joint's state as reported on the link.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WireJointState {
+    /// Position (rad), calibrated.
+    pub q: f32,
+    /// Velocity (rad/s).
+    pub dq: f32,
+    /// Torque (N·m).
+    pub tau: f32,
+    /// Winding temperature (°C), 0 when the motor does not report it.
+    pub temperature_c: f32,
+    /// Faults the motor reports, plus `COMMS_LOST` when it stopped answering.
+    pub faults: MotorFaults,
+    /// Ticks since the motor last answered (0: this tick).
+    pub age_ticks: u16,
+}
+
+/// Counters of one CAN bus.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusStats {
+    /// Frames sent.
+    pub frames_tx: u32,
+    /// Frames received.
+    pub frames_rx: u32,
+    /// Replies that did not come within their tick.
+    pub missed_replies: u32,
+    /// Bus errors (error frames, bus-off, failed sends).
+    pub bus_errors: u32,
+    /// Bus time the last cycle used (µs, worst case).
+    pub cycle_us: u32,
+}
+
+/// What the bridge is doing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BridgeState {
+    /// No configuration yet: motors stay disabled.
+    #[default]
+    Unconfigured,
+    /// Configured, waiting for the first command.
+    Idle,
+    /// Commands arrive in time and go to the motors.
+    Active,
+    /// The watchdog ran out: the motors get damping commands.
+    Damping,
+    /// Damping ran out: the motors are disabled until commands return.
+    Disabled,
+}
+
+/// All joint states of one tick.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StateBatch {
+    /// The sequence number of the last command batch applied (0 before any).
+    pub seq: u32,
+    /// The bridge's clock (µs).
+    pub bridge_time_us: u64,
+    /// What the bridge is doing.
+    pub state: BridgeState,
+    /// One state per configured joint, in joint order.
+    pub joints: Vec<WireJointState, MAX_JOINTS>,
+    /// One entry per configured bus.
+    pub buses: Vec<BusStats, MAX_BUSES>,
+}
+
+/// One CAN bus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusSetup {
+    /// Bit rate (bit/s).
+    pub bitrate: u32,
+}
+
+/// The bridge as a whole; actuators follow one [`ActuatorSetup`] each.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BridgeSetup {
+    /// Number of joints that will be configured.
+    pub joints: u8,
+    /// The buses.
+    pub buses: Vec<BusSetup, MAX_BUSES>,
+    /// Control period (µs): the bus cycle must fit in it.
+    pub period_us: u32,
+    /// No valid command for this long (ms): damping.
+    pub watchdog_ms: u16,
+    /// Damping for this long (ms), then the motors are disabled.
+    pub damping_ms: u16,
+}
+
+/// One actuator: where it is and how to talk to it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActuatorSetup {
+    /// Joint index (0-based, joint order).
+    pub joint: u8,
+    /// Bus index.
+    pub bus: u8,
+    /// Dialect, ranges and identifiers.
+    pub codec: MitCodec,
+    /// +1 or −1: joint direction relative to the motor.
+    pub direction: i8,
+    /// Joint position at motor zero (rad): `q = direction·p + offset`.
+    pub offset_rad: f32,
+    /// Damping gain the watchdog applies (N·m·s/rad).
+    pub damping_kd: f32,
+}
+
+/// Why the bridge refused a configuration message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SetupError {
+    /// More joints than the bridge supports.
+    TooManyJoints,
+    /// No bus, or more than the bridge has.
+    BadBuses,
+    /// A joint index beyond the configured count.
+    BadJoint,
+    /// A bus index beyond the configured buses.
+    BadBus,
+    /// Two actuators on one bus share a CAN id.
+    DuplicateId,
+    /// Motor ranges or gains not positive and finite, or direction not ±1.
+    BadActuator,
+    /// The bus cycle does not fit in the control period.
+    OverBudget {
+        /// The bus that overflows.
+        bus: u8,
+        /// Its worst-case cycle (µs).
+        cycle_us: u32,
+    },
+    /// An actuator message before the bridge setup.
+    NoSetup,
+}
+
+/// Bridge health, on request.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BridgeStatus {
+    /// What the bridge is doing.
+    pub state: BridgeState,
+    /// Since boot (ms).
+    pub uptime_ms: u64,
+    /// Host frames decoded.
+    pub frames_ok: u32,
+    /// Host frames dropped (CRC, framing, decoding).
+    pub frames_bad: u32,
+    /// Times the watchdog ran out.
+    pub watchdog_trips: u32,
+    /// Joints fully configured.
+    pub joints_configured: u8,
+    /// Bus counters.
+    pub buses: Vec<BusStats, MAX_BUSES>,
+}
+
+/// Host → bridge.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum HostMessage {
+    /// Opens the session; the bridge answers [`BridgeMessage::Welcome`] or
+    /// [`BridgeMessage::VersionMismatch`].
+    Hello {
+        /// The host's [`PROTOCOL_VERSION`].
+        version: u16,
+    },
+    /// Configures the bridge (motors disabled until the first tick after setup).
+    Setup(BridgeSetup),
+    /// Configures one actuator.
+    Actuator(ActuatorSetup),
+    /// This tick's commands.
+    Tick(CommandBatch),
+    /// Asks for [`BridgeMessage::Status`].
+    GetStatus,
+}
+
+/// Bridge → host.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum BridgeMessage {
+    /// The handshake succeeded.
+    Welcome {
+        /// The bridge's [`PROTOCOL_VERSION`].
+        version: u16,
+        /// Firmware version (major, minor, patch).
+        firmware: [u8; 3],
+        /// Most joints it drives.
+        max_joints: u8,
+        /// CAN buses it has.
+        max_buses: u8,
+    },
+    /// The host speaks another version.
+    VersionMismatch {
+        /// The bridge's version.
+        version: u16,
+    },
+    /// A configuration message was applied.
+    SetupAccepted,
+    /// A configuration message was refused.
+    SetupRefused(SetupError),
+    /// This tick's states.
+    Tick(StateBatch),
+    /// Health.
+    Status(BridgeStatus),
+}

@@ -1,0 +1,275 @@
+//! Property tests of every codec: round trips preserve values (exactly, or within one
+//! quantisation step), and every decoder takes arbitrary bytes without panicking.
+
+use embody_protocol::messages::{
+    BridgeMessage, BridgeState, BusStats, CommandBatch, HostMessage, StateBatch, WireCommand,
+    WireJointState,
+};
+use embody_protocol::slcan::{
+    LineEvent, LineReader, MAX_LINE, SlcanLine, encode_frame, parse_line,
+};
+use embody_protocol::{
+    CanFrame, CanId, FrameDecoder, FrameEncoder, MAX_FRAME, MitCodec, MitCommand, MitFeedback,
+    MitRanges, MitRequest, MitVariant, MotorFaults,
+};
+use proptest::prelude::*;
+
+fn finite() -> impl Strategy<Value = f32> {
+    -1000.0f32..1000.0
+}
+
+fn wire_command() -> impl Strategy<Value = WireCommand> {
+    prop_oneof![
+        Just(WireCommand::Off),
+        finite().prop_map(|q| WireCommand::Position { q }),
+        finite().prop_map(|dq| WireCommand::Velocity { dq }),
+        finite().prop_map(|tau| WireCommand::Torque { tau }),
+        (finite(), finite(), finite(), finite(), finite()).prop_map(|(q, dq, kp, kd, tau_ff)| {
+            WireCommand::Impedance {
+                q,
+                dq,
+                kp,
+                kd,
+                tau_ff,
+            }
+        }),
+    ]
+}
+
+fn host_tick() -> impl Strategy<Value = HostMessage> {
+    (
+        any::<u32>(),
+        any::<u64>(),
+        prop::collection::vec(wire_command(), 0..64),
+    )
+        .prop_map(|(seq, host_time_us, commands)| {
+            let mut batch = CommandBatch {
+                seq,
+                host_time_us,
+                ..CommandBatch::default()
+            };
+            for c in commands {
+                let _ = batch.commands.push(c);
+            }
+            HostMessage::Tick(batch)
+        })
+}
+
+fn bridge_tick() -> impl Strategy<Value = BridgeMessage> {
+    let joint = (
+        finite(),
+        finite(),
+        finite(),
+        finite(),
+        any::<u16>(),
+        any::<u16>(),
+    )
+        .prop_map(
+            |(q, dq, tau, temperature_c, faults, age_ticks)| WireJointState {
+                q,
+                dq,
+                tau,
+                temperature_c,
+                faults: MotorFaults(faults),
+                age_ticks,
+            },
+        );
+    let bus = (
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+    )
+        .prop_map(
+            |(frames_tx, frames_rx, missed_replies, bus_errors, cycle_us)| BusStats {
+                frames_tx,
+                frames_rx,
+                missed_replies,
+                bus_errors,
+                cycle_us,
+            },
+        );
+    (
+        any::<u32>(),
+        any::<u64>(),
+        prop::collection::vec(joint, 0..64),
+        prop::collection::vec(bus, 0..4),
+    )
+        .prop_map(|(seq, bridge_time_us, joints, buses)| {
+            let mut batch = StateBatch {
+                seq,
+                bridge_time_us,
+                state: BridgeState::Active,
+                ..StateBatch::default()
+            };
+            for j in joints {
+                let _ = batch.joints.push(j);
+            }
+            for b in buses {
+                let _ = batch.buses.push(b);
+            }
+            BridgeMessage::Tick(batch)
+        })
+}
+
+fn can_frame() -> impl Strategy<Value = CanFrame> {
+    let id = prop_oneof![
+        (0u16..=0x7FF).prop_map(CanId::Standard),
+        (0u32..=0x1FFF_FFFF).prop_map(CanId::Extended),
+    ];
+    (
+        id,
+        prop::collection::vec(any::<u8>(), 0..=8),
+        any::<bool>(),
+        0u8..=8,
+    )
+        .prop_map(|(id, data, remote, len)| {
+            if remote {
+                CanFrame::remote(id, len).expect("len ≤ 8")
+            } else {
+                CanFrame::new(id, &data).expect("≤ 8 bytes")
+            }
+        })
+}
+
+fn feed(
+    decoder: &mut FrameDecoder,
+    bytes: &[u8],
+) -> Vec<Result<usize, embody_protocol::FrameError>> {
+    bytes.iter().filter_map(|&b| decoder.push(b)).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn host_ticks_round_trip(message in host_tick()) {
+        let mut out = [0u8; MAX_FRAME];
+        let n = FrameEncoder::default().encode(&message, &mut out).expect("fits");
+        let mut decoder = FrameDecoder::default();
+        let results = feed(&mut decoder, &out[..n]);
+        prop_assert_eq!(results.len(), 1);
+        prop_assert_eq!(decoder.message::<HostMessage>(), Ok(message));
+    }
+
+    #[test]
+    fn bridge_ticks_round_trip(message in bridge_tick()) {
+        let mut out = [0u8; MAX_FRAME];
+        let n = FrameEncoder::default().encode(&message, &mut out).expect("fits");
+        let mut decoder = FrameDecoder::default();
+        feed(&mut decoder, &out[..n]);
+        prop_assert_eq!(decoder.message::<BridgeMessage>(), Ok(message));
+    }
+
+    /// A corrupted byte is caught (CRC-32 detects every single-byte error) and the
+    /// stream resynchronises on the next frame.
+    #[test]
+    fn a_corrupted_frame_is_never_accepted(message in host_tick(), at in any::<prop::sample::Index>(), flip in 1u8..=255) {
+        let mut out = [0u8; MAX_FRAME];
+        let n = FrameEncoder::default().encode(&message, &mut out).expect("fits");
+        let mut bad = out;
+        let k = at.index(n - 1);
+        bad[k] ^= flip;
+        let mut decoder = FrameDecoder::default();
+        for result in feed(&mut decoder, &bad[..n]) {
+            if result.is_ok() {
+                // Only possible if the flip made a delimiter that split off a frame:
+                // it must not decode as the original.
+                prop_assert_ne!(decoder.message::<HostMessage>().ok(), Some(message.clone()));
+            }
+        }
+        feed(&mut decoder, &[0]);
+        let results = feed(&mut decoder, &out[..n]);
+        prop_assert!(matches!(results.last(), Some(Ok(_))));
+        prop_assert_eq!(decoder.message::<HostMessage>(), Ok(message));
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_link_decoder(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
+        let mut decoder = FrameDecoder::default();
+        for result in feed(&mut decoder, &bytes) {
+            if result.is_ok() {
+                let _ = decoder.message::<HostMessage>();
+                let _ = decoder.message::<BridgeMessage>();
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_payloads_never_panic_postcard(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+        let _ = postcard::from_bytes::<HostMessage>(&bytes);
+        let _ = postcard::from_bytes::<BridgeMessage>(&bytes);
+    }
+
+    #[test]
+    fn mit_commands_round_trip_within_one_step(
+        variant in prop_oneof![Just(MitVariant::Classic), Just(MitVariant::DaMiao), Just(MitVariant::Robstride)],
+        id in 1u8..=127,
+        p in -12.0f32..12.0, v in -30.0f32..30.0, kp in 0.0f32..500.0, kd in 0.0f32..5.0, t in -10.0f32..10.0,
+    ) {
+        let ranges = MitRanges::DM4310;
+        let codec = MitCodec { variant, ranges, motor_id: id, master_id: 0 };
+        let command = MitCommand { p, v, kp, kd, t_ff: t };
+        let frame = codec.command_frame(&command).expect("encodes");
+        let MitRequest::Command(back) = codec.decode_request(&frame).expect("decodes") else {
+            return Err(TestCaseError::fail("not a command"));
+        };
+        let bits = |b16: u32, b12: u32| if variant == MitVariant::Robstride { b16 } else { b12 };
+        let step = |span: f32, bits: u32| span / ((1u32 << bits) - 1) as f32 * 1.001;
+        prop_assert!((back.p - p).abs() <= step(2.0 * ranges.p_max, 16));
+        prop_assert!((back.v - v).abs() <= step(2.0 * ranges.v_max, bits(16, 12)));
+        prop_assert!((back.kp - kp).abs() <= step(ranges.kp_max, bits(16, 12)));
+        prop_assert!((back.kd - kd).abs() <= step(ranges.kd_max, bits(16, 12)));
+        prop_assert!((back.t_ff - t).abs() <= step(2.0 * ranges.t_max, bits(16, 12)));
+    }
+
+    #[test]
+    fn mit_feedback_round_trips_within_one_step(
+        variant in prop_oneof![Just(MitVariant::Classic), Just(MitVariant::DaMiao), Just(MitVariant::Robstride)],
+        id in 1u8..=15,
+        p in -12.0f32..12.0, v in -30.0f32..30.0, t in -10.0f32..10.0,
+    ) {
+        let ranges = MitRanges::DM4310;
+        let codec = MitCodec { variant, ranges, motor_id: id, master_id: 0 };
+        let feedback = MitFeedback { motor_id: id, p, v, t, enabled: true, rotor_temperature_c: Some(40.0), ..MitFeedback::default() };
+        let frame = codec.feedback_frame(&feedback).expect("encodes");
+        let back = codec.decode_feedback(&frame).expect("decodes");
+        let bits = if variant == MitVariant::Robstride { 16 } else { 12 };
+        let step = |span: f32, bits: u32| span / ((1u32 << bits) - 1) as f32 * 1.001;
+        prop_assert!((back.p - p).abs() <= step(2.0 * ranges.p_max, 16));
+        prop_assert!((back.v - v).abs() <= step(2.0 * ranges.v_max, bits));
+        prop_assert!((back.t - t).abs() <= step(2.0 * ranges.t_max, bits));
+        prop_assert_eq!(back.motor_id, id);
+        prop_assert!(back.enabled);
+    }
+
+    #[test]
+    fn mit_decoders_take_any_frame(frame in can_frame(), id in any::<u8>()) {
+        for variant in [MitVariant::Classic, MitVariant::DaMiao, MitVariant::Robstride] {
+            let codec = MitCodec { variant, ranges: MitRanges::CLASSIC, motor_id: id, master_id: 0 };
+            let _ = codec.decode_request(&frame);
+            let _ = codec.decode_feedback(&frame);
+        }
+    }
+
+    #[test]
+    fn slcan_frames_round_trip(frame in can_frame(), ts in prop::option::of(0u16..60_000)) {
+        let mut out = [0u8; MAX_LINE];
+        let n = encode_frame(&frame, ts, &mut out);
+        prop_assert_eq!(out[n - 1], b'\r');
+        let parsed = parse_line(&out[..n - 1]);
+        prop_assert_eq!(parsed, Ok(SlcanLine::Frame { frame, timestamp_ms: ts }));
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics_slcan(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let mut reader = LineReader::default();
+        for &b in &bytes {
+            if let Some(LineEvent::Line(_)) = reader.push(b) {
+                let _ = parse_line(reader.line());
+            }
+        }
+        let _ = parse_line(&bytes);
+    }
+}
