@@ -213,6 +213,8 @@ pub struct BridgeStatus {
 }
 
 /// Host → bridge.
+// No allocator on the MCU: a tick's batch lives inline, as large as it is.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum HostMessage {
     /// Opens the session; the bridge answers [`BridgeMessage::Welcome`] or
@@ -232,6 +234,7 @@ pub enum HostMessage {
 }
 
 /// Bridge → host.
+#[allow(clippy::large_enum_variant)] // inline, as `HostMessage`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum BridgeMessage {
     /// The handshake succeeded.
