@@ -143,6 +143,11 @@ impl CanFrame {
     /// Worst-case time on a classic CAN bus at `bitrate` (bit/s), bit stuffing included:
     /// the budget a bus scheduler plans with.
     pub fn worst_case_time_us(&self, bitrate: u32) -> f32 {
+        self.worst_case_bits() as f32 * 1e6 / bitrate.max(1) as f32
+    }
+
+    /// Worst-case length on the bus in bits (stuff bits and inter-frame space included).
+    pub fn worst_case_bits(&self) -> u32 {
         // Bits exposed to stuffing: SOF, arbitration, control, data, CRC.
         let (header, fixed) = match self.id {
             CanId::Standard(_) => (34u32, 13u32),
@@ -150,8 +155,7 @@ impl CanFrame {
         };
         let stuffable = header + 8 * self.data().len() as u32;
         // One stuff bit per four bits in the worst case, then CRC delimiter, ACK, EOF, IFS.
-        let bits = stuffable + (stuffable - 1) / 4 + fixed;
-        bits as f32 * 1e6 / bitrate.max(1) as f32
+        stuffable + (stuffable - 1) / 4 + fixed
     }
 }
 

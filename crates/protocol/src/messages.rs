@@ -165,6 +165,12 @@ pub struct ActuatorSetup {
     pub offset_rad: f32,
     /// Damping gain the watchdog applies (N·m·s/rad).
     pub damping_kd: f32,
+    /// Gains standing in for a drive's position loop on `Position` commands.
+    pub position_kp: f32,
+    /// Damping of the position loop (N·m·s/rad).
+    pub position_kd: f32,
+    /// Gain standing in for a drive's velocity loop on `Velocity` commands (N·m·s/rad).
+    pub velocity_kd: f32,
 }
 
 /// Why the bridge refused a configuration message.

@@ -1,0 +1,497 @@
+//! The bridge: the host link (handshake, configuration, one command batch per tick),
+//! the watchdog, and the bus cycle that turns joint commands into actuator frames and
+//! replies into joint states. Hardware stays behind `embedded_can::nb::Can` (one per
+//! bus) and `embedded_io::Write` (the serial link to the host); the caller owns time.
+//!
+//! Per control period the MCU's timer calls [`Bridge::start_cycle`] (every actuator on
+//! every bus gets its frame) and, once the replies are in, [`Bridge::finish_cycle`]
+//! (replies become joint states, one state batch goes to the host). Bytes from the host
+//! go to [`Bridge::handle_serial`] whenever they arrive.
+//!
+//! Safe by default: nothing drives a motor before a full configuration and a first
+//! command; when commands stop for the watchdog period the motors get damping, then
+//! are disabled, and are polled with disable frames so their state is still reported.
+
+use embedded_can::nb::Can;
+use embody_protocol::messages::{
+    ActuatorSetup, BridgeMessage, BridgeSetup, BridgeState, BridgeStatus, BusStats, CommandBatch,
+    HostMessage, MAX_BUSES, MAX_JOINTS, PROTOCOL_VERSION, SetupError, StateBatch, WireCommand,
+    WireJointState,
+};
+use embody_protocol::{
+    CanFrame, FrameDecoder, FrameEncoder, MAX_FRAME, MitCommand, MitSpecial, MotorFaults,
+};
+
+use crate::can_frame::{from_hal, to_hal};
+use crate::schedule::bus_cycle_us;
+
+/// Ticks without a reply after which a joint reports `COMMS_LOST`.
+pub const REPLY_TIMEOUT_TICKS: u16 = 10;
+
+/// What this firmware is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FirmwareInfo {
+    /// Version (major, minor, patch).
+    pub version: [u8; 3],
+    /// CAN buses the hardware has.
+    pub buses: u8,
+}
+
+/// What a joint's actuator is sent this cycle.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Drive {
+    /// Poll with a disable frame: the motor stays off and replies with its state.
+    Disabled,
+    /// Enter motor mode first.
+    Enable,
+    /// An impedance command.
+    Command(MitCommand),
+}
+
+/// The firmware core. See the module docs.
+pub struct Bridge {
+    info: FirmwareInfo,
+    decoder: FrameDecoder,
+    encoder: FrameEncoder,
+    out: [u8; MAX_FRAME],
+    setup: Option<BridgeSetup>,
+    actuators: [Option<ActuatorSetup>; MAX_JOINTS],
+    commands: [WireCommand; MAX_JOINTS],
+    states: [WireJointState; MAX_JOINTS],
+    enabled: [bool; MAX_JOINTS],
+    replied: [bool; MAX_JOINTS],
+    seq: u32,
+    last_command_us: Option<u64>,
+    state: BridgeState,
+    damping_since_us: u64,
+    buses: [BusStats; MAX_BUSES],
+    frames_bad: u32,
+    watchdog_trips: u32,
+    boot_us: Option<u64>,
+}
+
+impl Bridge {
+    /// A bridge at boot: unconfigured, every motor left disabled.
+    pub fn new(info: FirmwareInfo) -> Bridge {
+        Bridge {
+            info,
+            decoder: FrameDecoder::default(),
+            encoder: FrameEncoder::default(),
+            out: [0; MAX_FRAME],
+            setup: None,
+            actuators: [None; MAX_JOINTS],
+            commands: [WireCommand::Off; MAX_JOINTS],
+            states: [WireJointState::default(); MAX_JOINTS],
+            enabled: [false; MAX_JOINTS],
+            replied: [false; MAX_JOINTS],
+            seq: 0,
+            last_command_us: None,
+            state: BridgeState::Unconfigured,
+            damping_since_us: 0,
+            buses: [BusStats::default(); MAX_BUSES],
+            frames_bad: 0,
+            watchdog_trips: 0,
+            boot_us: None,
+        }
+    }
+
+    /// What the bridge is doing.
+    pub fn state(&self) -> BridgeState {
+        self.state
+    }
+
+    /// Counters of bus `bus`.
+    pub fn bus_stats(&self, bus: usize) -> BusStats {
+        self.buses.get(bus).copied().unwrap_or_default()
+    }
+
+    /// Host frames dropped so far (framing, CRC, undecodable).
+    pub fn frames_bad(&self) -> u32 {
+        self.frames_bad
+    }
+
+    /// Feeds bytes from the host; answers handshake, configuration and status requests
+    /// on `serial` at once. A command batch is answered by the next cycle's state batch.
+    pub fn handle_serial<W: embedded_io::Write>(
+        &mut self,
+        bytes: &[u8],
+        now_us: u64,
+        serial: &mut W,
+    ) -> Result<(), W::Error> {
+        self.boot_us.get_or_insert(now_us);
+        for &byte in bytes {
+            match self.decoder.push(byte) {
+                None => {}
+                Some(Err(_)) => self.frames_bad += 1,
+                Some(Ok(_)) => match self.decoder.message::<HostMessage>() {
+                    Ok(message) => {
+                        if let Some(reply) = self.handle(message, now_us) {
+                            self.send(&reply, serial)?;
+                        }
+                    }
+                    Err(_) => self.frames_bad += 1,
+                },
+            }
+        }
+        Ok(())
+    }
+
+    fn send<W: embedded_io::Write>(
+        &mut self,
+        message: &BridgeMessage,
+        serial: &mut W,
+    ) -> Result<(), W::Error> {
+        match self.encoder.encode(message, &mut self.out) {
+            Ok(n) => serial.write_all(&self.out[..n]),
+            // Every bridge message fits by construction; a failure is dropped, not sent.
+            Err(_) => Ok(()),
+        }
+    }
+
+    fn handle(&mut self, message: HostMessage, now_us: u64) -> Option<BridgeMessage> {
+        match message {
+            HostMessage::Hello { version } if version == PROTOCOL_VERSION => {
+                Some(BridgeMessage::Welcome {
+                    version: PROTOCOL_VERSION,
+                    firmware: self.info.version,
+                    max_joints: MAX_JOINTS as u8,
+                    max_buses: self.info.buses,
+                })
+            }
+            HostMessage::Hello { .. } => Some(BridgeMessage::VersionMismatch {
+                version: PROTOCOL_VERSION,
+            }),
+            HostMessage::Setup(setup) => Some(match self.apply_setup(setup) {
+                Ok(()) => BridgeMessage::SetupAccepted,
+                Err(e) => BridgeMessage::SetupRefused(e),
+            }),
+            HostMessage::Actuator(actuator) => Some(match self.apply_actuator(actuator) {
+                Ok(()) => BridgeMessage::SetupAccepted,
+                Err(e) => BridgeMessage::SetupRefused(e),
+            }),
+            HostMessage::Tick(batch) => {
+                self.accept_commands(&batch, now_us);
+                None
+            }
+            HostMessage::GetStatus => Some(BridgeMessage::Status(self.status(now_us))),
+        }
+    }
+
+    fn apply_setup(&mut self, setup: BridgeSetup) -> Result<(), SetupError> {
+        if setup.joints as usize > MAX_JOINTS {
+            return Err(SetupError::TooManyJoints);
+        }
+        if setup.buses.is_empty() || setup.buses.len() > self.info.buses as usize {
+            return Err(SetupError::BadBuses);
+        }
+        if setup.period_us == 0
+            || setup.watchdog_ms == 0
+            || setup.buses.iter().any(|b| b.bitrate == 0)
+        {
+            return Err(SetupError::BadBuses);
+        }
+        self.actuators = [None; MAX_JOINTS];
+        self.commands = [WireCommand::Off; MAX_JOINTS];
+        self.states = [WireJointState::default(); MAX_JOINTS];
+        self.enabled = [false; MAX_JOINTS];
+        self.last_command_us = None;
+        self.seq = 0;
+        self.buses = [BusStats::default(); MAX_BUSES];
+        self.setup = Some(setup);
+        self.update_configured();
+        Ok(())
+    }
+
+    fn apply_actuator(&mut self, actuator: ActuatorSetup) -> Result<(), SetupError> {
+        let setup = self.setup.as_ref().ok_or(SetupError::NoSetup)?;
+        let joint = actuator.joint as usize;
+        if joint >= setup.joints as usize {
+            return Err(SetupError::BadJoint);
+        }
+        let Some(bus) = setup.buses.get(actuator.bus as usize) else {
+            return Err(SetupError::BadBus);
+        };
+        let gains = [
+            actuator.damping_kd,
+            actuator.position_kp,
+            actuator.position_kd,
+            actuator.velocity_kd,
+        ];
+        if !actuator.codec.ranges.is_valid()
+            || !(actuator.direction == 1 || actuator.direction == -1)
+            || !actuator.offset_rad.is_finite()
+            || !gains.iter().all(|g| g.is_finite() && *g >= 0.0)
+        {
+            return Err(SetupError::BadActuator);
+        }
+        let clash = self.actuators.iter().enumerate().any(|(k, a)| {
+            a.is_some_and(|a| {
+                k != joint && a.bus == actuator.bus && a.codec.motor_id == actuator.codec.motor_id
+            })
+        });
+        if clash {
+            return Err(SetupError::DuplicateId);
+        }
+        let others = self
+            .actuators
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| *k != joint)
+            .filter_map(|(_, a)| a.as_ref());
+        let cycle = bus_cycle_us(
+            others.chain(core::iter::once(&actuator)),
+            actuator.bus,
+            bus.bitrate,
+        );
+        if cycle > setup.period_us {
+            return Err(SetupError::OverBudget {
+                bus: actuator.bus,
+                cycle_us: cycle,
+            });
+        }
+        self.actuators[joint] = Some(actuator);
+        self.enabled[joint] = false;
+        self.update_configured();
+        Ok(())
+    }
+
+    fn joint_count(&self) -> usize {
+        self.setup.as_ref().map_or(0, |s| s.joints as usize)
+    }
+
+    fn update_configured(&mut self) {
+        let n = self.joint_count();
+        let complete = self.setup.is_some() && self.actuators[..n].iter().all(Option::is_some);
+        self.state = if complete {
+            BridgeState::Idle
+        } else {
+            BridgeState::Unconfigured
+        };
+    }
+
+    fn accept_commands(&mut self, batch: &CommandBatch, now_us: u64) {
+        if self.state == BridgeState::Unconfigured || batch.commands.len() != self.joint_count() {
+            self.frames_bad += 1;
+            return;
+        }
+        self.commands[..batch.commands.len()].copy_from_slice(&batch.commands);
+        self.seq = batch.seq;
+        self.last_command_us = Some(now_us);
+        self.state = BridgeState::Active;
+    }
+
+    /// Watchdog: no command for `watchdog_ms` → damping; damping for `damping_ms` →
+    /// disabled. A new command batch makes the bridge active again.
+    fn update_watchdog(&mut self, now_us: u64) {
+        let (Some(setup), Some(last)) = (self.setup.as_ref(), self.last_command_us) else {
+            return;
+        };
+        let silent_us = now_us.saturating_sub(last);
+        let watchdog_us = setup.watchdog_ms as u64 * 1000;
+        match self.state {
+            BridgeState::Active if silent_us > watchdog_us => {
+                self.state = BridgeState::Damping;
+                self.damping_since_us = now_us;
+                self.watchdog_trips += 1;
+            }
+            BridgeState::Damping
+                if now_us.saturating_sub(self.damping_since_us)
+                    > setup.damping_ms as u64 * 1000 =>
+            {
+                self.state = BridgeState::Disabled;
+            }
+            _ => {}
+        }
+    }
+
+    fn drive(&self, joint: usize, actuator: &ActuatorSetup) -> Drive {
+        let enabled = self.enabled[joint];
+        let dir = actuator.direction as f32;
+        match self.state {
+            BridgeState::Unconfigured | BridgeState::Idle | BridgeState::Disabled => {
+                Drive::Disabled
+            }
+            _ if !enabled => Drive::Enable,
+            BridgeState::Damping => Drive::Command(MitCommand {
+                kd: actuator.damping_kd,
+                ..MitCommand::default()
+            }),
+            BridgeState::Active => Drive::Command(match self.commands[joint] {
+                WireCommand::Off => MitCommand::default(),
+                WireCommand::Position { q } => MitCommand {
+                    p: dir * (q - actuator.offset_rad),
+                    kp: actuator.position_kp,
+                    kd: actuator.position_kd,
+                    ..MitCommand::default()
+                },
+                WireCommand::Velocity { dq } => MitCommand {
+                    v: dir * dq,
+                    kd: actuator.velocity_kd,
+                    ..MitCommand::default()
+                },
+                WireCommand::Torque { tau } => MitCommand {
+                    t_ff: dir * tau,
+                    ..MitCommand::default()
+                },
+                WireCommand::Impedance {
+                    q,
+                    dq,
+                    kp,
+                    kd,
+                    tau_ff,
+                } => MitCommand {
+                    p: dir * (q - actuator.offset_rad),
+                    v: dir * dq,
+                    kp,
+                    kd,
+                    t_ff: dir * tau_ff,
+                },
+            }),
+        }
+    }
+
+    /// Starts a control cycle at `now_us`: every configured actuator gets its frame on
+    /// its bus (`buses[k]` is bus k).
+    pub fn start_cycle<C: Can>(&mut self, now_us: u64, buses: &mut [C]) {
+        self.boot_us.get_or_insert(now_us);
+        self.update_watchdog(now_us);
+        let n = self.joint_count();
+        for joint in 0..n {
+            let Some(actuator) = self.actuators[joint] else {
+                continue;
+            };
+            self.replied[joint] = false;
+            let drive = self.drive(joint, &actuator);
+            let frame: CanFrame = match drive {
+                Drive::Disabled => actuator.codec.special_frame(MitSpecial::ExitMotorMode),
+                Drive::Enable => actuator.codec.special_frame(MitSpecial::EnterMotorMode),
+                Drive::Command(command) => match actuator.codec.command_frame(&command) {
+                    Ok(frame) => frame,
+                    // A non-finite command never reaches a motor: it gets a zero one.
+                    Err(_) => match actuator.codec.command_frame(&MitCommand::default()) {
+                        Ok(frame) => frame,
+                        Err(_) => continue,
+                    },
+                },
+            };
+            let bus = actuator.bus as usize;
+            let Some(port) = buses.get_mut(bus) else {
+                continue;
+            };
+            let stats = &mut self.buses[bus];
+            match to_hal::<C::Frame>(&frame).map(|f| port.transmit(&f)) {
+                Some(Ok(_)) => {
+                    stats.frames_tx += 1;
+                    match drive {
+                        Drive::Enable => self.enabled[joint] = true,
+                        Drive::Disabled => self.enabled[joint] = false,
+                        Drive::Command(_) => {}
+                    }
+                }
+                _ => stats.bus_errors += 1,
+            }
+        }
+        if let Some(setup) = &self.setup {
+            for (b, bus) in setup.buses.iter().enumerate() {
+                self.buses[b].cycle_us =
+                    bus_cycle_us(self.actuators[..n].iter().flatten(), b as u8, bus.bitrate);
+            }
+        }
+    }
+
+    /// Finishes the cycle: takes every reply waiting on the buses, ages the joints that
+    /// did not answer, and sends the host one state batch.
+    pub fn finish_cycle<C: Can, W: embedded_io::Write>(
+        &mut self,
+        now_us: u64,
+        buses: &mut [C],
+        serial: &mut W,
+    ) -> Result<(), W::Error> {
+        let n = self.joint_count();
+        for (b, port) in buses.iter_mut().enumerate().take(MAX_BUSES) {
+            loop {
+                match port.receive() {
+                    Ok(frame) => {
+                        self.buses[b].frames_rx += 1;
+                        if let Some(frame) = from_hal(&frame) {
+                            self.take_reply(b as u8, &frame, n);
+                        }
+                    }
+                    Err(nb::Error::WouldBlock) => break,
+                    Err(nb::Error::Other(_)) => {
+                        self.buses[b].bus_errors += 1;
+                        break;
+                    }
+                }
+            }
+        }
+        for joint in 0..n {
+            let Some(actuator) = self.actuators[joint] else {
+                continue;
+            };
+            if !self.replied[joint] {
+                self.buses[actuator.bus as usize].missed_replies += 1;
+                let state = &mut self.states[joint];
+                state.age_ticks = state.age_ticks.saturating_add(1);
+                if state.age_ticks >= REPLY_TIMEOUT_TICKS {
+                    state.faults = state.faults.union(MotorFaults::COMMS_LOST);
+                }
+            }
+        }
+        let mut batch = StateBatch {
+            seq: self.seq,
+            bridge_time_us: now_us,
+            state: self.state,
+            ..StateBatch::default()
+        };
+        for state in &self.states[..n] {
+            let _ = batch.joints.push(*state);
+        }
+        let bus_count = self.setup.as_ref().map_or(0, |s| s.buses.len());
+        for stats in &self.buses[..bus_count] {
+            let _ = batch.buses.push(*stats);
+        }
+        self.send(&BridgeMessage::Tick(batch), serial)
+    }
+
+    fn take_reply(&mut self, bus: u8, frame: &CanFrame, n: usize) {
+        for joint in 0..n {
+            let Some(actuator) = self.actuators[joint] else {
+                continue;
+            };
+            if actuator.bus != bus {
+                continue;
+            }
+            if let Ok(feedback) = actuator.codec.decode_feedback(frame) {
+                let dir = actuator.direction as f32;
+                self.states[joint] = WireJointState {
+                    q: dir * feedback.p + actuator.offset_rad,
+                    dq: dir * feedback.v,
+                    tau: dir * feedback.t,
+                    temperature_c: feedback.rotor_temperature_c.unwrap_or(0.0),
+                    faults: feedback.faults,
+                    age_ticks: 0,
+                };
+                self.replied[joint] = true;
+                return;
+            }
+        }
+    }
+
+    fn status(&self, now_us: u64) -> BridgeStatus {
+        let mut status = BridgeStatus {
+            state: self.state,
+            uptime_ms: now_us.saturating_sub(self.boot_us.unwrap_or(now_us)) / 1000,
+            frames_ok: self.decoder.stats().ok,
+            frames_bad: self.frames_bad,
+            watchdog_trips: self.watchdog_trips,
+            joints_configured: self.actuators.iter().filter(|a| a.is_some()).count() as u8,
+            ..BridgeStatus::default()
+        };
+        let bus_count = self.setup.as_ref().map_or(0, |s| s.buses.len());
+        for stats in &self.buses[..bus_count] {
+            let _ = status.buses.push(*stats);
+        }
+        status
+    }
+}

@@ -1,0 +1,15 @@
+//! embody-firmware-bridge: the core of the bridge firmware between the host's control
+//! loop and the CAN actuators, `#![no_std]` and allocation-free. It owns the bus cycle:
+//! the host sends one batch of joint commands per tick over a serial link, the bridge
+//! turns it into MIT frames on one or more CAN buses within the bus budget, collects the
+//! replies and answers with one batch of joint states. A watchdog makes the motors safe
+//! when commands stop. Hardware is reached only through `embedded_can::nb::Can` and
+//! `embedded_io::Write`; tests and the virtual MCU drive it tick by tick on the host.
+
+#![no_std]
+
+mod bridge;
+pub mod can_frame;
+pub mod schedule;
+
+pub use bridge::{Bridge, FirmwareInfo, REPLY_TIMEOUT_TICKS};
