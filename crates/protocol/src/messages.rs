@@ -16,7 +16,7 @@ pub const PROTOCOL_VERSION: u16 = 1;
 /// Most joints one bridge drives.
 pub const MAX_JOINTS: usize = 64;
 /// Most CAN buses one bridge drives.
-pub const MAX_BUSES: usize = 4;
+pub const MAX_BUSES: usize = 8;
 
 /// A joint command as sent on the link (single precision, SI units).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
