@@ -100,6 +100,11 @@ impl Bridge {
         self.state
     }
 
+    /// The control period the host configured (µs), once it has.
+    pub fn period_us(&self) -> Option<u32> {
+        self.setup.as_ref().map(|s| s.period_us)
+    }
+
     /// Counters of bus `bus`.
     pub fn bus_stats(&self, bus: usize) -> BusStats {
         self.buses.get(bus).copied().unwrap_or_default()

@@ -195,6 +195,13 @@ impl World {
         self.commands[..n].copy_from_slice(&commands[..n]);
     }
 
+    /// Sets the command actuator `k` follows (ignored for an unknown joint).
+    pub fn set_command(&mut self, k: usize, command: JointCommand) {
+        if let Some(c) = self.commands.get_mut(k) {
+            *c = command;
+        }
+    }
+
     /// Sets a joint's faults (ignored for an unknown joint).
     pub fn set_fault(&mut self, k: usize, fault: JointFault) {
         if let Some(f) = self.faults.get_mut(k) {

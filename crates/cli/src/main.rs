@@ -10,6 +10,7 @@ use tracing_subscriber::EnvFilter;
 mod bench;
 mod model;
 mod sim;
+mod vmcu;
 
 /// embody: robot control runtime.
 #[derive(Parser, Debug)]
@@ -30,6 +31,9 @@ enum Command {
     /// Simulate: `embody sim bench`, `embody sim run <scenario.toml>`.
     #[command(subcommand)]
     Sim(sim::SimCommand),
+    /// Run the virtual MCU: the bridge firmware behind a pseudo-terminal with simulated
+    /// CAN motors (`--slcan`: a plain SLCAN adapter).
+    Vmcu(vmcu::VmcuArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         Command::Model(command) => model::run(command),
         Command::Bench(command) => bench::run(command),
         Command::Sim(command) => sim::run(command),
+        Command::Vmcu(args) => vmcu::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,81 @@
+//! `embody vmcu`: the virtual MCU on the command line. It creates a pseudo-terminal,
+//! makes `--link` a symlink to it, and serves the bridge protocol (or SLCAN with
+//! `--slcan`) with simulated motors until SIGINT or SIGTERM, then removes the link.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::Args;
+use embody_vmcu::{Control, VmcuConfig};
+
+mod signals;
+
+/// Arguments of `embody vmcu`.
+#[derive(Args, Debug)]
+pub struct VmcuArgs {
+    /// Built-in robot (arm7, humanoid) or URDF path; a floating base is pinned.
+    #[arg(long, default_value = "arm7")]
+    robot: String,
+    /// Present a plain SLCAN USB-CAN adapter (motors at CAN ids 1..n in joint order,
+    /// replies to id 0) instead of the bridge.
+    #[arg(long)]
+    slcan: bool,
+    /// Pace the serial output at this baud rate; unpaced (a USB link) if absent.
+    #[arg(long)]
+    baud: Option<u32>,
+    /// Control rate the motors are laid out on the buses for (Hz).
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// Path of the symlink to the pseudo-terminal (what `--port` takes).
+    #[arg(long)]
+    link: PathBuf,
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+pub fn run(args: &VmcuArgs) -> Result<(), String> {
+    if !(args.rate >= 100.0 && args.rate <= 10_000.0) {
+        return Err(format!("--rate {} is outside 100–10000 Hz", args.rate));
+    }
+    if args.baud == Some(0) {
+        return Err("--baud must be positive".into());
+    }
+    signals::on_termination(&STOP);
+    let config = VmcuConfig {
+        slcan: args.slcan,
+        baud: args.baud,
+        rate_hz: args.rate,
+        ..VmcuConfig::new(&args.robot, args.link.clone())
+    };
+    let control = Arc::new(Control::default());
+    let watcher = {
+        let control = control.clone();
+        std::thread::spawn(move || {
+            while !STOP.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            control.stop();
+        })
+    };
+    eprintln!(
+        "virtual MCU ({}) for {} on {}; Ctrl-C to stop",
+        if args.slcan {
+            "SLCAN adapter"
+        } else {
+            "bridge"
+        },
+        args.robot,
+        args.link.display()
+    );
+    let result = embody_vmcu::run(&config, control.clone()).map_err(|e| e.to_string());
+    STOP.store(true, Ordering::Release);
+    let _ = watcher.join();
+    eprintln!(
+        "virtual MCU stopped after {} cycles; link {} removed",
+        control.cycles(),
+        args.link.display()
+    );
+    result
+}

@@ -1,0 +1,11 @@
+//! embody-vmcu: the virtual MCU. The bridge firmware core of `embody-firmware-bridge`,
+//! compiled for the host, behind a pseudo-terminal, driving simulated CAN buses whose
+//! simulated motors (`embody-sim` physics) answer in the MIT protocol — so the whole
+//! wire path runs in CI without hardware. It can also present itself as a plain SLCAN
+//! USB-CAN adapter with the simulated motors behind it.
+
+pub mod motors;
+pub mod pty;
+mod runner;
+
+pub use runner::{Control, VmcuConfig, VmcuError, run};

@@ -1,0 +1,190 @@
+//! Simulated CAN buses of simulated MIT motors: every actuated joint of a simulated robot
+//! is a motor with a CAN id on a bus, speaking the MIT protocol through the protocol
+//! crate's motor-side codec. A command frame becomes the joint's impedance command in
+//! the simulator (whose actuator model supplies the drive's behaviour), and every frame
+//! is answered at once with the joint's position, velocity and torque.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use embedded_can::{ErrorKind, Frame, Id};
+use embody_hal::JointCommand;
+use embody_protocol::messages::ActuatorSetup;
+use embody_protocol::{CanFrame, CanId, MitCodec, MitFeedback, MitRequest, MitSpecial};
+use embody_sim::World;
+
+/// A CAN frame as the simulated bus driver hands it to the firmware.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SimFrame(pub CanFrame);
+
+fn id_of(id: impl Into<Id>) -> CanId {
+    match id.into() {
+        Id::Standard(s) => CanId::Standard(s.as_raw()),
+        Id::Extended(e) => CanId::Extended(e.as_raw()),
+    }
+}
+
+impl Frame for SimFrame {
+    fn new(id: impl Into<Id>, data: &[u8]) -> Option<Self> {
+        CanFrame::new(id_of(id), data).ok().map(SimFrame)
+    }
+    fn new_remote(id: impl Into<Id>, dlc: usize) -> Option<Self> {
+        CanFrame::remote(id_of(id), dlc as u8).ok().map(SimFrame)
+    }
+    fn is_extended(&self) -> bool {
+        matches!(self.0.id(), CanId::Extended(_))
+    }
+    fn is_remote_frame(&self) -> bool {
+        self.0.is_remote()
+    }
+    fn id(&self) -> Id {
+        match self.0.id() {
+            CanId::Standard(id) => embedded_can::StandardId::new(id)
+                .map(Id::from)
+                .unwrap_or(Id::Standard(embedded_can::StandardId::ZERO)),
+            CanId::Extended(id) => embedded_can::ExtendedId::new(id)
+                .map(Id::from)
+                .unwrap_or(Id::Standard(embedded_can::StandardId::ZERO)),
+        }
+    }
+    fn dlc(&self) -> usize {
+        self.0.len() as usize
+    }
+    fn data(&self) -> &[u8] {
+        self.0.data()
+    }
+}
+
+/// A simulated bus never fails; the type exists for the trait.
+#[derive(Debug)]
+pub struct SimBusError;
+
+impl embedded_can::Error for SimBusError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Other
+    }
+}
+
+/// The motors of one simulated robot.
+pub struct Motors {
+    world: World,
+    motors: Vec<(u8, MitCodec)>,
+    enabled: Vec<bool>,
+    frames: u64,
+}
+
+impl Motors {
+    /// Motors for `world`'s joints as `actuators` maps them (joint `k` is motor `k`).
+    pub fn new(world: World, actuators: &[ActuatorSetup]) -> Motors {
+        let n = world.joint_count();
+        Motors {
+            motors: actuators.iter().take(n).map(|a| (a.bus, a.codec)).collect(),
+            enabled: vec![false; n],
+            world,
+            frames: 0,
+        }
+    }
+
+    /// The simulated world.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// Whether motor `k` is in motor mode.
+    pub fn enabled(&self, k: usize) -> bool {
+        self.enabled.get(k).copied().unwrap_or(false)
+    }
+
+    /// Frames answered so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Advances the simulation by `seconds` (whole steps).
+    pub fn advance(&mut self, seconds: f64) {
+        let steps = (seconds / self.world.config().dt_s).round() as usize;
+        for _ in 0..steps {
+            self.world.step();
+        }
+    }
+
+    /// A frame on bus `bus`: the addressed motor acts on it and answers.
+    pub fn on_frame(&mut self, bus: u8, frame: &CanFrame) -> Option<CanFrame> {
+        let (k, request) = self
+            .motors
+            .iter()
+            .enumerate()
+            .filter(|(_, (b, _))| *b == bus)
+            .find_map(|(k, (_, codec))| codec.decode_request(frame).ok().map(|r| (k, r)))?;
+        let command = match request {
+            MitRequest::Special(MitSpecial::EnterMotorMode) => {
+                self.enabled[k] = true;
+                None
+            }
+            MitRequest::Special(MitSpecial::ExitMotorMode) => {
+                self.enabled[k] = false;
+                Some(JointCommand::Off)
+            }
+            MitRequest::Special(_) => None,
+            MitRequest::Command(c) if self.enabled[k] => Some(JointCommand::Impedance {
+                q: c.p as f64,
+                dq: c.v as f64,
+                kp: c.kp as f64,
+                kd: c.kd as f64,
+                tau_ff: c.t_ff as f64,
+            }),
+            MitRequest::Command(_) => Some(JointCommand::Off),
+        };
+        if let Some(command) = command {
+            self.world.set_command(k, command);
+        }
+        self.frames += 1;
+        let (q, dq) = self.world.joint(k);
+        let codec = self.motors[k].1;
+        codec
+            .feedback_frame(&MitFeedback {
+                motor_id: codec.motor_id,
+                p: q as f32,
+                v: dq as f32,
+                t: self.world.motor_torques()[k] as f32,
+                enabled: self.enabled[k],
+                ..MitFeedback::default()
+            })
+            .ok()
+    }
+}
+
+/// One simulated CAN bus, as the firmware's driver sees it.
+pub struct SimBus {
+    bus: u8,
+    motors: Rc<RefCell<Motors>>,
+    rx: VecDeque<SimFrame>,
+}
+
+impl SimBus {
+    /// Bus `bus` of `motors`.
+    pub fn new(bus: u8, motors: Rc<RefCell<Motors>>) -> SimBus {
+        SimBus {
+            bus,
+            motors,
+            rx: VecDeque::with_capacity(64),
+        }
+    }
+}
+
+impl embedded_can::nb::Can for SimBus {
+    type Frame = SimFrame;
+    type Error = SimBusError;
+
+    fn transmit(&mut self, frame: &SimFrame) -> nb::Result<Option<SimFrame>, SimBusError> {
+        if let Some(reply) = self.motors.borrow_mut().on_frame(self.bus, &frame.0) {
+            self.rx.push_back(SimFrame(reply));
+        }
+        Ok(None)
+    }
+
+    fn receive(&mut self) -> nb::Result<SimFrame, SimBusError> {
+        self.rx.pop_front().ok_or(nb::Error::WouldBlock)
+    }
+}

@@ -1,0 +1,364 @@
+//! The virtual MCU's main loop. Bridge mode: the firmware core runs its bus cycle on the
+//! wall clock at the host's control period over simulated buses, the simulation advancing
+//! one period per cycle. SLCAN mode: a plain USB-CAN adapter with the simulated motors
+//! on its one bus, the simulation advancing with the wall clock. Either way the serial
+//! side is a pseudo-terminal behind the user's link path; it can be unplugged and
+//! plugged back from another thread (tests) and the loop stops on request.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use embody_bridge::default_map;
+use embody_firmware_bridge::{Bridge, FirmwareInfo};
+use embody_hal::{Clock, SystemClock};
+use embody_model::{Model, robots};
+use embody_protocol::messages::MAX_BUSES;
+use embody_protocol::slcan::{self, LineEvent, LineReader, SlcanLine};
+use embody_sim::{Environment, SimConfig, World};
+
+use crate::motors::{Motors, SimBus};
+use crate::pty::{Pty, make_link};
+
+/// What the virtual MCU simulates and where it listens.
+#[derive(Clone, Debug)]
+pub struct VmcuConfig {
+    /// Built-in robot name or URDF path; a floating base is pinned (the robot on a stand).
+    pub robot: String,
+    /// Present a plain SLCAN adapter instead of the bridge.
+    pub slcan: bool,
+    /// Pace the serial output at this baud rate (10 bits per byte); unpaced if absent.
+    pub baud: Option<u32>,
+    /// Where the symlink to the pseudo-terminal goes.
+    pub link: PathBuf,
+    /// Control rate the motor map is laid out for (Hz).
+    pub rate_hz: f64,
+    /// Simulator settings.
+    pub sim: SimConfig,
+}
+
+impl VmcuConfig {
+    /// Defaults for `robot` behind `link`.
+    pub fn new(robot: &str, link: PathBuf) -> VmcuConfig {
+        VmcuConfig {
+            robot: robot.to_owned(),
+            slcan: false,
+            baud: None,
+            link,
+            rate_hz: 1000.0,
+            sim: SimConfig::default(),
+        }
+    }
+}
+
+/// Why the virtual MCU could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum VmcuError {
+    /// The robot could not be loaded.
+    #[error("robot: {0}")]
+    Robot(#[from] embody_model::ModelError),
+    /// The robot does not fit on the bridge.
+    #[error("{0}")]
+    Map(#[from] embody_bridge::MapError),
+    /// The pseudo-terminal or the link failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> VmcuError {
+    let what = what.into();
+    move |source| VmcuError::Io { what, source }
+}
+
+/// Switches and counters shared with the thread running the MCU.
+#[derive(Debug, Default)]
+pub struct Control {
+    stop: AtomicBool,
+    unplugged: AtomicBool,
+    cycles: AtomicU64,
+    bytes_dropped: AtomicU64,
+    bridge_state: AtomicU64,
+}
+
+impl Control {
+    /// Asks the loop to end (it removes the link).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+    }
+
+    /// Unplugs (true: the pseudo-terminal closes and the link disappears) or plugs back
+    /// in (a new pseudo-terminal behind the same link).
+    pub fn set_unplugged(&self, unplugged: bool) {
+        self.unplugged.store(unplugged, Ordering::Release);
+    }
+
+    /// Bus cycles run.
+    pub fn cycles(&self) -> u64 {
+        self.cycles.load(Ordering::Acquire)
+    }
+
+    /// Serial bytes dropped because nobody read them.
+    pub fn bytes_dropped(&self) -> u64 {
+        self.bytes_dropped.load(Ordering::Acquire)
+    }
+
+    /// The bridge's state as its index in `BridgeState` order (Unconfigured = 0 …
+    /// Disabled = 4).
+    pub fn bridge_state(&self) -> u64 {
+        self.bridge_state.load(Ordering::Acquire)
+    }
+}
+
+/// The serial side: a pty that comes and goes, paced optionally.
+struct Port {
+    link: PathBuf,
+    pty: Option<Pty>,
+    baud: Option<u32>,
+    budget: f64,
+    control: Arc<Control>,
+}
+
+impl Port {
+    fn plug(&mut self) -> Result<(), VmcuError> {
+        let pty = Pty::open().map_err(io_error("opening a pseudo-terminal"))?;
+        make_link(&self.link, pty.slave_path())
+            .map_err(io_error(format!("linking {}", self.link.display())))?;
+        tracing::info!(link = %self.link.display(), pty = %pty.slave_path().display(), "virtual MCU plugged in");
+        self.pty = Some(pty);
+        Ok(())
+    }
+
+    fn unplug(&mut self) {
+        if self.pty.take().is_some() {
+            let _ = std::fs::remove_file(&self.link);
+            tracing::info!("virtual MCU unplugged");
+        }
+    }
+
+    /// Follows the unplug switch.
+    fn sync(&mut self) -> Result<(), VmcuError> {
+        let unplugged = self.control.unplugged.load(Ordering::Acquire);
+        match (unplugged, self.pty.is_some()) {
+            (true, true) => self.unplug(),
+            (false, false) => self.plug()?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn refill(&mut self, seconds: f64) {
+        if let Some(baud) = self.baud {
+            let per_s = baud as f64 / 10.0;
+            self.budget = (self.budget + per_s * seconds).min(per_s * 0.01 + 64.0);
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8], timeout_ms: i32) -> usize {
+        let Some(pty) = &self.pty else {
+            std::thread::sleep(Duration::from_millis(timeout_ms.max(0) as u64));
+            return 0;
+        };
+        match pty.wait_readable(timeout_ms) {
+            Ok(true) => pty.read(buf).unwrap_or(0),
+            _ => 0,
+        }
+    }
+}
+
+impl embedded_io::ErrorType for Port {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io::Write for Port {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        let allowed = match self.baud {
+            Some(_) => (self.budget.max(0.0) as usize).min(buf.len()),
+            None => buf.len(),
+        };
+        let written = match &self.pty {
+            Some(pty) => pty.write(&buf[..allowed]).unwrap_or(0),
+            None => 0,
+        };
+        if self.baud.is_some() {
+            self.budget -= written as f64;
+        }
+        let dropped = (buf.len() - written) as u64;
+        if dropped > 0 {
+            self.control
+                .bytes_dropped
+                .fetch_add(dropped, Ordering::AcqRel);
+        }
+        // The rest is dropped: a device does not block on a host that is not reading.
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+fn load(config: &VmcuConfig) -> Result<Model, VmcuError> {
+    Ok(robots::load(&config.robot, Some(false))?)
+}
+
+/// Runs the virtual MCU until `control.stop()`; removes the link on the way out.
+pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> {
+    let model = Arc::new(load(config)?);
+    let (setup, actuators) = default_map(&model, config.rate_hz)?;
+    let world = World::new(model.clone(), &Environment::default(), config.sim.clone());
+    let motors = Rc::new(RefCell::new(Motors::new(world, &actuators)));
+    let mut port = Port {
+        link: config.link.clone(),
+        pty: None,
+        baud: config.baud,
+        budget: 0.0,
+        control: control.clone(),
+    };
+    port.sync()?;
+    let result = if config.slcan {
+        serve_slcan(&mut port, &motors, &control)
+    } else {
+        let buses: Vec<SimBus> = (0..setup.buses.len())
+            .map(|b| SimBus::new(b as u8, motors.clone()))
+            .collect();
+        serve_bridge(&mut port, &motors, buses, config, &control)
+    };
+    port.unplug();
+    result
+}
+
+fn serve_bridge(
+    port: &mut Port,
+    motors: &Rc<RefCell<Motors>>,
+    mut buses: Vec<SimBus>,
+    config: &VmcuConfig,
+    control: &Control,
+) -> Result<(), VmcuError> {
+    let mut bridge = Bridge::new(FirmwareInfo {
+        version: [0, 1, 0],
+        buses: MAX_BUSES as u8,
+    });
+    let clock = SystemClock;
+    let origin = clock.now();
+    let default_period_ns = (1e9 / config.rate_hz).round() as u64;
+    let mut next = origin.as_nanos() + default_period_ns;
+    let mut buf = [0u8; 4096];
+    while !control.stop.load(Ordering::Acquire) {
+        port.sync()?;
+        let period_ns = bridge
+            .period_us()
+            .map_or(default_period_ns, |us| us as u64 * 1000);
+        // Serve the host until the cycle is due.
+        loop {
+            let now = clock.now().as_nanos();
+            if now >= next {
+                break;
+            }
+            let timeout_ms = ((next - now) / 1_000_000).min(1) as i32;
+            let n = port.read(&mut buf, timeout_ms);
+            if n > 0 {
+                let now_us = clock.now().as_nanos() / 1000;
+                let _ = bridge.handle_serial(&buf[..n], now_us, port);
+            } else if timeout_ms == 0 {
+                std::hint::spin_loop();
+            }
+        }
+        let now_us = clock.now().as_nanos() / 1000;
+        bridge.start_cycle(now_us, &mut buses);
+        motors.borrow_mut().advance(period_ns as f64 * 1e-9);
+        port.refill(period_ns as f64 * 1e-9);
+        let _ = bridge.finish_cycle(now_us, &mut buses, port);
+        control.cycles.fetch_add(1, Ordering::AcqRel);
+        control
+            .bridge_state
+            .store(bridge.state() as u64, Ordering::Release);
+        next += period_ns;
+        let now = clock.now().as_nanos();
+        if now > next + period_ns {
+            // Behind by more than a period: skip, never accumulate.
+            next = now + period_ns;
+        }
+    }
+    Ok(())
+}
+
+fn serve_slcan(
+    port: &mut Port,
+    motors: &Rc<RefCell<Motors>>,
+    control: &Control,
+) -> Result<(), VmcuError> {
+    let clock = SystemClock;
+    let mut last = clock.now();
+    let mut reader = LineReader::default();
+    let mut open = false;
+    let mut timestamps = false;
+    let mut buf = [0u8; 4096];
+    let mut out = [0u8; slcan::MAX_LINE];
+    while !control.stop.load(Ordering::Acquire) {
+        port.sync()?;
+        let n = port.read(&mut buf, 1);
+        let now = clock.now();
+        let elapsed = now.nanos_since(last).max(0) as f64 * 1e-9;
+        let dt = motors.borrow().world().config().dt_s;
+        if elapsed >= dt {
+            let steps = (elapsed / dt).floor();
+            motors.borrow_mut().advance(steps * dt);
+            last = last.saturating_add(Duration::from_nanos((steps * dt * 1e9) as u64));
+            port.refill(steps * dt);
+        }
+        for &byte in &buf[..n] {
+            let line = match reader.push(byte) {
+                Some(LineEvent::Line(_)) => slcan::parse_line(reader.line()),
+                Some(LineEvent::Overflow) => Err(slcan::SlcanError::BadLength),
+                Some(LineEvent::Bell) | None => continue,
+            };
+            let reply: &[u8] = match line {
+                Ok(SlcanLine::Open | SlcanLine::ListenOnly) => {
+                    open = true;
+                    b"\r"
+                }
+                Ok(SlcanLine::Close) => {
+                    open = false;
+                    b"\r"
+                }
+                Ok(SlcanLine::Bitrate(_)) if !open => b"\r",
+                Ok(SlcanLine::Timestamps(on)) if !open => {
+                    timestamps = on;
+                    b"\r"
+                }
+                Ok(SlcanLine::Version) => b"V0101\r",
+                Ok(SlcanLine::SerialNumber) => b"NEMB0\r",
+                Ok(SlcanLine::Status) => b"F00\r",
+                Ok(SlcanLine::Empty) => b"",
+                Ok(SlcanLine::Frame { frame, .. }) if open => {
+                    let ack: &[u8] = if matches!(frame.id(), embody_protocol::CanId::Extended(_)) {
+                        b"Z\r"
+                    } else {
+                        b"z\r"
+                    };
+                    let _ = embedded_io::Write::write_all(port, ack);
+                    if let Some(answer) = motors.borrow_mut().on_frame(0, &frame) {
+                        let ts = timestamps.then(|| (now.as_nanos() / 1_000_000 % 60_000) as u16);
+                        let len = slcan::encode_frame(&answer, ts, &mut out);
+                        let _ = embedded_io::Write::write_all(port, &out[..len]);
+                    }
+                    b""
+                }
+                _ => &[slcan::BELL],
+            };
+            if !reply.is_empty() {
+                let _ = embedded_io::Write::write_all(port, reply);
+            }
+        }
+        control.cycles.fetch_add(1, Ordering::AcqRel);
+    }
+    Ok(())
+}
