@@ -86,6 +86,8 @@ pub struct Control {
     cycles: AtomicU64,
     bytes_dropped: AtomicU64,
     bridge_state: AtomicU64,
+    frames_bad: AtomicU64,
+    corrupt_every: AtomicU64,
 }
 
 impl Control {
@@ -110,6 +112,17 @@ impl Control {
         self.bytes_dropped.load(Ordering::Acquire)
     }
 
+    /// Host frames the bridge dropped (framing, CRC, undecodable).
+    pub fn frames_bad(&self) -> u64 {
+        self.frames_bad.load(Ordering::Acquire)
+    }
+
+    /// Flips one bit in every `n`-th byte sent to the host (0: never), to test the
+    /// host's CRC checks and resynchronisation.
+    pub fn corrupt_output(&self, n: u64) {
+        self.corrupt_every.store(n, Ordering::Release);
+    }
+
     /// The bridge's state as its index in `BridgeState` order (Unconfigured = 0 …
     /// Disabled = 4).
     pub fn bridge_state(&self) -> u64 {
@@ -124,6 +137,8 @@ struct Port {
     baud: Option<u32>,
     budget: f64,
     control: Arc<Control>,
+    sent: u64,
+    scratch: Vec<u8>,
 }
 
 impl Port {
@@ -183,10 +198,24 @@ impl embedded_io::Write for Port {
             Some(_) => (self.budget.max(0.0) as usize).min(buf.len()),
             None => buf.len(),
         };
+        let every = self.control.corrupt_every.load(Ordering::Acquire);
+        let bytes: &[u8] = if every > 0 {
+            self.scratch.clear();
+            self.scratch.extend_from_slice(&buf[..allowed]);
+            for (k, b) in self.scratch.iter_mut().enumerate() {
+                if (self.sent + k as u64 + 1).is_multiple_of(every) {
+                    *b ^= 0x10;
+                }
+            }
+            &self.scratch
+        } else {
+            &buf[..allowed]
+        };
         let written = match &self.pty {
-            Some(pty) => pty.write(&buf[..allowed]).unwrap_or(0),
+            Some(pty) => pty.write(bytes).unwrap_or(0),
             None => 0,
         };
+        self.sent += written as u64;
         if self.baud.is_some() {
             self.budget -= written as f64;
         }
@@ -221,6 +250,8 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
         baud: config.baud,
         budget: 0.0,
         control: control.clone(),
+        sent: 0,
+        scratch: Vec::with_capacity(4096),
     };
     port.sync()?;
     let result = if config.slcan {
@@ -280,6 +311,9 @@ fn serve_bridge(
         control
             .bridge_state
             .store(bridge.state() as u64, Ordering::Release);
+        control
+            .frames_bad
+            .store(bridge.frames_bad() as u64, Ordering::Release);
         next += period_ns;
         let now = clock.now().as_nanos();
         if now > next + period_ns {

@@ -1,0 +1,217 @@
+//! Opening a connection to the bridge: the serial port, the version handshake, and the
+//! configuration (bridge setup, then one message per actuator, each acknowledged). Runs
+//! off the loop thread (it allocates and blocks), at start and on every reconnection.
+
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use embody_protocol::messages::{
+    ActuatorSetup, BridgeMessage, BridgeSetup, HostMessage, PROTOCOL_VERSION, SetupError,
+};
+use embody_protocol::{FrameDecoder, FrameEncoder, MAX_FRAME};
+use serialport::TTYPort;
+
+use crate::fd_io::{self, FdStatus};
+
+/// Why the bridge could not be reached or configured.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The port could not be opened.
+    #[error("cannot open {path}: {source}")]
+    Open {
+        /// The port.
+        path: PathBuf,
+        /// The cause.
+        source: serialport::Error,
+    },
+    /// No answer in time.
+    #[error(
+        "{path}: no answer to {what} within {timeout_ms} ms (is a bridge or `embody vmcu` on this port?)"
+    )]
+    NoAnswer {
+        /// The port.
+        path: PathBuf,
+        /// The request.
+        what: &'static str,
+        /// How long we waited.
+        timeout_ms: u64,
+    },
+    /// The bridge speaks another protocol version.
+    #[error("{path}: the bridge speaks protocol version {theirs}, this host {PROTOCOL_VERSION}")]
+    Version {
+        /// The port.
+        path: PathBuf,
+        /// The bridge's version.
+        theirs: u16,
+    },
+    /// The bridge refused the configuration.
+    #[error("{path}: the bridge refused {what}: {reason:?}")]
+    Refused {
+        /// The port.
+        path: PathBuf,
+        /// Which message.
+        what: String,
+        /// Its reason.
+        reason: SetupError,
+    },
+    /// The port went away during the exchange.
+    #[error("{path}: the device disappeared")]
+    Gone {
+        /// The port.
+        path: PathBuf,
+    },
+}
+
+/// What the handshake learned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BridgeInfo {
+    /// Firmware version.
+    pub firmware: [u8; 3],
+    /// CAN buses.
+    pub buses: u8,
+}
+
+/// An open, configured connection.
+pub struct Connection {
+    /// The port.
+    pub port: TTYPort,
+    /// What the bridge said of itself.
+    pub info: BridgeInfo,
+}
+
+const ANSWER_TIMEOUT: Duration = Duration::from_millis(1000);
+
+struct Exchange<'a> {
+    path: &'a Path,
+    port: &'a TTYPort,
+    encoder: FrameEncoder,
+    decoder: FrameDecoder,
+    out: Box<[u8; MAX_FRAME]>,
+}
+
+impl Exchange<'_> {
+    fn send(&mut self, message: &HostMessage) -> Result<(), LinkError> {
+        let n = self
+            .encoder
+            .encode(message, &mut self.out[..])
+            .map_err(|_| LinkError::Gone {
+                path: self.path.to_path_buf(),
+            })?;
+        match fd_io::write_all(self.port.as_raw_fd(), &self.out[..n]) {
+            FdStatus::Gone => Err(LinkError::Gone {
+                path: self.path.to_path_buf(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The next answer that is not a state batch (those keep coming every cycle).
+    fn answer(&mut self, what: &'static str) -> Result<BridgeMessage, LinkError> {
+        let deadline = Instant::now() + ANSWER_TIMEOUT;
+        let mut buf = [0u8; 1024];
+        while Instant::now() < deadline {
+            match fd_io::read(self.port.as_raw_fd(), &mut buf, 10_000) {
+                FdStatus::Bytes(n) => {
+                    for &b in &buf[..n] {
+                        if let Some(Ok(_)) = self.decoder.push(b)
+                            && let Ok(message) = self.decoder.message::<BridgeMessage>()
+                            && !matches!(message, BridgeMessage::Tick(_))
+                        {
+                            return Ok(message);
+                        }
+                    }
+                }
+                FdStatus::Timeout => {}
+                FdStatus::Gone => {
+                    return Err(LinkError::Gone {
+                        path: self.path.to_path_buf(),
+                    });
+                }
+            }
+        }
+        Err(LinkError::NoAnswer {
+            path: self.path.to_path_buf(),
+            what,
+            timeout_ms: ANSWER_TIMEOUT.as_millis() as u64,
+        })
+    }
+
+    fn configure(&mut self, message: HostMessage, what: String) -> Result<(), LinkError> {
+        self.send(&message)?;
+        match self.answer("the configuration")? {
+            BridgeMessage::SetupAccepted => Ok(()),
+            BridgeMessage::SetupRefused(reason) => Err(LinkError::Refused {
+                path: self.path.to_path_buf(),
+                what,
+                reason,
+            }),
+            _ => Err(LinkError::NoAnswer {
+                path: self.path.to_path_buf(),
+                what: "the configuration",
+                timeout_ms: ANSWER_TIMEOUT.as_millis() as u64,
+            }),
+        }
+    }
+}
+
+/// Opens `path`, shakes hands and configures the bridge.
+pub fn connect(
+    path: &Path,
+    setup: &BridgeSetup,
+    actuators: &[ActuatorSetup],
+) -> Result<Connection, LinkError> {
+    let mut port = serialport::new(path.to_string_lossy(), 2_000_000)
+        .timeout(Duration::from_millis(10))
+        .open_native()
+        .map_err(|source| LinkError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    // A reconnecting host must be able to open the port again.
+    let _ = port.set_exclusive(false);
+    let mut exchange = Exchange {
+        path,
+        port: &port,
+        encoder: FrameEncoder::default(),
+        decoder: FrameDecoder::default(),
+        out: Box::new([0u8; MAX_FRAME]),
+    };
+    // A zero flushes whatever half-frame the bridge may hold from an earlier session.
+    let _ = fd_io::write_all(port.as_raw_fd(), &[0]);
+    exchange.send(&HostMessage::Hello {
+        version: PROTOCOL_VERSION,
+    })?;
+    let info = match exchange.answer("the handshake")? {
+        BridgeMessage::Welcome {
+            firmware,
+            max_buses,
+            ..
+        } => BridgeInfo {
+            firmware,
+            buses: max_buses,
+        },
+        BridgeMessage::VersionMismatch { version } => {
+            return Err(LinkError::Version {
+                path: path.to_path_buf(),
+                theirs: version,
+            });
+        }
+        _ => {
+            return Err(LinkError::NoAnswer {
+                path: path.to_path_buf(),
+                what: "the handshake",
+                timeout_ms: ANSWER_TIMEOUT.as_millis() as u64,
+            });
+        }
+    };
+    exchange.configure(HostMessage::Setup(setup.clone()), "the bridge setup".into())?;
+    for actuator in actuators {
+        exchange.configure(
+            HostMessage::Actuator(*actuator),
+            format!("actuator of joint {}", actuator.joint),
+        )?;
+    }
+    drop(exchange);
+    Ok(Connection { port, info })
+}

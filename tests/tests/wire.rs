@@ -1,0 +1,253 @@
+//! The control loop drives `arm7` over the whole wire path: loop → `BridgeRobot` →
+//! serial link (a pseudo-terminal) → virtual MCU (the firmware core) → simulated CAN
+//! buses → simulated MIT motors (the simulator's physics), in real time at 1 kHz.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use embody_bridge::BridgeRobot;
+use embody_control::{
+    Cause, ControlConfig, EventKind, Interpolation, JointPoint, Lifecycle, LoopClient, LoopCore,
+    Request, RtConfig, Segment, StateSnapshot, spawn,
+};
+use embody_hal::{Robot, SystemClock};
+use embody_model::robots;
+use embody_vmcu::{Control, VmcuConfig};
+
+/// The tests run real-time loops: one at a time on a small machine.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+const HOME: [f64; 8] = [0.0, 0.3, 0.0, -1.0, 0.0, 0.8, 0.0, 0.02];
+
+struct Vmcu {
+    control: Arc<Control>,
+    thread: Option<JoinHandle<()>>,
+    link: PathBuf,
+}
+
+impl Vmcu {
+    fn start(name: &str) -> Vmcu {
+        let dir = std::env::temp_dir().join(format!("embody-e2e-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let link = dir.join("bridge");
+        let control = Arc::new(Control::default());
+        let thread = {
+            let (control, config) = (control.clone(), VmcuConfig::new("arm7", link.clone()));
+            std::thread::spawn(move || embody_vmcu::run(&config, control).expect("vmcu runs"))
+        };
+        wait_for(|| link.exists(), "the link to appear");
+        Vmcu {
+            control,
+            thread: Some(thread),
+            link,
+        }
+    }
+}
+
+impl Drop for Vmcu {
+    fn drop(&mut self) {
+        self.control.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn wait_for(mut condition: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn snapshot(client: &LoopClient) -> StateSnapshot {
+    let mut s = StateSnapshot::new(8);
+    assert!(client.snapshots().read(&mut s));
+    s
+}
+
+fn start_loop(link: &Path) -> (embody_control::LoopHandle<BridgeRobot>, LoopClient) {
+    let model = Arc::new(robots::load("arm7", None).expect("arm7"));
+    let robot = BridgeRobot::connect(link, &model, 1000.0).expect("bridge answers");
+    let (core, client) =
+        LoopCore::new(model, robot.capabilities(), ControlConfig::default()).expect("loop");
+    let handle = spawn(core, robot, SystemClock, RtConfig::default()).expect("loop thread");
+    (handle, client)
+}
+
+fn arm_sine(t: f64) -> JointPoint {
+    let w = std::f64::consts::PI;
+    let mut p = JointPoint::at_rest(&HOME);
+    for j in 0..7 {
+        let a = 0.2 * if j % 2 == 0 { 1.0 } else { 0.5 };
+        p.q[j] += a * (1.0 - (w * t).cos());
+        p.dq[j] = a * w * (w * t).sin();
+        p.ddq[j] = a * w * w * (w * t).cos();
+    }
+    p
+}
+
+fn stream(client: &LoopClient, end: JointPoint, duration_s: f64) {
+    client
+        .send_segment(Segment {
+            duration_s,
+            end,
+            interpolation: Interpolation::Quintic,
+        })
+        .expect("queue");
+}
+
+#[test]
+fn the_loop_tracks_a_trajectory_over_the_wire_and_survives_unplugging() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let vmcu = Vmcu::start("track");
+    let (handle, client) = start_loop(&vmcu.link);
+    client.request(Request::Arm).expect("queue");
+    client.request(Request::Start).expect("queue");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        snapshot(&client).lifecycle,
+        Lifecycle::Running,
+        "{:?}",
+        client.drain_events()
+    );
+    stream(&client, JointPoint::at_rest(&HOME), 1.5);
+    std::thread::sleep(Duration::from_millis(1700));
+
+    // A 100 Hz planner, two segments ahead, for 3 s.
+    let start = Instant::now();
+    let mut sent = 0u32;
+    let mut worst = 0.0_f64;
+    while start.elapsed() < Duration::from_secs(3) {
+        let t = start.elapsed().as_secs_f64();
+        while f64::from(sent) * 0.01 < t + 0.02 {
+            sent += 1;
+            stream(&client, arm_sine(f64::from(sent) * 0.01), 0.01);
+        }
+        let s = snapshot(&client);
+        if t > 0.5 {
+            for j in 0..7 {
+                worst = worst.max((s.q[j] - s.q_ref[j]).abs());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    let events = client.drain_events();
+    assert_eq!(
+        snapshot(&client).lifecycle,
+        Lifecycle::Running,
+        "{events:?}"
+    );
+    // One tick of link latency each way, 16-bit positions on the wire (measured ~2.5 mrad).
+    eprintln!(
+        "over the wire: worst tracking error {worst:.4} rad, {} ticks",
+        client.timing().ticks
+    );
+    assert!(
+        worst < 0.01,
+        "worst tracking error over the wire {worst:.4} rad"
+    );
+    let timing = client.timing();
+    assert!(timing.ticks > 4000);
+
+    // Unplug: the host sees the link go, the loop damps then switches off; the bridge,
+    // hearing nothing, damps and disables the motors on its side.
+    vmcu.control.set_unplugged(true);
+    wait_for(
+        || snapshot(&client).lifecycle == Lifecycle::Fault,
+        "the loop to fault",
+    );
+    wait_for(
+        || vmcu.control.bridge_state() == 4,
+        "the bridge to disable the motors",
+    );
+    let events = client.drain_events();
+    assert!(
+        events.iter().any(|e| matches!(
+            e.kind,
+            EventKind::Transition {
+                to: Lifecycle::Fault,
+                cause: Cause::Link { .. },
+                ..
+            }
+        )),
+        "{events:?}"
+    );
+
+    // Plug back in: the host reconnects and reconfigures; a reset brings the loop back.
+    vmcu.control.set_unplugged(false);
+    wait_for(
+        || {
+            let _ = client.request(Request::Reset);
+            std::thread::sleep(Duration::from_millis(100));
+            snapshot(&client).lifecycle == Lifecycle::Idle
+        },
+        "the loop to recover to idle",
+    );
+    client.request(Request::Arm).expect("queue");
+    client.request(Request::Start).expect("queue");
+    wait_for(
+        || snapshot(&client).lifecycle == Lifecycle::Running,
+        "running again",
+    );
+    wait_for(
+        || vmcu.control.bridge_state() == 2,
+        "the bridge to be active again",
+    );
+    let (_, robot) = handle.stop().expect("loop stops");
+    assert_eq!(robot.reconnections(), 1);
+}
+
+#[test]
+fn corrupted_bytes_both_ways_are_counted_and_survived() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let vmcu = Vmcu::start("garbage");
+    let (handle, client) = start_loop(&vmcu.link);
+    client.request(Request::Arm).expect("queue");
+    client.request(Request::Start).expect("queue");
+    std::thread::sleep(Duration::from_millis(200));
+    // Bridge → host: one flipped bit every 3000 bytes (a frame in ten or so).
+    vmcu.control.corrupt_output(3000);
+    // Host → bridge: garbage and a truncated frame from a second writer on the port.
+    {
+        use std::io::Write;
+        let mut port = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&vmcu.link)
+            .expect("open the port");
+        for _ in 0..20 {
+            port.write_all(&[0x00, 0x13, 0x37, 0xFF, 0x00, 0x05, 0x01, 0x02, 0x00])
+                .expect("write");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    vmcu.control.corrupt_output(0);
+    std::thread::sleep(Duration::from_millis(200));
+    let events = client.drain_events();
+    assert_eq!(
+        snapshot(&client).lifecycle,
+        Lifecycle::Running,
+        "{events:?}"
+    );
+    assert!(
+        vmcu.control.frames_bad() >= 20,
+        "bridge counted {}",
+        vmcu.control.frames_bad()
+    );
+    let (_, robot) = handle.stop().expect("loop stops");
+    let health = robot.link_health();
+    eprintln!(
+        "link health {health:?}, bridge dropped {}",
+        vmcu.control.frames_bad()
+    );
+    assert!(
+        health.frames_bad > 10,
+        "host counted {} bad frames",
+        health.frames_bad
+    );
+    assert!(health.frames_ok > 1000);
+}
