@@ -310,48 +310,13 @@ impl Bridge {
     }
 
     fn drive(&self, joint: usize, actuator: &ActuatorSetup) -> Drive {
-        let enabled = self.enabled[joint];
-        let dir = actuator.direction as f32;
         match self.state {
             BridgeState::Unconfigured | BridgeState::Idle | BridgeState::Disabled => {
                 Drive::Disabled
             }
-            _ if !enabled => Drive::Enable,
-            BridgeState::Damping => Drive::Command(MitCommand {
-                kd: actuator.damping_kd,
-                ..MitCommand::default()
-            }),
-            BridgeState::Active => Drive::Command(match self.commands[joint] {
-                WireCommand::Off => MitCommand::default(),
-                WireCommand::Position { q } => MitCommand {
-                    p: dir * (q - actuator.offset_rad),
-                    kp: actuator.position_kp,
-                    kd: actuator.position_kd,
-                    ..MitCommand::default()
-                },
-                WireCommand::Velocity { dq } => MitCommand {
-                    v: dir * dq,
-                    kd: actuator.velocity_kd,
-                    ..MitCommand::default()
-                },
-                WireCommand::Torque { tau } => MitCommand {
-                    t_ff: dir * tau,
-                    ..MitCommand::default()
-                },
-                WireCommand::Impedance {
-                    q,
-                    dq,
-                    kp,
-                    kd,
-                    tau_ff,
-                } => MitCommand {
-                    p: dir * (q - actuator.offset_rad),
-                    v: dir * dq,
-                    kp,
-                    kd,
-                    t_ff: dir * tau_ff,
-                },
-            }),
+            _ if !self.enabled[joint] => Drive::Enable,
+            BridgeState::Damping => Drive::Command(actuator.damping_command()),
+            BridgeState::Active => Drive::Command(actuator.motor_command(&self.commands[joint])),
         }
     }
 
@@ -468,15 +433,7 @@ impl Bridge {
                 continue;
             }
             if let Ok(feedback) = actuator.codec.decode_feedback(frame) {
-                let dir = actuator.direction as f32;
-                self.states[joint] = WireJointState {
-                    q: dir * feedback.p + actuator.offset_rad,
-                    dq: dir * feedback.v,
-                    tau: dir * feedback.t,
-                    temperature_c: feedback.rotor_temperature_c.unwrap_or(0.0),
-                    faults: feedback.faults,
-                    age_ticks: 0,
-                };
+                self.states[joint] = actuator.joint_state(&feedback);
                 self.replied[joint] = true;
                 return;
             }

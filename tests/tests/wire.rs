@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use embody_bridge::BridgeRobot;
+use embody_bridge::{BridgeRobot, SlcanRobot};
 use embody_control::{
     Cause, ControlConfig, EventKind, Interpolation, JointPoint, Lifecycle, LoopClient, LoopCore,
     Request, RtConfig, Segment, StateSnapshot, spawn,
@@ -29,12 +29,20 @@ struct Vmcu {
 
 impl Vmcu {
     fn start(name: &str) -> Vmcu {
+        Vmcu::start_with(name, false)
+    }
+
+    fn start_with(name: &str, slcan: bool) -> Vmcu {
         let dir = std::env::temp_dir().join(format!("embody-e2e-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let link = dir.join("bridge");
         let control = Arc::new(Control::default());
         let thread = {
-            let (control, config) = (control.clone(), VmcuConfig::new("arm7", link.clone()));
+            let config = VmcuConfig {
+                slcan,
+                ..VmcuConfig::new("arm7", link.clone())
+            };
+            let control = control.clone();
             std::thread::spawn(move || embody_vmcu::run(&config, control).expect("vmcu runs"))
         };
         wait_for(|| link.exists(), "the link to appear");
@@ -250,4 +258,33 @@ fn corrupted_bytes_both_ways_are_counted_and_survived() {
         health.frames_bad
     );
     assert!(health.frames_ok > 1000);
+}
+
+#[test]
+fn the_loop_drives_mit_motors_through_an_slcan_adapter() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let vmcu = Vmcu::start_with("slcan", true);
+    let model = Arc::new(robots::load("arm7", None).expect("arm7"));
+    let robot = SlcanRobot::connect(&vmcu.link, &model, 1000.0).expect("adapter answers");
+    let (core, client) =
+        LoopCore::new(model, robot.capabilities(), ControlConfig::default()).expect("loop");
+    let handle = spawn(core, robot, SystemClock, RtConfig::default()).expect("loop thread");
+    client.request(Request::Arm).expect("queue");
+    client.request(Request::Start).expect("queue");
+    std::thread::sleep(Duration::from_millis(200));
+    stream(&client, JointPoint::at_rest(&HOME), 1.0);
+    std::thread::sleep(Duration::from_millis(1500));
+    let s = snapshot(&client);
+    let events = client.drain_events();
+    assert_eq!(s.lifecycle, Lifecycle::Running, "{events:?}");
+    for j in 0..7 {
+        assert!(
+            (s.q[j] - HOME[j]).abs() < 0.01,
+            "joint {j} at {} not {}",
+            s.q[j],
+            HOME[j]
+        );
+    }
+    let (_, robot) = handle.stop().expect("loop stops");
+    assert!(robot.link_health().frames_ok > 1000);
 }

@@ -4,12 +4,15 @@
 //! - [`link`]: opening, handshaking and configuring the bridge (off the loop thread).
 //! - [`BridgeRobot`]: the bridge on a serial port as a HAL `Robot`, with link
 //!   supervision and reconnection.
+//! - [`SlcanRobot`]: MIT motors through a plain SLCAN adapter, the host running the bus.
 
 mod fd_io;
 pub mod link;
 pub mod map;
 mod robot;
+mod slcan_robot;
 
 pub use link::{BridgeInfo, LinkError};
-pub use map::{MapError, default_map};
+pub use map::{MapError, default_map, slcan_map};
 pub use robot::{BridgeError, BridgeRobot, fault_bits};
+pub use slcan_robot::{SlcanRobot, SlcanRobotError};

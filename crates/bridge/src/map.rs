@@ -5,7 +5,7 @@
 //! MCU configures its simulated motors from the same map, as a unit's motors are
 //! flashed to match its configuration.
 
-use embody_model::Model;
+use embody_model::{Joint, Model};
 use embody_protocol::messages::{ActuatorSetup, BridgeSetup, BusSetup, MAX_BUSES, MAX_JOINTS};
 use embody_protocol::{MitCodec, MitRanges, MitVariant};
 
@@ -65,8 +65,7 @@ pub fn default_map(
         return Err(MapError::TooManyJoints(joints.len()));
     }
     let period_us = (1e6 / rate_hz).round() as u32;
-    let probe = embody_firmware_cost();
-    let per_bus = (period_us / probe).max(1) as usize;
+    let per_bus = (period_us / classic_actuator_cost_us()).max(1) as usize;
     let needed = joints.len().div_ceil(per_bus).max(1);
     if needed > MAX_BUSES {
         return Err(MapError::NotEnoughBuses {
@@ -90,37 +89,58 @@ pub fn default_map(
     let actuators = joints
         .iter()
         .enumerate()
-        .map(|(k, joint)| {
-            let effort = joint.limits.effort.min(1e4);
-            ActuatorSetup {
-                joint: k as u8,
-                bus: (k / per_bus) as u8,
-                codec: MitCodec {
-                    variant: MitVariant::Classic,
-                    ranges: ranges(
-                        effort,
-                        joint.limits.velocity,
-                        joint.limits.lower,
-                        joint.limits.upper,
-                    ),
-                    motor_id: (k % per_bus + 1) as u8,
-                    master_id: 0,
-                },
-                direction: 1,
-                offset_rad: 0.0,
-                damping_kd: (0.05 * effort) as f32,
-                position_kp: (4.0 * effort) as f32,
-                position_kd: (0.1 * effort) as f32,
-                velocity_kd: (0.5 * effort) as f32,
-            }
-        })
+        .map(|(k, joint)| actuator(k, joint, (k / per_bus) as u8, (k % per_bus + 1) as u8))
         .collect();
     Ok((setup, actuators))
 }
 
+/// The actuator of joint `k` at `bus`, CAN id `id`.
+fn actuator(k: usize, joint: &Joint, bus: u8, id: u8) -> ActuatorSetup {
+    let effort = joint.limits.effort.min(1e4);
+    ActuatorSetup {
+        joint: k as u8,
+        bus,
+        codec: MitCodec {
+            variant: MitVariant::Classic,
+            ranges: ranges(
+                effort,
+                joint.limits.velocity,
+                joint.limits.lower,
+                joint.limits.upper,
+            ),
+            motor_id: id,
+            master_id: 0,
+        },
+        direction: 1,
+        offset_rad: 0.0,
+        damping_kd: (0.05 * effort) as f32,
+        position_kp: (4.0 * effort) as f32,
+        position_kd: (0.1 * effort) as f32,
+        velocity_kd: (0.5 * effort) as f32,
+    }
+}
+
+/// The map of `model` behind a plain SLCAN adapter: one bus, motors at CAN ids 1..n in
+/// joint order, replies to id 0 (the host runs the bus cycle itself; it is the user's to
+/// keep `n` command-and-reply pairs within the control period).
+pub fn slcan_map(model: &Model) -> Result<Vec<ActuatorSetup>, MapError> {
+    let joints: Vec<_> = model
+        .actuated_joints()
+        .map(|j| &model.joints[j.0])
+        .collect();
+    if joints.len() > 127 {
+        return Err(MapError::TooManyJoints(joints.len()));
+    }
+    Ok(joints
+        .iter()
+        .enumerate()
+        .map(|(k, joint)| actuator(k, joint, 0, (k + 1) as u8))
+        .collect())
+}
+
 /// Worst-case bus time of one classic MIT actuator (command + 6-byte reply) at the
 /// default bit rate, in µs.
-fn embody_firmware_cost() -> u32 {
+pub fn classic_actuator_cost_us() -> u32 {
     use embody_protocol::{CanFrame, CanId};
     let command = CanFrame::fixed(CanId::Standard(0), [0u8; 8]);
     let reply = CanFrame::fixed(CanId::Standard(0), [0u8; 6]);

@@ -65,7 +65,8 @@ pub fn fault_bits(faults: MotorFaults) -> FaultBits {
         .fold(FaultBits::NONE, |acc, (_, f)| acc.union(*f))
 }
 
-fn wire(command: &JointCommand) -> WireCommand {
+/// A HAL joint command as sent on the wire (single precision).
+pub(crate) fn wire(command: &JointCommand) -> WireCommand {
     match *command {
         JointCommand::Off => WireCommand::Off,
         JointCommand::Position { q } => WireCommand::Position { q: q as f32 },

@@ -9,7 +9,7 @@
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
-use crate::mit::{MitCodec, MotorFaults};
+use crate::mit::{MitCodec, MitCommand, MitFeedback, MotorFaults};
 
 /// Version of this message set; the handshake refuses a mismatch.
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -171,6 +171,67 @@ pub struct ActuatorSetup {
     pub position_kd: f32,
     /// Gain standing in for a drive's velocity loop on `Velocity` commands (N·m·s/rad).
     pub velocity_kd: f32,
+}
+
+impl ActuatorSetup {
+    /// The motor command for a joint command: joint frame to motor frame
+    /// (`p = direction·(q − offset)`), position and velocity commands through the
+    /// configured gains.
+    pub fn motor_command(&self, command: &WireCommand) -> MitCommand {
+        let dir = self.direction as f32;
+        match *command {
+            WireCommand::Off => MitCommand::default(),
+            WireCommand::Position { q } => MitCommand {
+                p: dir * (q - self.offset_rad),
+                kp: self.position_kp,
+                kd: self.position_kd,
+                ..MitCommand::default()
+            },
+            WireCommand::Velocity { dq } => MitCommand {
+                v: dir * dq,
+                kd: self.velocity_kd,
+                ..MitCommand::default()
+            },
+            WireCommand::Torque { tau } => MitCommand {
+                t_ff: dir * tau,
+                ..MitCommand::default()
+            },
+            WireCommand::Impedance {
+                q,
+                dq,
+                kp,
+                kd,
+                tau_ff,
+            } => MitCommand {
+                p: dir * (q - self.offset_rad),
+                v: dir * dq,
+                kp,
+                kd,
+                t_ff: dir * tau_ff,
+            },
+        }
+    }
+
+    /// The damping command the watchdog sends.
+    pub fn damping_command(&self) -> MitCommand {
+        MitCommand {
+            kd: self.damping_kd,
+            ..MitCommand::default()
+        }
+    }
+
+    /// The joint state a motor's feedback stands for (motor frame to joint frame).
+    pub fn joint_state(&self, feedback: &MitFeedback) -> WireJointState {
+        let dir = self.direction as f32;
+        WireJointState {
+            q: dir * feedback.p + self.offset_rad,
+            dq: dir * feedback.v,
+            tau: dir * feedback.t,
+            temperature_c: feedback.rotor_temperature_c.unwrap_or(0.0),
+            faults: feedback.faults,
+            age_ticks: 0,
+        }
+    }
 }
 
 /// Why the bridge refused a configuration message.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use embody_bridge::default_map;
+use embody_bridge::{default_map, slcan_map};
 use embody_firmware_bridge::{Bridge, FirmwareInfo};
 use embody_hal::{Clock, SystemClock};
 use embody_model::{Model, robots};
@@ -242,6 +242,11 @@ fn load(config: &VmcuConfig) -> Result<Model, VmcuError> {
 pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> {
     let model = Arc::new(load(config)?);
     let (setup, actuators) = default_map(&model, config.rate_hz)?;
+    let actuators = if config.slcan {
+        slcan_map(&model)?
+    } else {
+        actuators
+    };
     let world = World::new(model.clone(), &Environment::default(), config.sim.clone());
     let motors = Rc::new(RefCell::new(Motors::new(world, &actuators)));
     let mut port = Port {
