@@ -277,13 +277,8 @@ fn the_loop_drives_mit_motors_through_an_slcan_adapter() {
     let s = snapshot(&client);
     let events = client.drain_events();
     assert_eq!(s.lifecycle, Lifecycle::Running, "{events:?}");
-    for j in 0..7 {
-        assert!(
-            (s.q[j] - HOME[j]).abs() < 0.01,
-            "joint {j} at {} not {}",
-            s.q[j],
-            HOME[j]
-        );
+    for (j, (q, home)) in s.q.iter().zip(HOME).take(7).enumerate() {
+        assert!((q - home).abs() < 0.01, "joint {j} at {q} not {home}");
     }
     let (_, robot) = handle.stop().expect("loop stops");
     assert!(robot.link_health().frames_ok > 1000);
