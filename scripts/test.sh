@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace. A fresh machine needs nothing beyond Rust: the
-# Pinocchio reference values the tests compare against are committed, so Python is only
-# needed to regenerate them (scripts/pinocchio_reference.py) or to run the benchmark
-# against Pinocchio (scripts/bench_pinocchio.sh).
+# Runs every test of the workspace. A fresh machine needs Rust and Python 3 with venv:
+# the Pinocchio reference values the tests compare against are committed (Python is only
+# needed to regenerate them or to benchmark against Pinocchio and MuJoCo), and the
+# python-can peer test installs python-can into .venv-can on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== cargo test --workspace"
@@ -21,3 +21,5 @@ $bin sim run examples/scenarios/humanoid_stand.toml > /dev/null
 $bin sim run examples/scenarios/arm_faults.toml --json > /dev/null
 $bin sim bench --robot humanoid --contacts --steps 2000 > /dev/null
 echo "CLI smoke passed"
+echo "== third-party peer: python-can's slcan interface against embody vmcu --slcan"
+scripts/test_python_can.sh "$bin"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The third-party peer test: python-can's slcan interface (from PyPI, in .venv-can)
+# against the virtual SLCAN adapter of `embody vmcu --slcan`.
+# Usage: scripts/test_python_can.sh [EMBODY_BIN]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bin=${1:-target/release/embody}
+venv=.venv-can
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -c "import can, serial" 2>/dev/null; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "python-can==4.*" pyserial >&2
+fi
+[ -x "$bin" ] || cargo build --release --locked -p embody-cli >&2
+link=$(mktemp -u /tmp/embody-slcan-XXXXXX)
+"$bin" vmcu --slcan --robot arm7 --link "$link" 2>/dev/null &
+vmcu=$!
+trap 'kill -INT $vmcu 2>/dev/null; wait $vmcu 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -e "$link" ] && break; sleep 0.05; done
+"$venv/bin/python" scripts/peers/python_can_slcan.py "$link"
+kill -INT $vmcu
+wait $vmcu
+trap - EXIT
+[ ! -e "$link" ] || { echo "link $link left behind" >&2; exit 1; }
+echo "vmcu exited cleanly and removed its link"
