@@ -3,10 +3,12 @@
 //! replies into joint states. Hardware stays behind `embedded_can::nb::Can` (one per
 //! bus) and `embedded_io::Write` (the serial link to the host); the caller owns time.
 //!
-//! Per control period the MCU's timer calls [`Bridge::start_cycle`] (every actuator on
-//! every bus gets its frame) and, once the replies are in, [`Bridge::finish_cycle`]
-//! (replies become joint states, one state batch goes to the host). Bytes from the host
-//! go to [`Bridge::handle_serial`] whenever they arrive.
+//! A cycle is [`Bridge::start_cycle`] (every actuator on every bus gets its frame) and,
+//! once the replies are in, [`Bridge::finish_cycle`] (replies become joint states, one
+//! state batch goes to the host). It runs when a command batch arrives
+//! ([`Bridge::take_fresh_commands`]), so the bus follows the host's tick, and on the
+//! MCU's own timer while the host is silent. Bytes from the host go to
+//! [`Bridge::handle_serial`] whenever they arrive.
 //!
 //! Safe by default: nothing drives a motor before a full configuration and a first
 //! command; when commands stop for the watchdog period the motors get damping, then
@@ -68,6 +70,7 @@ pub struct Bridge {
     frames_bad: u32,
     watchdog_trips: u32,
     boot_us: Option<u64>,
+    fresh_commands: bool,
 }
 
 impl Bridge {
@@ -92,7 +95,15 @@ impl Bridge {
             frames_bad: 0,
             watchdog_trips: 0,
             boot_us: None,
+            fresh_commands: false,
         }
+    }
+
+    /// Whether a command batch arrived since the last call. The firmware runs its bus
+    /// cycle when one does, so the cycle follows the host's tick (its own timer only
+    /// keeps cycling, for the watchdog and for polling, while the host is silent).
+    pub fn take_fresh_commands(&mut self) -> bool {
+        core::mem::take(&mut self.fresh_commands)
     }
 
     /// What the bridge is doing.
@@ -283,6 +294,7 @@ impl Bridge {
         self.seq = batch.seq;
         self.last_command_us = Some(now_us);
         self.state = BridgeState::Active;
+        self.fresh_commands = true;
     }
 
     /// Watchdog: no command for `watchdog_ms` → damping; damping for `damping_ms` →

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
 use embody_hal::{
-    Capabilities, CommandFrame, CommandModes, FaultBits, HalError, JointCommand, JointState,
-    LinkHealth, Robot, SensorFrame, Timestamp,
+    Capabilities, Clock, CommandFrame, CommandModes, FaultBits, HalError, JointCommand, JointState,
+    LinkHealth, Robot, SensorFrame, SystemClock, Timestamp,
 };
 use embody_model::Model;
 use embody_protocol::messages::{
@@ -162,6 +162,8 @@ pub struct BridgeRobot {
     health: LinkHealth,
     bad_seen: u32,
     reconnections: u64,
+    /// When the last command batch was written (monotonic ns).
+    sent_ns: u64,
 }
 
 impl BridgeRobot {
@@ -197,6 +199,7 @@ impl BridgeRobot {
             health: LinkHealth::default(),
             bad_seen: 0,
             reconnections: 0,
+            sent_ns: 0,
         })
     }
 
@@ -208,6 +211,38 @@ impl BridgeRobot {
     /// Times the link was restored after a loss.
     pub fn reconnections(&self) -> u64 {
         self.reconnections
+    }
+
+    /// Waits up to `timeout_us` for the state batch of the cycle the last written
+    /// command batch triggered; returns the round trip (ns) from that write. For
+    /// measuring the link: the loop itself never waits on this.
+    pub fn wait_for_echo(&mut self, timeout_us: u64) -> Result<u64, HalError> {
+        let Some(connection) = &self.connection else {
+            return Err(HalError::LinkDown);
+        };
+        let fd = connection.port.as_raw_fd();
+        let deadline = self.sent_ns + timeout_us * 1000;
+        while self.latest.seq != self.tick {
+            let now = SystemClock.now().as_nanos();
+            if now >= deadline {
+                return Err(HalError::Timeout);
+            }
+            match fd_io::read(fd, &mut self.rx[..], (deadline - now) / 1000) {
+                FdStatus::Bytes(n) => {
+                    for &b in &self.rx[..n] {
+                        if let Some(Ok(_)) = self.decoder.push(b)
+                            && let Ok(BridgeMessage::Tick(batch)) =
+                                self.decoder.message::<BridgeMessage>()
+                        {
+                            self.latest = batch;
+                        }
+                    }
+                }
+                FdStatus::Timeout => {}
+                FdStatus::Gone => return Err(self.lose_link()),
+            }
+        }
+        Ok(SystemClock.now().as_nanos().saturating_sub(self.sent_ns))
     }
 
     /// The bridge's last reported state.
@@ -346,6 +381,7 @@ impl Robot for BridgeRobot {
         let Some(connection) = &self.connection else {
             return Err(HalError::LinkDown);
         };
+        self.sent_ns = SystemClock.now().as_nanos();
         match fd_io::write_all(connection.port.as_raw_fd(), &self.out[..n]) {
             FdStatus::Gone => Err(self.lose_link()),
             _ => Ok(()),

@@ -14,6 +14,7 @@
 #![no_std]
 
 pub mod can;
+pub mod cobs;
 pub mod link;
 pub mod messages;
 pub mod mit;

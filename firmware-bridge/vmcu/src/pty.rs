@@ -67,15 +67,19 @@ impl Pty {
         &self.slave_path
     }
 
-    /// Waits up to `timeout_ms` for bytes from the host.
-    pub fn wait_readable(&self, timeout_ms: i32) -> io::Result<bool> {
+    /// Waits up to `timeout_us` for bytes from the host.
+    pub fn wait_readable(&self, timeout_us: u64) -> io::Result<bool> {
         let mut fds = libc::pollfd {
             fd: self.master.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut fds, 1, timeout_ms.max(0)) };
+        let timeout = libc::timespec {
+            tv_sec: (timeout_us / 1_000_000) as libc::time_t,
+            tv_nsec: ((timeout_us % 1_000_000) * 1000) as libc::c_long,
+        };
+        // SAFETY: one valid pollfd and a valid timespec.
+        let n = unsafe { libc::ppoll(&mut fds, 1, &timeout, std::ptr::null()) };
         if n < 0 {
             let e = io::Error::last_os_error();
             return if e.kind() == io::ErrorKind::Interrupted {

@@ -176,12 +176,12 @@ impl Port {
         }
     }
 
-    fn read(&mut self, buf: &mut [u8], timeout_ms: i32) -> usize {
+    fn read(&mut self, buf: &mut [u8], timeout_us: u64) -> usize {
         let Some(pty) = &self.pty else {
-            std::thread::sleep(Duration::from_millis(timeout_ms.max(0) as u64));
+            std::thread::sleep(Duration::from_micros(timeout_us));
             return 0;
         };
-        match pty.wait_readable(timeout_ms) {
+        match pty.wait_readable(timeout_us) {
             Ok(true) => pty.read(buf).unwrap_or(0),
             _ => 0,
         }
@@ -292,19 +292,21 @@ fn serve_bridge(
         let period_ns = bridge
             .period_us()
             .map_or(default_period_ns, |us| us as u64 * 1000);
-        // Serve the host until the cycle is due.
+        // Serve the host until the cycle is due, or run it at once when commands come.
+        let mut triggered = false;
         loop {
             let now = clock.now().as_nanos();
             if now >= next {
                 break;
             }
-            let timeout_ms = ((next - now) / 1_000_000).min(1) as i32;
-            let n = port.read(&mut buf, timeout_ms);
+            let n = port.read(&mut buf, (next - now) / 1000);
             if n > 0 {
                 let now_us = clock.now().as_nanos() / 1000;
                 let _ = bridge.handle_serial(&buf[..n], now_us, port);
-            } else if timeout_ms == 0 {
-                std::hint::spin_loop();
+                if bridge.take_fresh_commands() {
+                    triggered = true;
+                    break;
+                }
             }
         }
         let now_us = clock.now().as_nanos() / 1000;
@@ -319,12 +321,16 @@ fn serve_bridge(
         control
             .frames_bad
             .store(bridge.frames_bad() as u64, Ordering::Release);
-        next += period_ns;
         let now = clock.now().as_nanos();
-        if now > next + period_ns {
-            // Behind by more than a period: skip, never accumulate.
-            next = now + period_ns;
-        }
+        // The timer runs only while the host is silent: a host tick restarts it, a bit
+        // more than a period out so a host on time always comes first.
+        next = if triggered {
+            now + period_ns + period_ns / 2
+        } else if now > next + period_ns {
+            now + period_ns // behind: skip, never accumulate
+        } else {
+            next + period_ns
+        };
     }
     Ok(())
 }
@@ -343,7 +349,7 @@ fn serve_slcan(
     let mut out = [0u8; slcan::MAX_LINE];
     while !control.stop.load(Ordering::Acquire) {
         port.sync()?;
-        let n = port.read(&mut buf, 1);
+        let n = port.read(&mut buf, 1000);
         let now = clock.now();
         let elapsed = now.nanos_since(last).max(0) as f64 * 1e-9;
         let dt = motors.borrow().world().config().dt_s;

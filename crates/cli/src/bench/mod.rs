@@ -4,6 +4,7 @@
 use clap::Subcommand;
 
 mod loop_bench;
+mod wire_bench;
 
 /// The `bench` subcommands.
 #[derive(Subcommand, Debug)]
@@ -12,11 +13,15 @@ pub enum BenchCommand {
     /// rate against an in-process mock robot, and print per-tick compute time and wake-up
     /// jitter percentiles.
     Loop(loop_bench::LoopArgs),
+    /// Time the wire: frame codec for a 30-joint tick, bus scheduler capacity, and the
+    /// host → bridge → host round trip (to `--port`, or to a virtual MCU it starts).
+    Wire(wire_bench::WireArgs),
 }
 
 /// Runs a `bench` subcommand.
 pub fn run(command: BenchCommand) -> Result<(), String> {
     match command {
         BenchCommand::Loop(args) => loop_bench::run(&args),
+        BenchCommand::Wire(args) => wire_bench::run(&args),
     }
 }

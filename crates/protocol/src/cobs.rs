@@ -1,0 +1,125 @@
+//! Consistent Overhead Byte Stuffing, block-wise: every run of non-zero bytes is copied
+//! in one go, which is several times faster than the byte-at-a-time state machines of
+//! general-purpose crates on the link's 0.5–1.5 kB frames.
+
+/// Worst-case encoded size of `n` bytes (without the delimiter).
+pub const fn max_encoded_len(n: usize) -> usize {
+    n + n / 254 + 1
+}
+
+/// Encodes `src` into `dst` (no zero byte in the output, no delimiter); `None` if `dst`
+/// is too small.
+pub fn encode(src: &[u8], dst: &mut [u8]) -> Option<usize> {
+    let mut out = 0;
+    let mut i = 0;
+    loop {
+        let chunk = &src[i..src.len().min(i + 254)];
+        let zero = chunk.iter().position(|&b| b == 0);
+        let n = zero.unwrap_or(chunk.len());
+        let block = dst.get_mut(out..out + 1 + n)?;
+        block[0] = (n + 1) as u8;
+        copy(&mut block[1..], &chunk[..n]);
+        out += 1 + n;
+        i += n;
+        match zero {
+            Some(_) => {
+                i += 1; // the zero is implied by the block length
+                if i == src.len() {
+                    *dst.get_mut(out)? = 1; // a trailing zero: an empty last block
+                    out += 1;
+                    return Some(out);
+                }
+            }
+            None if i == src.len() => return Some(out),
+            None => {} // a full 254-byte block: no implied zero, the next block follows
+        }
+    }
+}
+
+/// Copies a block: short ones (the usual case with binary floats) byte by byte, which
+/// beats a `memcpy` call.
+#[inline(always)]
+fn copy(dst: &mut [u8], src: &[u8]) {
+    if src.len() < 32 {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
+        }
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
+/// Decodes one frame's bytes (without its delimiter, so without zeros: the frame
+/// decoder splits at them) into `dst`; `None` if they are not valid COBS (a zero code, a
+/// block running past the end) or `dst` is too small.
+pub fn decode(src: &[u8], dst: &mut [u8]) -> Option<usize> {
+    let mut out = 0;
+    let mut i = 0;
+    while i < src.len() {
+        let code = src[i] as usize;
+        if code == 0 {
+            return None;
+        }
+        i += 1;
+        let n = code - 1;
+        let block = src.get(i..i + n)?;
+        copy(dst.get_mut(out..out + n)?, block);
+        out += n;
+        i += n;
+        if code != 0xFF && i < src.len() {
+            *dst.get_mut(out)? = 0;
+            out += 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(data: &[u8]) {
+        let mut enc = [0u8; 2048];
+        let n = encode(data, &mut enc).expect("fits");
+        assert!(enc[..n].iter().all(|&b| b != 0));
+        let mut dec = [0u8; 2048];
+        let m = decode(&enc[..n], &mut dec).expect("valid");
+        assert_eq!(&dec[..m], data);
+    }
+
+    #[test]
+    fn known_vectors_round_trip() {
+        // The examples of the COBS paper and Wikipedia.
+        let mut enc = [0u8; 16];
+        assert_eq!(encode(&[0x00], &mut enc), Some(2));
+        assert_eq!(&enc[..2], &[0x01, 0x01]);
+        assert_eq!(encode(&[0x11, 0x22, 0x00, 0x33], &mut enc), Some(5));
+        assert_eq!(&enc[..5], &[0x03, 0x11, 0x22, 0x02, 0x33]);
+        assert_eq!(encode(&[0x11, 0x00, 0x00, 0x00], &mut enc), Some(5));
+        assert_eq!(&enc[..5], &[0x02, 0x11, 0x01, 0x01, 0x01]);
+        for data in [
+            &[][..],
+            &[0, 0],
+            &[1, 2, 3],
+            &[0; 300],
+            &[7; 254],
+            &[7; 255],
+            &[7; 508],
+        ] {
+            round_trip(data);
+        }
+        let mut mixed = [0u8; 1000];
+        for (k, b) in mixed.iter_mut().enumerate() {
+            *b = (k % 251) as u8;
+        }
+        round_trip(&mixed);
+    }
+
+    #[test]
+    fn bad_input_is_refused() {
+        let mut dst = [0u8; 16];
+        assert_eq!(decode(&[0x05, 1, 2], &mut dst), None);
+        assert_eq!(decode(&[0x00], &mut dst), None);
+        assert_eq!(encode(&[1, 2, 3], &mut [0u8; 2]), None);
+    }
+}
