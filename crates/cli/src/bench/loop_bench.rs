@@ -3,7 +3,8 @@
 //! an IMU and foot force sensors), with a 100 Hz planner thread streaming a motion so
 //! every stage does real work. Reports, per tick: the stages' compute (estimation,
 //! control, safety, snapshot), the whole tick including the mock robot's physics, and
-//! the wake-up jitter against the absolute deadline.
+//! the wake-up jitter against the absolute deadline. With `--port` the robot is on the
+//! wire instead (a bridge, or `embody vmcu`; `--slcan` for an SLCAN adapter).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::json;
 
+use embody_bridge::{BridgeRobot, SlcanRobot};
 use embody_control::{
     ControlConfig, Interpolation, JointPoint, LoopClient, LoopCore, Percentiles, Request, RtConfig,
     Segment, TimingReport, spawn,
@@ -43,6 +45,12 @@ pub struct LoopArgs {
     /// Keep every other core busy with a spinning thread while measuring.
     #[arg(long)]
     load: bool,
+    /// Drive the robot on the wire: a bridge (or `embody vmcu`) on this serial port.
+    #[arg(long)]
+    port: Option<std::path::PathBuf>,
+    /// The port is an SLCAN adapter with MIT motors (the host runs the bus).
+    #[arg(long)]
+    slcan: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -128,7 +136,37 @@ pub fn run(args: &LoopArgs) -> Result<(), String> {
     if args.seconds.is_nan() || args.seconds <= 0.0 {
         return Err(format!("--seconds must be positive, got {}", args.seconds));
     }
-    let (model, robot) = mock_rig(&args.robot)?;
+    match &args.port {
+        None => {
+            if args.slcan {
+                return Err("--slcan needs --port".into());
+            }
+            let (model, robot) = mock_rig(&args.robot)?;
+            measure(args, model, robot, "tick incl. mock robot physics")
+        }
+        Some(port) => {
+            // Over the wire the robot stands pinned on its stand (the virtual MCU's view).
+            let model =
+                Arc::new(robots::load(&args.robot, Some(false)).map_err(|e| e.to_string())?);
+            if args.slcan {
+                let robot =
+                    SlcanRobot::connect(port, &model, args.rate).map_err(|e| e.to_string())?;
+                measure(args, model, robot, "tick incl. SLCAN bus I/O")
+            } else {
+                let robot =
+                    BridgeRobot::connect(port, &model, args.rate).map_err(|e| e.to_string())?;
+                measure(args, model, robot, "tick incl. bridge link I/O")
+            }
+        }
+    }
+}
+
+fn measure<R: Robot + 'static>(
+    args: &LoopArgs,
+    model: Arc<Model>,
+    robot: R,
+    io_label: &str,
+) -> Result<(), String> {
     let config = ControlConfig {
         rate_hz: args.rate,
         ..ControlConfig::default()
@@ -254,10 +292,7 @@ pub fn run(args: &LoopArgs) -> Result<(), String> {
             "{}",
             row("compute: estimate+control+safety", &measured.stages)
         );
-        println!(
-            "{}",
-            row("tick incl. mock robot physics", &measured.compute)
-        );
+        println!("{}", row(io_label, &measured.compute));
         println!("{}", row("wake-up jitter", &measured.jitter));
         println!(
             "real time: SCHED_FIFO {}, CPU pinning {}, mlockall {}",

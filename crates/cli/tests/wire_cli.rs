@@ -1,0 +1,130 @@
+//! `embody vmcu`, `embody bench loop --port` and `embody bench wire` end to end, as the
+//! README shows them: a virtual MCU serving a pseudo-terminal until SIGINT, the loop
+//! running over it, and the wire's figures.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Real-time runs: one at a time on a small machine.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn embody() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_embody"))
+}
+
+struct Vmcu {
+    child: Child,
+    link: PathBuf,
+}
+
+impl Vmcu {
+    fn start(name: &str, extra: &[&str]) -> Vmcu {
+        let link = std::env::temp_dir().join(format!("embody-cli-{}-{name}", std::process::id()));
+        let child = embody()
+            .args(["vmcu", "--link", link.to_str().expect("utf-8")])
+            .args(extra)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("vmcu starts");
+        let start = Instant::now();
+        while !link.exists() {
+            assert!(start.elapsed() < Duration::from_secs(5), "no link");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Vmcu { child, link }
+    }
+
+    /// SIGINT, as Ctrl-C: a clean exit that removes the link.
+    fn interrupt(mut self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let exit = self.child.wait().expect("vmcu exits");
+        assert!(exit.success(), "vmcu exit status {exit:?}");
+        assert!(!self.link.exists(), "link left behind");
+    }
+}
+
+fn json_of(out: &std::process::Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+#[test]
+fn the_loop_runs_over_the_virtual_mcu_for_both_link_kinds() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for (name, extra) in [("bridge", &[][..]), ("slcan", &["--slcan"][..])] {
+        let vmcu = Vmcu::start(name, extra);
+        let mut args = vec![
+            "bench",
+            "loop",
+            "--robot",
+            "arm7",
+            "--seconds",
+            "1",
+            "--json",
+            "--port",
+        ];
+        args.push(vmcu.link.to_str().expect("utf-8"));
+        args.extend_from_slice(extra);
+        let report = json_of(&embody().args(&args).output().expect("runs"));
+        assert_eq!(report["lifecycle"], "running", "{name}: {report}");
+        assert_eq!(report["faults"], 0, "{name}: {report}");
+        vmcu.interrupt();
+    }
+}
+
+#[test]
+fn bench_wire_reports_codec_scheduler_and_round_trip() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let report = json_of(
+        &embody()
+            .args(["bench", "wire", "--ticks", "300", "--json"])
+            .output()
+            .expect("runs"),
+    );
+    let rt = &report["round_trip"];
+    assert!(rt["lost"].as_u64().expect("lost") < 5, "{report}");
+    assert!(rt["p50_us"].as_u64().expect("p50") > 0);
+    let classic = &report["scheduler_1mbit_1khz"][0];
+    assert_eq!(classic["actuators_per_bus"], 4);
+    assert!(
+        report["codec"]["host_tick_30_joints"]["encode_decode_ns"]
+            .as_f64()
+            .expect("ns")
+            > 0.0
+    );
+}
+
+#[test]
+fn bad_wire_arguments_are_refused() {
+    let out = embody()
+        .args(["vmcu", "--link", "/tmp/x", "--rate", "5"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--rate"));
+    let out = embody()
+        .args([
+            "bench",
+            "loop",
+            "--port",
+            "/nonexistent/tty",
+            "--seconds",
+            "1",
+        ])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/tty"));
+}
