@@ -20,6 +20,8 @@ echo "== CLI smoke: embody sim (the README's main command, and the bench)"
 $bin sim run examples/scenarios/humanoid_stand.toml > /dev/null
 $bin sim run examples/scenarios/arm_faults.toml --json > /dev/null
 $bin sim bench --robot humanoid --contacts --steps 2000 > /dev/null
+echo "== CLI smoke: embody bench wire (a virtual MCU on a pseudo-terminal)"
+$bin bench wire --ticks 500 > /dev/null
 echo "CLI smoke passed"
 echo "== third-party peer: python-can's slcan interface against embody vmcu --slcan"
 scripts/test_python_can.sh "$bin"
