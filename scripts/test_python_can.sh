@@ -7,11 +7,18 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bin=${1:-target/release/embody}
 venv=.venv-can
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-fi
-if ! "$venv/bin/python" -c "import can, serial" 2>/dev/null; then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "python-can==4.*" pyserial >&2
+python="$venv/bin/python"
+if [ ! -x "$python" ] && ! python3 -m venv "$venv" >&2; then
+  # No venv module (a bare Debian python3): install into a private directory instead.
+  rm -rf "$venv"
+  python=python3
+  export PYTHONPATH="$root/.pydeps-can${PYTHONPATH:+:$PYTHONPATH}"
+  if ! "$python" -c "import can, serial" 2>/dev/null; then
+    "$python" -m pip install --quiet --disable-pip-version-check --target "$root/.pydeps-can" \
+      "python-can==4.*" pyserial >&2
+  fi
+elif ! "$python" -c "import can, serial" 2>/dev/null; then
+  "$python" -m pip install --quiet --disable-pip-version-check "python-can==4.*" pyserial >&2
 fi
 [ -x "$bin" ] || cargo build --release --locked -p embody-cli >&2
 link=$(mktemp -u /tmp/embody-slcan-XXXXXX)
@@ -19,7 +26,7 @@ link=$(mktemp -u /tmp/embody-slcan-XXXXXX)
 vmcu=$!
 trap 'kill -INT $vmcu 2>/dev/null; wait $vmcu 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -e "$link" ] && break; sleep 0.05; done
-"$venv/bin/python" scripts/peers/python_can_slcan.py "$link"
+"$python" scripts/peers/python_can_slcan.py "$link"
 kill -INT $vmcu
 wait $vmcu
 trap - EXIT
