@@ -229,14 +229,7 @@ impl BridgeRobot {
             }
             match fd_io::read(fd, &mut self.rx[..], (deadline - now) / 1000) {
                 FdStatus::Bytes(n) => {
-                    for &b in &self.rx[..n] {
-                        if let Some(Ok(_)) = self.decoder.push(b)
-                            && let Ok(BridgeMessage::Tick(batch)) =
-                                self.decoder.message::<BridgeMessage>()
-                        {
-                            self.latest = batch;
-                        }
-                    }
+                    self.take(n);
                 }
                 FdStatus::Timeout => {}
                 FdStatus::Gone => return Err(self.lose_link()),
@@ -275,6 +268,24 @@ impl BridgeRobot {
         Ok(())
     }
 
+    /// Decodes the first `n` received bytes; whether a state batch was among them (the
+    /// newest is kept).
+    fn take(&mut self, n: usize) -> bool {
+        let mut fresh = false;
+        let mut rest = &self.rx[..n];
+        while !rest.is_empty() {
+            let (taken, frame) = self.decoder.feed(rest);
+            rest = &rest[taken..];
+            if let Some(Ok(_)) = frame
+                && let Ok(BridgeMessage::Tick(batch)) = self.decoder.message::<BridgeMessage>()
+            {
+                self.latest = batch;
+                fresh = true;
+            }
+        }
+        fresh
+    }
+
     /// Reads until a new state batch came and the port is drained, or the timeout.
     fn receive(&mut self) -> Result<(), HalError> {
         let Some(connection) = &self.connection else {
@@ -286,15 +297,7 @@ impl BridgeRobot {
         loop {
             match fd_io::read(fd, &mut self.rx[..], timeout) {
                 FdStatus::Bytes(n) => {
-                    for &b in &self.rx[..n] {
-                        if let Some(Ok(_)) = self.decoder.push(b)
-                            && let Ok(BridgeMessage::Tick(batch)) =
-                                self.decoder.message::<BridgeMessage>()
-                        {
-                            self.latest = batch;
-                            fresh = true;
-                        }
-                    }
+                    fresh |= self.take(n);
                     if fresh {
                         timeout = 0; // drain what is already there, then stop
                     }
