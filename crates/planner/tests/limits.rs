@@ -2,6 +2,8 @@
 //! exactly where it was asked to: property tests over random distances and bounds, and
 //! a Cartesian line on arm7 checked against forward kinematics.
 
+#![allow(clippy::needless_range_loop)] // parallel per-joint arrays, indexed by joint
+
 use embody_control::JointPoint;
 use embody_model::{Data, frame_placements, robots, spatial::Transform};
 use embody_planner::{JointMove, Limits, LineOptions, LinePath, Motion, SCurve};
