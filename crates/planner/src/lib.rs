@@ -2,9 +2,15 @@
 //!
 //! - [`scurve`]: jerk-limited rest-to-rest profiles (double-S).
 //! - [`motion`]: synchronised joint moves and Cartesian straight lines through IK.
+//! - [`task`]: task files as written, with line numbers for errors.
+//! - [`plan`]: a task checked against the robot, every motion planned once up front.
 
 pub mod motion;
+pub mod plan;
 pub mod scurve;
+pub mod task;
 
 pub use motion::{JointMove, LineOptions, LinePath, Motion, MotionError};
+pub use plan::{Action, Condition, Plan, RobotInfo, Step, check};
 pub use scurve::{Limits, SCurve};
+pub use task::{RawTask, Source, TaskError};

@@ -1,0 +1,697 @@
+//! From a task file to a checked plan: every step resolved against the robot (joint,
+//! frame and sensor names, postures, limits) and every motion planned once from the
+//! configuration the steps before it leave, so an unreachable pose or an out-of-limit
+//! target is reported with its line before anything moves. The executor plans again
+//! from the measured state when each step starts.
+
+use std::collections::BTreeMap;
+
+use embody_model::{
+    Data, FrameId, IkOptions, IkSolver, Model, frame_placements, spatial::Transform,
+};
+use nalgebra::{DVector, Rotation3};
+
+use crate::motion::{LineOptions, LinePath};
+use crate::scurve::Limits;
+use crate::task::{RawCondition, RawStep, RawTask, Source, TaskError};
+
+/// A condition on the robot's state.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Condition {
+    /// Joint within `tolerance` of `value`.
+    JointNear {
+        /// Joint index.
+        joint: usize,
+        /// Target (rad or m).
+        value: f64,
+        /// Tolerance.
+        tolerance: f64,
+    },
+    /// The joint's measured effort magnitude above `threshold` (N or N·m).
+    ForceAbove {
+        /// Joint index.
+        joint: usize,
+        /// Threshold.
+        threshold: f64,
+    },
+    /// The force-torque sensor with this index reports contact.
+    Contact {
+        /// Sensor index.
+        sensor: usize,
+    },
+}
+
+/// What a step does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Move joints to targets (joint index, value), synchronised.
+    MoveJoints {
+        /// Targets.
+        targets: Vec<(usize, f64)>,
+        /// Fraction of the bounds.
+        speed: f64,
+    },
+    /// Move a frame to a pose.
+    MovePose {
+        /// The frame.
+        frame: FrameId,
+        /// Target position (m).
+        position: [f64; 3],
+        /// Target roll, pitch, yaw (rad); keep the current orientation if absent.
+        rpy: Option<[f64; 3]>,
+        /// Straight line (else joint space).
+        line: bool,
+        /// Fraction of the bounds.
+        speed: f64,
+    },
+    /// Hold the current reference.
+    Hold {
+        /// Seconds.
+        seconds: f64,
+    },
+    /// Wait (the reference is held).
+    Wait {
+        /// Seconds.
+        seconds: f64,
+    },
+    /// Open or close the gripper.
+    Gripper {
+        /// Finger joint.
+        joint: usize,
+        /// Its target.
+        target: f64,
+        /// Stop closing when the finger's effort exceeds this (N).
+        force_n: Option<f64>,
+    },
+    /// Wait until a condition holds.
+    WaitUntil {
+        /// The condition.
+        condition: Condition,
+        /// Give up after (s).
+        timeout_s: f64,
+    },
+    /// Children one after another.
+    Sequence(Vec<Step>),
+    /// Children at once (on disjoint joints).
+    Parallel(Vec<Step>),
+    /// The child until it succeeds, at most `limit` times.
+    Retry {
+        /// Attempts.
+        limit: u32,
+        /// The child.
+        step: Box<Step>,
+    },
+    /// The child, failing if it takes longer.
+    Timeout {
+        /// Seconds.
+        seconds: f64,
+        /// The child.
+        step: Box<Step>,
+    },
+}
+
+/// A checked step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// Its name (given, or skill and line).
+    pub name: String,
+    /// The skill as written.
+    pub skill: String,
+    /// Its line in the task file.
+    pub line: usize,
+    /// Run only if this holds when the step starts.
+    pub guard: Option<Condition>,
+    /// What it does.
+    pub action: Action,
+}
+
+/// A checked task.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// Task name.
+    pub name: String,
+    /// The steps, as one sequence.
+    pub root: Step,
+}
+
+/// What the planner knows of the robot.
+#[derive(Clone, Debug)]
+pub struct RobotInfo {
+    /// The model (fixed-base for Cartesian moves).
+    pub model: Model,
+    /// Actuated joint names, in the loop's order.
+    pub joints: Vec<String>,
+    /// Per-joint motion bounds at full speed.
+    pub limits: Vec<Limits>,
+    /// Position limits per joint.
+    pub ranges: Vec<(f64, f64)>,
+    /// Named postures: name → joint values (by name).
+    pub postures: BTreeMap<String, BTreeMap<String, f64>>,
+    /// The gripper: finger joint, open and closed positions.
+    pub gripper: Option<(usize, f64, f64)>,
+    /// Force-torque sensor names, in the robot's order.
+    pub sensors: Vec<String>,
+}
+
+impl RobotInfo {
+    /// The planner's view of `model` (built-in postures for the built-in robots).
+    pub fn new(model: Model, sensors: Vec<String>) -> RobotInfo {
+        let joints: Vec<String> = model
+            .actuated_joints()
+            .map(|j| model.joints[j.0].name.clone())
+            .collect();
+        let (limits, ranges) = model
+            .actuated_joints()
+            .map(|j| {
+                let l = model.joints[j.0].limits;
+                let v = if l.velocity.is_finite() && l.velocity > 0.0 {
+                    l.velocity
+                } else {
+                    1.0
+                };
+                (
+                    Limits {
+                        velocity: v,
+                        acceleration: 4.0 * v,
+                        jerk: 40.0 * v,
+                    },
+                    (l.lower, l.upper),
+                )
+            })
+            .unzip();
+        let gripper = joints
+            .iter()
+            .position(|n| n.contains("finger"))
+            .map(|k| (k, ranges_of(&model, k).1, ranges_of(&model, k).0));
+        RobotInfo {
+            postures: builtin_postures(&model.name),
+            model,
+            joints,
+            limits,
+            ranges,
+            gripper,
+            sensors,
+        }
+    }
+}
+
+fn ranges_of(model: &Model, k: usize) -> (f64, f64) {
+    model.actuated_joints().nth(k).map_or((0.0, 0.0), |j| {
+        (
+            model.joints[j.0].limits.lower,
+            model.joints[j.0].limits.upper,
+        )
+    })
+}
+
+/// Postures every task on a built-in robot can name.
+fn builtin_postures(robot: &str) -> BTreeMap<String, BTreeMap<String, f64>> {
+    let table: &[(&str, &[(&str, f64)])] = match robot {
+        "arm7" => &[
+            (
+                "home",
+                &[
+                    ("joint1", 0.0),
+                    ("joint2", 0.3),
+                    ("joint3", 0.0),
+                    ("joint4", -1.0),
+                    ("joint5", 0.0),
+                    ("joint6", 0.8),
+                    ("joint7", 0.0),
+                ],
+            ),
+            (
+                "ready",
+                &[
+                    ("joint1", 0.0),
+                    ("joint2", 0.6),
+                    ("joint3", 0.0),
+                    ("joint4", -1.6),
+                    ("joint5", 0.0),
+                    ("joint6", 1.0),
+                    ("joint7", 0.0),
+                ],
+            ),
+        ],
+        "humanoid" => &[
+            (
+                "stand",
+                &[
+                    ("left_hip_pitch_joint", 0.0),
+                    ("left_knee_joint", 0.0),
+                    ("left_ankle_pitch_joint", 0.0),
+                    ("right_hip_pitch_joint", 0.0),
+                    ("right_knee_joint", 0.0),
+                    ("right_ankle_pitch_joint", 0.0),
+                ],
+            ),
+            (
+                "squat",
+                &[
+                    ("left_hip_pitch_joint", -0.5),
+                    ("left_knee_joint", 1.0),
+                    ("left_ankle_pitch_joint", -0.5),
+                    ("right_hip_pitch_joint", -0.5),
+                    ("right_knee_joint", 1.0),
+                    ("right_ankle_pitch_joint", -0.5),
+                ],
+            ),
+        ],
+        _ => &[],
+    };
+    table
+        .iter()
+        .map(|(name, joints)| {
+            (
+                (*name).to_owned(),
+                joints.iter().map(|(j, v)| ((*j).to_owned(), *v)).collect(),
+            )
+        })
+        .collect()
+}
+
+struct Checker<'a> {
+    source: &'a Source,
+    robot: &'a RobotInfo,
+    postures: BTreeMap<String, BTreeMap<String, f64>>,
+}
+
+const SKILLS: &str =
+    "move_joints, move_pose, hold, wait, gripper, wait_until, sequence, parallel, retry, timeout";
+
+impl Checker<'_> {
+    fn joint(&self, name: &str, span: std::ops::Range<usize>) -> Result<usize, TaskError> {
+        self.robot
+            .joints
+            .iter()
+            .position(|j| j == name)
+            .ok_or_else(|| {
+                self.source.error(
+                    span,
+                    format!("no joint named '{name}' on {}", self.robot.model.name),
+                )
+            })
+    }
+
+    fn condition(&self, raw: &toml::Spanned<RawCondition>) -> Result<Condition, TaskError> {
+        let span = raw.span();
+        let c = raw.get_ref();
+        let forms = [
+            c.near.is_some(),
+            c.force_above_n.is_some(),
+            c.contact.is_some(),
+        ];
+        if forms.iter().filter(|f| **f).count() != 1 {
+            return Err(self.source.error(span, "a condition has exactly one of `near` (with `joint`), `force_above_n` (with `joint`) or `contact`"));
+        }
+        if let Some(sensor) = &c.contact {
+            let index = self
+                .robot
+                .sensors
+                .iter()
+                .position(|s| s == sensor)
+                .ok_or_else(|| {
+                    self.source.error(
+                        span.clone(),
+                        format!(
+                            "no force-torque sensor named '{sensor}' (the robot has: {})",
+                            self.robot.sensors.join(", ")
+                        ),
+                    )
+                })?;
+            return Ok(Condition::Contact { sensor: index });
+        }
+        let Some(joint) = &c.joint else {
+            return Err(self.source.error(span, "this condition needs a `joint`"));
+        };
+        let joint = self.joint(joint, span.clone())?;
+        Ok(match (c.near, c.force_above_n) {
+            (Some(value), _) => Condition::JointNear {
+                joint,
+                value,
+                tolerance: c.tolerance.unwrap_or(0.01),
+            },
+            (_, Some(threshold)) => Condition::ForceAbove { joint, threshold },
+            _ => unreachable!("one form checked above"),
+        })
+    }
+
+    fn check_target(
+        &self,
+        k: usize,
+        value: f64,
+        span: std::ops::Range<usize>,
+    ) -> Result<(), TaskError> {
+        let (lo, hi) = self.robot.ranges[k];
+        if !value.is_finite() || value < lo || value > hi {
+            return Err(self.source.error(
+                span,
+                format!(
+                    "{} = {value} is outside its limits [{lo}, {hi}]",
+                    self.robot.joints[k]
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks a step, planning its motion from `q` and leaving in `q` where it ends.
+    fn step(&self, raw: &toml::Spanned<RawStep>, q: &mut Vec<f64>) -> Result<Step, TaskError> {
+        let span = raw.span();
+        let r = raw.get_ref();
+        let skill = r.skill.get_ref().as_str();
+        let line = self.source.line(span.start);
+        let err = |reason: String| self.source.error(span.clone(), reason);
+        // Which keys each skill takes; any other key given is an error.
+        let allowed: &[&str] = match skill {
+            "move_joints" => &["posture", "joints", "speed"],
+            "move_pose" => &["frame", "position", "rpy", "path", "speed"],
+            "hold" | "wait" => &["seconds"],
+            "gripper" => &["action", "force_n"],
+            "wait_until" => &["condition", "timeout_s"],
+            "sequence" | "parallel" => &["steps"],
+            "retry" => &["step", "limit"],
+            "timeout" => &["step", "seconds"],
+            other => {
+                return Err(self.source.error(
+                    r.skill.span(),
+                    format!("unknown skill '{other}' (skills: {SKILLS})"),
+                ));
+            }
+        };
+        let given = [
+            ("posture", r.posture.is_some()),
+            ("joints", r.joints.is_some()),
+            ("speed", r.speed.is_some()),
+            ("frame", r.frame.is_some()),
+            ("position", r.position.is_some()),
+            ("rpy", r.rpy.is_some()),
+            ("path", r.path.is_some()),
+            ("seconds", r.seconds.is_some()),
+            ("action", r.action.is_some()),
+            ("force_n", r.force_n.is_some()),
+            ("condition", r.condition.is_some()),
+            ("timeout_s", r.timeout_s.is_some()),
+            ("steps", r.steps.is_some()),
+            ("step", r.step.is_some()),
+            ("limit", r.limit.is_some()),
+        ];
+        if let Some((key, _)) = given.iter().find(|(k, g)| *g && !allowed.contains(k)) {
+            return Err(err(format!(
+                "`{key}` is not a key of {skill} (it takes: {})",
+                allowed.join(", ")
+            )));
+        }
+        let speed = match &r.speed {
+            Some(s) if !(*s.get_ref() > 0.0 && *s.get_ref() <= 1.0) => {
+                return Err(self.source.error(
+                    s.span(),
+                    "speed is a fraction of the joint bounds, in (0, 1]",
+                ));
+            }
+            Some(s) => *s.get_ref(),
+            None => 0.5,
+        };
+        let seconds = |what: &str| -> Result<f64, TaskError> {
+            match &r.seconds {
+                Some(s) if s.get_ref().is_finite() && *s.get_ref() >= 0.0 => Ok(*s.get_ref()),
+                Some(s) => Err(self.source.error(s.span(), "seconds must be ≥ 0")),
+                None => Err(err(format!("{what} needs `seconds`"))),
+            }
+        };
+        let action = match skill {
+            "move_joints" => {
+                let mut targets: Vec<(usize, f64)> = Vec::new();
+                match (&r.posture, &r.joints) {
+                    (Some(p), None) => {
+                        let posture = self.postures.get(p.get_ref()).ok_or_else(|| {
+                            let known: Vec<&str> =
+                                self.postures.keys().map(String::as_str).collect();
+                            self.source.error(
+                                p.span(),
+                                format!(
+                                    "no posture named '{}' (known: {})",
+                                    p.get_ref(),
+                                    known.join(", ")
+                                ),
+                            )
+                        })?;
+                        for (name, value) in posture {
+                            let k = self.joint(name, p.span())?;
+                            self.check_target(k, *value, p.span())?;
+                            targets.push((k, *value));
+                        }
+                    }
+                    (None, Some(j)) => {
+                        for (name, value) in j.get_ref() {
+                            let k = self.joint(name, j.span())?;
+                            self.check_target(k, *value, j.span())?;
+                            targets.push((k, *value));
+                        }
+                    }
+                    _ => {
+                        return Err(err(
+                            "move_joints needs exactly one of `posture` or `joints`".into(),
+                        ));
+                    }
+                }
+                for (k, v) in &targets {
+                    q[*k] = *v;
+                }
+                Action::MoveJoints { targets, speed }
+            }
+            "move_pose" => {
+                if self.robot.model.free_flyer().is_some() {
+                    return Err(err(
+                        "move_pose needs a fixed-base robot (floating-base IK is not planned yet)"
+                            .into(),
+                    ));
+                }
+                let frame_name = r.frame.as_ref().map_or("tcp", |f| f.get_ref().as_str());
+                let frame = self.robot.model.frame_id(frame_name).ok_or_else(|| {
+                    err(format!(
+                        "no frame named '{frame_name}' on {}",
+                        self.robot.model.name
+                    ))
+                })?;
+                let Some(position) = r.position else {
+                    return Err(err("move_pose needs `position`".into()));
+                };
+                let line = match r.path.as_ref().map(|p| (p.get_ref().as_str(), p.span())) {
+                    None | Some(("free", _)) => false,
+                    Some(("line", _)) => true,
+                    Some((other, span)) => {
+                        return Err(self
+                            .source
+                            .error(span, format!("path '{other}': `line` or `free`")));
+                    }
+                };
+                let end = plan_pose(self.robot, frame, q, position, r.rpy, line, speed)
+                    .map_err(|reason| err(format!("move_pose to {position:?}: {reason}")))?;
+                *q = end;
+                Action::MovePose {
+                    frame,
+                    position,
+                    rpy: r.rpy,
+                    line,
+                    speed,
+                }
+            }
+            "hold" => Action::Hold {
+                seconds: seconds("hold")?,
+            },
+            "wait" => Action::Wait {
+                seconds: seconds("wait")?,
+            },
+            "gripper" => {
+                let Some((joint, open, closed)) = self.robot.gripper else {
+                    return Err(err(format!("{} has no gripper", self.robot.model.name)));
+                };
+                let target = match r.action.as_ref().map(|a| (a.get_ref().as_str(), a.span())) {
+                    Some(("open", _)) => open,
+                    Some(("close", _)) => closed,
+                    Some((other, span)) => {
+                        return Err(self
+                            .source
+                            .error(span, format!("gripper action '{other}': `open` or `close`")));
+                    }
+                    None => return Err(err("gripper needs `action`".into())),
+                };
+                let force_n = match &r.force_n {
+                    Some(f) if !(*f.get_ref() > 0.0 && f.get_ref().is_finite()) => {
+                        return Err(self.source.error(f.span(), "force_n must be positive"));
+                    }
+                    f => f.as_ref().map(|f| *f.get_ref()),
+                };
+                q[joint] = target;
+                Action::Gripper {
+                    joint,
+                    target,
+                    force_n,
+                }
+            }
+            "wait_until" => {
+                let Some(condition) = &r.condition else {
+                    return Err(err("wait_until needs `condition`".into()));
+                };
+                let timeout_s = match &r.timeout_s {
+                    Some(t) if !(*t.get_ref() > 0.0 && t.get_ref().is_finite()) => {
+                        return Err(self.source.error(t.span(), "timeout_s must be positive"));
+                    }
+                    t => t.as_ref().map_or(5.0, |t| *t.get_ref()),
+                };
+                Action::WaitUntil {
+                    condition: self.condition(condition)?,
+                    timeout_s,
+                }
+            }
+            "sequence" | "parallel" => {
+                let Some(children) = &r.steps else {
+                    return Err(err(format!("{skill} needs `steps`")));
+                };
+                if skill == "sequence" {
+                    let steps = children
+                        .iter()
+                        .map(|c| self.step(c, q))
+                        .collect::<Result<_, _>>()?;
+                    Action::Sequence(steps)
+                } else {
+                    let start = q.clone();
+                    let mut steps = Vec::new();
+                    for child in children {
+                        let mut branch = start.clone();
+                        steps.push(self.step(child, &mut branch)?);
+                        for (k, (b, s)) in branch.iter().zip(&start).enumerate() {
+                            if b != s {
+                                q[k] = *b;
+                            }
+                        }
+                    }
+                    Action::Parallel(steps)
+                }
+            }
+            "retry" | "timeout" => {
+                let Some(child) = &r.step else {
+                    return Err(err(format!("{skill} needs `step`")));
+                };
+                let step = Box::new(self.step(child, q)?);
+                if skill == "retry" {
+                    let limit = match &r.limit {
+                        Some(l) if *l.get_ref() == 0 => {
+                            return Err(self.source.error(l.span(), "limit must be at least 1"));
+                        }
+                        Some(l) => *l.get_ref(),
+                        None => 3,
+                    };
+                    Action::Retry { limit, step }
+                } else {
+                    Action::Timeout {
+                        seconds: seconds("timeout")?,
+                        step,
+                    }
+                }
+            }
+            _ => unreachable!("skills matched above"),
+        };
+        let guard = r.guard.as_ref().map(|g| self.condition(g)).transpose()?;
+        Ok(Step {
+            name: r.name.clone().unwrap_or_else(|| format!("{skill}@{line}")),
+            skill: skill.to_owned(),
+            line,
+            guard,
+            action,
+        })
+    }
+}
+
+/// The configuration reaching `position` (and `rpy`, or the current orientation) from
+/// `q`, checking a straight line when `line`.
+pub fn plan_pose(
+    robot: &RobotInfo,
+    frame: FrameId,
+    q: &[f64],
+    position: [f64; 3],
+    rpy: Option<[f64; 3]>,
+    line: bool,
+    speed: f64,
+) -> Result<Vec<f64>, String> {
+    let model = &robot.model;
+    let start = DVector::from_column_slice(q);
+    let mut data = Data::new(model);
+    frame_placements(model, &mut data, start.as_slice());
+    let current = data.world_from_frame[frame.0];
+    let rotation = match rpy {
+        Some([r, p, y]) => *Rotation3::from_euler_angles(r, p, y).matrix(),
+        None => current.rotation,
+    };
+    let target = Transform::new(rotation, position.into());
+    if line {
+        let limits: Vec<Limits> = robot.limits.iter().map(|l| scaled(l, speed)).collect();
+        let path = LinePath::new(
+            model,
+            frame,
+            &start,
+            &target,
+            &limits,
+            &LineOptions::default(),
+        )
+        .map_err(|e| e.to_string())?;
+        let end = path.samples().last().cloned().unwrap_or(start);
+        Ok(end.as_slice().to_vec())
+    } else {
+        let mut solver = IkSolver::new(model, IkOptions::default());
+        let mut end = start.clone();
+        let report = solver.solve(model, &mut data, frame, &target, &mut end);
+        if !report.converged {
+            return Err(format!(
+                "unreachable (IK residual {:.4} m)",
+                report.position_error_m
+            ));
+        }
+        Ok(end.as_slice().to_vec())
+    }
+}
+
+/// `limits` at a fraction `speed` (velocity ×s, acceleration ×s², jerk ×s³).
+pub fn scaled(limits: &Limits, speed: f64) -> Limits {
+    Limits {
+        velocity: limits.velocity * speed,
+        acceleration: limits.acceleration * speed * speed,
+        jerk: limits.jerk * speed * speed * speed,
+    }
+}
+
+/// Checks `task` against `robot`, starting from joint positions `start`.
+pub fn check(
+    source: &Source,
+    task: &RawTask,
+    robot: &RobotInfo,
+    start: &[f64],
+) -> Result<Plan, TaskError> {
+    let mut postures = robot.postures.clone();
+    postures.extend(task.postures.clone());
+    let checker = Checker {
+        source,
+        robot,
+        postures,
+    };
+    let mut q = start.to_vec();
+    let steps = task
+        .steps
+        .iter()
+        .map(|s| checker.step(s, &mut q))
+        .collect::<Result<_, _>>()?;
+    Ok(Plan {
+        name: task
+            .name
+            .clone()
+            .unwrap_or_else(|| source.file.display().to_string()),
+        root: Step {
+            name: "task".into(),
+            skill: "sequence".into(),
+            line: 1,
+            guard: None,
+            action: Action::Sequence(steps),
+        },
+    })
+}
