@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 mod bench;
 mod model;
+mod run;
 mod sim;
 mod vmcu;
 
@@ -22,6 +23,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a task file on a robot in simulation (the built-in default robot unless
+    /// `--robot`), lockstep unless `--realtime`.
+    Run(run::RunArgs),
     /// Inspect robot models and evaluate or benchmark their kinematics and dynamics.
     #[command(subcommand)]
     Model(model::ModelCommand),
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         )
         .init();
     let result = match cli.command {
+        Command::Run(args) => run::run(&args),
         Command::Model(command) => model::run(command),
         Command::Bench(command) => bench::run(command),
         Command::Sim(command) => sim::run(command),

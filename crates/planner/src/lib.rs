@@ -4,12 +4,15 @@
 //! - [`motion`]: synchronised joint moves and Cartesian straight lines through IK.
 //! - [`task`]: task files as written, with line numbers for errors.
 //! - [`plan`]: a task checked against the robot, every motion planned once up front.
+//! - [`executor`]: runs a plan against the loop, streaming segments and reporting steps.
 
+pub mod executor;
 pub mod motion;
 pub mod plan;
 pub mod scurve;
 pub mod task;
 
+pub use executor::{Executor, Observation, Outcome, Status, StepReport};
 pub use motion::{JointMove, LineOptions, LinePath, Motion, MotionError};
 pub use plan::{Action, Condition, Plan, RobotInfo, Step, check};
 pub use scurve::{Limits, SCurve};

@@ -1,0 +1,589 @@
+//! Running a checked plan against the loop. The executor is a state machine polled at
+//! 100 Hz with what the loop reports (time, measured joints, contacts, a fault): each
+//! step plans its motion from the reference the steps before it left when it starts,
+//! and the motions of every running step are composed and streamed to the loop as
+//! 10 ms quintic segments, two ahead. It reports each step's start, end or failure with
+//! timing, fails the task when the loop faults, and stops smoothly when cancelled.
+//! Polling is all it needs, so the same executor runs in lockstep simulation (polled by
+//! the simulation's driver) and in real time (polled by a tokio interval).
+
+use embody_control::{Interpolation, JointPoint, Segment};
+use nalgebra::DVector;
+
+use crate::motion::{JointMove, LineOptions, LinePath, Motion};
+use crate::plan::{Action, Condition, Plan, RobotInfo, Step, plan_pose, scaled};
+
+/// Streaming period and lead.
+const SEGMENT_S: f64 = 0.01;
+const LEAD_S: f64 = 0.02;
+
+/// What the loop reports at a poll.
+#[derive(Clone, Copy, Debug)]
+pub struct Observation<'a> {
+    /// Loop time (s).
+    pub now_s: f64,
+    /// Measured joint positions.
+    pub q: &'a [f64],
+    /// Measured joint efforts.
+    pub tau: &'a [f64],
+    /// Contact flags of the force-torque sensors (bit per sensor).
+    pub contacts: u64,
+    /// The loop faulted, with this cause.
+    pub fault: Option<&'a str>,
+}
+
+/// How a step ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// It did what it should.
+    Done,
+    /// Its guard did not hold: not run.
+    Skipped,
+    /// It failed, with the reason.
+    Failed(String),
+}
+
+/// One step's run, for the summary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepReport {
+    /// Step name.
+    pub name: String,
+    /// Skill.
+    pub skill: String,
+    /// Line in the task file.
+    pub line: usize,
+    /// When it started (s, task time).
+    pub started_s: f64,
+    /// How long it ran (s).
+    pub duration_s: f64,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+/// The task's state.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    /// Still running.
+    Running,
+    /// Every step succeeded.
+    Succeeded,
+    /// A step failed (or the loop faulted).
+    Failed(String),
+}
+
+/// A motion being streamed, owned by the step that started it.
+struct Active {
+    owner: usize,
+    start_s: f64,
+    motion: Box<dyn Motion>,
+}
+
+/// A step being run.
+enum Run {
+    NotStarted,
+    Leaf {
+        start_s: f64,
+        motion: Option<usize>,
+    },
+    Sequence {
+        start_s: f64,
+        index: usize,
+        child: Box<Run>,
+    },
+    Parallel {
+        start_s: f64,
+        children: Vec<(Run, Option<bool>)>,
+    },
+    Retry {
+        start_s: f64,
+        attempt: u32,
+        child: Box<Run>,
+    },
+    Timeout {
+        start_s: f64,
+        child: Box<Run>,
+    },
+}
+
+/// Runs a plan. See the module docs.
+pub struct Executor {
+    plan: Plan,
+    robot: RobotInfo,
+    n: usize,
+    run: Run,
+    /// The reference the streamed trajectory rests at once current motions end.
+    rest: Vec<f64>,
+    active: Vec<Active>,
+    next_owner: usize,
+    sent_until_s: f64,
+    started: Option<f64>,
+    reports: Vec<StepReport>,
+    status: Status,
+    stop: Option<f64>,
+}
+
+impl Executor {
+    /// An executor for `plan` on `robot`.
+    pub fn new(plan: Plan, robot: RobotInfo) -> Executor {
+        let n = robot.joints.len();
+        Executor {
+            plan,
+            robot,
+            n,
+            run: Run::NotStarted,
+            rest: Vec::new(),
+            active: Vec::new(),
+            next_owner: 0,
+            sent_until_s: 0.0,
+            started: None,
+            reports: Vec::new(),
+            status: Status::Running,
+            stop: None,
+        }
+    }
+
+    /// Every step's report so far, in the order they ended.
+    pub fn reports(&self) -> &[StepReport] {
+        &self.reports
+    }
+
+    /// The task's state.
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    /// Stops the task smoothly: motions are brought to rest over 0.2 s from where the
+    /// reference is, and the task ends as failed with `reason` (pre-emption: the next
+    /// task then starts from rest).
+    pub fn cancel(&mut self, reason: &str, out: &mut Vec<Segment>) {
+        if self.status != Status::Running {
+            return;
+        }
+        let point = self.sample(self.sent_until_s);
+        let mut rest = JointPoint::at_rest(&point.q[..self.n]);
+        for k in 0..self.n {
+            // Where it would coast to decelerating evenly over 0.2 s.
+            rest.q[k] += point.dq[k] * 0.1;
+        }
+        out.push(Segment {
+            duration_s: 0.2,
+            end: rest,
+            interpolation: Interpolation::Quintic,
+        });
+        self.rest = rest.q[..self.n].to_vec();
+        self.active.clear();
+        self.sent_until_s += 0.2;
+        self.stop = Some(self.sent_until_s);
+        self.status = Status::Failed(format!("cancelled: {reason}"));
+    }
+
+    fn sample(&self, t: f64) -> JointPoint {
+        let mut point = JointPoint::at_rest(&self.rest);
+        for a in &self.active {
+            a.motion.sample((t - a.start_s).max(0.0), &mut point);
+        }
+        point
+    }
+
+    /// Folds finished motions into the rest reference.
+    fn retire(&mut self, t: f64) {
+        let mut k = 0;
+        while k < self.active.len() {
+            let a = &self.active[k];
+            if t - a.start_s >= a.motion.duration() {
+                let mut point = JointPoint::at_rest(&self.rest);
+                a.motion.sample(a.motion.duration(), &mut point);
+                for j in 0..self.n {
+                    if a.motion.drives(j) {
+                        self.rest[j] = point.q[j];
+                    }
+                }
+                self.active.remove(k);
+            } else {
+                k += 1;
+            }
+        }
+    }
+
+    /// Advances the task to `obs.now_s`; appends the segments to send to `out`.
+    pub fn poll(&mut self, obs: &Observation<'_>, out: &mut Vec<Segment>) -> Status {
+        let now = obs.now_s;
+        let t0 = *self.started.get_or_insert_with(|| {
+            self.rest = obs.q[..self.n].to_vec();
+            self.sent_until_s = now;
+            now
+        });
+        if self.status != Status::Running {
+            return self.status.clone();
+        }
+        if let Some(cause) = obs.fault {
+            self.status = Status::Failed(format!("the loop faulted: {cause}"));
+            self.active.clear();
+            return self.status.clone();
+        }
+        let plan_root = self.plan.root.clone();
+        let mut run = std::mem::replace(&mut self.run, Run::NotStarted);
+        let result = self.step(&plan_root, &mut run, obs, t0);
+        self.run = run;
+        // Stream up to the lead.
+        while self.sent_until_s < now + LEAD_S {
+            self.sent_until_s += SEGMENT_S;
+            let t = self.sent_until_s;
+            let point = self.sample(t);
+            out.push(Segment {
+                duration_s: SEGMENT_S,
+                end: point,
+                interpolation: Interpolation::Quintic,
+            });
+            self.retire(t);
+        }
+        match result {
+            Some(Outcome::Failed(reason)) => self.status = Status::Failed(reason),
+            Some(_) if self.active.is_empty() => self.status = Status::Succeeded,
+            _ => {}
+        }
+        self.status.clone()
+    }
+
+    fn holds(&self, condition: &Condition, obs: &Observation<'_>) -> bool {
+        match *condition {
+            Condition::JointNear {
+                joint,
+                value,
+                tolerance,
+            } => obs
+                .q
+                .get(joint)
+                .is_some_and(|q| (q - value).abs() <= tolerance),
+            Condition::ForceAbove { joint, threshold } => {
+                obs.tau.get(joint).is_some_and(|t| t.abs() > threshold)
+            }
+            Condition::Contact { sensor } => obs.contacts & (1 << sensor) != 0,
+        }
+    }
+
+    fn report(
+        &mut self,
+        step: &Step,
+        start_s: f64,
+        now: f64,
+        t0: f64,
+        outcome: Outcome,
+    ) -> Option<Outcome> {
+        self.reports.push(StepReport {
+            name: step.name.clone(),
+            skill: step.skill.clone(),
+            line: step.line,
+            started_s: start_s - t0,
+            duration_s: now - start_s,
+            outcome: outcome.clone(),
+        });
+        Some(outcome)
+    }
+
+    fn cancel_owner(&mut self, owner: Option<usize>) {
+        if let Some(owner) = owner {
+            let t = self.sent_until_s;
+            let point = self.sample(t);
+            if let Some(k) = self.active.iter().position(|a| a.owner == owner) {
+                let a = self.active.remove(k);
+                for j in 0..self.n {
+                    if a.motion.drives(j) {
+                        self.rest[j] = point.q[j];
+                    }
+                }
+            }
+        }
+    }
+
+    /// The motion a leaf starts, planned from the reference at the end of what is
+    /// already streamed.
+    fn start_motion(&mut self, action: &Action, start_s: f64) -> Result<Option<usize>, String> {
+        let from = self.sample(start_s);
+        let q: Vec<f64> = from.q[..self.n].to_vec();
+        let motion: Box<dyn Motion> = match action {
+            Action::MoveJoints { targets, speed } => {
+                let joints: Vec<usize> = targets.iter().map(|(k, _)| *k).collect();
+                let start: Vec<f64> = joints.iter().map(|k| q[*k]).collect();
+                let end: Vec<f64> = targets.iter().map(|(_, v)| *v).collect();
+                let limits: Vec<_> = joints
+                    .iter()
+                    .map(|k| scaled(&self.robot.limits[*k], *speed))
+                    .collect();
+                Box::new(JointMove::new(joints, start, &end, &limits))
+            }
+            Action::Gripper { joint, target, .. } => {
+                let limits = [scaled(&self.robot.limits[*joint], 0.5)];
+                Box::new(JointMove::new(
+                    vec![*joint],
+                    vec![q[*joint]],
+                    &[*target],
+                    &limits,
+                ))
+            }
+            Action::MovePose {
+                frame,
+                position,
+                rpy,
+                line,
+                speed,
+            } => {
+                if *line {
+                    let model = &self.robot.model;
+                    let start = DVector::from_column_slice(&q);
+                    let end = plan_pose(&self.robot, *frame, &q, *position, *rpy, false, *speed)?;
+                    let mut data = embody_model::Data::new(model);
+                    embody_model::frame_placements(model, &mut data, &end);
+                    let target = data.world_from_frame[frame.0];
+                    let limits: Vec<_> = self
+                        .robot
+                        .limits
+                        .iter()
+                        .map(|l| scaled(l, *speed))
+                        .collect();
+                    let path = LinePath::new(
+                        model,
+                        *frame,
+                        &start,
+                        &target,
+                        &limits,
+                        &LineOptions::default(),
+                    )
+                    .map_err(|e| e.to_string())?;
+                    Box::new(path)
+                } else {
+                    let end = plan_pose(&self.robot, *frame, &q, *position, *rpy, false, *speed)?;
+                    let limits: Vec<_> = self
+                        .robot
+                        .limits
+                        .iter()
+                        .map(|l| scaled(l, *speed))
+                        .collect();
+                    Box::new(JointMove::new(
+                        (0..self.n).collect(),
+                        q.clone(),
+                        &end,
+                        &limits,
+                    ))
+                }
+            }
+            _ => return Ok(None),
+        };
+        let owner = self.next_owner;
+        self.next_owner += 1;
+        self.active.push(Active {
+            owner,
+            start_s,
+            motion,
+        });
+        Ok(Some(owner))
+    }
+
+    /// Advances one step; `Some(outcome)` when it ended.
+    fn step(
+        &mut self,
+        step: &Step,
+        run: &mut Run,
+        obs: &Observation<'_>,
+        t0: f64,
+    ) -> Option<Outcome> {
+        let now = obs.now_s;
+        if let Run::NotStarted = run {
+            if let Some(guard) = &step.guard
+                && !self.holds(guard, obs)
+            {
+                return self.report(step, now, now, t0, Outcome::Skipped);
+            }
+            // Motions begin where the streamed trajectory is now.
+            let start_s = self.sent_until_s;
+            *run = match &step.action {
+                Action::Sequence(_) => Run::Sequence {
+                    start_s: now,
+                    index: 0,
+                    child: Box::new(Run::NotStarted),
+                },
+                Action::Parallel(children) => Run::Parallel {
+                    start_s: now,
+                    children: children.iter().map(|_| (Run::NotStarted, None)).collect(),
+                },
+                Action::Retry { .. } => Run::Retry {
+                    start_s: now,
+                    attempt: 1,
+                    child: Box::new(Run::NotStarted),
+                },
+                Action::Timeout { .. } => Run::Timeout {
+                    start_s: now,
+                    child: Box::new(Run::NotStarted),
+                },
+                action => match self.start_motion(action, start_s) {
+                    Ok(motion) => Run::Leaf { start_s, motion },
+                    Err(reason) => return self.report(step, now, now, t0, Outcome::Failed(reason)),
+                },
+            };
+        }
+        match (&step.action, run) {
+            (
+                Action::Sequence(children),
+                Run::Sequence {
+                    start_s,
+                    index,
+                    child,
+                },
+            ) => {
+                let start_s = *start_s;
+                while *index < children.len() {
+                    match self.step(&children[*index], child, obs, t0) {
+                        None => return None,
+                        Some(Outcome::Failed(reason)) => {
+                            return self.report(step, start_s, now, t0, Outcome::Failed(reason));
+                        }
+                        Some(_) => {
+                            *index += 1;
+                            **child = Run::NotStarted;
+                        }
+                    }
+                }
+                if step.name == "task" {
+                    return Some(Outcome::Done);
+                }
+                self.report(step, start_s, now, t0, Outcome::Done)
+            }
+            (
+                Action::Parallel(children),
+                Run::Parallel {
+                    start_s,
+                    children: runs,
+                },
+            ) => {
+                let start_s = *start_s;
+                for (k, (run, done)) in runs.iter_mut().enumerate() {
+                    if done.is_none() {
+                        match self.step(&children[k], run, obs, t0) {
+                            Some(Outcome::Failed(reason)) => {
+                                return self.report(
+                                    step,
+                                    start_s,
+                                    now,
+                                    t0,
+                                    Outcome::Failed(reason),
+                                );
+                            }
+                            Some(_) => *done = Some(true),
+                            None => {}
+                        }
+                    }
+                }
+                if runs.iter().all(|(_, d)| d.is_some()) {
+                    self.report(step, start_s, now, t0, Outcome::Done)
+                } else {
+                    None
+                }
+            }
+            (
+                Action::Retry { limit, step: inner },
+                Run::Retry {
+                    start_s,
+                    attempt,
+                    child,
+                },
+            ) => {
+                let start_s = *start_s;
+                match self.step(inner, child, obs, t0) {
+                    None => None,
+                    Some(Outcome::Failed(reason)) if *attempt >= *limit => self.report(
+                        step,
+                        start_s,
+                        now,
+                        t0,
+                        Outcome::Failed(format!("{reason} (after {attempt} attempts)")),
+                    ),
+                    Some(Outcome::Failed(_)) => {
+                        *attempt += 1;
+                        **child = Run::NotStarted;
+                        None
+                    }
+                    Some(_) => self.report(step, start_s, now, t0, Outcome::Done),
+                }
+            }
+            (
+                Action::Timeout {
+                    seconds,
+                    step: inner,
+                },
+                Run::Timeout { start_s, child },
+            ) => {
+                let start_s = *start_s;
+                match self.step(inner, child, obs, t0) {
+                    Some(outcome) => self.report(step, start_s, now, t0, outcome),
+                    None if now - start_s > *seconds => {
+                        let owner = leaf_motion(child);
+                        self.cancel_owner(owner);
+                        self.report(
+                            step,
+                            start_s,
+                            now,
+                            t0,
+                            Outcome::Failed(format!("timed out after {seconds} s")),
+                        )
+                    }
+                    None => None,
+                }
+            }
+            (action, Run::Leaf { start_s, motion }) => {
+                let start_s = *start_s;
+                let motion = *motion;
+                let finished = |e: &Executor| {
+                    motion.is_none_or(|owner| !e.active.iter().any(|a| a.owner == owner))
+                };
+                match action {
+                    Action::Hold { seconds } | Action::Wait { seconds } => (now - start_s
+                        >= *seconds)
+                        .then(|| ())
+                        .and_then(|_| self.report(step, start_s, now, t0, Outcome::Done)),
+                    Action::WaitUntil {
+                        condition,
+                        timeout_s,
+                    } => {
+                        if self.holds(condition, obs) {
+                            self.report(step, start_s, now, t0, Outcome::Done)
+                        } else if now - start_s > *timeout_s {
+                            self.report(
+                                step,
+                                start_s,
+                                now,
+                                t0,
+                                Outcome::Failed(format!("condition not met within {timeout_s} s")),
+                            )
+                        } else {
+                            None
+                        }
+                    }
+                    Action::Gripper {
+                        joint,
+                        force_n: Some(limit),
+                        ..
+                    } if obs.tau.get(*joint).is_some_and(|t| t.abs() > *limit) => {
+                        // Gripping: stop where the fingers are.
+                        self.cancel_owner(motion);
+                        self.rest[*joint] = obs.q[*joint];
+                        self.report(step, start_s, now, t0, Outcome::Done)
+                    }
+                    _ if finished(self) && now >= self.sent_until_s - LEAD_S => {
+                        self.report(step, start_s, now, t0, Outcome::Done)
+                    }
+                    _ => None,
+                }
+            }
+            _ => Some(Outcome::Failed(
+                "internal: step and run state disagree".into(),
+            )),
+        }
+    }
+}
+
+fn leaf_motion(run: &Run) -> Option<usize> {
+    match run {
+        Run::Leaf { motion, .. } => *motion,
+        _ => None,
+    }
+}
