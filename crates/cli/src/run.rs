@@ -174,7 +174,7 @@ fn lockstep(
         core.tick(&mut robot, now);
         events.extend(client.drain_events());
         let now_s = tick as f64 * 1e-3;
-        if tick % 10 == 0 {
+        if tick.is_multiple_of(10) {
             client.snapshots().read(&mut snapshot);
             let status = poll(&mut executor, client, &snapshot, &events, now_s);
             if status != Status::Running && settle_until.is_none() {

@@ -536,10 +536,13 @@ impl Executor {
                     motion.is_none_or(|owner| !e.active.iter().any(|a| a.owner == owner))
                 };
                 match action {
-                    Action::Hold { seconds } | Action::Wait { seconds } => (now - start_s
-                        >= *seconds)
-                        .then(|| ())
-                        .and_then(|_| self.report(step, start_s, now, t0, Outcome::Done)),
+                    Action::Hold { seconds } | Action::Wait { seconds } => {
+                        if now - start_s >= *seconds {
+                            self.report(step, start_s, now, t0, Outcome::Done)
+                        } else {
+                            None
+                        }
+                    }
                     Action::WaitUntil {
                         condition,
                         timeout_s,
