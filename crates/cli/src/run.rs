@@ -68,6 +68,8 @@ fn fault_cause(events: &[Event]) -> Option<String> {
 }
 
 struct Outcomes {
+    /// Final base pose `[x y z qx qy qz qw]` of a floating-base robot.
+    base: Option<[f64; 7]>,
     status: Status,
     reports: Vec<StepReport>,
     snapshot: StateSnapshot,
@@ -187,7 +189,14 @@ fn lockstep(
         }
     }
     client.snapshots().read(&mut snapshot);
+    let q = robot.world().q();
+    let base = robot.world().model().free_flyer().map(|_| {
+        let mut b = [0.0; 7];
+        b.copy_from_slice(&q.as_slice()[..7]);
+        b
+    });
     Outcomes {
+        base,
         status: executor.status().clone(),
         reports: executor.reports().to_vec(),
         snapshot,
@@ -230,8 +239,15 @@ fn realtime(
         }
     });
     let _ = events;
-    handle.stop().map_err(|e| e.to_string())?;
+    let (_, robot) = handle.stop().map_err(|e| e.to_string())?;
+    let q = robot.world().q();
+    let base = robot.world().model().free_flyer().map(|_| {
+        let mut b = [0.0; 7];
+        b.copy_from_slice(&q.as_slice()[..7]);
+        b
+    });
     Ok(Outcomes {
+        base,
         status,
         reports: executor.reports().to_vec(),
         snapshot,
@@ -270,6 +286,7 @@ fn summarize(args: &RunArgs, task: &str, robot: &str, o: &Outcomes) -> Result<()
             "final_q": &s.q[..s.n],
             "final_tracking_error": tracking,
             "lifecycle": format!("{:?}", s.lifecycle),
+            "base_pose": o.base,
             "simulated_s": o.sim_s,
             "wall_s": o.wall_s,
             "realtime_factor": o.sim_s / o.wall_s.max(1e-9),
@@ -301,6 +318,9 @@ fn summarize(args: &RunArgs, task: &str, robot: &str, o: &Outcomes) -> Result<()
             "final tracking error {:.4} rad, loop {:?}",
             tracking, s.lifecycle
         );
+        if let Some(b) = o.base {
+            println!("base at ({:.3}, {:.3}, {:.3}) m", b[0], b[1], b[2]);
+        }
     }
     if ok {
         Ok(())

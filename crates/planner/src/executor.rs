@@ -416,7 +416,15 @@ impl Executor {
                     child: Box::new(Run::NotStarted),
                 },
                 action => match self.start_motion(action, start_s) {
-                    Ok(motion) => Run::Leaf { start_s, motion },
+                    Ok(Some(motion)) => Run::Leaf {
+                        start_s,
+                        motion: Some(motion),
+                    },
+                    // Waits and holds count from now.
+                    Ok(None) => Run::Leaf {
+                        start_s: now,
+                        motion: None,
+                    },
                     Err(reason) => return self.report(step, now, now, t0, Outcome::Failed(reason)),
                 },
             };

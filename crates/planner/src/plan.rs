@@ -179,10 +179,13 @@ impl RobotInfo {
                 )
             })
             .unzip();
-        let gripper = joints
-            .iter()
-            .position(|n| n.contains("finger"))
-            .map(|k| (k, ranges_of(&model, k).1, ranges_of(&model, k).0));
+        // Open and closed a tenth of the travel inside the stops, clear of the loop's
+        // soft limits.
+        let gripper = joints.iter().position(|n| n.contains("finger")).map(|k| {
+            let (lo, hi) = ranges_of(&model, k);
+            let inset = 0.1 * (hi - lo);
+            (k, hi - inset, lo + inset)
+        });
         RobotInfo {
             postures: builtin_postures(&model.name),
             model,

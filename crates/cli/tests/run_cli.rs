@@ -1,0 +1,125 @@
+//! `embody run` end to end on the example tasks, their end states asserted against the
+//! postures they name; a failing task exits non-zero; a bad task file is located.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn embody(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_embody"))
+        .args(args)
+        .output()
+        .expect("embody runs")
+}
+
+fn example(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/tasks")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+fn q(report: &Value) -> Vec<f64> {
+    report["final_q"]
+        .as_array()
+        .expect("final_q")
+        .iter()
+        .map(|v| v.as_f64().expect("number"))
+        .collect()
+}
+
+#[test]
+fn pick_and_place_ends_home_with_the_gripper_open() {
+    let report = json_of(&embody(&["run", &example("pick_and_place.toml"), "--json"]));
+    assert_eq!(report["result"], "succeeded");
+    assert_eq!(report["steps"].as_array().expect("steps").len(), 11);
+    let q = q(&report);
+    let home = [0.0, 0.3, 0.0, -1.0, 0.0, 0.8, 0.0];
+    for (j, h) in home.iter().enumerate() {
+        assert!(
+            (q[j] - h).abs() < 0.01,
+            "joint {} at {} not home {h}",
+            j + 1,
+            q[j]
+        );
+    }
+    // Open: a tenth of the 40 mm travel inside the stop.
+    assert!((q[7] - 0.036).abs() < 0.001, "gripper at {}", q[7]);
+    assert!(report["final_tracking_error"].as_f64().expect("error") < 0.01);
+    // Lockstep is much faster than real time.
+    assert!(report["realtime_factor"].as_f64().expect("factor") > 5.0);
+}
+
+#[test]
+fn the_humanoid_waves_squats_and_rises_on_its_feet() {
+    let report = json_of(&embody(&["run", &example("humanoid_moves.toml"), "--json"]));
+    assert_eq!(report["result"], "succeeded", "{report}");
+    assert_eq!(report["lifecycle"], "Running");
+    let base: Vec<f64> = report["base_pose"]
+        .as_array()
+        .expect("floating base")
+        .iter()
+        .map(|v| v.as_f64().expect("number"))
+        .collect();
+    assert!(
+        base[2] > 0.95,
+        "the base is at {} m: it fell or stayed down",
+        base[2]
+    );
+    // Upright: the quaternion's x and y parts small.
+    assert!(
+        base[3].abs() < 0.05 && base[4].abs() < 0.05,
+        "tilted: {base:?}"
+    );
+    let steps = report["steps"].as_array().expect("steps");
+    let squat = steps
+        .iter()
+        .find(|s| s["name"] == "squat")
+        .expect("a squat step");
+    assert_eq!(squat["result"], "done");
+}
+
+#[test]
+fn a_failing_task_exits_non_zero_and_says_why() {
+    let dir = std::env::temp_dir().join(format!("embody-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("never.toml");
+    std::fs::write(
+        &path,
+        "[[steps]]\nname = \"never\"\nskill = \"wait_until\"\ncondition = { joint = \"joint1\", near = 2.0 }\ntimeout_s = 0.5\n",
+    )
+    .expect("write");
+    let out = embody(&["run", path.to_str().expect("utf-8")]);
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("condition not met within 0.5 s"),
+        "{stdout}"
+    );
+
+    std::fs::write(
+        &path,
+        "[[steps]]\nskill = \"move_joints\"\njoints = { knee = 1.0 }\n",
+    )
+    .expect("write");
+    let out = embody(&["run", path.to_str().expect("utf-8")]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("never.toml:3: no joint named 'knee'"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,163 @@
+//! The executor against an ideal loop (the measured joints are the streamed reference):
+//! steps report in order with their timing, motions end exactly on target, composites
+//! behave (guards skip, timeouts and retries fail as written), a loop fault fails the
+//! task, and a cancel brings the reference smoothly to rest.
+
+use std::path::PathBuf;
+
+use embody_control::{JointPoint, Segment};
+use embody_model::robots;
+use embody_planner::{Executor, Observation, Outcome, RobotInfo, Source, Status, check};
+
+struct IdealLoop {
+    executor: Executor,
+    reference: JointPoint,
+    now: f64,
+    segments: Vec<Segment>,
+}
+
+fn start(text: &str) -> IdealLoop {
+    let source = Source {
+        file: PathBuf::from("t.toml"),
+        text: text.to_owned(),
+    };
+    let raw = source.parse().expect("parses");
+    let model = robots::load("arm7", None).expect("arm7");
+    let q0 = vec![0.0, 0.3, 0.0, -1.0, 0.0, 0.8, 0.0, 0.02];
+    let robot = RobotInfo::new(model, Vec::new());
+    let plan = check(&source, &raw, &robot, &q0).expect("checks");
+    IdealLoop {
+        executor: Executor::new(plan, robot),
+        reference: JointPoint::at_rest(&q0),
+        now: 0.0,
+        segments: Vec::new(),
+    }
+}
+
+impl IdealLoop {
+    fn poll(&mut self, fault: Option<&str>) -> Status {
+        self.now += 0.01;
+        let q = self.reference.q[..8].to_vec();
+        let mut out = Vec::new();
+        let status = self.executor.poll(
+            &Observation {
+                now_s: self.now,
+                q: &q,
+                tau: &[0.0; 8],
+                contacts: 0,
+                fault,
+            },
+            &mut out,
+        );
+        // The ideal loop is where the first new segment ends.
+        if let Some(first) = out.first() {
+            self.reference = first.end;
+        }
+        self.segments.extend(out);
+        status
+    }
+
+    fn run(&mut self, seconds: f64) -> Status {
+        let mut status = Status::Running;
+        let end = self.now + seconds;
+        while self.now < end && status == Status::Running {
+            status = self.poll(None);
+        }
+        status
+    }
+}
+
+const MOVES: &str = r#"
+[[steps]]
+name = "a"
+skill = "move_joints"
+joints = { joint1 = 0.5, joint2 = 0.1 }
+[[steps]]
+name = "b"
+skill = "wait"
+seconds = 0.3
+[[steps]]
+name = "c"
+skill = "move_joints"
+joints = { joint1 = -0.2 }
+speed = 1.0
+"#;
+
+#[test]
+fn steps_run_in_order_and_motions_end_on_target() {
+    let mut rig = start(MOVES);
+    assert_eq!(rig.run(20.0), Status::Succeeded);
+    let reports = rig.executor.reports();
+    let names: Vec<&str> = reports.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    assert!(reports.iter().all(|r| r.outcome == Outcome::Done));
+    assert!(reports[1].duration_s >= 0.3 - 1e-9);
+    assert!(reports[0].started_s < reports[1].started_s);
+    let last = rig.segments.last().expect("segments").end;
+    assert_eq!(last.q[0], -0.2);
+    assert_eq!(last.q[1], 0.1);
+    assert_eq!(last.dq[0], 0.0);
+    // The stream is continuous: 10 ms segments back to back.
+    assert!(
+        rig.segments
+            .iter()
+            .all(|s| (s.duration_s - 0.01).abs() < 1e-12)
+    );
+}
+
+#[test]
+fn guards_skip_and_timeouts_and_retries_fail_as_written() {
+    let text = r#"
+[[steps]]
+name = "skipped"
+skill = "move_joints"
+joints = { joint1 = 1.0 }
+if = { joint = "joint1", near = 2.0 }
+
+[[steps]]
+name = "bounded"
+skill = "retry"
+limit = 2
+[steps.step]
+skill = "timeout"
+seconds = 0.2
+[steps.step.step]
+skill = "wait_until"
+condition = { joint = "joint1", near = 1.5 }
+timeout_s = 10.0
+"#;
+    let mut rig = start(text);
+    let status = rig.run(5.0);
+    let reports = rig.executor.reports();
+    assert_eq!(reports[0].outcome, Outcome::Skipped);
+    let Status::Failed(reason) = status else {
+        panic!("should fail: {status:?}");
+    };
+    assert!(reason.contains("timed out after 0.2 s"), "{reason}");
+    assert!(reason.contains("after 2 attempts"), "{reason}");
+}
+
+#[test]
+fn a_loop_fault_fails_the_task_with_its_cause() {
+    let mut rig = start(MOVES);
+    rig.run(0.2);
+    assert_eq!(
+        rig.poll(Some("Link")),
+        Status::Failed("the loop faulted: Link".into())
+    );
+}
+
+#[test]
+fn cancel_comes_to_rest_smoothly() {
+    let mut rig = start(MOVES);
+    rig.run(0.5);
+    let moving = rig.segments.last().expect("segments").end;
+    assert!(moving.dq[0].abs() > 0.01, "should be moving");
+    let mut out = Vec::new();
+    rig.executor.cancel("a new task", &mut out);
+    let stop = out.last().expect("a stop segment");
+    assert!(stop.duration_s >= 0.2);
+    assert!(stop.end.dq.iter().all(|v| *v == 0.0));
+    assert!((stop.end.q[0] - moving.q[0]).abs() < 0.1, "stops close by");
+    assert!(matches!(rig.executor.status(), Status::Failed(r) if r.contains("cancelled")));
+}
