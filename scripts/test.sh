@@ -16,12 +16,15 @@ $bin model bench humanoid --samples 5 > /dev/null
 echo "== CLI smoke: embody bench loop (the loop thread against the mock robot)"
 $bin bench loop --robot arm7 --seconds 1 --json > /dev/null
 $bin bench loop --robot humanoid --seconds 1 > /dev/null
-echo "== CLI smoke: embody sim (the README's main command, and the bench)"
+echo "== CLI smoke: embody sim run and bench"
 $bin sim run examples/scenarios/humanoid_stand.toml > /dev/null
 $bin sim run examples/scenarios/arm_faults.toml --json > /dev/null
 $bin sim bench --robot humanoid --contacts --steps 2000 > /dev/null
 echo "== CLI smoke: embody bench wire (a virtual MCU on a pseudo-terminal)"
 $bin bench wire --ticks 500 > /dev/null
+echo "== CLI smoke: embody run (the README's main command) and bench plan"
+$bin run examples/tasks/pick_and_place.toml > /dev/null
+$bin bench plan > /dev/null
 echo "CLI smoke passed"
 echo "== third-party peer: python-can's slcan interface against embody vmcu --slcan"
 scripts/test_python_can.sh "$bin"

@@ -223,11 +223,16 @@ fn realtime(
         let mut snapshot = StateSnapshot::new(n);
         let mut events = Vec::new();
         let mut settle_until = None;
+        let mut origin_ns = None;
         loop {
             interval.tick().await;
             events.extend(client.drain_events());
-            client.snapshots().read(&mut snapshot);
-            let now_s = snapshot.stamp_ns as f64 * 1e-9;
+            if !client.snapshots().read(&mut snapshot) {
+                continue; // the loop has not ticked yet
+            }
+            // Task time from the loop's first tick (the system clock counts from boot).
+            let origin = *origin_ns.get_or_insert(snapshot.stamp_ns);
+            let now_s = snapshot.stamp_ns.saturating_sub(origin) as f64 * 1e-9;
             let status = poll(&mut executor, &client, &snapshot, &events, now_s);
             if status != Status::Running && settle_until.is_none() {
                 settle_until = Some(wall.elapsed().as_secs_f64() + 0.3);

@@ -123,3 +123,30 @@ fn a_failing_task_exits_non_zero_and_says_why() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn realtime_runs_the_executor_on_tokio_at_wall_clock_pace() {
+    let dir = std::env::temp_dir().join(format!("embody-run-rt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("short.toml");
+    std::fs::write(
+        &path,
+        "[[steps]]\nskill = \"move_joints\"\njoints = { joint1 = 0.2 }\nspeed = 1.0\n[[steps]]\nskill = \"wait\"\nseconds = 0.3\n",
+    )
+    .expect("write");
+    let report = json_of(&embody(&[
+        "run",
+        path.to_str().expect("utf-8"),
+        "--realtime",
+        "--json",
+    ]));
+    assert_eq!(report["result"], "succeeded");
+    let q = q(&report);
+    assert!((q[0] - 0.2).abs() < 0.01, "joint1 at {}", q[0]);
+    let wall = report["wall_s"].as_f64().expect("wall");
+    let steps = report["steps"].as_array().expect("steps");
+    let last = &steps[steps.len() - 1];
+    let task_s = last["started_s"].as_f64().expect("t") + last["duration_s"].as_f64().expect("d");
+    assert!(wall >= task_s, "real time: {task_s} s of task in {wall} s");
+    std::fs::remove_dir_all(&dir).ok();
+}

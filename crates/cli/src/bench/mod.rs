@@ -4,6 +4,7 @@
 use clap::Subcommand;
 
 mod loop_bench;
+mod plan_bench;
 mod wire_bench;
 
 /// The `bench` subcommands.
@@ -16,6 +17,8 @@ pub enum BenchCommand {
     /// Time the wire: frame codec for a 30-joint tick, bus scheduler capacity, and the
     /// host → bridge → host round trip (to `--port`, or to a virtual MCU it starts).
     Wire(wire_bench::WireArgs),
+    /// Time planning: a 7-joint jerk-limited move and a 0.5 m Cartesian line through IK.
+    Plan(plan_bench::PlanArgs),
 }
 
 /// Runs a `bench` subcommand.
@@ -23,5 +26,6 @@ pub fn run(command: BenchCommand) -> Result<(), String> {
     match command {
         BenchCommand::Loop(args) => loop_bench::run(&args),
         BenchCommand::Wire(args) => wire_bench::run(&args),
+        BenchCommand::Plan(args) => plan_bench::run(&args),
     }
 }
