@@ -19,7 +19,7 @@ use embody_control::{
 use embody_hal::{Robot, SystemClock, Timestamp};
 use embody_model::{Model, robots};
 use embody_planner::{
-    Executor, Observation, Outcome, RobotInfo, Source, Status, StepReport, check,
+    Executor, Observation, Outcome, Progress, RobotInfo, Source, Status, StepReport, check,
 };
 use embody_sim::{Environment, SensorMounts, SimConfig, SimRobot, lowest_point};
 use serde_json::json;
@@ -234,6 +234,22 @@ fn realtime(
             let origin = *origin_ns.get_or_insert(snapshot.stamp_ns);
             let now_s = snapshot.stamp_ns.saturating_sub(origin) as f64 * 1e-9;
             let status = poll(&mut executor, &client, &snapshot, &events, now_s);
+            for progress in executor.drain_progress() {
+                match progress {
+                    Progress::Started { name, at_s } => eprintln!("{at_s:7.2} s  started {name}"),
+                    Progress::Ended(r) => eprintln!(
+                        "{:7.2} s  {} {} ({:.2} s)",
+                        r.started_s + r.duration_s,
+                        match &r.outcome {
+                            Outcome::Done => "finished".to_owned(),
+                            Outcome::Skipped => "skipped".to_owned(),
+                            Outcome::Failed(why) => format!("FAILED ({why}):"),
+                        },
+                        r.name,
+                        r.duration_s
+                    ),
+                }
+            }
             if status != Status::Running && settle_until.is_none() {
                 settle_until = Some(wall.elapsed().as_secs_f64() + 0.3);
             }

@@ -60,6 +60,20 @@ pub struct StepReport {
     pub outcome: Outcome,
 }
 
+/// A step starting or ending, as it happens.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Progress {
+    /// A step started (task time, s).
+    Started {
+        /// Step name.
+        name: String,
+        /// When.
+        at_s: f64,
+    },
+    /// A step ended.
+    Ended(StepReport),
+}
+
 /// The task's state.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Status {
@@ -118,6 +132,7 @@ pub struct Executor {
     sent_until_s: f64,
     started: Option<f64>,
     reports: Vec<StepReport>,
+    progress: Vec<Progress>,
     status: Status,
     stop: Option<f64>,
 }
@@ -137,9 +152,24 @@ impl Executor {
             sent_until_s: 0.0,
             started: None,
             reports: Vec::new(),
+            progress: Vec::new(),
             status: Status::Running,
             stop: None,
         }
+    }
+
+    /// Steps started and ended since the last call.
+    pub fn drain_progress(&mut self) -> Vec<Progress> {
+        std::mem::take(&mut self.progress)
+    }
+
+    /// Pre-emption: stops the running task smoothly (as [`Executor::cancel`]) and runs
+    /// `plan` from where the robot comes to rest.
+    pub fn replace(&mut self, plan: Plan, out: &mut Vec<Segment>) {
+        self.cancel("replaced by a new task", out);
+        self.plan = plan;
+        self.run = Run::NotStarted;
+        self.status = Status::Running;
     }
 
     /// Every step's report so far, in the order they ended.
@@ -270,14 +300,16 @@ impl Executor {
         t0: f64,
         outcome: Outcome,
     ) -> Option<Outcome> {
-        self.reports.push(StepReport {
+        let report = StepReport {
             name: step.name.clone(),
             skill: step.skill.clone(),
             line: step.line,
             started_s: start_s - t0,
             duration_s: now - start_s,
             outcome: outcome.clone(),
-        });
+        };
+        self.progress.push(Progress::Ended(report.clone()));
+        self.reports.push(report);
         Some(outcome)
     }
 
@@ -394,6 +426,10 @@ impl Executor {
             {
                 return self.report(step, now, now, t0, Outcome::Skipped);
             }
+            self.progress.push(Progress::Started {
+                name: step.name.clone(),
+                at_s: now - t0,
+            });
             // Motions begin where the streamed trajectory is now.
             let start_s = self.sent_until_s;
             *run = match &step.action {

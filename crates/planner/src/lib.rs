@@ -12,7 +12,7 @@ pub mod plan;
 pub mod scurve;
 pub mod task;
 
-pub use executor::{Executor, Observation, Outcome, Status, StepReport};
+pub use executor::{Executor, Observation, Outcome, Progress, Status, StepReport};
 pub use motion::{JointMove, LineOptions, LinePath, Motion, MotionError};
 pub use plan::{Action, Condition, Plan, RobotInfo, Step, check};
 pub use scurve::{Limits, SCurve};

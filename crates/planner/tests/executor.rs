@@ -161,3 +161,41 @@ fn cancel_comes_to_rest_smoothly() {
     assert!((stop.end.q[0] - moving.q[0]).abs() < 0.1, "stops close by");
     assert!(matches!(rig.executor.status(), Status::Failed(r) if r.contains("cancelled")));
 }
+
+#[test]
+fn a_new_task_replaces_the_running_one_after_a_smooth_stop() {
+    let mut rig = start(MOVES);
+    rig.run(0.5);
+    let progress = rig.executor.drain_progress();
+    assert!(
+        matches!(&progress[0], embody_planner::Progress::Started { name, .. } if name == "task")
+    );
+    let next = {
+        let source = Source {
+            file: PathBuf::from("next.toml"),
+            text:
+                "[[steps]]\nname = \"back\"\nskill = \"move_joints\"\njoints = { joint1 = 0.0 }\n"
+                    .to_owned(),
+        };
+        let raw = source.parse().expect("parses");
+        let model = robots::load("arm7", None).expect("arm7");
+        check(&source, &raw, &RobotInfo::new(model, Vec::new()), &[0.0; 8]).expect("checks")
+    };
+    let mut out = Vec::new();
+    rig.executor.replace(next, &mut out);
+    let stop = out.last().expect("a stop segment");
+    assert!(stop.end.dq.iter().all(|v| *v == 0.0), "comes to rest first");
+    rig.segments.extend(out);
+    assert_eq!(rig.run(10.0), Status::Succeeded);
+    assert_eq!(rig.segments.last().expect("segments").end.q[0], 0.0);
+    let ended: Vec<String> = rig
+        .executor
+        .drain_progress()
+        .into_iter()
+        .filter_map(|p| match p {
+            embody_planner::Progress::Ended(r) => Some(r.name),
+            _ => None,
+        })
+        .collect();
+    assert!(ended.contains(&"back".to_owned()), "{ended:?}");
+}
