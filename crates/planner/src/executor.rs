@@ -11,7 +11,7 @@ use embody_control::{Interpolation, JointPoint, Segment};
 use nalgebra::DVector;
 
 use crate::motion::{JointMove, LineOptions, LinePath, Motion};
-use crate::plan::{Action, Condition, Plan, RobotInfo, Step, plan_pose, scaled};
+use crate::plan::{Action, Condition, Plan, RobotInfo, Step, plan_pose, scaled, target_pose};
 
 /// Streaming period and lead.
 const SEGMENT_S: f64 = 0.01;
@@ -360,19 +360,16 @@ impl Executor {
                 line,
                 speed,
             } => {
+                let limits: Vec<_> = self
+                    .robot
+                    .limits
+                    .iter()
+                    .map(|l| scaled(l, *speed))
+                    .collect();
                 if *line {
                     let model = &self.robot.model;
+                    let target = target_pose(model, *frame, &q, *position, *rpy);
                     let start = DVector::from_column_slice(&q);
-                    let end = plan_pose(&self.robot, *frame, &q, *position, *rpy, false, *speed)?;
-                    let mut data = embody_model::Data::new(model);
-                    embody_model::frame_placements(model, &mut data, &end);
-                    let target = data.world_from_frame[frame.0];
-                    let limits: Vec<_> = self
-                        .robot
-                        .limits
-                        .iter()
-                        .map(|l| scaled(l, *speed))
-                        .collect();
                     let path = LinePath::new(
                         model,
                         *frame,
@@ -385,12 +382,6 @@ impl Executor {
                     Box::new(path)
                 } else {
                     let end = plan_pose(&self.robot, *frame, &q, *position, *rpy, false, *speed)?;
-                    let limits: Vec<_> = self
-                        .robot
-                        .limits
-                        .iter()
-                        .map(|l| scaled(l, *speed))
-                        .collect();
                     Box::new(JointMove::new(
                         (0..self.n).collect(),
                         q.clone(),

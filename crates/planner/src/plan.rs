@@ -621,13 +621,7 @@ pub fn plan_pose(
     let model = &robot.model;
     let start = DVector::from_column_slice(q);
     let mut data = Data::new(model);
-    frame_placements(model, &mut data, start.as_slice());
-    let current = data.world_from_frame[frame.0];
-    let rotation = match rpy {
-        Some([r, p, y]) => *Rotation3::from_euler_angles(r, p, y).matrix(),
-        None => current.rotation,
-    };
-    let target = Transform::new(rotation, position.into());
+    let target = target_pose(model, frame, q, position, rpy);
     if line {
         let limits: Vec<Limits> = robot.limits.iter().map(|l| scaled(l, speed)).collect();
         let path = LinePath::new(
@@ -653,6 +647,26 @@ pub fn plan_pose(
         }
         Ok(end.as_slice().to_vec())
     }
+}
+
+/// The pose a `move_pose` asks for: `position`, and `rpy` or else the frame's
+/// orientation at `q`.
+pub fn target_pose(
+    model: &Model,
+    frame: FrameId,
+    q: &[f64],
+    position: [f64; 3],
+    rpy: Option<[f64; 3]>,
+) -> Transform {
+    let rotation = match rpy {
+        Some([r, p, y]) => *Rotation3::from_euler_angles(r, p, y).matrix(),
+        None => {
+            let mut data = Data::new(model);
+            frame_placements(model, &mut data, q);
+            data.world_from_frame[frame.0].rotation
+        }
+    };
+    Transform::new(rotation, position.into())
 }
 
 /// `limits` at a fraction `speed` (velocity ×s, acceleration ×s², jerk ×s³).
