@@ -135,35 +135,36 @@ impl FrameDecoder {
         if len == 0 {
             return None;
         }
-        let result = self.finish(len);
-        match result {
-            Ok(_) => self.stats.ok += 1,
-            Err(FrameError::Crc) => self.stats.crc_errors += 1,
-            Err(_) => self.stats.framing_errors += 1,
-        }
+        let result = unframe(&self.raw[..len], &mut self.payload);
+        self.settle(&result);
         Some(result)
     }
 
-    fn finish(&mut self, len: usize) -> Result<usize, FrameError> {
-        let n = crate::cobs::decode(&self.raw[..len], &mut self.payload).ok_or(FrameError::Cobs)?;
-        if n < 4 {
-            return Err(FrameError::Short);
+    /// Counts a frame's result and keeps a good payload's length.
+    fn settle(&mut self, result: &Result<usize, FrameError>) {
+        match result {
+            Ok(n) => {
+                self.stats.ok += 1;
+                self.payload_len = *n;
+            }
+            Err(FrameError::Crc) => self.stats.crc_errors += 1,
+            Err(_) => self.stats.framing_errors += 1,
         }
-        let body = n - 4;
-        let mut crc = [0u8; 4];
-        crc.copy_from_slice(&self.payload[body..n]);
-        if CRC32.checksum(&self.payload[..body]) != u32::from_le_bytes(crc) {
-            return Err(FrameError::Crc);
-        }
-        self.payload_len = body;
-        Ok(body)
     }
 
     /// Feeds a run of bytes up to and including the first delimiter in it; returns how
     /// many bytes were taken and, if a frame ended, its result (as [`Self::push`]).
-    /// Call again with the rest. Much faster than byte by byte.
+    /// Call again with the rest. Much faster than byte by byte: a whole frame in one run
+    /// is decoded where it lies.
     pub fn feed(&mut self, bytes: &[u8]) -> (usize, Option<Result<usize, FrameError>>) {
-        let end = bytes.iter().position(|&b| b == 0);
+        let end = crate::cobs::find_zero(bytes);
+        if let (Some(at), 0, false) = (end, self.len, self.overflow)
+            && at > 0
+        {
+            let result = unframe(&bytes[..at], &mut self.payload);
+            self.settle(&result);
+            return (at + 1, Some(result));
+        }
         let body = &bytes[..end.unwrap_or(bytes.len())];
         let room = MAX_FRAME - self.len;
         if body.len() > room {
@@ -193,6 +194,21 @@ impl FrameDecoder {
     pub fn stats(&self) -> FrameStats {
         self.stats
     }
+}
+
+/// COBS-decodes one frame into `payload` and checks its CRC; the payload's length.
+fn unframe(raw: &[u8], payload: &mut [u8]) -> Result<usize, FrameError> {
+    let n = crate::cobs::decode(raw, payload).ok_or(FrameError::Cobs)?;
+    if n < 4 {
+        return Err(FrameError::Short);
+    }
+    let body = n - 4;
+    let mut crc = [0u8; 4];
+    crc.copy_from_slice(&payload[body..n]);
+    if CRC32.checksum(&payload[..body]) != u32::from_le_bytes(crc) {
+        return Err(FrameError::Crc);
+    }
+    Ok(body)
 }
 
 #[cfg(test)]
