@@ -38,6 +38,9 @@ pub struct RunArgs {
     /// Seed of the simulator's noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Show the run in Rerun: spawn, connect[=URL], save=PATH or serve.
+    #[arg(long)]
+    rerun: Option<embody_viz::Sink>,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -124,10 +127,21 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     client.request(Request::Arm).map_err(|e| e.to_string())?;
     client.request(Request::Start).map_err(|e| e.to_string())?;
+    let recorder = args
+        .rerun
+        .clone()
+        .map(|sink| {
+            embody_viz::Recorder::new(embody_viz::VizConfig::new(sink, &model.name), &model)
+        })
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let outcomes = if args.realtime {
+        if recorder.is_some() {
+            return Err("--rerun with --realtime is not wired yet; use lockstep".into());
+        }
         realtime(core, robot, client, executor)?
     } else {
-        lockstep(core, robot, &client, executor)
+        lockstep(core, robot, &client, executor, recorder)?
     };
     summarize(args, &task_name, &model.name, &outcomes)
 }
@@ -164,18 +178,44 @@ fn lockstep(
     mut robot: SimRobot,
     client: &LoopClient,
     mut executor: Executor,
-) -> Outcomes {
+    mut recorder: Option<embody_viz::Recorder>,
+) -> Result<Outcomes, String> {
     let wall = Instant::now();
     let mut snapshot = StateSnapshot::new(robot.capabilities().joints.len());
     let mut events = Vec::new();
     let mut tick = 0u64;
     let mut settle_until = None;
+    let mut compute_us = 0.0;
     loop {
         tick += 1;
         let now = Timestamp::from_nanos(tick * 1_000_000);
         core.tick(&mut robot, now);
-        events.extend(client.drain_events());
+        let fresh = client.drain_events();
         let now_s = tick as f64 * 1e-3;
+        if let Some(recorder) = recorder.as_mut() {
+            // Lockstep: the driver records between ticks (it is not the loop thread).
+            client.snapshots().read(&mut snapshot);
+            if tick.is_multiple_of(50) {
+                // The loop's median compute so far, refreshed every 50 ms.
+                compute_us = client.timing().stages.p50_ns as f64 * 1e-3;
+            }
+            recorder
+                .record(now_s, &snapshot, compute_us)
+                .map_err(|e| e.to_string())?;
+            for event in &fresh {
+                let warning = matches!(
+                    event.kind,
+                    EventKind::Transition {
+                        to: Lifecycle::Fault,
+                        ..
+                    }
+                );
+                recorder
+                    .event(now_s, &format!("{:?}", event.kind), warning)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        events.extend(fresh);
         if tick.is_multiple_of(10) {
             client.snapshots().read(&mut snapshot);
             let status = poll(&mut executor, client, &snapshot, &events, now_s);
@@ -189,20 +229,23 @@ fn lockstep(
         }
     }
     client.snapshots().read(&mut snapshot);
+    if let Some(recorder) = recorder {
+        recorder.finish().map_err(|e| e.to_string())?;
+    }
     let q = robot.world().q();
     let base = robot.world().model().free_flyer().map(|_| {
         let mut b = [0.0; 7];
         b.copy_from_slice(&q.as_slice()[..7]);
         b
     });
-    Outcomes {
+    Ok(Outcomes {
         base,
         status: executor.status().clone(),
         reports: executor.reports().to_vec(),
         snapshot,
         sim_s: tick as f64 * 1e-3,
         wall_s: wall.elapsed().as_secs_f64(),
-    }
+    })
 }
 
 fn realtime(

@@ -150,3 +150,25 @@ fn realtime_runs_the_executor_on_tokio_at_wall_clock_pace() {
     assert!(wall >= task_s, "real time: {task_s} s of task in {wall} s");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_run_can_be_saved_as_a_rerun_recording() {
+    let path = std::env::temp_dir().join(format!("embody-run-{}.rrd", std::process::id()));
+    let sink = format!("save={}", path.display());
+    let report = json_of(&embody(&[
+        "run",
+        &example("pick_and_place.toml"),
+        "--rerun",
+        &sink,
+        "--json",
+    ]));
+    assert_eq!(report["result"], "succeeded");
+    let bytes = std::fs::read(&path).expect("a recording");
+    // An .rrd stream starts with Rerun's magic and holds the whole run (MBs of data).
+    assert_eq!(&bytes[..4], b"RRF2", "not an .rrd file");
+    assert!(bytes.len() > 1_000_000, "only {} bytes", bytes.len());
+    std::fs::remove_file(&path).ok();
+    let out = embody(&["run", &example("pick_and_place.toml"), "--rerun", "show"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--rerun"));
+}

@@ -1,0 +1,10 @@
+//! embody-viz: operators watch robots in Rerun. A [`Recorder`] turns the loop's state
+//! snapshots into a recording — the model posed from the measured joints, joint series,
+//! events and timing — batched so logging never costs the loop anything, into any
+//! [`Sink`]. The only crate (with the CLI) that depends on Rerun.
+
+mod recorder;
+mod sink;
+
+pub use recorder::{Recorder, VizConfig, VizError};
+pub use sink::{Sink, SinkError};

@@ -1,0 +1,319 @@
+//! The recorder: turns the loop's state snapshots into Rerun data without touching the
+//! loop thread. Joint series (measured and commanded position, velocity, torque) go out
+//! in 50 ms columns with `send_columns`, one multi-series entity per quantity; link
+//! poses from forward kinematics of the measured joints at a lower rate (60 Hz by
+//! default); the model's visual shapes once, statically; loop events as text logs.
+//!
+//! Entity paths, under `robot/<unit>/`:
+//! - `links/<link>`: the link's pose in the world (`Transform3D`), with its visual shapes
+//!   as children `links/<link>/visual_<k>` (a static offset and the shape);
+//! - `joints/q`, `joints/q_ref`, `joints/dq`, `joints/tau`: one series per joint, named by
+//!   the joint, in joint order;
+//! - `events`: lifecycle transitions and other loop events (`TextLog`);
+//! - `timing/compute_us`: the loop's compute per tick.
+//!
+//! Time is on the `sim_time` timeline (seconds of loop time).
+
+use embody_control::StateSnapshot;
+use embody_model::{Data, Model, Shape, forward_kinematics};
+use nalgebra::{Rotation3, UnitQuaternion};
+use rerun::{RecordingStream, TimeColumn};
+
+use crate::sink::Sink;
+
+/// Why a recording could not start or continue.
+#[derive(Debug, thiserror::Error)]
+pub enum VizError {
+    /// Rerun refused the sink or the data.
+    #[error("rerun: {0}")]
+    Rerun(String),
+}
+
+fn rerun_err(e: impl std::fmt::Display) -> VizError {
+    VizError::Rerun(e.to_string())
+}
+
+/// Recording settings.
+#[derive(Clone, Debug)]
+pub struct VizConfig {
+    /// Where it goes.
+    pub sink: Sink,
+    /// The robot's unit id (entity prefix `robot/<unit>`).
+    pub unit: String,
+    /// Rate of link poses (Hz). Default 60.
+    pub pose_hz: f64,
+    /// Length of a block of joint series (s). Default 0.05.
+    pub block_s: f64,
+}
+
+impl VizConfig {
+    /// Defaults for `unit` into `sink`.
+    pub fn new(sink: Sink, unit: &str) -> VizConfig {
+        VizConfig {
+            sink,
+            unit: unit.to_owned(),
+            pose_hz: 60.0,
+            block_s: 0.05,
+        }
+    }
+}
+
+/// Joint series buffered for the next block.
+#[derive(Default)]
+struct Block {
+    times: Vec<f64>,
+    q: Vec<f64>,
+    q_ref: Vec<f64>,
+    dq: Vec<f64>,
+    tau: Vec<f64>,
+    compute_us: Vec<f64>,
+}
+
+/// Records one robot into a Rerun stream. See the module docs.
+pub struct Recorder {
+    stream: RecordingStream,
+    config: VizConfig,
+    model: Model,
+    data: Data,
+    /// Entity of each link, by joint index of the link's frame.
+    links: Vec<(usize, String, embody_model::spatial::Transform)>,
+    block: Block,
+    block_start: Option<f64>,
+    last_pose: Option<f64>,
+    joints: usize,
+    dropped: u64,
+}
+
+impl Recorder {
+    /// Opens the sink and logs `model`'s joints and visual shapes.
+    pub fn new(config: VizConfig, model: &Model) -> Result<Recorder, VizError> {
+        let builder = rerun::RecordingStreamBuilder::new("embody");
+        let stream = match &config.sink {
+            Sink::Spawn => builder.spawn(),
+            Sink::Connect(None) => builder.connect_grpc(),
+            Sink::Connect(Some(url)) => builder.connect_grpc_opts(url.clone()),
+            Sink::Save(path) => builder.save(path),
+            Sink::Serve => builder.serve_grpc(),
+        }
+        .map_err(rerun_err)?;
+        let prefix = format!("robot/{}", config.unit);
+        let names: Vec<String> = model
+            .actuated_joints()
+            .map(|j| model.joints[j.0].name.clone())
+            .collect();
+        for quantity in ["q", "q_ref", "dq", "tau"] {
+            stream
+                .log_static(
+                    format!("{prefix}/joints/{quantity}"),
+                    &rerun::SeriesLines::new().with_names(names.iter().map(String::as_str)),
+                )
+                .map_err(rerun_err)?;
+        }
+        let mut links = Vec::new();
+        for link in &model.links {
+            let frame = &model.frames[link.frame.0];
+            let path = format!("{prefix}/links/{}", frame.name);
+            for (k, visual) in link.visuals.iter().enumerate() {
+                let entity = format!("{path}/visual_{k}");
+                let o = &visual.origin;
+                stream
+                    .log_static(entity.as_str(), &transform(o))
+                    .map_err(rerun_err)?;
+                let color = visual.rgba.map(|c| {
+                    rerun::Color::from_unmultiplied_rgba(
+                        (c[0] * 255.0) as u8,
+                        (c[1] * 255.0) as u8,
+                        (c[2] * 255.0) as u8,
+                        (c[3] * 255.0) as u8,
+                    )
+                });
+                let color = color.unwrap_or(rerun::Color::from_rgb(170, 170, 180));
+                match &visual.shape {
+                    Shape::Box { size } => stream.log_static(
+                        entity.as_str(),
+                        &rerun::Boxes3D::from_half_sizes([[
+                            size.x as f32 / 2.0,
+                            size.y as f32 / 2.0,
+                            size.z as f32 / 2.0,
+                        ]])
+                        .with_colors([color])
+                        .with_fill_mode(rerun::FillMode::Solid),
+                    ),
+                    Shape::Sphere { radius } => stream.log_static(
+                        entity.as_str(),
+                        &rerun::Ellipsoids3D::from_radii([*radius as f32])
+                            .with_colors([color])
+                            .with_fill_mode(rerun::FillMode::Solid),
+                    ),
+                    Shape::Cylinder { radius, length } | Shape::Capsule { radius, length } => {
+                        stream.log_static(
+                            entity.as_str(),
+                            &rerun::Capsules3D::from_lengths_and_radii(
+                                [*length as f32],
+                                [*radius as f32],
+                            )
+                            .with_translations([[0.0, 0.0, -(*length as f32) / 2.0]])
+                            .with_colors([color]),
+                        )
+                    }
+                    Shape::Mesh { filename, scale } => {
+                        match std::fs::read(filename) {
+                            Ok(bytes) => stream.log_static(
+                                entity.as_str(),
+                                &rerun::Asset3D::from_file_contents(
+                                    bytes,
+                                    rerun::MediaType::guess_from_path(filename),
+                                ),
+                            ),
+                            // A package:// mesh the host cannot resolve: its bounding
+                            // shape is unknown, so nothing is drawn (counted nowhere).
+                            Err(_) => {
+                                let _ = scale;
+                                Ok(())
+                            }
+                        }
+                    }
+                }
+                .map_err(rerun_err)?;
+            }
+            links.push((frame.joint.0, path, frame.placement));
+        }
+        Ok(Recorder {
+            stream,
+            joints: names.len(),
+            data: Data::new(model),
+            model: model.clone(),
+            config,
+            links,
+            block: Block::default(),
+            block_start: None,
+            last_pose: None,
+            dropped: 0,
+        })
+    }
+
+    /// Records the loop's state at `t_s` (loop time).
+    pub fn record(
+        &mut self,
+        t_s: f64,
+        snapshot: &StateSnapshot,
+        compute_us: f64,
+    ) -> Result<(), VizError> {
+        let n = self.joints.min(snapshot.n);
+        let b = &mut self.block;
+        b.times.push(t_s);
+        b.q.extend_from_slice(&snapshot.q[..n]);
+        b.q_ref.extend_from_slice(&snapshot.q_ref[..n]);
+        b.dq.extend_from_slice(&snapshot.dq[..n]);
+        b.tau.extend_from_slice(&snapshot.tau_measured[..n]);
+        b.compute_us.push(compute_us);
+        let start = *self.block_start.get_or_insert(t_s);
+        if t_s - start >= self.config.block_s {
+            self.flush()?;
+        }
+        let due = self
+            .last_pose
+            .is_none_or(|last| t_s - last >= 1.0 / self.config.pose_hz);
+        if due {
+            self.last_pose = Some(t_s);
+            self.log_poses(t_s, snapshot)?;
+        }
+        Ok(())
+    }
+
+    fn log_poses(&mut self, t_s: f64, snapshot: &StateSnapshot) -> Result<(), VizError> {
+        let model = &self.model;
+        let mut q = model.neutral_configuration();
+        if model.free_flyer().is_some() {
+            q.as_mut_slice()[..7].copy_from_slice(&snapshot.base_pose);
+        }
+        let offset = if model.free_flyer().is_some() { 7 } else { 0 };
+        for (k, j) in model.actuated_joints().enumerate() {
+            if k < snapshot.n {
+                q[model.joints[j.0].idx_q] = snapshot.q[k];
+            }
+        }
+        let _ = offset;
+        forward_kinematics(model, &mut self.data, q.as_slice());
+        self.stream.set_duration_secs("sim_time", t_s);
+        for (joint, path, placement) in &self.links {
+            let world = self.data.world_from_joint[*joint].mul(placement);
+            self.stream
+                .log(path.as_str(), &transform(&world))
+                .map_err(rerun_err)?;
+        }
+        Ok(())
+    }
+
+    /// Logs a loop event as text at `t_s`.
+    pub fn event(&mut self, t_s: f64, text: &str, warning: bool) -> Result<(), VizError> {
+        self.stream.set_duration_secs("sim_time", t_s);
+        let level = if warning {
+            rerun::TextLogLevel::WARN
+        } else {
+            rerun::TextLogLevel::INFO
+        };
+        self.stream
+            .log(
+                format!("robot/{}/events", self.config.unit),
+                &rerun::TextLog::new(text).with_level(level),
+            )
+            .map_err(rerun_err)
+    }
+
+    /// Sends the buffered block of joint series.
+    pub fn flush(&mut self) -> Result<(), VizError> {
+        let block = std::mem::take(&mut self.block);
+        self.block_start = None;
+        let rows = block.times.len();
+        if rows == 0 {
+            return Ok(());
+        }
+        let prefix = format!("robot/{}", self.config.unit);
+        let time = || TimeColumn::new_duration_secs("sim_time", block.times.iter().copied());
+        for (quantity, values) in [
+            ("q", &block.q),
+            ("q_ref", &block.q_ref),
+            ("dq", &block.dq),
+            ("tau", &block.tau),
+        ] {
+            let columns = rerun::Scalars::new(values.iter().copied())
+                .columns(std::iter::repeat_n(self.joints, rows))
+                .map_err(rerun_err)?;
+            self.stream
+                .send_columns(format!("{prefix}/joints/{quantity}"), [time()], columns)
+                .map_err(rerun_err)?;
+        }
+        let columns = rerun::Scalars::new(block.compute_us.iter().copied())
+            .columns_of_unit_batches()
+            .map_err(rerun_err)?;
+        self.stream
+            .send_columns(format!("{prefix}/timing/compute_us"), [time()], columns)
+            .map_err(rerun_err)?;
+        Ok(())
+    }
+
+    /// Samples dropped because the recorder fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Flushes everything and closes the sink.
+    pub fn finish(mut self) -> Result<(), VizError> {
+        self.flush()?;
+        self.stream.flush_blocking().map_err(rerun_err)?;
+        Ok(())
+    }
+}
+
+fn transform(t: &embody_model::spatial::Transform) -> rerun::Transform3D {
+    let q = UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(t.rotation));
+    rerun::Transform3D::from_translation_rotation(
+        [
+            t.translation.x as f32,
+            t.translation.y as f32,
+            t.translation.z as f32,
+        ],
+        rerun::Quaternion::from_xyzw([q.i as f32, q.j as f32, q.k as f32, q.w as f32]),
+    )
+}
