@@ -2,7 +2,8 @@
 # Runs every test of the workspace. A fresh machine needs Rust and Python 3 with venv:
 # the Pinocchio reference values the tests compare against are committed (Python is only
 # needed to regenerate them or to benchmark against Pinocchio and MuJoCo), and the
-# python-can peer test installs python-can into .venv-can on first use.
+# python-can peer test installs python-can into .venv-can on first use; the Rerun checks
+# install rerun-sdk into .venv-rerun and, when missing, Mesa's Vulkan drivers with apt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== cargo test --workspace"
@@ -28,3 +29,5 @@ $bin bench plan > /dev/null
 echo "CLI smoke passed"
 echo "== third-party peer: python-can's slcan interface against embody vmcu --slcan"
 scripts/test_python_can.sh "$bin"
+echo "== third-party reader: Rerun's rrd verify and RrdReader on embody's recordings"
+scripts/test_rerun.sh "$bin"

@@ -12,16 +12,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
+use embody_bridge::{BridgeRobot, SlcanRobot};
 use embody_control::{
     ControlConfig, Event, EventKind, Lifecycle, LoopClient, LoopCore, Request, RtConfig,
     StateSnapshot, spawn,
 };
-use embody_hal::{Robot, SystemClock, Timestamp};
+use embody_hal::{Clock as _, Robot, SystemClock, Timestamp};
 use embody_model::{Model, robots};
 use embody_planner::{
-    Executor, Observation, Outcome, Progress, RobotInfo, Source, Status, StepReport, check,
+    Executor, Observation, Outcome, Progress, RawTask, RobotInfo, Source, Status, StepReport, check,
 };
 use embody_sim::{Environment, SensorMounts, SimConfig, SimRobot, lowest_point};
+use embody_viz::{Clock, LiveRecorder, LoopStats, VizConfig};
 use serde_json::json;
 
 /// Arguments of `embody run`.
@@ -35,12 +37,24 @@ pub struct RunArgs {
     /// Pace the run by the wall clock instead of lockstep.
     #[arg(long)]
     realtime: bool,
+    /// Run on the wire: a bridge (or `embody vmcu`) on this serial port, in real time.
+    #[arg(long)]
+    port: Option<PathBuf>,
+    /// The port is an SLCAN adapter with MIT motors (the host runs the bus).
+    #[arg(long, requires = "port")]
+    slcan: bool,
     /// Seed of the simulator's noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Show the run in Rerun: spawn, connect[=URL], save=PATH or serve.
     #[arg(long)]
     rerun: Option<embody_viz::Sink>,
+    /// The robot's unit id in the Rerun recording (default: the robot's name).
+    #[arg(long)]
+    unit: Option<String>,
+    /// Write the simulator's state every tick as JSON Lines (lockstep only).
+    #[arg(long, conflicts_with_all = ["realtime", "port"])]
+    record: Option<PathBuf>,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -48,6 +62,8 @@ pub struct RunArgs {
 
 /// Longest task (s of task time) before it is stopped as hung.
 const MAX_TASK_S: f64 = 600.0;
+/// How long a real-time run waits for the loop's first snapshot.
+const FIRST_SNAPSHOT_S: f64 = 3.0;
 
 fn loop_config(model: &Model) -> ControlConfig {
     let mut config = ControlConfig::default();
@@ -70,14 +86,79 @@ fn fault_cause(events: &[Event]) -> Option<String> {
     })
 }
 
+/// Why the loop last refused a segment: the motion is then not what was planned.
+fn rejection(events: &[Event]) -> Option<String> {
+    events.iter().rev().find_map(|e| match e.kind {
+        EventKind::SegmentRejected { reason } => Some(reason.to_string()),
+        _ => None,
+    })
+}
+
+fn is_fault(event: &Event) -> bool {
+    matches!(
+        event.kind,
+        EventKind::Transition {
+            to: Lifecycle::Fault,
+            ..
+        }
+    )
+}
+
+/// A task step's start or end as a line of text, with its time and whether it failed.
+fn progress_line(progress: &Progress) -> (f64, String, bool) {
+    match progress {
+        Progress::Started { name, at_s } => (*at_s, format!("started {name}"), false),
+        Progress::Ended(r) => {
+            let (word, failed) = match &r.outcome {
+                Outcome::Done => ("finished".to_owned(), false),
+                Outcome::Skipped => ("skipped".to_owned(), false),
+                Outcome::Failed(why) => (format!("FAILED ({why}):"), true),
+            };
+            (
+                r.started_s + r.duration_s,
+                format!("{word} {} ({:.2} s)", r.name, r.duration_s),
+                failed,
+            )
+        }
+    }
+}
+
 struct Outcomes {
-    /// Final base pose `[x y z qx qy qz qw]` of a floating-base robot.
-    base: Option<[f64; 7]>,
     status: Status,
     reports: Vec<StepReport>,
     snapshot: StateSnapshot,
     sim_s: f64,
     wall_s: f64,
+}
+
+/// Checks the task against the robot standing at `start` and readies its executor.
+fn prepare(
+    source: &Source,
+    raw: &RawTask,
+    model: &Model,
+    sensors: Vec<String>,
+    start: &[f64],
+) -> Result<(Executor, String), String> {
+    let info = RobotInfo::new(model.clone(), sensors);
+    let plan = check(source, raw, &info, start).map_err(|e| e.to_string())?;
+    let name = plan.name.clone();
+    Ok((Executor::new(plan, info), name))
+}
+
+fn viz_config(
+    args: &RunArgs,
+    model: &Model,
+    config: &ControlConfig,
+    clock: Clock,
+) -> Option<VizConfig> {
+    let sink = args.rerun.clone()?;
+    let unit = args.unit.clone().unwrap_or_else(|| model.name.clone());
+    let mut viz = VizConfig::new(sink, &unit);
+    viz.clock = clock;
+    if model.free_flyer().is_some() {
+        viz.feet = config.estimator.base.feet.clone();
+    }
+    Some(viz)
 }
 
 pub fn run(args: &RunArgs) -> Result<(), String> {
@@ -88,6 +169,9 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         .clone()
         .or_else(|| raw.robot.clone())
         .unwrap_or_else(|| robots::BUILTIN_ROBOTS[0].name.to_owned());
+    if let Some(port) = &args.port {
+        return on_the_wire(args, &source, &raw, &name, port);
+    }
     let model = Arc::new(robots::load(&name, None).map_err(|e| format!("robot: {e}"))?);
     let config = SimConfig {
         seed: args.seed,
@@ -118,35 +202,71 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         .iter()
         .map(|s| s.name.clone())
         .collect();
-    let info = RobotInfo::new((*model).clone(), sensors);
-    let start: Vec<f64> = q0.as_slice()[offset..offset + info.joints.len()].to_vec();
-    let plan = check(&source, &raw, &info, &start).map_err(|e| e.to_string())?;
-    let task_name = plan.name.clone();
-    let executor = Executor::new(plan, info);
-    let (core, client) = LoopCore::new(model.clone(), robot.capabilities(), loop_config(&model))
+    let n = robot.capabilities().joints.len();
+    let start = q0.as_slice()[offset..offset + n].to_vec();
+    let config = loop_config(&model);
+    let (core, client) = LoopCore::new(model.clone(), robot.capabilities(), config.clone())
         .map_err(|e| e.to_string())?;
-    client.request(Request::Arm).map_err(|e| e.to_string())?;
-    client.request(Request::Start).map_err(|e| e.to_string())?;
-    let recorder = args
-        .rerun
-        .clone()
-        .map(|sink| {
-            embody_viz::Recorder::new(embody_viz::VizConfig::new(sink, &model.name), &model)
-        })
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    let outcomes = if args.realtime {
-        if recorder.is_some() {
-            return Err("--rerun with --realtime is not wired yet; use lockstep".into());
-        }
-        realtime(core, robot, client, executor)?
+    let viz = viz_config(args, &model, &config, Clock::Sim);
+    let (outcomes, robot, task) = if args.realtime {
+        let prepare = |start: &[f64]| prepare(&source, &raw, &model, sensors.clone(), start);
+        realtime(core, robot, client, &config, prepare, viz, &model)?
     } else {
-        lockstep(core, robot, &client, executor, recorder)?
+        let (executor, task) = prepare(&source, &raw, &model, sensors, &start)?;
+        let recorder = viz
+            .map(|viz| embody_viz::Recorder::new(viz, &model))
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        let (outcomes, robot) = lockstep(
+            core,
+            robot,
+            &client,
+            executor,
+            recorder,
+            args.record.as_deref(),
+        )?;
+        (outcomes, robot, task)
     };
-    summarize(args, &task_name, &model.name, &outcomes)
+    let q = robot.world().q();
+    let base = model.free_flyer().map(|_| {
+        let mut b = [0.0; 7];
+        b.copy_from_slice(&q.as_slice()[..7]);
+        b
+    });
+    summarize(args, &task, &model.name, &outcomes, base)
 }
 
-/// Polls the executor every 10 ms of loop time and sends what it streams.
+/// Runs the task on a robot on the wire, in real time. A floating-base robot stands
+/// pinned on its stand there (the bridge carries no IMU), so its model is the fixed one.
+fn on_the_wire(
+    args: &RunArgs,
+    source: &Source,
+    raw: &RawTask,
+    name: &str,
+    port: &std::path::Path,
+) -> Result<(), String> {
+    let model = Arc::new(robots::load(name, Some(false)).map_err(|e| format!("robot: {e}"))?);
+    let config = loop_config(&model);
+    let prepare = |start: &[f64]| prepare(source, raw, &model, Vec::new(), start);
+    let viz = viz_config(args, &model, &config, Clock::Wall);
+    let (outcomes, task) = if args.slcan {
+        let robot = SlcanRobot::connect(port, &model, config.rate_hz).map_err(|e| e.to_string())?;
+        let (core, client) = LoopCore::new(model.clone(), robot.capabilities(), config.clone())
+            .map_err(|e| e.to_string())?;
+        let (outcomes, _, task) = realtime(core, robot, client, &config, prepare, viz, &model)?;
+        (outcomes, task)
+    } else {
+        let robot =
+            BridgeRobot::connect(port, &model, config.rate_hz).map_err(|e| e.to_string())?;
+        let (core, client) = LoopCore::new(model.clone(), robot.capabilities(), config.clone())
+            .map_err(|e| e.to_string())?;
+        let (outcomes, _, task) = realtime(core, robot, client, &config, prepare, viz, &model)?;
+        (outcomes, task)
+    };
+    summarize(args, &task, &model.name, &outcomes, None)
+}
+
+/// Polls the executor and sends what it streams.
 fn poll(
     executor: &mut Executor,
     client: &LoopClient,
@@ -157,6 +277,9 @@ fn poll(
     let n = snapshot.n;
     let cause = fault_cause(events);
     let mut segments = Vec::new();
+    if let Some(why) = rejection(events) {
+        executor.cancel(&format!("the loop refused a segment: {why}"), &mut segments);
+    }
     let status = executor.poll(
         &Observation {
             now_s,
@@ -173,45 +296,63 @@ fn poll(
     status
 }
 
+/// Lockstep: the loop ticks on simulated time, the executor is polled every 10 ms of it,
+/// and the recorders run between ticks (this driver is not the loop thread).
 fn lockstep(
     mut core: LoopCore,
     mut robot: SimRobot,
     client: &LoopClient,
     mut executor: Executor,
     mut recorder: Option<embody_viz::Recorder>,
-) -> Result<Outcomes, String> {
+    record: Option<&std::path::Path>,
+) -> Result<(Outcomes, SimRobot), String> {
     let wall = Instant::now();
+    let mut states = match record {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            Some(
+                embody_sim::Recorder::new(std::io::BufWriter::new(file), robot.world())
+                    .map_err(|e| format!("{}: {e}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    client.request(Request::Arm).map_err(|e| e.to_string())?;
+    client.request(Request::Start).map_err(|e| e.to_string())?;
     let mut snapshot = StateSnapshot::new(robot.capabilities().joints.len());
     let mut events = Vec::new();
     let mut tick = 0u64;
     let mut settle_until = None;
-    let mut compute_us = 0.0;
+    let mut stats = LoopStats::default();
     loop {
         tick += 1;
         let now = Timestamp::from_nanos(tick * 1_000_000);
         core.tick(&mut robot, now);
         let fresh = client.drain_events();
-        let now_s = tick as f64 * 1e-3;
+        // Loop time from the first tick: the simulator's own clock (it starts there).
+        let now_s = (tick - 1) as f64 * 1e-3;
+        if let Some(states) = states.as_mut() {
+            states
+                .record(robot.world())
+                .map_err(|e| format!("recording: {e}"))?;
+        }
         if let Some(recorder) = recorder.as_mut() {
-            // Lockstep: the driver records between ticks (it is not the loop thread).
             client.snapshots().read(&mut snapshot);
             if tick.is_multiple_of(50) {
-                // The loop's median compute so far, refreshed every 50 ms.
-                compute_us = client.timing().stages.p50_ns as f64 * 1e-3;
+                // The loop's medians so far, refreshed every 50 ms.
+                let timing = client.timing();
+                stats = LoopStats {
+                    compute_us: timing.stages.p50_ns as f64 * 1e-3,
+                    jitter_us: timing.jitter.p50_ns as f64 * 1e-3,
+                };
             }
             recorder
-                .record(now_s, &snapshot, compute_us)
+                .record(now_s, &snapshot, stats)
                 .map_err(|e| e.to_string())?;
             for event in &fresh {
-                let warning = matches!(
-                    event.kind,
-                    EventKind::Transition {
-                        to: Lifecycle::Fault,
-                        ..
-                    }
-                );
                 recorder
-                    .event(now_s, &format!("{:?}", event.kind), warning)
+                    .event(now_s, &format!("{:?}", event.kind), is_fault(event))
                     .map_err(|e| e.to_string())?;
             }
         }
@@ -219,6 +360,15 @@ fn lockstep(
         if tick.is_multiple_of(10) {
             client.snapshots().read(&mut snapshot);
             let status = poll(&mut executor, client, &snapshot, &events, now_s);
+            for progress in executor.drain_progress() {
+                if let Some(recorder) = recorder.as_mut() {
+                    // Logged at loop time (the step's own times count from the task's start).
+                    let (_, text, failed) = progress_line(&progress);
+                    recorder
+                        .event(now_s, &text, failed)
+                        .map_err(|e| e.to_string())?;
+                }
+            }
             if status != Status::Running && settle_until.is_none() {
                 // Let the last streamed segments play out.
                 settle_until = Some(now_s + 0.3);
@@ -232,65 +382,89 @@ fn lockstep(
     if let Some(recorder) = recorder {
         recorder.finish().map_err(|e| e.to_string())?;
     }
-    let q = robot.world().q();
-    let base = robot.world().model().free_flyer().map(|_| {
-        let mut b = [0.0; 7];
-        b.copy_from_slice(&q.as_slice()[..7]);
-        b
-    });
-    Ok(Outcomes {
-        base,
+    if let Some(states) = states {
+        states.finish().map_err(|e| format!("recording: {e}"))?;
+    }
+    let outcomes = Outcomes {
         status: executor.status().clone(),
         reports: executor.reports().to_vec(),
         snapshot,
         sim_s: tick as f64 * 1e-3,
         wall_s: wall.elapsed().as_secs_f64(),
-    })
+    };
+    Ok((outcomes, robot))
 }
 
-fn realtime(
+/// Real time: the loop on its own thread on the system clock, the executor on a 100 Hz
+/// tokio interval reading the loop's snapshots, and the recorder (if any) on a thread of
+/// its own. The task is checked against the robot's first measured state, before
+/// anything moves (the loop only holds position until the executor streams).
+fn realtime<R: Robot + 'static>(
     core: LoopCore,
-    robot: SimRobot,
+    robot: R,
     client: LoopClient,
-    mut executor: Executor,
-) -> Result<Outcomes, String> {
+    config: &ControlConfig,
+    prepare: impl Fn(&[f64]) -> Result<(Executor, String), String>,
+    viz: Option<VizConfig>,
+    model: &Model,
+) -> Result<(Outcomes, R, String), String> {
     let n = robot.capabilities().joints.len();
+    let period_ns = (1e9 / config.rate_hz).round() as u64;
+    client.request(Request::Arm).map_err(|e| e.to_string())?;
+    client.request(Request::Start).map_err(|e| e.to_string())?;
+    let origin_ns = SystemClock.now().as_nanos();
     let handle = spawn(core, robot, SystemClock, RtConfig::default()).map_err(|e| e.to_string())?;
+    let live = match viz {
+        Some(viz) => {
+            let recorder = embody_viz::Recorder::new(viz, model).map_err(|e| e.to_string())?;
+            Some(
+                LiveRecorder::spawn(recorder, client.clone(), period_ns, origin_ns)
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .map_err(|e| e.to_string())?;
     let wall = Instant::now();
-    let (status, snapshot, events) = runtime.block_on(async {
+    let loop_time = |s: &StateSnapshot| s.stamp_ns.saturating_sub(origin_ns) as f64 * 1e-9;
+    let mut ready = None;
+    let result = runtime.block_on(async {
         let mut interval = tokio::time::interval(std::time::Duration::from_millis(10));
         let mut snapshot = StateSnapshot::new(n);
         let mut events = Vec::new();
         let mut settle_until = None;
-        let mut origin_ns = None;
         loop {
             interval.tick().await;
-            events.extend(client.drain_events());
+            let fresh = client.drain_events();
+            if let Some(live) = &live {
+                for event in &fresh {
+                    let t_s = event.stamp_ns.saturating_sub(origin_ns) as f64 * 1e-9;
+                    live.event(t_s, format!("{:?}", event.kind), is_fault(event));
+                }
+            }
+            events.extend(fresh);
             if !client.snapshots().read(&mut snapshot) {
+                if wall.elapsed().as_secs_f64() > FIRST_SNAPSHOT_S {
+                    return Err(format!(
+                        "the loop published nothing in {FIRST_SNAPSHOT_S} s: {events:?}"
+                    ));
+                }
                 continue; // the loop has not ticked yet
             }
-            // Task time from the loop's first tick (the system clock counts from boot).
-            let origin = *origin_ns.get_or_insert(snapshot.stamp_ns);
-            let now_s = snapshot.stamp_ns.saturating_sub(origin) as f64 * 1e-9;
-            let status = poll(&mut executor, &client, &snapshot, &events, now_s);
+            let now_s = loop_time(&snapshot);
+            let (executor, _) = match &mut ready {
+                Some(e) => e,
+                None => ready.insert(prepare(&snapshot.q[..snapshot.n])?),
+            };
+            let status = poll(executor, &client, &snapshot, &events, now_s);
             for progress in executor.drain_progress() {
-                match progress {
-                    Progress::Started { name, at_s } => eprintln!("{at_s:7.2} s  started {name}"),
-                    Progress::Ended(r) => eprintln!(
-                        "{:7.2} s  {} {} ({:.2} s)",
-                        r.started_s + r.duration_s,
-                        match &r.outcome {
-                            Outcome::Done => "finished".to_owned(),
-                            Outcome::Skipped => "skipped".to_owned(),
-                            Outcome::Failed(why) => format!("FAILED ({why}):"),
-                        },
-                        r.name,
-                        r.duration_s
-                    ),
+                let (at_s, text, failed) = progress_line(&progress);
+                eprintln!("{at_s:7.2} s  {text}");
+                if let Some(live) = &live {
+                    live.event(now_s, text, failed);
                 }
             }
             if status != Status::Running && settle_until.is_none() {
@@ -298,29 +472,39 @@ fn realtime(
             }
             if settle_until.is_some_and(|t| wall.elapsed().as_secs_f64() >= t) || now_s > MAX_TASK_S
             {
-                return (status, snapshot, events);
+                break Ok((status, snapshot));
             }
         }
     });
-    let _ = events;
     let (_, robot) = handle.stop().map_err(|e| e.to_string())?;
-    let q = robot.world().q();
-    let base = robot.world().model().free_flyer().map(|_| {
-        let mut b = [0.0; 7];
-        b.copy_from_slice(&q.as_slice()[..7]);
-        b
-    });
-    Ok(Outcomes {
-        base,
+    if let Some(live) = live {
+        let stats = live.finish().map_err(|e| e.to_string())?;
+        if stats.dropped > 0 {
+            eprintln!(
+                "rerun: recorded {} loop ticks, skipped {} while behind",
+                stats.recorded, stats.dropped
+            );
+        }
+    }
+    let (status, snapshot) = result?;
+    let (executor, task) = ready.ok_or("the task never started")?;
+    let outcomes = Outcomes {
         status,
         reports: executor.reports().to_vec(),
         snapshot,
         sim_s: wall.elapsed().as_secs_f64(),
         wall_s: wall.elapsed().as_secs_f64(),
-    })
+    };
+    Ok((outcomes, robot, task))
 }
 
-fn summarize(args: &RunArgs, task: &str, robot: &str, o: &Outcomes) -> Result<(), String> {
+fn summarize(
+    args: &RunArgs,
+    task: &str,
+    robot: &str,
+    o: &Outcomes,
+    base: Option<[f64; 7]>,
+) -> Result<(), String> {
     let s = &o.snapshot;
     let tracking = (0..s.n)
         .map(|k| (s.q[k] - s.q_ref[k]).abs())
@@ -350,7 +534,7 @@ fn summarize(args: &RunArgs, task: &str, robot: &str, o: &Outcomes) -> Result<()
             "final_q": &s.q[..s.n],
             "final_tracking_error": tracking,
             "lifecycle": format!("{:?}", s.lifecycle),
-            "base_pose": o.base,
+            "base_pose": base,
             "simulated_s": o.sim_s,
             "wall_s": o.wall_s,
             "realtime_factor": o.sim_s / o.wall_s.max(1e-9),
@@ -382,7 +566,7 @@ fn summarize(args: &RunArgs, task: &str, robot: &str, o: &Outcomes) -> Result<()
             "final tracking error {:.4} rad, loop {:?}",
             tracking, s.lifecycle
         );
-        if let Some(b) = o.base {
+        if let Some(b) = base {
             println!("base at ({:.3}, {:.3}, {:.3}) m", b[0], b[1], b[2]);
         }
     }

@@ -149,7 +149,8 @@ impl LoopCore {
             period_ns: (1e9 / config.rate_hz).round() as u64,
             transfer_s: config.transfer_s,
             estimator,
-            follower: TrajectoryFollower::new(&lower, &upper),
+            follower: TrajectoryFollower::new(&lower, &upper)
+                .with_velocity_limits(&limits.iter().map(|l| l.velocity).collect::<Vec<_>>()),
             joint_pd: JointPd::new(&model, config.joint_pd),
             computed_torque: ComputedTorque::new(&model, config.computed_torque),
             cartesian: CartesianImpedance::new(&model, config.cartesian.clone())?,

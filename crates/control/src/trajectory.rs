@@ -77,6 +77,10 @@ pub enum SegmentError {
     /// An end position is outside the joint's limits.
     #[error("segment ends outside the limits of joint {0}")]
     OutOfLimits(usize),
+    /// Reaching the end point would take joint `.0` faster than its velocity limit on
+    /// average (a jump, e.g. after segments were lost).
+    #[error("segment would move joint {0} faster than its velocity limit")]
+    TooFast(usize),
 }
 
 /// What the follower did this tick.
@@ -98,6 +102,7 @@ pub struct TrajectoryFollower {
     n: usize,
     lower: [f64; MAX_JOINTS],
     upper: [f64; MAX_JOINTS],
+    velocity: [f64; MAX_JOINTS],
     start: JointPoint,
     current: Option<Segment>,
     t_s: f64,
@@ -115,11 +120,25 @@ impl TrajectoryFollower {
             n,
             lower: lo,
             upper: hi,
+            velocity: [f64::INFINITY; MAX_JOINTS],
             start: JointPoint::ZERO,
             current: None,
             t_s: 0.0,
             reference: JointPoint::ZERO,
         }
+    }
+
+    /// Refuses segments whose mean speed exceeds these per-joint limits (rad/s); a
+    /// limit that is not positive and finite leaves the joint unchecked.
+    pub fn with_velocity_limits(mut self, velocity: &[f64]) -> TrajectoryFollower {
+        for (limit, v) in self.velocity[..self.n].iter_mut().zip(velocity) {
+            *limit = if v.is_finite() && *v > 0.0 {
+                *v
+            } else {
+                f64::INFINITY
+            };
+        }
+        self
     }
 
     /// The reference of the last [`TrajectoryFollower::advance`].
@@ -152,6 +171,12 @@ impl TrajectoryFollower {
             }
             if e.q[j] < self.lower[j] || e.q[j] > self.upper[j] {
                 return Err(SegmentError::OutOfLimits(j));
+            }
+            // The mean speed bounds the peak from below: faster on average is a jump.
+            // (A hair of slack for rounding in segments planned exactly at the limit.)
+            let mean = (e.q[j] - self.start.q[j]).abs() / segment.duration_s;
+            if mean > self.velocity[j] * (1.0 + 1e-6) {
+                return Err(SegmentError::TooFast(j));
             }
         }
         Ok(())
@@ -362,5 +387,26 @@ mod tests {
             FollowerStatus::Rejected(SegmentError::Duration(-1.0))
         );
         assert_eq!(follower.reference().q[0], 0.0);
+    }
+
+    #[test]
+    fn a_jump_faster_than_the_velocity_limit_is_rejected_and_a_legal_move_is_not() {
+        let queue = ArrayQueue::new(4);
+        let mut follower = TrajectoryFollower::new(&[-2.0], &[2.0]).with_velocity_limits(&[2.0]);
+        follower.reset(&[0.0]);
+        // 0.5 rad in 0.1 s is 5 rad/s on average: a jump for a 2 rad/s joint.
+        queue
+            .push(segment(0.5, 0.0, 0.0, 0.1, Interpolation::Quintic))
+            .expect("room");
+        assert_eq!(
+            follower.advance(1e-3, &queue),
+            FollowerStatus::Rejected(SegmentError::TooFast(0))
+        );
+        assert_eq!(follower.reference().q[0], 0.0);
+        // Exactly at the limit on average (0.2 rad in 0.1 s) is allowed.
+        queue
+            .push(segment(0.2, 0.0, 0.0, 0.1, Interpolation::Quintic))
+            .expect("room");
+        assert_eq!(follower.advance(1e-3, &queue), FollowerStatus::Moving);
     }
 }

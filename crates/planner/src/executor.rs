@@ -207,6 +207,12 @@ impl Executor {
         self.status = Status::Failed(format!("cancelled: {reason}"));
     }
 
+    /// `q` clamped into joint `j`'s position limits.
+    fn within_range(&self, j: usize, q: f64) -> f64 {
+        let (lower, upper) = self.robot.ranges[j];
+        q.max(lower).min(upper)
+    }
+
     fn sample(&self, t: f64) -> JointPoint {
         let mut point = JointPoint::at_rest(&self.rest);
         for a in &self.active {
@@ -238,8 +244,13 @@ impl Executor {
     /// Advances the task to `obs.now_s`; appends the segments to send to `out`.
     pub fn poll(&mut self, obs: &Observation<'_>, out: &mut Vec<Segment>) -> Status {
         let now = obs.now_s;
+        if self.started.is_none() {
+            // A reading a count outside a stop (encoder resolution) starts at the stop.
+            self.rest = (0..self.n)
+                .map(|j| self.within_range(j, obs.q[j]))
+                .collect();
+        }
         let t0 = *self.started.get_or_insert_with(|| {
-            self.rest = obs.q[..self.n].to_vec();
             self.sent_until_s = now;
             now
         });
@@ -603,7 +614,7 @@ impl Executor {
                     } if obs.tau.get(*joint).is_some_and(|t| t.abs() > *limit) => {
                         // Gripping: stop where the fingers are.
                         self.cancel_owner(motion);
-                        self.rest[*joint] = obs.q[*joint];
+                        self.rest[*joint] = self.within_range(*joint, obs.q[*joint]);
                         self.report(step, start_s, now, t0, Outcome::Done)
                     }
                     _ if finished(self) && now >= self.sent_until_s - LEAD_S => {

@@ -199,3 +199,31 @@ fn a_new_task_replaces_the_running_one_after_a_smooth_stop() {
         .collect();
     assert!(ended.contains(&"back".to_owned()), "{ended:?}");
 }
+
+#[test]
+fn a_reading_just_outside_a_stop_starts_the_motion_at_the_stop() {
+    // The fingers read a hair below their lower stop (an encoder count on the wire): the
+    // loop refuses segments outside the limits, so every streamed point must be inside.
+    let mut ideal = start(
+        r#"
+[[steps]]
+name = "open"
+skill = "gripper"
+action = "open"
+"#,
+    );
+    let model = robots::load("arm7", None).expect("arm7");
+    let finger = model
+        .actuated_joints()
+        .position(|j| model.joints[j.0].name == "finger_left_joint")
+        .expect("finger");
+    let lower = model.joints[model.actuated_joints().nth(finger).expect("joint").0]
+        .limits
+        .lower;
+    ideal.reference.q[finger] = lower - 4e-4;
+    assert_eq!(ideal.run(5.0), Status::Succeeded);
+    assert!(
+        ideal.segments.iter().all(|s| s.end.q[finger] >= lower),
+        "a segment left the finger's range"
+    );
+}

@@ -3,8 +3,10 @@
 //! events and timing — batched so logging never costs the loop anything, into any
 //! [`Sink`]. The only crate (with the CLI) that depends on Rerun.
 
+mod live;
 mod recorder;
 mod sink;
 
-pub use recorder::{Recorder, VizConfig, VizError};
+pub use live::{LiveRecorder, LiveStats};
+pub use recorder::{Clock, LoopStats, Recorder, VizConfig, VizError};
 pub use sink::{Sink, SinkError};

@@ -9,14 +9,20 @@
 //!   as children `links/<link>/visual_<k>` (a static offset and the shape);
 //! - `joints/q`, `joints/q_ref`, `joints/dq`, `joints/tau`: one series per joint, named by
 //!   the joint, in joint order;
-//! - `events`: lifecycle transitions and other loop events (`TextLog`);
-//! - `timing/compute_us`: the loop's compute per tick.
+//! - `base/position` (x, y, z in m) and `base/attitude` (roll, pitch, yaw in rad): the
+//!   estimated base pose of a floating-base robot, whose attitude comes from the IMU;
+//! - `contacts`: the feet in contact, as points at their sole frames (60 Hz);
+//! - `events`: lifecycle transitions, task steps and other events (`TextLog`);
+//! - `timing/compute_us`, `timing/jitter_us`, `timing/overruns`: the loop's compute per
+//!   tick and wake-up lateness (running medians) and its overruns so far;
+//! - `viz/dropped`: snapshots the recorder skipped because it was behind.
 //!
-//! Time is on the `sim_time` timeline (seconds of loop time).
+//! Time is on the `sim_time` timeline (seconds of loop time) for simulation, or on
+//! `wall_time` (timestamps) for a robot on the wire.
 
 use embody_control::StateSnapshot;
 use embody_model::{Data, Model, Shape, forward_kinematics};
-use nalgebra::{Rotation3, UnitQuaternion};
+use nalgebra::{Quaternion, Rotation3, UnitQuaternion};
 use rerun::{RecordingStream, TimeColumn};
 
 use crate::sink::Sink;
@@ -44,6 +50,28 @@ pub struct VizConfig {
     pub pose_hz: f64,
     /// Length of a block of joint series (s). Default 0.05.
     pub block_s: f64,
+    /// Which timeline the recording is on.
+    pub clock: Clock,
+    /// Frames of the feet, in the order of the snapshot's contact bits.
+    pub feet: Vec<String>,
+}
+
+/// The timeline a recording is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    /// `sim_time`: seconds of loop time (simulation).
+    Sim,
+    /// `wall_time`: timestamps, the loop's time anchored to the system clock (hardware).
+    Wall,
+}
+
+/// The loop's timing alongside a snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LoopStats {
+    /// Tick compute, running median (µs).
+    pub compute_us: f64,
+    /// Wake-up lateness, running median (µs).
+    pub jitter_us: f64,
 }
 
 impl VizConfig {
@@ -54,6 +82,8 @@ impl VizConfig {
             unit: unit.to_owned(),
             pose_hz: 60.0,
             block_s: 0.05,
+            clock: Clock::Sim,
+            feet: Vec::new(),
         }
     }
 }
@@ -66,7 +96,12 @@ struct Block {
     q_ref: Vec<f64>,
     dq: Vec<f64>,
     tau: Vec<f64>,
+    base_position: Vec<f64>,
+    base_attitude: Vec<f64>,
     compute_us: Vec<f64>,
+    jitter_us: Vec<f64>,
+    overruns: Vec<f64>,
+    dropped: Vec<f64>,
 }
 
 /// Records one robot into a Rerun stream. See the module docs.
@@ -81,6 +116,11 @@ pub struct Recorder {
     block_start: Option<f64>,
     last_pose: Option<f64>,
     joints: usize,
+    floating: bool,
+    /// Frame of each foot, by contact bit.
+    feet: Vec<embody_model::FrameId>,
+    /// Seconds since the epoch at loop time 0 (wall clock only).
+    epoch_s: Option<f64>,
     dropped: u64,
 }
 
@@ -109,6 +149,29 @@ impl Recorder {
                 )
                 .map_err(rerun_err)?;
         }
+        let floating = model.free_flyer().is_some();
+        if floating {
+            for (quantity, names) in [
+                ("position", ["x", "y", "z"]),
+                ("attitude", ["roll", "pitch", "yaw"]),
+            ] {
+                stream
+                    .log_static(
+                        format!("{prefix}/base/{quantity}"),
+                        &rerun::SeriesLines::new().with_names(names),
+                    )
+                    .map_err(rerun_err)?;
+            }
+        }
+        let feet = config
+            .feet
+            .iter()
+            .map(|name| {
+                model
+                    .frame_id(name)
+                    .ok_or_else(|| VizError::Rerun(format!("no frame '{name}' for a foot")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut links = Vec::new();
         for link in &model.links {
             let frame = &model.frames[link.frame.0];
@@ -158,19 +221,26 @@ impl Recorder {
                     }
                     Shape::Mesh { filename, scale } => {
                         match std::fs::read(filename) {
-                            Ok(bytes) => stream.log_static(
-                                entity.as_str(),
-                                &rerun::Asset3D::from_file_contents(
-                                    bytes,
-                                    rerun::MediaType::guess_from_path(filename),
-                                ),
-                            ),
-                            // A package:// mesh the host cannot resolve: its bounding
-                            // shape is unknown, so nothing is drawn (counted nowhere).
-                            Err(_) => {
-                                let _ = scale;
-                                Ok(())
-                            }
+                            Ok(bytes) => stream
+                                .log_static(
+                                    entity.as_str(),
+                                    &transform(o).with_scale([
+                                        scale.x as f32,
+                                        scale.y as f32,
+                                        scale.z as f32,
+                                    ]),
+                                )
+                                .and_then(|()| {
+                                    stream.log_static(
+                                        entity.as_str(),
+                                        &rerun::Asset3D::from_file_contents(
+                                            bytes,
+                                            rerun::MediaType::guess_from_path(filename),
+                                        ),
+                                    )
+                                }),
+                            // A package:// mesh the host cannot resolve: nothing to draw.
+                            Err(_) => Ok(()),
                         }
                     }
                 }
@@ -188,8 +258,47 @@ impl Recorder {
             block: Block::default(),
             block_start: None,
             last_pose: None,
+            floating,
+            feet,
+            epoch_s: None,
             dropped: 0,
         })
+    }
+
+    /// The stream, for recording further robots into the same recording (fleet view).
+    pub fn stream(&self) -> &RecordingStream {
+        &self.stream
+    }
+
+    /// Counts snapshots skipped because the recorder was behind.
+    pub fn note_dropped(&mut self, snapshots: u64) {
+        self.dropped += snapshots;
+    }
+
+    fn set_time(&mut self, t_s: f64) {
+        match self.config.clock {
+            Clock::Sim => self.stream.set_duration_secs("sim_time", t_s),
+            Clock::Wall => {
+                let epoch = *self.epoch_s.get_or_insert_with(|| epoch_now_s() - t_s);
+                self.stream
+                    .set_timestamp_secs_since_epoch("wall_time", epoch + t_s)
+            }
+        }
+    }
+
+    fn time_column(&mut self, times: &[f64]) -> TimeColumn {
+        match self.config.clock {
+            Clock::Sim => TimeColumn::new_duration_secs("sim_time", times.iter().copied()),
+            Clock::Wall => {
+                let epoch = *self
+                    .epoch_s
+                    .get_or_insert_with(|| epoch_now_s() - times.first().copied().unwrap_or(0.0));
+                TimeColumn::new_timestamp_secs_since_epoch(
+                    "wall_time",
+                    times.iter().map(|t| epoch + t),
+                )
+            }
+        }
     }
 
     /// Records the loop's state at `t_s` (loop time).
@@ -197,7 +306,7 @@ impl Recorder {
         &mut self,
         t_s: f64,
         snapshot: &StateSnapshot,
-        compute_us: f64,
+        stats: LoopStats,
     ) -> Result<(), VizError> {
         let n = self.joints.min(snapshot.n);
         let b = &mut self.block;
@@ -206,7 +315,18 @@ impl Recorder {
         b.q_ref.extend_from_slice(&snapshot.q_ref[..n]);
         b.dq.extend_from_slice(&snapshot.dq[..n]);
         b.tau.extend_from_slice(&snapshot.tau_measured[..n]);
-        b.compute_us.push(compute_us);
+        if self.floating {
+            let p = &snapshot.base_pose;
+            b.base_position.extend_from_slice(&p[..3]);
+            let (roll, pitch, yaw) =
+                UnitQuaternion::from_quaternion(Quaternion::new(p[6], p[3], p[4], p[5]))
+                    .euler_angles();
+            b.base_attitude.extend_from_slice(&[roll, pitch, yaw]);
+        }
+        b.compute_us.push(stats.compute_us);
+        b.jitter_us.push(stats.jitter_us);
+        b.overruns.push(snapshot.overruns as f64);
+        b.dropped.push(self.dropped as f64);
         let start = *self.block_start.get_or_insert(t_s);
         if t_s - start >= self.config.block_s {
             self.flush()?;
@@ -227,19 +347,40 @@ impl Recorder {
         if model.free_flyer().is_some() {
             q.as_mut_slice()[..7].copy_from_slice(&snapshot.base_pose);
         }
-        let offset = if model.free_flyer().is_some() { 7 } else { 0 };
         for (k, j) in model.actuated_joints().enumerate() {
             if k < snapshot.n {
                 q[model.joints[j.0].idx_q] = snapshot.q[k];
             }
         }
-        let _ = offset;
         forward_kinematics(model, &mut self.data, q.as_slice());
-        self.stream.set_duration_secs("sim_time", t_s);
+        self.set_time(t_s);
         for (joint, path, placement) in &self.links {
             let world = self.data.world_from_joint[*joint].mul(placement);
             self.stream
                 .log(path.as_str(), &transform(&world))
+                .map_err(rerun_err)?;
+        }
+        if !self.feet.is_empty() {
+            let points: Vec<[f32; 3]> = self
+                .feet
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| snapshot.contacts & (1 << k) != 0)
+                .map(|(_, &foot)| {
+                    let f = &self.model.frames[foot.0];
+                    let p = self.data.world_from_joint[f.joint.0]
+                        .mul(&f.placement)
+                        .translation;
+                    [p.x as f32, p.y as f32, p.z as f32]
+                })
+                .collect();
+            self.stream
+                .log(
+                    format!("robot/{}/contacts", self.config.unit),
+                    &rerun::Points3D::new(points)
+                        .with_radii([0.025])
+                        .with_colors([rerun::Color::from_rgb(230, 90, 40)]),
+                )
                 .map_err(rerun_err)?;
         }
         Ok(())
@@ -247,7 +388,7 @@ impl Recorder {
 
     /// Logs a loop event as text at `t_s`.
     pub fn event(&mut self, t_s: f64, text: &str, warning: bool) -> Result<(), VizError> {
-        self.stream.set_duration_secs("sim_time", t_s);
+        self.set_time(t_s);
         let level = if warning {
             rerun::TextLogLevel::WARN
         } else {
@@ -270,26 +411,30 @@ impl Recorder {
             return Ok(());
         }
         let prefix = format!("robot/{}", self.config.unit);
-        let time = || TimeColumn::new_duration_secs("sim_time", block.times.iter().copied());
-        for (quantity, values) in [
-            ("q", &block.q),
-            ("q_ref", &block.q_ref),
-            ("dq", &block.dq),
-            ("tau", &block.tau),
-        ] {
+        let time = self.time_column(&block.times);
+        let series = [
+            ("joints/q", &block.q),
+            ("joints/q_ref", &block.q_ref),
+            ("joints/dq", &block.dq),
+            ("joints/tau", &block.tau),
+            ("base/position", &block.base_position),
+            ("base/attitude", &block.base_attitude),
+            ("timing/compute_us", &block.compute_us),
+            ("timing/jitter_us", &block.jitter_us),
+            ("timing/overruns", &block.overruns),
+            ("viz/dropped", &block.dropped),
+        ];
+        for (entity, values) in series {
+            if values.is_empty() {
+                continue; // base series of a fixed-base robot
+            }
             let columns = rerun::Scalars::new(values.iter().copied())
-                .columns(std::iter::repeat_n(self.joints, rows))
+                .columns(std::iter::repeat_n(values.len() / rows, rows))
                 .map_err(rerun_err)?;
             self.stream
-                .send_columns(format!("{prefix}/joints/{quantity}"), [time()], columns)
+                .send_columns(format!("{prefix}/{entity}"), [time.clone()], columns)
                 .map_err(rerun_err)?;
         }
-        let columns = rerun::Scalars::new(block.compute_us.iter().copied())
-            .columns_of_unit_batches()
-            .map_err(rerun_err)?;
-        self.stream
-            .send_columns(format!("{prefix}/timing/compute_us"), [time()], columns)
-            .map_err(rerun_err)?;
         Ok(())
     }
 
@@ -304,6 +449,12 @@ impl Recorder {
         self.stream.flush_blocking().map_err(rerun_err)?;
         Ok(())
     }
+}
+
+fn epoch_now_s() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn transform(t: &embody_model::spatial::Transform) -> rerun::Transform3D {

@@ -1,0 +1,123 @@
+//! Recording a running loop from its own thread: samples the loop's state snapshots (twice
+//! per loop period, so every tick is seen when the machine keeps up), hands them to a
+//! [`Recorder`] and counts the ticks it skipped when it fell behind. The loop thread never
+//! knows it is watched: the snapshot buffer is lock-free and readers never block writers.
+//! Events (task steps, transitions) come in over a channel from whoever sees them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use embody_control::{LoopClient, StateSnapshot};
+
+use crate::recorder::{LoopStats, Recorder, VizError};
+
+/// What a live recording saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveStats {
+    /// Snapshots recorded.
+    pub recorded: u64,
+    /// Loop ticks skipped because the recorder was behind.
+    pub dropped: u64,
+}
+
+struct Event {
+    t_s: f64,
+    text: String,
+    warning: bool,
+}
+
+/// A recorder on its own thread, following a running loop. See the module docs.
+pub struct LiveRecorder {
+    stop: Arc<AtomicBool>,
+    events: Sender<Event>,
+    thread: JoinHandle<Result<LiveStats, VizError>>,
+}
+
+impl LiveRecorder {
+    /// Starts recording the loop behind `client`, which ticks every `period_ns`; loop
+    /// time counts from `origin_ns` on the loop's clock.
+    pub fn spawn(
+        recorder: Recorder,
+        client: LoopClient,
+        period_ns: u64,
+        origin_ns: u64,
+    ) -> std::io::Result<LiveRecorder> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (events, inbox) = channel();
+        let thread = std::thread::Builder::new().name("viz".into()).spawn({
+            let stop = stop.clone();
+            move || follow(recorder, &client, (period_ns, origin_ns), &stop, &inbox)
+        })?;
+        Ok(LiveRecorder {
+            stop,
+            events,
+            thread,
+        })
+    }
+
+    /// Logs an event at `t_s` of loop time.
+    pub fn event(&self, t_s: f64, text: impl Into<String>, warning: bool) {
+        let _ = self.events.send(Event {
+            t_s,
+            text: text.into(),
+            warning,
+        });
+    }
+
+    /// Stops following, flushes the recording and closes the sink.
+    pub fn finish(self) -> Result<LiveStats, VizError> {
+        self.stop.store(true, Ordering::Release);
+        self.thread
+            .join()
+            .map_err(|_| VizError::Rerun("the viz thread panicked".into()))?
+    }
+}
+
+fn follow(
+    mut recorder: Recorder,
+    client: &LoopClient,
+    (period_ns, origin_ns): (u64, u64),
+    stop: &AtomicBool,
+    inbox: &Receiver<Event>,
+) -> Result<LiveStats, VizError> {
+    let mut snapshot = StateSnapshot::new(0);
+    let mut stats = LiveStats::default();
+    let mut last_tick = None;
+    let mut loop_stats = LoopStats::default();
+    let mut next_timing_tick = 0;
+    let nap = Duration::from_nanos((period_ns / 2).max(50_000));
+    while !stop.load(Ordering::Acquire) {
+        while let Ok(e) = inbox.try_recv() {
+            recorder.event(e.t_s, &e.text, e.warning)?;
+        }
+        if client.snapshots().read(&mut snapshot) && last_tick != Some(snapshot.tick) {
+            if let Some(last) = last_tick {
+                let skipped = snapshot.tick.saturating_sub(last + 1);
+                stats.dropped += skipped;
+                recorder.note_dropped(skipped);
+            }
+            last_tick = Some(snapshot.tick);
+            if snapshot.tick >= next_timing_tick {
+                // Percentiles of the loop's histograms, refreshed every 50 ms of loop time.
+                let timing = client.timing();
+                loop_stats = LoopStats {
+                    compute_us: timing.stages.p50_ns as f64 * 1e-3,
+                    jitter_us: timing.jitter.p50_ns as f64 * 1e-3,
+                };
+                next_timing_tick = snapshot.tick + 50_000_000 / period_ns.max(1);
+            }
+            let t_s = snapshot.stamp_ns.saturating_sub(origin_ns) as f64 * 1e-9;
+            recorder.record(t_s, &snapshot, loop_stats)?;
+            stats.recorded += 1;
+        }
+        std::thread::sleep(nap);
+    }
+    while let Ok(e) = inbox.try_recv() {
+        recorder.event(e.t_s, &e.text, e.warning)?;
+    }
+    recorder.finish()?;
+    Ok(stats)
+}

@@ -1,0 +1,233 @@
+"""Checks an `embody run --rerun save=PATH` recording with Rerun's own Python SDK.
+
+Reads the .rrd back with `rerun.experimental.RrdReader` and asserts that:
+- every documented entity of the unit is there (joint series, links with their visual
+  shapes, events, timing; base pose and contacts for a floating-base robot);
+- the joint series are named after the simulator's joints, in its order;
+- the logged measured joint positions equal the simulator's state (`--record` JSON Lines of
+  the same run) tick by tick, to within half an encoder count: the loop measures the
+  simulator through its 16-bit encoders;
+- every step of the run's `--json` summary appears as a "finished <step>" event.
+
+With `--live TICKS` (a real-time run, e.g. on the wire) it checks instead that the
+recording is on the `wall_time` timeline, holds the same entities, and that its live
+recorder kept at least 95 % of the loop's TICKS.
+
+With `--blueprint PATH` it also writes a layout (the 3D view over joint plots) for the
+headless screenshot; with `--screenshot PNG` it checks that image is not blank.
+
+Usage: verify_rerun.py RRD --unit UNIT (--states JSONL --summary JSON | --live TICKS)
+       verify_rerun.py - --unit UNIT (--blueprint RBL | --screenshot PNG)
+"""
+
+import argparse
+import json
+import math
+import sys
+
+import numpy as np
+import rerun as rr
+import rerun.blueprint as rrb
+
+ENCODER_COUNT = 2 * math.pi / 2**16
+
+
+def fail(message):
+    print(f"verify_rerun: FAILED: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def chunks(path, entity):
+    reader = rr.experimental.RrdReader(path)
+    return reader.stream().filter(content=entity).to_chunks()
+
+
+def column(batch, suffix):
+    names = [n for n in batch.schema.names if n.endswith(suffix)]
+    return batch.column(names[0]) if names else None
+
+
+def series(path, entity, timeline="sim_time"):
+    """(times in s, values per row) of a Scalars entity, sorted by time."""
+    rows = []
+    for chunk in chunks(path, entity):
+        if chunk.is_static:
+            continue
+        batch = chunk.to_record_batch()
+        values = column(batch, "Scalars:scalars")
+        if values is None:
+            continue
+        times = batch.column(timeline).cast("int64").to_numpy() * 1e-9
+        rows += zip(times, values.to_pylist())
+    rows.sort(key=lambda r: r[0])
+    return np.array([r[0] for r in rows]), [r[1] for r in rows]
+
+
+def static_names(path, entity):
+    for chunk in chunks(path, entity):
+        if chunk.is_static:
+            names = column(chunk.to_record_batch(), "SeriesLines:names")
+            if names is not None:
+                return names.to_pylist()[0]
+    return None
+
+
+def texts(path, entity):
+    out = []
+    for chunk in chunks(path, entity):
+        text = column(chunk.to_record_batch(), "TextLog:text")
+        if text is not None:
+            out += [t[0] for t in text.to_pylist()]
+    return out
+
+
+def entities(path):
+    schema = rr.experimental.RrdReader(path).store().schema()
+    found = set()
+    for line in str(schema).splitlines():
+        line = line.strip()
+        if line.startswith("Entity path:"):
+            found.add(line.split(":", 1)[1].strip())
+    return found
+
+
+def write_blueprint(path, unit):
+    robot = f"/robot/{unit}"
+    blueprint = rrb.Blueprint(
+        rrb.Vertical(
+            rrb.Spatial3DView(
+                origin="/",
+                contents=[f"{robot}/links/**", f"{robot}/contacts"],
+                name="robot",
+                eye_controls=rrb.EyeControls3D(
+                    position=[1.7, -1.7, 1.3], look_target=[0.0, 0.0, 0.6]
+                ),
+            ),
+            rrb.Horizontal(
+                rrb.TimeSeriesView(
+                    origin=f"{robot}/joints/q",
+                    name="q (rad)",
+                    plot_legend=rrb.PlotLegend(visible=False),
+                ),
+                rrb.TimeSeriesView(
+                    origin=f"{robot}/joints/tau",
+                    name="tau (N·m)",
+                    plot_legend=rrb.PlotLegend(visible=False),
+                ),
+            ),
+            row_shares=[3, 2],
+        ),
+        rrb.TimePanel(state="collapsed"),
+        collapse_panels=True,
+    )
+    blueprint.save("embody", path)
+
+
+def check_screenshot(path):
+    from PIL import Image
+
+    image = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64)
+    height, width, _ = image.shape
+    if width < 1280 or height < 800:
+        fail(f"screenshot {path} is {width}x{height}, expected at least 1280x800")
+    colours = len(np.unique(image.reshape(-1, 3)[::7], axis=0))
+    spread = image.std()
+    if colours < 200 or spread < 8.0:
+        fail(f"screenshot {path} looks blank: {colours} colours, std {spread:.1f}")
+    print(f"screenshot {path}: {width}x{height}, {colours} colours, std {spread:.1f}")
+
+
+def check_live(path, robot, ticks):
+    found = entities(path)
+    expected = [f"{robot}/joints/{q}" for q in ("q", "q_ref", "dq", "tau")]
+    expected += [f"{robot}/events", f"{robot}/timing/compute_us", f"{robot}/viz/dropped"]
+    missing = [e for e in expected if e not in found]
+    if missing:
+        fail(f"entities missing: {missing}")
+    times, q = series(path, f"{robot}/joints/q", timeline="wall_time")
+    _, dropped = series(path, f"{robot}/viz/dropped", timeline="wall_time")
+    if len(q) < 0.95 * ticks:
+        fail(f"{len(q)} samples of q recorded over {ticks} loop ticks")
+    if np.any(np.diff(times) <= 0):
+        fail("wall_time samples are not strictly increasing")
+    print(
+        f"{path}: {len(found)} entities on wall_time, {len(q)} samples over {ticks} ticks "
+        f"({times[-1] - times[0]:.2f} s), {int(dropped[-1][0])} dropped while behind"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rrd")
+    parser.add_argument("--states", help="the run's --record JSON Lines")
+    parser.add_argument("--summary", help="the run's --json summary")
+    parser.add_argument("--unit", required=True)
+    parser.add_argument("--live", type=int, help="ticks the real-time loop ran")
+    parser.add_argument("--blueprint", help="write the screenshot layout here and stop")
+    parser.add_argument("--screenshot", help="check this PNG is not blank and stop")
+    args = parser.parse_args()
+    if args.blueprint:
+        write_blueprint(args.blueprint, args.unit)
+        return
+    if args.screenshot:
+        check_screenshot(args.screenshot)
+        return
+
+    if args.live:
+        check_live(args.rrd, f"/robot/{args.unit}", args.live)
+        return
+    lines = open(args.states).read().splitlines()
+    header = json.loads(lines[0])
+    states = [json.loads(line) for line in lines[1:]]
+    summary = json.load(open(args.summary))
+    robot = f"/robot/{args.unit}"
+    floating = header["nq"] > len(header["joints"])
+
+    found = entities(args.rrd)
+    expected = [f"{robot}/joints/{q}" for q in ("q", "q_ref", "dq", "tau")]
+    expected += [f"{robot}/events", f"{robot}/timing/compute_us"]
+    expected += [f"{robot}/timing/jitter_us", f"{robot}/timing/overruns"]
+    if floating:
+        expected += [f"{robot}/base/position", f"{robot}/base/attitude", f"{robot}/contacts"]
+    missing = [e for e in expected if e not in found]
+    if missing:
+        fail(f"entities missing: {missing}")
+    links = [e for e in found if e.startswith(f"{robot}/links/") and "/visual_" not in e]
+    visuals = [e for e in found if "/visual_" in e]
+    if not links or not visuals:
+        fail(f"no links ({len(links)}) or visual shapes ({len(visuals)})")
+
+    names = static_names(args.rrd, f"{robot}/joints/q")
+    if names != header["joints"]:
+        fail(f"joint series named {names}, simulator joints {header['joints']}")
+
+    times, q = series(args.rrd, f"{robot}/joints/q")
+    if len(q) != len(states):
+        fail(f"{len(q)} logged samples of q, {len(states)} simulator ticks")
+    offset = header["nq"] - len(header["joints"])
+    worst = 0.0
+    for t, logged, state in zip(times, q, states):
+        if abs(t - state["t"]) > 1e-9:
+            fail(f"logged sample at {t} s, simulator tick at {state['t']} s")
+        truth = state["q"][offset:]
+        worst = max(worst, max(abs(a - b) for a, b in zip(logged, truth)))
+    if worst > ENCODER_COUNT / 2 + 1e-12:
+        fail(f"logged q differs from the simulator's by {worst:.3g} rad (> half a count)")
+
+    events = texts(args.rrd, f"{robot}/events")
+    for step in summary["steps"]:
+        if step["result"] == "done" and not any(
+            e.startswith(f"finished {step['name']} (") for e in events
+        ):
+            fail(f"no 'finished {step['name']}' event among {len(events)}")
+
+    print(
+        f"{args.rrd}: {len(found)} entities ({len(links)} links, {len(visuals)} shapes), "
+        f"{len(q)} samples of {len(names)} joints equal the simulator's within "
+        f"{worst:.2g} rad (half a count: {ENCODER_COUNT / 2:.2g}), "
+        f"{len(events)} events cover all {len(summary['steps'])} steps"
+    )
+
+
+if __name__ == "__main__":
+    main()

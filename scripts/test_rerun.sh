@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Checks embody's Rerun recordings with Rerun's own tools (rerun-sdk 0.36.3 from PyPI, in
+# .venv-rerun), for a simulated run of each built-in robot and a real-time run on the wire:
+# - `rerun rrd verify` accepts every recording;
+# - scripts/peers/verify_rerun.py reads them back (RrdReader) and compares the logged joint
+#   values with the simulator's own record of the same run;
+# - the humanoid's recording renders headless (Vulkan on Mesa's software rasterizer, from
+#   apt's mesa-vulkan-drivers when missing) to a screenshot that must not be blank.
+# Usage: scripts/test_rerun.sh [EMBODY_BIN] [--update-docs: copy the screenshot to docs/]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bin=${1:-target/release/embody}
+update_docs=${2:-}
+venv=.venv-rerun
+python="$venv/bin/python"
+rerun="$root/$venv/bin/rerun"
+if [ ! -x "$python" ] && ! python3 -m venv "$venv" >&2; then
+  # No venv module (a bare Debian python3): install into a private directory instead.
+  rm -rf "$venv"
+  python=python3
+  export PYTHONPATH="$root/.pydeps-rerun${PYTHONPATH:+:$PYTHONPATH}"
+  rerun="$root/.pydeps-rerun/bin/rerun"
+  if ! "$python" -c "import rerun, PIL" 2>/dev/null; then
+    echo "installing rerun-sdk 0.36.3 into .pydeps-rerun..." >&2
+    "$python" -m pip install --quiet --disable-pip-version-check --target "$root/.pydeps-rerun" \
+      "rerun-sdk[datafusion]==0.36.3" pillow >&2
+  fi
+elif ! "$python" -c "import rerun, PIL" 2>/dev/null; then
+  echo "installing rerun-sdk 0.36.3 into $venv..." >&2
+  "$python" -m pip install --quiet --disable-pip-version-check \
+    "rerun-sdk[datafusion]==0.36.3" pillow >&2
+fi
+[ -x "$bin" ] || cargo build --release --locked -p embody-cli >&2
+work=$(mktemp -d /tmp/embody-rerun-XXXXXX)
+vmcu=
+cleanup() {
+  [ -z "$vmcu" ] || { kill -INT "$vmcu" 2>/dev/null; wait "$vmcu" 2>/dev/null || true; }
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+for case in "pick_and_place arm7" "humanoid_moves humanoid"; do
+  read -r task unit <<< "$case"
+  echo "== embody run examples/tasks/$task.toml --rerun save=$work/$unit.rrd"
+  "$bin" run "examples/tasks/$task.toml" --rerun "save=$work/$unit.rrd" \
+    --record "$work/$unit.jsonl" --json > "$work/$unit.json"
+  "$rerun" rrd verify "$work/$unit.rrd"
+  "$python" scripts/peers/verify_rerun.py "$work/$unit.rrd" --unit "$unit" \
+    --states "$work/$unit.jsonl" --summary "$work/$unit.json"
+done
+
+echo "== embody run --port (a virtual MCU) --rerun save: a live recording on wall time"
+link="$work/arm7.tty"
+"$bin" vmcu --robot arm7 --link "$link" 2>/dev/null &
+vmcu=$!
+for _ in $(seq 100); do [ -e "$link" ] && break; sleep 0.05; done
+"$bin" run examples/tasks/pick_and_place.toml --port "$link" --rerun "save=$work/wire.rrd" \
+  --json > "$work/wire.json" 2> "$work/wire.log" || { cat "$work/wire.log" >&2; exit 1; }
+kill -INT "$vmcu"
+wait "$vmcu"
+vmcu=
+"$rerun" rrd verify "$work/wire.rrd"
+ticks=$("$python" -c "import json,sys; print(int(json.load(open(sys.argv[1]))['wall_s'] * 950))" "$work/wire.json")
+"$python" scripts/peers/verify_rerun.py "$work/wire.rrd" --unit arm7 --live "$ticks"
+
+echo "== headless screenshot of the humanoid's recording"
+if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json > /dev/null 2>&1; then
+  echo "installing mesa-vulkan-drivers (Vulkan on the CPU) with apt..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends mesa-vulkan-drivers > /dev/null 2>&1 || {
+    apt-get update -qq > /dev/null
+    apt-get install -y -qq --no-install-recommends mesa-vulkan-drivers > /dev/null
+  }
+fi
+"$python" scripts/peers/verify_rerun.py - --unit humanoid --blueprint "$work/layout.rbl"
+# The viewer serves gRPC while it runs: a free port keeps parallel runs apart.
+port=$("$python" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+(cd "$work" && timeout 300 "$rerun" --headless --renderer vulkan --port "$port" \
+  --window-size 1280x800 --screenshot-to "$work/humanoid.png" humanoid.rrd layout.rbl \
+  > "$work/viewer.log" 2>&1) || { cat "$work/viewer.log" >&2; exit 1; }
+"$python" scripts/peers/verify_rerun.py - --unit humanoid --screenshot "$work/humanoid.png"
+if [ "$update_docs" = "--update-docs" ]; then
+  mkdir -p docs
+  "$python" -c "from PIL import Image; import sys; Image.open(sys.argv[1]).resize((1280, 800)).save(sys.argv[2], optimize=True)" \
+    "$work/humanoid.png" docs/rerun_humanoid.png
+  echo "docs/rerun_humanoid.png updated"
+fi
+echo "rerun checks passed"
