@@ -4,6 +4,7 @@
 # - `rerun rrd verify` accepts every recording;
 # - scripts/peers/verify_rerun.py reads them back (RrdReader) and compares the logged joint
 #   values with the simulator's own record of the same run;
+# - a fleet of simulated units lands in one recording, one entity tree per unit;
 # - the humanoid's recording renders headless (Vulkan on Mesa's software rasterizer, from
 #   apt's mesa-vulkan-drivers when missing) to a screenshot that must not be blank.
 # Usage: scripts/test_rerun.sh [EMBODY_BIN] [--update-docs: copy the screenshot to docs/]
@@ -49,6 +50,11 @@ for case in "pick_and_place arm7" "humanoid_moves humanoid"; do
   "$python" scripts/peers/verify_rerun.py "$work/$unit.rrd" --unit "$unit" \
     --states "$work/$unit.jsonl" --summary "$work/$unit.json"
 done
+
+echo "== embody run --units 3 --rerun save: a fleet in one recording"
+"$bin" run examples/tasks/pick_and_place.toml --units 3 --rerun "save=$work/fleet.rrd" > /dev/null
+"$rerun" rrd verify "$work/fleet.rrd"
+"$python" scripts/peers/verify_rerun.py "$work/fleet.rrd" --unit arm7 --fleet 3
 
 echo "== embody run --port (a virtual MCU) --rerun save: a live recording on wall time"
 link="$work/arm7.tty"

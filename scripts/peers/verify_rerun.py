@@ -13,6 +13,10 @@ With `--live TICKS` (a real-time run, e.g. on the wire) it checks instead that t
 recording is on the `wall_time` timeline, holds the same entities, and that its live
 recorder kept at least 95 % of the loop's TICKS.
 
+With `--fleet N` (a `--units N` run) it checks that the recording holds N robots
+`UNIT-0` .. `UNIT-<N-1>`, each with its full joint series, drawn side by side (unit k's
+links 1.5·k m along y from unit 0's).
+
 With `--blueprint PATH` it also writes a layout (the 3D view over joint plots) for the
 headless screenshot; with `--screenshot PNG` it checks that image is not blank.
 
@@ -156,6 +160,44 @@ def check_live(path, robot, ticks):
     )
 
 
+def link_positions(path, robot):
+    """Translation of every moving link entity's first logged pose."""
+    out = {}
+    for chunk in chunks(path, f"{robot}/links/**"):
+        if chunk.is_static:
+            continue
+        batch = chunk.to_record_batch()
+        translation = column(batch, "Transform3D:translation")
+        if translation is not None and batch.num_rows:
+            name = str(chunk.entity_path).split("/links/", 1)[1]
+            out.setdefault(name, translation.to_pylist()[0][0])
+    return out
+
+
+def check_fleet(path, unit, count):
+    found = entities(path)
+    samples = set()
+    reference = None
+    for k in range(count):
+        robot = f"/robot/{unit}-{k}"
+        wanted = (f"{robot}/joints/q", f"{robot}/events")
+        missing = [e for e in wanted if e not in found]
+        if missing:
+            fail(f"unit {k}: entities missing: {missing}")
+        samples.add(len(series(path, f"{robot}/joints/q")[1]))
+        links = link_positions(path, robot)
+        if not links:
+            fail(f"unit {k}: no link poses")
+        reference = reference or links
+        for name, p in links.items():
+            r = reference[name]
+            if abs(p[1] - r[1] - 1.5 * k) > 1e-4 or abs(p[0] - r[0]) > 1e-4:
+                fail(f"unit {k}: link {name} at {p}, unit 0's at {r}: not 1.5·{k} m along y")
+    if len(samples) != 1 or 0 in samples:
+        fail(f"units logged different numbers of samples: {samples}")
+    print(f"{path}: {count} units of {unit} side by side, {samples.pop()} samples each")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rrd")
@@ -163,6 +205,7 @@ def main():
     parser.add_argument("--summary", help="the run's --json summary")
     parser.add_argument("--unit", required=True)
     parser.add_argument("--live", type=int, help="ticks the real-time loop ran")
+    parser.add_argument("--fleet", type=int, help="units of a --units run")
     parser.add_argument("--blueprint", help="write the screenshot layout here and stop")
     parser.add_argument("--screenshot", help="check this PNG is not blank and stop")
     args = parser.parse_args()
@@ -175,6 +218,9 @@ def main():
 
     if args.live:
         check_live(args.rrd, f"/robot/{args.unit}", args.live)
+        return
+    if args.fleet:
+        check_fleet(args.rrd, args.unit, args.fleet)
         return
     lines = open(args.states).read().splitlines()
     header = json.loads(lines[0])

@@ -55,6 +55,12 @@ pub struct RunArgs {
     /// Write the simulator's state every tick as JSON Lines (lockstep only).
     #[arg(long, conflicts_with_all = ["realtime", "port"])]
     record: Option<PathBuf>,
+    /// Run this many simulated units of the robot side by side (lockstep; seeds
+    /// `--seed`, `--seed`+1, ...), recorded as a fleet in one Rerun recording under
+    /// `robot/<unit>-<k>`.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64),
+          conflicts_with_all = ["realtime", "port", "record"])]
+    units: u32,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -173,20 +179,82 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         return on_the_wire(args, &source, &raw, &name, port);
     }
     let model = Arc::new(robots::load(&name, None).map_err(|e| format!("robot: {e}"))?);
+    let config = loop_config(&model);
+    if args.realtime {
+        let (robot, _, sensors) = simulated(&model, args.seed)?;
+        let (core, client) = LoopCore::new(model.clone(), robot.capabilities(), config.clone())
+            .map_err(|e| e.to_string())?;
+        let viz = viz_config(args, &model, &config, Clock::Sim);
+        let prepare = |start: &[f64]| prepare(&source, &raw, &model, sensors.clone(), start);
+        let (outcomes, robot, task) = realtime(core, robot, client, &config, prepare, viz, &model)?;
+        return summarize(args, &task, &model.name, &outcomes, base_pose(&robot));
+    }
+    let mut units = Vec::new();
+    let mut stream: Option<embody_viz::RecordingStream> = None;
+    for k in 0..args.units {
+        let (robot, start, sensors) = simulated(&model, args.seed + u64::from(k))?;
+        let (executor, task) = prepare(&source, &raw, &model, sensors, &start)?;
+        let (core, client) = LoopCore::new(model.clone(), robot.capabilities(), config.clone())
+            .map_err(|e| e.to_string())?;
+        let recorder = match viz_config(args, &model, &config, Clock::Sim) {
+            Some(mut viz) if args.units > 1 => {
+                viz.unit = format!("{}-{k}", viz.unit);
+                viz.origin = [0.0, 1.5 * f64::from(k), 0.0];
+                let recorder = match &stream {
+                    None => embody_viz::Recorder::new(viz, &model),
+                    Some(stream) => embody_viz::Recorder::on(stream.clone(), viz, &model),
+                }
+                .map_err(|e| e.to_string())?;
+                stream.get_or_insert_with(|| recorder.stream().clone());
+                Some(recorder)
+            }
+            Some(viz) => Some(embody_viz::Recorder::new(viz, &model).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        units.push(Unit::new(core, robot, client, executor, task, recorder));
+    }
+    let finished = lockstep(units, args.record.as_deref())?;
+    let mut failed = Vec::new();
+    for (k, unit) in finished.iter().enumerate() {
+        let name = if args.units > 1 {
+            format!("{}-{k}", model.name)
+        } else {
+            model.name.clone()
+        };
+        if let Err(e) = summarize(
+            args,
+            &unit.task,
+            &name,
+            &unit.outcomes,
+            base_pose(&unit.robot),
+        ) {
+            failed.push(format!("{name}: {e}"));
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}
+
+/// A simulated robot standing at the model's neutral posture (a floating base on the
+/// ground), with its joints' start and its force-torque sensors' names.
+fn simulated(model: &Arc<Model>, seed: u64) -> Result<(SimRobot, Vec<f64>, Vec<String>), String> {
     let config = SimConfig {
-        seed: args.seed,
+        seed,
         ..SimConfig::default()
     };
     let mut robot = SimRobot::new(
         model.clone(),
         &Environment::default(),
         config,
-        &SensorMounts::detect(&model),
+        &SensorMounts::detect(model),
     )
     .map_err(|e| e.to_string())?;
     let mut q0 = model.neutral_configuration();
     let offset = if model.free_flyer().is_some() {
-        if let Some(lowest) = lowest_point(&model, q0.as_slice()) {
+        if let Some(lowest) = lowest_point(model, q0.as_slice()) {
             q0[2] -= lowest;
         }
         7
@@ -204,36 +272,17 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         .collect();
     let n = robot.capabilities().joints.len();
     let start = q0.as_slice()[offset..offset + n].to_vec();
-    let config = loop_config(&model);
-    let (core, client) = LoopCore::new(model.clone(), robot.capabilities(), config.clone())
-        .map_err(|e| e.to_string())?;
-    let viz = viz_config(args, &model, &config, Clock::Sim);
-    let (outcomes, robot, task) = if args.realtime {
-        let prepare = |start: &[f64]| prepare(&source, &raw, &model, sensors.clone(), start);
-        realtime(core, robot, client, &config, prepare, viz, &model)?
-    } else {
-        let (executor, task) = prepare(&source, &raw, &model, sensors, &start)?;
-        let recorder = viz
-            .map(|viz| embody_viz::Recorder::new(viz, &model))
-            .transpose()
-            .map_err(|e| e.to_string())?;
-        let (outcomes, robot) = lockstep(
-            core,
-            robot,
-            &client,
-            executor,
-            recorder,
-            args.record.as_deref(),
-        )?;
-        (outcomes, robot, task)
-    };
+    Ok((robot, start, sensors))
+}
+
+/// The simulator's base pose `[x y z qx qy qz qw]` of a floating-base robot.
+fn base_pose(robot: &SimRobot) -> Option<[f64; 7]> {
     let q = robot.world().q();
-    let base = model.free_flyer().map(|_| {
+    robot.world().model().free_flyer().map(|_| {
         let mut b = [0.0; 7];
         b.copy_from_slice(&q.as_slice()[..7]);
         b
-    });
-    summarize(args, &task, &model.name, &outcomes, base)
+    })
 }
 
 /// Runs the task on a robot on the wire, in real time. A floating-base robot stands
@@ -296,59 +345,74 @@ fn poll(
     status
 }
 
-/// Lockstep: the loop ticks on simulated time, the executor is polled every 10 ms of it,
-/// and the recorders run between ticks (this driver is not the loop thread).
-fn lockstep(
-    mut core: LoopCore,
-    mut robot: SimRobot,
-    client: &LoopClient,
-    mut executor: Executor,
-    mut recorder: Option<embody_viz::Recorder>,
-    record: Option<&std::path::Path>,
-) -> Result<(Outcomes, SimRobot), String> {
-    let wall = Instant::now();
-    let mut states = match record {
-        Some(path) => {
-            let file = std::fs::File::create(path)
-                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-            Some(
-                embody_sim::Recorder::new(std::io::BufWriter::new(file), robot.world())
-                    .map_err(|e| format!("{}: {e}", path.display()))?,
-            )
+/// One simulated robot of a lockstep run, with its loop, task and recorder.
+struct Unit {
+    core: LoopCore,
+    robot: SimRobot,
+    client: LoopClient,
+    executor: Executor,
+    task: String,
+    recorder: Option<embody_viz::Recorder>,
+    snapshot: StateSnapshot,
+    events: Vec<Event>,
+    stats: LoopStats,
+    settle_until: Option<f64>,
+    /// Ticks run and the outcome once the task has ended and settled.
+    outcomes: Outcomes,
+    done: bool,
+}
+
+impl Unit {
+    fn new(
+        core: LoopCore,
+        robot: SimRobot,
+        client: LoopClient,
+        executor: Executor,
+        task: String,
+        recorder: Option<embody_viz::Recorder>,
+    ) -> Unit {
+        let n = robot.capabilities().joints.len();
+        Unit {
+            core,
+            robot,
+            client,
+            executor,
+            task,
+            recorder,
+            snapshot: StateSnapshot::new(n),
+            events: Vec::new(),
+            stats: LoopStats::default(),
+            settle_until: None,
+            outcomes: Outcomes {
+                status: Status::Running,
+                reports: Vec::new(),
+                snapshot: StateSnapshot::new(n),
+                sim_s: 0.0,
+                wall_s: 0.0,
+            },
+            done: false,
         }
-        None => None,
-    };
-    client.request(Request::Arm).map_err(|e| e.to_string())?;
-    client.request(Request::Start).map_err(|e| e.to_string())?;
-    let mut snapshot = StateSnapshot::new(robot.capabilities().joints.len());
-    let mut events = Vec::new();
-    let mut tick = 0u64;
-    let mut settle_until = None;
-    let mut stats = LoopStats::default();
-    loop {
-        tick += 1;
-        let now = Timestamp::from_nanos(tick * 1_000_000);
-        core.tick(&mut robot, now);
-        let fresh = client.drain_events();
+    }
+
+    /// Runs tick `tick` (from 1): the loop, the recorder, and every 10 ms the executor.
+    fn step(&mut self, tick: u64) -> Result<(), String> {
+        self.core
+            .tick(&mut self.robot, Timestamp::from_nanos(tick * 1_000_000));
+        let fresh = self.client.drain_events();
         // Loop time from the first tick: the simulator's own clock (it starts there).
         let now_s = (tick - 1) as f64 * 1e-3;
-        if let Some(states) = states.as_mut() {
-            states
-                .record(robot.world())
-                .map_err(|e| format!("recording: {e}"))?;
-        }
-        if let Some(recorder) = recorder.as_mut() {
-            client.snapshots().read(&mut snapshot);
+        if let Some(recorder) = self.recorder.as_mut() {
+            self.client.snapshots().read(&mut self.snapshot);
             if tick.is_multiple_of(50) {
                 // The loop's medians so far, refreshed every 50 ms.
-                let timing = client.timing();
-                stats = LoopStats {
+                let timing = self.client.timing();
+                self.stats = LoopStats {
                     compute_us: timing.stages.p50_ns as f64 * 1e-3,
                     jitter_us: timing.jitter.p50_ns as f64 * 1e-3,
                 };
             }
             recorder
-                .record(now_s, &snapshot, stats)
+                .record(now_s, &self.snapshot, self.stats)
                 .map_err(|e| e.to_string())?;
             for event in &fresh {
                 recorder
@@ -356,12 +420,18 @@ fn lockstep(
                     .map_err(|e| e.to_string())?;
             }
         }
-        events.extend(fresh);
+        self.events.extend(fresh);
         if tick.is_multiple_of(10) {
-            client.snapshots().read(&mut snapshot);
-            let status = poll(&mut executor, client, &snapshot, &events, now_s);
-            for progress in executor.drain_progress() {
-                if let Some(recorder) = recorder.as_mut() {
+            self.client.snapshots().read(&mut self.snapshot);
+            let status = poll(
+                &mut self.executor,
+                &self.client,
+                &self.snapshot,
+                &self.events,
+                now_s,
+            );
+            for progress in self.executor.drain_progress() {
+                if let Some(recorder) = self.recorder.as_mut() {
                     // Logged at loop time (the step's own times count from the task's start).
                     let (_, text, failed) = progress_line(&progress);
                     recorder
@@ -369,30 +439,75 @@ fn lockstep(
                         .map_err(|e| e.to_string())?;
                 }
             }
-            if status != Status::Running && settle_until.is_none() {
+            if status != Status::Running && self.settle_until.is_none() {
                 // Let the last streamed segments play out.
-                settle_until = Some(now_s + 0.3);
+                self.settle_until = Some(now_s + 0.3);
             }
         }
-        if settle_until.is_some_and(|t| now_s >= t) || now_s > MAX_TASK_S {
-            break;
+        if self.settle_until.is_some_and(|t| now_s >= t) || now_s > MAX_TASK_S {
+            self.done = true;
+            self.client.snapshots().read(&mut self.snapshot);
+            self.outcomes.status = self.executor.status().clone();
+            self.outcomes.reports = self.executor.reports().to_vec();
+            self.outcomes.snapshot = self.snapshot.clone();
+            self.outcomes.sim_s = tick as f64 * 1e-3;
+            if let Some(recorder) = self.recorder.take() {
+                recorder.finish().map_err(|e| e.to_string())?;
+            }
         }
+        Ok(())
     }
-    client.snapshots().read(&mut snapshot);
-    if let Some(recorder) = recorder {
-        recorder.finish().map_err(|e| e.to_string())?;
+}
+
+/// Lockstep: every unit's loop ticks on simulated time, its executor is polled every
+/// 10 ms of it, and the recorders run between ticks (this driver is not a loop thread).
+/// `record` writes the first unit's simulator state every tick.
+fn lockstep(mut units: Vec<Unit>, record: Option<&std::path::Path>) -> Result<Vec<Unit>, String> {
+    let wall = Instant::now();
+    let mut states = match (record, units.first()) {
+        (Some(path), Some(unit)) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            Some(
+                embody_sim::Recorder::new(std::io::BufWriter::new(file), unit.robot.world())
+                    .map_err(|e| format!("{}: {e}", path.display()))?,
+            )
+        }
+        _ => None,
+    };
+    for unit in &units {
+        unit.client
+            .request(Request::Arm)
+            .map_err(|e| e.to_string())?;
+        unit.client
+            .request(Request::Start)
+            .map_err(|e| e.to_string())?;
+    }
+    let mut tick = 0u64;
+    while units.iter().any(|u| !u.done) {
+        tick += 1;
+        for (k, unit) in units.iter_mut().enumerate() {
+            if unit.done {
+                continue;
+            }
+            unit.step(tick)?;
+            if k == 0
+                && let Some(states) = states.as_mut()
+            {
+                states
+                    .record(unit.robot.world())
+                    .map_err(|e| format!("recording: {e}"))?;
+            }
+        }
     }
     if let Some(states) = states {
         states.finish().map_err(|e| format!("recording: {e}"))?;
     }
-    let outcomes = Outcomes {
-        status: executor.status().clone(),
-        reports: executor.reports().to_vec(),
-        snapshot,
-        sim_s: tick as f64 * 1e-3,
-        wall_s: wall.elapsed().as_secs_f64(),
-    };
-    Ok((outcomes, robot))
+    let wall_s = wall.elapsed().as_secs_f64();
+    for unit in &mut units {
+        unit.outcomes.wall_s = wall_s;
+    }
+    Ok(units)
 }
 
 /// Real time: the loop on its own thread on the system clock, the executor on a 100 Hz

@@ -9,4 +9,5 @@ mod sink;
 
 pub use live::{LiveRecorder, LiveStats};
 pub use recorder::{Clock, LoopStats, Recorder, VizConfig, VizError};
+pub use rerun::RecordingStream;
 pub use sink::{Sink, SinkError};

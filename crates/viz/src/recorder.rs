@@ -54,6 +54,8 @@ pub struct VizConfig {
     pub clock: Clock,
     /// Frames of the feet, in the order of the snapshot's contact bits.
     pub feet: Vec<String>,
+    /// Where the robot's world origin is drawn (m): units of a fleet side by side.
+    pub origin: [f64; 3],
 }
 
 /// The timeline a recording is on.
@@ -84,6 +86,7 @@ impl VizConfig {
             block_s: 0.05,
             clock: Clock::Sim,
             feet: Vec::new(),
+            origin: [0.0; 3],
         }
     }
 }
@@ -136,6 +139,16 @@ impl Recorder {
             Sink::Serve => builder.serve_grpc(),
         }
         .map_err(rerun_err)?;
+        Recorder::on(stream, config, model)
+    }
+
+    /// Records a further robot into `stream`, another recorder's (a fleet in one
+    /// recording; `config.sink` is ignored).
+    pub fn on(
+        stream: RecordingStream,
+        config: VizConfig,
+        model: &Model,
+    ) -> Result<Recorder, VizError> {
         let prefix = format!("robot/{}", config.unit);
         let names: Vec<String> = model
             .actuated_joints()
@@ -354,8 +367,13 @@ impl Recorder {
         }
         forward_kinematics(model, &mut self.data, q.as_slice());
         self.set_time(t_s);
+        let o = self.config.origin;
+        let origin = embody_model::spatial::Transform {
+            rotation: nalgebra::Matrix3::identity(),
+            translation: nalgebra::Vector3::new(o[0], o[1], o[2]),
+        };
         for (joint, path, placement) in &self.links {
-            let world = self.data.world_from_joint[*joint].mul(placement);
+            let world = origin.mul(&self.data.world_from_joint[*joint].mul(placement));
             self.stream
                 .log(path.as_str(), &transform(&world))
                 .map_err(rerun_err)?;

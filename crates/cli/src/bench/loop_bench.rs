@@ -18,7 +18,7 @@ use embody_control::{
     ControlConfig, Interpolation, JointPoint, LoopClient, LoopCore, Percentiles, Request, RtConfig,
     Segment, TimingReport, spawn,
 };
-use embody_hal::{MockRobot, Robot, SystemClock};
+use embody_hal::{Clock as _, MockRobot, Robot, SystemClock};
 use embody_model::{Model, robots};
 
 /// Arguments of `embody bench loop`.
@@ -49,15 +49,37 @@ pub struct LoopArgs {
     #[arg(long)]
     port: Option<std::path::PathBuf>,
     /// The port is an SLCAN adapter with MIT motors (the host runs the bus).
-    #[arg(long)]
+    #[arg(long, requires = "port")]
     slcan: bool,
+    /// Show the loop in Rerun while measuring: spawn, connect[=URL], save=PATH or serve.
+    #[arg(long)]
+    rerun: Option<embody_viz::Sink>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
 }
 
+impl LoopArgs {
+    /// Defaults for a run of `seconds` on `robot` against the mock, quietly.
+    pub(super) fn quiet(robot: &str, seconds: f64) -> LoopArgs {
+        LoopArgs {
+            robot: robot.to_owned(),
+            rate: 1000.0,
+            seconds,
+            priority: None,
+            cpu: None,
+            lock_memory: false,
+            load: false,
+            port: None,
+            slcan: false,
+            rerun: None,
+            json: true,
+        }
+    }
+}
+
 /// A robot for the benchmark: the model the loop controls and the mock it drives.
-fn mock_rig(name: &str) -> Result<(Arc<Model>, MockRobot), String> {
+pub(super) fn mock_rig(name: &str) -> Result<(Arc<Model>, MockRobot), String> {
     let floating = robots::builtin(name).is_some_and(|r| r.floating_base);
     let model = robots::load(name, None).map_err(|e| e.to_string())?;
     if !floating {
@@ -138,9 +160,6 @@ pub fn run(args: &LoopArgs) -> Result<(), String> {
     }
     match &args.port {
         None => {
-            if args.slcan {
-                return Err("--slcan needs --port".into());
-            }
             let (model, robot) = mock_rig(&args.robot)?;
             measure(args, model, robot, "tick incl. mock robot physics")
         }
@@ -161,16 +180,30 @@ pub fn run(args: &LoopArgs) -> Result<(), String> {
     }
 }
 
-fn measure<R: Robot + 'static>(
+/// What one measuring session saw.
+pub(super) struct Session {
+    pub report: TimingReport,
+    pub rt_status: embody_control::RtStatus,
+    pub lifecycle: embody_control::Lifecycle,
+    pub faults: usize,
+    pub events: Vec<embody_control::Event>,
+    /// The live recorder's counts, when recording.
+    pub viz: Option<embody_viz::LiveStats>,
+}
+
+/// Runs the loop on `robot` with a planner streaming a motion (and a live recorder when
+/// `viz` is given), lets it warm up, and measures it for `args.seconds`.
+pub(super) fn session<R: Robot + 'static>(
     args: &LoopArgs,
     model: Arc<Model>,
     robot: R,
-    io_label: &str,
-) -> Result<(), String> {
+    viz: Option<embody_viz::VizConfig>,
+) -> Result<Session, String> {
     let config = ControlConfig {
         rate_hz: args.rate,
         ..ControlConfig::default()
     };
+    let period_ns = (1e9 / config.rate_hz).round() as u64;
     let (core, client) =
         LoopCore::new(model.clone(), robot.capabilities(), config).map_err(|e| e.to_string())?;
     let joints = robot.capabilities().joints.len();
@@ -200,7 +233,16 @@ fn measure<R: Robot + 'static>(
         cpu: args.cpu,
         lock_memory: args.lock_memory,
     };
+    let recorder = viz
+        .map(|viz| embody_viz::Recorder::new(viz, &model))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let origin_ns = SystemClock.now().as_nanos();
     let handle = spawn(core, robot, SystemClock, rt).map_err(|e| e.to_string())?;
+    let live = recorder
+        .map(|r| embody_viz::LiveRecorder::spawn(r, client.clone(), period_ns, origin_ns))
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let rt_status = handle.rt_status().clone();
     let planner_thread = {
         let (model, client, stop) = (model.clone(), client.clone(), stop.clone());
@@ -228,6 +270,10 @@ fn measure<R: Robot + 'static>(
     for t in load {
         let _ = t.join();
     }
+    let viz = live
+        .map(|live| live.finish())
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let events = client.drain_events();
     let faults = events
         .iter()
@@ -241,12 +287,46 @@ fn measure<R: Robot + 'static>(
             )
         })
         .count();
-    let measured = TimingReport {
-        ticks: report.ticks - before.ticks,
-        overruns: report.overruns - before.overruns,
-        missed_deadlines: report.missed_deadlines - before.missed_deadlines,
-        ..report
+    Ok(Session {
+        report: TimingReport {
+            ticks: report.ticks - before.ticks,
+            overruns: report.overruns - before.overruns,
+            missed_deadlines: report.missed_deadlines - before.missed_deadlines,
+            ..report
+        },
+        rt_status,
+        lifecycle: core.lifecycle(),
+        faults,
+        events,
+        viz,
+    })
+}
+
+fn measure<R: Robot + 'static>(
+    args: &LoopArgs,
+    model: Arc<Model>,
+    robot: R,
+    io_label: &str,
+) -> Result<(), String> {
+    let joints = robot.capabilities().joints.len();
+    let clock = if args.port.is_some() {
+        embody_viz::Clock::Wall
+    } else {
+        embody_viz::Clock::Sim
     };
+    let viz = args.rerun.clone().map(|sink| {
+        let mut viz = embody_viz::VizConfig::new(sink, &model.name);
+        viz.clock = clock;
+        viz
+    });
+    let Session {
+        report: measured,
+        rt_status,
+        lifecycle,
+        faults,
+        events,
+        viz,
+    } = session(args, model.clone(), robot, viz)?;
     let status = |s: &Option<Result<(), String>>| match s {
         None => "not requested".to_owned(),
         Some(Ok(())) => "granted".to_owned(),
@@ -259,10 +339,11 @@ fn measure<R: Robot + 'static>(
             "rate_hz": args.rate,
             "seconds": args.seconds,
             "load": args.load,
-            "lifecycle": core.lifecycle(),
+            "lifecycle": lifecycle,
             "faults": faults,
             "timing": measured,
             "realtime": rt_status,
+            "viz": viz.map(|v| json!({"recorded": v.recorded, "dropped": v.dropped})),
         });
         println!(
             "{}",
@@ -282,7 +363,7 @@ fn measure<R: Robot + 'static>(
             measured.ticks,
             measured.overruns,
             measured.missed_deadlines,
-            core.lifecycle()
+            lifecycle
         );
         println!(
             "{:<34} {:>9} {:>9} {:>9} {:>9}",
@@ -300,6 +381,12 @@ fn measure<R: Robot + 'static>(
             status(&rt_status.cpu),
             status(&rt_status.lock_memory)
         );
+        if let Some(v) = viz {
+            println!(
+                "rerun: recorded {} snapshots, skipped {} while behind",
+                v.recorded, v.dropped
+            );
+        }
     }
     if faults > 0 {
         return Err(format!(

@@ -3,7 +3,9 @@
 //! (joint PD with gravity feed-forward, stiff enough to keep a humanoid standing) for the
 //! scenario's duration, injecting its faults on time. Lockstep by default (as fast as
 //! the CPU allows, bit-identical for a seed); `--realtime` paces ticks by the wall clock.
-//! `--record` writes the states as JSON Lines; the summary lists every safety event.
+//! `--record` writes the states as JSON Lines; `--rerun` shows the simulator's true state
+//! (joints, base, the loop's references and events) in Rerun on `sim_time`; the summary
+//! lists every safety event.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -38,6 +40,9 @@ pub struct RunArgs {
     /// off: the passive dynamics, e.g. to compare with another simulator).
     #[arg(long, value_enum, default_value_t = Controller::Hold)]
     controller: Controller,
+    /// Show the run in Rerun: spawn, connect[=URL], save=PATH or serve.
+    #[arg(long)]
+    rerun: Option<embody_viz::Sink>,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -89,9 +94,10 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         .set_state(q0.as_slice(), &vec![0.0; model.nv]);
     let faults = robot.faults();
     let config = hold_config();
+    let loop_config = config.clone();
     let period_ns = (1e9 / config.rate_hz).round() as u64;
-    let (mut core, client) =
-        LoopCore::new(model.clone(), robot.capabilities(), config).map_err(|e| e.to_string())?;
+    let (mut core, client) = LoopCore::new(model.clone(), robot.capabilities(), loop_config)
+        .map_err(|e| e.to_string())?;
     let mut recorder = match &args.record {
         Some(path) => {
             let file =
@@ -100,6 +106,17 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         }
         None => None,
     };
+    let mut viz = match &args.rerun {
+        Some(sink) => {
+            let mut viz = embody_viz::VizConfig::new(sink.clone(), &model.name);
+            if model.free_flyer().is_some() {
+                viz.feet = config.estimator.base.feet.clone();
+            }
+            Some(embody_viz::Recorder::new(viz, &model).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
+    let mut snapshot = StateSnapshot::new(robot.capabilities().joints.len());
     if args.controller == Controller::Hold {
         client.request(Request::Arm).map_err(|e| e.to_string())?;
         client.request(Request::Start).map_err(|e| e.to_string())?;
@@ -122,7 +139,22 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         match args.controller {
             Controller::Hold => {
                 core.tick(&mut robot, now);
-                events.extend(client.drain_events());
+                let fresh = client.drain_events();
+                if let Some(viz) = viz.as_mut() {
+                    let t_s = robot.world().time_s();
+                    for event in &fresh {
+                        let fault = matches!(
+                            event.kind,
+                            EventKind::Transition {
+                                to: Lifecycle::Fault,
+                                ..
+                            }
+                        );
+                        viz.event(t_s, &format!("{:?}", event.kind), fault)
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+                events.extend(fresh);
             }
             // The read advances the world; what it reports does not matter here.
             Controller::None => {
@@ -134,15 +166,44 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
                 .record(robot.world())
                 .map_err(|e| format!("recording: {e}"))?;
         }
+        if let Some(viz) = viz.as_mut() {
+            client.snapshots().read(&mut snapshot);
+            true_state(&robot, &mut snapshot);
+            viz.record(
+                robot.world().time_s(),
+                &snapshot,
+                embody_viz::LoopStats::default(),
+            )
+            .map_err(|e| e.to_string())?;
+        }
+    }
+    if let Some(viz) = viz {
+        viz.finish().map_err(|e| e.to_string())?;
     }
     let wall_s = wall_start.elapsed().as_secs_f64();
     if let Some(recorder) = recorder {
         recorder.finish().map_err(|e| format!("recording: {e}"))?;
     }
-    let mut snapshot = StateSnapshot::new(robot.capabilities().joints.len());
     client.snapshots().read(&mut snapshot);
     summarize(args, &loaded, &robot, &snapshot, &events, wall_s);
     Ok(())
+}
+
+/// Overwrites the loop's view in `snapshot` with the simulator's truth: joint positions,
+/// velocities and motor torques, and the base pose (references stay the loop's).
+fn true_state(robot: &SimRobot, snapshot: &mut StateSnapshot) {
+    let world = robot.world();
+    let model = world.model();
+    let (q, v, tau) = (world.q(), world.v(), world.motor_torques());
+    for (k, j) in model.actuated_joints().enumerate().take(snapshot.n) {
+        let joint = &model.joints[j.0];
+        snapshot.q[k] = q[joint.idx_q];
+        snapshot.dq[k] = v[joint.idx_v];
+        snapshot.tau_measured[k] = tau[k];
+    }
+    if model.free_flyer().is_some() {
+        snapshot.base_pose.copy_from_slice(&q.as_slice()[..7]);
+    }
 }
 
 fn summarize(
