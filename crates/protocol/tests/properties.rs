@@ -10,7 +10,7 @@ use embody_protocol::slcan::{
 };
 use embody_protocol::{
     CanFrame, CanId, FrameDecoder, FrameEncoder, MAX_FRAME, MitCodec, MitCommand, MitFeedback,
-    MitRanges, MitRequest, MitVariant, MotorFaults,
+    MitRanges, MitRequest, MitVariant, MotorFaults, cobs,
 };
 use proptest::prelude::*;
 
@@ -183,6 +183,27 @@ proptest! {
         let results = feed(&mut decoder, &out[..n]);
         prop_assert!(matches!(results.last(), Some(Ok(_))));
         prop_assert_eq!(decoder.message::<HostMessage>(), Ok(message));
+    }
+
+    /// COBS alone: any bytes round-trip, including zero-free runs longer than a block
+    /// (254) and zeros at either end; the output never holds a zero and stays in bounds.
+    #[test]
+    fn cobs_round_trips_any_bytes(
+        bytes in prop::collection::vec(prop_oneof![Just(0u8), 1u8..=255, 1u8..=255, 1u8..=255], 0..1600),
+        zero_free in prop::collection::vec(1u8..=255, 0..800),
+    ) {
+        for data in [&bytes, &zero_free] {
+            let mut enc = vec![0u8; cobs::max_encoded_len(data.len())];
+            let n = cobs::encode(data, &mut enc).expect("fits its worst case");
+            prop_assert!(enc[..n].iter().all(|&b| b != 0));
+            let mut dec = vec![0u8; data.len() + 1];
+            let m = cobs::decode(&enc[..n], &mut dec).expect("valid");
+            prop_assert_eq!(&dec[..m], &data[..]);
+            // Too small an output buffer is refused, not overrun.
+            if n > 1 {
+                prop_assert_eq!(cobs::encode(data, &mut enc[..n - 1]), None);
+            }
+        }
     }
 
     #[test]

@@ -120,7 +120,10 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 struct RoundTrip {
     samples_us: Vec<u64>,
+    /// Ticks without a reply within two periods.
     lost: u32,
+    /// Frames the host's decoder refused (CRC, framing, overflow).
+    bad_frames: u64,
 }
 
 fn round_trip(args: &WireArgs, port: &std::path::Path) -> Result<RoundTrip, String> {
@@ -145,7 +148,11 @@ fn round_trip(args: &WireArgs, port: &std::path::Path) -> Result<RoundTrip, Stri
         }
     }
     samples_us.sort_unstable();
-    Ok(RoundTrip { samples_us, lost })
+    Ok(RoundTrip {
+        samples_us,
+        lost,
+        bad_frames: robot.link_health().frames_bad,
+    })
 }
 
 pub fn run(args: &WireArgs) -> Result<(), String> {
@@ -227,7 +234,7 @@ pub fn run(args: &WireArgs) -> Result<(), String> {
                 "budget_used": (*n * *cost) as f64 / 1000.0,
             })).collect::<Vec<_>>(),
             "round_trip": {"target": target, "rate_hz": args.rate, "ticks": args.ticks,
-                "lost": rt.lost, "p50_us": p50, "p99_us": p99, "max_us": max},
+                "lost": rt.lost, "bad_frames": rt.bad_frames, "p50_us": p50, "p99_us": p99, "max_us": max},
         });
         println!("{out}");
         return Ok(());
@@ -243,8 +250,8 @@ pub fn run(args: &WireArgs) -> Result<(), String> {
         );
     }
     println!(
-        "round trip host → bridge → host to {target} at {} Hz over {} ticks: p50 {p50} µs, p99 {p99} µs, max {max} µs, {} lost",
-        args.rate, args.ticks, rt.lost
+        "round trip host → bridge → host to {target} at {} Hz over {} ticks: p50 {p50} µs, p99 {p99} µs, max {max} µs, {} without a reply within 2 periods, {} bad frames",
+        args.rate, args.ticks, rt.lost, rt.bad_frames
     );
     Ok(())
 }
