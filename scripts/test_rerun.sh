@@ -3,7 +3,8 @@
 # .venv-rerun), for a simulated run of each built-in robot and a real-time run on the wire:
 # - `rerun rrd verify` accepts every recording;
 # - scripts/peers/verify_rerun.py reads them back (RrdReader) and compares the logged joint
-#   values with the simulator's own record of the same run;
+#   values with the simulator's own record of the same run (and the humanoid's contact
+#   forces with its weight);
 # - a fleet of simulated units lands in one recording, one entity tree per unit;
 # - the humanoid's recording renders headless (Vulkan on Mesa's software rasterizer, from
 #   apt's mesa-vulkan-drivers when missing) to a screenshot that must not be blank.
@@ -47,8 +48,14 @@ for case in "pick_and_place arm7" "humanoid_moves humanoid"; do
   "$bin" run "examples/tasks/$task.toml" --rerun "save=$work/$unit.rrd" \
     --record "$work/$unit.jsonl" --json > "$work/$unit.json"
   "$rerun" rrd verify "$work/$unit.rrd"
+  weigh=()
+  if [ "$unit" = humanoid ]; then
+    # A standing humanoid: its contact forces must carry its weight.
+    mass=$("$bin" model info humanoid --json | "$python" -c "import json,sys; print(json.load(sys.stdin)['mass_kg'])")
+    weigh=(--mass "$mass")
+  fi
   "$python" scripts/peers/verify_rerun.py "$work/$unit.rrd" --unit "$unit" \
-    --states "$work/$unit.jsonl" --summary "$work/$unit.json"
+    --states "$work/$unit.jsonl" --summary "$work/$unit.json" "${weigh[@]}"
 done
 
 echo "== embody run --units 3 --rerun save: a fleet in one recording"

@@ -7,7 +7,9 @@ Reads the .rrd back with `rerun.experimental.RrdReader` and asserts that:
 - the logged measured joint positions equal the simulator's state (`--record` JSON Lines of
   the same run) tick by tick, to within half an encoder count: the loop measures the
   simulator through its 16-bit encoders;
-- every step of the run's `--json` summary appears as a "finished <step>" event.
+- every step of the run's `--json` summary appears as a "finished <step>" event;
+- with `--mass KG` (a floating-base robot standing), the contact force arrows carry the
+  robot's weight: their vertical components sum to m·g within 5 % while it stands still.
 
 With `--live TICKS` (a real-time run, e.g. on the wire) it checks instead that the
 recording is on the `wall_time` timeline, holds the same entities, and that its live
@@ -34,6 +36,7 @@ import rerun as rr
 import rerun.blueprint as rrb
 
 ENCODER_COUNT = 2 * math.pi / 2**16
+QUANTITIES = ("q", "q_ref", "dq", "dq_ref", "tau", "tau_ref")
 
 
 def fail(message):
@@ -101,7 +104,7 @@ def write_blueprint(path, unit):
         rrb.Vertical(
             rrb.Spatial3DView(
                 origin="/",
-                contents=[f"{robot}/links/**", f"{robot}/contacts"],
+                contents=[f"{robot}/links/**", f"{robot}/contacts", f"{robot}/contact_forces"],
                 name="robot",
                 eye_controls=rrb.EyeControls3D(
                     position=[1.7, -1.7, 1.3], look_target=[0.0, 0.0, 0.6]
@@ -141,10 +144,30 @@ def check_screenshot(path):
     print(f"screenshot {path}: {width}x{height}, {colours} colours, std {spread:.1f}")
 
 
+def check_weight(path, robot, mass):
+    """The first second's contact force arrows (1 mm per N) hold the robot up."""
+    totals = []
+    for chunk in chunks(path, f"{robot}/contact_forces"):
+        batch = chunk.to_record_batch()
+        vectors = column(batch, "Arrows3D:vectors")
+        times = batch.column("sim_time").cast("int64").to_numpy() * 1e-9
+        for t, arrows in zip(times, vectors.to_pylist()):
+            if 0.1 <= t <= 1.0:
+                totals.append(sum(a[2] for a in arrows) / 1e-3)
+    if not totals:
+        fail("no contact force arrows in the first second")
+    weight = mass * 9.81
+    worst = max(abs(f - weight) / weight for f in totals)
+    if worst > 0.05:
+        fail(f"contact forces sum to {min(totals):.0f}..{max(totals):.0f} N, weight {weight:.0f} N")
+    print(f"contact forces carry the weight ({weight:.0f} N) within {worst:.1%} over {len(totals)} poses")
+
+
 def check_live(path, robot, ticks):
     found = entities(path)
-    expected = [f"{robot}/joints/{q}" for q in ("q", "q_ref", "dq", "tau")]
+    expected = [f"{robot}/joints/{q}" for q in QUANTITIES]
     expected += [f"{robot}/events", f"{robot}/timing/compute_us", f"{robot}/viz/dropped"]
+    expected += [f"{robot}/link"]
     missing = [e for e in expected if e not in found]
     if missing:
         fail(f"entities missing: {missing}")
@@ -206,6 +229,7 @@ def main():
     parser.add_argument("--unit", required=True)
     parser.add_argument("--live", type=int, help="ticks the real-time loop ran")
     parser.add_argument("--fleet", type=int, help="units of a --units run")
+    parser.add_argument("--mass", type=float, help="the robot's mass (kg), to weigh it")
     parser.add_argument("--blueprint", help="write the screenshot layout here and stop")
     parser.add_argument("--screenshot", help="check this PNG is not blank and stop")
     args = parser.parse_args()
@@ -230,11 +254,12 @@ def main():
     floating = header["nq"] > len(header["joints"])
 
     found = entities(args.rrd)
-    expected = [f"{robot}/joints/{q}" for q in ("q", "q_ref", "dq", "tau")]
-    expected += [f"{robot}/events", f"{robot}/timing/compute_us"]
+    expected = [f"{robot}/joints/{q}" for q in QUANTITIES]
+    expected += [f"{robot}/events", f"{robot}/timing/compute_us", f"{robot}/link"]
     expected += [f"{robot}/timing/jitter_us", f"{robot}/timing/overruns"]
     if floating:
         expected += [f"{robot}/base/position", f"{robot}/base/attitude", f"{robot}/contacts"]
+        expected += [f"{robot}/contact_forces"]
     missing = [e for e in expected if e not in found]
     if missing:
         fail(f"entities missing: {missing}")
@@ -259,6 +284,9 @@ def main():
         worst = max(worst, max(abs(a - b) for a, b in zip(logged, truth)))
     if worst > ENCODER_COUNT / 2 + 1e-12:
         fail(f"logged q differs from the simulator's by {worst:.3g} rad (> half a count)")
+
+    if args.mass:
+        check_weight(args.rrd, robot, args.mass)
 
     events = texts(args.rrd, f"{robot}/events")
     for step in summary["steps"]:

@@ -156,11 +156,15 @@ fn viz_config(
     model: &Model,
     config: &ControlConfig,
     clock: Clock,
+    caps: Option<&embody_hal::Capabilities>,
 ) -> Option<VizConfig> {
     let sink = args.rerun.clone()?;
     let unit = args.unit.clone().unwrap_or_else(|| model.name.clone());
     let mut viz = VizConfig::new(sink, &unit);
     viz.clock = clock;
+    if let Some(caps) = caps {
+        viz.force_frames = caps.force_torque.iter().map(|f| f.frame.clone()).collect();
+    }
     if model.free_flyer().is_some() {
         viz.feet = config.estimator.base.feet.clone();
     }
@@ -184,7 +188,13 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         let (robot, _, sensors) = simulated(&model, args.seed)?;
         let (core, client) = LoopCore::new(model.clone(), robot.capabilities(), config.clone())
             .map_err(|e| e.to_string())?;
-        let viz = viz_config(args, &model, &config, Clock::Sim);
+        let viz = viz_config(
+            args,
+            &model,
+            &config,
+            Clock::Sim,
+            Some(robot.capabilities()),
+        );
         let prepare = |start: &[f64]| prepare(&source, &raw, &model, sensors.clone(), start);
         let (outcomes, robot, task) = realtime(core, robot, client, &config, prepare, viz, &model)?;
         return summarize(args, &task, &model.name, &outcomes, base_pose(&robot));
@@ -196,7 +206,8 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         let (executor, task) = prepare(&source, &raw, &model, sensors, &start)?;
         let (core, client) = LoopCore::new(model.clone(), robot.capabilities(), config.clone())
             .map_err(|e| e.to_string())?;
-        let recorder = match viz_config(args, &model, &config, Clock::Sim) {
+        let caps = Some(robot.capabilities());
+        let recorder = match viz_config(args, &model, &config, Clock::Sim, caps) {
             Some(mut viz) if args.units > 1 => {
                 viz.unit = format!("{}-{k}", viz.unit);
                 viz.origin = [0.0, 1.5 * f64::from(k), 0.0];
@@ -297,7 +308,8 @@ fn on_the_wire(
     let model = Arc::new(robots::load(name, Some(false)).map_err(|e| format!("robot: {e}"))?);
     let config = loop_config(&model);
     let prepare = |start: &[f64]| prepare(source, raw, &model, Vec::new(), start);
-    let viz = viz_config(args, &model, &config, Clock::Wall);
+    // The bridge carries no force-torque sensors.
+    let viz = viz_config(args, &model, &config, Clock::Wall, None);
     let (outcomes, task) = if args.slcan {
         let robot = SlcanRobot::connect(port, &model, config.rate_hz).map_err(|e| e.to_string())?;
         let (core, client) = LoopCore::new(model.clone(), robot.capabilities(), config.clone())

@@ -245,6 +245,13 @@ impl LoopCore {
         self.commands.stamp = now;
         self.commands.seq = self.tick;
         self.write_failed = robot.write(now, &self.commands).is_err();
+        let link = robot.link_health();
+        self.snapshot.link = [
+            link.frames_ok,
+            link.frames_bad,
+            link.timeouts,
+            link.bus_errors,
+        ];
         self.publish(now);
     }
 
@@ -478,6 +485,9 @@ impl LoopCore {
             .enumerate()
             .fold(0, |bits, (k, &c)| bits | (u64::from(c) << k));
         s.overruns = self.channels.timing.overruns();
+        for (force, sample) in s.forces.iter_mut().zip(&self.sensors.force_torque) {
+            *force = sample.force_n;
+        }
         self.writer.publish(s);
     }
 

@@ -43,7 +43,9 @@ pub use core::{ControlConfig, LoopCore};
 pub use events::{Cause, Event, EventKind, Lifecycle};
 pub use runner::{LoopHandle, RtConfig, RtStatus, spawn};
 pub use safety::{Observation, Request, SafetyConfig, Supervisor};
-pub use snapshot::{SnapshotReader, SnapshotWriter, StateSnapshot, snapshot_buffer};
+pub use snapshot::{
+    MAX_FORCE_SENSORS, SnapshotReader, SnapshotWriter, StateSnapshot, snapshot_buffer,
+};
 pub use timing::{Histogram, LoopTiming, Percentiles, TimingReport};
 pub use trajectory::{
     FollowerStatus, Interpolation, JointPoint, MAX_JOINTS, Segment, SegmentError,

@@ -48,12 +48,22 @@ pub struct StateSnapshot {
     pub contacts: u64,
     /// Overruns so far.
     pub overruns: u64,
+    /// Forces of the first [`MAX_FORCE_SENSORS`] force-torque sensors (N, each in its
+    /// frame, in the robot's sensor order; zero past the robot's count).
+    pub forces: [[f64; 3]; MAX_FORCE_SENSORS],
+    /// The link's counters: frames received intact, frames corrupted, exchanges
+    /// without an answer, bus errors (see `embody_hal::LinkHealth`).
+    pub link: [u64; 4],
 }
+
+/// Force-torque sensors whose forces a snapshot carries.
+pub const MAX_FORCE_SENSORS: usize = 4;
 
 const HEADER: usize = 8;
 const ARRAYS: usize = 6;
 const BASE: usize = 13;
-const WORDS: usize = HEADER + ARRAYS * MAX_JOINTS + BASE;
+const EXTRA: usize = 3 * MAX_FORCE_SENSORS + 4;
+const WORDS: usize = HEADER + ARRAYS * MAX_JOINTS + BASE + EXTRA;
 
 impl StateSnapshot {
     /// An empty snapshot for `n` joints.
@@ -76,6 +86,8 @@ impl StateSnapshot {
             base_velocity: [0.0; 6],
             contacts: 0,
             overruns: 0,
+            forces: [[0.0; 3]; MAX_FORCE_SENSORS],
+            link: [0; 4],
         }
     }
 
@@ -159,6 +171,13 @@ impl SnapshotWriter {
         for (k, v) in s.base_pose.iter().chain(&s.base_velocity).enumerate() {
             w(base + k, v.to_bits());
         }
+        let extra = base + BASE;
+        for (k, v) in s.forces.iter().flatten().enumerate() {
+            w(extra + k, v.to_bits());
+        }
+        for (k, v) in s.link.iter().enumerate() {
+            w(extra + 3 * MAX_FORCE_SENSORS + k, *v);
+        }
         sh.sequence.store(seq.wrapping_add(2), Ordering::Release);
     }
 }
@@ -201,6 +220,13 @@ impl SnapshotReader {
             for k in 0..6 {
                 out.base_velocity[k] = f64::from_bits(r(base + 7 + k));
             }
+            let extra = base + BASE;
+            for (k, v) in out.forces.iter_mut().flatten().enumerate() {
+                *v = f64::from_bits(r(extra + k));
+            }
+            for (k, v) in out.link.iter_mut().enumerate() {
+                *v = r(extra + 3 * MAX_FORCE_SENSORS + k);
+            }
             fence(Ordering::Acquire);
             if sh.sequence.load(Ordering::Relaxed) == before {
                 return true;
@@ -235,6 +261,8 @@ mod tests {
                             let t = s.tick as f64;
                             assert!(s.q.iter().chain(&s.tau_command).all(|v| *v == t));
                             assert_eq!(s.base_velocity[5], t);
+                            assert_eq!(s.forces[MAX_FORCE_SENSORS - 1][2], t);
+                            assert_eq!(s.link[3], s.tick);
                             assert!(s.tick >= seen);
                             seen = s.tick;
                         }
@@ -252,6 +280,8 @@ mod tests {
                 a.fill(t);
             }
             s.base_velocity = [t; 6];
+            s.forces = [[t; 3]; MAX_FORCE_SENSORS];
+            s.link = [tick; 4];
             writer.publish(&s);
         }
         for r in readers {

@@ -7,11 +7,15 @@
 //! Entity paths, under `robot/<unit>/`:
 //! - `links/<link>`: the link's pose in the world (`Transform3D`), with its visual shapes
 //!   as children `links/<link>/visual_<k>` (a static offset and the shape);
-//! - `joints/q`, `joints/q_ref`, `joints/dq`, `joints/tau`: one series per joint, named by
-//!   the joint, in joint order;
+//! - `joints/q`, `joints/q_ref`, `joints/dq`, `joints/dq_ref`, `joints/tau`,
+//!   `joints/tau_ref`: measured and commanded position, velocity and torque, one series
+//!   per joint, named by the joint, in joint order;
 //! - `base/position` (x, y, z in m) and `base/attitude` (roll, pitch, yaw in rad): the
 //!   estimated base pose of a floating-base robot, whose attitude comes from the IMU;
 //! - `contacts`: the feet in contact, as points at their sole frames (60 Hz);
+//! - `contact_forces`: the force-torque sensors' forces as arrows at their frames, in the
+//!   world, 1 mm per newton (60 Hz);
+//! - `link`: the link's counters (frames intact and corrupted, timeouts, bus errors);
 //! - `events`: lifecycle transitions, task steps and other events (`TextLog`);
 //! - `timing/compute_us`, `timing/jitter_us`, `timing/overruns`: the loop's compute per
 //!   tick and wake-up lateness (running medians) and its overruns so far;
@@ -56,7 +60,12 @@ pub struct VizConfig {
     pub feet: Vec<String>,
     /// Where the robot's world origin is drawn (m): units of a fleet side by side.
     pub origin: [f64; 3],
+    /// Frames of the force-torque sensors, in the robot's sensor order.
+    pub force_frames: Vec<String>,
 }
+
+/// Length of a contact force arrow per newton (m).
+const ARROW_M_PER_N: f64 = 1e-3;
 
 /// The timeline a recording is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +96,7 @@ impl VizConfig {
             clock: Clock::Sim,
             feet: Vec::new(),
             origin: [0.0; 3],
+            force_frames: Vec::new(),
         }
     }
 }
@@ -98,7 +108,10 @@ struct Block {
     q: Vec<f64>,
     q_ref: Vec<f64>,
     dq: Vec<f64>,
+    dq_ref: Vec<f64>,
     tau: Vec<f64>,
+    tau_ref: Vec<f64>,
+    link: Vec<f64>,
     base_position: Vec<f64>,
     base_attitude: Vec<f64>,
     compute_us: Vec<f64>,
@@ -122,6 +135,8 @@ pub struct Recorder {
     floating: bool,
     /// Frame of each foot, by contact bit.
     feet: Vec<embody_model::FrameId>,
+    /// Frame of each force-torque sensor (at most `MAX_FORCE_SENSORS`).
+    force_frames: Vec<embody_model::FrameId>,
     /// Seconds since the epoch at loop time 0 (wall clock only).
     epoch_s: Option<f64>,
     dropped: u64,
@@ -154,7 +169,7 @@ impl Recorder {
             .actuated_joints()
             .map(|j| model.joints[j.0].name.clone())
             .collect();
-        for quantity in ["q", "q_ref", "dq", "tau"] {
+        for quantity in ["q", "q_ref", "dq", "dq_ref", "tau", "tau_ref"] {
             stream
                 .log_static(
                     format!("{prefix}/joints/{quantity}"),
@@ -176,15 +191,30 @@ impl Recorder {
                     .map_err(rerun_err)?;
             }
         }
-        let feet = config
-            .feet
-            .iter()
-            .map(|name| {
-                model
-                    .frame_id(name)
-                    .ok_or_else(|| VizError::Rerun(format!("no frame '{name}' for a foot")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        stream
+            .log_static(
+                format!("{prefix}/link"),
+                &rerun::SeriesLines::new().with_names([
+                    "frames_ok",
+                    "frames_bad",
+                    "timeouts",
+                    "bus_errors",
+                ]),
+            )
+            .map_err(rerun_err)?;
+        let frames = |names: &[String], role: &str| {
+            names
+                .iter()
+                .map(|name| {
+                    model
+                        .frame_id(name)
+                        .ok_or_else(|| VizError::Rerun(format!("no frame '{name}' for a {role}")))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let feet = frames(&config.feet, "foot")?;
+        let mut force_frames = frames(&config.force_frames, "force sensor")?;
+        force_frames.truncate(embody_control::MAX_FORCE_SENSORS);
         let mut links = Vec::new();
         for link in &model.links {
             let frame = &model.frames[link.frame.0];
@@ -273,6 +303,7 @@ impl Recorder {
             last_pose: None,
             floating,
             feet,
+            force_frames,
             epoch_s: None,
             dropped: 0,
         })
@@ -327,7 +358,10 @@ impl Recorder {
         b.q.extend_from_slice(&snapshot.q[..n]);
         b.q_ref.extend_from_slice(&snapshot.q_ref[..n]);
         b.dq.extend_from_slice(&snapshot.dq[..n]);
+        b.dq_ref.extend_from_slice(&snapshot.dq_ref[..n]);
         b.tau.extend_from_slice(&snapshot.tau_measured[..n]);
+        b.tau_ref.extend_from_slice(&snapshot.tau_command[..n]);
+        b.link.extend(snapshot.link.iter().map(|&c| c as f64));
         if self.floating {
             let p = &snapshot.base_pose;
             b.base_position.extend_from_slice(&p[..3]);
@@ -401,6 +435,36 @@ impl Recorder {
                 )
                 .map_err(rerun_err)?;
         }
+        if !self.force_frames.is_empty() {
+            let (origins, vectors): (Vec<[f32; 3]>, Vec<[f32; 3]>) = self
+                .force_frames
+                .iter()
+                .zip(&snapshot.forces)
+                .map(|(&frame, f)| {
+                    let fr = &self.model.frames[frame.0];
+                    let world = self.data.world_from_joint[fr.joint.0].mul(&fr.placement);
+                    let p = world.translation;
+                    let v = world.rotation * nalgebra::Vector3::new(f[0], f[1], f[2]);
+                    let v = v * ARROW_M_PER_N;
+                    (
+                        [
+                            (p.x + o[0]) as f32,
+                            (p.y + o[1]) as f32,
+                            (p.z + o[2]) as f32,
+                        ],
+                        [v.x as f32, v.y as f32, v.z as f32],
+                    )
+                })
+                .unzip();
+            self.stream
+                .log(
+                    format!("robot/{}/contact_forces", self.config.unit),
+                    &rerun::Arrows3D::from_vectors(vectors)
+                        .with_origins(origins)
+                        .with_colors([rerun::Color::from_rgb(240, 200, 40)]),
+                )
+                .map_err(rerun_err)?;
+        }
         Ok(())
     }
 
@@ -434,7 +498,10 @@ impl Recorder {
             ("joints/q", &block.q),
             ("joints/q_ref", &block.q_ref),
             ("joints/dq", &block.dq),
+            ("joints/dq_ref", &block.dq_ref),
             ("joints/tau", &block.tau),
+            ("joints/tau_ref", &block.tau_ref),
+            ("link", &block.link),
             ("base/position", &block.base_position),
             ("base/attitude", &block.base_attitude),
             ("timing/compute_us", &block.compute_us),

@@ -314,9 +314,13 @@ fn measure<R: Robot + 'static>(
     } else {
         embody_viz::Clock::Sim
     };
+    let force_frames: Vec<String> = (robot.capabilities().force_torque.iter())
+        .map(|f| f.frame.clone())
+        .collect();
     let viz = args.rerun.clone().map(|sink| {
         let mut viz = embody_viz::VizConfig::new(sink, &model.name);
         viz.clock = clock;
+        viz.force_frames = force_frames;
         viz
     });
     let Session {

@@ -5,6 +5,7 @@
 //! and the recording's size per second.
 
 use clap::Args;
+use embody_hal::Robot as _;
 use serde_json::json;
 
 use super::loop_bench::{LoopArgs, Session, mock_rig, session};
@@ -41,6 +42,11 @@ struct Round {
 
 fn round(args: &VizArgs, viz: Option<embody_viz::VizConfig>) -> Result<(Round, Session), String> {
     let (model, robot) = mock_rig(&args.robot)?;
+    let viz = viz.map(|mut viz| {
+        let sensors = &robot.capabilities().force_torque;
+        viz.force_frames = sensors.iter().map(|f| f.frame.clone()).collect();
+        viz
+    });
     let s = session(
         &LoopArgs::quiet(&args.robot, args.seconds),
         model,

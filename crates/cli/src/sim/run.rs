@@ -112,6 +112,8 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
             if model.free_flyer().is_some() {
                 viz.feet = config.estimator.base.feet.clone();
             }
+            let sensors = &robot.capabilities().force_torque;
+            viz.force_frames = sensors.iter().map(|f| f.frame.clone()).collect();
             Some(embody_viz::Recorder::new(viz, &model).map_err(|e| e.to_string())?)
         }
         None => None,
