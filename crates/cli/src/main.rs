@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 mod bench;
 mod model;
+mod rerun_args;
 mod run;
 mod sim;
 mod vmcu;

@@ -24,6 +24,8 @@ use embody_planner::{
 };
 use embody_sim::{Environment, SensorMounts, SimConfig, SimRobot, lowest_point};
 use embody_viz::{Clock, LiveRecorder, LoopStats, VizConfig};
+
+use crate::rerun_args::RerunArgs;
 use serde_json::json;
 
 /// Arguments of `embody run`.
@@ -46,12 +48,8 @@ pub struct RunArgs {
     /// Seed of the simulator's noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Show the run in Rerun: spawn, connect[=URL], save=PATH or serve.
-    #[arg(long)]
-    rerun: Option<embody_viz::Sink>,
-    /// The robot's unit id in the Rerun recording (default: the robot's name).
-    #[arg(long)]
-    unit: Option<String>,
+    #[command(flatten)]
+    viz: RerunArgs,
     /// Write the simulator's state every tick as JSON Lines (lockstep only).
     #[arg(long, conflicts_with_all = ["realtime", "port"])]
     record: Option<PathBuf>,
@@ -157,10 +155,10 @@ fn viz_config(
     config: &ControlConfig,
     clock: Clock,
     caps: Option<&embody_hal::Capabilities>,
-) -> Option<VizConfig> {
-    let sink = args.rerun.clone()?;
-    let unit = args.unit.clone().unwrap_or_else(|| model.name.clone());
-    let mut viz = VizConfig::new(sink, &unit);
+) -> Result<Option<VizConfig>, String> {
+    let Some(mut viz) = args.viz.config(&model.name)? else {
+        return Ok(None);
+    };
     viz.clock = clock;
     if let Some(caps) = caps {
         viz.force_frames = caps.force_torque.iter().map(|f| f.frame.clone()).collect();
@@ -168,7 +166,7 @@ fn viz_config(
     if model.free_flyer().is_some() {
         viz.feet = config.estimator.base.feet.clone();
     }
-    Some(viz)
+    Ok(Some(viz))
 }
 
 pub fn run(args: &RunArgs) -> Result<(), String> {
@@ -194,7 +192,7 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
             &config,
             Clock::Sim,
             Some(robot.capabilities()),
-        );
+        )?;
         let prepare = |start: &[f64]| prepare(&source, &raw, &model, sensors.clone(), start);
         let (outcomes, robot, task) = realtime(core, robot, client, &config, prepare, viz, &model)?;
         return summarize(args, &task, &model.name, &outcomes, base_pose(&robot));
@@ -207,7 +205,7 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         let (core, client) = LoopCore::new(model.clone(), robot.capabilities(), config.clone())
             .map_err(|e| e.to_string())?;
         let caps = Some(robot.capabilities());
-        let recorder = match viz_config(args, &model, &config, Clock::Sim, caps) {
+        let recorder = match viz_config(args, &model, &config, Clock::Sim, caps)? {
             Some(mut viz) if args.units > 1 => {
                 viz.unit = format!("{}-{k}", viz.unit);
                 viz.origin = [0.0, 1.5 * f64::from(k), 0.0];
@@ -309,7 +307,7 @@ fn on_the_wire(
     let config = loop_config(&model);
     let prepare = |start: &[f64]| prepare(source, raw, &model, Vec::new(), start);
     // The bridge carries no force-torque sensors.
-    let viz = viz_config(args, &model, &config, Clock::Wall, None);
+    let viz = viz_config(args, &model, &config, Clock::Wall, None)?;
     let (outcomes, task) = if args.slcan {
         let robot = SlcanRobot::connect(port, &model, config.rate_hz).map_err(|e| e.to_string())?;
         let (core, client) = LoopCore::new(model.clone(), robot.capabilities(), config.clone())
@@ -540,7 +538,7 @@ fn realtime<R: Robot + 'static>(
     client.request(Request::Arm).map_err(|e| e.to_string())?;
     client.request(Request::Start).map_err(|e| e.to_string())?;
     let origin_ns = SystemClock.now().as_nanos();
-    let handle = spawn(core, robot, SystemClock, RtConfig::default()).map_err(|e| e.to_string())?;
+    // The recorder follows from the loop's first snapshot on.
     let live = match viz {
         Some(viz) => {
             let recorder = embody_viz::Recorder::new(viz, model).map_err(|e| e.to_string())?;
@@ -551,6 +549,7 @@ fn realtime<R: Robot + 'static>(
         }
         None => None,
     };
+    let handle = spawn(core, robot, SystemClock, RtConfig::default()).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

@@ -44,7 +44,8 @@ pub use events::{Cause, Event, EventKind, Lifecycle};
 pub use runner::{LoopHandle, RtConfig, RtStatus, spawn};
 pub use safety::{Observation, Request, SafetyConfig, Supervisor};
 pub use snapshot::{
-    MAX_FORCE_SENSORS, SnapshotReader, SnapshotWriter, StateSnapshot, snapshot_buffer,
+    Cursor, MAX_FORCE_SENSORS, Next, SNAPSHOT_SLOTS, SnapshotReader, SnapshotWriter, StateSnapshot,
+    snapshot_buffer,
 };
 pub use timing::{Histogram, LoopTiming, Percentiles, TimingReport};
 pub use trajectory::{

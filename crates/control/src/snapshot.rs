@@ -1,8 +1,10 @@
-//! State snapshots out of the loop: a single-writer, many-reader buffer (a sequence lock
-//! over atomic words). The loop publishes without ever waiting; a reader copies the latest
-//! snapshot and retries if the writer moved underneath it. Readers that sample less often
-//! than the loop runs skip snapshots, and can count how many from the tick numbers. All
-//! in safe Rust: every word is an `AtomicU64`, so a torn read is detected, never undefined.
+//! State snapshots out of the loop: a single-writer, many-reader ring of the last
+//! [`SNAPSHOT_SLOTS`] snapshots, each slot a sequence lock over atomic words. The loop
+//! publishes without ever waiting; a reader copies a slot and retries if the writer moved
+//! underneath it. A reader either takes the latest snapshot (the planner, the CLI) or
+//! follows every one with a cursor (a recorder), waking every few tens of milliseconds and
+//! catching up; what the ring overwrote before it got there is counted as skipped. All in
+//! safe Rust: every word is an `AtomicU64`, so a torn read is detected, never undefined.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering, fence};
@@ -114,10 +116,22 @@ impl StateSnapshot {
     }
 }
 
+/// Snapshots the ring keeps: 64 ms of a 1 kHz loop for a follower to catch up.
+pub const SNAPSHOT_SLOTS: usize = 64;
+
+/// One slot: a sequence lock (odd while being written) over the words, whose first word
+/// is the publish count the slot holds.
 #[derive(Debug)]
-struct Shared {
+struct Slot {
     sequence: AtomicU64,
     words: Box<[AtomicU64]>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// Snapshots published so far; the latest is in slot `(head - 1) % SNAPSHOT_SLOTS`.
+    head: AtomicU64,
+    slots: Box<[Slot]>,
 }
 
 /// The writing end, owned by the loop.
@@ -132,11 +146,32 @@ pub struct SnapshotReader {
     shared: Arc<Shared>,
 }
 
-/// A new snapshot buffer.
+/// A follower's position in the stream of snapshots (see [`SnapshotReader::next`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cursor(u64);
+
+/// What [`SnapshotReader::next`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// The next snapshot.
+    Snapshot {
+        /// Snapshots the ring overwrote before this reader got to them, skipped.
+        skipped: u64,
+    },
+    /// Nothing newer yet.
+    Waiting,
+}
+
+/// A new snapshot ring.
 pub fn snapshot_buffer() -> (SnapshotWriter, SnapshotReader) {
     let shared = Arc::new(Shared {
-        sequence: AtomicU64::new(0),
-        words: (0..WORDS).map(|_| AtomicU64::new(0)).collect(),
+        head: AtomicU64::new(0),
+        slots: (0..SNAPSHOT_SLOTS)
+            .map(|_| Slot {
+                sequence: AtomicU64::new(0),
+                words: (0..1 + WORDS).map(|_| AtomicU64::new(0)).collect(),
+            })
+            .collect(),
     });
     (
         SnapshotWriter {
@@ -150,10 +185,13 @@ impl SnapshotWriter {
     /// Publishes `s`. Real-time safe: a fixed number of atomic stores, never waits.
     pub fn publish(&self, s: &StateSnapshot) {
         let sh = &self.shared;
-        let seq = sh.sequence.load(Ordering::Relaxed);
-        sh.sequence.store(seq.wrapping_add(1), Ordering::Relaxed);
+        let count = sh.head.load(Ordering::Relaxed);
+        let slot = &sh.slots[(count % SNAPSHOT_SLOTS as u64) as usize];
+        let seq = slot.sequence.load(Ordering::Relaxed);
+        slot.sequence.store(seq.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
-        let w = |i: usize, v: u64| sh.words[i].store(v, Ordering::Relaxed);
+        let w = |i: usize, v: u64| slot.words[1 + i].store(v, Ordering::Relaxed);
+        slot.words[0].store(count, Ordering::Relaxed);
         w(0, s.tick);
         w(1, s.stamp_ns);
         w(2, s.lifecycle as u64);
@@ -178,7 +216,8 @@ impl SnapshotWriter {
         for (k, v) in s.link.iter().enumerate() {
             w(extra + 3 * MAX_FORCE_SENSORS + k, *v);
         }
-        sh.sequence.store(seq.wrapping_add(2), Ordering::Release);
+        slot.sequence.store(seq.wrapping_add(2), Ordering::Release);
+        sh.head.store(count + 1, Ordering::Release);
     }
 }
 
@@ -187,17 +226,70 @@ impl SnapshotReader {
     /// [`StateSnapshot::new`]). Returns false if nothing was published yet. Spins only
     /// while the writer is mid-publish (a few hundred nanoseconds).
     pub fn read(&self, out: &mut StateSnapshot) -> bool {
-        let sh = &self.shared;
         loop {
-            let before = sh.sequence.load(Ordering::Acquire);
-            if before == 0 {
+            let head = self.shared.head.load(Ordering::Acquire);
+            if head == 0 {
                 return false;
             }
+            // The slot may already hold a newer publish: that is the latest too.
+            if self.read_slot(head - 1, out).is_some() {
+                return true;
+            }
+        }
+    }
+
+    /// The latest snapshot, freshly allocated (for readers off the loop).
+    pub fn latest(&self) -> Option<StateSnapshot> {
+        let mut s = StateSnapshot::new(0);
+        self.read(&mut s).then_some(s)
+    }
+
+    /// A cursor at the next snapshot to be published: a follower starting now.
+    pub fn cursor(&self) -> Cursor {
+        Cursor(self.shared.head.load(Ordering::Acquire))
+    }
+
+    /// Copies the snapshot at `cursor` into `out` and moves the cursor past it; the
+    /// ones the ring overwrote before this reader got to them are skipped and counted.
+    pub fn next(&self, cursor: &mut Cursor, out: &mut StateSnapshot) -> Next {
+        let mut skipped = 0;
+        loop {
+            let head = self.shared.head.load(Ordering::Acquire);
+            if cursor.0 >= head {
+                return Next::Waiting;
+            }
+            // The oldest slot may be the one being rewritten next: leave it a margin.
+            let oldest = head.saturating_sub(SNAPSHOT_SLOTS as u64 - 1);
+            if cursor.0 < oldest {
+                skipped += oldest - cursor.0;
+                cursor.0 = oldest;
+            }
+            match self.read_slot(cursor.0, out) {
+                Some(found) if found == cursor.0 => {
+                    cursor.0 += 1;
+                    return Next::Snapshot { skipped };
+                }
+                // Overwritten while we looked: skip it.
+                _ => {
+                    skipped += 1;
+                    cursor.0 += 1;
+                }
+            }
+        }
+    }
+
+    /// Reads the slot of publish `count` into `out`; the publish count it held, or `None`
+    /// if it held an older one (not written yet: impossible below `head`).
+    fn read_slot(&self, count: u64, out: &mut StateSnapshot) -> Option<u64> {
+        let slot = &self.shared.slots[(count % SNAPSHOT_SLOTS as u64) as usize];
+        loop {
+            let before = slot.sequence.load(Ordering::Acquire);
             if before % 2 == 1 {
                 std::hint::spin_loop();
                 continue;
             }
-            let r = |i: usize| sh.words[i].load(Ordering::Relaxed);
+            let found = slot.words[0].load(Ordering::Relaxed);
+            let r = |i: usize| slot.words[1 + i].load(Ordering::Relaxed);
             out.tick = r(0);
             out.stamp_ns = r(1);
             out.lifecycle = Lifecycle::from_u8(r(2) as u8);
@@ -228,16 +320,10 @@ impl SnapshotReader {
                 *v = r(extra + 3 * MAX_FORCE_SENSORS + k);
             }
             fence(Ordering::Acquire);
-            if sh.sequence.load(Ordering::Relaxed) == before {
-                return true;
+            if slot.sequence.load(Ordering::Relaxed) == before {
+                return (found >= count).then_some(found);
             }
         }
-    }
-
-    /// The latest snapshot, freshly allocated (for readers off the loop).
-    pub fn latest(&self) -> Option<StateSnapshot> {
-        let mut s = StateSnapshot::new(0);
-        self.read(&mut s).then_some(s)
     }
 }
 
@@ -287,5 +373,79 @@ mod tests {
         for r in readers {
             r.join().expect("reader saw only whole snapshots");
         }
+    }
+
+    #[test]
+    fn a_follower_sees_every_snapshot_in_order_or_counts_it_skipped() {
+        let (writer, reader) = snapshot_buffer();
+        let mut s = StateSnapshot::new(3);
+        let publish = |tick: u64, s: &mut StateSnapshot| {
+            s.tick = tick;
+            s.q.fill(tick as f64);
+            writer.publish(s);
+        };
+        let mut cursor = reader.cursor();
+        let mut out = StateSnapshot::new(3);
+        assert_eq!(reader.next(&mut cursor, &mut out), Next::Waiting);
+        for tick in 1..=10 {
+            publish(tick, &mut s);
+        }
+        for tick in 1..=10 {
+            assert_eq!(
+                reader.next(&mut cursor, &mut out),
+                Next::Snapshot { skipped: 0 }
+            );
+            assert_eq!((out.tick, out.q[2]), (tick, tick as f64));
+        }
+        assert_eq!(reader.next(&mut cursor, &mut out), Next::Waiting);
+        // Fall behind by more than the ring: the overwritten ones are counted.
+        for tick in 11..=200 {
+            publish(tick, &mut s);
+        }
+        let first = 200 - (SNAPSHOT_SLOTS as u64 - 1) + 1;
+        assert_eq!(
+            reader.next(&mut cursor, &mut out),
+            Next::Snapshot {
+                skipped: first - 11
+            }
+        );
+        assert_eq!(out.tick, first);
+        // The latest is always at hand.
+        assert!(reader.read(&mut out));
+        assert_eq!(out.tick, 200);
+    }
+
+    #[test]
+    fn a_racing_follower_sees_whole_snapshots_in_order_and_loses_none_uncounted() {
+        let (writer, reader) = snapshot_buffer();
+        const TICKS: u64 = 200_000;
+        // Following from before the first publish.
+        let mut cursor = reader.cursor();
+        let follower = std::thread::spawn(move || {
+            let mut s = StateSnapshot::new(29);
+            let (mut seen, mut skipped, mut last) = (0u64, 0u64, 0u64);
+            while last < TICKS {
+                match reader.next(&mut cursor, &mut s) {
+                    Next::Snapshot { skipped: k } => {
+                        let t = s.tick as f64;
+                        assert!(s.q.iter().chain(&s.tau_command).all(|v| *v == t));
+                        assert_eq!(s.tick, last + 1 + k, "out of order or uncounted");
+                        (seen, skipped, last) = (seen + 1, skipped + k, s.tick);
+                    }
+                    Next::Waiting => std::thread::yield_now(),
+                }
+            }
+            (seen, skipped)
+        });
+        let mut s = StateSnapshot::new(29);
+        for tick in 1..=TICKS {
+            s.tick = tick;
+            for a in s.arrays_mut() {
+                a.fill(tick as f64);
+            }
+            writer.publish(&s);
+        }
+        let (seen, skipped) = follower.join().expect("follower saw only whole snapshots");
+        assert_eq!(seen + skipped, TICKS);
     }
 }

@@ -1,8 +1,9 @@
-//! Recording a running loop from its own thread: samples the loop's state snapshots (twice
-//! per loop period, so every tick is seen when the machine keeps up), hands them to a
-//! [`Recorder`] and counts the ticks it skipped when it fell behind. The loop thread never
-//! knows it is watched: the snapshot buffer is lock-free and readers never block writers.
-//! Events (task steps, transitions) come in over a channel from whoever sees them.
+//! Recording a running loop from its own thread: wakes every 20 ms, follows the loop's
+//! snapshot ring from where it left off (every tick, while it keeps within the ring's
+//! 64), hands each snapshot to a [`Recorder`], and counts the ticks the ring overwrote
+//! before it got to them. The loop thread never knows it is watched: the ring is
+//! lock-free and readers never block the writer. Events (task steps, transitions) come
+//! in over a channel from whoever sees them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +11,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use embody_control::{LoopClient, StateSnapshot};
+use embody_control::{Cursor, LoopClient, Next, StateSnapshot};
 
 use crate::recorder::{LoopStats, Recorder, VizError};
 
@@ -37,8 +38,8 @@ pub struct LiveRecorder {
 }
 
 impl LiveRecorder {
-    /// Starts recording the loop behind `client`, which ticks every `period_ns`; loop
-    /// time counts from `origin_ns` on the loop's clock.
+    /// Starts recording the loop behind `client` (from its next snapshot), which ticks
+    /// every `period_ns`; loop time counts from `origin_ns` on the loop's clock.
     pub fn spawn(
         recorder: Recorder,
         client: LoopClient,
@@ -47,9 +48,19 @@ impl LiveRecorder {
     ) -> std::io::Result<LiveRecorder> {
         let stop = Arc::new(AtomicBool::new(false));
         let (events, inbox) = channel();
+        let cursor = client.snapshots().cursor();
         let thread = std::thread::Builder::new().name("viz".into()).spawn({
             let stop = stop.clone();
-            move || follow(recorder, &client, (period_ns, origin_ns), &stop, &inbox)
+            move || {
+                follow(
+                    recorder,
+                    &client,
+                    cursor,
+                    (period_ns, origin_ns),
+                    &stop,
+                    &inbox,
+                )
+            }
         })?;
         Ok(LiveRecorder {
             stop,
@@ -76,30 +87,30 @@ impl LiveRecorder {
     }
 }
 
+/// How often the follower wakes to catch up (well inside the ring's 64 ticks at 1 kHz).
+const NAP: Duration = Duration::from_millis(20);
+
 fn follow(
     mut recorder: Recorder,
     client: &LoopClient,
+    mut cursor: Cursor,
     (period_ns, origin_ns): (u64, u64),
     stop: &AtomicBool,
     inbox: &Receiver<Event>,
 ) -> Result<LiveStats, VizError> {
     let mut snapshot = StateSnapshot::new(0);
     let mut stats = LiveStats::default();
-    let mut last_tick = None;
     let mut loop_stats = LoopStats::default();
     let mut next_timing_tick = 0;
-    let nap = Duration::from_nanos((period_ns / 2).max(50_000));
-    while !stop.load(Ordering::Acquire) {
+    loop {
+        // One last catch-up after the stop, so the recording ends where the loop did.
+        let stopping = stop.load(Ordering::Acquire);
         while let Ok(e) = inbox.try_recv() {
             recorder.event(e.t_s, &e.text, e.warning)?;
         }
-        if client.snapshots().read(&mut snapshot) && last_tick != Some(snapshot.tick) {
-            if let Some(last) = last_tick {
-                let skipped = snapshot.tick.saturating_sub(last + 1);
-                stats.dropped += skipped;
-                recorder.note_dropped(skipped);
-            }
-            last_tick = Some(snapshot.tick);
+        while let Next::Snapshot { skipped } = client.snapshots().next(&mut cursor, &mut snapshot) {
+            stats.dropped += skipped;
+            recorder.note_dropped(skipped);
             if snapshot.tick >= next_timing_tick {
                 // Percentiles of the loop's histograms, refreshed every 50 ms of loop time.
                 let timing = client.timing();
@@ -113,10 +124,10 @@ fn follow(
             recorder.record(t_s, &snapshot, loop_stats)?;
             stats.recorded += 1;
         }
-        std::thread::sleep(nap);
-    }
-    while let Ok(e) = inbox.try_recv() {
-        recorder.event(e.t_s, &e.text, e.warning)?;
+        if stopping {
+            break;
+        }
+        std::thread::sleep(NAP);
     }
     recorder.finish()?;
     Ok(stats)

@@ -21,6 +21,10 @@
 //!   tick and wake-up lateness (running medians) and its overruns so far;
 //! - `viz/dropped`: snapshots the recorder skipped because it was behind.
 //!
+//! Joint and base series have a row per recorded snapshot; the slow counters (`link`,
+//! `timing/*`, `viz/dropped`) one per block, at its end. Every block costs one chunk per
+//! entity (about a kilobyte of framing in a file), so blocks are 100 ms by default.
+//!
 //! Time is on the `sim_time` timeline (seconds of loop time) for simulation, or on
 //! `wall_time` (timestamps) for a robot on the wire.
 
@@ -52,7 +56,9 @@ pub struct VizConfig {
     pub unit: String,
     /// Rate of link poses (Hz). Default 60.
     pub pose_hz: f64,
-    /// Length of a block of joint series (s). Default 0.05.
+    /// Rate of the joint and timing series (Hz); `None` (the default): every snapshot.
+    pub series_hz: Option<f64>,
+    /// Length of a block of joint series (s). Default 0.1.
     pub block_s: f64,
     /// Which timeline the recording is on.
     pub clock: Clock,
@@ -92,7 +98,8 @@ impl VizConfig {
             sink,
             unit: unit.to_owned(),
             pose_hz: 60.0,
-            block_s: 0.05,
+            series_hz: None,
+            block_s: 0.1,
             clock: Clock::Sim,
             feet: Vec::new(),
             origin: [0.0; 3],
@@ -111,13 +118,13 @@ struct Block {
     dq_ref: Vec<f64>,
     tau: Vec<f64>,
     tau_ref: Vec<f64>,
-    link: Vec<f64>,
     base_position: Vec<f64>,
     base_attitude: Vec<f64>,
-    compute_us: Vec<f64>,
-    jitter_us: Vec<f64>,
-    overruns: Vec<f64>,
-    dropped: Vec<f64>,
+    /// The slow counters at the block's last row: stats, overruns, link, dropped.
+    last: Option<(LoopStats, u64, [u64; 4], u64)>,
+    /// Times of the link poses, and each time's poses of every link in link order.
+    pose_times: Vec<f64>,
+    poses: Vec<([f32; 3], [f32; 4])>,
 }
 
 /// Records one robot into a Rerun stream. See the module docs.
@@ -130,6 +137,7 @@ pub struct Recorder {
     links: Vec<(usize, String, embody_model::spatial::Transform)>,
     block: Block,
     block_start: Option<f64>,
+    last_row: Option<f64>,
     last_pose: Option<f64>,
     joints: usize,
     floating: bool,
@@ -300,6 +308,7 @@ impl Recorder {
             links,
             block: Block::default(),
             block_start: None,
+            last_row: None,
             last_pose: None,
             floating,
             feet,
@@ -352,28 +361,15 @@ impl Recorder {
         snapshot: &StateSnapshot,
         stats: LoopStats,
     ) -> Result<(), VizError> {
-        let n = self.joints.min(snapshot.n);
-        let b = &mut self.block;
-        b.times.push(t_s);
-        b.q.extend_from_slice(&snapshot.q[..n]);
-        b.q_ref.extend_from_slice(&snapshot.q_ref[..n]);
-        b.dq.extend_from_slice(&snapshot.dq[..n]);
-        b.dq_ref.extend_from_slice(&snapshot.dq_ref[..n]);
-        b.tau.extend_from_slice(&snapshot.tau_measured[..n]);
-        b.tau_ref.extend_from_slice(&snapshot.tau_command[..n]);
-        b.link.extend(snapshot.link.iter().map(|&c| c as f64));
-        if self.floating {
-            let p = &snapshot.base_pose;
-            b.base_position.extend_from_slice(&p[..3]);
-            let (roll, pitch, yaw) =
-                UnitQuaternion::from_quaternion(Quaternion::new(p[6], p[3], p[4], p[5]))
-                    .euler_angles();
-            b.base_attitude.extend_from_slice(&[roll, pitch, yaw]);
+        // Decimated to `series_hz` (a hair of slack: loop periods are not exact).
+        let row_due = match (self.config.series_hz, self.last_row) {
+            (Some(hz), Some(last)) => t_s - last >= 0.999 / hz,
+            _ => true,
+        };
+        if row_due {
+            self.last_row = Some(t_s);
+            self.push_row(t_s, snapshot, stats);
         }
-        b.compute_us.push(stats.compute_us);
-        b.jitter_us.push(stats.jitter_us);
-        b.overruns.push(snapshot.overruns as f64);
-        b.dropped.push(self.dropped as f64);
         let start = *self.block_start.get_or_insert(t_s);
         if t_s - start >= self.config.block_s {
             self.flush()?;
@@ -386,6 +382,28 @@ impl Recorder {
             self.log_poses(t_s, snapshot)?;
         }
         Ok(())
+    }
+
+    fn push_row(&mut self, t_s: f64, snapshot: &StateSnapshot, stats: LoopStats) {
+        let n = self.joints.min(snapshot.n);
+        let b = &mut self.block;
+        b.times.push(t_s);
+        b.q.extend_from_slice(&snapshot.q[..n]);
+        b.q_ref.extend_from_slice(&snapshot.q_ref[..n]);
+        b.dq.extend_from_slice(&snapshot.dq[..n]);
+        b.dq_ref.extend_from_slice(&snapshot.dq_ref[..n]);
+        b.tau.extend_from_slice(&snapshot.tau_measured[..n]);
+        b.tau_ref.extend_from_slice(&snapshot.tau_command[..n]);
+
+        if self.floating {
+            let p = &snapshot.base_pose;
+            b.base_position.extend_from_slice(&p[..3]);
+            let (roll, pitch, yaw) =
+                UnitQuaternion::from_quaternion(Quaternion::new(p[6], p[3], p[4], p[5]))
+                    .euler_angles();
+            b.base_attitude.extend_from_slice(&[roll, pitch, yaw]);
+        }
+        b.last = Some((stats, snapshot.overruns, snapshot.link, self.dropped));
     }
 
     fn log_poses(&mut self, t_s: f64, snapshot: &StateSnapshot) -> Result<(), VizError> {
@@ -406,11 +424,11 @@ impl Recorder {
             rotation: nalgebra::Matrix3::identity(),
             translation: nalgebra::Vector3::new(o[0], o[1], o[2]),
         };
-        for (joint, path, placement) in &self.links {
+        // Link poses go out with the block, one column per link.
+        self.block.pose_times.push(t_s);
+        for (joint, _, placement) in &self.links {
             let world = origin.mul(&self.data.world_from_joint[*joint].mul(placement));
-            self.stream
-                .log(path.as_str(), &transform(&world))
-                .map_err(rerun_err)?;
+            self.block.poses.push(pose(&world));
         }
         if !self.feet.is_empty() {
             let points: Vec<[f32; 3]> = self
@@ -489,9 +507,6 @@ impl Recorder {
         let block = std::mem::take(&mut self.block);
         self.block_start = None;
         let rows = block.times.len();
-        if rows == 0 {
-            return Ok(());
-        }
         let prefix = format!("robot/{}", self.config.unit);
         let time = self.time_column(&block.times);
         let series = [
@@ -501,17 +516,12 @@ impl Recorder {
             ("joints/dq_ref", &block.dq_ref),
             ("joints/tau", &block.tau),
             ("joints/tau_ref", &block.tau_ref),
-            ("link", &block.link),
             ("base/position", &block.base_position),
             ("base/attitude", &block.base_attitude),
-            ("timing/compute_us", &block.compute_us),
-            ("timing/jitter_us", &block.jitter_us),
-            ("timing/overruns", &block.overruns),
-            ("viz/dropped", &block.dropped),
         ];
         for (entity, values) in series {
             if values.is_empty() {
-                continue; // base series of a fixed-base robot
+                continue; // an empty block, or base series of a fixed-base robot
             }
             let columns = rerun::Scalars::new(values.iter().copied())
                 .columns(std::iter::repeat_n(values.len() / rows, rows))
@@ -519,6 +529,38 @@ impl Recorder {
             self.stream
                 .send_columns(format!("{prefix}/{entity}"), [time.clone()], columns)
                 .map_err(rerun_err)?;
+        }
+        if !block.pose_times.is_empty() {
+            let time = self.time_column(&block.pose_times);
+            let links = self.links.len();
+            for (k, (_, path, _)) in self.links.iter().enumerate() {
+                let of_link = || block.poses.iter().skip(k).step_by(links);
+                let columns = rerun::Transform3D::update_fields()
+                    .with_many_translation(of_link().map(|(t, _)| *t))
+                    .with_many_quaternion(of_link().map(|(_, q)| rerun::Quaternion::from_xyzw(*q)))
+                    .columns_of_unit_batches()
+                    .map_err(rerun_err)?;
+                self.stream
+                    .send_columns(path.as_str(), [time.clone()], columns)
+                    .map_err(rerun_err)?;
+            }
+        }
+        if let (Some((stats, overruns, link, dropped)), Some(&t_s)) =
+            (block.last, block.times.last())
+        {
+            self.set_time(t_s);
+            let counters = [
+                ("timing/compute_us", vec![stats.compute_us]),
+                ("timing/jitter_us", vec![stats.jitter_us]),
+                ("timing/overruns", vec![overruns as f64]),
+                ("link", link.iter().map(|&c| c as f64).collect()),
+                ("viz/dropped", vec![dropped as f64]),
+            ];
+            for (entity, values) in counters {
+                self.stream
+                    .log(format!("{prefix}/{entity}"), &rerun::Scalars::new(values))
+                    .map_err(rerun_err)?;
+            }
         }
         Ok(())
     }
@@ -542,14 +584,20 @@ fn epoch_now_s() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-fn transform(t: &embody_model::spatial::Transform) -> rerun::Transform3D {
+/// Translation and quaternion `[x y z w]` of `t`, as Rerun takes them.
+fn pose(t: &embody_model::spatial::Transform) -> ([f32; 3], [f32; 4]) {
     let q = UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(t.rotation));
-    rerun::Transform3D::from_translation_rotation(
+    (
         [
             t.translation.x as f32,
             t.translation.y as f32,
             t.translation.z as f32,
         ],
-        rerun::Quaternion::from_xyzw([q.i as f32, q.j as f32, q.k as f32, q.w as f32]),
+        [q.i as f32, q.j as f32, q.k as f32, q.w as f32],
     )
+}
+
+fn transform(t: &embody_model::spatial::Transform) -> rerun::Transform3D {
+    let (translation, q) = pose(t);
+    rerun::Transform3D::from_translation_rotation(translation, rerun::Quaternion::from_xyzw(q))
 }

@@ -51,9 +51,8 @@ pub struct LoopArgs {
     /// The port is an SLCAN adapter with MIT motors (the host runs the bus).
     #[arg(long, requires = "port")]
     slcan: bool,
-    /// Show the loop in Rerun while measuring: spawn, connect[=URL], save=PATH or serve.
-    #[arg(long)]
-    rerun: Option<embody_viz::Sink>,
+    #[command(flatten)]
+    viz: crate::rerun_args::RerunArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -72,7 +71,12 @@ impl LoopArgs {
             load: false,
             port: None,
             slcan: false,
-            rerun: None,
+            viz: crate::rerun_args::RerunArgs {
+                rerun: None,
+                unit: None,
+                rerun_pose_hz: 60.0,
+                rerun_series_hz: None,
+            },
             json: true,
         }
     }
@@ -238,11 +242,11 @@ pub(super) fn session<R: Robot + 'static>(
         .transpose()
         .map_err(|e| e.to_string())?;
     let origin_ns = SystemClock.now().as_nanos();
-    let handle = spawn(core, robot, SystemClock, rt).map_err(|e| e.to_string())?;
     let live = recorder
         .map(|r| embody_viz::LiveRecorder::spawn(r, client.clone(), period_ns, origin_ns))
         .transpose()
         .map_err(|e| e.to_string())?;
+    let handle = spawn(core, robot, SystemClock, rt).map_err(|e| e.to_string())?;
     let rt_status = handle.rt_status().clone();
     let planner_thread = {
         let (model, client, stop) = (model.clone(), client.clone(), stop.clone());
@@ -317,8 +321,7 @@ fn measure<R: Robot + 'static>(
     let force_frames: Vec<String> = (robot.capabilities().force_torque.iter())
         .map(|f| f.frame.clone())
         .collect();
-    let viz = args.rerun.clone().map(|sink| {
-        let mut viz = embody_viz::VizConfig::new(sink, &model.name);
+    let viz = args.viz.config(&model.name)?.map(|mut viz| {
         viz.clock = clock;
         viz.force_frames = force_frames;
         viz

@@ -40,9 +40,8 @@ pub struct RunArgs {
     /// off: the passive dynamics, e.g. to compare with another simulator).
     #[arg(long, value_enum, default_value_t = Controller::Hold)]
     controller: Controller,
-    /// Show the run in Rerun: spawn, connect[=URL], save=PATH or serve.
-    #[arg(long)]
-    rerun: Option<embody_viz::Sink>,
+    #[command(flatten)]
+    viz: crate::rerun_args::RerunArgs,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -106,9 +105,8 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         }
         None => None,
     };
-    let mut viz = match &args.rerun {
-        Some(sink) => {
-            let mut viz = embody_viz::VizConfig::new(sink.clone(), &model.name);
+    let mut viz = match args.viz.config(&model.name)? {
+        Some(mut viz) => {
             if model.free_flyer().is_some() {
                 viz.feet = config.estimator.base.feet.clone();
             }
