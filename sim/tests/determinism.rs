@@ -7,7 +7,6 @@ mod common;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
-use common::Lockstep;
 use embody_control::ControlConfig;
 use embody_sim::{Recorder, SimConfig};
 
@@ -20,7 +19,7 @@ fn recorded_run(seed: u64) -> (u64, usize) {
         seed,
         ..SimConfig::default()
     };
-    let mut rig = Lockstep::humanoid(config, control);
+    let mut rig = common::humanoid(config, control);
     let mut recorder = Recorder::new(Vec::new(), rig.robot.world()).expect("header");
     rig.arm_and_start();
     for _ in 0..1500 {

@@ -4,12 +4,12 @@
 
 mod common;
 
-use common::Lockstep;
+use common::Rig;
 use embody_control::{Cause, ControlConfig, EventKind, Lifecycle};
 use embody_hal::{CommandFrame, FaultBits, JointCommand, Robot, SensorFrame, Timestamp};
 use embody_sim::{SensorConfig, SimConfig};
 
-fn fault_cause(rig: &Lockstep) -> Option<Cause> {
+fn fault_cause(rig: &Rig) -> Option<Cause> {
     rig.events.iter().find_map(|e| match e.kind {
         EventKind::Transition {
             to: Lifecycle::Fault,
@@ -20,8 +20,8 @@ fn fault_cause(rig: &Lockstep) -> Option<Cause> {
     })
 }
 
-fn running_arm() -> Lockstep {
-    let mut rig = Lockstep::arm(SimConfig::default());
+fn running_arm() -> Rig {
+    let mut rig = common::arm(SimConfig::default());
     rig.arm_and_start();
     rig.run(200);
     assert_eq!(rig.snapshot.lifecycle, Lifecycle::Running);
@@ -51,7 +51,13 @@ fn a_silent_bus_is_a_link_loss_damped_then_switched_off() {
     assert!(matches!(fault_cause(&rig), Some(Cause::Link { .. })));
     // Damping first, then torque off once the damping time has run out.
     rig.run(1500);
-    assert!(rig.saw_refusal_or_off());
+    assert!(rig.saw(|kind| matches!(
+        kind,
+        EventKind::Refused {
+            cause: Cause::DampingElapsed,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -67,7 +73,7 @@ fn an_imu_dropout_on_the_humanoid_is_stale() {
     let mut config = ControlConfig::default();
     config.joint_pd.kp_per_effort = 20.0;
     config.joint_pd.kd_per_effort = 0.6;
-    let mut rig = Lockstep::humanoid(SimConfig::default(), config);
+    let mut rig = common::humanoid(SimConfig::default(), config);
     rig.arm_and_start();
     rig.run(300);
     assert_eq!(rig.snapshot.lifecycle, Lifecycle::Running);
@@ -114,7 +120,7 @@ fn latency_delays_feedback_and_commands_by_whole_ticks() {
         },
         ..SimConfig::default()
     };
-    let rig = Lockstep::arm(config);
+    let rig = common::arm(config);
     let mut robot = rig.robot;
     let faults = robot.faults();
     let mut frame = SensorFrame::for_robot(robot.capabilities());
@@ -146,22 +152,4 @@ fn latency_delays_feedback_and_commands_by_whole_ticks() {
     }
     // Written at tick 5, applied after two more writes (tick 7), felt in the step after.
     assert_eq!(torque_seen_at, Some(8));
-}
-
-trait Saw {
-    fn saw_refusal_or_off(&self) -> bool;
-}
-
-impl Saw for Lockstep {
-    fn saw_refusal_or_off(&self) -> bool {
-        self.events.iter().any(|e| {
-            matches!(
-                e.kind,
-                EventKind::Refused {
-                    cause: Cause::DampingElapsed,
-                    ..
-                }
-            )
-        })
-    }
 }

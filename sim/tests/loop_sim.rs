@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::Lockstep;
+use common::Rig;
 use embody_control::{ControlConfig, JointPoint, Lifecycle};
 use embody_model::spatial::Vec3;
 use embody_sim::SimConfig;
@@ -25,7 +25,7 @@ fn arm_sine(t: f64) -> JointPoint {
 
 #[test]
 fn the_arm_tracks_a_joint_trajectory() {
-    let mut rig = Lockstep::arm(SimConfig::default());
+    let mut rig = common::arm(SimConfig::default());
     rig.arm_and_start();
     rig.move_to(&ARM_HOME, 1.0);
     rig.run(1200);
@@ -62,9 +62,9 @@ fn stiff_pd() -> ControlConfig {
 
 #[test]
 fn the_humanoid_stands_for_ten_seconds() {
-    let mut rig = Lockstep::humanoid(SimConfig::default(), stiff_pd());
+    let mut rig = common::humanoid(SimConfig::default(), stiff_pd());
     let z0 = rig.robot.world().q()[2];
-    let soles = |rig: &Lockstep| -> Vec<Vec3> {
+    let soles = |rig: &Rig| -> Vec<Vec3> {
         let mut data = embody_model::Data::new(&rig.model);
         embody_model::frame_placements(&rig.model, &mut data, rig.robot.world().q().as_slice());
         ["left_sole", "right_sole"]

@@ -4,7 +4,6 @@
 
 mod common;
 
-use common::Lockstep;
 use embody_control::ControlConfig;
 use embody_hal::FaultBits;
 use embody_sim::{Integrator, SimConfig};
@@ -18,7 +17,7 @@ fn stepping_and_the_robot_interface_never_allocate() {
     let mut control = ControlConfig::default();
     control.joint_pd.kp_per_effort = 20.0;
     control.joint_pd.kd_per_effort = 0.6;
-    let mut rig = Lockstep::humanoid(SimConfig::default(), control);
+    let mut rig = common::humanoid(SimConfig::default(), control);
     rig.arm_and_start();
     rig.run(10);
     let faults = rig.robot.faults();
@@ -45,7 +44,7 @@ fn stepping_and_the_robot_interface_never_allocate() {
             integrator,
             ..SimConfig::default()
         };
-        let mut rig = Lockstep::humanoid(config, ControlConfig::default());
+        let mut rig = common::humanoid(config, ControlConfig::default());
         rig.robot.world_mut().step();
         let world = rig.robot.world_mut();
         let count = allocations_during(|| {

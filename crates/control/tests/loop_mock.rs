@@ -79,7 +79,7 @@ fn tracks_a_streamed_sine_for_seven_thousand_ticks_under_each_controller() {
             controller,
             ..ControlConfig::default()
         };
-        let mut rig = Rig::arm(config);
+        let mut rig = common::arm(config);
         let (worst, worst_tcp) = track(&mut rig, 5.0, settle, |_, _| {});
         assert!(rig.tick >= 7000);
         assert!(
@@ -101,7 +101,7 @@ fn tracks_a_streamed_sine_for_seven_thousand_ticks_under_each_controller() {
 
 #[test]
 fn switching_controllers_mid_motion_is_bumpless() {
-    let mut rig = Rig::arm(ControlConfig::default());
+    let mut rig = common::arm(ControlConfig::default());
     let mut previous: Option<Vec<f64>> = None;
     let (mut steady, mut switching) = (0.0_f64, 0.0_f64);
     let (worst, _) = track(&mut rig, 3.0, 500, |rig, k| {
@@ -141,18 +141,18 @@ fn switching_controllers_mid_motion_is_bumpless() {
 
 #[test]
 fn a_lost_link_damps_then_turns_torque_off_and_recovers_after_reset() {
-    let mut rig = Rig::arm(ControlConfig::default());
+    let mut rig = common::arm(ControlConfig::default());
     rig.arm_and_start();
     rig.move_to(&ARM_HOME, 2.0);
     rig.run(2100);
     // A blip of three failed reads is survived.
-    rig.faults.set_link_down(true);
+    rig.robot.faults().set_link_down(true);
     rig.run(3);
-    rig.faults.set_link_down(false);
+    rig.robot.faults().set_link_down(false);
     rig.run(5);
     assert_eq!(rig.core.lifecycle(), Lifecycle::Running);
     // Five in a row is a link fault.
-    rig.faults.set_link_down(true);
+    rig.robot.faults().set_link_down(true);
     rig.run(5);
     assert_eq!(rig.core.lifecycle(), Lifecycle::Fault);
     assert!(rig.saw(|e| matches!(
@@ -163,7 +163,7 @@ fn a_lost_link_damps_then_turns_torque_off_and_recovers_after_reset() {
             ..
         }
     )));
-    rig.faults.set_link_down(false);
+    rig.robot.faults().set_link_down(false);
     rig.step();
     assert!(
         rig.core
@@ -201,7 +201,7 @@ fn actuator_faults_stale_sensors_and_estop_each_fault_with_their_cause() {
     let cases: [(Inject, Expect); 3] = [
         (
             |rig, on| {
-                rig.faults.set_joint_faults(
+                rig.robot.faults().set_joint_faults(
                     4,
                     if on {
                         FaultBits::MOTOR_OVER_TEMPERATURE
@@ -213,7 +213,7 @@ fn actuator_faults_stale_sensors_and_estop_each_fault_with_their_cause() {
             |c| matches!(c, Cause::ActuatorFault { joint: 4, bits } if *bits == FaultBits::MOTOR_OVER_TEMPERATURE),
         ),
         (
-            |rig, on| rig.faults.set_frozen(on),
+            |rig, on| rig.robot.faults().set_frozen(on),
             |c| matches!(c, Cause::StaleSensors),
         ),
         (
@@ -222,7 +222,7 @@ fn actuator_faults_stale_sensors_and_estop_each_fault_with_their_cause() {
         ),
     ];
     for (inject, expected) in cases {
-        let mut rig = Rig::arm(ControlConfig::default());
+        let mut rig = common::arm(ControlConfig::default());
         rig.arm_and_start();
         rig.run(100);
         inject(&rig, true);
@@ -254,7 +254,7 @@ fn actuator_faults_stale_sensors_and_estop_each_fault_with_their_cause() {
 
 #[test]
 fn bad_setpoints_are_refused_and_a_silent_planner_makes_the_loop_hold() {
-    let mut rig = Rig::arm(ControlConfig::default());
+    let mut rig = common::arm(ControlConfig::default());
     rig.arm_and_start();
     let mut nan = ARM_HOME;
     nan[2] = f64::NAN;
@@ -323,13 +323,13 @@ fn starting_segment() -> Segment {
 
 #[test]
 fn an_encoder_spike_is_filtered_out_and_does_not_fault() {
-    let mut rig = Rig::arm(ControlConfig::default());
+    let mut rig = common::arm(ControlConfig::default());
     rig.arm_and_start();
     rig.move_to(&ARM_HOME, 2.0);
     rig.run(2100);
-    rig.faults.set_encoder_spike(Some(1));
+    rig.robot.faults().set_encoder_spike(Some(1));
     rig.step();
-    rig.faults.set_encoder_spike(None);
+    rig.robot.faults().set_encoder_spike(None);
     rig.run(5);
     assert_eq!(rig.core.lifecycle(), Lifecycle::Running);
     assert!((rig.snapshot.q[1] - ARM_HOME[1]).abs() < 0.01);
@@ -337,7 +337,7 @@ fn an_encoder_spike_is_filtered_out_and_does_not_fault() {
 
 #[test]
 fn the_humanoid_stands_armed_and_running_with_its_base_estimated_level() {
-    let mut rig = Rig::humanoid(ControlConfig::default());
+    let mut rig = common::humanoid(ControlConfig::default());
     rig.arm_and_start();
     let mut crouch = vec![0.0; 29];
     for (j, v) in [
@@ -376,7 +376,7 @@ fn a_controller_producing_non_finite_torques_is_never_sent_the_tick_holds_instea
         controller: ControllerKind::CartesianImpedance,
         ..ControlConfig::default()
     };
-    let mut rig = Rig::arm(config);
+    let mut rig = common::arm(config);
     rig.arm_and_start();
     rig.move_to(&ARM_HOME, 2.0);
     rig.run(2100);

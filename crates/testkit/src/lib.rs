@@ -1,11 +1,15 @@
 //! Test helpers shared across the workspace: a counting global allocator that proves
-//! a piece of code allocates nothing.
+//! a piece of code allocates nothing, and (feature `lockstep`) the control loop driven
+//! tick by tick against a robot, [`lockstep::Lockstep`].
 //!
 //! A test binary installs it with
 //! `#[global_allocator] static GLOBAL: embody_testkit::Counting = embody_testkit::Counting;`
 //! and then asks [`allocations_during`] how many allocations a closure made.
 
 #![allow(unsafe_code)] // a GlobalAlloc implementation is unsafe by definition
+
+#[cfg(feature = "lockstep")]
+pub mod lockstep;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
