@@ -6,11 +6,11 @@
 //! never allocate.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use embody_hal::{
-    Capabilities, CommandFrame, CommandModes, FaultBits, ForceTorqueInfo, HalError, JointCommand,
-    LinkHealth, Robot, SensorFrame, Timestamp,
+    Capabilities, CommandFrame, CommandModes, FaultBits, FaultSwitches, ForceTorqueInfo, HalError,
+    JointCommand, LinkHealth, Robot, SensorFrame, Timestamp,
 };
 use embody_model::{FrameId, Model};
 
@@ -22,7 +22,10 @@ use crate::world::{JointFault, World};
 /// Longest latency (ticks), command or feedback, spikes included.
 pub const MAX_LATENCY_TICKS: usize = 63;
 
-/// Faults to inject into a running [`SimRobot`]; clones share the same switches.
+/// Faults to inject into a running [`SimRobot`]; clones share the same switches. The
+/// common ones ([`FaultSwitches`]: link down, frozen, e-stop, IMU dropout, actuator fault
+/// bits) are reached through it; a drive reporting fault bits also stops producing
+/// torque here. The rest are the simulator's own.
 #[derive(Clone, Debug)]
 pub struct SimFaults {
     inner: Arc<Switches>,
@@ -30,57 +33,37 @@ pub struct SimFaults {
 
 #[derive(Debug)]
 struct Switches {
-    link_down: AtomicBool,
-    frozen: AtomicBool,
-    estop: AtomicBool,
+    common: FaultSwitches,
     joints_dropout: AtomicBool,
-    imu_dropout: AtomicBool,
     force_dropout: AtomicBool,
     extra_latency: AtomicUsize,
-    joint_faults: Vec<AtomicU32>,
     stuck: Vec<AtomicBool>,
+}
+
+impl std::ops::Deref for SimFaults {
+    type Target = FaultSwitches;
+
+    fn deref(&self) -> &FaultSwitches {
+        &self.inner.common
+    }
 }
 
 impl SimFaults {
     fn new(n: usize) -> SimFaults {
         SimFaults {
             inner: Arc::new(Switches {
-                link_down: AtomicBool::new(false),
-                frozen: AtomicBool::new(false),
-                estop: AtomicBool::new(false),
+                common: FaultSwitches::new(n),
                 joints_dropout: AtomicBool::new(false),
-                imu_dropout: AtomicBool::new(false),
                 force_dropout: AtomicBool::new(false),
                 extra_latency: AtomicUsize::new(0),
-                joint_faults: (0..n).map(|_| AtomicU32::new(0)).collect(),
                 stuck: (0..n).map(|_| AtomicBool::new(false)).collect(),
             }),
         }
     }
 
-    /// Reads and writes fail with [`HalError::LinkDown`] while set; the world runs on.
-    pub fn set_link_down(&self, down: bool) {
-        self.inner.link_down.store(down, Ordering::Release);
-    }
-
-    /// Sensor frames stop changing (stamp and sequence included) while set.
-    pub fn set_frozen(&self, frozen: bool) {
-        self.inner.frozen.store(frozen, Ordering::Release);
-    }
-
-    /// The e-stop input reads active while set.
-    pub fn set_estop(&self, active: bool) {
-        self.inner.estop.store(active, Ordering::Release);
-    }
-
     /// Joint readings stop arriving: reads time out while set.
     pub fn set_joints_dropout(&self, dropout: bool) {
         self.inner.joints_dropout.store(dropout, Ordering::Release);
-    }
-
-    /// The IMU stops producing samples (its stamp stops) while set.
-    pub fn set_imu_dropout(&self, dropout: bool) {
-        self.inner.imu_dropout.store(dropout, Ordering::Release);
     }
 
     /// The force-torque sensors stop producing samples while set.
@@ -91,14 +74,6 @@ impl SimFaults {
     /// Extra feedback latency in ticks (a latency spike), 0 to clear.
     pub fn set_extra_latency(&self, ticks: usize) {
         self.inner.extra_latency.store(ticks, Ordering::Release);
-    }
-
-    /// An actuator fault: the drive reports `bits` and stops producing torque until
-    /// cleared with [`FaultBits::NONE`]. Ignored for an unknown joint.
-    pub fn set_actuator_fault(&self, joint: usize, bits: FaultBits) {
-        if let Some(b) = self.inner.joint_faults.get(joint) {
-            b.store(bits.0, Ordering::Release);
-        }
     }
 
     /// The joint's gearbox sticks where it is while set. Ignored for an unknown joint.
@@ -266,7 +241,7 @@ impl SimRobot {
     fn sync_faults(&mut self) {
         let switches = &self.faults.inner;
         for k in 0..self.fault_bits.len() {
-            let bits = FaultBits(switches.joint_faults[k].load(Ordering::Acquire));
+            let bits = self.faults.joint_faults(k);
             self.fault_bits[k] = bits;
             let stuck = switches.stuck[k].load(Ordering::Acquire);
             let current = self.world.fault(k);
@@ -302,7 +277,7 @@ impl SimRobot {
         // The new slot starts as a copy of the newest frame: what a frozen sensor or a
         // dropped-out IMU keeps reporting.
         copy_slot(&mut self.feedback, previous, slot);
-        if switches.frozen.load(Ordering::Acquire) {
+        if self.faults.frozen() {
             return;
         }
         let elapsed_s = self
@@ -313,14 +288,14 @@ impl SimRobot {
         let frame = &mut self.feedback[slot];
         frame.stamp = now;
         frame.seq = self.seq;
-        frame.estop = switches.estop.load(Ordering::Acquire);
+        frame.estop = self.faults.estop();
         self.sensors.measure(
             MeasureInput {
                 world: &self.world,
                 now,
                 elapsed_s,
                 faults: &self.fault_bits,
-                imu_live: !switches.imu_dropout.load(Ordering::Acquire),
+                imu_live: !self.faults.imu_dropout(),
                 ft_live: !switches.force_dropout.load(Ordering::Acquire),
             },
             frame,
@@ -369,7 +344,7 @@ impl Robot for SimRobot {
         self.sync_faults();
         self.advance_to(now);
         let switches = Arc::clone(&self.faults.inner);
-        if switches.link_down.load(Ordering::Acquire) {
+        if switches.common.link_down() {
             self.health.connected = false;
             self.health.timeouts += 1;
             return Err(HalError::LinkDown);
@@ -401,7 +376,7 @@ impl Robot for SimRobot {
     }
 
     fn write(&mut self, _now: Timestamp, frame: &CommandFrame) -> Result<(), HalError> {
-        if self.faults.inner.link_down.load(Ordering::Acquire) {
+        if self.faults.link_down() {
             return Err(HalError::LinkDown);
         }
         if frame.joints.len() != self.fault_bits.len() {

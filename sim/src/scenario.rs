@@ -431,7 +431,7 @@ impl LoadedScenario {
             }
         }
         for k in 0..n.min(64) {
-            faults.set_actuator_fault(k, bits[k]);
+            faults.set_joint_faults(k, bits[k]);
             faults.set_stuck(k, stuck[k]);
         }
         faults.set_frozen(frozen);

@@ -33,7 +33,7 @@ fn an_actuator_fault_trips_the_loop_and_the_drive_goes_limp() {
     let mut rig = running_arm();
     rig.robot
         .faults()
-        .set_actuator_fault(3, FaultBits::OVER_CURRENT);
+        .set_joint_faults(3, FaultBits::OVER_CURRENT);
     rig.run(50);
     assert!(matches!(
         fault_cause(&rig),

@@ -29,7 +29,7 @@ fn stepping_and_the_robot_interface_never_allocate() {
             match k {
                 500 => faults.set_extra_latency(4),
                 700 => faults.set_imu_dropout(true),
-                900 => faults.set_actuator_fault(2, FaultBits::OVER_CURRENT),
+                900 => faults.set_joint_faults(2, FaultBits::OVER_CURRENT),
                 1100 => faults.set_stuck(5, true),
                 1300 => faults.set_frozen(true),
                 _ => {}

@@ -27,12 +27,14 @@
 
 mod clock;
 mod command;
+mod faults;
 mod mock;
 mod robot;
 mod sensor;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use command::{CommandFrame, CommandMode, CommandModes, JointCommand};
+pub use faults::FaultSwitches;
 pub use mock::{MockFaults, MockRobot};
 pub use robot::{Capabilities, ForceTorqueInfo, HalError, JointInfo, LinkHealth, Robot};
 pub use sensor::{FaultBits, ForceTorqueSample, ImuSample, JointState, SensorFrame};

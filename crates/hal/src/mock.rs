@@ -6,7 +6,7 @@
 //! [`MockFaults`]. Real-time safe: `read` and `write` never allocate.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use nalgebra::DVector;
 
@@ -14,68 +14,43 @@ use embody_model::{Data, JointId, Model, aba};
 
 use crate::clock::Timestamp;
 use crate::command::{CommandFrame, CommandModes, JointCommand};
+use crate::faults::FaultSwitches;
 use crate::robot::{Capabilities, ForceTorqueInfo, HalError, LinkHealth, Robot};
-use crate::sensor::{FaultBits, ForceTorqueSample, ImuSample, JointState, SensorFrame};
+use crate::sensor::{ForceTorqueSample, ImuSample, JointState, SensorFrame};
 
 /// Longest physics step (s): 10 kHz, the rate of an actuator's current loop; longer
 /// intervals between reads are substepped.
 const MAX_STEP_S: f64 = 0.0001;
 
-/// Faults to inject into a running [`MockRobot`]; clones share the same switches.
+/// Faults to inject into a running [`MockRobot`]; clones share the same switches. The
+/// common ones ([`FaultSwitches`]) are reached through it; the encoder spike is its own.
 #[derive(Clone, Debug)]
 pub struct MockFaults {
-    inner: Arc<FaultSwitches>,
+    inner: Arc<MockSwitches>,
 }
 
 #[derive(Debug)]
-struct FaultSwitches {
-    link_down: AtomicBool,
-    frozen: AtomicBool,
-    estop: AtomicBool,
-    imu_dropout: AtomicBool,
-    joint_faults: Vec<AtomicU32>,
-    /// Joint index whose encoder reads a spike of this many milliradians (`u64::MAX`: none).
+struct MockSwitches {
+    common: FaultSwitches,
+    /// Joint index whose encoder reads a spike of 1 rad (`u64::MAX`: none).
     spike: AtomicU64,
+}
+
+impl std::ops::Deref for MockFaults {
+    type Target = FaultSwitches;
+
+    fn deref(&self) -> &FaultSwitches {
+        &self.inner.common
+    }
 }
 
 impl MockFaults {
     fn new(njoints: usize) -> MockFaults {
         MockFaults {
-            inner: Arc::new(FaultSwitches {
-                link_down: AtomicBool::new(false),
-                frozen: AtomicBool::new(false),
-                estop: AtomicBool::new(false),
-                imu_dropout: AtomicBool::new(false),
-                joint_faults: (0..njoints).map(|_| AtomicU32::new(0)).collect(),
+            inner: Arc::new(MockSwitches {
+                common: FaultSwitches::new(njoints),
                 spike: AtomicU64::new(u64::MAX),
             }),
-        }
-    }
-
-    /// Reads and writes fail with [`HalError::LinkDown`] while set.
-    pub fn set_link_down(&self, down: bool) {
-        self.inner.link_down.store(down, Ordering::Release);
-    }
-
-    /// Sensor frames stop changing (stamp and sequence included) while set.
-    pub fn set_frozen(&self, frozen: bool) {
-        self.inner.frozen.store(frozen, Ordering::Release);
-    }
-
-    /// The hardware e-stop input reads active while set.
-    pub fn set_estop(&self, active: bool) {
-        self.inner.estop.store(active, Ordering::Release);
-    }
-
-    /// The IMU stops producing samples (its stamp stops advancing) while set.
-    pub fn set_imu_dropout(&self, dropout: bool) {
-        self.inner.imu_dropout.store(dropout, Ordering::Release);
-    }
-
-    /// Sets the fault bits joint `joint` reports (ignored for an unknown joint).
-    pub fn set_joint_faults(&self, joint: usize, faults: FaultBits) {
-        if let Some(bits) = self.inner.joint_faults.get(joint) {
-            bits.store(faults.0, Ordering::Release);
         }
     }
 
@@ -239,23 +214,22 @@ impl MockRobot {
     }
 
     fn fill(&self, now: Timestamp, frame: &mut SensorFrame) {
-        let faults = &self.faults.inner;
+        let faults = &self.faults;
         frame.stamp = now;
         frame.seq = self.seq;
-        let spike = faults.spike.load(Ordering::Acquire);
+        let spike = faults.inner.spike.load(Ordering::Acquire);
         for (k, state) in frame.joints.iter_mut().enumerate() {
             let joint = &self.model.joints[self.joints[k].0];
-            let bits = faults.joint_faults[k].load(Ordering::Acquire);
             *state = JointState {
                 q: self.q[joint.idx_q] + if spike == k as u64 { 1.0 } else { 0.0 },
                 dq: self.v[joint.idx_v],
                 tau: self.applied[k],
                 temperature_c: 30.0 + 0.02 * self.applied[k].abs(),
-                faults: FaultBits(bits),
+                faults: faults.joint_faults(k),
             };
         }
         if let Some(imu) = frame.imu.as_mut()
-            && !faults.imu_dropout.load(Ordering::Acquire)
+            && !faults.imu_dropout()
         {
             *imu = ImuSample {
                 stamp: now,
@@ -270,7 +244,7 @@ impl MockRobot {
                 torque_nm: [0.0; 3],
             };
         }
-        frame.estop = faults.estop.load(Ordering::Acquire);
+        frame.estop = faults.estop();
     }
 }
 
@@ -281,8 +255,7 @@ impl Robot for MockRobot {
 
     fn read(&mut self, now: Timestamp, frame: &mut SensorFrame) -> Result<(), HalError> {
         self.advance_to(now);
-        let faults = &self.faults.inner;
-        if faults.link_down.load(Ordering::Acquire) {
+        if self.faults.link_down() {
             self.health.connected = false;
             self.health.timeouts += 1;
             return Err(HalError::LinkDown);
@@ -296,7 +269,7 @@ impl Robot for MockRobot {
         self.health.connected = true;
         self.health.frames_ok += 1;
         self.health.last_rx = now;
-        if !faults.frozen.load(Ordering::Acquire) {
+        if !self.faults.frozen() {
             self.seq += 1;
             self.fill(now, frame);
         }
@@ -304,7 +277,7 @@ impl Robot for MockRobot {
     }
 
     fn write(&mut self, _now: Timestamp, frame: &CommandFrame) -> Result<(), HalError> {
-        if self.faults.inner.link_down.load(Ordering::Acquire) {
+        if self.faults.link_down() {
             return Err(HalError::LinkDown);
         }
         if frame.joints.len() != self.commands.len() {
@@ -325,6 +298,7 @@ impl Robot for MockRobot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sensor::FaultBits;
     use embody_model::robots;
 
     fn run(robot: &mut MockRobot, commands: &CommandFrame, seconds: f64) -> SensorFrame {
