@@ -328,6 +328,11 @@ impl World {
         self.v.axpy(dt, ddq, 1.0);
         self.step_v.copy_from(&self.v);
         self.step_v *= dt;
+        self.move_by_step_v();
+    }
+
+    /// Moves `q` on its manifold by the displacement in `step_v`.
+    fn move_by_step_v(&mut self) {
         self.q_next.copy_from(&self.q);
         integrate(
             &self.model,
@@ -405,14 +410,7 @@ impl World {
             self.step_v.axpy(weight * dt / 6.0, &s.dq[stage], 1.0);
             self.v.axpy(weight * dt / 6.0, &s.dv[stage], 1.0);
         }
-        self.q_next.copy_from(&self.q);
-        integrate(
-            &self.model,
-            self.q.as_slice(),
-            self.step_v.as_slice(),
-            self.q_next.as_mut_slice(),
-        );
-        std::mem::swap(&mut self.q, &mut self.q_next);
+        self.move_by_step_v();
         self.rk4 = s;
     }
 }
