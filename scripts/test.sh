@@ -31,3 +31,5 @@ echo "== third-party peer: python-can's slcan interface against embody vmcu --sl
 scripts/test_python_can.sh "$bin"
 echo "== third-party reader: Rerun's rrd verify and RrdReader on embody's recordings"
 scripts/test_rerun.sh "$bin"
+echo "== third-party peer: OpenSSL on embody's signed firmware images"
+scripts/test_fw_openssl.sh "$bin"

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod bench;
+mod fw;
 mod model;
 mod rerun_args;
 mod run;
@@ -39,6 +40,9 @@ enum Command {
     /// Run the virtual MCU: the bridge firmware behind a pseudo-terminal with simulated
     /// CAN motors (`--slcan`: a plain SLCAN adapter).
     Vmcu(vmcu::VmcuArgs),
+    /// Signed firmware images: `embody fw keygen|sign|inspect|verify`.
+    #[command(subcommand)]
+    Fw(fw::FwCommand),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Command::Bench(command) => bench::run(command),
         Command::Sim(command) => sim::run(command),
         Command::Vmcu(args) => vmcu::run(&args),
+        Command::Fw(command) => fw::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
