@@ -5,11 +5,14 @@
 //! replies and answers with one batch of joint states. A watchdog makes the motors safe
 //! when commands stop. Hardware is reached only through `embedded_can::nb::Can` and
 //! `embedded_io::Write`; tests and the virtual MCU drive it tick by tick on the host.
+//! [`update`] installs signed firmware images in A/B slots on the flash
+//! (`embedded_storage::nor_flash`), safe against power loss.
 
 #![no_std]
 
 mod bridge;
 pub mod can_frame;
 pub mod schedule;
+pub mod update;
 
 pub use bridge::{Bridge, FirmwareInfo, REPLY_TIMEOUT_TICKS};

@@ -232,15 +232,13 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-/// Reads an image: checks its structure and its digest. Total: any bytes give an image
-/// or the reason they are not one.
-pub fn parse(bytes: &[u8]) -> Result<Image<'_>, ImageError> {
-    let truncated = |needed| ImageError::Truncated {
-        needed,
-        got: bytes.len(),
-    };
+/// Reads the header from an image's first [`HEADER_LEN`] bytes (more are ignored).
+pub fn parse_header(bytes: &[u8]) -> Result<Header, ImageError> {
     if bytes.len() < HEADER_LEN {
-        return Err(truncated(HEADER_LEN));
+        return Err(ImageError::Truncated {
+            needed: HEADER_LEN,
+            got: bytes.len(),
+        });
     }
     let magic = u32_at(bytes, 0);
     if magic != MAGIC {
@@ -258,19 +256,9 @@ pub fn parse(bytes: &[u8]) -> Result<Image<'_>, ImageError> {
     if payload_len > MAX_PAYLOAD {
         return Err(ImageError::TooLarge(payload_len));
     }
-    let total = image_len(payload_len as usize);
-    if bytes.len() < total {
-        return Err(truncated(total));
-    }
-    if bytes.len() > total {
-        return Err(ImageError::TrailingBytes {
-            expected: total,
-            got: bytes.len(),
-        });
-    }
     let mut build_id = [0u8; 16];
     build_id.copy_from_slice(&bytes[16..32]);
-    let header = Header {
+    Ok(Header {
         version: Version {
             major: bytes[8],
             minor: bytes[9],
@@ -278,42 +266,120 @@ pub fn parse(bytes: &[u8]) -> Result<Image<'_>, ImageError> {
         },
         payload_len,
         build_id,
-    };
-    let trailer_at = HEADER_LEN + payload_len as usize;
-    let trailer = &bytes[trailer_at..];
-    let trailer_magic = u32_at(trailer, 0);
-    if trailer_magic != TRAILER_MAGIC {
-        return Err(ImageError::BadTrailerMagic(trailer_magic));
+    })
+}
+
+/// The trailer's fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trailer {
+    /// The security counter.
+    pub security_counter: u32,
+    /// Id of the key that signed the image.
+    pub key_id: [u8; 8],
+    /// SHA-256 of header, payload and the trailer's fields before it.
+    pub digest: [u8; 32],
+    /// Ed25519 signature of the digest.
+    pub signature: [u8; 64],
+}
+
+/// Reads a trailer from exactly [`TRAILER_LEN`] bytes.
+pub fn parse_trailer(bytes: &[u8; TRAILER_LEN]) -> Result<Trailer, ImageError> {
+    let magic = u32_at(bytes, 0);
+    if magic != TRAILER_MAGIC {
+        return Err(ImageError::BadTrailerMagic(magic));
     }
     let mut key_id = [0u8; 8];
-    key_id.copy_from_slice(&trailer[T_KEY_ID..T_DIGEST]);
+    key_id.copy_from_slice(&bytes[T_KEY_ID..T_DIGEST]);
     let mut digest = [0u8; 32];
-    digest.copy_from_slice(&trailer[T_DIGEST..T_SIGNATURE]);
+    digest.copy_from_slice(&bytes[T_DIGEST..T_SIGNATURE]);
     let mut signature = [0u8; 64];
-    signature.copy_from_slice(&trailer[T_SIGNATURE..TRAILER_LEN]);
-    if Sha256::digest(&bytes[..trailer_at + T_DIGEST]).as_slice() != digest {
-        return Err(ImageError::DigestMismatch);
-    }
-    Ok(Image {
-        header,
-        payload: &bytes[HEADER_LEN..trailer_at],
-        security_counter: u32_at(trailer, T_COUNTER),
+    signature.copy_from_slice(&bytes[T_SIGNATURE..TRAILER_LEN]);
+    Ok(Trailer {
+        security_counter: u32_at(bytes, T_COUNTER),
         key_id,
         digest,
         signature,
     })
 }
 
+/// How many leading bytes of an image with `header` its digest covers.
+pub fn digested_len(header: &Header) -> usize {
+    HEADER_LEN + header.payload_len as usize + T_DIGEST
+}
+
+/// The SHA-256 an image's digest is, fed piecewise (a device reads its flash in chunks).
+#[derive(Clone, Default)]
+pub struct ImageHasher(Sha256);
+
+impl ImageHasher {
+    /// Feeds the next bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// The digest so far.
+    pub fn finish(self) -> [u8; 32] {
+        self.0.finalize().into()
+    }
+}
+
+/// Checks that `key` signed an image with this trailer.
+pub fn verify_trailer(trailer: &Trailer, key: &VerifyingKey) -> Result<(), ImageError> {
+    if key_id(key) != trailer.key_id {
+        return Err(ImageError::WrongKey {
+            signed_by: trailer.key_id,
+        });
+    }
+    key.verify(&trailer.digest, &Signature::from_bytes(&trailer.signature))
+        .map_err(|_| ImageError::BadSignature)
+}
+
+/// Reads an image: checks its structure and its digest. Total: any bytes give an image
+/// or the reason they are not one.
+pub fn parse(bytes: &[u8]) -> Result<Image<'_>, ImageError> {
+    let header = parse_header(bytes)?;
+    let total = image_len(header.payload_len as usize);
+    if bytes.len() < total {
+        return Err(ImageError::Truncated {
+            needed: total,
+            got: bytes.len(),
+        });
+    }
+    if bytes.len() > total {
+        return Err(ImageError::TrailingBytes {
+            expected: total,
+            got: bytes.len(),
+        });
+    }
+    let trailer_at = HEADER_LEN + header.payload_len as usize;
+    let mut raw = [0u8; TRAILER_LEN];
+    raw.copy_from_slice(&bytes[trailer_at..]);
+    let trailer = parse_trailer(&raw)?;
+    if sha2_digest(&bytes[..digested_len(&header)]) != trailer.digest {
+        return Err(ImageError::DigestMismatch);
+    }
+    Ok(Image {
+        header,
+        payload: &bytes[HEADER_LEN..trailer_at],
+        security_counter: trailer.security_counter,
+        key_id: trailer.key_id,
+        digest: trailer.digest,
+        signature: trailer.signature,
+    })
+}
+
 impl Image<'_> {
     /// Checks that `key` signed this image.
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), ImageError> {
-        if key_id(key) != self.key_id {
-            return Err(ImageError::WrongKey {
-                signed_by: self.key_id,
-            });
-        }
-        key.verify(&self.digest, &Signature::from_bytes(&self.signature))
-            .map_err(|_| ImageError::BadSignature)
+        verify_trailer(
+            &Trailer {
+                security_counter: self.security_counter,
+                key_id: self.key_id,
+                digest: self.digest,
+                signature: self.signature,
+            },
+            key,
+        )
     }
 }
 

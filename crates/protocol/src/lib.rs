@@ -21,7 +21,7 @@ pub mod mit;
 pub mod slcan;
 
 pub use can::{CanError, CanFrame, CanId};
-pub use link::{FrameDecoder, FrameEncoder, FrameError, FrameStats, MAX_FRAME, MAX_PAYLOAD};
+pub use link::{FrameDecoder, FrameEncoder, FrameError, FrameStats, MAX_FRAME, MAX_PAYLOAD, crc32};
 pub use mit::{
     MitCodec, MitCommand, MitError, MitFeedback, MitRanges, MitRequest, MitSpecial, MitVariant,
     MotorFaults,

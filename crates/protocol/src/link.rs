@@ -13,7 +13,7 @@ pub const MAX_FRAME: usize = crate::cobs::max_encoded_len(MAX_PAYLOAD + 4) + 1;
 
 /// CRC-32/ISO-HDLC of `bytes`: carry-less multiply on a host CPU that has it (with the
 /// `std` feature), else slice-by-16 tables.
-fn crc32(bytes: &[u8]) -> u32 {
+pub fn crc32(bytes: &[u8]) -> u32 {
     crc32fast::hash(bytes)
 }
 

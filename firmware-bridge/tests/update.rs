@@ -1,0 +1,326 @@
+//! A/B updates on a simulated NOR flash (writes only clear bits, erases set whole
+//! sectors): the whole cycle, every refusal, and power cut at every flash operation of an
+//! update — after each, the unit boots a valid image, its configuration area is intact,
+//! and it can be flashed again.
+
+use embedded_storage::nor_flash::{
+    ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
+};
+use embody_firmware_bridge::update::{
+    Boot, BootState, Layout, UpdateError, Updater, boot, read_state, verify_slot,
+};
+use embody_fwimage::ed25519_dalek::{SigningKey, VerifyingKey};
+use embody_fwimage::{Header, ImageError, image_len, sign};
+use embody_protocol::crc32 as crc32_of;
+
+const ERASE: u32 = 256;
+const LAYOUT: Layout = Layout::new(8 * 1024, ERASE, 512);
+const CHUNK: usize = 512;
+
+#[derive(Debug)]
+struct Cut;
+
+impl NorFlashError for Cut {
+    fn kind(&self) -> NorFlashErrorKind {
+        NorFlashErrorKind::Other
+    }
+}
+
+/// NOR flash in RAM that loses power after `budget` erases or writes (the last one torn
+/// halfway when it is a write).
+#[derive(Clone)]
+struct Flash {
+    bytes: Vec<u8>,
+    budget: Option<usize>,
+    ops: usize,
+}
+
+impl Flash {
+    fn new() -> Flash {
+        Flash {
+            bytes: vec![0xFF; LAYOUT.capacity() as usize],
+            budget: None,
+            ops: 0,
+        }
+    }
+
+    fn spend(&mut self) -> Result<(), Cut> {
+        self.ops += 1;
+        match self.budget {
+            Some(b) if self.ops > b => Err(Cut),
+            _ => Ok(()),
+        }
+    }
+
+    /// The flash as it is after the power comes back.
+    fn rebooted(&self) -> Flash {
+        Flash {
+            bytes: self.bytes.clone(),
+            budget: None,
+            ops: 0,
+        }
+    }
+}
+
+impl ErrorType for Flash {
+    type Error = Cut;
+}
+
+impl ReadNorFlash for Flash {
+    const READ_SIZE: usize = 1;
+
+    fn read(&mut self, offset: u32, out: &mut [u8]) -> Result<(), Cut> {
+        let at = offset as usize;
+        out.copy_from_slice(self.bytes.get(at..at + out.len()).ok_or(Cut)?);
+        Ok(())
+    }
+
+    fn capacity(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+impl NorFlash for Flash {
+    const WRITE_SIZE: usize = 4;
+    const ERASE_SIZE: usize = ERASE as usize;
+
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), Cut> {
+        assert!(
+            from.is_multiple_of(ERASE) && to.is_multiple_of(ERASE),
+            "unaligned erase"
+        );
+        self.spend()?;
+        self.bytes[from as usize..to as usize].fill(0xFF);
+        Ok(())
+    }
+
+    fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), Cut> {
+        assert!(
+            (offset as usize).is_multiple_of(4) && data.len().is_multiple_of(4),
+            "unaligned write"
+        );
+        let cut = self.spend().is_err();
+        let n = if cut { data.len() / 2 } else { data.len() };
+        for (cell, byte) in self.bytes[offset as usize..].iter_mut().zip(&data[..n]) {
+            *cell &= byte; // NOR: a write only clears bits
+        }
+        if cut { Err(Cut) } else { Ok(()) }
+    }
+}
+
+fn key() -> SigningKey {
+    SigningKey::from_bytes(&[7; 32])
+}
+
+fn public() -> VerifyingKey {
+    key().verifying_key()
+}
+
+fn image(fill: u8, len: usize, counter: u32, key: &SigningKey) -> Vec<u8> {
+    let payload: Vec<u8> = (0..len).map(|i| fill ^ (i as u8)).collect();
+    let header = Header {
+        version: embody_fwimage::Version {
+            major: 1,
+            minor: fill,
+            patch: 0,
+        },
+        payload_len: len as u32,
+        build_id: [fill; 16],
+    };
+    let mut out = vec![0u8; image_len(len)];
+    sign(&payload, &header, counter, key, &mut out).expect("signs");
+    out
+}
+
+/// A unit with image `fill` installed in slot 0, confirmed, and a configuration.
+fn factory_unit(fill: u8) -> Flash {
+    let mut f = Flash::new();
+    let img = image(fill, 3000, 1, &key());
+    f.bytes[..img.len()].copy_from_slice(&img);
+    let (at, len) = LAYOUT.config;
+    for (k, b) in f.bytes[at as usize..(at + len) as usize]
+        .iter_mut()
+        .enumerate()
+    {
+        *b = (k * 31 % 251) as u8;
+    }
+    f
+}
+
+fn config(f: &Flash) -> Vec<u8> {
+    let (at, len) = LAYOUT.config;
+    f.bytes[at as usize..(at + len) as usize].to_vec()
+}
+
+fn send(u: &mut Updater, f: &mut Flash, img: &[u8]) -> Result<(), UpdateError> {
+    u.begin(f, img.len() as u32)?;
+    let mut offset = u.status().received as usize;
+    while offset < img.len() {
+        let chunk = &img[offset..(offset + CHUNK).min(img.len())];
+        offset = u.chunk(f, offset as u32, chunk, crc32_of(chunk))? as usize;
+    }
+    u.finish(f).map(|_| ())
+}
+
+/// The whole update of `img` from a running unit to a confirmed new image.
+fn update(f: &mut Flash, img: &[u8]) -> Result<Boot, UpdateError> {
+    let mut u = Updater::open(f, LAYOUT, public())?;
+    send(&mut u, f, img)?;
+    let trial = boot(f, &LAYOUT, &public())?;
+    let mut u = Updater::open(f, LAYOUT, public())?;
+    u.confirm(f)?;
+    Ok(trial)
+}
+
+#[test]
+fn an_update_boots_on_trial_confirms_and_raises_the_floor() {
+    let mut f = factory_unit(1);
+    let first = boot(&mut f, &LAYOUT, &public()).expect("boots");
+    assert_eq!((first.slot, first.trial), (0, false));
+    let new = image(2, 5000, 4, &key());
+    let trial = update(&mut f, &new).expect("updates");
+    assert_eq!((trial.slot, trial.trial, trial.image.counter), (1, true, 4));
+    let after = boot(&mut f, &LAYOUT, &public()).expect("boots");
+    assert_eq!((after.slot, after.trial, after.reverted), (1, false, false));
+    let state = read_state(&mut f, &LAYOUT).expect("state");
+    assert_eq!(
+        (state.active, state.pending, state.min_counter),
+        (1, None, 4)
+    );
+    // And back the other way: the next update goes to slot 0.
+    update(&mut f, &image(3, 100, 4, &key())).expect("updates again");
+    assert_eq!(boot(&mut f, &LAYOUT, &public()).expect("boots").slot, 0);
+}
+
+#[test]
+fn a_trial_that_resets_without_confirming_reverts() {
+    let mut f = factory_unit(1);
+    let mut u = Updater::open(&mut f, LAYOUT, public()).expect("open");
+    send(&mut u, &mut f, &image(2, 4000, 2, &key())).expect("sent");
+    assert!(boot(&mut f, &LAYOUT, &public()).expect("boots").trial);
+    // The new firmware hangs in its self-test; the watchdog resets the unit.
+    let back = boot(&mut f, &LAYOUT, &public()).expect("boots");
+    assert_eq!((back.slot, back.trial, back.reverted), (0, false, true));
+    assert_eq!(back.image.version.minor, 1);
+}
+
+#[test]
+fn tampered_wrong_key_downgrade_and_bad_chunks_are_refused() {
+    let mut f = factory_unit(1);
+    update(&mut f, &image(2, 2000, 5, &key())).expect("to counter 5");
+    let mut u = Updater::open(&mut f, LAYOUT, public()).expect("open");
+    // Signed by someone else.
+    let other = SigningKey::from_bytes(&[9; 32]);
+    assert!(matches!(
+        send(&mut u, &mut f, &image(3, 2000, 6, &other)),
+        Err(UpdateError::Image(ImageError::WrongKey { .. }))
+    ));
+    // Altered after signing (its chunk CRCs match the altered bytes).
+    let mut tampered = image(3, 2000, 6, &key());
+    tampered[1000] ^= 0x20;
+    assert_eq!(
+        send(&mut u, &mut f, &tampered),
+        Err(UpdateError::Image(ImageError::DigestMismatch))
+    );
+    // Validly signed, but older than the floor.
+    assert_eq!(
+        send(&mut u, &mut f, &image(3, 2000, 4, &key())),
+        Err(UpdateError::Downgrade { counter: 4, min: 5 })
+    );
+    // Chunk-level damage and order.
+    let img = image(3, 2000, 6, &key());
+    u.begin(&mut f, img.len() as u32).expect("begin");
+    assert_eq!(
+        u.chunk(&mut f, 0, &img[..512], 0),
+        Err(UpdateError::ChunkCrc)
+    );
+    assert_eq!(
+        u.chunk(&mut f, 512, &img[512..1024], crc32_of(&img[512..1024])),
+        Err(UpdateError::OutOfOrder {
+            expected: 0,
+            got: 512
+        })
+    );
+    assert!(matches!(
+        u.finish(&mut f),
+        Err(UpdateError::Incomplete { .. })
+    ));
+    assert!(matches!(
+        u.begin(&mut f, LAYOUT.slot_len + 1),
+        Err(UpdateError::TooLarge { .. })
+    ));
+    // None of it disturbed the running image.
+    let b = boot(&mut f, &LAYOUT, &public()).expect("boots");
+    assert_eq!((b.slot, b.image.counter), (1, 5));
+}
+
+#[test]
+fn an_interrupted_transfer_resumes_where_it_stopped() {
+    let mut f = factory_unit(1);
+    let img = image(2, 6000, 2, &key());
+    let mut u = Updater::open(&mut f, LAYOUT, public()).expect("open");
+    u.begin(&mut f, img.len() as u32).expect("begin");
+    for offset in (0..2048).step_by(CHUNK) {
+        let chunk = &img[offset..offset + CHUNK];
+        u.chunk(&mut f, offset as u32, chunk, crc32_of(chunk))
+            .expect("chunk");
+    }
+    // The link drops; the host comes back and asks where to go on from.
+    let from = u.status().received as usize;
+    assert_eq!(from, 2048);
+    for offset in (from..img.len()).step_by(CHUNK) {
+        let chunk = &img[offset..(offset + CHUNK).min(img.len())];
+        u.chunk(&mut f, offset as u32, chunk, crc32_of(chunk))
+            .expect("chunk");
+    }
+    assert_eq!(u.finish(&mut f).expect("verifies").counter, 2);
+}
+
+#[test]
+fn power_cut_at_any_flash_operation_leaves_a_bootable_unit_and_its_config() {
+    let new = image(2, 5000, 3, &key());
+    // Count the operations of a whole update.
+    let mut probe = factory_unit(1);
+    update(&mut probe, &new).expect("updates");
+    let total = probe.ops;
+    assert!(total > 10, "{total} operations");
+    eprintln!("an update is {total} flash operations; cutting power after each");
+    for budget in 0..total {
+        let mut f = factory_unit(1);
+        let cfg = config(&f);
+        f.budget = Some(budget);
+        assert!(update(&mut f, &new).is_err(), "cut after {budget} ops");
+        // Power returns: the bootloader must find a valid image.
+        let mut f = f.rebooted();
+        let b = boot(&mut f, &LAYOUT, &public())
+            .unwrap_or_else(|e| panic!("cut after {budget} ops: no boot: {e:?}"));
+        verify_slot(&mut f, &LAYOUT, b.slot, &public(), 0).expect("a valid image");
+        assert_eq!(config(&f), cfg, "cut after {budget} ops: config changed");
+        // The unit can be flashed again from wherever it stands.
+        let mut u = Updater::open(&mut f, LAYOUT, public()).expect("open");
+        if u.status().state.trial {
+            u.confirm(&mut f).expect("confirm the trial");
+        }
+        update(&mut f, &new).unwrap_or_else(|e| panic!("cut after {budget}: reflash: {e:?}"));
+        let done = boot(&mut f, &LAYOUT, &public()).expect("boots");
+        assert_eq!((done.image.version.minor, done.trial), (2, false));
+        assert_eq!(config(&f), cfg);
+    }
+}
+
+#[test]
+fn a_torn_or_blank_state_record_falls_back_to_the_other() {
+    let mut f = factory_unit(1);
+    assert_eq!(
+        read_state(&mut f, &LAYOUT).expect("state"),
+        BootState::FACTORY
+    );
+    update(&mut f, &image(2, 1000, 2, &key())).expect("updates");
+    let good = read_state(&mut f, &LAYOUT).expect("state");
+    // Corrupt the newer record: the older one (a valid earlier state) stands.
+    let newer = LAYOUT.state[(good.seq % 2) as usize] as usize;
+    f.bytes[newer + 5] ^= 0x10;
+    let older = read_state(&mut f, &LAYOUT).expect("state");
+    assert_eq!(older.seq, good.seq - 1);
+    assert!(boot(&mut f, &LAYOUT, &public()).is_ok());
+}
