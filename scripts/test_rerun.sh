@@ -6,6 +6,8 @@
 #   values with the simulator's own record of the same run (and the humanoid's contact
 #   forces with its weight);
 # - a fleet of simulated units lands in one recording, one entity tree per unit;
+# - the connect sink reaches a running server (and refuses a dead address at once), and
+#   a served recording reaches a headless viewer;
 # - the humanoid's recording renders headless (Vulkan on Mesa's software rasterizer, from
 #   apt's mesa-vulkan-drivers when missing) to a screenshot that must not be blank.
 # Usage: scripts/test_rerun.sh [EMBODY_BIN] [--update-docs: copy the screenshot to docs/]
@@ -35,9 +37,11 @@ elif ! "$python" -c "import rerun, PIL" 2>/dev/null; then
 fi
 [ -x "$bin" ] || cargo build --release --locked -p embody-cli >&2
 work=$(mktemp -d /tmp/embody-rerun-XXXXXX)
-vmcu=
+vmcu= server= served= port=
 cleanup() {
   [ -z "$vmcu" ] || { kill -INT "$vmcu" 2>/dev/null; wait "$vmcu" 2>/dev/null || true; }
+  [ -z "$server" ] || pkill -f -- "--serve-grpc --port $port" 2>/dev/null || true
+  [ -z "$served" ] || kill "$served" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -93,6 +97,29 @@ port=$("$python" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0));
   --window-size 1280x800 --screenshot-to "$work/humanoid.png" humanoid.rrd layout.rbl \
   > "$work/viewer.log" 2>&1) || { cat "$work/viewer.log" >&2; exit 1; }
 "$python" scripts/peers/verify_rerun.py - --unit humanoid --screenshot "$work/humanoid.png"
+echo "== live sinks: connect to a running server, serve to a (headless) viewer"
+port=$("$python" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+"$rerun" --serve-grpc --port "$port" > "$work/server.log" 2>&1 &
+server=$!
+for _ in $(seq 100); do "$python" -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 0.2)" "$port" 2>/dev/null && break; sleep 0.1; done
+"$bin" run examples/tasks/pick_and_place.toml --rerun "connect=rerun+http://127.0.0.1:$port/proxy" > /dev/null
+# (The venv's `rerun` is a Python wrapper around the viewer binary: stop both.)
+pkill -f -- "--serve-grpc --port $port" || true; wait "$server" 2>/dev/null || true
+server=
+if "$bin" run examples/tasks/pick_and_place.toml --rerun "connect=rerun+http://127.0.0.1:$port/proxy" > /dev/null 2> "$work/refused.log"; then
+  echo "connecting to a server that is gone should fail" >&2; exit 1
+fi
+grep -q "no Rerun viewer at" "$work/refused.log"
+"$bin" run examples/tasks/humanoid_moves.toml --rerun serve > /dev/null 2> "$work/serve.log" &
+served=$!
+for _ in $(seq 200); do grep -q "serving the recording" "$work/serve.log" && break; sleep 0.1; done
+(cd "$work" && timeout 120 "$rerun" --headless --renderer vulkan --port "$port" --window-size 1280x800 \
+  --screenshot-to "$work/served.png" rerun+http://127.0.0.1:9876/proxy > "$work/viewer2.log" 2>&1) \
+  || { cat "$work/viewer2.log" >&2; exit 1; }
+kill "$served"; wait "$served" 2>/dev/null || true
+served=
+"$python" scripts/peers/verify_rerun.py - --unit humanoid --screenshot "$work/served.png"
+
 if [ "$update_docs" = "--update-docs" ]; then
   mkdir -p docs
   "$python" -c "from PIL import Image; import sys; Image.open(sys.argv[1]).resize((1280, 800)).save(sys.argv[2], optimize=True)" \

@@ -43,3 +43,19 @@ impl RerunArgs {
         Ok(Some(viz))
     }
 }
+
+impl RerunArgs {
+    /// With `--rerun serve`, keeps the recording served once the command is done, until
+    /// the process is interrupted (viewers can still connect and scrub through it).
+    pub fn linger(&self) {
+        if self.rerun == Some(Sink::Serve) {
+            eprintln!(
+                "serving the recording at rerun+http://127.0.0.1:9876/proxy \
+                 (`rerun --connect rerun+http://127.0.0.1:9876/proxy`); Ctrl-C to stop"
+            );
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+}

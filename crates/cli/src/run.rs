@@ -170,6 +170,12 @@ fn viz_config(
 }
 
 pub fn run(args: &RunArgs) -> Result<(), String> {
+    execute(args)?;
+    args.viz.linger();
+    Ok(())
+}
+
+fn execute(args: &RunArgs) -> Result<(), String> {
     let source = Source::read(&args.task).map_err(|e| e.to_string())?;
     let raw = source.parse().map_err(|e| e.to_string())?;
     let name = args

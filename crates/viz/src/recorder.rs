@@ -70,6 +70,37 @@ pub struct VizConfig {
     pub force_frames: Vec<String>,
 }
 
+/// Where `connect` goes without a URL.
+const DEFAULT_VIEWER: &str = "rerun+http://127.0.0.1:9876/proxy";
+
+/// Fails early, and clearly, when nothing listens at the viewer's address (the SDK would
+/// retry forever).
+fn check_viewer(url: &str) -> Result<(), VizError> {
+    use std::net::ToSocketAddrs;
+    let bad = |why: String| {
+        VizError::Rerun(format!(
+            "no Rerun viewer at {url}: {why}; start one with `rerun`, or use --rerun spawn or save=PATH"
+        ))
+    };
+    let authority = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let addr = authority
+        .to_socket_addrs()
+        .map_err(|e| bad(e.to_string()))?
+        .next()
+        .ok_or_else(|| bad("the address resolves to nothing".into()))?;
+    std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2))
+        .map(drop)
+        .map_err(|e| bad(e.to_string()))
+}
+
+/// How long the end of a recording may take to reach a viewer over the network.
+const NETWORK_FLUSH: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Length of a contact force arrow per newton (m).
 const ARROW_M_PER_N: f64 = 1e-3;
 
@@ -153,6 +184,9 @@ pub struct Recorder {
 impl Recorder {
     /// Opens the sink and logs `model`'s joints and visual shapes.
     pub fn new(config: VizConfig, model: &Model) -> Result<Recorder, VizError> {
+        if let Sink::Connect(url) = &config.sink {
+            check_viewer(url.as_deref().unwrap_or(DEFAULT_VIEWER))?;
+        }
         let builder = rerun::RecordingStreamBuilder::new("embody");
         let stream = match &config.sink {
             Sink::Spawn => builder.spawn(),
@@ -573,8 +607,30 @@ impl Recorder {
     /// Flushes everything and closes the sink.
     pub fn finish(mut self) -> Result<(), VizError> {
         self.flush()?;
-        self.stream.flush_blocking().map_err(rerun_err)?;
-        Ok(())
+        let Recorder { stream, config, .. } = self;
+        match config.sink {
+            // A file takes as long as it takes.
+            Sink::Save(_) => return stream.flush_blocking().map_err(rerun_err),
+            // The server lives on with the stream, for the command to keep serving.
+            Sink::Serve => {
+                stream.flush_blocking().map_err(rerun_err)?;
+                std::mem::forget(stream);
+                return Ok(());
+            }
+            Sink::Spawn | Sink::Connect(_) => {}
+        }
+        // A viewer that stops answering must not hang the command.
+        match stream.flush_with_timeout(NETWORK_FLUSH) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // Dropping the stream would wait for the viewer forever: let it go.
+                std::mem::forget(stream);
+                Err(VizError::Rerun(format!(
+                    "the end of the recording did not reach the viewer within {} s: {e}",
+                    NETWORK_FLUSH.as_secs()
+                )))
+            }
+        }
     }
 }
 

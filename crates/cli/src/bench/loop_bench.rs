@@ -159,6 +159,12 @@ fn row(name: &str, p: &Percentiles) -> String {
 }
 
 pub fn run(args: &LoopArgs) -> Result<(), String> {
+    execute(args)?;
+    args.viz.linger();
+    Ok(())
+}
+
+fn execute(args: &LoopArgs) -> Result<(), String> {
     if args.seconds.is_nan() || args.seconds <= 0.0 {
         return Err(format!("--seconds must be positive, got {}", args.seconds));
     }

@@ -68,6 +68,12 @@ fn hold_config() -> ControlConfig {
 }
 
 pub fn run(args: &RunArgs) -> Result<(), String> {
+    execute(args)?;
+    args.viz.linger();
+    Ok(())
+}
+
+fn execute(args: &RunArgs) -> Result<(), String> {
     let mut loaded = Scenario::load(&args.scenario).map_err(|e| e.to_string())?;
     if let Some(seed) = args.seed {
         loaded.scenario.sim.seed = seed;
