@@ -26,6 +26,9 @@ $bin bench wire --ticks 500 > /dev/null
 echo "== CLI smoke: embody run (the README's main command) and bench plan"
 $bin run examples/tasks/pick_and_place.toml > /dev/null
 $bin bench plan > /dev/null
+echo "== CLI smoke: embody config on the example fleet"
+$bin config check ARM-0001 > /dev/null
+$bin config show ARM-0001 --json > /dev/null
 echo "CLI smoke passed"
 echo "== third-party peer: python-can's slcan interface against embody vmcu --slcan"
 scripts/test_python_can.sh "$bin"

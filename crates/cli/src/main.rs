@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod bench;
+mod config;
 mod fw;
 mod model;
 mod rerun_args;
@@ -40,6 +41,9 @@ enum Command {
     /// Run the virtual MCU: the bridge firmware behind a pseudo-terminal with simulated
     /// CAN motors (`--slcan`: a plain SLCAN adapter).
     Vmcu(vmcu::VmcuArgs),
+    /// Unit configuration: `embody config check|show <unit>`.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Signed firmware images: `embody fw keygen|sign|inspect|verify`.
     #[command(subcommand)]
     Fw(fw::FwCommand),
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         Command::Sim(command) => sim::run(command),
         Command::Vmcu(args) => vmcu::run(&args),
         Command::Fw(command) => fw::run(command),
+        Command::Config(command) => config::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

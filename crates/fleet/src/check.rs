@@ -1,0 +1,192 @@
+//! What `embody config check` checks beyond the schema: the loop rate and watchdog, the
+//! robot model, one actuator per actuated joint and no more, CAN ids unique on each bus,
+//! each bus's cycle within the control period, the joints' limits within their
+//! actuators' ratings, and a calibration that names real joints with sane values.
+
+use std::collections::BTreeMap;
+
+use embody_firmware_bridge::schedule::actuator_cycle_us;
+use embody_model::{Model, robots};
+use embody_protocol::messages::{ActuatorSetup, MAX_BUSES};
+use embody_protocol::{MitCodec, MitRanges, MitVariant};
+
+use crate::config::{Layers, Problem, UnitConfig, Variant, problem};
+
+/// The model a unit's `robot` names: a built-in, or a URDF relative to the fleet
+/// directory.
+pub fn load_model(layers: &Layers, config: &UnitConfig) -> Result<Model, Problem> {
+    let name = &config.robot;
+    let path = layers.dir.join(name);
+    let target = if robots::builtin(name).is_none() && path.exists() {
+        path.to_string_lossy().into_owned()
+    } else {
+        name.clone()
+    };
+    // The bridge drives joints; a floating base is the estimator's business.
+    robots::load(&target, Some(false)).map_err(|e| problem(layers, "robot", e.to_string()))
+}
+
+fn variant(v: Variant) -> MitVariant {
+    match v {
+        Variant::Classic => MitVariant::Classic,
+        Variant::Damiao => MitVariant::DaMiao,
+        Variant::Robstride => MitVariant::Robstride,
+    }
+}
+
+/// Every problem with `config` against its robot (empty: it is good).
+pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut say = |key: &str, reason: String| out.push(problem(layers, key, reason));
+    let c = &config.control;
+    if !(100.0..=10_000.0).contains(&c.rate_hz) {
+        say(
+            "control.rate_hz",
+            format!("{} Hz is outside 100–10000", c.rate_hz),
+        );
+    }
+    let period_us = 1e6 / c.rate_hz.max(1.0);
+    if f64::from(c.watchdog_ms) * 1e3 < 2.0 * period_us || c.watchdog_ms > 10_000 {
+        say(
+            "control.watchdog_ms",
+            format!(
+                "{} ms: at least two control periods ({:.1} ms) and at most 10 s",
+                c.watchdog_ms,
+                2e-3 * period_us
+            ),
+        );
+    }
+    if !(10_000..=1_000_000).contains(&config.bus.bitrate) {
+        say(
+            "bus.bitrate",
+            format!(
+                "{} bit/s is outside 10 kbit/s – 1 Mbit/s",
+                config.bus.bitrate
+            ),
+        );
+    }
+    let model = match load_model(layers, config) {
+        Ok(model) => model,
+        Err(p) => {
+            out.push(p);
+            return out;
+        }
+    };
+    let joints: BTreeMap<String, usize> = model
+        .actuated_joints()
+        .enumerate()
+        .map(|(k, j)| (model.joints[j.0].name.clone(), k))
+        .collect();
+    for name in joints.keys() {
+        if !config.actuators.contains_key(name) {
+            say(
+                &format!("actuators.{name}"),
+                format!("joint '{name}' of {} has no actuator", model.name),
+            );
+        }
+    }
+    let mut ids: BTreeMap<(u8, u8), &str> = BTreeMap::new();
+    // Per bus: µs per cycle, actuators, and the one whose `bus` the latest layer set
+    // (where a budget problem is reported: the change that overloaded the bus).
+    let mut cycle_us: BTreeMap<u8, (u32, usize, String)> = BTreeMap::new();
+    for (name, a) in &config.actuators {
+        let key = |field: &str| format!("actuators.{name}.{field}");
+        let Some(&k) = joints.get(name) else {
+            say(
+                &format!("actuators.{name}"),
+                format!("{} has no actuated joint '{name}'", model.name),
+            );
+            continue;
+        };
+        if usize::from(a.bus) >= MAX_BUSES {
+            say(
+                &key("bus"),
+                format!("bus {} (the bridge has {MAX_BUSES})", a.bus),
+            );
+        }
+        if !(1..=127).contains(&a.can_id) {
+            say(&key("can_id"), format!("{} is outside 1–127", a.can_id));
+        } else if let Some(other) = ids.insert((a.bus, a.can_id), name) {
+            say(
+                &key("can_id"),
+                format!("CAN id {} is also {other}'s on bus {}", a.can_id, a.bus),
+            );
+        }
+        let limits = model.joints[model.actuated_joints().nth(k).map_or(0, |j| j.0)].limits;
+        if limits.effort.is_finite() && limits.effort > a.torque_max_nm {
+            say(
+                &key("torque_max_nm"),
+                format!(
+                    "{} N·m is below the joint's effort limit of {} N·m",
+                    a.torque_max_nm, limits.effort
+                ),
+            );
+        }
+        if limits.velocity.is_finite() && limits.velocity > a.velocity_max_radps {
+            say(
+                &key("velocity_max_radps"),
+                format!(
+                    "{} rad/s is below the joint's velocity limit of {} rad/s",
+                    a.velocity_max_radps, limits.velocity
+                ),
+            );
+        }
+        let setup = ActuatorSetup {
+            joint: k as u8,
+            bus: a.bus,
+            codec: MitCodec {
+                variant: variant(a.variant),
+                ranges: MitRanges::CLASSIC,
+                motor_id: a.can_id,
+                master_id: 0,
+            },
+            direction: 1,
+            offset_rad: 0.0,
+            damping_kd: 0.0,
+            position_kp: 0.0,
+            position_kd: 0.0,
+            velocity_kd: 0.0,
+        };
+        let bus = cycle_us.entry(a.bus).or_default();
+        bus.0 += actuator_cycle_us(&setup, config.bus.bitrate);
+        bus.1 += 1;
+        let bus_key = key("bus");
+        if bus.2.is_empty() || layers.layer_of(&bus_key) > layers.layer_of(&bus.2) {
+            bus.2 = bus_key;
+        }
+    }
+    for (bus, (us, n, blamed)) in cycle_us {
+        if f64::from(us) > period_us {
+            say(
+                &blamed,
+                format!(
+                    "bus {bus}: {n} actuators need {us} µs per cycle at {} bit/s, more than the {period_us:.0} µs period at {} Hz",
+                    config.bus.bitrate, c.rate_hz
+                ),
+            );
+        }
+    }
+    for (name, cal) in &config.calibration.joints {
+        let key = |field: &str| format!("calibration.joints.{name}.{field}");
+        if !joints.contains_key(name) {
+            say(
+                &format!("calibration.joints.{name}"),
+                format!("{} has no actuated joint '{name}'", model.name),
+            );
+            continue;
+        }
+        if cal.direction != 1 && cal.direction != -1 {
+            say(
+                &key("direction"),
+                format!("{}: must be 1 or -1", cal.direction),
+            );
+        }
+        if !(cal.zero_offset_rad.is_finite() && cal.zero_offset_rad.abs() <= std::f64::consts::PI) {
+            say(
+                &key("zero_offset_rad"),
+                format!("{}: must be within ±π", cal.zero_offset_rad),
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,212 @@
+//! Layered unit configuration: precedence, and every kind of problem reported with the
+//! file that caused it, the key and the reason — on copies of `examples/fleet`.
+
+use std::path::{Path, PathBuf};
+
+use embody_fleet::check::check;
+use embody_fleet::config::{Problem, load};
+use proptest::prelude::*;
+
+/// A scratch copy of the example fleet.
+struct Fleet {
+    dir: PathBuf,
+}
+
+impl Fleet {
+    fn new(name: &str) -> Fleet {
+        let dir = std::env::temp_dir().join(format!("embody-fleet-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fleet");
+        for sub in ["", "robots", "units", "calibration"] {
+            std::fs::create_dir_all(dir.join(sub)).expect("dir");
+            for entry in std::fs::read_dir(example.join(sub)).expect("example") {
+                let path = entry.expect("entry").path();
+                if path.is_file() {
+                    std::fs::copy(&path, dir.join(sub).join(path.file_name().expect("name")))
+                        .expect("copy");
+                }
+            }
+        }
+        Fleet { dir }
+    }
+
+    fn file(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    fn append(&self, rel: &str, text: &str) {
+        let mut s = std::fs::read_to_string(self.file(rel)).unwrap_or_default();
+        s.push_str(text);
+        std::fs::write(self.file(rel), s).expect("write");
+    }
+
+    fn replace(&self, rel: &str, from: &str, to: &str) {
+        let s = std::fs::read_to_string(self.file(rel)).expect("read");
+        assert!(s.contains(from), "{rel} has no '{from}'");
+        std::fs::write(self.file(rel), s.replace(from, to)).expect("write");
+    }
+
+    /// Every problem with unit ARM-0001.
+    fn problems(&self) -> Vec<Problem> {
+        match load(&self.dir, "ARM-0001") {
+            Err(problems) => problems,
+            Ok((layers, config)) => check(&layers, &config),
+        }
+    }
+
+    /// Asserts exactly one problem, at `key` in `file`, whose reason mentions `words`.
+    fn expect_one(&self, file: &str, key: &str, words: &str) {
+        let problems = self.problems();
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        let p = &problems[0];
+        assert_eq!(p.file, self.file(file), "{p}");
+        assert_eq!(p.key, key, "{p}");
+        assert!(p.reason.contains(words), "{p}");
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn the_example_unit_is_good_and_later_layers_win() {
+    let fleet = Fleet::new("good");
+    assert_eq!(fleet.problems(), vec![]);
+    let (layers, config) = load(&fleet.dir, "ARM-0001").expect("loads");
+    // The unit's override beats the robot's value; the rest comes from below.
+    assert_eq!(config.actuators["joint6"].velocity_max_radps, 6.0);
+    assert_eq!(config.actuators["joint5"].velocity_max_radps, 4.0);
+    assert_eq!(
+        layers.source("actuators.joint6.velocity_max_radps"),
+        fleet.file("units/ARM-0001.toml")
+    );
+    assert_eq!(
+        layers.source("actuators.joint6.can_id"),
+        fleet.file("robots/arm7.toml")
+    );
+    assert_eq!(layers.source("control.rate_hz"), fleet.file("fleet.toml"));
+    assert_eq!(config.calibration.joints["joint4"].direction, -1);
+    assert_eq!(config.serial, "ARM-0001");
+}
+
+#[test]
+fn an_unknown_key_is_named_in_its_file() {
+    let fleet = Fleet::new("unknown");
+    fleet.append("units/ARM-0001.toml", "velocity_max = 3.0\n");
+    fleet.expect_one(
+        "units/ARM-0001.toml",
+        "actuators.joint6.velocity_max",
+        "unknown field",
+    );
+}
+
+#[test]
+fn a_duplicate_can_id_on_a_bus_is_refused() {
+    let fleet = Fleet::new("dup");
+    fleet.append("units/ARM-0001.toml", "\n[actuators.joint2]\ncan_id = 1\n");
+    fleet.expect_one(
+        "units/ARM-0001.toml",
+        "actuators.joint2.can_id",
+        "also joint1's on bus 0",
+    );
+}
+
+#[test]
+fn a_bus_over_its_budget_is_refused() {
+    let fleet = Fleet::new("budget");
+    fleet.append("units/ARM-0001.toml", "\n[actuators.joint5]\nbus = 0\n");
+    fleet.expect_one(
+        "units/ARM-0001.toml",
+        "actuators.joint5.bus",
+        "bus 0: 5 actuators need 1250 µs",
+    );
+}
+
+#[test]
+fn limits_above_an_actuators_rating_are_refused() {
+    let fleet = Fleet::new("rating");
+    fleet.replace(
+        "robots/arm7.toml",
+        "torque_max_nm = 120.0",
+        "torque_max_nm = 50.0",
+    );
+    let problems = fleet.problems();
+    assert_eq!(problems.len(), 2, "{problems:#?}"); // joint1 and joint2
+    assert_eq!(problems[0].key, "actuators.joint1.torque_max_nm");
+    assert_eq!(problems[0].file, fleet.file("robots/arm7.toml"));
+    assert!(
+        problems[0].reason.contains("effort limit of 87"),
+        "{}",
+        problems[0]
+    );
+}
+
+#[test]
+fn a_joint_without_actuator_and_an_actuator_without_joint_are_named() {
+    let fleet = Fleet::new("joints");
+    fleet.replace(
+        "robots/arm7.toml",
+        "[actuators.joint7]",
+        "[actuators.joint9]",
+    );
+    let problems = fleet.problems();
+    let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["actuators.joint7", "actuators.joint9"],
+        "{problems:#?}"
+    );
+    assert!(problems[0].reason.contains("has no actuator"));
+    assert!(problems[1].reason.contains("no actuated joint 'joint9'"));
+}
+
+#[test]
+fn bad_calibration_is_named_in_the_calibration_file() {
+    let fleet = Fleet::new("cal");
+    fleet.replace(
+        "calibration/ARM-0001.toml",
+        "direction = -1",
+        "direction = 2",
+    );
+    fleet.expect_one(
+        "calibration/ARM-0001.toml",
+        "calibration.joints.joint4.direction",
+        "must be 1 or -1",
+    );
+}
+
+#[test]
+fn syntax_errors_missing_units_and_unknown_robots_are_located() {
+    let fleet = Fleet::new("syntax");
+    fleet.append("fleet.toml", "[control\n");
+    let problems = fleet.problems();
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].file, fleet.file("fleet.toml"));
+    assert!(problems[0].reason.contains("line"), "{}", problems[0]);
+
+    let missing = load(&fleet.dir, "NOPE").expect_err("no unit");
+    assert!(missing[0].reason.contains("no such unit"));
+
+    let fleet = Fleet::new("robot");
+    fleet.replace(
+        "units/ARM-0001.toml",
+        "robot = \"arm7\"",
+        "robot = \"arm9\"",
+    );
+    fleet.expect_one("units/ARM-0001.toml", "robot", "robots/arm9.toml");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever the unit file holds, loading and checking report, never panic.
+    #[test]
+    fn any_unit_file_is_reported_not_panicked(text in "(\\PC|\n|=|\\[|\\]|\"){0,200}") {
+        let fleet = Fleet::new("prop");
+        std::fs::write(fleet.file("units/ARM-0001.toml"), format!("robot = \"arm7\"\n{text}")).expect("write");
+        let _ = fleet.problems();
+    }
+}
