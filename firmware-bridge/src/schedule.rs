@@ -6,7 +6,12 @@ use embody_protocol::{CanFrame, CanId, MitVariant, messages::ActuatorSetup};
 
 /// Worst-case bus time (µs) of one actuator's command and reply at `bitrate`.
 pub fn actuator_cycle_us(setup: &ActuatorSetup, bitrate: u32) -> u32 {
-    let (id, reply_len) = match setup.codec.variant {
+    variant_cycle_us(setup.codec.variant, bitrate)
+}
+
+/// Worst-case bus time (µs) of a command and reply in protocol `variant` at `bitrate`.
+pub fn variant_cycle_us(variant: MitVariant, bitrate: u32) -> u32 {
+    let (id, reply_len) = match variant {
         MitVariant::Classic => (CanId::Standard(0), 6),
         MitVariant::DaMiao => (CanId::Standard(0), 8),
         MitVariant::Robstride => (CanId::Extended(0), 8),

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use embody_firmware_bridge::schedule::actuator_cycle_us;
+use embody_firmware_bridge::schedule::variant_cycle_us;
 use embody_model::{Model, robots};
-use embody_protocol::messages::{ActuatorSetup, MAX_BUSES};
-use embody_protocol::{MitCodec, MitRanges, MitVariant};
+use embody_protocol::MitVariant;
+use embody_protocol::messages::MAX_BUSES;
 
 use crate::config::{Layers, Problem, UnitConfig, Variant, problem};
 
@@ -131,24 +131,8 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
                 ),
             );
         }
-        let setup = ActuatorSetup {
-            joint: k as u8,
-            bus: a.bus,
-            codec: MitCodec {
-                variant: variant(a.variant),
-                ranges: MitRanges::CLASSIC,
-                motor_id: a.can_id,
-                master_id: 0,
-            },
-            direction: 1,
-            offset_rad: 0.0,
-            damping_kd: 0.0,
-            position_kp: 0.0,
-            position_kd: 0.0,
-            velocity_kd: 0.0,
-        };
         let bus = cycle_us.entry(a.bus).or_default();
-        bus.0 += actuator_cycle_us(&setup, config.bus.bitrate);
+        bus.0 += variant_cycle_us(variant(a.variant), config.bus.bitrate);
         bus.1 += 1;
         let bus_key = key("bus");
         if bus.2.is_empty() || layers.layer_of(&bus_key) > layers.layer_of(&bus.2) {

@@ -12,16 +12,14 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use embody_bridge::BridgeRobot;
-use embody_firmware_bridge::schedule::actuator_cycle_us;
+use embody_firmware_bridge::schedule::variant_cycle_us;
 use embody_hal::{Clock, CommandFrame, Robot, SystemClock, Timestamp};
 use embody_model::robots;
 use embody_protocol::messages::{
-    ActuatorSetup, BridgeMessage, BridgeState, BusStats, CommandBatch, HostMessage, StateBatch,
-    WireCommand, WireJointState,
+    BridgeMessage, BridgeState, BusStats, CommandBatch, HostMessage, StateBatch, WireCommand,
+    WireJointState,
 };
-use embody_protocol::{
-    FrameDecoder, FrameEncoder, MAX_FRAME, MitCodec, MitRanges, MitVariant, MotorFaults,
-};
+use embody_protocol::{FrameDecoder, FrameEncoder, MAX_FRAME, MitVariant, MotorFaults};
 use embody_vmcu::{Control, VmcuConfig};
 use serde_json::json;
 
@@ -169,23 +167,7 @@ pub fn run(args: &WireArgs) -> Result<(), String> {
     ]
     .into_iter()
     .map(|variant| {
-        let setup = ActuatorSetup {
-            joint: 0,
-            bus: 0,
-            codec: MitCodec {
-                variant,
-                ranges: MitRanges::CLASSIC,
-                motor_id: 1,
-                master_id: 0,
-            },
-            direction: 1,
-            offset_rad: 0.0,
-            damping_kd: 0.0,
-            position_kp: 0.0,
-            position_kd: 0.0,
-            velocity_kd: 0.0,
-        };
-        let cost = actuator_cycle_us(&setup, 1_000_000);
+        let cost = variant_cycle_us(variant, 1_000_000);
         (variant, 1000 / cost, cost)
     })
     .collect();
