@@ -2,8 +2,10 @@
 //! compiled for the host, behind a pseudo-terminal, driving simulated CAN buses whose
 //! simulated motors (`embody-sim` physics) answer in the MIT protocol — so the whole
 //! wire path runs in CI without hardware. It can also present itself as a plain SLCAN
-//! USB-CAN adapter with the simulated motors behind it.
+//! USB-CAN adapter with the simulated motors behind it. Its flash ([`flash`]) is a file
+//! with NOR semantics, for the firmware's A/B updates.
 
+pub mod flash;
 pub mod motors;
 pub mod pty;
 mod runner;
