@@ -98,16 +98,6 @@ fn rejection(events: &[Event]) -> Option<String> {
     })
 }
 
-fn is_fault(event: &Event) -> bool {
-    matches!(
-        event.kind,
-        EventKind::Transition {
-            to: Lifecycle::Fault,
-            ..
-        }
-    )
-}
-
 /// A task step's start or end as a line of text, with its time and whether it failed.
 fn progress_line(progress: &Progress) -> (f64, String, bool) {
     match progress {
@@ -190,8 +180,6 @@ fn execute(args: &RunArgs) -> Result<(), String> {
     let config = loop_config(&model);
     if args.realtime {
         let (robot, _, sensors) = simulated(&model, args.seed)?;
-        let (core, client) = LoopCore::new(model.clone(), robot.capabilities(), config.clone())
-            .map_err(|e| e.to_string())?;
         let viz = viz_config(
             args,
             &model,
@@ -200,7 +188,7 @@ fn execute(args: &RunArgs) -> Result<(), String> {
             Some(robot.capabilities()),
         )?;
         let prepare = |start: &[f64]| prepare(&source, &raw, &model, sensors.clone(), start);
-        let (outcomes, robot, task) = realtime(core, robot, client, &config, prepare, viz, &model)?;
+        let (outcomes, robot, task) = realtime(&model, robot, &config, prepare, viz)?;
         return summarize(args, &task, &model.name, &outcomes, base_pose(&robot));
     }
     let mut units = Vec::new();
@@ -316,16 +304,12 @@ fn on_the_wire(
     let viz = viz_config(args, &model, &config, Clock::Wall, None)?;
     let (outcomes, task) = if args.slcan {
         let robot = SlcanRobot::connect(port, &model, config.rate_hz).map_err(|e| e.to_string())?;
-        let (core, client) = LoopCore::new(model.clone(), robot.capabilities(), config.clone())
-            .map_err(|e| e.to_string())?;
-        let (outcomes, _, task) = realtime(core, robot, client, &config, prepare, viz, &model)?;
+        let (outcomes, _, task) = realtime(&model, robot, &config, prepare, viz)?;
         (outcomes, task)
     } else {
         let robot =
             BridgeRobot::connect(port, &model, config.rate_hz).map_err(|e| e.to_string())?;
-        let (core, client) = LoopCore::new(model.clone(), robot.capabilities(), config.clone())
-            .map_err(|e| e.to_string())?;
-        let (outcomes, _, task) = realtime(core, robot, client, &config, prepare, viz, &model)?;
+        let (outcomes, _, task) = realtime(&model, robot, &config, prepare, viz)?;
         (outcomes, task)
     };
     summarize(args, &task, &model.name, &outcomes, None)
@@ -421,18 +405,14 @@ impl Unit {
             self.client.snapshots().read(&mut self.snapshot);
             if tick.is_multiple_of(50) {
                 // The loop's medians so far, refreshed every 50 ms.
-                let timing = self.client.timing();
-                self.stats = LoopStats {
-                    compute_us: timing.stages.p50_ns as f64 * 1e-3,
-                    jitter_us: timing.jitter.p50_ns as f64 * 1e-3,
-                };
+                self.stats = LoopStats::of(&self.client.timing());
             }
             recorder
                 .record(now_s, &self.snapshot, self.stats)
                 .map_err(|e| e.to_string())?;
             for event in &fresh {
                 recorder
-                    .event(now_s, &format!("{:?}", event.kind), is_fault(event))
+                    .event(now_s, &format!("{:?}", event.kind), event.is_fault())
                     .map_err(|e| e.to_string())?;
             }
         }
@@ -531,14 +511,14 @@ fn lockstep(mut units: Vec<Unit>, record: Option<&std::path::Path>) -> Result<Ve
 /// its own. The task is checked against the robot's first measured state, before
 /// anything moves (the loop only holds position until the executor streams).
 fn realtime<R: Robot + 'static>(
-    core: LoopCore,
+    model: &Arc<Model>,
     robot: R,
-    client: LoopClient,
     config: &ControlConfig,
     prepare: impl Fn(&[f64]) -> Result<(Executor, String), String>,
     viz: Option<VizConfig>,
-    model: &Model,
 ) -> Result<(Outcomes, R, String), String> {
+    let (core, client) = LoopCore::new(model.clone(), robot.capabilities(), config.clone())
+        .map_err(|e| e.to_string())?;
     let n = robot.capabilities().joints.len();
     let period_ns = (1e9 / config.rate_hz).round() as u64;
     client.request(Request::Arm).map_err(|e| e.to_string())?;
@@ -574,7 +554,7 @@ fn realtime<R: Robot + 'static>(
             if let Some(live) = &live {
                 for event in &fresh {
                     let t_s = event.stamp_ns.saturating_sub(origin_ns) as f64 * 1e-9;
-                    live.event(t_s, format!("{:?}", event.kind), is_fault(event));
+                    live.event(t_s, format!("{:?}", event.kind), event.is_fault());
                 }
             }
             events.extend(fresh);

@@ -146,3 +146,16 @@ pub struct Event {
     /// What happened.
     pub kind: EventKind,
 }
+
+impl Event {
+    /// The loop went into its fault state.
+    pub fn is_fault(&self) -> bool {
+        matches!(
+            self.kind,
+            EventKind::Transition {
+                to: Lifecycle::Fault,
+                ..
+            }
+        )
+    }
+}

@@ -113,11 +113,7 @@ fn follow(
             recorder.note_dropped(skipped);
             if snapshot.tick >= next_timing_tick {
                 // Percentiles of the loop's histograms, refreshed every 50 ms of loop time.
-                let timing = client.timing();
-                loop_stats = LoopStats {
-                    compute_us: timing.stages.p50_ns as f64 * 1e-3,
-                    jitter_us: timing.jitter.p50_ns as f64 * 1e-3,
-                };
+                loop_stats = LoopStats::of(&client.timing());
                 next_timing_tick = snapshot.tick + 50_000_000 / period_ns.max(1);
             }
             let t_s = snapshot.stamp_ns.saturating_sub(origin_ns) as f64 * 1e-9;

@@ -122,6 +122,16 @@ pub struct LoopStats {
     pub jitter_us: f64,
 }
 
+impl LoopStats {
+    /// The medians of the loop's timing report.
+    pub fn of(timing: &embody_control::TimingReport) -> LoopStats {
+        LoopStats {
+            compute_us: timing.stages.p50_ns as f64 * 1e-3,
+            jitter_us: timing.jitter.p50_ns as f64 * 1e-3,
+        }
+    }
+}
+
 impl VizConfig {
     /// Defaults for `unit` into `sink`.
     pub fn new(sink: Sink, unit: &str) -> VizConfig {

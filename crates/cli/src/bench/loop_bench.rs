@@ -285,18 +285,7 @@ pub(super) fn session<R: Robot + 'static>(
         .transpose()
         .map_err(|e| e.to_string())?;
     let events = client.drain_events();
-    let faults = events
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.kind,
-                embody_control::EventKind::Transition {
-                    to: embody_control::Lifecycle::Fault,
-                    ..
-                }
-            )
-        })
-        .count();
+    let faults = events.iter().filter(|e| e.is_fault()).count();
     Ok(Session {
         report: TimingReport {
             ticks: report.ticks - before.ticks,

@@ -149,14 +149,7 @@ fn execute(args: &RunArgs) -> Result<(), String> {
                 if let Some(viz) = viz.as_mut() {
                     let t_s = robot.world().time_s();
                     for event in &fresh {
-                        let fault = matches!(
-                            event.kind,
-                            EventKind::Transition {
-                                to: Lifecycle::Fault,
-                                ..
-                            }
-                        );
-                        viz.event(t_s, &format!("{:?}", event.kind), fault)
+                        viz.event(t_s, &format!("{:?}", event.kind), event.is_fault())
                             .map_err(|e| e.to_string())?;
                     }
                 }
