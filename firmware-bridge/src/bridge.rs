@@ -13,6 +13,11 @@
 //! Safe by default: nothing drives a motor before a full configuration and a first
 //! command; when commands stop for the watchdog period the motors get damping, then
 //! are disabled, and are polled with disable frames so their state is still reported.
+//!
+//! A bridge built [`Bridge::with_unit`] also answers firmware updates and keeps the
+//! unit record (see [`crate::unit`]); the record's calibration is applied to every
+//! actuator configured, so the host sees calibrated joints. An update in progress
+//! drops the configuration: the motors stay off until the host configures again.
 
 use embedded_can::nb::Can;
 use embody_protocol::messages::{
@@ -24,8 +29,11 @@ use embody_protocol::{
     CanFrame, FrameDecoder, FrameEncoder, MAX_FRAME, MitCommand, MitSpecial, MotorFaults,
 };
 
+use embedded_storage::nor_flash::NorFlash;
+
 use crate::can_frame::{from_hal, to_hal};
 use crate::schedule::bus_cycle_us;
+use crate::unit::{NoFlash, Unit, no_storage};
 
 /// Ticks without a reply after which a joint reports `COMMS_LOST`.
 pub const REPLY_TIMEOUT_TICKS: u16 = 10;
@@ -51,8 +59,9 @@ enum Drive {
 }
 
 /// The firmware core. See the module docs.
-pub struct Bridge {
+pub struct Bridge<F = NoFlash> {
     info: FirmwareInfo,
+    unit: Option<Unit<F>>,
     decoder: FrameDecoder,
     encoder: FrameEncoder,
     out: [u8; MAX_FRAME],
@@ -73,11 +82,24 @@ pub struct Bridge {
     fresh_commands: bool,
 }
 
-impl Bridge {
-    /// A bridge at boot: unconfigured, every motor left disabled.
+impl Bridge<NoFlash> {
+    /// A bridge at boot without flash: unconfigured, every motor left disabled; it
+    /// refuses firmware updates and unit records.
     pub fn new(info: FirmwareInfo) -> Bridge {
+        Bridge::build(info, None)
+    }
+}
+
+impl<F: NorFlash> Bridge<F> {
+    /// A bridge at boot on `unit` (its flash, what it booted, its record).
+    pub fn with_unit(info: FirmwareInfo, unit: Unit<F>) -> Bridge<F> {
+        Bridge::build(info, Some(unit))
+    }
+
+    fn build(info: FirmwareInfo, unit: Option<Unit<F>>) -> Bridge<F> {
         Bridge {
             info,
+            unit,
             decoder: FrameDecoder::default(),
             encoder: FrameEncoder::default(),
             out: [0; MAX_FRAME],
@@ -97,6 +119,16 @@ impl Bridge {
             boot_us: None,
             fresh_commands: false,
         }
+    }
+
+    /// The unit, if the bridge has one.
+    pub fn unit(&self) -> Option<&Unit<F>> {
+        self.unit.as_ref()
+    }
+
+    /// The unit back (to restart it from its flash after [`Unit::reboot_requested`]).
+    pub fn into_unit(self) -> Option<Unit<F>> {
+        self.unit
     }
 
     /// Whether a command batch arrived since the last call. The firmware runs its bus
@@ -144,6 +176,10 @@ impl Bridge {
                         if let Some(reply) = self.handle(message, now_us) {
                             self.send(&reply, serial)?;
                         }
+                        if self.unit.as_ref().is_some_and(Unit::reboot_requested) {
+                            // The MCU resets: whatever else arrived is lost with it.
+                            return Ok(());
+                        }
                     }
                     Err(_) => self.frames_bad += 1,
                 },
@@ -190,7 +226,33 @@ impl Bridge {
                 None
             }
             HostMessage::GetStatus => Some(BridgeMessage::Status(self.status(now_us))),
+            HostMessage::FlashBegin { .. }
+            | HostMessage::FlashChunk { .. }
+            | HostMessage::FlashFinish
+            | HostMessage::Reboot
+            | HostMessage::FlashConfirm
+            | HostMessage::GetFirmware
+            | HostMessage::GetUnit
+            | HostMessage::SetUnit(_) => {
+                let reply = match &mut self.unit {
+                    Some(unit) => unit.handle(&message),
+                    None => no_storage(&message),
+                };
+                if self.unit.as_ref().is_some_and(Unit::receiving) {
+                    // No motor runs while its firmware is being replaced.
+                    self.unconfigure();
+                }
+                reply
+            }
         }
+    }
+
+    fn unconfigure(&mut self) {
+        self.setup = None;
+        self.actuators = [None; MAX_JOINTS];
+        self.commands = [WireCommand::Off; MAX_JOINTS];
+        self.last_command_us = None;
+        self.update_configured();
     }
 
     fn apply_setup(&mut self, setup: BridgeSetup) -> Result<(), SetupError> {
@@ -265,10 +327,22 @@ impl Bridge {
                 cycle_us: cycle,
             });
         }
-        self.actuators[joint] = Some(actuator);
+        self.actuators[joint] = Some(self.calibrated(actuator));
         self.enabled[joint] = false;
         self.update_configured();
         Ok(())
+    }
+
+    /// `actuator` with the unit's calibration of its joint applied underneath: the raw
+    /// motor position `p` becomes `c·(p − z)` before the host's own mapping.
+    fn calibrated(&self, mut actuator: ActuatorSetup) -> ActuatorSetup {
+        let record = self.unit.as_ref().and_then(Unit::record);
+        if let Some(c) = record.and_then(|r| r.joint(actuator.joint)) {
+            let direction = actuator.direction * c.direction;
+            actuator.offset_rad -= f32::from(direction) * c.zero_offset_rad;
+            actuator.direction = direction;
+        }
+        actuator
     }
 
     fn joint_count(&self) -> usize {

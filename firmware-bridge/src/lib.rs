@@ -6,13 +6,15 @@
 //! when commands stop. Hardware is reached only through `embedded_can::nb::Can` and
 //! `embedded_io::Write`; tests and the virtual MCU drive it tick by tick on the host.
 //! [`update`] installs signed firmware images in A/B slots on the flash
-//! (`embedded_storage::nor_flash`), safe against power loss.
+//! (`embedded_storage::nor_flash`), safe against power loss; [`unit`] answers the host's
+//! flashing messages and keeps the unit record (calibration) in the config area.
 
 #![no_std]
 
 mod bridge;
 pub mod can_frame;
 pub mod schedule;
+pub mod unit;
 pub mod update;
 
 pub use bridge::{Bridge, FirmwareInfo, REPLY_TIMEOUT_TICKS};

@@ -5,11 +5,15 @@
 //! - [`BridgeRobot`]: the bridge on a serial port as a HAL `Robot`, with link
 //!   supervision and reconnection.
 //! - [`SlcanRobot`]: MIT motors through a plain SLCAN adapter, the host running the bus.
+//! - [`service`]: a unit's firmware and record over the same link; [`flasher`]
+//!   installs a signed image on one unit.
 
 mod fd_io;
+pub mod flasher;
 pub mod link;
 pub mod map;
 mod robot;
+pub mod service;
 mod slcan_robot;
 
 pub use link::{BridgeInfo, LinkError};

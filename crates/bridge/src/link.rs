@@ -82,33 +82,68 @@ pub struct Connection {
 
 const ANSWER_TIMEOUT: Duration = Duration::from_millis(1000);
 
-struct Exchange<'a> {
-    path: &'a Path,
-    port: &'a TTYPort,
+/// Requests and answers on an open port, one at a time.
+pub(crate) struct Exchange {
+    pub(crate) path: PathBuf,
+    pub(crate) port: TTYPort,
     encoder: FrameEncoder,
     decoder: FrameDecoder,
     out: Box<[u8; MAX_FRAME]>,
+    /// How long an answer may take.
+    pub(crate) timeout: Duration,
 }
 
-impl Exchange<'_> {
-    fn send(&mut self, message: &HostMessage) -> Result<(), LinkError> {
+impl Exchange {
+    /// Opens `path` (shared: a reconnecting host must be able to open it again).
+    pub(crate) fn open(path: &Path) -> Result<Exchange, LinkError> {
+        let mut port = serialport::new(path.to_string_lossy(), 2_000_000)
+            .timeout(Duration::from_millis(10))
+            .open_native()
+            .map_err(|source| LinkError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let _ = port.set_exclusive(false);
+        // A zero flushes whatever half-frame the bridge may hold from an earlier session.
+        let _ = fd_io::write_all(port.as_raw_fd(), &[0]);
+        Ok(Exchange {
+            path: path.to_path_buf(),
+            port,
+            encoder: FrameEncoder::default(),
+            decoder: FrameDecoder::default(),
+            out: Box::new([0u8; MAX_FRAME]),
+            timeout: ANSWER_TIMEOUT,
+        })
+    }
+
+    pub(crate) fn send(&mut self, message: &HostMessage) -> Result<(), LinkError> {
         let n = self
             .encoder
             .encode(message, &mut self.out[..])
-            .map_err(|_| LinkError::Gone {
-                path: self.path.to_path_buf(),
-            })?;
+            .map_err(|_| self.gone())?;
         match fd_io::write_all(self.port.as_raw_fd(), &self.out[..n]) {
-            FdStatus::Gone => Err(LinkError::Gone {
-                path: self.path.to_path_buf(),
-            }),
+            FdStatus::Gone => Err(self.gone()),
             _ => Ok(()),
         }
     }
 
+    pub(crate) fn gone(&self) -> LinkError {
+        LinkError::Gone {
+            path: self.path.clone(),
+        }
+    }
+
+    pub(crate) fn no_answer(&self, what: &'static str) -> LinkError {
+        LinkError::NoAnswer {
+            path: self.path.clone(),
+            what,
+            timeout_ms: self.timeout.as_millis() as u64,
+        }
+    }
+
     /// The next answer that is not a state batch (those keep coming every cycle).
-    fn answer(&mut self, what: &'static str) -> Result<BridgeMessage, LinkError> {
-        let deadline = Instant::now() + ANSWER_TIMEOUT;
+    pub(crate) fn answer(&mut self, what: &'static str) -> Result<BridgeMessage, LinkError> {
+        let deadline = Instant::now() + self.timeout;
         let mut buf = [0u8; 1024];
         while Instant::now() < deadline {
             match fd_io::read(self.port.as_raw_fd(), &mut buf, 10_000) {
@@ -123,34 +158,53 @@ impl Exchange<'_> {
                     }
                 }
                 FdStatus::Timeout => {}
-                FdStatus::Gone => {
-                    return Err(LinkError::Gone {
-                        path: self.path.to_path_buf(),
-                    });
-                }
+                FdStatus::Gone => return Err(self.gone()),
             }
         }
-        Err(LinkError::NoAnswer {
-            path: self.path.to_path_buf(),
-            what,
-            timeout_ms: ANSWER_TIMEOUT.as_millis() as u64,
-        })
+        Err(self.no_answer(what))
+    }
+
+    /// Sends `message` and waits for its answer.
+    pub(crate) fn request(
+        &mut self,
+        message: &HostMessage,
+        what: &'static str,
+    ) -> Result<BridgeMessage, LinkError> {
+        self.send(message)?;
+        self.answer(what)
+    }
+
+    /// The version handshake.
+    pub(crate) fn hello(&mut self) -> Result<BridgeInfo, LinkError> {
+        let hello = HostMessage::Hello {
+            version: PROTOCOL_VERSION,
+        };
+        match self.request(&hello, "the handshake")? {
+            BridgeMessage::Welcome {
+                firmware,
+                max_buses,
+                ..
+            } => Ok(BridgeInfo {
+                firmware,
+                buses: max_buses,
+            }),
+            BridgeMessage::VersionMismatch { version } => Err(LinkError::Version {
+                path: self.path.clone(),
+                theirs: version,
+            }),
+            _ => Err(self.no_answer("the handshake")),
+        }
     }
 
     fn configure(&mut self, message: HostMessage, what: String) -> Result<(), LinkError> {
-        self.send(&message)?;
-        match self.answer("the configuration")? {
+        match self.request(&message, "the configuration")? {
             BridgeMessage::SetupAccepted => Ok(()),
             BridgeMessage::SetupRefused(reason) => Err(LinkError::Refused {
-                path: self.path.to_path_buf(),
+                path: self.path.clone(),
                 what,
                 reason,
             }),
-            _ => Err(LinkError::NoAnswer {
-                path: self.path.to_path_buf(),
-                what: "the configuration",
-                timeout_ms: ANSWER_TIMEOUT.as_millis() as u64,
-            }),
+            _ => Err(self.no_answer("the configuration")),
         }
     }
 }
@@ -161,50 +215,8 @@ pub fn connect(
     setup: &BridgeSetup,
     actuators: &[ActuatorSetup],
 ) -> Result<Connection, LinkError> {
-    let mut port = serialport::new(path.to_string_lossy(), 2_000_000)
-        .timeout(Duration::from_millis(10))
-        .open_native()
-        .map_err(|source| LinkError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    // A reconnecting host must be able to open the port again.
-    let _ = port.set_exclusive(false);
-    let mut exchange = Exchange {
-        path,
-        port: &port,
-        encoder: FrameEncoder::default(),
-        decoder: FrameDecoder::default(),
-        out: Box::new([0u8; MAX_FRAME]),
-    };
-    // A zero flushes whatever half-frame the bridge may hold from an earlier session.
-    let _ = fd_io::write_all(port.as_raw_fd(), &[0]);
-    exchange.send(&HostMessage::Hello {
-        version: PROTOCOL_VERSION,
-    })?;
-    let info = match exchange.answer("the handshake")? {
-        BridgeMessage::Welcome {
-            firmware,
-            max_buses,
-            ..
-        } => BridgeInfo {
-            firmware,
-            buses: max_buses,
-        },
-        BridgeMessage::VersionMismatch { version } => {
-            return Err(LinkError::Version {
-                path: path.to_path_buf(),
-                theirs: version,
-            });
-        }
-        _ => {
-            return Err(LinkError::NoAnswer {
-                path: path.to_path_buf(),
-                what: "the handshake",
-                timeout_ms: ANSWER_TIMEOUT.as_millis() as u64,
-            });
-        }
-    };
+    let mut exchange = Exchange::open(path)?;
+    let info = exchange.hello()?;
     exchange.configure(HostMessage::Setup(setup.clone()), "the bridge setup".into())?;
     for actuator in actuators {
         exchange.configure(
@@ -212,6 +224,8 @@ pub fn connect(
             format!("actuator of joint {}", actuator.joint),
         )?;
     }
-    drop(exchange);
-    Ok(Connection { port, info })
+    Ok(Connection {
+        port: exchange.port,
+        info,
+    })
 }

@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 mod bench;
 mod config;
+mod flash;
 mod fw;
 mod model;
 mod rerun_args;
@@ -47,6 +48,9 @@ enum Command {
     /// Signed firmware images: `embody fw keygen|sign|inspect|verify`.
     #[command(subcommand)]
     Fw(fw::FwCommand),
+    /// Install a signed firmware image on units over their links (A/B, confirmed after
+    /// a self-test; units already running it are skipped).
+    Flash(flash::FlashArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
         Command::Vmcu(args) => vmcu::run(&args),
         Command::Fw(command) => fw::run(command),
         Command::Config(command) => config::run(command),
+        Command::Flash(args) => flash::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -89,6 +89,9 @@ pub struct UnitConfig {
     pub serial: String,
     /// The robot model: a built-in name or a URDF path (relative to the fleet directory).
     pub robot: String,
+    /// The serial port of the unit's bridge (what `--port` would take).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
     /// The loop.
     pub control: Control,
     /// The buses.

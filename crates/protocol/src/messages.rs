@@ -2,9 +2,10 @@
 //! tick carries every joint command; the bridge answers with one [`BridgeMessage::Tick`]
 //! carrying every joint state, the bus statistics and the bridge's own faults, both with
 //! sequence numbers and timestamps. Configuration goes one message per actuator so every
-//! frame stays small. Encoded with postcard, which numbers enum variants by position:
-//! new messages (firmware flashing comes next) are appended at the end of each enum, so
-//! old ones keep their encoding.
+//! frame stays small. Firmware updates go in chunks of at most [`FLASH_CHUNK`] bytes with
+//! a CRC each, acknowledged with the bytes received so far, so an interrupted transfer
+//! resumes. Encoded with postcard, which numbers enum variants by position: new messages
+//! are appended at the end of each enum, so old ones keep their encoding.
 
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,8 @@ pub const PROTOCOL_VERSION: u16 = 1;
 pub const MAX_JOINTS: usize = 64;
 /// Most CAN buses one bridge drives.
 pub const MAX_BUSES: usize = 8;
+/// Most image bytes in one [`HostMessage::FlashChunk`].
+pub const FLASH_CHUNK: usize = 1024;
 
 /// A joint command as sent on the link (single precision, SI units).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -298,6 +301,37 @@ pub enum HostMessage {
     Tick(CommandBatch),
     /// Asks for [`BridgeMessage::Status`].
     GetStatus,
+    /// Starts receiving a firmware image of `size` bytes into the slot not running (the
+    /// motors stay off until the bridge restarts); answered with
+    /// [`BridgeMessage::FlashProgress`].
+    FlashBegin {
+        /// Image size (bytes).
+        size: u32,
+    },
+    /// The image's bytes at `offset` (the next expected one), with their CRC-32.
+    FlashChunk {
+        /// Where they go in the image.
+        offset: u32,
+        /// The bytes.
+        data: Vec<u8, FLASH_CHUNK>,
+        /// CRC-32/ISO-HDLC of `data`.
+        crc: u32,
+    },
+    /// Every byte sent: verify the image and mark it for the next boot; answered with
+    /// [`BridgeMessage::FlashVerified`] or [`BridgeMessage::FlashRefused`].
+    FlashFinish,
+    /// Restart (into a pending image, on trial).
+    Reboot,
+    /// The image on trial passed its self-test: keep it.
+    FlashConfirm,
+    /// Asks for [`BridgeMessage::Firmware`].
+    GetFirmware,
+    /// Asks for [`BridgeMessage::Unit`]: the record in the config area.
+    GetUnit,
+    /// Stores the unit's record in the config area (kept across firmware updates);
+    /// answered with [`BridgeMessage::UnitStored`] or [`BridgeMessage::UnitRefused`].
+    /// Its calibration applies to actuators configured from then on.
+    SetUnit(UnitRecord),
 }
 
 /// Bridge → host.
@@ -328,4 +362,136 @@ pub enum BridgeMessage {
     Tick(StateBatch),
     /// Health.
     Status(BridgeStatus),
+    /// Bytes of the image received so far, of its size (resume from `received`).
+    FlashProgress {
+        /// Bytes received and written.
+        received: u32,
+        /// Image size.
+        size: u32,
+    },
+    /// The image verified and will boot next, on trial.
+    FlashVerified(FirmwareImage),
+    /// A flashing step was refused.
+    FlashRefused(FlashRefusal),
+    /// What runs, and whether an image waits.
+    Firmware {
+        /// The running image (`None`: no valid image, the unit only takes an update).
+        running: Option<FirmwareImage>,
+        /// It runs on trial, unconfirmed.
+        trial: bool,
+        /// A verified image waits for the next boot.
+        pending: bool,
+    },
+    /// The record in the config area (`None`: none stored).
+    Unit(Option<UnitRecord>),
+    /// The record was stored.
+    UnitStored,
+    /// The record was not stored (the one stored before stands).
+    UnitRefused(UnitRefusal),
+}
+
+/// One joint's calibration as the bridge applies it: the raw motor position `p` becomes
+/// `direction·(p − zero_offset_rad)` before the actuator's own mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JointCalibration {
+    /// Joint index (actuated-joint order).
+    pub joint: u8,
+    /// Motor position at the joint's zero (rad).
+    pub zero_offset_rad: f32,
+    /// +1, or −1 where the motor turns against the joint.
+    pub direction: i8,
+}
+
+/// What a unit keeps about itself in its config area.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UnitRecord {
+    /// Serial number.
+    pub serial: heapless::String<32>,
+    /// Robot model.
+    pub robot: heapless::String<32>,
+    /// SHA-256 of the unit's merged configuration as applied.
+    pub config_digest: [u8; 32],
+    /// The tool and version that applied it.
+    pub tool: heapless::String<32>,
+    /// Per-joint calibration, applied by the bridge.
+    pub calibration: Vec<JointCalibration, MAX_JOINTS>,
+}
+
+impl UnitRecord {
+    /// The calibration of `joint`, if any.
+    pub fn joint(&self, joint: u8) -> Option<&JointCalibration> {
+        self.calibration.iter().find(|c| c.joint == joint)
+    }
+
+    /// Whether every calibration entry is usable (finite offset, direction ±1).
+    pub fn is_valid(&self) -> bool {
+        self.calibration.iter().all(|c| {
+            c.zero_offset_rad.is_finite()
+                && c.zero_offset_rad.abs() < 100.0
+                && (c.direction == 1 || c.direction == -1)
+        })
+    }
+}
+
+/// Why a unit record was not stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnitRefusal {
+    /// A calibration entry is out of range.
+    BadCalibration,
+    /// The bridge has no config area.
+    NoStorage,
+    /// The flash failed.
+    Flash,
+}
+
+/// An installed firmware image's identity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirmwareImage {
+    /// Version: major, minor, patch.
+    pub version: (u8, u8, u16),
+    /// Security counter.
+    pub counter: u32,
+    /// SHA-256 of the image (its identity: the host skips units already running it).
+    pub digest: [u8; 32],
+}
+
+/// Why a flashing step was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FlashRefusal {
+    /// No transfer begun.
+    NotReceiving,
+    /// The image does not fit a slot.
+    TooLarge,
+    /// A chunk not at the next offset.
+    OutOfOrder {
+        /// The offset expected.
+        expected: u32,
+    },
+    /// A chunk past the announced size.
+    PastEnd,
+    /// A chunk's CRC does not match.
+    ChunkCrc,
+    /// Finish before every byte arrived.
+    Incomplete,
+    /// Not a valid image, or corrupted.
+    BadImage,
+    /// Signed by another key.
+    WrongKey,
+    /// The signature does not verify.
+    BadSignature,
+    /// The image's security counter is below the device's.
+    Downgrade {
+        /// The image's counter.
+        counter: u32,
+        /// The lowest the device accepts.
+        min: u32,
+    },
+    /// Nothing on trial to confirm.
+    NothingToConfirm,
+    /// An image runs on trial: confirm it (or reboot) first.
+    TrialRunning,
+    /// The flash failed.
+    Flash,
+    /// The bridge has no firmware flash (a test build).
+    NoStorage,
 }

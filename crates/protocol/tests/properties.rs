@@ -2,8 +2,8 @@
 //! quantisation step), and every decoder takes arbitrary bytes without panicking.
 
 use embody_protocol::messages::{
-    BridgeMessage, BridgeState, BusStats, CommandBatch, HostMessage, StateBatch, WireCommand,
-    WireJointState,
+    BridgeMessage, BridgeState, BusStats, CommandBatch, FLASH_CHUNK, HostMessage, JointCalibration,
+    MAX_JOINTS, StateBatch, UnitRecord, WireCommand, WireJointState,
 };
 use embody_protocol::slcan::{
     LineEvent, LineReader, MAX_LINE, SlcanLine, encode_frame, parse_line,
@@ -292,5 +292,63 @@ proptest! {
             }
         }
         let _ = parse_line(&bytes);
+    }
+}
+
+fn flash_chunk() -> impl Strategy<Value = HostMessage> {
+    (
+        any::<u32>(),
+        prop::collection::vec(any::<u8>(), 0..=FLASH_CHUNK),
+    )
+        .prop_map(|(offset, bytes)| {
+            let crc = embody_protocol::crc32(&bytes);
+            let data = heapless::Vec::from_slice(&bytes).expect("≤ FLASH_CHUNK");
+            HostMessage::FlashChunk { offset, data, crc }
+        })
+}
+
+fn unit_record() -> impl Strategy<Value = HostMessage> {
+    (
+        "[A-Z0-9-]{0,32}",
+        any::<[u8; 32]>(),
+        prop::collection::vec(
+            (any::<u8>(), any::<f32>(), prop_oneof![Just(1i8), Just(-1)]),
+            0..=MAX_JOINTS,
+        ),
+    )
+        .prop_map(|(serial, config_digest, joints)| {
+            let mut record = UnitRecord {
+                serial: heapless::String::try_from(serial.as_str()).expect("≤ 32"),
+                robot: heapless::String::try_from("humanoid").expect("fits"),
+                config_digest,
+                tool: heapless::String::try_from("embody 0.1.0").expect("fits"),
+                ..UnitRecord::default()
+            };
+            for (joint, zero_offset_rad, direction) in joints {
+                let _ = record.calibration.push(JointCalibration {
+                    joint,
+                    zero_offset_rad,
+                    direction,
+                });
+            }
+            HostMessage::SetUnit(record)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The largest flashing and config messages fit a frame and round-trip.
+    #[test]
+    fn flash_and_unit_messages_round_trip(message in prop_oneof![flash_chunk(), unit_record()]) {
+        let mut out = [0u8; MAX_FRAME];
+        let n = FrameEncoder::default().encode(&message, &mut out).expect("fits");
+        let mut decoder = FrameDecoder::default();
+        feed(&mut decoder, &out[..n]);
+        let back = decoder.message::<HostMessage>().expect("decodes");
+        // NaN offsets compare unequal: compare the encodings instead.
+        let mut again = [0u8; MAX_FRAME];
+        let m = FrameEncoder::default().encode(&back, &mut again).expect("fits");
+        prop_assert_eq!(&out[..n], &again[..m]);
     }
 }

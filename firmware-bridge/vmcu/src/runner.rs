@@ -4,6 +4,12 @@
 //! on its one bus, the simulation advancing with the wall clock. Either way the serial
 //! side is a pseudo-terminal behind the user's link path; it can be unplugged and
 //! plugged back from another thread (tests) and the loop stops on request.
+//!
+//! With a flash file and a trusted key the bridge is a whole unit: at every start the
+//! bootloader's decision picks the image, the firmware answers updates and keeps the
+//! unit record, and a host's reboot request restarts it from the flash (the link stays,
+//! as a UART does). The simulated code is the same whatever image is installed: the
+//! image decides only what the unit reports running.
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -12,14 +18,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use embedded_storage::nor_flash::NorFlash;
 use embody_bridge::{default_map, slcan_map};
+use embody_firmware_bridge::unit::Unit;
+use embody_firmware_bridge::update::Layout;
 use embody_firmware_bridge::{Bridge, FirmwareInfo};
+use embody_fwimage::ed25519_dalek::VerifyingKey;
 use embody_hal::{Clock, SystemClock};
 use embody_model::{Model, robots};
 use embody_protocol::messages::MAX_BUSES;
 use embody_protocol::slcan::{self, LineEvent, LineReader, SlcanLine};
 use embody_sim::{Environment, SimConfig, World};
 
+use crate::flash::{ERASE_SIZE, FileFlash};
 use crate::motors::{Motors, SimBus};
 use crate::pty::{Pty, make_link};
 
@@ -38,7 +49,16 @@ pub struct VmcuConfig {
     pub rate_hz: f64,
     /// Simulator settings.
     pub sim: SimConfig,
+    /// The unit's flash file and the key its bootloader trusts; without them the bridge
+    /// refuses updates and records.
+    pub flash: Option<(PathBuf, VerifyingKey)>,
+    /// Run the MCU thread under SCHED_FIFO at this priority (1–99), if the OS allows.
+    pub priority: Option<i32>,
 }
+
+/// The flash of a virtual unit: two 512 KiB slots, two boot-state sectors, and a
+/// config area of two sectors.
+pub const LAYOUT: Layout = Layout::new(512 * 1024, ERASE_SIZE as u32, 2 * ERASE_SIZE as u32);
 
 impl VmcuConfig {
     /// Defaults for `robot` behind `link`.
@@ -50,6 +70,8 @@ impl VmcuConfig {
             link,
             rate_hz: 1000.0,
             sim: SimConfig::default(),
+            flash: None,
+            priority: None,
         }
     }
 }
@@ -63,6 +85,14 @@ pub enum VmcuError {
     /// The robot does not fit on the bridge.
     #[error("{0}")]
     Map(#[from] embody_bridge::MapError),
+    /// The flash file failed, or the unit could not start from it.
+    #[error("flash {path}: {reason}")]
+    Flash {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// The pseudo-terminal or the link failed.
     #[error("{what}: {source}")]
     Io {
@@ -136,6 +166,8 @@ struct Port {
     pty: Option<Pty>,
     baud: Option<u32>,
     budget: f64,
+    /// Bytes the paced link may still carry to the MCU.
+    budget_in: f64,
     control: Arc<Control>,
     sent: u64,
     scratch: Vec<u8>,
@@ -172,19 +204,34 @@ impl Port {
     fn refill(&mut self, seconds: f64) {
         if let Some(baud) = self.baud {
             let per_s = baud as f64 / 10.0;
-            self.budget = (self.budget + per_s * seconds).min(per_s * 0.01 + 64.0);
+            let cap = per_s * 0.01 + 64.0;
+            self.budget = (self.budget + per_s * seconds).min(cap);
+            self.budget_in = (self.budget_in + per_s * seconds).min(cap);
         }
     }
 
+    /// Reads what the host sent, waiting up to `timeout_us`; a paced link delivers no
+    /// faster than its baud rate (the host's writes back up in the pty meanwhile).
     fn read(&mut self, buf: &mut [u8], timeout_us: u64) -> usize {
-        let Some(pty) = &self.pty else {
+        let buf = match self.baud {
+            Some(_) => {
+                let n = (self.budget_in.max(0.0) as usize).min(buf.len());
+                &mut buf[..n]
+            }
+            None => buf,
+        };
+        let Some(pty) = self.pty.as_ref().filter(|_| !buf.is_empty()) else {
             std::thread::sleep(Duration::from_micros(timeout_us));
             return 0;
         };
-        match pty.wait_readable(timeout_us) {
+        let n = match pty.wait_readable(timeout_us) {
             Ok(true) => pty.read(buf).unwrap_or(0),
             _ => 0,
+        };
+        if self.baud.is_some() {
+            self.budget_in -= n as f64;
         }
+        n
     }
 }
 
@@ -240,6 +287,11 @@ fn load(config: &VmcuConfig) -> Result<Model, VmcuError> {
 
 /// Runs the virtual MCU until `control.stop()`; removes the link on the way out.
 pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> {
+    if let Some(priority) = config.priority
+        && let Err(e) = crate::pty::set_fifo_priority(priority)
+    {
+        tracing::warn!("virtual MCU: SCHED_FIFO {priority} refused: {e}");
+    }
     let model = Arc::new(load(config)?);
     let (setup, actuators) = default_map(&model, config.rate_hz)?;
     let actuators = if config.slcan {
@@ -257,31 +309,99 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
         control: control.clone(),
         sent: 0,
         scratch: Vec::with_capacity(4096),
+        budget_in: 0.0,
     };
     port.sync()?;
     let result = if config.slcan {
         serve_slcan(&mut port, &motors, &control)
     } else {
-        let buses: Vec<SimBus> = (0..setup.buses.len())
-            .map(|b| SimBus::new(b as u8, motors.clone()))
-            .collect();
-        serve_bridge(&mut port, &motors, buses, config, &control)
+        match &config.flash {
+            None => serve_bridge(
+                &mut port,
+                &motors,
+                &mut buses_of(&setup, &motors),
+                config,
+                &control,
+                Bridge::new(info(None)),
+            )
+            .map(|_| ()),
+            Some((path, key)) => serve_unit(
+                &mut port,
+                &motors,
+                &mut buses_of(&setup, &motors),
+                config,
+                &control,
+                path,
+                key,
+            ),
+        }
     };
     port.unplug();
     result
 }
 
-fn serve_bridge(
+fn buses_of(
+    setup: &embody_protocol::messages::BridgeSetup,
+    motors: &Rc<RefCell<Motors>>,
+) -> Vec<SimBus> {
+    (0..setup.buses.len())
+        .map(|b| SimBus::new(b as u8, motors.clone()))
+        .collect()
+}
+
+fn info(version: Option<embody_fwimage::Version>) -> FirmwareInfo {
+    FirmwareInfo {
+        version: version.map_or([0, 0, 0], |v| [v.major, v.minor, v.patch as u8]),
+        buses: MAX_BUSES as u8,
+    }
+}
+
+/// The unit's life: start from the flash, serve until a reboot request, start again.
+fn serve_unit(
     port: &mut Port,
     motors: &Rc<RefCell<Motors>>,
-    mut buses: Vec<SimBus>,
+    buses: &mut [SimBus],
     config: &VmcuConfig,
     control: &Control,
+    path: &std::path::Path,
+    key: &VerifyingKey,
 ) -> Result<(), VmcuError> {
-    let mut bridge = Bridge::new(FirmwareInfo {
-        version: [0, 1, 0],
-        buses: MAX_BUSES as u8,
-    });
+    let flash_error = |reason: String| VmcuError::Flash {
+        path: path.to_owned(),
+        reason,
+    };
+    let mut flash = FileFlash::open(path, LAYOUT.capacity() as usize)
+        .map_err(|e| flash_error(e.to_string()))?;
+    loop {
+        let unit = Unit::start(flash, LAYOUT, *key)
+            .map_err(|_| flash_error("the bootloader could not read its state".into()))?;
+        let booted = unit.booted();
+        match booted {
+            Some(b) => {
+                tracing::info!(slot = b.slot, trial = b.trial, reverted = b.reverted, version = %b.image.version, "virtual MCU booted")
+            }
+            None => tracing::warn!(
+                "virtual MCU: no valid image in either slot; it only takes an update"
+            ),
+        }
+        let bridge = Bridge::with_unit(info(booted.map(|b| b.image.version)), unit);
+        let bridge = serve_bridge(port, motors, buses, config, control, bridge)?;
+        match bridge.into_unit() {
+            Some(unit) if unit.reboot_requested() => flash = unit.into_flash(),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Serves the host until stopped or until the unit asks to restart; the bridge back.
+fn serve_bridge<F: NorFlash>(
+    port: &mut Port,
+    motors: &Rc<RefCell<Motors>>,
+    buses: &mut [SimBus],
+    config: &VmcuConfig,
+    control: &Control,
+    mut bridge: Bridge<F>,
+) -> Result<Bridge<F>, VmcuError> {
     let clock = SystemClock;
     let origin = clock.now();
     let default_period_ns = (1e9 / config.rate_hz).round() as u64;
@@ -303,17 +423,23 @@ fn serve_bridge(
             if n > 0 {
                 let now_us = clock.now().as_nanos() / 1000;
                 let _ = bridge.handle_serial(&buf[..n], now_us, port);
+                if bridge.unit().is_some_and(Unit::reboot_requested) {
+                    return Ok(bridge);
+                }
                 if bridge.take_fresh_commands() {
                     triggered = true;
                     break;
                 }
             }
         }
+        if bridge.unit().is_some_and(Unit::reboot_requested) {
+            return Ok(bridge);
+        }
         let now_us = clock.now().as_nanos() / 1000;
-        bridge.start_cycle(now_us, &mut buses);
+        bridge.start_cycle(now_us, buses);
         motors.borrow_mut().advance(period_ns as f64 * 1e-9);
         port.refill(period_ns as f64 * 1e-9);
-        let _ = bridge.finish_cycle(now_us, &mut buses, port);
+        let _ = bridge.finish_cycle(now_us, buses, port);
         control.cycles.fetch_add(1, Ordering::AcqRel);
         control
             .bridge_state
@@ -332,7 +458,7 @@ fn serve_bridge(
             next + period_ns
         };
     }
-    Ok(())
+    Ok(bridge)
 }
 
 fn serve_slcan(

@@ -1,6 +1,8 @@
 //! `embody vmcu`: the virtual MCU on the command line. It creates a pseudo-terminal,
 //! makes `--link` a symlink to it, and serves the bridge protocol (or SLCAN with
 //! `--slcan`) with simulated motors until SIGINT or SIGTERM, then removes the link.
+//! With `--flash FILE --pubkey PUB` it is a whole unit: it boots from the flash file,
+//! takes signed firmware updates and keeps its unit record there.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,6 +33,16 @@ pub struct VmcuArgs {
     /// Path of the symlink to the pseudo-terminal (what `--port` takes).
     #[arg(long)]
     link: PathBuf,
+    /// The unit's flash, a file (created erased; 1 MiB and a bit): firmware slots, boot
+    /// state and the config area. Needs `--pubkey`.
+    #[arg(long, requires = "pubkey")]
+    flash: Option<PathBuf>,
+    /// The public key (PEM) the unit's bootloader trusts.
+    #[arg(long, requires = "flash")]
+    pubkey: Option<PathBuf>,
+    /// Run the MCU under SCHED_FIFO at this priority (1–99), if allowed.
+    #[arg(long)]
+    priority: Option<i32>,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -42,11 +54,23 @@ pub fn run(args: &VmcuArgs) -> Result<(), String> {
     if args.baud == Some(0) {
         return Err("--baud must be positive".into());
     }
+    if args.slcan && args.flash.is_some() {
+        return Err("--flash: an SLCAN adapter has no bridge firmware to update".into());
+    }
+    let flash = match (&args.flash, &args.pubkey) {
+        (Some(flash), Some(pubkey)) => Some((
+            flash.clone(),
+            embody_fleet::keys::read_verifying_key(pubkey).map_err(|e| e.to_string())?,
+        )),
+        _ => None,
+    };
     signals::on_termination(&STOP);
     let config = VmcuConfig {
         slcan: args.slcan,
         baud: args.baud,
         rate_hz: args.rate,
+        flash,
+        priority: args.priority,
         ..VmcuConfig::new(&args.robot, args.link.clone())
     };
     let control = Arc::new(Control::default());

@@ -1,0 +1,254 @@
+//! The service side of the link: what integrators do to a unit rather than run it —
+//! read and install firmware, read and store the unit record. One request, one answer,
+//! over the same framing as the loop's link; every refusal comes back with its reason.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use embody_protocol::messages::{
+    BridgeMessage, BridgeStatus, FLASH_CHUNK, FirmwareImage, FlashRefusal, HostMessage, UnitRecord,
+    UnitRefusal,
+};
+
+use crate::link::{BridgeInfo, Exchange, LinkError};
+
+/// Why a service request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The link failed.
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// The unit refused a flashing step.
+    #[error("{path}: the unit refused {what}: {}", describe(reason))]
+    Flash {
+        /// The port.
+        path: String,
+        /// The step.
+        what: &'static str,
+        /// Its reason.
+        reason: FlashRefusal,
+    },
+    /// The unit refused its record.
+    #[error("{path}: the unit refused the record: {reason:?}")]
+    Unit {
+        /// The port.
+        path: String,
+        /// Its reason.
+        reason: UnitRefusal,
+    },
+}
+
+/// A refusal in words.
+pub fn describe(reason: &FlashRefusal) -> String {
+    match reason {
+        FlashRefusal::NotReceiving => "no transfer is open (the unit restarted?)".into(),
+        FlashRefusal::TooLarge => "the image does not fit a slot".into(),
+        FlashRefusal::OutOfOrder { expected } => format!("expected the chunk at {expected}"),
+        FlashRefusal::PastEnd => "a chunk past the image's end".into(),
+        FlashRefusal::ChunkCrc => "a chunk's CRC does not match".into(),
+        FlashRefusal::Incomplete => "not every byte arrived".into(),
+        FlashRefusal::BadImage => "not a valid image, or corrupted".into(),
+        FlashRefusal::WrongKey => "signed by a key the unit does not trust".into(),
+        FlashRefusal::BadSignature => "the signature does not verify".into(),
+        FlashRefusal::Downgrade { counter, min } => {
+            format!("security counter {counter} is below the unit's {min} (downgrade)")
+        }
+        FlashRefusal::NothingToConfirm => "no image runs on trial".into(),
+        FlashRefusal::TrialRunning => "an image runs on trial: confirm it or reboot first".into(),
+        FlashRefusal::Flash => "its flash failed".into(),
+        FlashRefusal::NoStorage => "it has no firmware flash".into(),
+    }
+}
+
+/// What a unit runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FirmwareState {
+    /// The running image (`None`: no valid image; the unit only takes an update).
+    pub running: Option<FirmwareImage>,
+    /// It runs on trial, unconfirmed.
+    pub trial: bool,
+    /// A verified image waits for the next boot.
+    pub pending: bool,
+}
+
+/// An open service session with one unit.
+pub struct Service {
+    exchange: Exchange,
+    info: BridgeInfo,
+}
+
+impl Service {
+    /// Opens `path` and shakes hands.
+    pub fn open(path: &Path) -> Result<Service, LinkError> {
+        let mut exchange = Exchange::open(path)?;
+        let info = exchange.hello()?;
+        Ok(Service { exchange, info })
+    }
+
+    /// Opens `path` and shakes hands, trying again until `wait` has passed (a unit
+    /// restarting, a link coming back).
+    pub fn open_within(path: &Path, wait: Duration) -> Result<Service, LinkError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            match Service::open(path) {
+                Ok(s) => return Ok(s),
+                Err(e @ LinkError::Version { .. }) => return Err(e),
+                Err(e) if Instant::now() >= deadline => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
+    /// What the handshake learned.
+    pub fn info(&self) -> BridgeInfo {
+        self.info
+    }
+
+    /// Sets how long an answer may take (default 1 s).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.exchange.timeout = timeout;
+    }
+
+    fn path(&self) -> String {
+        self.exchange.path.display().to_string()
+    }
+
+    fn flash_refused(&self, what: &'static str, reason: FlashRefusal) -> ServiceError {
+        ServiceError::Flash {
+            path: self.path(),
+            what,
+            reason,
+        }
+    }
+
+    fn unexpected(&self, what: &'static str) -> ServiceError {
+        self.exchange.no_answer(what).into()
+    }
+
+    /// What the unit runs.
+    pub fn firmware(&mut self) -> Result<FirmwareState, ServiceError> {
+        match self
+            .exchange
+            .request(&HostMessage::GetFirmware, "GetFirmware")?
+        {
+            BridgeMessage::Firmware {
+                running,
+                trial,
+                pending,
+            } => Ok(FirmwareState {
+                running,
+                trial,
+                pending,
+            }),
+            _ => Err(self.unexpected("GetFirmware")),
+        }
+    }
+
+    /// The unit's health.
+    pub fn status(&mut self) -> Result<BridgeStatus, ServiceError> {
+        match self
+            .exchange
+            .request(&HostMessage::GetStatus, "GetStatus")?
+        {
+            BridgeMessage::Status(status) => Ok(status),
+            _ => Err(self.unexpected("GetStatus")),
+        }
+    }
+
+    /// The record in the unit's config area.
+    pub fn unit(&mut self) -> Result<Option<UnitRecord>, ServiceError> {
+        match self.exchange.request(&HostMessage::GetUnit, "GetUnit")? {
+            BridgeMessage::Unit(record) => Ok(record),
+            _ => Err(self.unexpected("GetUnit")),
+        }
+    }
+
+    /// Stores `record` in the unit's config area.
+    pub fn store_unit(&mut self, record: &UnitRecord) -> Result<(), ServiceError> {
+        match self
+            .exchange
+            .request(&HostMessage::SetUnit(record.clone()), "SetUnit")?
+        {
+            BridgeMessage::UnitStored => Ok(()),
+            BridgeMessage::UnitRefused(reason) => Err(ServiceError::Unit {
+                path: self.path(),
+                reason,
+            }),
+            _ => Err(self.unexpected("SetUnit")),
+        }
+    }
+
+    /// Opens a transfer of `size` bytes (erasing the idle slot takes a while).
+    pub fn begin(&mut self, size: u32) -> Result<(), ServiceError> {
+        match self
+            .exchange
+            .request(&HostMessage::FlashBegin { size }, "FlashBegin")?
+        {
+            BridgeMessage::FlashProgress { .. } => Ok(()),
+            BridgeMessage::FlashRefused(reason) => Err(self.flash_refused("the transfer", reason)),
+            _ => Err(self.unexpected("FlashBegin")),
+        }
+    }
+
+    /// Sends the chunk at `offset` without waiting for its answer.
+    pub fn send_chunk(&mut self, offset: u32, data: &[u8]) -> Result<(), ServiceError> {
+        let data = heapless::Vec::<u8, FLASH_CHUNK>::from_slice(data)
+            .map_err(|()| self.flash_refused("a chunk", FlashRefusal::PastEnd))?;
+        let crc = embody_protocol::crc32(&data);
+        self.exchange
+            .send(&HostMessage::FlashChunk { offset, data, crc })?;
+        Ok(())
+    }
+
+    /// The answer to a chunk: the bytes the unit holds so far, or its refusal.
+    pub fn chunk_answer(&mut self) -> Result<Result<u32, FlashRefusal>, ServiceError> {
+        match self.exchange.answer("FlashChunk")? {
+            BridgeMessage::FlashProgress { received, .. } => Ok(Ok(received)),
+            BridgeMessage::FlashRefused(reason) => Ok(Err(reason)),
+            _ => Err(self.unexpected("FlashChunk")),
+        }
+    }
+
+    /// Ends the transfer: the unit verifies the image and marks it for the next boot.
+    pub fn finish(&mut self) -> Result<FirmwareImage, ServiceError> {
+        match self
+            .exchange
+            .request(&HostMessage::FlashFinish, "FlashFinish")?
+        {
+            BridgeMessage::FlashVerified(image) => Ok(image),
+            BridgeMessage::FlashRefused(reason) => Err(self.flash_refused("the image", reason)),
+            _ => Err(self.unexpected("FlashFinish")),
+        }
+    }
+
+    /// Restarts the unit; the session ends.
+    pub fn reboot(mut self) -> Result<(), ServiceError> {
+        match self.exchange.request(&HostMessage::Reboot, "Reboot")? {
+            BridgeMessage::Firmware { .. } => Ok(()),
+            BridgeMessage::FlashRefused(reason) => Err(self.flash_refused("the reboot", reason)),
+            _ => Err(self.unexpected("Reboot")),
+        }
+    }
+
+    /// Keeps the image running on trial.
+    pub fn confirm(&mut self) -> Result<FirmwareState, ServiceError> {
+        match self
+            .exchange
+            .request(&HostMessage::FlashConfirm, "FlashConfirm")?
+        {
+            BridgeMessage::Firmware {
+                running,
+                trial,
+                pending,
+            } => Ok(FirmwareState {
+                running,
+                trial,
+                pending,
+            }),
+            BridgeMessage::FlashRefused(reason) => {
+                Err(self.flash_refused("the confirmation", reason))
+            }
+            _ => Err(self.unexpected("FlashConfirm")),
+        }
+    }
+}
