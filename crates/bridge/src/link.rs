@@ -81,6 +81,8 @@ pub struct Connection {
 }
 
 const ANSWER_TIMEOUT: Duration = Duration::from_millis(1000);
+/// How often an unanswered hello is repeated.
+const HELLO_REPEAT: Duration = Duration::from_millis(200);
 
 /// Requests and answers on an open port, one at a time.
 pub(crate) struct Exchange {
@@ -89,6 +91,9 @@ pub(crate) struct Exchange {
     encoder: FrameEncoder,
     decoder: FrameDecoder,
     out: Box<[u8; MAX_FRAME]>,
+    read_buf: Box<[u8; 1024]>,
+    read_at: usize,
+    read_len: usize,
     /// How long an answer may take.
     pub(crate) timeout: Duration,
 }
@@ -104,6 +109,9 @@ impl Exchange {
                 source,
             })?;
         let _ = port.set_exclusive(false);
+        // What the device sent while nobody listened is stale; on a full buffer it
+        // would also crowd out the answers to come.
+        let _ = serialport::SerialPort::clear(&port, serialport::ClearBuffer::Input);
         // A zero flushes whatever half-frame the bridge may hold from an earlier session.
         let _ = fd_io::write_all(port.as_raw_fd(), &[0]);
         Ok(Exchange {
@@ -112,6 +120,9 @@ impl Exchange {
             encoder: FrameEncoder::default(),
             decoder: FrameDecoder::default(),
             out: Box::new([0u8; MAX_FRAME]),
+            read_buf: Box::new([0u8; 1024]),
+            read_at: 0,
+            read_len: 0,
             timeout: ANSWER_TIMEOUT,
         })
     }
@@ -141,27 +152,30 @@ impl Exchange {
         }
     }
 
-    /// The next answer that is not a state batch (those keep coming every cycle).
+    /// The next answer that is not a state batch (those keep coming every cycle). Bytes
+    /// read past it stay for the next call: answers may arrive back to back.
     pub(crate) fn answer(&mut self, what: &'static str) -> Result<BridgeMessage, LinkError> {
         let deadline = Instant::now() + self.timeout;
-        let mut buf = [0u8; 1024];
-        while Instant::now() < deadline {
-            match fd_io::read(self.port.as_raw_fd(), &mut buf, 10_000) {
-                FdStatus::Bytes(n) => {
-                    for &b in &buf[..n] {
-                        if let Some(Ok(_)) = self.decoder.push(b)
-                            && let Ok(message) = self.decoder.message::<BridgeMessage>()
-                            && !matches!(message, BridgeMessage::Tick(_))
-                        {
-                            return Ok(message);
-                        }
-                    }
+        loop {
+            while self.read_at < self.read_len {
+                let b = self.read_buf[self.read_at];
+                self.read_at += 1;
+                if let Some(Ok(_)) = self.decoder.push(b)
+                    && let Ok(message) = self.decoder.message::<BridgeMessage>()
+                    && !matches!(message, BridgeMessage::Tick(_))
+                {
+                    return Ok(message);
                 }
+            }
+            if Instant::now() >= deadline {
+                return Err(self.no_answer(what));
+            }
+            match fd_io::read(self.port.as_raw_fd(), &mut self.read_buf[..], 10_000) {
+                FdStatus::Bytes(n) => (self.read_at, self.read_len) = (0, n),
                 FdStatus::Timeout => {}
                 FdStatus::Gone => return Err(self.gone()),
             }
         }
-        Err(self.no_answer(what))
     }
 
     /// Sends `message` and waits for its answer.
@@ -174,12 +188,26 @@ impl Exchange {
         self.answer(what)
     }
 
-    /// The version handshake.
+    /// The version handshake, the hello repeated until answered: the first one can
+    /// meet a device still starting, or a link still full of what it sent before.
     pub(crate) fn hello(&mut self) -> Result<BridgeInfo, LinkError> {
         let hello = HostMessage::Hello {
             version: PROTOCOL_VERSION,
         };
-        match self.request(&hello, "the handshake")? {
+        let (timeout, deadline) = (self.timeout, Instant::now() + self.timeout);
+        self.timeout = HELLO_REPEAT;
+        let answer = loop {
+            match self.request(&hello, "the handshake") {
+                Err(LinkError::NoAnswer { .. }) if Instant::now() < deadline => {}
+                other => break other,
+            }
+        };
+        self.timeout = timeout;
+        let answer = match answer {
+            Err(LinkError::NoAnswer { .. }) => Err(self.no_answer("the handshake")),
+            other => other,
+        };
+        match answer? {
             BridgeMessage::Welcome {
                 firmware,
                 max_buses,
