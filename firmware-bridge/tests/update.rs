@@ -324,3 +324,66 @@ fn a_torn_or_blank_state_record_falls_back_to_the_other() {
     assert_eq!(older.seq, good.seq - 1);
     assert!(boot(&mut f, &LAYOUT, &public()).is_ok());
 }
+
+/// A unit record stored with the power cut at its erase or (torn) write: the unit keeps
+/// the record it had, never none, and the next store succeeds.
+#[test]
+fn a_record_cut_while_stored_leaves_the_previous_one() {
+    use embody_firmware_bridge::unit::Unit;
+    use embody_protocol::messages::{BridgeMessage, HostMessage, JointCalibration, UnitRecord};
+
+    // A config area of two halves big enough for a record each.
+    const WIDE: Layout = Layout::new(8 * 1024, ERASE, 16 * ERASE);
+    let record = |serial: &str, offset: f32| {
+        let mut r = UnitRecord {
+            serial: serial.try_into().expect("fits"),
+            ..UnitRecord::default()
+        };
+        let _ = r.calibration.push(JointCalibration {
+            joint: 2,
+            zero_offset_rad: offset,
+            direction: -1,
+        });
+        r
+    };
+    let fresh = Flash {
+        bytes: vec![0xFF; WIDE.capacity() as usize],
+        budget: None,
+        ops: 0,
+    };
+    let Ok(mut unit) = Unit::start(fresh, WIDE, public()) else {
+        panic!("a blank unit starts")
+    };
+    let stored = unit.handle(&HostMessage::SetUnit(record("A", 0.5)));
+    assert_eq!(stored, Some(BridgeMessage::UnitStored));
+    let base = unit.into_flash();
+    for budget in 0..2 {
+        let mut f = base.rebooted();
+        f.budget = Some(budget);
+        let Ok(mut unit) = Unit::start(f, WIDE, public()) else {
+            panic!("starts")
+        };
+        let cut = unit.handle(&HostMessage::SetUnit(record("B", -0.5)));
+        assert!(
+            matches!(cut, Some(BridgeMessage::UnitRefused(_))),
+            "cut after {budget}: {cut:?}"
+        );
+        let Ok(mut unit) = Unit::start(unit.into_flash().rebooted(), WIDE, public()) else {
+            panic!("restarts")
+        };
+        assert_eq!(unit.record(), Some(&record("A", 0.5)), "cut after {budget}");
+        let again = unit.handle(&HostMessage::SetUnit(record("B", -0.5)));
+        assert_eq!(again, Some(BridgeMessage::UnitStored));
+        let Ok(unit) = Unit::start(unit.into_flash().rebooted(), WIDE, public()) else {
+            panic!("restarts")
+        };
+        assert_eq!(unit.record(), Some(&record("B", -0.5)));
+    }
+    // An out-of-range calibration is refused, the stored record stays.
+    let Ok(mut unit) = Unit::start(base.rebooted(), WIDE, public()) else {
+        panic!("starts")
+    };
+    let bad = unit.handle(&HostMessage::SetUnit(record("C", f32::NAN)));
+    assert!(matches!(bad, Some(BridgeMessage::UnitRefused(_))));
+    assert_eq!(unit.record(), Some(&record("A", 0.5)));
+}
