@@ -160,6 +160,10 @@ impl Control {
     }
 }
 
+/// Receive ring of a paced link (bytes): how much the line delivers while the MCU is
+/// busy elsewhere.
+const RX_RING: usize = 4096;
+
 /// The serial side: a pty that comes and goes, paced optionally.
 struct Port {
     link: PathBuf,
@@ -168,6 +172,8 @@ struct Port {
     budget: f64,
     /// Bytes the paced link may still carry to the MCU.
     budget_in: f64,
+    /// When the paced link was last credited (wall clock, ns).
+    credited_ns: Option<u64>,
     control: Arc<Control>,
     sent: u64,
     scratch: Vec<u8>,
@@ -201,13 +207,23 @@ impl Port {
         Ok(())
     }
 
+    /// The line carried `seconds` more: output may send that much more (a UART's
+    /// small FIFO: little saved up), input take it (what a 4 KiB receive ring filled
+    /// meanwhile, however late the MCU gets to it).
     fn refill(&mut self, seconds: f64) {
         if let Some(baud) = self.baud {
             let per_s = baud as f64 / 10.0;
-            let cap = per_s * 0.01 + 64.0;
-            self.budget = (self.budget + per_s * seconds).min(cap);
-            self.budget_in = (self.budget_in + per_s * seconds).min(cap);
+            self.budget = (self.budget + per_s * seconds).min(per_s * 0.01 + 64.0);
+            self.budget_in = (self.budget_in + per_s * seconds).min(RX_RING as f64);
         }
+    }
+
+    /// Credits the link with the time passed since the last call: the line runs at its
+    /// rate whatever the MCU's loop is doing.
+    fn refill_until(&mut self, now_ns: u64) {
+        let since = self.credited_ns.map_or(0, |t| now_ns.saturating_sub(t));
+        self.credited_ns = Some(now_ns);
+        self.refill(since as f64 * 1e-9);
     }
 
     /// Reads what the host sent, waiting up to `timeout_us`; a paced link delivers no
@@ -220,16 +236,27 @@ impl Port {
             }
             None => buf,
         };
-        let Some(pty) = self.pty.as_ref().filter(|_| !buf.is_empty()) else {
+        let Some(pty) = &self.pty else {
             std::thread::sleep(Duration::from_micros(timeout_us));
             return 0;
         };
+        if buf.is_empty() {
+            // The line has not delivered the next byte yet.
+            std::thread::sleep(Duration::from_micros(timeout_us.min(500)));
+            return 0;
+        }
         let n = match pty.wait_readable(timeout_us) {
             Ok(true) => pty.read(buf).unwrap_or(0),
             _ => 0,
         };
         if self.baud.is_some() {
-            self.budget_in -= n as f64;
+            // Less waiting than the line could have carried: it went idle, and idle
+            // time delivers nothing later.
+            self.budget_in = if n < buf.len() {
+                0.0
+            } else {
+                self.budget_in - n as f64
+            };
         }
         n
     }
@@ -310,6 +337,7 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
         sent: 0,
         scratch: Vec::with_capacity(4096),
         budget_in: 0.0,
+        credited_ns: None,
     };
     port.sync()?;
     let result = if config.slcan {
@@ -419,6 +447,7 @@ fn serve_bridge<F: NorFlash>(
             if now >= next {
                 break;
             }
+            port.refill_until(now);
             let n = port.read(&mut buf, (next - now) / 1000);
             if n > 0 {
                 let now_us = clock.now().as_nanos() / 1000;
@@ -438,7 +467,7 @@ fn serve_bridge<F: NorFlash>(
         let now_us = clock.now().as_nanos() / 1000;
         bridge.start_cycle(now_us, buses);
         motors.borrow_mut().advance(period_ns as f64 * 1e-9);
-        port.refill(period_ns as f64 * 1e-9);
+        port.refill_until(clock.now().as_nanos());
         let _ = bridge.finish_cycle(now_us, buses, port);
         control.cycles.fetch_add(1, Ordering::AcqRel);
         control

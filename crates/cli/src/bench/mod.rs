@@ -3,6 +3,7 @@
 
 use clap::Subcommand;
 
+mod flash_bench;
 mod loop_bench;
 mod plan_bench;
 mod viz_bench;
@@ -23,6 +24,9 @@ pub enum BenchCommand {
     /// Time what recording to Rerun costs the loop: rounds with and without a live
     /// recorder (saving to a file), alternating, on the mock robot at 1 kHz.
     Viz(viz_bench::VizArgs),
+    /// Flash many virtual units at once on links paced at a baud rate: total time and
+    /// each unit's throughput as a share of its link.
+    Flash(flash_bench::FlashBenchArgs),
 }
 
 /// Runs a `bench` subcommand.
@@ -32,5 +36,6 @@ pub fn run(command: BenchCommand) -> Result<(), String> {
         BenchCommand::Wire(args) => wire_bench::run(&args),
         BenchCommand::Plan(args) => plan_bench::run(&args),
         BenchCommand::Viz(args) => viz_bench::run(&args),
+        BenchCommand::Flash(args) => flash_bench::run(&args),
     }
 }
