@@ -1,11 +1,17 @@
-//! `embody config check|show <unit>`: a unit's configuration merged from its layers
-//! (fleet → robot → unit → calibration) and checked against its robot, every problem
-//! with its file, key and reason.
+//! `embody config check|show|diff|apply <unit>`: a unit's configuration merged from its
+//! layers (fleet → robot → unit → calibration) and checked against its robot, every
+//! problem with its file, key and reason; compared with the record on the unit's bridge,
+//! and stored there (in the config area firmware updates never erase).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use embody_fleet::{check, config};
+use embody_bridge::service::Service;
+use embody_fleet::{check, config, record};
+use embody_protocol::messages::UnitRecord;
+
+/// What `config apply` records as the tool that applied a configuration.
+pub const TOOL: &str = concat!("embody ", env!("CARGO_PKG_VERSION"));
 
 /// The `config` subcommands.
 #[derive(Subcommand, Debug)]
@@ -32,6 +38,104 @@ pub enum ConfigCommand {
         #[arg(long)]
         sources: bool,
     },
+    /// Show what `apply` would change on the unit (its bridge's record).
+    Diff(UnitArgs),
+    /// Store the unit's configuration record (calibration included) on its bridge.
+    Apply(UnitArgs),
+}
+
+/// A unit and where its bridge is.
+#[derive(clap::Args, Debug)]
+pub struct UnitArgs {
+    /// The unit's serial number.
+    unit: String,
+    /// The fleet directory.
+    #[arg(long, default_value = "examples/fleet")]
+    dir: PathBuf,
+    /// The bridge's serial port (default: the unit's `port`).
+    #[arg(long)]
+    port: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The unit's port, record as configured, joint names, and its session.
+fn prepare(args: &UnitArgs) -> Result<(PathBuf, UnitRecord, Vec<String>), String> {
+    let (layers, unit_config) = checked(&args.dir, &args.unit)?;
+    let model = check::load_model(&layers, &unit_config).map_err(|p| p.to_string())?;
+    let wanted =
+        record::record_of(&layers, &unit_config, &model, TOOL).map_err(|p| p.to_string())?;
+    let port = match (&args.port, &unit_config.port) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) if Path::new(p).is_relative() => args.dir.join(p),
+        (None, Some(p)) => PathBuf::from(p),
+        (None, None) => {
+            return Err(format!(
+                "{}: no `port` for unit {} (or give --port)",
+                layers.source("port").display(),
+                args.unit
+            ));
+        }
+    };
+    Ok((port, wanted, record::joint_names(&model)))
+}
+
+fn print_changes(changes: &[record::Change], json: bool, applied: bool) {
+    if json {
+        let list: Vec<_> = changes
+            .iter()
+            .map(|c| serde_json::json!({"key": c.key, "on_unit": c.on_unit, "applied": c.applied}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"applied": applied, "changes": list})
+        );
+        return;
+    }
+    for c in changes {
+        println!("{}: {} → {}", c.key, c.on_unit, c.applied);
+    }
+}
+
+fn diff_or_apply(args: &UnitArgs, apply: bool) -> Result<(), String> {
+    let (port, wanted, names) = prepare(args)?;
+    let mut service = Service::open(&port).map_err(|e| e.to_string())?;
+    let on_unit = service.unit().map_err(|e| e.to_string())?;
+    let changes = record::diff(on_unit.as_ref(), &wanted, &names);
+    if changes.is_empty() {
+        print_changes(&changes, args.json, false);
+        eprintln!("{}: the unit holds this configuration already", args.unit);
+        return Ok(());
+    }
+    if !apply {
+        print_changes(&changes, args.json, false);
+        eprintln!(
+            "{}: {} change{} (`embody config apply` stores them)",
+            args.unit,
+            changes.len(),
+            if changes.len() == 1 { "" } else { "s" }
+        );
+        return Ok(());
+    }
+    service.store_unit(&wanted).map_err(|e| e.to_string())?;
+    // Read back: what the unit now holds is what was meant.
+    let stored = service.unit().map_err(|e| e.to_string())?;
+    if stored.as_ref() != Some(&wanted) {
+        return Err(format!(
+            "{}: the unit's record reads back different",
+            args.unit
+        ));
+    }
+    print_changes(&changes, args.json, true);
+    eprintln!(
+        "{}: stored on {} ({} change{}); the bridge applies its calibration from the next connection",
+        args.unit,
+        port.display(),
+        changes.len(),
+        if changes.len() == 1 { "" } else { "s" }
+    );
+    Ok(())
 }
 
 fn report(problems: &[config::Problem]) -> String {
@@ -100,5 +204,7 @@ pub fn run(command: ConfigCommand) -> Result<(), String> {
             }
             Ok(())
         }
+        ConfigCommand::Diff(args) => diff_or_apply(&args, false),
+        ConfigCommand::Apply(args) => diff_or_apply(&args, true),
     }
 }

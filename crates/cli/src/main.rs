@@ -42,7 +42,7 @@ enum Command {
     /// Run the virtual MCU: the bridge firmware behind a pseudo-terminal with simulated
     /// CAN motors (`--slcan`: a plain SLCAN adapter).
     Vmcu(vmcu::VmcuArgs),
-    /// Unit configuration: `embody config check|show <unit>`.
+    /// Unit configuration: `embody config check|show|diff|apply <unit>`.
     #[command(subcommand)]
     Config(config::ConfigCommand),
     /// Signed firmware images: `embody fw keygen|sign|inspect|verify`.
