@@ -1,8 +1,19 @@
 //! The firmware takes any bytes on its serial link: no panic, every bad frame counted,
-//! and a valid handshake afterwards still answered.
+//! and a valid handshake afterwards still answered. A bridge with a unit takes any
+//! sequence of flashing and record messages mixed with garbage, and what it had stored
+//! survives: it still boots its confirmed image, and its record is the last one stored.
 
+mod common;
+
+use common::{ERASE, Flash};
+use embody_firmware_bridge::unit::Unit;
+use embody_firmware_bridge::update::Layout;
 use embody_firmware_bridge::{Bridge, FirmwareInfo};
-use embody_protocol::messages::{BridgeMessage, HostMessage, PROTOCOL_VERSION};
+use embody_fwimage::ed25519_dalek::SigningKey;
+use embody_fwimage::{Header, Version, image_len, sign};
+use embody_protocol::messages::{
+    BridgeMessage, FLASH_CHUNK, HostMessage, JointCalibration, PROTOCOL_VERSION, UnitRecord,
+};
 use embody_protocol::{FrameDecoder, FrameEncoder, MAX_FRAME};
 use proptest::prelude::*;
 
@@ -47,5 +58,97 @@ proptest! {
             }
         }
         prop_assert!(welcomed);
+    }
+}
+
+const LAYOUT: Layout = Layout::new(8 * 1024, ERASE, 16 * ERASE);
+
+/// A unit as it left the factory: a signed image confirmed in slot 0.
+fn factory() -> (Flash, SigningKey) {
+    let key = SigningKey::from_bytes(&[5; 32]);
+    let payload = vec![0x3C; 2000];
+    let header = Header {
+        version: Version {
+            major: 1,
+            minor: 0,
+            patch: 0,
+        },
+        payload_len: payload.len() as u32,
+        build_id: [1; 16],
+    };
+    let mut image = vec![0u8; image_len(payload.len())];
+    sign(&payload, &header, 1, &key, &mut image).expect("signs");
+    let mut flash = Flash::new(LAYOUT.capacity());
+    flash.bytes[..image.len()].copy_from_slice(&image);
+    (flash, key)
+}
+
+fn host_message() -> impl Strategy<Value = HostMessage> {
+    prop_oneof![
+        any::<u32>().prop_map(|size| HostMessage::FlashBegin {
+            size: size % 10_000
+        }),
+        (
+            0u32..9000,
+            prop::collection::vec(any::<u8>(), 0..64),
+            any::<bool>()
+        )
+            .prop_map(|(offset, bytes, good)| {
+                let crc = if good {
+                    embody_protocol::crc32(&bytes)
+                } else {
+                    7
+                };
+                let data = heapless::Vec::<u8, FLASH_CHUNK>::from_slice(&bytes).expect("fits");
+                HostMessage::FlashChunk { offset, data, crc }
+            }),
+        Just(HostMessage::FlashFinish),
+        Just(HostMessage::FlashConfirm),
+        Just(HostMessage::GetFirmware),
+        Just(HostMessage::GetUnit),
+        (any::<u8>(), any::<f32>(), any::<i8>()).prop_map(|(joint, zero_offset_rad, direction)| {
+            let mut record = UnitRecord::default();
+            let _ = record.calibration.push(JointCalibration {
+                joint,
+                zero_offset_rad,
+                direction,
+            });
+            HostMessage::SetUnit(record)
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn flashing_and_record_messages_never_lose_what_is_stored(
+        messages in prop::collection::vec((host_message(), prop::collection::vec(any::<u8>(), 0..8)), 0..40),
+    ) {
+        let (flash, key) = factory();
+        let Ok(unit) = Unit::start(flash, LAYOUT, key.verifying_key()) else {
+            panic!("the factory unit starts");
+        };
+        let mut bridge = Bridge::with_unit(FirmwareInfo { version: [1, 0, 0], buses: 2 }, unit);
+        let mut sink = Sink::default();
+        let mut encoder = FrameEncoder::default();
+        let mut out = [0u8; MAX_FRAME];
+        let mut stored: Option<UnitRecord> = None;
+        for (message, garbage) in &messages {
+            let n = encoder.encode(message, &mut out).expect("fits");
+            bridge.handle_serial(&out[..n], 0, &mut sink).expect("infallible");
+            if let HostMessage::SetUnit(record) = message && record.is_valid() {
+                stored = Some(record.clone());
+            }
+            bridge.handle_serial(garbage, 0, &mut sink).expect("infallible");
+            bridge.handle_serial(&[0], 0, &mut sink).expect("infallible");
+        }
+        let Some(unit) = bridge.into_unit() else { panic!("the unit stays") };
+        let Ok(restarted) = Unit::start(unit.into_flash(), LAYOUT, key.verifying_key()) else {
+            panic!("the unit restarts");
+        };
+        let booted = restarted.booted().expect("a valid image boots");
+        prop_assert_eq!(booted.slot, 0);
+        prop_assert_eq!(restarted.record(), stored.as_ref());
     }
 }

@@ -3,9 +3,9 @@
 //! update — after each, the unit boots a valid image, its configuration area is intact,
 //! and it can be flashed again.
 
-use embedded_storage::nor_flash::{
-    ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
-};
+mod common;
+
+use common::{ERASE, Flash};
 use embody_firmware_bridge::update::{
     Boot, BootState, Layout, UpdateError, Updater, boot, read_state, verify_slot,
 };
@@ -13,100 +13,8 @@ use embody_fwimage::ed25519_dalek::{SigningKey, VerifyingKey};
 use embody_fwimage::{Header, ImageError, image_len, sign};
 use embody_protocol::crc32 as crc32_of;
 
-const ERASE: u32 = 256;
 const LAYOUT: Layout = Layout::new(8 * 1024, ERASE, 512);
 const CHUNK: usize = 512;
-
-#[derive(Debug)]
-struct Cut;
-
-impl NorFlashError for Cut {
-    fn kind(&self) -> NorFlashErrorKind {
-        NorFlashErrorKind::Other
-    }
-}
-
-/// NOR flash in RAM that loses power after `budget` erases or writes (the last one torn
-/// halfway when it is a write).
-#[derive(Clone)]
-struct Flash {
-    bytes: Vec<u8>,
-    budget: Option<usize>,
-    ops: usize,
-}
-
-impl Flash {
-    fn new() -> Flash {
-        Flash {
-            bytes: vec![0xFF; LAYOUT.capacity() as usize],
-            budget: None,
-            ops: 0,
-        }
-    }
-
-    fn spend(&mut self) -> Result<(), Cut> {
-        self.ops += 1;
-        match self.budget {
-            Some(b) if self.ops > b => Err(Cut),
-            _ => Ok(()),
-        }
-    }
-
-    /// The flash as it is after the power comes back.
-    fn rebooted(&self) -> Flash {
-        Flash {
-            bytes: self.bytes.clone(),
-            budget: None,
-            ops: 0,
-        }
-    }
-}
-
-impl ErrorType for Flash {
-    type Error = Cut;
-}
-
-impl ReadNorFlash for Flash {
-    const READ_SIZE: usize = 1;
-
-    fn read(&mut self, offset: u32, out: &mut [u8]) -> Result<(), Cut> {
-        let at = offset as usize;
-        out.copy_from_slice(self.bytes.get(at..at + out.len()).ok_or(Cut)?);
-        Ok(())
-    }
-
-    fn capacity(&self) -> usize {
-        self.bytes.len()
-    }
-}
-
-impl NorFlash for Flash {
-    const WRITE_SIZE: usize = 4;
-    const ERASE_SIZE: usize = ERASE as usize;
-
-    fn erase(&mut self, from: u32, to: u32) -> Result<(), Cut> {
-        assert!(
-            from.is_multiple_of(ERASE) && to.is_multiple_of(ERASE),
-            "unaligned erase"
-        );
-        self.spend()?;
-        self.bytes[from as usize..to as usize].fill(0xFF);
-        Ok(())
-    }
-
-    fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), Cut> {
-        assert!(
-            (offset as usize).is_multiple_of(4) && data.len().is_multiple_of(4),
-            "unaligned write"
-        );
-        let cut = self.spend().is_err();
-        let n = if cut { data.len() / 2 } else { data.len() };
-        for (cell, byte) in self.bytes[offset as usize..].iter_mut().zip(&data[..n]) {
-            *cell &= byte; // NOR: a write only clears bits
-        }
-        if cut { Err(Cut) } else { Ok(()) }
-    }
-}
 
 fn key() -> SigningKey {
     SigningKey::from_bytes(&[7; 32])
@@ -134,7 +42,7 @@ fn image(fill: u8, len: usize, counter: u32, key: &SigningKey) -> Vec<u8> {
 
 /// A unit with image `fill` installed in slot 0, confirmed, and a configuration.
 fn factory_unit(fill: u8) -> Flash {
-    let mut f = Flash::new();
+    let mut f = Flash::new(LAYOUT.capacity());
     let img = image(fill, 3000, 1, &key());
     f.bytes[..img.len()].copy_from_slice(&img);
     let (at, len) = LAYOUT.config;
@@ -346,11 +254,7 @@ fn a_record_cut_while_stored_leaves_the_previous_one() {
         });
         r
     };
-    let fresh = Flash {
-        bytes: vec![0xFF; WIDE.capacity() as usize],
-        budget: None,
-        ops: 0,
-    };
+    let fresh = Flash::new(WIDE.capacity());
     let Ok(mut unit) = Unit::start(fresh, WIDE, public()) else {
         panic!("a blank unit starts")
     };

@@ -60,24 +60,32 @@ pub struct UnitArgs {
     json: bool,
 }
 
-/// The unit's port, record as configured, joint names, and its session.
+/// The unit's bridge port: `given`, else its `port` key (relative to the fleet `dir`).
+pub fn port_of(
+    layers: &config::Layers,
+    unit_config: &config::UnitConfig,
+    given: Option<&PathBuf>,
+    dir: &Path,
+) -> Result<PathBuf, String> {
+    match (given, &unit_config.port) {
+        (Some(p), _) => Ok(p.clone()),
+        (None, Some(p)) if Path::new(p).is_relative() => Ok(dir.join(p)),
+        (None, Some(p)) => Ok(PathBuf::from(p)),
+        (None, None) => Err(format!(
+            "{}: no `port` for unit {} (or give --port)",
+            layers.source("port").display(),
+            unit_config.serial
+        )),
+    }
+}
+
+/// The unit's port, the record its configuration makes, and its joint names.
 fn prepare(args: &UnitArgs) -> Result<(PathBuf, UnitRecord, Vec<String>), String> {
     let (layers, unit_config) = checked(&args.dir, &args.unit)?;
     let model = check::load_model(&layers, &unit_config).map_err(|p| p.to_string())?;
     let wanted =
         record::record_of(&layers, &unit_config, &model, TOOL).map_err(|p| p.to_string())?;
-    let port = match (&args.port, &unit_config.port) {
-        (Some(p), _) => p.clone(),
-        (None, Some(p)) if Path::new(p).is_relative() => args.dir.join(p),
-        (None, Some(p)) => PathBuf::from(p),
-        (None, None) => {
-            return Err(format!(
-                "{}: no `port` for unit {} (or give --port)",
-                layers.source("port").display(),
-                args.unit
-            ));
-        }
-    };
+    let port = port_of(&layers, &unit_config, args.port.as_ref(), &args.dir)?;
     Ok((port, wanted, record::joint_names(&model)))
 }
 
@@ -149,7 +157,7 @@ fn report(problems: &[config::Problem]) -> String {
 }
 
 /// Loads and checks a unit: its layers and configuration, or every problem.
-fn checked(
+pub fn checked(
     dir: &std::path::Path,
     unit: &str,
 ) -> Result<(config::Layers, config::UnitConfig), String> {

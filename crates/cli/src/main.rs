@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod bench;
+mod calibrate;
 mod config;
 mod flash;
 mod fw;
@@ -51,6 +52,9 @@ enum Command {
     /// Install a signed firmware image on units over their links (A/B, confirmed after
     /// a self-test; units already running it are skipped).
     Flash(flash::FlashArgs),
+    /// Find a unit's joint zeros and directions (each joint driven into both stops),
+    /// write its calibration file and store it on the unit's bridge.
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::Fw(command) => fw::run(command),
         Command::Config(command) => config::run(command),
         Command::Flash(args) => flash::run(&args),
+        Command::Calibrate(args) => calibrate::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

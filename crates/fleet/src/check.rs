@@ -172,5 +172,13 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
             );
         }
     }
+    let cal = &config.calibration;
+    if !cal.hash.is_empty() && cal.hash != crate::calibrate::joints_hash(&cal.joints) {
+        say(
+            "calibration.hash",
+            "the joints do not match the hash the calibration procedure wrote (edited by hand?)"
+                .into(),
+        );
+    }
     out
 }

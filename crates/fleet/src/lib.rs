@@ -1,9 +1,11 @@
 //! embody-fleet: what an integrator needs to bring up many units: their configuration
 //! in layers, checked against the robot with every problem located ([`config`],
-//! [`check`]), the record it becomes on the unit's bridge ([`record`]), and the
-//! firmware signing keys ([`keys`]). Signed images themselves are
+//! [`check`]), the record it becomes on the unit's bridge ([`record`]), the calibration
+//! procedure that finds joint zeros and directions ([`calibrate`]), and the firmware
+//! signing keys ([`keys`]). Signed images themselves are
 //! `embody-fwimage`'s.
 
+pub mod calibrate;
 pub mod check;
 pub mod config;
 pub mod keys;

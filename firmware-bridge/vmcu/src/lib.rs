@@ -10,4 +10,5 @@ pub mod motors;
 pub mod pty;
 mod runner;
 
-pub use runner::{Control, VmcuConfig, VmcuError, run};
+pub use motors::{Mounting, as_built};
+pub use runner::{Control, LAYOUT, VmcuConfig, VmcuError, run};

@@ -31,7 +31,7 @@ use embody_protocol::slcan::{self, LineEvent, LineReader, SlcanLine};
 use embody_sim::{Environment, SimConfig, World};
 
 use crate::flash::{ERASE_SIZE, FileFlash};
-use crate::motors::{Motors, SimBus};
+use crate::motors::{Motors, Mounting, SimBus};
 use crate::pty::{Pty, make_link};
 
 /// What the virtual MCU simulates and where it listens.
@@ -54,6 +54,8 @@ pub struct VmcuConfig {
     pub flash: Option<(PathBuf, VerifyingKey)>,
     /// Run the MCU thread under SCHED_FIFO at this priority (1–99), if the OS allows.
     pub priority: Option<i32>,
+    /// How the motors sit on their joints (joint order; empty: ideally).
+    pub mounting: Vec<Mounting>,
 }
 
 /// The flash of a virtual unit: two 512 KiB slots, two boot-state sectors, and a
@@ -72,6 +74,7 @@ impl VmcuConfig {
             sim: SimConfig::default(),
             flash: None,
             priority: None,
+            mounting: Vec::new(),
         }
     }
 }
@@ -327,7 +330,9 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
         actuators
     };
     let world = World::new(model.clone(), &Environment::default(), config.sim.clone());
-    let motors = Rc::new(RefCell::new(Motors::new(world, &actuators)));
+    let mut motors = Motors::new(world, &actuators);
+    motors.mount(&config.mounting);
+    let motors = Rc::new(RefCell::new(motors));
     let mut port = Port {
         link: config.link.clone(),
         pty: None,

@@ -43,6 +43,10 @@ pub struct VmcuArgs {
     /// Run the MCU under SCHED_FIFO at this priority (1–99), if allowed.
     #[arg(long)]
     priority: Option<i32>,
+    /// Mount the motors as a real unit's are, with encoder zeros off and some motors
+    /// turned round, drawn from this seed (what `embody calibrate` finds).
+    #[arg(long)]
+    as_built: Option<u64>,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -64,8 +68,17 @@ pub fn run(args: &VmcuArgs) -> Result<(), String> {
         )),
         _ => None,
     };
+    let mounting = match args.as_built {
+        Some(seed) => {
+            let model = embody_model::robots::load(&args.robot, Some(false))
+                .map_err(|e| format!("--robot {}: {e}", args.robot))?;
+            embody_vmcu::as_built(&model, seed)
+        }
+        None => Vec::new(),
+    };
     signals::on_termination(&STOP);
     let config = VmcuConfig {
+        mounting,
         slcan: args.slcan,
         baud: args.baud,
         rate_hz: args.rate,
