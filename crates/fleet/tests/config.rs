@@ -171,10 +171,20 @@ fn bad_calibration_is_named_in_the_calibration_file() {
         "direction = -1",
         "direction = 2",
     );
-    fleet.expect_one(
-        "calibration/ARM-0001.toml",
-        "calibration.joints.joint4.direction",
-        "must be 1 or -1",
+    // The procedure's hash no longer matches either.
+    let problems = fleet.problems();
+    let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["calibration.joints.joint4.direction", "calibration.hash"],
+        "{problems:#?}"
+    );
+    assert!(problems[0].reason.contains("must be 1 or -1"));
+    assert!(problems[1].reason.contains("edited by hand"));
+    assert!(
+        problems
+            .iter()
+            .all(|p| p.file == fleet.file("calibration/ARM-0001.toml"))
     );
 }
 
