@@ -10,7 +10,6 @@ use embody_firmware_bridge::unit::Unit;
 use embody_firmware_bridge::update::Layout;
 use embody_firmware_bridge::{Bridge, FirmwareInfo};
 use embody_fwimage::ed25519_dalek::SigningKey;
-use embody_fwimage::{Header, Version, image_len, sign};
 use embody_protocol::messages::{
     BridgeMessage, FLASH_CHUNK, HostMessage, JointCalibration, PROTOCOL_VERSION, UnitRecord,
 };
@@ -66,18 +65,7 @@ const LAYOUT: Layout = Layout::new(8 * 1024, ERASE, 16 * ERASE);
 /// A unit as it left the factory: a signed image confirmed in slot 0.
 fn factory() -> (Flash, SigningKey) {
     let key = SigningKey::from_bytes(&[5; 32]);
-    let payload = vec![0x3C; 2000];
-    let header = Header {
-        version: Version {
-            major: 1,
-            minor: 0,
-            patch: 0,
-        },
-        payload_len: payload.len() as u32,
-        build_id: [1; 16],
-    };
-    let mut image = vec![0u8; image_len(payload.len())];
-    sign(&payload, &header, 1, &key, &mut image).expect("signs");
+    let image = embody_testkit::images::signed(&key, 0, 1, 2000);
     let mut flash = Flash::new(LAYOUT.capacity());
     flash.bytes[..image.len()].copy_from_slice(&image);
     (flash, key)

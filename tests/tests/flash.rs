@@ -12,10 +12,10 @@ use embody_bridge::BridgeRobot;
 use embody_bridge::flasher::{CheckedImage, FlashOptions, Step, flash_unit};
 use embody_bridge::service::Service;
 use embody_fwimage::ed25519_dalek::SigningKey;
-use embody_fwimage::{Header, Version, image_len, sign};
 use embody_hal::{Clock, Robot, SensorFrame, SystemClock};
 use embody_model::robots;
 use embody_protocol::messages::{JointCalibration, UnitRecord};
+use embody_testkit::images::signed as image;
 use embody_vmcu::{Control, VmcuConfig};
 
 struct Vmcu {
@@ -64,22 +64,6 @@ impl Drop for Vmcu {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn image(key: &SigningKey, minor: u8, counter: u32, len: usize) -> Vec<u8> {
-    let payload: Vec<u8> = (0..len).map(|i| (i as u32 * 7 + 3) as u8).collect();
-    let header = Header {
-        version: Version {
-            major: 1,
-            minor,
-            patch: 0,
-        },
-        payload_len: len as u32,
-        build_id: [minor; 16],
-    };
-    let mut out = vec![0u8; image_len(len)];
-    sign(&payload, &header, counter, key, &mut out).expect("signs");
-    out
 }
 
 #[test]

@@ -71,6 +71,21 @@ pub struct FirmwareState {
     pub pending: bool,
 }
 
+fn firmware_state(answer: &BridgeMessage) -> Option<FirmwareState> {
+    match *answer {
+        BridgeMessage::Firmware {
+            running,
+            trial,
+            pending,
+        } => Some(FirmwareState {
+            running,
+            trial,
+            pending,
+        }),
+        _ => None,
+    }
+}
+
 /// An open service session with one unit.
 pub struct Service {
     exchange: Exchange,
@@ -127,21 +142,10 @@ impl Service {
 
     /// What the unit runs.
     pub fn firmware(&mut self) -> Result<FirmwareState, ServiceError> {
-        match self
+        let answer = self
             .exchange
-            .request(&HostMessage::GetFirmware, "GetFirmware")?
-        {
-            BridgeMessage::Firmware {
-                running,
-                trial,
-                pending,
-            } => Ok(FirmwareState {
-                running,
-                trial,
-                pending,
-            }),
-            _ => Err(self.unexpected("GetFirmware")),
-        }
+            .request(&HostMessage::GetFirmware, "GetFirmware")?;
+        firmware_state(&answer).ok_or_else(|| self.unexpected("GetFirmware"))
     }
 
     /// The unit's health.
@@ -236,19 +240,10 @@ impl Service {
             .exchange
             .request(&HostMessage::FlashConfirm, "FlashConfirm")?
         {
-            BridgeMessage::Firmware {
-                running,
-                trial,
-                pending,
-            } => Ok(FirmwareState {
-                running,
-                trial,
-                pending,
-            }),
             BridgeMessage::FlashRefused(reason) => {
                 Err(self.flash_refused("the confirmation", reason))
             }
-            _ => Err(self.unexpected("FlashConfirm")),
+            answer => firmware_state(&answer).ok_or_else(|| self.unexpected("FlashConfirm")),
         }
     }
 }

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use embody_bridge::flasher::{CheckedImage, FlashOptions, Step, flash_unit};
 use embody_bridge::service::{Service, ServiceError};
 use embody_fwimage::ed25519_dalek::SigningKey;
-use embody_fwimage::{Header, Version, image_len, sign};
 use embody_protocol::messages::{FlashRefusal, JointCalibration, UnitRecord};
+use embody_testkit::images::signed as image;
 
 const CHUNK: usize = embody_protocol::messages::FLASH_CHUNK;
 
@@ -41,24 +41,6 @@ fn key_pair(dir: &Path, seed: u8) -> (SigningKey, PathBuf) {
     let public = embody_fleet::keys::write_pair(&dir.join(format!("key{seed}.pem")), &key)
         .expect("key pair");
     (key, public)
-}
-
-fn image(key: &SigningKey, minor: u8, counter: u32, len: usize) -> Vec<u8> {
-    let payload: Vec<u8> = (0..len)
-        .map(|i| (i as u32 * 31 + minor as u32) as u8)
-        .collect();
-    let header = Header {
-        version: Version {
-            major: 1,
-            minor,
-            patch: 0,
-        },
-        payload_len: len as u32,
-        build_id: [minor; 16],
-    };
-    let mut out = vec![0u8; image_len(len)];
-    sign(&payload, &header, counter, key, &mut out).expect("signs");
-    out
 }
 
 /// A virtual unit in its own process.

@@ -1,6 +1,7 @@
 //! Test helpers shared across the workspace: a counting global allocator that proves
 //! a piece of code allocates nothing, and (feature `lockstep`) the control loop driven
-//! tick by tick against a robot, [`lockstep::Lockstep`].
+//! tick by tick against a robot, [`lockstep::Lockstep`], and (feature `images`) signed
+//! firmware images, [`images::signed`].
 //!
 //! A test binary installs it with
 //! `#[global_allocator] static GLOBAL: embody_testkit::Counting = embody_testkit::Counting;`
@@ -8,6 +9,8 @@
 
 #![allow(unsafe_code)] // a GlobalAlloc implementation is unsafe by definition
 
+#[cfg(feature = "images")]
+pub mod images;
 #[cfg(feature = "lockstep")]
 pub mod lockstep;
 

@@ -3,8 +3,8 @@
 //! new one opens the same flash file.
 
 use embody_firmware_bridge::update::{Layout, Updater, boot};
+use embody_fwimage::Version;
 use embody_fwimage::ed25519_dalek::SigningKey;
-use embody_fwimage::{Header, Version, image_len, sign};
 use embody_protocol::crc32;
 use embody_vmcu::flash::{ERASE_SIZE, FileFlash};
 
@@ -16,18 +16,7 @@ fn an_installed_image_survives_the_process() {
     let _ = std::fs::remove_file(&path);
     let key = SigningKey::from_bytes(&[3; 32]);
     let public = key.verifying_key();
-    let payload: Vec<u8> = (0..20_000u32).map(|i| (i * 13) as u8).collect();
-    let header = Header {
-        version: Version {
-            major: 2,
-            minor: 1,
-            patch: 0,
-        },
-        payload_len: payload.len() as u32,
-        build_id: [1; 16],
-    };
-    let mut image = vec![0u8; image_len(payload.len())];
-    sign(&payload, &header, 1, &key, &mut image).expect("signs");
+    let image = embody_testkit::images::signed(&key, 1, 1, 20_000);
     {
         let mut f = FileFlash::open(&path, LAYOUT.capacity() as usize).expect("flash");
         let mut u = Updater::open(&mut f, LAYOUT, public).expect("updater");
@@ -48,7 +37,15 @@ fn an_installed_image_survives_the_process() {
     let b = boot(&mut f, &LAYOUT, &public).expect("boots");
     assert_eq!(
         (b.slot, b.trial, b.image.version),
-        (1, false, header.version)
+        (
+            1,
+            false,
+            Version {
+                major: 1,
+                minor: 1,
+                patch: 0
+            }
+        )
     );
     let _ = std::fs::remove_file(&path);
 }
