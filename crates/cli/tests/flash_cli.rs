@@ -416,3 +416,54 @@ fn flashing_a_unit_that_is_not_there_fails_with_the_port() {
         "{err}"
     );
 }
+
+#[test]
+fn units_are_found_by_serial_number_in_the_fleet() {
+    let dir = Scratch::new("units");
+    let (key, public) = key_pair(&dir.0, 6);
+    std::fs::write(dir.0.join("v1.img"), image(&key, 1, 1, 4000)).expect("image");
+    let mut unit = Unit::new(&dir.0, "arm1", &public);
+    unit.start();
+    let fleet = dir.0.join("fleet");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fleet");
+    for sub in ["", "robots", "units"] {
+        std::fs::create_dir_all(fleet.join(sub)).expect("dir");
+        for entry in std::fs::read_dir(example.join(sub)).expect("example fleet") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                std::fs::copy(&path, fleet.join(sub).join(path.file_name().expect("name")))
+                    .expect("copy");
+            }
+        }
+    }
+    let unit_file = fleet.join("units/ARM-0001.toml");
+    let text = std::fs::read_to_string(&unit_file).expect("unit file");
+    std::fs::write(&unit_file, format!("port = \"../arm1\"\n{text}")).expect("port");
+    // A second unit without a port.
+    std::fs::write(fleet.join("units/ARM-0002.toml"), "robot = \"arm7\"\n").expect("unit");
+    let (img, pubkey, d) = (
+        dir.0.join("v1.img").display().to_string(),
+        public.display().to_string(),
+        fleet.display().to_string(),
+    );
+    let out = embody(&[
+        "flash", &img, "--pubkey", &pubkey, "--units", "ARM-0001", "--dir", &d, "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = json(&out);
+    assert_eq!(j["units"][0]["unit"], "ARM-0001");
+    assert_eq!(j["units"][0]["action"], "flashed");
+    let out = embody(&[
+        "flash", &img, "--pubkey", &pubkey, "--units", "all", "--dir", &d,
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ARM-0002") && err.contains("no `port`"),
+        "{err}"
+    );
+}
