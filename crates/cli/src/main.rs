@@ -34,7 +34,7 @@ enum Command {
     /// Inspect robot models and evaluate or benchmark their kinematics and dynamics.
     #[command(subcommand)]
     Model(model::ModelCommand),
-    /// Benchmark the runtime: `embody bench loop`.
+    /// Benchmark the runtime: `embody bench loop|wire|plan|viz|flash`.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Simulate: `embody sim bench`, `embody sim run <scenario.toml>`.
