@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use embody_bridge::BridgeRobot;
-use embody_bridge::flasher::{CheckedImage, FlashOptions, Step, flash_unit};
+use embody_bridge::flasher::{CheckedImage, FlashError, FlashOptions, Step, flash_unit};
 use embody_bridge::service::Service;
 use embody_fwimage::ed25519_dalek::SigningKey;
 use embody_hal::{Clock, Robot, SensorFrame, SystemClock};
@@ -174,4 +174,38 @@ fn the_bridge_applies_the_stored_calibration() {
             "joint {j}: raw {r}, calibrated {c}, expected {expected}"
         );
     }
+}
+
+#[test]
+fn a_unit_driving_its_motors_is_not_flashed_and_a_held_port_is_named() {
+    let key = SigningKey::from_bytes(&[12; 32]);
+    let unit = Vmcu::start("running", &key, None);
+    let bytes = image(&key, 1, 1, 5_000);
+    let checked = CheckedImage::check(&bytes, &key.verifying_key()).expect("good");
+    let model = robots::load("arm7", None).expect("arm7");
+    let mut robot = BridgeRobot::connect(&unit.link, &model, 1000.0).expect("bridge answers");
+    let commands = embody_hal::CommandFrame::new(robot.capabilities().joints.len());
+    for _ in 0..20 {
+        robot.write(SystemClock.now(), &commands).expect("commands");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // While the loop holds the port, nobody else gets it.
+    let options = FlashOptions {
+        reconnect_wait: Duration::from_millis(200),
+        ..FlashOptions::default()
+    };
+    let held = flash_unit(&unit.link, &checked, &options, &mut |_| {});
+    assert!(
+        held.as_ref()
+            .is_err_and(|e| e.to_string().contains("in use by another program")),
+        "{held:?}"
+    );
+    // Just let go: the bridge still drives (then damps) the motors.
+    drop(robot);
+    let busy = flash_unit(&unit.link, &checked, &options, &mut |_| {});
+    assert!(matches!(busy, Err(FlashError::Running { .. })), "{busy:?}");
+    // Once the watchdog has turned the motors off, the update goes through.
+    std::thread::sleep(Duration::from_millis(1500));
+    let done = flash_unit(&unit.link, &checked, &options, &mut |_| {}).expect("flashed");
+    assert_eq!(done.after, Some(checked.identity));
 }

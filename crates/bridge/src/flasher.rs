@@ -1,5 +1,6 @@
 //! Installing a signed image on one unit over its link. The host verifies the image
-//! before anything is sent; a unit already running it is skipped. Otherwise the image
+//! before anything is sent; a unit already running it is skipped, one driving its
+//! motors (a loop runs on it) is refused. Otherwise the image
 //! goes over in chunks, two in flight, each acknowledged with the bytes the unit holds
 //! — a refused chunk, a lost link or a restarted unit resumes from there — then the
 //! unit verifies it, restarts into it on trial, answers a self-test, and is told to
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use embody_fwimage::ed25519_dalek::VerifyingKey;
 use embody_fwimage::{ImageError, parse};
-use embody_protocol::messages::{FLASH_CHUNK, FirmwareImage, FlashRefusal};
+use embody_protocol::messages::{BridgeState, FLASH_CHUNK, FirmwareImage, FlashRefusal};
 
 use crate::link::LinkError;
 use crate::service::{FirmwareState, Service, ServiceError};
@@ -134,6 +135,16 @@ pub enum FlashError {
         /// What it runs.
         running: String,
     },
+    /// The unit is driving its motors: a loop runs on it.
+    #[error(
+        "{path}: the unit is {state:?}: its motors are being driven; stop what runs it (an update turns the motors off)"
+    )]
+    Running {
+        /// The port.
+        path: String,
+        /// What its bridge is doing.
+        state: BridgeState,
+    },
     /// The transfer kept failing.
     #[error("{path}: gave up after {resumes} resumptions: {last}")]
     GaveUp {
@@ -196,6 +207,13 @@ pub fn flash_unit(
     if runs_it && !before.trial {
         outcome.total = started.elapsed();
         return Ok(outcome);
+    }
+    let state = service.status()?.state;
+    if matches!(state, BridgeState::Active | BridgeState::Damping) {
+        return Err(FlashError::Running {
+            path: path.display().to_string(),
+            state,
+        });
     }
     if options.dry_run {
         outcome.action = Action::WouldFlash;

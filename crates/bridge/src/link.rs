@@ -25,6 +25,12 @@ pub enum LinkError {
         /// The cause.
         source: serialport::Error,
     },
+    /// Another program holds the port exclusively.
+    #[error("{path} is in use by another program (it holds the port exclusively)")]
+    InUse {
+        /// The port.
+        path: PathBuf,
+    },
     /// No answer in time.
     #[error(
         "{path}: no answer to {what} within {timeout_ms} ms (is a bridge or `embody vmcu` on this port?)"
@@ -104,9 +110,18 @@ impl Exchange {
         let mut port = serialport::new(path.to_string_lossy(), 2_000_000)
             .timeout(Duration::from_millis(10))
             .open_native()
-            .map_err(|source| LinkError::Open {
-                path: path.to_path_buf(),
-                source,
+            .map_err(|source| {
+                // serialport takes an exclusive flock by default, and says so in words.
+                if source.to_string().contains("exclusive lock") {
+                    LinkError::InUse {
+                        path: path.to_path_buf(),
+                    }
+                } else {
+                    LinkError::Open {
+                        path: path.to_path_buf(),
+                        source,
+                    }
+                }
             })?;
         let _ = port.set_exclusive(false);
         // What the device sent while nobody listened is stale; on a full buffer it
