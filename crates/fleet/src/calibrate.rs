@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use embody_hal::{Clock, CommandFrame, JointCommand, Robot, SensorFrame, SystemClock};
+use embody_hal::{Clock, CommandFrame, HalError, JointCommand, Robot, SensorFrame, SystemClock};
 use embody_model::Model;
 
 use crate::config::{Calibration, JointCalibration};
@@ -173,7 +173,12 @@ struct Drive<'a, R: Robot> {
     sensors: SensorFrame,
     clock: SystemClock,
     period_s: f64,
+    /// Readings missed in a row.
+    late: usize,
 }
+
+/// Longest the robot may leave the procedure without a reading (s).
+const MAX_SILENCE_S: f64 = 0.1;
 
 impl<R: Robot> Drive<'_, R> {
     fn tick(&mut self) -> Result<(), CalibrationError> {
@@ -183,9 +188,15 @@ impl<R: Robot> Drive<'_, R> {
         self.robot
             .write(now, &self.command)
             .map_err(|e| CalibrationError::Robot(e.to_string()))?;
-        self.robot
-            .read(self.clock.now(), &mut self.sensors)
-            .map_err(|e| CalibrationError::Robot(e.to_string()))?;
+        match self.robot.read(self.clock.now(), &mut self.sensors) {
+            Ok(()) => self.late = 0,
+            // A reading a little late (a busy host) keeps the last one, as the loop
+            // does; a robot silent for longer stops the procedure.
+            Err(HalError::Timeout) if (self.late + 1) as f64 * self.period_s <= MAX_SILENCE_S => {
+                self.late += 1;
+            }
+            Err(e) => return Err(CalibrationError::Robot(e.to_string())),
+        }
         std::thread::sleep(std::time::Duration::from_secs_f64(self.period_s));
         Ok(())
     }
@@ -295,6 +306,7 @@ pub fn calibrate<R: Robot>(
         robot,
         clock: SystemClock,
         period_s: options.period_s,
+        late: 0,
     };
     drive.tick()?;
     let all: Vec<Gains> = joints
