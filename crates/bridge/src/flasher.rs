@@ -225,15 +225,11 @@ pub fn flash_unit(
         && image.identity.counter < running.counter
     {
         // The unit would take it all and then refuse it: say so now.
-        return Err(ServiceError::Flash {
-            path: path.display().to_string(),
-            what: "the image",
-            reason: FlashRefusal::Downgrade {
-                counter: image.identity.counter,
-                min: running.counter,
-            },
-        }
-        .into());
+        let downgrade = FlashRefusal::Downgrade {
+            counter: image.identity.counter,
+            min: running.counter,
+        };
+        return Err(service.flash_refused("the image", downgrade).into());
     }
     if !runs_it {
         if before.trial {
@@ -247,7 +243,6 @@ pub fn flash_unit(
         service = transfer(path, service, image, options, progress, &mut outcome)?;
         outcome.transfer = t.elapsed();
         progress(Step::Verifying);
-        service.set_timeout(Duration::from_secs(10));
         service.finish()?;
         progress(Step::Restarting);
         service.reboot()?;
@@ -279,9 +274,7 @@ fn transfer(
     outcome: &mut Outcome,
 ) -> Result<Service, FlashError> {
     let total = image.bytes.len() as u32;
-    service.set_timeout(Duration::from_secs(10));
     service.begin(total)?;
-    service.set_timeout(Duration::from_secs(1));
     // What the unit holds, as it last said.
     let mut held = 0u32;
     loop {
@@ -299,29 +292,20 @@ fn transfer(
                 tracing::warn!(port = %path.display(), held, "transfer interrupted ({last}); resuming");
                 if matches!(last, ServiceError::Link(_)) {
                     service = Service::open_within(path, options.reconnect_wait)?;
-                    service.set_timeout(Duration::from_secs(1));
                 }
                 // Ask where the unit is: a chunk at `held` is either taken or refused
                 // with the offset it expects; a unit that restarted has no transfer.
-                service.send_chunk(held, chunk_at(image.bytes, held))?;
-                outcome.bytes_sent += chunk_at(image.bytes, held).len() as u64;
+                let probe = chunk_at(image.bytes, held);
+                service.send_chunk(held, probe)?;
+                outcome.bytes_sent += probe.len() as u64;
                 match service.chunk_answer()? {
                     Ok(received) => held = received,
                     Err(FlashRefusal::OutOfOrder { expected }) => held = expected,
                     Err(FlashRefusal::NotReceiving) => {
-                        service.set_timeout(Duration::from_secs(10));
                         service.begin(total)?;
-                        service.set_timeout(Duration::from_secs(1));
                         held = 0;
                     }
-                    Err(reason) => {
-                        return Err(ServiceError::Flash {
-                            path: path.display().to_string(),
-                            what: "a chunk",
-                            reason,
-                        }
-                        .into());
-                    }
+                    Err(reason) => return Err(service.flash_refused("a chunk", reason).into()),
                 }
                 progress(Step::Resumed(held as u64));
             }
@@ -378,10 +362,6 @@ fn send_from(
     }
     match refused {
         None => Ok(()),
-        Some(reason) => Err(ServiceError::Flash {
-            path: String::new(),
-            what: "a chunk",
-            reason,
-        }),
+        Some(reason) => Err(service.flash_refused("a chunk", reason)),
     }
 }

@@ -60,6 +60,9 @@ pub fn describe(reason: &FlashRefusal) -> String {
     }
 }
 
+/// How long erasing a slot or verifying an image may take on the unit.
+const FLASH_WORK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What a unit runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FirmwareState {
@@ -119,16 +122,25 @@ impl Service {
         self.info
     }
 
-    /// Sets how long an answer may take (default 1 s).
-    pub fn set_timeout(&mut self, timeout: Duration) {
-        self.exchange.timeout = timeout;
-    }
-
     fn path(&self) -> String {
         self.exchange.path.display().to_string()
     }
 
-    fn flash_refused(&self, what: &'static str, reason: FlashRefusal) -> ServiceError {
+    /// A request whose answer waits on the flash (erasing a slot, verifying an image).
+    fn slow_request(
+        &mut self,
+        message: &HostMessage,
+        what: &'static str,
+    ) -> Result<BridgeMessage, LinkError> {
+        let usual = self.exchange.timeout;
+        self.exchange.timeout = usual.max(FLASH_WORK_TIMEOUT);
+        let answer = self.exchange.request(message, what);
+        self.exchange.timeout = usual;
+        answer
+    }
+
+    /// The unit refused flashing step `what` for `reason`.
+    pub(crate) fn flash_refused(&self, what: &'static str, reason: FlashRefusal) -> ServiceError {
         ServiceError::Flash {
             path: self.path(),
             what,
@@ -184,10 +196,7 @@ impl Service {
 
     /// Opens a transfer of `size` bytes (erasing the idle slot takes a while).
     pub fn begin(&mut self, size: u32) -> Result<(), ServiceError> {
-        match self
-            .exchange
-            .request(&HostMessage::FlashBegin { size }, "FlashBegin")?
-        {
+        match self.slow_request(&HostMessage::FlashBegin { size }, "FlashBegin")? {
             BridgeMessage::FlashProgress { .. } => Ok(()),
             BridgeMessage::FlashRefused(reason) => Err(self.flash_refused("the transfer", reason)),
             _ => Err(self.unexpected("FlashBegin")),
@@ -215,10 +224,7 @@ impl Service {
 
     /// Ends the transfer: the unit verifies the image and marks it for the next boot.
     pub fn finish(&mut self) -> Result<FirmwareImage, ServiceError> {
-        match self
-            .exchange
-            .request(&HostMessage::FlashFinish, "FlashFinish")?
-        {
+        match self.slow_request(&HostMessage::FlashFinish, "FlashFinish")? {
             BridgeMessage::FlashVerified(image) => Ok(image),
             BridgeMessage::FlashRefused(reason) => Err(self.flash_refused("the image", reason)),
             _ => Err(self.unexpected("FlashFinish")),

@@ -146,7 +146,8 @@ fn diff_or_apply(args: &UnitArgs, apply: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn report(problems: &[config::Problem]) -> String {
+/// Every problem, one a line.
+pub fn report(problems: &[config::Problem]) -> String {
     let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
     format!(
         "{} problem{}:\n{}",

@@ -4,7 +4,7 @@
 //! already running the image are skipped; `--dry-run` only connects and prints the
 //! plan. Exits non-zero if any unit failed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -15,6 +15,8 @@ use embody_bridge::flasher::{
 };
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
+
+use crate::config::{port_of, report};
 
 /// Arguments of `embody flash`.
 #[derive(Args, Debug)]
@@ -96,26 +98,11 @@ fn targets(args: &FlashArgs) -> Result<Vec<Target>, String> {
     serials
         .into_iter()
         .map(|serial| {
-            let (layers, config) = embody_fleet::config::load(&args.dir, &serial).map_err(|p| {
-                p.iter()
-                    .map(|p| p.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })?;
-            let port = config.port.ok_or_else(|| {
-                format!(
-                    "{}: unit {serial} has no `port` (the serial port of its bridge)",
-                    layers.source("port").display()
-                )
-            })?;
-            let port = Path::new(&port);
+            let (layers, config) =
+                embody_fleet::config::load(&args.dir, &serial).map_err(|p| report(&p))?;
             Ok(Target {
+                port: port_of(&layers, &config, None, &args.dir)?,
                 name: serial,
-                port: if port.is_relative() {
-                    args.dir.join(port)
-                } else {
-                    port.to_owned()
-                },
             })
         })
         .collect()

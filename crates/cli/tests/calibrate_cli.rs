@@ -4,7 +4,9 @@
 //! built with, the calibration file it writes passes `config check` (and fails it once
 //! edited by hand), and the unit then holds exactly that configuration.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -34,27 +36,13 @@ fn embody(args: &[&str]) -> Output {
         .expect("embody runs")
 }
 
-fn copy_fleet(to: &Path) {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fleet");
-    for sub in ["", "robots", "units"] {
-        std::fs::create_dir_all(to.join(sub)).expect("dir");
-        for entry in std::fs::read_dir(from.join(sub)).expect("example fleet") {
-            let path = entry.expect("entry").path();
-            if path.is_file() {
-                std::fs::copy(&path, to.join(sub).join(path.file_name().expect("name")))
-                    .expect("copy");
-            }
-        }
-    }
-}
-
 #[test]
 fn calibration_finds_the_mounting_the_unit_was_built_with() {
     let dir =
         Scratch(std::env::temp_dir().join(format!("embody-calibrate-{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&dir.0);
     let fleet = dir.0.join("fleet");
-    copy_fleet(&fleet);
+    common::copy_example_fleet(&fleet);
     let public =
         embody_fleet::keys::write_pair(&dir.0.join("fw.key"), &SigningKey::from_bytes(&[11; 32]))
             .expect("keys");

@@ -4,6 +4,8 @@
 //! restarts into a valid image with its record intact and can be flashed again. Bad
 //! images are refused by the unit itself, with the reason.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -425,17 +427,7 @@ fn units_are_found_by_serial_number_in_the_fleet() {
     let mut unit = Unit::new(&dir.0, "arm1", &public);
     unit.start();
     let fleet = dir.0.join("fleet");
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fleet");
-    for sub in ["", "robots", "units"] {
-        std::fs::create_dir_all(fleet.join(sub)).expect("dir");
-        for entry in std::fs::read_dir(example.join(sub)).expect("example fleet") {
-            let path = entry.expect("entry").path();
-            if path.is_file() {
-                std::fs::copy(&path, fleet.join(sub).join(path.file_name().expect("name")))
-                    .expect("copy");
-            }
-        }
-    }
+    common::copy_example_fleet(&fleet);
     let unit_file = fleet.join("units/ARM-0001.toml");
     let text = std::fs::read_to_string(&unit_file).expect("unit file");
     std::fs::write(&unit_file, format!("port = \"../arm1\"\n{text}")).expect("port");

@@ -466,9 +466,6 @@ fn serve_bridge<F: NorFlash>(
                 }
             }
         }
-        if bridge.unit().is_some_and(Unit::reboot_requested) {
-            return Ok(bridge);
-        }
         let now_us = clock.now().as_nanos() / 1000;
         bridge.start_cycle(now_us, buses);
         motors.borrow_mut().advance(period_ns as f64 * 1e-9);
