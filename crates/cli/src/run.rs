@@ -45,6 +45,10 @@ pub struct RunArgs {
     /// The port is an SLCAN adapter with MIT motors (the host runs the bus).
     #[arg(long, requires = "port")]
     slcan: bool,
+    /// Run the loop thread under SCHED_FIFO at this priority (1–99) in a real-time run;
+    /// when the OS refuses, it warns and runs without.
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=99))]
+    priority: Option<i32>,
     /// Seed of the simulator's noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -166,6 +170,9 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
 }
 
 fn execute(args: &RunArgs) -> Result<(), String> {
+    if args.priority.is_some() && !args.realtime && args.port.is_none() {
+        return Err("--priority applies to a real-time run: add --realtime or --port".into());
+    }
     let source = Source::read(&args.task).map_err(|e| e.to_string())?;
     let raw = source.parse().map_err(|e| e.to_string())?;
     let name = args
@@ -188,7 +195,7 @@ fn execute(args: &RunArgs) -> Result<(), String> {
             Some(robot.capabilities()),
         )?;
         let prepare = |start: &[f64]| prepare(&source, &raw, &model, sensors.clone(), start);
-        let (outcomes, robot, task) = realtime(&model, robot, &config, prepare, viz)?;
+        let (outcomes, robot, task) = realtime(&model, robot, &config, rt(args), prepare, viz)?;
         return summarize(args, &task, &model.name, &outcomes, base_pose(&robot));
     }
     let mut units = Vec::new();
@@ -304,12 +311,12 @@ fn on_the_wire(
     let viz = viz_config(args, &model, &config, Clock::Wall, None)?;
     let (outcomes, task) = if args.slcan {
         let robot = SlcanRobot::connect(port, &model, config.rate_hz).map_err(|e| e.to_string())?;
-        let (outcomes, _, task) = realtime(&model, robot, &config, prepare, viz)?;
+        let (outcomes, _, task) = realtime(&model, robot, &config, rt(args), prepare, viz)?;
         (outcomes, task)
     } else {
         let robot =
             BridgeRobot::connect(port, &model, config.rate_hz).map_err(|e| e.to_string())?;
-        let (outcomes, _, task) = realtime(&model, robot, &config, prepare, viz)?;
+        let (outcomes, _, task) = realtime(&model, robot, &config, rt(args), prepare, viz)?;
         (outcomes, task)
     };
     summarize(args, &task, &model.name, &outcomes, None)
@@ -506,6 +513,14 @@ fn lockstep(mut units: Vec<Unit>, record: Option<&std::path::Path>) -> Result<Ve
     Ok(units)
 }
 
+/// The loop thread's real-time settings asked for on the command line.
+fn rt(args: &RunArgs) -> RtConfig {
+    RtConfig {
+        priority: args.priority,
+        ..RtConfig::default()
+    }
+}
+
 /// Real time: the loop on its own thread on the system clock, the executor on a 100 Hz
 /// tokio interval reading the loop's snapshots, and the recorder (if any) on a thread of
 /// its own. The task is checked against the robot's first measured state, before
@@ -514,6 +529,7 @@ fn realtime<R: Robot + 'static>(
     model: &Arc<Model>,
     robot: R,
     config: &ControlConfig,
+    rt: RtConfig,
     prepare: impl Fn(&[f64]) -> Result<(Executor, String), String>,
     viz: Option<VizConfig>,
 ) -> Result<(Outcomes, R, String), String> {
@@ -535,7 +551,7 @@ fn realtime<R: Robot + 'static>(
         }
         None => None,
     };
-    let handle = spawn(core, robot, SystemClock, RtConfig::default()).map_err(|e| e.to_string())?;
+    let handle = spawn(core, robot, SystemClock, rt).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

@@ -138,6 +138,8 @@ fn realtime_runs_the_executor_on_tokio_at_wall_clock_pace() {
         "run",
         path.to_str().expect("utf-8"),
         "--realtime",
+        "--priority",
+        "10", // granted or refused with a warning: the run is the same
         "--json",
     ]));
     assert_eq!(report["result"], "succeeded");
@@ -149,6 +151,25 @@ fn realtime_runs_the_executor_on_tokio_at_wall_clock_pace() {
     let task_s = last["started_s"].as_f64().expect("t") + last["duration_s"].as_f64().expect("d");
     assert!(wall >= task_s, "real time: {task_s} s of task in {wall} s");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn priority_is_refused_for_a_lockstep_run() {
+    let out = embody(&["run", &example("pick_and_place.toml"), "--priority", "80"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--priority applies to a real-time run"),
+        "{stderr}"
+    );
+    let out = embody(&[
+        "run",
+        &example("pick_and_place.toml"),
+        "--realtime",
+        "--priority",
+        "0",
+    ]);
+    assert!(!out.status.success(), "priority 0 is out of range");
 }
 
 #[test]
