@@ -7,7 +7,6 @@
 //! keep it. A unit whose new image does not come up reverts by itself on its next
 //! restart.
 
-use std::collections::VecDeque;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -329,20 +328,21 @@ fn send_from(
 ) -> Result<(), ServiceError> {
     let total = image.bytes.len() as u32;
     let mut next = *held;
-    let mut in_flight: VecDeque<u32> = VecDeque::new();
+    // Chunks sent whose answer is still due.
+    let mut in_flight = 0;
     let mut refused = None;
     while *held < total {
-        while refused.is_none() && in_flight.len() < WINDOW && next < total {
+        while refused.is_none() && in_flight < WINDOW && next < total {
             let chunk = chunk_at(image.bytes, next);
             service.send_chunk(next, chunk)?;
             outcome.bytes_sent += chunk.len() as u64;
             next += chunk.len() as u32;
-            in_flight.push_back(next);
+            in_flight += 1;
         }
-        if in_flight.is_empty() {
+        if in_flight == 0 {
             break;
         }
-        in_flight.pop_front();
+        in_flight -= 1;
         match service.chunk_answer()? {
             Ok(received) => {
                 *held = received;

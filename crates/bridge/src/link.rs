@@ -86,7 +86,8 @@ pub struct Connection {
     pub info: BridgeInfo,
 }
 
-const ANSWER_TIMEOUT: Duration = Duration::from_millis(1000);
+/// How long an answer usually may take.
+pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_millis(1000);
 /// How often an unanswered hello is repeated.
 const HELLO_REPEAT: Duration = Duration::from_millis(200);
 
@@ -100,8 +101,6 @@ pub(crate) struct Exchange {
     read_buf: Box<[u8; 1024]>,
     read_at: usize,
     read_len: usize,
-    /// How long an answer may take.
-    pub(crate) timeout: Duration,
 }
 
 impl Exchange {
@@ -138,7 +137,6 @@ impl Exchange {
             read_buf: Box::new([0u8; 1024]),
             read_at: 0,
             read_len: 0,
-            timeout: ANSWER_TIMEOUT,
         })
     }
 
@@ -159,18 +157,28 @@ impl Exchange {
         }
     }
 
-    pub(crate) fn no_answer(&self, what: &'static str) -> LinkError {
+    pub(crate) fn no_answer(&self, what: &'static str, timeout: Duration) -> LinkError {
         LinkError::NoAnswer {
             path: self.path.clone(),
             what,
-            timeout_ms: self.timeout.as_millis() as u64,
+            timeout_ms: timeout.as_millis() as u64,
         }
     }
 
-    /// The next answer that is not a state batch (those keep coming every cycle). Bytes
-    /// read past it stay for the next call: answers may arrive back to back.
+    /// The next answer that is not a state batch (those keep coming every cycle), within
+    /// the usual time.
     pub(crate) fn answer(&mut self, what: &'static str) -> Result<BridgeMessage, LinkError> {
-        let deadline = Instant::now() + self.timeout;
+        self.answer_within(what, ANSWER_TIMEOUT)
+    }
+
+    /// The next answer that is not a state batch, within `timeout`. Bytes read past it
+    /// stay for the next call: answers may arrive back to back.
+    pub(crate) fn answer_within(
+        &mut self,
+        what: &'static str,
+        timeout: Duration,
+    ) -> Result<BridgeMessage, LinkError> {
+        let deadline = Instant::now() + timeout;
         loop {
             while self.read_at < self.read_len {
                 let b = self.read_buf[self.read_at];
@@ -183,7 +191,7 @@ impl Exchange {
                 }
             }
             if Instant::now() >= deadline {
-                return Err(self.no_answer(what));
+                return Err(self.no_answer(what, timeout));
             }
             match fd_io::read(self.port.as_raw_fd(), &mut self.read_buf[..], 10_000) {
                 FdStatus::Bytes(n) => (self.read_at, self.read_len) = (0, n),
@@ -193,14 +201,24 @@ impl Exchange {
         }
     }
 
-    /// Sends `message` and waits for its answer.
+    /// Sends `message` and waits for its answer, within the usual time.
     pub(crate) fn request(
         &mut self,
         message: &HostMessage,
         what: &'static str,
     ) -> Result<BridgeMessage, LinkError> {
+        self.request_within(message, what, ANSWER_TIMEOUT)
+    }
+
+    /// Sends `message` and waits up to `timeout` for its answer.
+    pub(crate) fn request_within(
+        &mut self,
+        message: &HostMessage,
+        what: &'static str,
+        timeout: Duration,
+    ) -> Result<BridgeMessage, LinkError> {
         self.send(message)?;
-        self.answer(what)
+        self.answer_within(what, timeout)
     }
 
     /// The version handshake, the hello repeated until answered: the first one can
@@ -209,18 +227,15 @@ impl Exchange {
         let hello = HostMessage::Hello {
             version: PROTOCOL_VERSION,
         };
-        let (timeout, deadline) = (self.timeout, Instant::now() + self.timeout);
-        self.timeout = HELLO_REPEAT;
+        let deadline = Instant::now() + ANSWER_TIMEOUT;
         let answer = loop {
-            match self.request(&hello, "the handshake") {
+            match self.request_within(&hello, "the handshake", HELLO_REPEAT) {
                 Err(LinkError::NoAnswer { .. }) if Instant::now() < deadline => {}
+                Err(LinkError::NoAnswer { .. }) => {
+                    break Err(self.no_answer("the handshake", ANSWER_TIMEOUT));
+                }
                 other => break other,
             }
-        };
-        self.timeout = timeout;
-        let answer = match answer {
-            Err(LinkError::NoAnswer { .. }) => Err(self.no_answer("the handshake")),
-            other => other,
         };
         match answer? {
             BridgeMessage::Welcome {
@@ -235,7 +250,7 @@ impl Exchange {
                 path: self.path.clone(),
                 theirs: version,
             }),
-            _ => Err(self.no_answer("the handshake")),
+            _ => Err(self.no_answer("the handshake", ANSWER_TIMEOUT)),
         }
     }
 
@@ -247,7 +262,7 @@ impl Exchange {
                 what,
                 reason,
             }),
-            _ => Err(self.no_answer("the configuration")),
+            _ => Err(self.no_answer("the configuration", ANSWER_TIMEOUT)),
         }
     }
 }

@@ -10,7 +10,7 @@ use embody_protocol::messages::{
     UnitRefusal,
 };
 
-use crate::link::{BridgeInfo, Exchange, LinkError};
+use crate::link::{ANSWER_TIMEOUT, BridgeInfo, Exchange, LinkError};
 
 /// Why a service request failed.
 #[derive(Debug, thiserror::Error)]
@@ -126,19 +126,6 @@ impl Service {
         self.exchange.path.display().to_string()
     }
 
-    /// A request whose answer waits on the flash (erasing a slot, verifying an image).
-    fn slow_request(
-        &mut self,
-        message: &HostMessage,
-        what: &'static str,
-    ) -> Result<BridgeMessage, LinkError> {
-        let usual = self.exchange.timeout;
-        self.exchange.timeout = usual.max(FLASH_WORK_TIMEOUT);
-        let answer = self.exchange.request(message, what);
-        self.exchange.timeout = usual;
-        answer
-    }
-
     /// The unit refused flashing step `what` for `reason`.
     pub(crate) fn flash_refused(&self, what: &'static str, reason: FlashRefusal) -> ServiceError {
         ServiceError::Flash {
@@ -149,7 +136,7 @@ impl Service {
     }
 
     fn unexpected(&self, what: &'static str) -> ServiceError {
-        self.exchange.no_answer(what).into()
+        self.exchange.no_answer(what, ANSWER_TIMEOUT).into()
     }
 
     /// What the unit runs.
@@ -196,7 +183,11 @@ impl Service {
 
     /// Opens a transfer of `size` bytes (erasing the idle slot takes a while).
     pub fn begin(&mut self, size: u32) -> Result<(), ServiceError> {
-        match self.slow_request(&HostMessage::FlashBegin { size }, "FlashBegin")? {
+        match self.exchange.request_within(
+            &HostMessage::FlashBegin { size },
+            "FlashBegin",
+            FLASH_WORK_TIMEOUT,
+        )? {
             BridgeMessage::FlashProgress { .. } => Ok(()),
             BridgeMessage::FlashRefused(reason) => Err(self.flash_refused("the transfer", reason)),
             _ => Err(self.unexpected("FlashBegin")),
@@ -224,7 +215,11 @@ impl Service {
 
     /// Ends the transfer: the unit verifies the image and marks it for the next boot.
     pub fn finish(&mut self) -> Result<FirmwareImage, ServiceError> {
-        match self.slow_request(&HostMessage::FlashFinish, "FlashFinish")? {
+        match self.exchange.request_within(
+            &HostMessage::FlashFinish,
+            "FlashFinish",
+            FLASH_WORK_TIMEOUT,
+        )? {
             BridgeMessage::FlashVerified(image) => Ok(image),
             BridgeMessage::FlashRefused(reason) => Err(self.flash_refused("the image", reason)),
             _ => Err(self.unexpected("FlashFinish")),

@@ -178,17 +178,7 @@ pub fn run(args: &CalibrateArgs) -> Result<(), String> {
         );
     } else {
         for r in &results {
-            println!(
-                "{:>20}  zero {:+.5}  direction {:+}{}",
-                r.name,
-                r.zero_offset_rad,
-                r.direction,
-                if r.direction_from == DirectionFrom::Assumed {
-                    "  (assumed: centred range)"
-                } else {
-                    ""
-                }
-            );
+            println!("{:>20}  {r}", r.name);
         }
     }
     Ok(())

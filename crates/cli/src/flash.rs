@@ -13,6 +13,7 @@ use clap::Args;
 use embody_bridge::flasher::{
     Action, CheckedImage, FlashOptions, Outcome, Step, describe_image, flash_unit,
 };
+use embody_fleet::hex;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
@@ -220,7 +221,6 @@ fn summary_line(r: &Report, image: &CheckedImage<'_>) -> String {
 }
 
 fn json_summary(reports: &[Report], image: &CheckedImage<'_>, dry_run: bool) -> String {
-    let hex = |d: &[u8; 32]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let identity = |i: Option<&embody_protocol::messages::FirmwareImage>| {
         i.map(|i| {
             json!({

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use embody_fleet::keys;
+use embody_fleet::{hex, keys};
 use embody_fwimage::{Header, Image, Version, image_len, parse, sign};
 use serde_json::json;
 
@@ -62,10 +62,6 @@ pub struct SignArgs {
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn build_id(arg: Option<&str>, payload: &[u8]) -> Result<[u8; 16], String> {

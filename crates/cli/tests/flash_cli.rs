@@ -143,6 +143,16 @@ fn json(out: &Output) -> serde_json::Value {
     })
 }
 
+/// The JSON summary of a run that must have succeeded.
+fn succeeded(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(out)
+}
+
 #[test]
 fn embody_flash_installs_skips_plans_and_keeps_the_record() {
     let dir = Scratch::new("cli");
@@ -167,12 +177,7 @@ fn embody_flash_installs_skips_plans_and_keeps_the_record() {
 
     // A blank unit takes its first image.
     let out = flash(&img("v1.img"), &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let j = json(&out);
+    let j = succeeded(&out);
     assert_eq!(j["units"][0]["action"], "flashed");
     assert_eq!(j["units"][0]["before"], serde_json::Value::Null);
     assert_eq!(j["units"][0]["after"]["version"], "1.1.0");
@@ -181,19 +186,13 @@ fn embody_flash_installs_skips_plans_and_keeps_the_record() {
 
     // Dry run: the plan, nothing changed.
     let out = flash(&img("v2.img"), &["--dry-run"]);
-    assert!(out.status.success());
-    assert_eq!(json(&out)["units"][0]["action"], "would_flash");
+    assert_eq!(succeeded(&out)["units"][0]["action"], "would_flash");
     let running = unit.service().firmware().expect("firmware").running;
     assert_eq!(running.map(|r| r.version), Some((1, 1, 0)));
 
     // The update, then the same image again: skipped.
     let out = flash(&img("v2.img"), &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let j = json(&out);
+    let j = succeeded(&out);
     assert_eq!(j["units"][0]["action"], "flashed");
     assert_eq!(j["units"][0]["before"]["version"], "1.1.0");
     assert_eq!(j["units"][0]["after"]["version"], "1.2.0");
@@ -441,12 +440,7 @@ fn units_are_found_by_serial_number_in_the_fleet() {
     let out = embody(&[
         "flash", &img, "--pubkey", &pubkey, "--units", "ARM-0001", "--dir", &d, "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let j = json(&out);
+    let j = succeeded(&out);
     assert_eq!(j["units"][0]["unit"], "ARM-0001");
     assert_eq!(j["units"][0]["action"], "flashed");
     let out = embody(&[

@@ -41,6 +41,7 @@ pub use controllers::{
 };
 pub use core::{ControlConfig, LoopCore};
 pub use events::{Cause, Event, EventKind, Lifecycle};
+pub use os::set_fifo_priority;
 pub use runner::{LoopHandle, RtConfig, RtStatus, spawn};
 pub use safety::{Observation, Request, SafetyConfig, Supervisor};
 pub use snapshot::{

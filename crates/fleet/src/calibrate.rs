@@ -54,6 +54,21 @@ pub struct JointResult {
     pub direction_from: DirectionFrom,
 }
 
+impl std::fmt::Display for JointResult {
+    /// `zero +0.01234 rad, direction -1`, and whether the direction was assumed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "zero {:+.5} rad, direction {:+}",
+            self.zero_offset_rad, self.direction
+        )?;
+        if self.direction_from == DirectionFrom::Assumed {
+            f.write_str(" (assumed: its range is centred)")?;
+        }
+        Ok(())
+    }
+}
+
 /// Why calibration failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CalibrationError {
@@ -346,17 +361,7 @@ pub fn calibrate<R: Robot>(
             _ => options.max_zero,
         };
         let result = solve(&joint.name, lower, upper, Stops { plus, minus }, max_zero)?;
-        progress(&format!(
-            "{}: zero {:+.4}, direction {:+}{}",
-            joint.name,
-            result.zero_offset_rad,
-            result.direction,
-            if result.direction_from == DirectionFrom::Assumed {
-                " (assumed: its range is centred)"
-            } else {
-                ""
-            }
-        ));
+        progress(&format!("{}: {result}", joint.name));
         // Back to mid-range, to hold there while the others move.
         ramp(&mut drive, k, g, v, Some(0.5 * (plus + minus)), timeout)?;
         out.push(result);
@@ -367,10 +372,7 @@ pub fn calibrate<R: Robot>(
 /// SHA-256 (hex) of the joints' values as the calibration file holds them.
 pub fn joints_hash(joints: &BTreeMap<String, JointCalibration>) -> String {
     let text = toml::to_string(joints).unwrap_or_default();
-    embody_fwimage::sha2_digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex(&embody_fwimage::sha2_digest(text.as_bytes()))
 }
 
 /// The calibration layer `results` make, signed by `tool` and hashed.

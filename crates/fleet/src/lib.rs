@@ -10,3 +10,8 @@ pub mod check;
 pub mod config;
 pub mod keys;
 pub mod record;
+
+/// `bytes` in lower-case hex (digests, key ids, build ids).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

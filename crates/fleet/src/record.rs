@@ -6,6 +6,7 @@ use embody_model::Model;
 use embody_protocol::messages::{JointCalibration, MAX_JOINTS, UnitRecord};
 
 use crate::config::{Layers, Problem, UnitConfig, problem};
+use crate::hex;
 
 /// SHA-256 of the merged configuration as applied (its port, a host setting, left out).
 pub fn config_digest(config: &UnitConfig) -> [u8; 32] {
@@ -83,10 +84,6 @@ pub struct Change {
     pub on_unit: String,
     /// After applying.
     pub applied: String,
-}
-
-fn hex(d: &[u8; 32]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn calibration_text(c: Option<&JointCalibration>) -> String {

@@ -135,16 +135,3 @@ pub fn make_link(link: &Path, target: &Path) -> io::Result<()> {
     }
     std::os::unix::fs::symlink(target, link)
 }
-
-/// Runs the calling thread under SCHED_FIFO at `priority` (1–99).
-pub fn set_fifo_priority(priority: i32) -> std::io::Result<()> {
-    let param = libc::sched_param {
-        sched_priority: priority,
-    };
-    // SAFETY: `param` is a valid sched_param; pthread_self() is always a valid handle.
-    let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
-    match rc {
-        0 => Ok(()),
-        e => Err(std::io::Error::from_raw_os_error(e)),
-    }
-}

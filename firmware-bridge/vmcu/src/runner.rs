@@ -52,8 +52,6 @@ pub struct VmcuConfig {
     /// The unit's flash file and the key its bootloader trusts; without them the bridge
     /// refuses updates and records.
     pub flash: Option<(PathBuf, VerifyingKey)>,
-    /// Run the MCU thread under SCHED_FIFO at this priority (1–99), if the OS allows.
-    pub priority: Option<i32>,
     /// How the motors sit on their joints (joint order; empty: ideally).
     pub mounting: Vec<Mounting>,
 }
@@ -73,7 +71,6 @@ impl VmcuConfig {
             rate_hz: 1000.0,
             sim: SimConfig::default(),
             flash: None,
-            priority: None,
             mounting: Vec::new(),
         }
     }
@@ -317,11 +314,6 @@ fn load(config: &VmcuConfig) -> Result<Model, VmcuError> {
 
 /// Runs the virtual MCU until `control.stop()`; removes the link on the way out.
 pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> {
-    if let Some(priority) = config.priority
-        && let Err(e) = crate::pty::set_fifo_priority(priority)
-    {
-        tracing::warn!("virtual MCU: SCHED_FIFO {priority} refused: {e}");
-    }
     let model = Arc::new(load(config)?);
     let (setup, actuators) = default_map(&model, config.rate_hz)?;
     let actuators = if config.slcan {
@@ -348,25 +340,18 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
     let result = if config.slcan {
         serve_slcan(&mut port, &motors, &control)
     } else {
+        let buses = &mut buses_of(&setup, &motors);
         match &config.flash {
             None => serve_bridge(
                 &mut port,
                 &motors,
-                &mut buses_of(&setup, &motors),
+                buses,
                 config,
                 &control,
                 Bridge::new(info(None)),
             )
             .map(|_| ()),
-            Some((path, key)) => serve_unit(
-                &mut port,
-                &motors,
-                &mut buses_of(&setup, &motors),
-                config,
-                &control,
-                path,
-                key,
-            ),
+            Some((path, key)) => serve_unit(&mut port, &motors, buses, config, &control, path, key),
         }
     };
     port.unplug();

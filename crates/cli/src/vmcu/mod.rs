@@ -83,7 +83,6 @@ pub fn run(args: &VmcuArgs) -> Result<(), String> {
         baud: args.baud,
         rate_hz: args.rate,
         flash,
-        priority: args.priority,
         ..VmcuConfig::new(&args.robot, args.link.clone())
     };
     let control = Arc::new(Control::default());
@@ -106,6 +105,12 @@ pub fn run(args: &VmcuArgs) -> Result<(), String> {
         args.robot,
         args.link.display()
     );
+    // The MCU runs on this thread (the watcher above keeps the default scheduler).
+    if let Some(priority) = args.priority
+        && let Err(e) = embody_control::set_fifo_priority(priority)
+    {
+        tracing::warn!("virtual MCU: SCHED_FIFO {priority} refused: {e}");
+    }
     let result = embody_vmcu::run(&config, control.clone()).map_err(|e| e.to_string());
     STOP.store(true, Ordering::Release);
     let _ = watcher.join();
