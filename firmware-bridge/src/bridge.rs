@@ -32,8 +32,8 @@ use embody_protocol::{
 use embedded_storage::nor_flash::NorFlash;
 
 use crate::can_frame::{from_hal, to_hal};
-use crate::schedule::bus_cycle_us;
 use crate::unit::{NoFlash, Unit, no_storage};
+use embody_protocol::budget::bus_cycle_us;
 
 /// Ticks without a reply after which a joint reports `COMMS_LOST`.
 pub const REPLY_TIMEOUT_TICKS: u16 = 10;

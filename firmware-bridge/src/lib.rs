@@ -13,7 +13,6 @@
 
 mod bridge;
 pub mod can_frame;
-pub mod schedule;
 pub mod unit;
 pub mod update;
 

@@ -121,7 +121,7 @@ fn latency_delays_feedback_and_commands_by_whole_ticks() {
         ..SimConfig::default()
     };
     let rig = common::arm(config);
-    let mut robot = rig.robot;
+    let mut robot = rig.0.robot;
     let faults = robot.faults();
     let mut frame = SensorFrame::for_robot(robot.capabilities());
     let n = frame.joints.len();

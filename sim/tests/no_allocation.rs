@@ -21,6 +21,7 @@ fn stepping_and_the_robot_interface_never_allocate() {
     rig.arm_and_start();
     rig.run(10);
     let faults = rig.robot.faults();
+    let rig = &mut rig.0;
     let (core, robot) = (&mut rig.core, &mut rig.robot);
     let mut tick = rig.tick;
     let count = allocations_during(|| {

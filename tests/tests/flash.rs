@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use embody_bridge::BridgeRobot;
 use embody_bridge::flasher::{CheckedImage, FlashError, FlashOptions, Step, flash_unit};
 use embody_bridge::service::Service;
+use embody_fleet::defaults::{self, DefaultMap};
 use embody_fwimage::ed25519_dalek::SigningKey;
 use embody_hal::{Clock, Robot, SensorFrame, SystemClock};
 use embody_model::robots;
@@ -36,7 +37,7 @@ impl Vmcu {
         let config = VmcuConfig {
             baud,
             flash: Some((dir.join("flash"), key.verifying_key())),
-            ..VmcuConfig::new("arm7", link.clone())
+            ..VmcuConfig::new("arm7", link.clone()).expect("arm7 maps")
         };
         let thread = {
             let control = control.clone();
@@ -111,9 +112,15 @@ fn an_update_that_loses_its_link_resumes_where_the_unit_stands() {
     assert_eq!(outcome.after, Some(checked.identity));
 }
 
-fn joint_positions(link: &std::path::Path) -> Vec<f64> {
+/// arm7 on its bridge at `link`, with the generated default map the virtual unit has.
+fn connect(link: &std::path::Path) -> BridgeRobot {
     let model = robots::load("arm7", None).expect("arm7");
-    let mut robot = BridgeRobot::connect(link, &model, 1000.0).expect("bridge answers");
+    let setup = defaults::setup(&model, "arm7", &DefaultMap::default()).expect("arm7 maps");
+    BridgeRobot::connect(link, &model, &setup).expect("bridge answers")
+}
+
+fn joint_positions(link: &std::path::Path) -> Vec<f64> {
+    let mut robot = connect(link);
     let mut frame = SensorFrame::for_robot(robot.capabilities());
     std::thread::sleep(Duration::from_millis(20));
     robot.read(SystemClock.now(), &mut frame).expect("sensors");
@@ -182,8 +189,7 @@ fn a_unit_driving_its_motors_is_not_flashed_and_a_held_port_is_named() {
     let unit = Vmcu::start("running", &key, None);
     let bytes = image(&key, 1, 1, 5_000);
     let checked = CheckedImage::check(&bytes, &key.verifying_key()).expect("good");
-    let model = robots::load("arm7", None).expect("arm7");
-    let mut robot = BridgeRobot::connect(&unit.link, &model, 1000.0).expect("bridge answers");
+    let mut robot = connect(&unit.link);
     let commands = embody_hal::CommandFrame::new(robot.capabilities().joints.len());
     for _ in 0..20 {
         robot.write(SystemClock.now(), &commands).expect("commands");

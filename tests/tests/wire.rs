@@ -1,19 +1,22 @@
-//! The control loop drives `arm7` over the whole wire path: loop → `BridgeRobot` →
-//! serial link (a pseudo-terminal) → virtual MCU (the firmware core) → simulated CAN
-//! buses → simulated MIT motors (the simulator's physics), in real time at 1 kHz.
+//! The control loop drives `arm7` over the whole wire path: the runtime's real-time loop
+//! → `BridgeRobot` → serial link (a pseudo-terminal) → virtual MCU (the firmware core) →
+//! simulated CAN buses → simulated MIT motors (the simulator's physics), at 1 kHz, with
+//! the robot's generated default map on both sides.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use embody_bridge::{BridgeRobot, SlcanRobot};
+use embody_bridge::{BridgeRobot, SlcanRobot, UnitSetup};
 use embody_control::{
-    Cause, ControlConfig, EventKind, Interpolation, JointPoint, Lifecycle, LoopClient, LoopCore,
-    Request, RtConfig, Segment, StateSnapshot, spawn,
+    Cause, ControlConfig, EventKind, Interpolation, JointPoint, Lifecycle, LoopClient, Request,
+    RtConfig, Segment, StateSnapshot,
 };
-use embody_hal::{Robot, SystemClock};
-use embody_model::robots;
+use embody_fleet::defaults::{self, DefaultMap};
+use embody_hal::Robot;
+use embody_model::{Model, robots};
+use embody_runtime::RealtimeLoop;
 use embody_vmcu::{Control, VmcuConfig};
 
 /// The tests run real-time loops: one at a time on a small machine.
@@ -51,10 +54,12 @@ impl Vmcu {
         let link = dir.join("bridge");
         let control = Arc::new(Control::default());
         let thread = {
-            let config = VmcuConfig {
-                slcan,
-                ..VmcuConfig::new("arm7", link.clone())
-            };
+            let config = if slcan {
+                VmcuConfig::slcan("arm7", link.clone())
+            } else {
+                VmcuConfig::new("arm7", link.clone())
+            }
+            .expect("arm7 maps");
             let control = control.clone();
             std::thread::spawn(move || {
                 // Refused without the privilege: the test then runs as before.
@@ -94,13 +99,36 @@ fn snapshot(client: &LoopClient) -> StateSnapshot {
     s
 }
 
-fn start_loop(link: &Path) -> (embody_control::LoopHandle<BridgeRobot>, LoopClient) {
+/// arm7 and its generated default map (one bus for an SLCAN adapter).
+fn arm7(one_bus: bool) -> (Arc<Model>, UnitSetup) {
     let model = Arc::new(robots::load("arm7", None).expect("arm7"));
-    let robot = BridgeRobot::connect(link, &model, 1000.0).expect("bridge answers");
-    let (core, client) =
-        LoopCore::new(model, robot.capabilities(), ControlConfig::default()).expect("loop");
-    let handle = spawn(core, robot, SystemClock, realtime()).expect("loop thread");
-    (handle, client)
+    let map = DefaultMap {
+        one_bus,
+        ..DefaultMap::default()
+    };
+    let setup = defaults::setup(&model, "arm7", &map).expect("arm7 maps");
+    (model, setup)
+}
+
+/// The loop on `robot`, on its own thread at 1 kHz, not yet armed.
+fn start<R: Robot + 'static>(model: &Arc<Model>, robot: R) -> (RealtimeLoop<R>, LoopClient) {
+    let running = RealtimeLoop::start(
+        model,
+        robot,
+        ControlConfig::default(),
+        realtime(),
+        false,
+        None,
+    )
+    .expect("loop thread");
+    let client = running.client.clone();
+    (running, client)
+}
+
+fn start_loop(link: &Path) -> (RealtimeLoop<BridgeRobot>, LoopClient) {
+    let (model, setup) = arm7(false);
+    let robot = BridgeRobot::connect(link, &model, &setup).expect("bridge answers");
+    start(&model, robot)
 }
 
 fn arm_sine(t: f64) -> JointPoint {
@@ -222,7 +250,7 @@ fn the_loop_tracks_a_trajectory_over_the_wire_and_survives_unplugging() {
         || vmcu.control.bridge_state() == 2,
         "the bridge to be active again",
     );
-    let (_, robot) = handle.stop().expect("loop stops");
+    let (_, robot, _) = handle.stop().expect("loop stops");
     assert_eq!(robot.reconnections(), 1);
 }
 
@@ -263,7 +291,7 @@ fn corrupted_bytes_both_ways_are_counted_and_survived() {
         "bridge counted {}",
         vmcu.control.frames_bad()
     );
-    let (_, robot) = handle.stop().expect("loop stops");
+    let (_, robot, _) = handle.stop().expect("loop stops");
     let health = robot.link_health();
     eprintln!(
         "link health {health:?}, bridge dropped {}",
@@ -281,11 +309,9 @@ fn corrupted_bytes_both_ways_are_counted_and_survived() {
 fn the_loop_drives_mit_motors_through_an_slcan_adapter() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let vmcu = Vmcu::start_with("slcan", true);
-    let model = Arc::new(robots::load("arm7", None).expect("arm7"));
-    let robot = SlcanRobot::connect(&vmcu.link, &model, 1000.0).expect("adapter answers");
-    let (core, client) =
-        LoopCore::new(model, robot.capabilities(), ControlConfig::default()).expect("loop");
-    let handle = spawn(core, robot, SystemClock, realtime()).expect("loop thread");
+    let (model, setup) = arm7(true);
+    let robot = SlcanRobot::connect(&vmcu.link, &model, &setup).expect("adapter answers");
+    let (handle, client) = start(&model, robot);
     client.request(Request::Arm).expect("queue");
     client.request(Request::Start).expect("queue");
     std::thread::sleep(Duration::from_millis(200));
@@ -297,6 +323,6 @@ fn the_loop_drives_mit_motors_through_an_slcan_adapter() {
     for (j, (q, home)) in s.q.iter().zip(HOME).take(7).enumerate() {
         assert!((q - home).abs() < 0.01, "joint {j} at {q} not {home}");
     }
-    let (_, robot) = handle.stop().expect("loop stops");
+    let (_, robot, _) = handle.stop().expect("loop stops");
     assert!(robot.link_health().frames_ok > 1000);
 }

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use embody_fwimage::ed25519_dalek::VerifyingKey;
 use embody_fwimage::{ImageError, parse};
-use embody_protocol::messages::{BridgeState, FLASH_CHUNK, FirmwareImage, FlashRefusal};
+pub use embody_protocol::messages::FirmwareImage;
+use embody_protocol::messages::{BridgeState, FLASH_CHUNK, FlashRefusal};
 
 use crate::link::LinkError;
 use crate::service::{FirmwareState, Service, ServiceError};

@@ -1,6 +1,7 @@
 //! embody-bridge: the host side of the path to the motors.
 //!
-//! - [`map`]: the default actuator map of a robot onto CAN buses.
+//! - [`UnitSetup`]: what a bridge is configured with (made by `embody-fleet` from a
+//!   unit's configuration).
 //! - [`link`]: opening, handshaking and configuring the bridge (off the loop thread).
 //! - [`BridgeRobot`]: the bridge on a serial port as a HAL `Robot`, with link
 //!   supervision and reconnection.
@@ -11,12 +12,12 @@
 mod fd_io;
 pub mod flasher;
 pub mod link;
-pub mod map;
 mod robot;
 pub mod service;
+mod setup;
 mod slcan_robot;
 
 pub use link::{BridgeInfo, LinkError};
-pub use map::{MapError, default_map, slcan_map};
 pub use robot::{BridgeError, BridgeRobot, fault_bits};
+pub use setup::{SetupError, UnitSetup, variant_name};
 pub use slcan_robot::{SlcanRobot, SlcanRobotError};

@@ -20,21 +20,20 @@ use embody_hal::{
 };
 use embody_model::Model;
 use embody_protocol::messages::{
-    ActuatorSetup, BridgeMessage, BridgeSetup, BridgeState, CommandBatch, HostMessage, StateBatch,
-    WireCommand,
+    BridgeMessage, BridgeState, CommandBatch, HostMessage, StateBatch, WireCommand,
 };
 use embody_protocol::{FrameDecoder, FrameEncoder, MAX_FRAME, MotorFaults};
 
 use crate::fd_io::{self, FdStatus};
 use crate::link::{BridgeInfo, Connection, LinkError, connect};
-use crate::map::{MapError, default_map};
+use crate::setup::{SetupError, UnitSetup};
 
 /// Why a bridge robot could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
-    /// The robot does not fit on a bridge.
+    /// The setup does not fit the robot.
     #[error(transparent)]
-    Map(#[from] MapError),
+    Setup(#[from] SetupError),
     /// The first connection failed.
     #[error(transparent)]
     Link(#[from] LinkError),
@@ -97,7 +96,7 @@ struct Reconnector {
 }
 
 impl Reconnector {
-    fn spawn(path: PathBuf, setup: BridgeSetup, actuators: Vec<ActuatorSetup>) -> Reconnector {
+    fn spawn(path: PathBuf, setup: UnitSetup) -> Reconnector {
         let slot = Arc::new(ArrayQueue::new(1));
         let wanted = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
@@ -108,7 +107,7 @@ impl Reconnector {
                 .spawn(move || {
                     while !stop.load(Ordering::Acquire) {
                         if wanted.load(Ordering::Acquire) && slot.is_empty() {
-                            match connect(&path, &setup, &actuators) {
+                            match connect(&path, &setup.bridge, &setup.actuators) {
                                 Ok(connection) => {
                                     tracing::info!(port = %path.display(), "bridge link restored");
                                     wanted.store(false, Ordering::Release);
@@ -167,11 +166,17 @@ pub struct BridgeRobot {
 }
 
 impl BridgeRobot {
-    /// Connects to the bridge on `port` and configures it for `model` at `rate_hz` with
-    /// the default actuator map.
-    pub fn connect(port: &Path, model: &Model, rate_hz: f64) -> Result<BridgeRobot, BridgeError> {
-        let (setup, actuators) = default_map(model, rate_hz)?;
-        let connection = connect(port, &setup, &actuators)?;
+    /// Connects to the bridge on `port` and configures it with `setup` (one actuator per
+    /// actuated joint of `model`, at the setup's control rate).
+    pub fn connect(
+        port: &Path,
+        model: &Model,
+        setup: &UnitSetup,
+    ) -> Result<BridgeRobot, BridgeError> {
+        let joints = model.actuated_joints().count();
+        setup.check_joints(joints)?;
+        let rate_hz = setup.rate_hz();
+        let connection = connect(port, &setup.bridge, &setup.actuators)?;
         let caps = Capabilities {
             max_rate_hz: rate_hz,
             ..Capabilities::from_model(model, CommandModes::ALL)
@@ -185,7 +190,7 @@ impl BridgeRobot {
             caps,
             info: connection.info,
             connection: Some(connection),
-            reconnector: Reconnector::spawn(port.to_path_buf(), setup, actuators),
+            reconnector: Reconnector::spawn(port.to_path_buf(), setup.clone()),
             encoder: FrameEncoder::default(),
             decoder: Box::default(),
             out: Box::new([0; MAX_FRAME]),

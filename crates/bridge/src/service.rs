@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use embody_protocol::messages::{
-    BridgeMessage, BridgeStatus, FLASH_CHUNK, FirmwareImage, FlashRefusal, HostMessage, UnitRecord,
-    UnitRefusal,
+    BridgeMessage, BridgeStatus, FLASH_CHUNK, FirmwareImage, FlashRefusal, HostMessage,
+    PROTOCOL_VERSION, UnitRecord, UnitRefusal,
 };
 
 use crate::link::{ANSWER_TIMEOUT, BridgeInfo, Exchange, LinkError};
@@ -27,6 +27,17 @@ pub enum ServiceError {
         what: &'static str,
         /// Its reason.
         reason: FlashRefusal,
+    },
+    /// The unit's firmware speaks another protocol version: it can be updated, but its
+    /// record has another layout.
+    #[error(
+        "{path}: the unit's firmware speaks protocol version {theirs}, this host {PROTOCOL_VERSION}: update its firmware (`embody flash`) before reading or storing its record"
+    )]
+    OtherProtocol {
+        /// The port.
+        path: String,
+        /// The unit's version.
+        theirs: u16,
     },
     /// The unit refused its record.
     #[error("{path}: the unit refused the record: {reason:?}")]
@@ -93,14 +104,44 @@ fn firmware_state(answer: &BridgeMessage) -> Option<FirmwareState> {
 pub struct Service {
     exchange: Exchange,
     info: BridgeInfo,
+    /// The unit's protocol version: firmware messages are the same in every version, the
+    /// record is not.
+    protocol: u16,
 }
 
 impl Service {
-    /// Opens `path` and shakes hands.
+    /// Opens `path` and shakes hands. A unit speaking another protocol version is still
+    /// served for its firmware (so it can be updated), not for its record.
     pub fn open(path: &Path) -> Result<Service, LinkError> {
         let mut exchange = Exchange::open(path)?;
-        let info = exchange.hello()?;
-        Ok(Service { exchange, info })
+        let (info, protocol) = match exchange.hello() {
+            Ok(info) => (info, PROTOCOL_VERSION),
+            Err(LinkError::Version { theirs, .. }) => (
+                BridgeInfo {
+                    firmware: [0; 3],
+                    buses: 0,
+                },
+                theirs,
+            ),
+            Err(e) => return Err(e),
+        };
+        Ok(Service {
+            exchange,
+            info,
+            protocol,
+        })
+    }
+
+    /// Refuses record messages to a unit of another protocol version.
+    fn same_protocol(&self) -> Result<(), ServiceError> {
+        if self.protocol == PROTOCOL_VERSION {
+            Ok(())
+        } else {
+            Err(ServiceError::OtherProtocol {
+                path: self.path(),
+                theirs: self.protocol,
+            })
+        }
     }
 
     /// Opens `path` and shakes hands, trying again until `wait` has passed (a unit
@@ -110,7 +151,6 @@ impl Service {
         loop {
             match Service::open(path) {
                 Ok(s) => return Ok(s),
-                Err(e @ LinkError::Version { .. }) => return Err(e),
                 Err(e) if Instant::now() >= deadline => return Err(e),
                 Err(_) => std::thread::sleep(Duration::from_millis(50)),
             }
@@ -160,6 +200,7 @@ impl Service {
 
     /// The record in the unit's config area.
     pub fn unit(&mut self) -> Result<Option<UnitRecord>, ServiceError> {
+        self.same_protocol()?;
         match self.exchange.request(&HostMessage::GetUnit, "GetUnit")? {
             BridgeMessage::Unit(record) => Ok(record),
             _ => Err(self.unexpected("GetUnit")),
@@ -168,6 +209,7 @@ impl Service {
 
     /// Stores `record` in the unit's config area.
     pub fn store_unit(&mut self, record: &UnitRecord) -> Result<(), ServiceError> {
+        self.same_protocol()?;
         match self
             .exchange
             .request(&HostMessage::SetUnit(record.clone()), "SetUnit")?

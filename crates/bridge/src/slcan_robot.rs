@@ -15,21 +15,22 @@ use embody_hal::{
     Robot, SensorFrame, Timestamp,
 };
 use embody_model::Model;
+use embody_protocol::budget;
 use embody_protocol::messages::ActuatorSetup;
 use embody_protocol::slcan::{self, LineEvent, LineReader, SlcanLine};
 use embody_protocol::{CanFrame, MitSpecial};
 use serialport::TTYPort;
 
 use crate::fd_io::{self, FdStatus};
-use crate::map::{MapError, classic_actuator_cost_us, slcan_map};
 use crate::robot::{fault_bits, wire};
+use crate::setup::{SetupError, UnitSetup};
 
 /// Why the adapter could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum SlcanRobotError {
-    /// The robot cannot be mapped.
+    /// The setup does not fit the robot or the adapter.
     #[error(transparent)]
-    Map(#[from] MapError),
+    Setup(#[from] SetupError),
     /// The port could not be opened.
     #[error("cannot open {path}: {source}")]
     Open {
@@ -38,8 +39,11 @@ pub enum SlcanRobotError {
         /// The cause.
         source: serialport::Error,
     },
+    /// The adapter has no SLCAN code for this bit rate.
+    #[error("{0} bit/s is not an SLCAN bit rate (10k, 20k, 50k, 100k, 125k, 250k, 500k, 800k, 1M)")]
+    Bitrate(u32),
     /// The adapter did not accept the opening commands.
-    #[error("{0}: the adapter did not answer C/S8/O (is an SLCAN adapter on this port?)")]
+    #[error("{0}: the adapter did not answer C/S/O (is an SLCAN adapter on this port?)")]
     NoAdapter(String),
 }
 
@@ -61,17 +65,25 @@ pub struct SlcanRobot {
 }
 
 impl SlcanRobot {
-    /// Opens the adapter on `port` at 1 Mbit/s and polls every motor of `model`.
+    /// Opens the adapter on `port` at the setup's bit rate and polls every motor of
+    /// `setup` (one bus, one actuator per actuated joint of `model`).
     pub fn connect(
         port: &Path,
         model: &Model,
-        rate_hz: f64,
+        setup: &UnitSetup,
     ) -> Result<SlcanRobot, SlcanRobotError> {
-        let actuators = slcan_map(model)?;
-        let cycle_us = classic_actuator_cost_us() as f64 * actuators.len() as f64;
-        if cycle_us > 1e6 / rate_hz {
+        setup.check_joints(model.actuated_joints().count())?;
+        if setup.bridge.buses.len() != 1 {
+            return Err(SetupError::OneBus(setup.bridge.buses.len()).into());
+        }
+        let rate_hz = setup.rate_hz();
+        let bitrate = setup.bridge.buses[0].bitrate;
+        let code = bitrate_code(bitrate).ok_or(SlcanRobotError::Bitrate(bitrate))?;
+        let actuators = setup.actuators.clone();
+        let cycle_us = budget::bus_cycle_us(actuators.iter(), 0, bitrate);
+        if f64::from(cycle_us) > 1e6 / rate_hz {
             tracing::warn!(
-                "{} motors need {cycle_us:.0} µs of a 1 Mbit/s bus per cycle, more than the {:.0} µs period: a real bus will lag",
+                "{} motors need {cycle_us} µs of the bus per cycle, more than the {:.0} µs period: a real bus will lag",
                 actuators.len(),
                 1e6 / rate_hz
             );
@@ -105,14 +117,14 @@ impl SlcanRobot {
             health: LinkHealth::default(),
             wrote: false,
         };
-        robot.open_channel(&path)?;
+        robot.open_channel(&path, code)?;
         Ok(robot)
     }
 
-    fn open_channel(&mut self, path: &str) -> Result<(), SlcanRobotError> {
+    fn open_channel(&mut self, path: &str, code: u8) -> Result<(), SlcanRobotError> {
         let fd = self.port.as_raw_fd();
-        // Close (may ring the bell if already closed), 1 Mbit/s, flush, open.
-        let _ = fd_io::write_all(fd, b"C\rS8\r\rO\r");
+        // Close (may ring the bell if already closed), the bit rate, flush, open.
+        let _ = fd_io::write_all(fd, &[b'C', b'\r', b'S', code, b'\r', b'\r', b'O', b'\r']);
         let deadline = Instant::now() + Duration::from_millis(500);
         let mut oks = 0;
         while Instant::now() < deadline && oks < 2 {
@@ -148,6 +160,17 @@ impl SlcanRobot {
                 .unwrap_or_else(|_| codec.special_frame(MitSpecial::ExitMotorMode)),
         }
     }
+}
+
+/// The SLCAN `S` code of `bitrate` (`b'0'`–`b'8'`).
+fn bitrate_code(bitrate: u32) -> Option<u8> {
+    const RATES: [u32; 9] = [
+        10_000, 20_000, 50_000, 100_000, 125_000, 250_000, 500_000, 800_000, 1_000_000,
+    ];
+    RATES
+        .iter()
+        .position(|r| *r == bitrate)
+        .map(|k| b'0' + k as u8)
 }
 
 impl SlcanRobot {

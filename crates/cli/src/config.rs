@@ -1,17 +1,18 @@
-//! `embody config check|show|diff|apply <unit>`: a unit's configuration merged from its
+//! `embody config check|show|diff|apply|init`: a unit's configuration merged from its
 //! layers (fleet → robot → unit → calibration) and checked against its robot, every
-//! problem with its file, key and reason; compared with the record on the unit's bridge,
-//! and stored there (in the config area firmware updates never erase).
+//! problem with its file, key and reason; compared with the record on the unit's bridge
+//! and stored there; and a robot's generated actuator map written out to start from.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Subcommand;
-use embody_bridge::service::Service;
-use embody_fleet::{check, config, record};
-use embody_protocol::messages::UnitRecord;
+use embody_fleet::Unit;
+use embody_fleet::config::Variant;
+use embody_fleet::defaults::{self, DefaultMap};
+use embody_fleet::record::Change;
+use embody_model::robots;
 
-/// What `config apply` records as the tool that applied a configuration.
-pub const TOOL: &str = concat!("embody ", env!("CARGO_PKG_VERSION"));
+use crate::error::{CliError, Result};
 
 /// The `config` subcommands.
 #[derive(Subcommand, Debug)]
@@ -38,15 +39,44 @@ pub enum ConfigCommand {
         #[arg(long)]
         sources: bool,
     },
-    /// Show what `apply` would change on the unit (its bridge's record).
-    Diff(UnitArgs),
+    /// Show what `apply` would change on the unit (its bridge's record), key by key.
+    Diff(UnitPort),
     /// Store the unit's configuration record (calibration included) on its bridge.
-    Apply(UnitArgs),
+    Apply(UnitPort),
+    /// Write a robot's generated actuator map (`robots/<robot>.toml`) to edit.
+    Init {
+        /// Built-in robot or URDF path.
+        #[arg(long)]
+        robot: String,
+        /// Every motor's protocol variant.
+        #[arg(long, value_enum, default_value_t = VariantArg::Classic)]
+        variant: VariantArg,
+        /// Control rate the buses are laid out for (Hz).
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        /// The fleet directory.
+        #[arg(long, default_value = "examples/fleet")]
+        dir: PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// A protocol variant on the command line.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VariantArg {
+    /// CubeMars AK and compatible.
+    Classic,
+    /// DaMiao.
+    Damiao,
+    /// Robstride.
+    Robstride,
 }
 
 /// A unit and where its bridge is.
 #[derive(clap::Args, Debug)]
-pub struct UnitArgs {
+pub struct UnitPort {
     /// The unit's serial number.
     unit: String,
     /// The fleet directory.
@@ -60,36 +90,7 @@ pub struct UnitArgs {
     json: bool,
 }
 
-/// The unit's bridge port: `given`, else its `port` key (relative to the fleet `dir`).
-pub fn port_of(
-    layers: &config::Layers,
-    unit_config: &config::UnitConfig,
-    given: Option<&PathBuf>,
-    dir: &Path,
-) -> Result<PathBuf, String> {
-    match (given, &unit_config.port) {
-        (Some(p), _) => Ok(p.clone()),
-        (None, Some(p)) if Path::new(p).is_relative() => Ok(dir.join(p)),
-        (None, Some(p)) => Ok(PathBuf::from(p)),
-        (None, None) => Err(format!(
-            "{}: no `port` for unit {} (or give --port)",
-            layers.source("port").display(),
-            unit_config.serial
-        )),
-    }
-}
-
-/// The unit's port, the record its configuration makes, and its joint names.
-fn prepare(args: &UnitArgs) -> Result<(PathBuf, UnitRecord, Vec<String>), String> {
-    let (layers, unit_config) = checked(&args.dir, &args.unit)?;
-    let model = check::load_model(&layers, &unit_config).map_err(|p| p.to_string())?;
-    let wanted =
-        record::record_of(&layers, &unit_config, &model, TOOL).map_err(|p| p.to_string())?;
-    let port = port_of(&layers, &unit_config, args.port.as_ref(), &args.dir)?;
-    Ok((port, wanted, record::joint_names(&model)))
-}
-
-fn print_changes(changes: &[record::Change], json: bool, applied: bool) {
+fn print_changes(changes: &[Change], json: bool, applied: bool) {
     if json {
         let list: Vec<_> = changes
             .iter()
@@ -106,86 +107,75 @@ fn print_changes(changes: &[record::Change], json: bool, applied: bool) {
     }
 }
 
-fn diff_or_apply(args: &UnitArgs, apply: bool) -> Result<(), String> {
-    let (port, wanted, names) = prepare(args)?;
-    let mut service = Service::open(&port).map_err(|e| e.to_string())?;
-    let on_unit = service.unit().map_err(|e| e.to_string())?;
-    let changes = record::diff(on_unit.as_ref(), &wanted, &names);
-    if changes.is_empty() {
-        print_changes(&changes, args.json, false);
-        eprintln!("{}: the unit holds this configuration already", args.unit);
-        return Ok(());
-    }
-    if !apply {
-        print_changes(&changes, args.json, false);
-        eprintln!(
-            "{}: {} change{} (`embody config apply` stores them)",
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn diff_or_apply(args: &UnitPort, apply: bool) -> Result {
+    let unit = Unit::load(&args.dir, &args.unit)?;
+    let port = unit.port(args.port.as_deref())?;
+    let changes = if apply {
+        unit.apply(&port)?
+    } else {
+        unit.diff(&port)?
+    };
+    print_changes(&changes, args.json, apply && !changes.is_empty());
+    let n = changes.len();
+    match (n, apply) {
+        (0, _) => eprintln!("{}: the unit holds this configuration already", args.unit),
+        (_, false) => eprintln!(
+            "{}: {n} change{} (`embody config apply` stores them)",
             args.unit,
-            changes.len(),
-            if changes.len() == 1 { "" } else { "s" }
-        );
-        return Ok(());
+            plural(n)
+        ),
+        (_, true) => eprintln!(
+            "{}: stored on {} ({n} change{}); the bridge applies its calibration from the next connection",
+            args.unit,
+            port.display(),
+            plural(n)
+        ),
     }
-    service.store_unit(&wanted).map_err(|e| e.to_string())?;
-    // Read back: what the unit now holds is what was meant.
-    let stored = service.unit().map_err(|e| e.to_string())?;
-    if stored.as_ref() != Some(&wanted) {
-        return Err(format!(
-            "{}: the unit's record reads back different",
-            args.unit
+    Ok(())
+}
+
+fn init(robot: &str, map: &DefaultMap, dir: &std::path::Path, force: bool) -> Result {
+    let model = robots::load(robot, Some(false))?;
+    let name = std::path::Path::new(robot)
+        .file_stem()
+        .map_or(robot.to_owned(), |s| s.to_string_lossy().into_owned());
+    let text = defaults::robot_file(&model, robot, map).map_err(embody_fleet::FleetError::from)?;
+    let path = dir.join("robots").join(format!("{name}.toml"));
+    if path.exists() && !force {
+        return Err(CliError::file(
+            &path,
+            "exists already (--force replaces it)",
         ));
     }
-    print_changes(&changes, args.json, true);
-    eprintln!(
-        "{}: stored on {} ({} change{}); the bridge applies its calibration from the next connection",
-        args.unit,
-        port.display(),
-        changes.len(),
-        if changes.len() == 1 { "" } else { "s" }
+    let folder = dir.join("robots");
+    std::fs::create_dir_all(&folder).map_err(|e| CliError::file(&folder, e))?;
+    std::fs::write(&path, text).map_err(|e| CliError::file(&path, e))?;
+    println!(
+        "wrote {}: {}",
+        path.display(),
+        defaults::describe(&model, map)
     );
     Ok(())
 }
 
-/// Every problem, one a line.
-pub fn report(problems: &[config::Problem]) -> String {
-    let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
-    format!(
-        "{} problem{}:\n{}",
-        problems.len(),
-        if problems.len() == 1 { "" } else { "s" },
-        lines.join("\n")
-    )
-}
-
-/// Loads and checks a unit: its layers and configuration, or every problem.
-pub fn checked(
-    dir: &std::path::Path,
-    unit: &str,
-) -> Result<(config::Layers, config::UnitConfig), String> {
-    let (layers, unit_config) = config::load(dir, unit).map_err(|p| report(&p))?;
-    let problems = check::check(&layers, &unit_config);
-    if problems.is_empty() {
-        Ok((layers, unit_config))
-    } else {
-        Err(report(&problems))
-    }
-}
-
 /// Runs a `config` subcommand.
-pub fn run(command: ConfigCommand) -> Result<(), String> {
+pub fn run(command: ConfigCommand) -> Result {
     match command {
         ConfigCommand::Check { unit, dir } => {
-            let (layers, config) = checked(&dir, &unit)?;
-            let used: Vec<String> = layers
-                .files
-                .iter()
+            let unit = Unit::load(&dir, &unit)?;
+            let used: Vec<String> = (unit.layers.files.iter())
                 .filter(|f| f.exists())
                 .map(|f| f.display().to_string())
                 .collect();
             println!(
-                "{unit}: good ({} actuators, {} calibrated joints; from {})",
-                config.actuators.len(),
-                config.calibration.joints.len(),
+                "{}: good ({} actuators, {} calibrated joints; from {})",
+                unit.serial(),
+                unit.config.actuators.len(),
+                unit.config.calibration.joints.len(),
                 used.join(", ")
             );
             Ok(())
@@ -196,18 +186,17 @@ pub fn run(command: ConfigCommand) -> Result<(), String> {
             json,
             sources,
         } => {
-            let (layers, config) = checked(&dir, &unit)?;
+            let unit = Unit::load(&dir, &unit)?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?
-                );
+                println!("{:#}", serde_json::json!(unit.config));
             } else {
-                print!("{}", toml::to_string(&config).map_err(|e| e.to_string())?);
+                let text =
+                    toml::to_string(&unit.config).map_err(|e| CliError::Failed(e.to_string()))?;
+                print!("{text}");
             }
             if sources {
                 eprintln!("# where each key was set:");
-                for (key, file) in &layers.sources {
+                for (key, file) in &unit.layers.sources {
                     eprintln!("#   {key} = {}", file.display());
                 }
             }
@@ -215,5 +204,23 @@ pub fn run(command: ConfigCommand) -> Result<(), String> {
         }
         ConfigCommand::Diff(args) => diff_or_apply(&args, false),
         ConfigCommand::Apply(args) => diff_or_apply(&args, true),
+        ConfigCommand::Init {
+            robot,
+            variant,
+            rate,
+            dir,
+            force,
+        } => {
+            let map = DefaultMap {
+                variant: match variant {
+                    VariantArg::Classic => Variant::Classic,
+                    VariantArg::Damiao => Variant::Damiao,
+                    VariantArg::Robstride => Variant::Robstride,
+                },
+                rate_hz: rate,
+                ..DefaultMap::default()
+            };
+            init(&robot, &map, &dir, force)
+        }
     }
 }

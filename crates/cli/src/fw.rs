@@ -9,6 +9,8 @@ use embody_fleet::{hex, keys};
 use embody_fwimage::{Header, Image, Version, image_len, parse, sign};
 use serde_json::json;
 
+use crate::error::{CliError, Result};
+
 /// The `fw` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum FwCommand {
@@ -60,11 +62,11 @@ pub struct SignArgs {
     output: PathBuf,
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| CliError::file(path, e))
 }
 
-fn build_id(arg: Option<&str>, payload: &[u8]) -> Result<[u8; 16], String> {
+fn build_id(arg: Option<&str>, payload: &[u8]) -> Result<[u8; 16]> {
     let mut id = [0u8; 16];
     match arg {
         None => {
@@ -72,7 +74,8 @@ fn build_id(arg: Option<&str>, payload: &[u8]) -> Result<[u8; 16], String> {
             id.copy_from_slice(&sha2_digest(payload)[..16]);
         }
         Some(text) => {
-            let bad = || format!("--build-id '{text}': expected up to 32 hex digits");
+            let bad =
+                || CliError::Usage(format!("--build-id '{text}': expected up to 32 hex digits"));
             if text.len() > 32 || text.len() % 2 != 0 {
                 return Err(bad());
             }
@@ -86,11 +89,11 @@ fn build_id(arg: Option<&str>, payload: &[u8]) -> Result<[u8; 16], String> {
 }
 
 /// Runs an `fw` subcommand.
-pub fn run(command: FwCommand) -> Result<(), String> {
+pub fn run(command: FwCommand) -> Result {
     match command {
         FwCommand::Keygen { out } => {
-            let key = keys::generate().map_err(|e| e.to_string())?;
-            let public = keys::write_pair(&out, &key).map_err(|e| e.to_string())?;
+            let key = keys::generate()?;
+            let public = keys::write_pair(&out, &key)?;
             println!(
                 "wrote {} (private, keep it safe) and {} (key id {})",
                 out.display(),
@@ -102,16 +105,16 @@ pub fn run(command: FwCommand) -> Result<(), String> {
         FwCommand::Sign(args) => sign_image(&args),
         FwCommand::Inspect { image, json } => {
             let bytes = read(&image)?;
-            let parsed = parse(&bytes).map_err(|e| format!("{}: {e}", image.display()))?;
+            let parsed = parse(&bytes).map_err(|e| CliError::file(&image, e))?;
             describe(&image, &parsed, json);
             Ok(())
         }
         FwCommand::Verify { pubkey, image } => {
-            let key = keys::read_verifying_key(&pubkey).map_err(|e| e.to_string())?;
+            let key = keys::read_verifying_key(&pubkey)?;
             let bytes = read(&image)?;
             let parsed = parse(&bytes)
                 .and_then(|p| p.verify(&key).map(|()| p))
-                .map_err(|e| format!("{}: {e}", image.display()))?;
+                .map_err(|e| CliError::file(&image, e))?;
             println!(
                 "{}: good signature by key {}, version {}, security counter {}",
                 image.display(),
@@ -124,8 +127,8 @@ pub fn run(command: FwCommand) -> Result<(), String> {
     }
 }
 
-fn sign_image(args: &SignArgs) -> Result<(), String> {
-    let key = keys::read_signing_key(&args.key).map_err(|e| e.to_string())?;
+fn sign_image(args: &SignArgs) -> Result {
+    let key = keys::read_signing_key(&args.key)?;
     let payload = read(&args.input)?;
     let header = Header {
         version: args.version,
@@ -134,8 +137,8 @@ fn sign_image(args: &SignArgs) -> Result<(), String> {
     };
     let mut out = vec![0u8; image_len(payload.len())];
     sign(&payload, &header, args.counter, &key, &mut out)
-        .map_err(|e| format!("{}: {e}", args.input.display()))?;
-    std::fs::write(&args.output, &out).map_err(|e| format!("{}: {e}", args.output.display()))?;
+        .map_err(|e| CliError::file(&args.input, e))?;
+    std::fs::write(&args.output, &out).map_err(|e| CliError::file(&args.output, e))?;
     println!(
         "wrote {}: version {}, {} bytes of firmware, security counter {}, key {}",
         args.output.display(),

@@ -1,6 +1,7 @@
 //! The `embody` command: one binary for integrators, developers and operators. Each
-//! subcommand lives in its own module; this file only parses arguments and reports errors
-//! with a non-zero exit code.
+//! subcommand is an adapter in its own module — it parses its arguments, calls a
+//! library (`embody-runtime`, `embody-fleet`, …) and prints; this file dispatches and
+//! reports any error once, with a non-zero exit code.
 
 use std::process::ExitCode;
 
@@ -10,13 +11,24 @@ use tracing_subscriber::EnvFilter;
 mod bench;
 mod calibrate;
 mod config;
+mod error;
 mod flash;
 mod fw;
 mod model;
 mod rerun_args;
 mod run;
 mod sim;
+mod unit_args;
 mod vmcu;
+
+/// Prints what a session says as it starts (the map it drives the motors with, …).
+pub struct Notes;
+
+impl embody_runtime::Observer for Notes {
+    fn note(&mut self, text: &str) {
+        eprintln!("{text}");
+    }
+}
 
 /// embody: robot control runtime.
 #[derive(Parser, Debug)]
@@ -43,7 +55,8 @@ enum Command {
     /// Run the virtual MCU: the bridge firmware behind a pseudo-terminal with simulated
     /// CAN motors (`--slcan`: a plain SLCAN adapter).
     Vmcu(vmcu::VmcuArgs),
-    /// Unit configuration: `embody config check|show|diff|apply <unit>`.
+    /// Unit configuration: `embody config check|show|diff|apply <unit>`, `embody config
+    /// init --robot R`.
     #[command(subcommand)]
     Config(config::ConfigCommand),
     /// Signed firmware images: `embody fw keygen|sign|inspect|verify`.

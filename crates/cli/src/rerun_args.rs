@@ -4,7 +4,9 @@
 use clap::Args;
 use embody_viz::{Sink, VizConfig};
 
-/// `--rerun SINK [--unit ID] [--rerun-pose-hz HZ] [--rerun-series-hz HZ]`.
+use crate::error::{CliError, Result};
+
+/// `--rerun SINK [--rerun-unit ID] [--rerun-pose-hz HZ] [--rerun-series-hz HZ]`.
 #[derive(Args, Debug, Clone)]
 pub struct RerunArgs {
     /// Show the robot in Rerun: spawn, connect[=URL], save=PATH or serve.
@@ -12,7 +14,7 @@ pub struct RerunArgs {
     pub rerun: Option<Sink>,
     /// The robot's unit id in the recording (default: the robot's name).
     #[arg(long, requires = "rerun")]
-    pub unit: Option<String>,
+    pub rerun_unit: Option<String>,
     /// Rate of the robot's 3D poses in the recording (Hz).
     #[arg(long, default_value_t = 60.0, requires = "rerun")]
     pub rerun_pose_hz: f64,
@@ -23,28 +25,28 @@ pub struct RerunArgs {
 
 impl RerunArgs {
     /// The recording's settings (`None` without `--rerun`); `robot` is the default unit.
-    pub fn config(&self, robot: &str) -> Result<Option<VizConfig>, String> {
+    pub fn config(&self, robot: &str) -> Result<Option<VizConfig>> {
         let Some(sink) = self.rerun.clone() else {
             return Ok(None);
         };
         let rate_ok = |hz: f64| hz.is_finite() && hz > 0.0 && hz <= 10_000.0;
         if !rate_ok(self.rerun_pose_hz) {
-            return Err(format!(
+            return Err(CliError::Usage(format!(
                 "--rerun-pose-hz {} is outside (0, 10000]",
                 self.rerun_pose_hz
-            ));
+            )));
         }
         if let Some(hz) = self.rerun_series_hz.filter(|hz| !rate_ok(*hz)) {
-            return Err(format!("--rerun-series-hz {hz} is outside (0, 10000]"));
+            return Err(CliError::Usage(format!(
+                "--rerun-series-hz {hz} is outside (0, 10000]"
+            )));
         }
-        let mut viz = VizConfig::new(sink, self.unit.as_deref().unwrap_or(robot));
+        let mut viz = VizConfig::new(sink, self.rerun_unit.as_deref().unwrap_or(robot));
         viz.pose_hz = self.rerun_pose_hz;
         viz.series_hz = self.rerun_series_hz;
         Ok(Some(viz))
     }
-}
 
-impl RerunArgs {
     /// With `--rerun serve`, keeps the recording served once the command is done, until
     /// the process is interrupted (viewers can still connect and scrub through it).
     pub fn linger(&self) {

@@ -1,8 +1,9 @@
-//! `embody calibrate` against a virtual unit whose motors are mounted as a real unit's
-//! are (`embody vmcu --as-built SEED`: encoder zeros off by up to 0.3 rad, some motors
-//! turned round): the zeros and directions it finds are the mounting the simulator was
-//! built with, the calibration file it writes passes `config check` (and fails it once
-//! edited by hand), and the unit then holds exactly that configuration.
+//! `embody calibrate` against a virtual unit wired as its configuration says (`embody
+//! vmcu --unit`) whose motors are mounted as a real unit's are (`--as-built SEED`:
+//! encoder zeros off by up to 0.3 rad, some motors turned round): the zeros and
+//! directions it finds are the mounting the simulator was built with, the calibration
+//! file it writes passes `config check` (and fails it once edited by hand), and the
+//! unit then holds exactly that configuration.
 
 mod common;
 
@@ -56,14 +57,9 @@ fn calibration_finds_the_mounting_the_unit_was_built_with() {
     let link = dir.0.join("unit");
     let _vmcu = Vmcu(
         Command::new(env!("CARGO_BIN_EXE_embody"))
-            .args([
-                "vmcu",
-                "--robot",
-                "arm7",
-                "--as-built",
-                &seed.to_string(),
-                "--link",
-            ])
+            .args(["vmcu", "--unit", "ARM-0001", "--dir"])
+            .arg(&fleet)
+            .args(["--as-built", &seed.to_string(), "--link"])
             .arg(&link)
             .arg("--flash")
             .arg(dir.0.join("unit.flash"))
@@ -82,6 +78,7 @@ fn calibration_finds_the_mounting_the_unit_was_built_with() {
     let (d, l) = (fleet.display().to_string(), link.display().to_string());
     let out = embody(&[
         "calibrate",
+        "--unit",
         "ARM-0001",
         "--dir",
         &d,

@@ -1,16 +1,16 @@
-//! What `embody config check` checks beyond the schema: the loop rate and watchdog, the
-//! robot model, one actuator per actuated joint and no more, CAN ids unique on each bus,
-//! each bus's cycle within the control period, the joints' limits within their
-//! actuators' ratings, and a calibration that names real joints with sane values.
+//! What `embody config check` checks beyond the schema: the loop rate, watchdog and
+//! damping time, the robot model, one actuator per actuated joint and no more, CAN ids
+//! unique on each bus, each bus's cycle within the control period, the joints' limits
+//! within their actuators' ratings and MIT ranges, and a calibration that names real
+//! joints with sane values.
 
 use std::collections::BTreeMap;
 
-use embody_firmware_bridge::schedule::variant_cycle_us;
-use embody_model::{Model, robots};
-use embody_protocol::MitVariant;
+use embody_model::{JointLimits, Model, robots};
+use embody_protocol::budget::variant_cycle_us;
 use embody_protocol::messages::MAX_BUSES;
 
-use crate::config::{Layers, Problem, UnitConfig, Variant, problem};
+use crate::config::{Actuator, Layers, Problem, UnitConfig, problem};
 
 /// The model a unit's `robot` names: a built-in, or a URDF relative to the fleet
 /// directory.
@@ -26,12 +26,55 @@ pub fn load_model(layers: &Layers, config: &UnitConfig) -> Result<Model, Problem
     robots::load(&target, Some(false)).map_err(|e| problem(layers, "robot", e.to_string()))
 }
 
-fn variant(v: Variant) -> MitVariant {
-    match v {
-        Variant::Classic => MitVariant::Classic,
-        Variant::Damiao => MitVariant::DaMiao,
-        Variant::Robstride => MitVariant::Robstride,
+/// Problems with an actuator's MIT ranges against its joint's limits: every range
+/// finite and positive, positions and the rated torque and speed within them.
+fn range_problems(a: &Actuator, limits: &JointLimits) -> Vec<(&'static str, String)> {
+    let r = &a.ranges;
+    let mut out = Vec::new();
+    let fields = [
+        ("p_max_rad", r.p_max_rad),
+        ("v_max_radps", r.v_max_radps),
+        ("t_max_nm", r.t_max_nm),
+        ("kp_max", r.kp_max),
+        ("kd_max", r.kd_max),
+    ];
+    for (name, value) in fields {
+        if !(value.is_finite() && value > 0.0 && value < 1e6) {
+            out.push((name, format!("{value}: must be positive and finite")));
+        }
     }
+    if !out.is_empty() {
+        return out;
+    }
+    let reach = limits.lower.abs().max(limits.upper.abs());
+    if reach.is_finite() && reach > r.p_max_rad {
+        out.push((
+            "p_max_rad",
+            format!(
+                "±{} rad does not cover the joint's range [{}, {}]",
+                r.p_max_rad, limits.lower, limits.upper
+            ),
+        ));
+    }
+    if r.t_max_nm < a.torque_max_nm {
+        out.push((
+            "t_max_nm",
+            format!(
+                "±{} N·m is below the rated torque of {} N·m",
+                r.t_max_nm, a.torque_max_nm
+            ),
+        ));
+    }
+    if r.v_max_radps < a.velocity_max_radps {
+        out.push((
+            "v_max_radps",
+            format!(
+                "±{} rad/s is below the rated speed of {} rad/s",
+                r.v_max_radps, a.velocity_max_radps
+            ),
+        ));
+    }
+    out
 }
 
 /// Every problem with `config` against its robot (empty: it is good).
@@ -54,6 +97,12 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
                 c.watchdog_ms,
                 2e-3 * period_us
             ),
+        );
+    }
+    if c.damping_ms > 60_000 {
+        say(
+            "control.damping_ms",
+            format!("{} ms: at most 60 s", c.damping_ms),
         );
     }
     if !(10_000..=1_000_000).contains(&config.bus.bitrate) {
@@ -113,6 +162,9 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
             );
         }
         let limits = model.joints[model.actuated_joints().nth(k).map_or(0, |j| j.0)].limits;
+        for (field, reason) in range_problems(a, &limits) {
+            say(&format!("actuators.{name}.ranges.{field}"), reason);
+        }
         if limits.effort.is_finite() && limits.effort > a.torque_max_nm {
             say(
                 &key("torque_max_nm"),
@@ -132,7 +184,7 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
             );
         }
         let bus = cycle_us.entry(a.bus).or_default();
-        bus.0 += variant_cycle_us(variant(a.variant), config.bus.bitrate);
+        bus.0 += variant_cycle_us(a.variant.into(), config.bus.bitrate);
         bus.1 += 1;
         let bus_key = key("bus");
         if bus.2.is_empty() || layers.layer_of(&bus_key) > layers.layer_of(&bus.2) {

@@ -18,6 +18,14 @@ pub struct Control {
     pub rate_hz: f64,
     /// Bridge watchdog: no command for this long → damping, then off (ms).
     pub watchdog_ms: u32,
+    /// How long the watchdog damps the motors before it turns them off (ms). Default
+    /// 1000.
+    #[serde(default = "default_damping_ms")]
+    pub damping_ms: u32,
+}
+
+fn default_damping_ms() -> u32 {
+    1000
 }
 
 /// The CAN buses' settings.
@@ -40,6 +48,24 @@ pub enum Variant {
     Robstride,
 }
 
+/// The full-scale ranges a motor's firmware packs its MIT fields with (`±max` for
+/// position, velocity and torque; `0..max` for the gains). They must match the motor's
+/// own: a command packed with other ranges means another position.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ranges {
+    /// Position range (rad).
+    pub p_max_rad: f64,
+    /// Velocity range (rad/s).
+    pub v_max_radps: f64,
+    /// Torque range (N·m).
+    pub t_max_nm: f64,
+    /// Stiffness range (N·m/rad).
+    pub kp_max: f64,
+    /// Damping range (N·m·s/rad).
+    pub kd_max: f64,
+}
+
 /// One joint's actuator.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,12 +74,37 @@ pub struct Actuator {
     pub bus: u8,
     /// CAN id of the motor (1–127).
     pub can_id: u8,
+    /// The id the motor sends its replies to (the host's). Default 0.
+    #[serde(default)]
+    pub master_id: u8,
     /// Protocol variant.
     pub variant: Variant,
     /// Rated torque (N·m): the joint's effort limit must not exceed it.
     pub torque_max_nm: f64,
     /// Rated speed (rad/s): the joint's velocity limit must not exceed it.
     pub velocity_max_radps: f64,
+    /// The motor's MIT ranges.
+    pub ranges: Ranges,
+}
+
+impl From<Variant> for embody_protocol::MitVariant {
+    fn from(v: Variant) -> Self {
+        match v {
+            Variant::Classic => embody_protocol::MitVariant::Classic,
+            Variant::Damiao => embody_protocol::MitVariant::DaMiao,
+            Variant::Robstride => embody_protocol::MitVariant::Robstride,
+        }
+    }
+}
+
+impl From<embody_protocol::MitVariant> for Variant {
+    fn from(v: embody_protocol::MitVariant) -> Self {
+        match v {
+            embody_protocol::MitVariant::Classic => Variant::Classic,
+            embody_protocol::MitVariant::DaMiao => Variant::Damiao,
+            embody_protocol::MitVariant::Robstride => Variant::Robstride,
+        }
+    }
 }
 
 /// One joint's calibration.

@@ -1,11 +1,16 @@
 //! What a unit's configuration becomes on its bridge: the unit record (serial, robot,
-//! the SHA-256 of the merged configuration, the calibration by joint index), and what
-//! storing it would change against the record the unit holds.
+//! the SHA-256 of the merged configuration, the calibration by joint index, the loop and
+//! bus settings and where each actuator is), and what storing it would change against
+//! the record the unit holds — named by the configuration's own keys
+//! (`actuators.joint3.can_id`), so a host about to drive a unit can say exactly how its
+//! configuration differs from the one the unit was given.
 
 use embody_model::Model;
-use embody_protocol::messages::{JointCalibration, MAX_JOINTS, UnitRecord};
+use embody_protocol::messages::{
+    ActuatorRecord, ControlRecord, JointCalibration, MAX_JOINTS, UnitRecord,
+};
 
-use crate::config::{Layers, Problem, UnitConfig, problem};
+use crate::config::{Actuator, Layers, Problem, UnitConfig, Variant, problem};
 use crate::hex;
 
 /// SHA-256 of the merged configuration as applied (its port, a host setting, left out).
@@ -16,6 +21,14 @@ pub fn config_digest(config: &UnitConfig) -> [u8; 32] {
     };
     let canonical = toml::to_string(&applied).unwrap_or_default();
     embody_fwimage::sha2_digest(canonical.as_bytes())
+}
+
+/// The first four bytes of the SHA-256 of an actuator's ratings and ranges.
+fn rest_digest(a: &Actuator) -> u32 {
+    let rest = (a.torque_max_nm, a.velocity_max_radps, a.ranges);
+    let canonical = toml::to_string(&rest).unwrap_or_default();
+    let digest = embody_fwimage::sha2_digest(canonical.as_bytes());
+    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
 
 /// The names of `model`'s actuated joints, in the bridge's joint order.
@@ -54,16 +67,37 @@ pub fn record_of(
         config_digest: config_digest(config),
         tool: text(layers, "calibration.tool", tool)?,
         calibration: heapless::Vec::new(),
+        control: ControlRecord {
+            rate_hz: config.control.rate_hz as f32,
+            watchdog_ms: config.control.watchdog_ms,
+            damping_ms: config.control.damping_ms,
+            bitrate: config.bus.bitrate,
+        },
+        actuators: heapless::Vec::new(),
     };
+    for (name, a) in &config.actuators {
+        let key = format!("actuators.{name}");
+        let joint = joint_index(&names, name)
+            .ok_or_else(|| problem(layers, &key, "not an actuated joint of the robot"))?;
+        let entry = ActuatorRecord {
+            joint,
+            bus: a.bus,
+            can_id: a.can_id,
+            master_id: a.master_id,
+            variant: a.variant.into(),
+            rest_digest: rest_digest(a),
+        };
+        record
+            .actuators
+            .push(entry)
+            .map_err(|_| problem(layers, &key, "more actuators than a bridge has"))?;
+    }
     for (name, c) in &config.calibration.joints {
         let key = format!("calibration.joints.{name}");
-        let joint = names
-            .iter()
-            .position(|n| n == name)
-            .filter(|j| *j < MAX_JOINTS)
+        let joint = joint_index(&names, name)
             .ok_or_else(|| problem(layers, &key, "not an actuated joint of the robot"))?;
         let entry = JointCalibration {
-            joint: joint as u8,
+            joint,
             zero_offset_rad: c.zero_offset_rad as f32,
             direction: c.direction,
         };
@@ -73,6 +107,15 @@ pub fn record_of(
             .map_err(|_| problem(layers, &key, "more calibrated joints than a bridge has"))?;
     }
     Ok(record)
+}
+
+/// The index of joint `name` among `names`, if it is one a bridge can hold.
+fn joint_index(names: &[String], name: &str) -> Option<u8> {
+    names
+        .iter()
+        .position(|n| n == name)
+        .filter(|j| *j < MAX_JOINTS)
+        .map(|j| j as u8)
 }
 
 /// One difference between the unit and the configuration.
@@ -96,49 +139,128 @@ fn calibration_text(c: Option<&JointCalibration>) -> String {
     }
 }
 
-/// What storing `wanted` would change on a unit holding `on_unit`; `names` are the
-/// robot's actuated joints (for naming calibration entries). Empty: nothing.
+fn actuator_fields(a: Option<&ActuatorRecord>) -> [(&'static str, String); 5] {
+    let text = |f: fn(&ActuatorRecord) -> String| a.map_or_else(|| "-".to_owned(), f);
+    [
+        ("bus", text(|a| a.bus.to_string())),
+        ("can_id", text(|a| format!("{0} (0x{0:02x})", a.can_id))),
+        (
+            "master_id",
+            text(|a| format!("{0} (0x{0:02x})", a.master_id)),
+        ),
+        (
+            "variant",
+            text(|a| format!("{:?}", Variant::from(a.variant)).to_lowercase()),
+        ),
+        (
+            "",
+            text(|a| format!("ratings and ranges #{:08x}", a.rest_digest)),
+        ),
+    ]
+}
+
+/// What storing `wanted` would change on a unit holding `on_unit`, by the
+/// configuration's keys; `names` are the robot's actuated joints (for naming joints).
+/// Empty: nothing. `config_digest` is listed only when no key explains a difference of
+/// digests (a key the unit does not keep itemised changed, such as `calibration.tool`).
 pub fn diff(on_unit: Option<&UnitRecord>, wanted: &UnitRecord, names: &[String]) -> Vec<Change> {
     let empty = UnitRecord::default();
     let have = on_unit.unwrap_or(&empty);
     let mut out = Vec::new();
-    let mut field = |key: &str, a: String, b: String| {
+    let mut field = |key: String, a: String, b: String| {
         if a != b {
             out.push(Change {
-                key: key.to_owned(),
+                key,
                 on_unit: if on_unit.is_some() { a } else { "-".into() },
                 applied: b,
             });
         }
     };
-    field("serial", have.serial.to_string(), wanted.serial.to_string());
-    field("robot", have.robot.to_string(), wanted.robot.to_string());
     field(
-        "config_digest",
-        hex(&have.config_digest),
-        hex(&wanted.config_digest),
+        "serial".into(),
+        have.serial.to_string(),
+        wanted.serial.to_string(),
     );
-    let mut joints: Vec<u8> = have
-        .calibration
-        .iter()
-        .chain(&wanted.calibration)
-        .map(|c| c.joint)
-        .collect();
-    joints.sort_unstable();
-    joints.dedup();
-    for j in joints {
-        let name = names
+    field(
+        "robot".into(),
+        have.robot.to_string(),
+        wanted.robot.to_string(),
+    );
+    let (hc, wc) = (&have.control, &wanted.control);
+    field(
+        "control.rate_hz".into(),
+        hc.rate_hz.to_string(),
+        wc.rate_hz.to_string(),
+    );
+    field(
+        "control.watchdog_ms".into(),
+        hc.watchdog_ms.to_string(),
+        wc.watchdog_ms.to_string(),
+    );
+    field(
+        "control.damping_ms".into(),
+        hc.damping_ms.to_string(),
+        wc.damping_ms.to_string(),
+    );
+    field(
+        "bus.bitrate".into(),
+        hc.bitrate.to_string(),
+        wc.bitrate.to_string(),
+    );
+    let name_of = |j: u8| {
+        names
             .get(usize::from(j))
             .cloned()
-            .unwrap_or_else(|| format!("#{j}"));
-        let (a, b) = (have.joint(j), wanted.joint(j));
-        if a != b {
-            out.push(Change {
-                key: format!("calibration.{name}"),
-                on_unit: calibration_text(a),
-                applied: calibration_text(b),
-            });
+            .unwrap_or_else(|| format!("#{j}"))
+    };
+    for j in joints_of(have, wanted, |r| {
+        r.actuators.iter().map(|a| a.joint).collect()
+    }) {
+        let (a, b) = (have.actuator(j), wanted.actuator(j));
+        let key = format!("actuators.{}", name_of(j));
+        if a.is_none() || b.is_none() {
+            let present =
+                |x: Option<&ActuatorRecord>| x.map_or("-".to_owned(), |_| "an actuator".to_owned());
+            field(key, present(a), present(b));
+            continue;
+        }
+        for ((name, x), (_, y)) in actuator_fields(a).into_iter().zip(actuator_fields(b)) {
+            let key = if name.is_empty() {
+                key.clone()
+            } else {
+                format!("{key}.{name}")
+            };
+            field(key, x, y);
         }
     }
+    for j in joints_of(have, wanted, |r| {
+        r.calibration.iter().map(|c| c.joint).collect()
+    }) {
+        field(
+            format!("calibration.joints.{}", name_of(j)),
+            calibration_text(have.joint(j)),
+            calibration_text(wanted.joint(j)),
+        );
+    }
+    if out.is_empty() && have.config_digest != wanted.config_digest {
+        out.push(Change {
+            key: "config_digest".into(),
+            on_unit: if on_unit.is_some() {
+                hex(&have.config_digest)
+            } else {
+                "-".into()
+            },
+            applied: hex(&wanted.config_digest),
+        });
+    }
     out
+}
+
+/// The joints either record lists, by `list`, sorted once each.
+fn joints_of(a: &UnitRecord, b: &UnitRecord, list: impl Fn(&UnitRecord) -> Vec<u8>) -> Vec<u8> {
+    let mut joints = list(a);
+    joints.extend(list(b));
+    joints.sort_unstable();
+    joints.dedup();
+    joints
 }

@@ -1,21 +1,26 @@
 //! Running a checked plan against the loop. The executor is a state machine polled at
 //! 100 Hz with what the loop reports (time, measured joints, contacts, a fault): each
-//! step plans its motion from the reference the steps before it left when it starts,
-//! and the motions of every running step are composed and streamed to the loop as
-//! 10 ms quintic segments, two ahead. It reports each step's start, end or failure with
-//! timing, fails the task when the loop faults, and stops smoothly when cancelled.
+//! step runs the motion the checker planned for it — when the reference the steps
+//! before it left differs from the checked start, only the approach is re-planned (a
+//! joint move to the checked end, or to a checked line's start before the line), and
+//! its report says so — and the motions of every running step are composed and
+//! streamed to the loop as 10 ms quintic segments, two ahead. It reports each step's
+//! start, end or failure with timing, fails the task when the loop faults, and stops
+//! smoothly when cancelled.
 //! Polling is all it needs, so the same executor runs in lockstep simulation (polled by
 //! the simulation's driver) and in real time (polled by a tokio interval).
 
 use embody_control::{Interpolation, JointPoint, Segment};
-use nalgebra::DVector;
 
-use crate::motion::{JointMove, LineOptions, LinePath, Motion};
-use crate::plan::{Action, Condition, Plan, RobotInfo, Step, plan_pose, scaled, target_pose};
+use crate::motion::{Chain, JointMove, Motion};
+use crate::plan::{Action, Condition, Plan, PoseMotion, RobotInfo, Step};
 
 /// Streaming period and lead.
 const SEGMENT_S: f64 = 0.01;
 const LEAD_S: f64 = 0.02;
+/// How far (rad or m) a step may start from its checked start and still run the
+/// checked motion as it is.
+const SAME_START: f64 = 1e-6;
 
 /// What the loop reports at a poll.
 #[derive(Clone, Copy, Debug)]
@@ -58,6 +63,9 @@ pub struct StepReport {
     pub duration_s: f64,
     /// How it ended.
     pub outcome: Outcome,
+    /// Its motion started this far (rad or m, largest joint) from where it was checked
+    /// to start, and its approach was re-planned; `None`: it ran as checked.
+    pub replanned_from: Option<f64>,
 }
 
 /// A step starting or ending, as it happens.
@@ -98,6 +106,7 @@ enum Run {
     Leaf {
         start_s: f64,
         motion: Option<usize>,
+        replanned_from: Option<f64>,
     },
     Sequence {
         start_s: f64,
@@ -138,15 +147,16 @@ pub struct Executor {
 }
 
 impl Executor {
-    /// An executor for `plan` on `robot`.
-    pub fn new(plan: Plan, robot: RobotInfo) -> Executor {
+    /// An executor for `plan` on `robot`, the reference resting at `start` (the joint
+    /// positions the plan was checked from).
+    pub fn new(plan: Plan, robot: RobotInfo, start: &[f64]) -> Executor {
         let n = robot.joints.len();
         Executor {
             plan,
             robot,
             n,
             run: Run::NotStarted,
-            rest: Vec::new(),
+            rest: start.to_vec(),
             active: Vec::new(),
             next_owner: 0,
             sent_until_s: 0.0,
@@ -244,11 +254,9 @@ impl Executor {
     /// Advances the task to `obs.now_s`; appends the segments to send to `out`.
     pub fn poll(&mut self, obs: &Observation<'_>, out: &mut Vec<Segment>) -> Status {
         let now = obs.now_s;
-        if self.started.is_none() {
-            // A reading a count outside a stop (encoder resolution) starts at the stop.
-            self.rest = (0..self.n)
-                .map(|j| self.within_range(j, obs.q[j]))
-                .collect();
+        if self.rest.len() != self.n {
+            // No start given: from where the robot is.
+            self.rest = self.robot.clamp(obs.q);
         }
         let t0 = *self.started.get_or_insert_with(|| {
             self.sent_until_s = now;
@@ -311,6 +319,16 @@ impl Executor {
         t0: f64,
         outcome: Outcome,
     ) -> Option<Outcome> {
+        self.report_replanned(step, (start_s, now, t0), outcome, None)
+    }
+
+    fn report_replanned(
+        &mut self,
+        step: &Step,
+        (start_s, now, t0): (f64, f64, f64),
+        outcome: Outcome,
+        replanned_from: Option<f64>,
+    ) -> Option<Outcome> {
         let report = StepReport {
             name: step.name.clone(),
             skill: step.skill.clone(),
@@ -318,6 +336,7 @@ impl Executor {
             started_s: start_s - t0,
             duration_s: now - start_s,
             outcome: outcome.clone(),
+            replanned_from,
         };
         self.progress.push(Progress::Ended(report.clone()));
         self.reports.push(report);
@@ -339,69 +358,53 @@ impl Executor {
         }
     }
 
-    /// The motion a leaf starts, planned from the reference at the end of what is
-    /// already streamed.
-    fn start_motion(&mut self, action: &Action, start_s: f64) -> Result<Option<usize>, String> {
+    /// The motion a leaf starts at `start_s`: the checked one, its approach re-planned
+    /// when the reference there is not where it was checked to start; with how far
+    /// that was.
+    fn start_motion(&mut self, action: &Action, start_s: f64) -> (Option<usize>, Option<f64>) {
         let from = self.sample(start_s);
-        let q: Vec<f64> = from.q[..self.n].to_vec();
-        let motion: Box<dyn Motion> = match action {
-            Action::MoveJoints { targets, speed } => {
-                let joints: Vec<usize> = targets.iter().map(|(k, _)| *k).collect();
-                let start: Vec<f64> = joints.iter().map(|k| q[*k]).collect();
-                let end: Vec<f64> = targets.iter().map(|(_, v)| *v).collect();
-                let limits: Vec<_> = joints
-                    .iter()
-                    .map(|k| scaled(&self.robot.limits[*k], *speed))
-                    .collect();
-                Box::new(JointMove::new(joints, start, &end, &limits))
+        let q = &from.q[..self.n];
+        let joint_move = |m: &JointMove| -> (Box<dyn Motion>, f64) {
+            let off = m.distance_from_start(q);
+            if off <= SAME_START {
+                (Box::new(m.clone()), off)
+            } else {
+                (Box::new(m.from_start(q)), off)
             }
-            Action::Gripper { joint, target, .. } => {
-                let limits = [scaled(&self.robot.limits[*joint], 0.5)];
-                Box::new(JointMove::new(
-                    vec![*joint],
-                    vec![q[*joint]],
-                    &[*target],
-                    &limits,
-                ))
+        };
+        let (motion, off): (Box<dyn Motion>, f64) = match action {
+            Action::MoveJoints { motion, .. } | Action::Gripper { motion, .. } => {
+                joint_move(motion)
             }
             Action::MovePose {
-                frame,
-                position,
-                rpy,
-                line,
+                motion: PoseMotion::Joints(m),
+                ..
+            } => joint_move(m),
+            Action::MovePose {
+                motion: PoseMotion::Line(path),
                 speed,
+                ..
             } => {
-                let limits: Vec<_> = self
-                    .robot
-                    .limits
-                    .iter()
-                    .map(|l| scaled(l, *speed))
-                    .collect();
-                if *line {
-                    let model = &self.robot.model;
-                    let target = target_pose(model, *frame, &q, *position, *rpy);
-                    let start = DVector::from_column_slice(&q);
-                    let path = LinePath::new(
-                        model,
-                        *frame,
-                        &start,
-                        &target,
-                        &limits,
-                        &LineOptions::default(),
-                    )
-                    .map_err(|e| e.to_string())?;
-                    Box::new(path)
+                let off = path.distance_from_start(q);
+                if off <= SAME_START {
+                    (Box::new(path.clone()), off)
                 } else {
-                    let end = plan_pose(&self.robot, *frame, &q, *position, *rpy, false, *speed)?;
-                    Box::new(JointMove::new(
-                        (0..self.n).collect(),
-                        q.clone(),
-                        &end,
-                        &limits,
-                    ))
+                    // Back onto the checked line's start, then the line as checked.
+                    let joints = path.driven().to_vec();
+                    let start = joints.iter().map(|&j| q[j]).collect();
+                    let end: Vec<f64> = joints.iter().map(|&j| path.samples()[0][j]).collect();
+                    let limits: Vec<_> = joints
+                        .iter()
+                        .map(|&j| self.robot.limits_at(j, *speed))
+                        .collect();
+                    let approach = JointMove::new(joints, start, &end, &limits);
+                    (
+                        Box::new(Chain::new(Box::new(approach), Box::new(path.clone()))),
+                        off,
+                    )
                 }
             }
-            _ => return Ok(None),
+            _ => return (None, None),
         };
         let owner = self.next_owner;
         self.next_owner += 1;
@@ -410,7 +413,7 @@ impl Executor {
             start_s,
             motion,
         });
-        Ok(Some(owner))
+        (Some(owner), (off > SAME_START).then_some(off))
     }
 
     /// Advances one step; `Some(outcome)` when it ended.
@@ -454,16 +457,17 @@ impl Executor {
                     child: Box::new(Run::NotStarted),
                 },
                 action => match self.start_motion(action, start_s) {
-                    Ok(Some(motion)) => Run::Leaf {
+                    (Some(motion), replanned_from) => Run::Leaf {
                         start_s,
                         motion: Some(motion),
+                        replanned_from,
                     },
                     // Waits and holds count from now.
-                    Ok(None) => Run::Leaf {
+                    (None, _) => Run::Leaf {
                         start_s: now,
                         motion: None,
+                        replanned_from: None,
                     },
-                    Err(reason) => return self.report(step, now, now, t0, Outcome::Failed(reason)),
                 },
             };
         }
@@ -575,9 +579,17 @@ impl Executor {
                     None => None,
                 }
             }
-            (action, Run::Leaf { start_s, motion }) => {
+            (
+                action,
+                Run::Leaf {
+                    start_s,
+                    motion,
+                    replanned_from,
+                },
+            ) => {
                 let start_s = *start_s;
                 let motion = *motion;
+                let replanned_from = *replanned_from;
                 let finished = |e: &Executor| {
                     motion.is_none_or(|owner| !e.active.iter().any(|a| a.owner == owner))
                 };
@@ -615,11 +627,15 @@ impl Executor {
                         // Gripping: stop where the fingers are.
                         self.cancel_owner(motion);
                         self.rest[*joint] = self.within_range(*joint, obs.q[*joint]);
-                        self.report(step, start_s, now, t0, Outcome::Done)
+                        self.report_replanned(
+                            step,
+                            (start_s, now, t0),
+                            Outcome::Done,
+                            replanned_from,
+                        )
                     }
-                    _ if finished(self) && now >= self.sent_until_s - LEAD_S => {
-                        self.report(step, start_s, now, t0, Outcome::Done)
-                    }
+                    _ if finished(self) && now >= self.sent_until_s - LEAD_S => self
+                        .report_replanned(step, (start_s, now, t0), Outcome::Done, replanned_from),
                     _ => None,
                 }
             }

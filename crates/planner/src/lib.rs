@@ -13,7 +13,7 @@ pub mod scurve;
 pub mod task;
 
 pub use executor::{Executor, Observation, Outcome, Progress, Status, StepReport};
-pub use motion::{JointMove, LineOptions, LinePath, Motion, MotionError};
-pub use plan::{Action, Condition, Plan, RobotInfo, Step, check};
+pub use motion::{Chain, JointMove, LineOptions, LinePath, Motion, MotionError, chain_joints};
+pub use plan::{Action, Condition, Plan, PoseMotion, RobotInfo, Step, check};
 pub use scurve::{Limits, SCurve};
 pub use task::{RawTask, Source, TaskError};

@@ -1,9 +1,10 @@
 //! Motions the planner streams: a synchronised joint-space move (every joint on one
 //! straight line in joint space, shaped by a double-S so each joint's velocity,
 //! acceleration and jerk stay within its own bounds, all starting and ending together),
-//! and a Cartesian path (a frame along a straight line with slerped orientation, sampled
+//! a Cartesian path (a frame along a straight line with slerped orientation, sampled
 //! through IK at a fixed resolution and checked for continuity, then time-scaled by a
-//! double-S within the Cartesian and the joints' bounds).
+//! double-S within the Cartesian and the joints' bounds; it drives the joints that move
+//! the frame), and one motion after another ([`Chain`]: an approach, then a path).
 
 use embody_control::JointPoint;
 use embody_model::{
@@ -55,6 +56,7 @@ pub struct JointMove {
     start: Vec<f64>,
     end: Vec<f64>,
     delta: Vec<f64>,
+    limits: Vec<Limits>,
     curve: SCurve,
 }
 
@@ -100,8 +102,40 @@ impl JointMove {
             start,
             end: end.to_vec(),
             delta,
+            limits: limits.to_vec(),
             curve,
         }
+    }
+
+    /// The joints it drives (indices into the loop's joint order).
+    pub fn joints(&self) -> &[usize] {
+        &self.joints
+    }
+
+    /// Where each of its joints starts.
+    pub fn start(&self) -> &[f64] {
+        &self.start
+    }
+
+    /// Where each of its joints ends.
+    pub fn end(&self) -> &[f64] {
+        &self.end
+    }
+
+    /// The same move to the same end from `q` (a full joint vector), within the same
+    /// bounds: its approach re-planned.
+    pub fn from_start(&self, q: &[f64]) -> JointMove {
+        let start = self.joints.iter().map(|&j| q[j]).collect();
+        JointMove::new(self.joints.clone(), start, &self.end, &self.limits)
+    }
+
+    /// How far `q` (a full joint vector) is from where the move starts, on its joints.
+    pub fn distance_from_start(&self, q: &[f64]) -> f64 {
+        self.joints
+            .iter()
+            .zip(&self.start)
+            .map(|(&j, s)| (q[j] - s).abs())
+            .fold(0.0, f64::max)
     }
 }
 
@@ -134,7 +168,8 @@ impl Motion for JointMove {
 /// A Cartesian straight-line path of a frame, sampled through IK.
 #[derive(Clone, Debug)]
 pub struct LinePath {
-    joints: usize,
+    /// The joints that move the frame (loop order).
+    driven: Vec<usize>,
     samples: Vec<DVector<f64>>,
     curve: SCurve,
 }
@@ -167,8 +202,8 @@ impl Default for LineOptions {
 
 impl LinePath {
     /// The path of `frame` from where it is at `start` (a full configuration) to
-    /// `target`, for a robot whose first `joints` configuration entries are its joints
-    /// (fixed base), each within `limits`.
+    /// `target`, for a robot whose configuration entries are its joints in loop order
+    /// (fixed base), each within `limits`. It drives the joints that move the frame.
     pub fn new(
         model: &Model,
         frame: FrameId,
@@ -252,7 +287,7 @@ impl LinePath {
             }
         }
         Ok(LinePath {
-            joints,
+            driven: chain_joints(model, frame),
             samples,
             curve: SCurve::new(1.0, bound),
         })
@@ -261,6 +296,64 @@ impl LinePath {
     /// The IK samples along the path (configurations).
     pub fn samples(&self) -> &[DVector<f64>] {
         &self.samples
+    }
+
+    /// The joints it drives (loop order).
+    pub fn driven(&self) -> &[usize] {
+        &self.driven
+    }
+
+    /// How far `q` (a full joint vector) is from where the path starts, on the joints
+    /// it drives.
+    pub fn distance_from_start(&self, q: &[f64]) -> f64 {
+        self.driven
+            .iter()
+            .map(|&j| (q[j] - self.samples[0][j]).abs())
+            .fold(0.0, f64::max)
+    }
+}
+
+/// The actuated joints (loop order) on `frame`'s chain from the root: the joints that
+/// move it.
+pub fn chain_joints(model: &Model, frame: FrameId) -> Vec<usize> {
+    let support = model.support(model.frames[frame.0].joint);
+    model
+        .actuated_joints()
+        .enumerate()
+        .filter(|(_, j)| support.contains(&j.0))
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// One motion, then another: an approach to where a checked motion starts, then it.
+pub struct Chain {
+    first: Box<dyn Motion>,
+    then: Box<dyn Motion>,
+}
+
+impl Chain {
+    /// `first`, then `then`.
+    pub fn new(first: Box<dyn Motion>, then: Box<dyn Motion>) -> Chain {
+        Chain { first, then }
+    }
+}
+
+impl Motion for Chain {
+    fn duration(&self) -> f64 {
+        self.first.duration() + self.then.duration()
+    }
+
+    fn sample(&self, t: f64, point: &mut JointPoint) {
+        let a = self.first.duration();
+        if t < a {
+            self.first.sample(t, point);
+        } else {
+            self.then.sample(t - a, point);
+        }
+    }
+
+    fn drives(&self, k: usize) -> bool {
+        self.first.drives(k) || self.then.drives(k)
     }
 }
 
@@ -276,14 +369,14 @@ impl Motion for LinePath {
         let i = (x.floor() as usize).min(count.saturating_sub(1));
         let frac = x - i as f64;
         let (a, b) = (&self.samples[i], &self.samples[(i + 1).min(count)]);
-        for k in 0..self.joints {
+        for &k in &self.driven {
             let slope = (b[k] - a[k]) * count as f64;
             point.q[k] = a[k] + (b[k] - a[k]) * frac;
             point.dq[k] = slope * ds;
             point.ddq[k] = slope * dds;
         }
         if t >= self.curve.duration() {
-            for k in 0..self.joints {
+            for &k in &self.driven {
                 point.q[k] = self.samples[count][k];
                 point.dq[k] = 0.0;
                 point.ddq[k] = 0.0;
@@ -292,6 +385,6 @@ impl Motion for LinePath {
     }
 
     fn drives(&self, k: usize) -> bool {
-        k < self.joints
+        self.driven.contains(&k)
     }
 }

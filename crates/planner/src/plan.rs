@@ -1,8 +1,10 @@
 //! From a task file to a checked plan: every step resolved against the robot (joint,
 //! frame and sensor names, postures, limits) and every motion planned once from the
 //! configuration the steps before it leave, so an unreachable pose or an out-of-limit
-//! target is reported with its line before anything moves. The executor plans again
-//! from the measured state when each step starts.
+//! target is reported with its line before anything moves. The plan carries those
+//! motions — joint moves, IK solutions, sampled Cartesian lines, their timing — and the
+//! executor runs them; where a step starts elsewhere than checked, it re-plans only the
+//! approach to the checked motion.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +13,7 @@ use embody_model::{
 };
 use nalgebra::{DVector, Rotation3};
 
-use crate::motion::{LineOptions, LinePath};
+use crate::motion::{JointMove, LineOptions, LinePath, MotionError, chain_joints};
 use crate::scurve::Limits;
 use crate::task::{RawCondition, RawStep, RawTask, Source, TaskError};
 
@@ -41,8 +43,17 @@ pub enum Condition {
     },
 }
 
+/// A pose move as checked: a joint-space move to the IK solution, or a sampled line.
+#[derive(Clone, Debug)]
+pub enum PoseMotion {
+    /// Joint space, to the configuration IK found (on the frame's chain).
+    Joints(JointMove),
+    /// A straight line of the frame, sampled through IK.
+    Line(LinePath),
+}
+
 /// What a step does.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum Action {
     /// Move joints to targets (joint index, value), synchronised.
     MoveJoints {
@@ -50,6 +61,8 @@ pub enum Action {
         targets: Vec<(usize, f64)>,
         /// Fraction of the bounds.
         speed: f64,
+        /// The move as checked.
+        motion: JointMove,
     },
     /// Move a frame to a pose.
     MovePose {
@@ -59,10 +72,10 @@ pub enum Action {
         position: [f64; 3],
         /// Target roll, pitch, yaw (rad); keep the current orientation if absent.
         rpy: Option<[f64; 3]>,
-        /// Straight line (else joint space).
-        line: bool,
         /// Fraction of the bounds.
         speed: f64,
+        /// The motion as checked.
+        motion: PoseMotion,
     },
     /// Hold the current reference.
     Hold {
@@ -82,6 +95,8 @@ pub enum Action {
         target: f64,
         /// Stop closing when the finger's effort exceeds this (N).
         force_n: Option<f64>,
+        /// The finger's move as checked.
+        motion: JointMove,
     },
     /// Wait until a condition holds.
     WaitUntil {
@@ -111,7 +126,7 @@ pub enum Action {
 }
 
 /// A checked step.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Step {
     /// Its name (given, or skill and line).
     pub name: String,
@@ -126,7 +141,7 @@ pub struct Step {
 }
 
 /// A checked task.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Plan {
     /// Task name.
     pub name: String,
@@ -195,6 +210,22 @@ impl RobotInfo {
             gripper,
             sensors,
         }
+    }
+}
+
+impl RobotInfo {
+    /// `q` with each joint clamped into its position limits (a reading a count outside
+    /// a stop starts at the stop).
+    pub fn clamp(&self, q: &[f64]) -> Vec<f64> {
+        q.iter()
+            .zip(&self.ranges)
+            .map(|(q, (lower, upper))| q.max(*lower).min(*upper))
+            .collect()
+    }
+
+    /// Joint `k`'s bounds at a fraction `speed` of them.
+    pub fn limits_at(&self, k: usize, speed: f64) -> Limits {
+        scaled(&self.limits[k], speed)
     }
 }
 
@@ -458,10 +489,22 @@ impl Checker<'_> {
                         ));
                     }
                 }
+                let joints: Vec<usize> = targets.iter().map(|(k, _)| *k).collect();
+                let start: Vec<f64> = joints.iter().map(|k| q[*k]).collect();
+                let end: Vec<f64> = targets.iter().map(|(_, v)| *v).collect();
+                let limits: Vec<Limits> = joints
+                    .iter()
+                    .map(|k| self.robot.limits_at(*k, speed))
+                    .collect();
+                let motion = JointMove::new(joints, start, &end, &limits);
                 for (k, v) in &targets {
                     q[*k] = *v;
                 }
-                Action::MoveJoints { targets, speed }
+                Action::MoveJoints {
+                    targets,
+                    speed,
+                    motion,
+                }
             }
             "move_pose" => {
                 if self.robot.model.free_flyer().is_some() {
@@ -489,15 +532,28 @@ impl Checker<'_> {
                             .error(span, format!("path '{other}': `line` or `free`")));
                     }
                 };
-                let end = plan_pose(self.robot, frame, q, position, r.rpy, line, speed)
+                let motion = plan_pose(self.robot, frame, q, position, r.rpy, line, speed)
                     .map_err(|reason| err(format!("move_pose to {position:?}: {reason}")))?;
-                *q = end;
+                match &motion {
+                    PoseMotion::Joints(m) => {
+                        for (j, v) in m.joints().iter().zip(m.end()) {
+                            q[*j] = *v;
+                        }
+                    }
+                    PoseMotion::Line(path) => {
+                        if let Some(end) = path.samples().last() {
+                            for &j in path.driven() {
+                                q[j] = end[j];
+                            }
+                        }
+                    }
+                }
                 Action::MovePose {
                     frame,
                     position,
                     rpy: r.rpy,
-                    line,
                     speed,
+                    motion,
                 }
             }
             "hold" => Action::Hold {
@@ -526,11 +582,18 @@ impl Checker<'_> {
                     }
                     f => f.as_ref().map(|f| *f.get_ref()),
                 };
+                let motion = JointMove::new(
+                    vec![joint],
+                    vec![q[joint]],
+                    &[target],
+                    &[self.robot.limits_at(joint, 0.5)],
+                );
                 q[joint] = target;
                 Action::Gripper {
                     joint,
                     target,
                     force_n,
+                    motion,
                 }
             }
             "wait_until" => {
@@ -607,8 +670,9 @@ impl Checker<'_> {
     }
 }
 
-/// The configuration reaching `position` (and `rpy`, or the current orientation) from
-/// `q`, checking a straight line when `line`.
+/// The motion taking `frame` from where it is at `q` to `position` (and `rpy`, or the
+/// current orientation): a straight line when `line`, else a joint move of the frame's
+/// chain to the configuration IK finds.
 pub fn plan_pose(
     robot: &RobotInfo,
     frame: FrameId,
@@ -617,13 +681,12 @@ pub fn plan_pose(
     rpy: Option<[f64; 3]>,
     line: bool,
     speed: f64,
-) -> Result<Vec<f64>, String> {
+) -> Result<PoseMotion, MotionError> {
     let model = &robot.model;
     let start = DVector::from_column_slice(q);
-    let mut data = Data::new(model);
     let target = target_pose(model, frame, q, position, rpy);
+    let limits: Vec<Limits> = robot.limits.iter().map(|l| scaled(l, speed)).collect();
     if line {
-        let limits: Vec<Limits> = robot.limits.iter().map(|l| scaled(l, speed)).collect();
         let path = LinePath::new(
             model,
             frame,
@@ -631,22 +694,26 @@ pub fn plan_pose(
             &target,
             &limits,
             &LineOptions::default(),
-        )
-        .map_err(|e| e.to_string())?;
-        let end = path.samples().last().cloned().unwrap_or(start);
-        Ok(end.as_slice().to_vec())
-    } else {
-        let mut solver = IkSolver::new(model, IkOptions::default());
-        let mut end = start.clone();
-        let report = solver.solve(model, &mut data, frame, &target, &mut end);
-        if !report.converged {
-            return Err(format!(
-                "unreachable (IK residual {:.4} m)",
-                report.position_error_m
-            ));
-        }
-        Ok(end.as_slice().to_vec())
+        )?;
+        return Ok(PoseMotion::Line(path));
     }
+    let mut data = Data::new(model);
+    let mut solver = IkSolver::new(model, IkOptions::default());
+    let mut end = start.clone();
+    let report = solver.solve(model, &mut data, frame, &target, &mut end);
+    if !report.converged {
+        return Err(MotionError::Unreachable {
+            at: 100.0,
+            error_m: report.position_error_m,
+        });
+    }
+    let joints = chain_joints(model, frame);
+    let from: Vec<f64> = joints.iter().map(|&j| q[j]).collect();
+    let to: Vec<f64> = joints.iter().map(|&j| end[j]).collect();
+    let bounds: Vec<Limits> = joints.iter().map(|&j| limits[j]).collect();
+    Ok(PoseMotion::Joints(JointMove::new(
+        joints, from, &to, &bounds,
+    )))
 }
 
 /// The pose a `move_pose` asks for: `position`, and `rpy` or else the frame's

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use embody_control::{JointPoint, Segment};
 use embody_model::robots;
-use embody_planner::{Executor, Observation, Outcome, RobotInfo, Source, Status, check};
+use embody_planner::{
+    Action, Executor, Observation, Outcome, PoseMotion, RobotInfo, Source, Status, check,
+};
 
 struct IdealLoop {
     executor: Executor,
@@ -27,7 +29,7 @@ fn start(text: &str) -> IdealLoop {
     let robot = RobotInfo::new(model, Vec::new());
     let plan = check(&source, &raw, &robot, &q0).expect("checks");
     IdealLoop {
-        executor: Executor::new(plan, robot),
+        executor: Executor::new(plan, robot, &q0),
         reference: JointPoint::at_rest(&q0),
         now: 0.0,
         segments: Vec::new(),
@@ -204,14 +206,7 @@ fn a_new_task_replaces_the_running_one_after_a_smooth_stop() {
 fn a_reading_just_outside_a_stop_starts_the_motion_at_the_stop() {
     // The fingers read a hair below their lower stop (an encoder count on the wire): the
     // loop refuses segments outside the limits, so every streamed point must be inside.
-    let mut ideal = start(
-        r#"
-[[steps]]
-name = "open"
-skill = "gripper"
-action = "open"
-"#,
-    );
+    // The task is checked from the reading clamped into the limits, as the runtime does.
     let model = robots::load("arm7", None).expect("arm7");
     let finger = model
         .actuated_joints()
@@ -220,10 +215,95 @@ action = "open"
     let lower = model.joints[model.actuated_joints().nth(finger).expect("joint").0]
         .limits
         .lower;
-    ideal.reference.q[finger] = lower - 4e-4;
+    let mut reading = vec![0.0, 0.3, 0.0, -1.0, 0.0, 0.8, 0.0, 0.02];
+    reading[finger] = lower - 4e-4;
+    let robot = RobotInfo::new(model, Vec::new());
+    let start = robot.clamp(&reading);
+    assert_eq!(start[finger], lower);
+    let source = Source {
+        file: PathBuf::from("t.toml"),
+        text: "[[steps]]\nname = \"open\"\nskill = \"gripper\"\naction = \"open\"\n".into(),
+    };
+    let plan = check(&source, &source.parse().expect("parses"), &robot, &start).expect("checks");
+    let mut ideal = IdealLoop {
+        executor: Executor::new(plan, robot, &start),
+        reference: JointPoint::at_rest(&reading),
+        now: 0.0,
+        segments: Vec::new(),
+    };
     assert_eq!(ideal.run(5.0), Status::Succeeded);
     assert!(
         ideal.segments.iter().all(|s| s.end.q[finger] >= lower),
         "a segment left the finger's range"
     );
+}
+
+/// Where arm7's tool is at `q`.
+fn tcp_at(q: &[f64]) -> [f64; 3] {
+    let model = robots::load("arm7", None).expect("arm7");
+    let mut data = embody_model::Data::new(&model);
+    embody_model::frame_placements(&model, &mut data, q);
+    let t = data.world_from_frame[model.frame_id("tcp").expect("tcp").0].translation;
+    [t[0], t[1], t[2]]
+}
+
+/// The checked line of the task's step `k` (a `move_pose` with `path = "line"`).
+fn checked_line(plan: &embody_planner::Plan, k: usize) -> embody_planner::LinePath {
+    let Action::Sequence(steps) = &plan.root.action else {
+        panic!("a task is a sequence");
+    };
+    match &steps[k].action {
+        Action::MovePose {
+            motion: PoseMotion::Line(path),
+            ..
+        } => path.clone(),
+        other => panic!("step {k} is not a line: {other:?}"),
+    }
+}
+
+#[test]
+fn what_runs_is_what_was_checked_and_a_changed_start_replans_only_the_approach() {
+    // The checker plans the line from joint1 = 0.5, where the guarded first step would
+    // leave it; the guard skips that step, so the line starts 0.5 rad away.
+    let mut q = vec![0.0, 0.3, 0.0, -1.0, 0.0, 0.8, 0.0, 0.02];
+    q[0] = 0.5;
+    let [x, y, z] = tcp_at(&q);
+    let text = format!(
+        "[[steps]]\nname = \"turn\"\nskill = \"move_joints\"\njoints = {{ joint1 = 0.5 }}\n{}\n\
+         [[steps]]\nname = \"down\"\nskill = \"move_pose\"\nposition = [{x}, {y}, {}]\npath = \"line\"\n",
+        "if = { joint = \"joint1\", near = 0.5, tolerance = 0.01 }",
+        z - 0.05
+    );
+    for (guarded, replanned) in [(false, false), (true, true)] {
+        let text = if guarded {
+            text.clone()
+        } else {
+            text.replace("if = {", "# if = {")
+        };
+        let mut rig = start(&text);
+        let source = Source {
+            file: PathBuf::from("t.toml"),
+            text: text.clone(),
+        };
+        let robot = RobotInfo::new(robots::load("arm7", None).expect("arm7"), Vec::new());
+        let q0 = [0.0, 0.3, 0.0, -1.0, 0.0, 0.8, 0.0, 0.02];
+        let plan = check(&source, &source.parse().expect("parses"), &robot, &q0).expect("checks");
+        let line = checked_line(&plan, 1);
+        assert_eq!(rig.run(30.0), Status::Succeeded);
+        let reports = rig.executor.reports();
+        let down = reports.iter().find(|r| r.name == "down").expect("down ran");
+        match down.replanned_from {
+            Some(d) => {
+                assert!(replanned, "re-planned though it started as checked ({d})");
+                assert!((d - 0.5).abs() < 1e-9, "started {d} from the checked start");
+            }
+            None => assert!(!replanned, "not re-planned though it started elsewhere"),
+        }
+        // The line as checked: its IK samples, to the last bit.
+        let end = rig.segments.last().expect("segments").end;
+        let checked_end = line.samples().last().expect("samples");
+        for &j in line.driven() {
+            assert_eq!(end.q[j], checked_end[j], "joint {j}");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! bridge firmware and the host share one implementation.
 //!
 //! - [`can`]: classic CAN frames and their worst-case bus time.
+//! - [`budget`]: what a control cycle of actuators costs on a bus.
 //! - [`mit`]: the MIT actuator protocol (classic, DaMiao, Robstride).
 //! - [`slcan`]: the Lawicel ASCII protocol of USB-CAN adapters.
 //! - [`link`]: COBS + CRC-32 framing of the host–bridge serial link.
@@ -13,6 +14,7 @@
 
 #![no_std]
 
+pub mod budget;
 pub mod can;
 pub mod cobs;
 pub mod link;

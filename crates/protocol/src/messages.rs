@@ -10,10 +10,12 @@
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
-use crate::mit::{MitCodec, MitCommand, MitFeedback, MotorFaults};
+use crate::mit::{MitCodec, MitCommand, MitFeedback, MitVariant, MotorFaults};
 
-/// Version of this message set; the handshake refuses a mismatch.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// Version of this message set; the handshake refuses a mismatch. Version 2 added the
+/// applied setup to [`UnitRecord`]; every other message kept its encoding, so a host of
+/// either version can still update a unit's firmware.
+pub const PROTOCOL_VERSION: u16 = 2;
 /// Most joints one bridge drives.
 pub const MAX_JOINTS: usize = 64;
 /// Most CAN buses one bridge drives.
@@ -402,6 +404,38 @@ pub struct JointCalibration {
     pub direction: i8,
 }
 
+/// The loop and bus settings of the configuration a unit holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ControlRecord {
+    /// Control rate (Hz).
+    pub rate_hz: f32,
+    /// Watchdog period (ms).
+    pub watchdog_ms: u32,
+    /// Damping time before the motors are disabled (ms).
+    pub damping_ms: u32,
+    /// CAN bit rate (bit/s).
+    pub bitrate: u32,
+}
+
+/// Where the configuration a unit holds put one joint's actuator: enough to name what
+/// differs from another configuration, key by key, without storing it whole.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActuatorRecord {
+    /// Joint index (actuated-joint order).
+    pub joint: u8,
+    /// Bus index.
+    pub bus: u8,
+    /// The motor's CAN id.
+    pub can_id: u8,
+    /// The id the motor replies to.
+    pub master_id: u8,
+    /// Its protocol variant.
+    pub variant: MitVariant,
+    /// The first four bytes of a SHA-256 of the rest of its configuration (ratings and
+    /// ranges), big-endian.
+    pub rest_digest: u32,
+}
+
 /// What a unit keeps about itself in its config area.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct UnitRecord {
@@ -415,12 +449,21 @@ pub struct UnitRecord {
     pub tool: heapless::String<32>,
     /// Per-joint calibration, applied by the bridge.
     pub calibration: Vec<JointCalibration, MAX_JOINTS>,
+    /// The loop and bus settings applied.
+    pub control: ControlRecord,
+    /// Where each joint's actuator is, as applied.
+    pub actuators: Vec<ActuatorRecord, MAX_JOINTS>,
 }
 
 impl UnitRecord {
     /// The calibration of `joint`, if any.
     pub fn joint(&self, joint: u8) -> Option<&JointCalibration> {
         self.calibration.iter().find(|c| c.joint == joint)
+    }
+
+    /// The actuator of `joint`, if any.
+    pub fn actuator(&self, joint: u8) -> Option<&ActuatorRecord> {
+        self.actuators.iter().find(|a| a.joint == joint)
     }
 
     /// Whether every calibration entry is usable (finite offset, direction ±1).

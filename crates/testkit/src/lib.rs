@@ -1,6 +1,6 @@
 //! Test helpers shared across the workspace: a counting global allocator that proves
-//! a piece of code allocates nothing, and (feature `lockstep`) the control loop driven
-//! tick by tick against a robot, [`lockstep::Lockstep`], and (feature `images`) signed
+//! a piece of code allocates nothing, and (feature `lockstep`) the runtime's lockstep
+//! loop driver with a test's conveniences, [`lockstep::Lockstep`], and (feature `images`) signed
 //! firmware images, [`images::signed`].
 //!
 //! A test binary installs it with

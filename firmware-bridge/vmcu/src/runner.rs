@@ -19,10 +19,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use embedded_storage::nor_flash::NorFlash;
-use embody_bridge::{default_map, slcan_map};
+use embody_bridge::UnitSetup;
 use embody_firmware_bridge::unit::Unit;
 use embody_firmware_bridge::update::Layout;
 use embody_firmware_bridge::{Bridge, FirmwareInfo};
+use embody_fleet::defaults::{self, DefaultMap};
 use embody_fwimage::ed25519_dalek::VerifyingKey;
 use embody_hal::{Clock, SystemClock};
 use embody_model::{Model, robots};
@@ -39,14 +40,17 @@ use crate::pty::{Pty, make_link};
 pub struct VmcuConfig {
     /// Built-in robot name or URDF path; a floating base is pinned (the robot on a stand).
     pub robot: String,
+    /// How the simulated motors are wired: which bus, CAN ids, protocol variant and
+    /// ranges each joint's motor has (as a unit's motors are set up to match its
+    /// configuration). A host that configures the bridge otherwise talks to motors
+    /// that are not there. Its period is the bus cycle's until the host configures one.
+    pub motors: UnitSetup,
     /// Present a plain SLCAN adapter instead of the bridge.
     pub slcan: bool,
     /// Pace the serial output at this baud rate (10 bits per byte); unpaced if absent.
     pub baud: Option<u32>,
     /// Where the symlink to the pseudo-terminal goes.
     pub link: PathBuf,
-    /// Control rate the motor map is laid out for (Hz).
-    pub rate_hz: f64,
     /// Simulator settings.
     pub sim: SimConfig,
     /// The unit's flash file and the key its bootloader trusts; without them the bridge
@@ -61,14 +65,40 @@ pub struct VmcuConfig {
 pub const LAYOUT: Layout = Layout::new(512 * 1024, ERASE_SIZE as u32, 2 * ERASE_SIZE as u32);
 
 impl VmcuConfig {
-    /// Defaults for `robot` behind `link`.
-    pub fn new(robot: &str, link: PathBuf) -> VmcuConfig {
+    /// A bridge for `robot` behind `link`, its motors on the robot's generated default
+    /// map (`embody_fleet::defaults`) at 1 kHz.
+    pub fn new(robot: &str, link: PathBuf) -> Result<VmcuConfig, VmcuError> {
+        VmcuConfig::with_map(robot, link, &DefaultMap::default())
+    }
+
+    /// A plain SLCAN adapter for `robot` behind `link`: its motors on one bus, CAN ids
+    /// 1, 2, … in joint order.
+    pub fn slcan(robot: &str, link: PathBuf) -> Result<VmcuConfig, VmcuError> {
+        let map = DefaultMap {
+            one_bus: true,
+            ..DefaultMap::default()
+        };
+        Ok(VmcuConfig {
+            slcan: true,
+            ..VmcuConfig::with_map(robot, link, &map)?
+        })
+    }
+
+    /// `robot` behind `link`, its motors on the generated map `map`.
+    pub fn with_map(robot: &str, link: PathBuf, map: &DefaultMap) -> Result<VmcuConfig, VmcuError> {
+        let model = robots::load(robot, Some(false))?;
+        let motors = defaults::setup(&model, robot, map)?;
+        Ok(VmcuConfig::with_motors(robot, link, motors))
+    }
+
+    /// `robot` behind `link` with its motors wired as `motors` says (a unit's setup).
+    pub fn with_motors(robot: &str, link: PathBuf, motors: UnitSetup) -> VmcuConfig {
         VmcuConfig {
             robot: robot.to_owned(),
+            motors,
             slcan: false,
             baud: None,
             link,
-            rate_hz: 1000.0,
             sim: SimConfig::default(),
             flash: None,
             mounting: Vec::new(),
@@ -82,9 +112,12 @@ pub enum VmcuError {
     /// The robot could not be loaded.
     #[error("robot: {0}")]
     Robot(#[from] embody_model::ModelError),
-    /// The robot does not fit on the bridge.
+    /// The robot has no default map.
     #[error("{0}")]
-    Map(#[from] embody_bridge::MapError),
+    Map(#[from] embody_fleet::defaults::DefaultsError),
+    /// The motors' setup does not fit the robot.
+    #[error("{0}")]
+    Setup(#[from] embody_bridge::SetupError),
     /// The flash file failed, or the unit could not start from it.
     #[error("flash {path}: {reason}")]
     Flash {
@@ -315,14 +348,11 @@ fn load(config: &VmcuConfig) -> Result<Model, VmcuError> {
 /// Runs the virtual MCU until `control.stop()`; removes the link on the way out.
 pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> {
     let model = Arc::new(load(config)?);
-    let (setup, actuators) = default_map(&model, config.rate_hz)?;
-    let actuators = if config.slcan {
-        slcan_map(&model)?
-    } else {
-        actuators
-    };
+    config
+        .motors
+        .check_joints(model.actuated_joints().count())?;
     let world = World::new(model.clone(), &Environment::default(), config.sim.clone());
-    let mut motors = Motors::new(world, &actuators);
+    let mut motors = Motors::new(world, &config.motors.actuators);
     motors.mount(&config.mounting);
     let motors = Rc::new(RefCell::new(motors));
     let mut port = Port {
@@ -340,7 +370,7 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
     let result = if config.slcan {
         serve_slcan(&mut port, &motors, &control)
     } else {
-        let buses = &mut buses_of(&setup, &motors);
+        let buses = &mut buses_of(&config.motors.bridge, &motors);
         match &config.flash {
             None => serve_bridge(
                 &mut port,
@@ -422,7 +452,7 @@ fn serve_bridge<F: NorFlash>(
 ) -> Result<Bridge<F>, VmcuError> {
     let clock = SystemClock;
     let origin = clock.now();
-    let default_period_ns = (1e9 / config.rate_hz).round() as u64;
+    let default_period_ns = (1e9 / config.motors.rate_hz()).round() as u64;
     let mut next = origin.as_nanos() + default_period_ns;
     let mut buf = [0u8; 4096];
     while !control.stop.load(Ordering::Acquire) {

@@ -30,7 +30,7 @@ pub enum BenchCommand {
 }
 
 /// Runs a `bench` subcommand.
-pub fn run(command: BenchCommand) -> Result<(), String> {
+pub fn run(command: BenchCommand) -> crate::error::Result {
     match command {
         BenchCommand::Loop(args) => loop_bench::run(&args),
         BenchCommand::Wire(args) => wire_bench::run(&args),

@@ -9,6 +9,8 @@ use embody_model::{Data, FrameKind, Model, aba, crba, frame_placements, normaliz
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::error::{CliError, Result};
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Input {
@@ -27,21 +29,23 @@ struct State {
     tau: Option<Vec<f64>>,
 }
 
-pub fn run(model: &Model, input: &Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(input)
-        .map_err(|e| format!("cannot read {}: {e}", input.display()))?;
-    let parsed: Input =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", input.display()))?;
+/// Runs `embody model eval`.
+pub fn run(model: &Model, input: &Path) -> Result {
+    let text = std::fs::read_to_string(input).map_err(|e| CliError::file(input, e))?;
+    let parsed: Input = serde_json::from_str(&text).map_err(|e| CliError::file(input, e))?;
     let mut data = Data::new(model);
     let mut results = Vec::with_capacity(parsed.states.len());
     for (i, state) in parsed.states.iter().enumerate() {
-        let at = |field: &str| format!("{}: states[{i}].{field}", input.display());
-        let mut q = checked(&state.q, model.nq, &at("q"))?;
+        let at = |field: &str| format!("states[{i}].{field}");
+        let checked = |values: &[f64], expected: usize, field: &str| {
+            checked(values, expected, &at(field)).map_err(|e| CliError::file(input, e))
+        };
+        let mut q = checked(&state.q, model.nq, "q")?;
         normalize(model, &mut q);
         let zeros = vec![0.0; model.nv];
-        let v = checked(state.v.as_ref().unwrap_or(&zeros), model.nv, &at("v"))?;
-        let a = checked(state.a.as_ref().unwrap_or(&zeros), model.nv, &at("a"))?;
-        let tau = checked(state.tau.as_ref().unwrap_or(&zeros), model.nv, &at("tau"))?;
+        let v = checked(state.v.as_ref().unwrap_or(&zeros), model.nv, "v")?;
+        let a = checked(state.a.as_ref().unwrap_or(&zeros), model.nv, "a")?;
+        let tau = checked(state.tau.as_ref().unwrap_or(&zeros), model.nv, "tau")?;
         let rnea_out = rnea(model, &mut data, &q, &v, &a).as_slice().to_vec();
         let aba_out = aba(model, &mut data, &q, &v, &tau).as_slice().to_vec();
         let m = crba(model, &mut data, &q);
@@ -58,7 +62,7 @@ pub fn run(model: &Model, input: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn checked(values: &[f64], expected: usize, at: &str) -> Result<Vec<f64>, String> {
+fn checked(values: &[f64], expected: usize, at: &str) -> std::result::Result<Vec<f64>, String> {
     if values.len() != expected {
         return Err(format!(
             "{at}: has {} values, the model needs {expected}",

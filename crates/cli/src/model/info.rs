@@ -5,12 +5,10 @@ use serde_json::json;
 
 use super::finite_or_null;
 
-pub fn run(model: &Model, as_json: bool) -> Result<(), String> {
+/// Runs `embody model info`.
+pub fn run(model: &Model, as_json: bool) -> crate::error::Result {
     if as_json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&to_json(model)).map_err(|e| e.to_string())?
-        );
+        println!("{:#}", to_json(model));
     } else {
         print!("{}", table(model));
     }

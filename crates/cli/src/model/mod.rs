@@ -56,18 +56,21 @@ pub enum Mimic {
 
 impl RobotArg {
     /// Loads the model.
-    pub fn load(&self) -> Result<Model, String> {
+    pub fn load(&self) -> crate::error::Result<Model> {
         let mimic = match self.mimic {
             Mimic::Coupled => MimicMode::Coupled,
             Mimic::Independent => MimicMode::Independent,
         };
-        robots::load_with(&self.robot, self.floating_base.then_some(true), mimic)
-            .map_err(|e| e.to_string())
+        Ok(robots::load_with(
+            &self.robot,
+            self.floating_base.then_some(true),
+            mimic,
+        )?)
     }
 }
 
 /// Runs a `model` subcommand.
-pub fn run(command: ModelCommand) -> Result<(), String> {
+pub fn run(command: ModelCommand) -> crate::error::Result {
     match command {
         ModelCommand::Info { robot, json } => info::run(&robot.load()?, json),
         ModelCommand::Eval { robot, input } => eval::run(&robot.load()?, &input),

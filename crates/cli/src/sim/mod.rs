@@ -16,7 +16,7 @@ pub enum SimCommand {
 }
 
 /// Runs a `sim` subcommand.
-pub fn run(command: SimCommand) -> Result<(), String> {
+pub fn run(command: SimCommand) -> crate::error::Result {
     match command {
         SimCommand::Bench(args) => bench::run(&args),
         SimCommand::Run(args) => run::run(&args),

@@ -1,8 +1,10 @@
 //! `embody vmcu`: the virtual MCU on the command line. It creates a pseudo-terminal,
 //! makes `--link` a symlink to it, and serves the bridge protocol (or SLCAN with
 //! `--slcan`) with simulated motors until SIGINT or SIGTERM, then removes the link.
-//! With `--flash FILE --pubkey PUB` it is a whole unit: it boots from the flash file,
-//! takes signed firmware updates and keeps its unit record there.
+//! Its motors are wired as `--unit SERIAL`'s configuration says (buses, CAN ids,
+//! variants, ranges), or on the robot's generated default map. With `--flash FILE
+//! --pubkey PUB` it is a whole unit: it boots from the flash file, takes signed
+//! firmware updates and keeps its unit record there.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
+use embody_fleet::defaults::DefaultMap;
 use embody_vmcu::{Control, VmcuConfig};
+
+use crate::error::{CliError, Result};
+use crate::unit_args::UnitArgs;
 
 mod signals;
 
@@ -18,8 +24,10 @@ mod signals;
 #[derive(Args, Debug)]
 pub struct VmcuArgs {
     /// Built-in robot (arm7, humanoid) or URDF path; a floating base is pinned.
-    #[arg(long, default_value = "arm7")]
+    #[arg(long, default_value = "arm7", conflicts_with = "unit")]
     robot: String,
+    #[command(flatten)]
+    unit: UnitArgs,
     /// Present a plain SLCAN USB-CAN adapter (motors at CAN ids 1..n in joint order,
     /// replies to id 0) instead of the bridge.
     #[arg(long)]
@@ -27,8 +35,8 @@ pub struct VmcuArgs {
     /// Pace the serial output at this baud rate; unpaced (a USB link) if absent.
     #[arg(long)]
     baud: Option<u32>,
-    /// Control rate the motors are laid out on the buses for (Hz).
-    #[arg(long, default_value_t = 1000.0)]
+    /// Control rate the default map lays the motors out on the buses for (Hz).
+    #[arg(long, default_value_t = 1000.0, conflicts_with = "unit")]
     rate: f64,
     /// Path of the symlink to the pseudo-terminal (what `--port` takes).
     #[arg(long)]
@@ -51,40 +59,65 @@ pub struct VmcuArgs {
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
-pub fn run(args: &VmcuArgs) -> Result<(), String> {
+/// The virtual MCU `args` describe: the unit's motors, or the default map's.
+fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
     if !(args.rate >= 100.0 && args.rate <= 10_000.0) {
-        return Err(format!("--rate {} is outside 100–10000 Hz", args.rate));
+        return Err(CliError::Usage(format!(
+            "--rate {} is outside 100–10000 Hz",
+            args.rate
+        )));
     }
     if args.baud == Some(0) {
-        return Err("--baud must be positive".into());
+        return Err(CliError::Usage("--baud must be positive".into()));
     }
     if args.slcan && args.flash.is_some() {
-        return Err("--flash: an SLCAN adapter has no bridge firmware to update".into());
+        return Err(CliError::Usage(
+            "--flash: an SLCAN adapter has no bridge firmware to update".into(),
+        ));
     }
     let flash = match (&args.flash, &args.pubkey) {
         (Some(flash), Some(pubkey)) => Some((
             flash.clone(),
-            embody_fleet::keys::read_verifying_key(pubkey).map_err(|e| e.to_string())?,
+            embody_fleet::keys::read_verifying_key(pubkey)?,
         )),
         _ => None,
     };
+    let config = match args.unit.load()? {
+        Some(unit) => VmcuConfig {
+            slcan: args.slcan,
+            ..VmcuConfig::with_motors(&unit.config.robot, args.link.clone(), unit.setup())
+        },
+        None => {
+            let map = DefaultMap {
+                rate_hz: args.rate,
+                one_bus: args.slcan,
+                ..DefaultMap::default()
+            };
+            VmcuConfig {
+                slcan: args.slcan,
+                ..VmcuConfig::with_map(&args.robot, args.link.clone(), &map)?
+            }
+        }
+    };
     let mounting = match args.as_built {
         Some(seed) => {
-            let model = embody_model::robots::load(&args.robot, Some(false))
-                .map_err(|e| format!("--robot {}: {e}", args.robot))?;
+            let model = embody_model::robots::load(&config.robot, Some(false))?;
             embody_vmcu::as_built(&model, seed)
         }
         None => Vec::new(),
     };
-    signals::on_termination(&STOP);
-    let config = VmcuConfig {
+    Ok(VmcuConfig {
         mounting,
-        slcan: args.slcan,
         baud: args.baud,
-        rate_hz: args.rate,
         flash,
-        ..VmcuConfig::new(&args.robot, args.link.clone())
-    };
+        ..config
+    })
+}
+
+/// Runs `embody vmcu`.
+pub fn run(args: &VmcuArgs) -> Result {
+    let config = config(args)?;
+    signals::on_termination(&STOP);
     let control = Arc::new(Control::default());
     let watcher = {
         let control = control.clone();
@@ -102,16 +135,19 @@ pub fn run(args: &VmcuArgs) -> Result<(), String> {
         } else {
             "bridge"
         },
-        args.robot,
+        config.robot,
         args.link.display()
     );
+    for line in config.motors.describe() {
+        eprintln!("  {line}");
+    }
     // The MCU runs on this thread (the watcher above keeps the default scheduler).
     if let Some(priority) = args.priority
         && let Err(e) = embody_control::set_fifo_priority(priority)
     {
         tracing::warn!("virtual MCU: SCHED_FIFO {priority} refused: {e}");
     }
-    let result = embody_vmcu::run(&config, control.clone()).map_err(|e| e.to_string());
+    let result = embody_vmcu::run(&config, control.clone());
     STOP.store(true, Ordering::Release);
     let _ = watcher.join();
     eprintln!(
@@ -119,5 +155,5 @@ pub fn run(args: &VmcuArgs) -> Result<(), String> {
         control.cycles(),
         args.link.display()
     );
-    result
+    Ok(result?)
 }

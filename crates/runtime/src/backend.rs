@@ -1,0 +1,249 @@
+//! Where a session's robot is, and opening it: the simulator (one unit or several side
+//! by side, in an environment, optionally with a scenario's faults), the hal's mock, a
+//! bridge on a serial port, or MIT motors behind an SLCAN adapter. On the wire the
+//! actuator map is the unit's configuration (compared with the record on the unit
+//! before any motor is enabled) or, without a unit, the robot's generated default map —
+//! which the session says it uses.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use embody_fleet::Unit;
+use embody_fleet::defaults::{self, DefaultMap};
+use embody_hal::{MockRobot, Robot};
+use embody_model::{Model, robots};
+use embody_sim::{Environment, LoadedScenario, SensorMounts, SimConfig, SimRobot, lowest_point};
+use nalgebra::DVector;
+
+use crate::error::RuntimeError;
+use crate::robot::{AnyRobot, SimBackend};
+
+/// The simulator's side of a session.
+#[derive(Clone, Debug, Default)]
+pub struct Simulator {
+    /// The environment (ground, static boxes).
+    pub environment: Environment,
+    /// Physics and sensor settings (its seed is the session's, plus the unit's index).
+    pub config: SimConfig,
+    /// The configuration to start from (`None`: the model's neutral one, a floating base
+    /// standing on the ground).
+    pub initial: Option<DVector<f64>>,
+    /// A scenario whose faults are injected on time.
+    pub scenario: Option<LoadedScenario>,
+    /// Record and show the simulator's true state instead of the loop's estimate.
+    pub show_truth: bool,
+}
+
+impl Simulator {
+    /// The simulator as `scenario` describes it: its environment, settings, initial
+    /// state and faults.
+    pub fn from_scenario(scenario: LoadedScenario) -> Simulator {
+        Simulator {
+            environment: scenario.scenario.environment.clone(),
+            config: scenario.scenario.sim.clone(),
+            initial: Some(scenario.initial_configuration()),
+            scenario: Some(scenario),
+            show_truth: true,
+        }
+    }
+}
+
+/// A robot on the wire.
+#[derive(Clone, Debug)]
+pub struct Wire {
+    /// The serial port of the bridge or adapter (`None`: the unit's `port`).
+    pub port: Option<PathBuf>,
+    /// The unit whose configuration drives the motors (`None`: the generated default map
+    /// of the session's robot).
+    pub unit: Option<Unit>,
+    /// An SLCAN adapter instead of a bridge.
+    pub slcan: bool,
+}
+
+/// Where the session's robot is.
+// Built once per session: the size of its variants does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// In-process simulation.
+    Simulator(Simulator),
+    /// The hal's mock: rigid-body physics at 10 kHz, a floating base pinned with an IMU
+    /// and foot force sensors.
+    Mock,
+    /// On the wire.
+    Wire(Wire),
+}
+
+impl Backend {
+    /// The simulator with its defaults: the ground, the robot at its neutral posture.
+    pub fn simulator() -> Backend {
+        Backend::Simulator(Simulator::default())
+    }
+
+    /// The simulator as `scenario` describes it.
+    pub fn scenario(scenario: LoadedScenario) -> Backend {
+        Backend::Simulator(Simulator::from_scenario(scenario))
+    }
+}
+
+/// The robots a backend opened, with the model the loop controls.
+pub(crate) struct Opened {
+    pub model: Arc<Model>,
+    pub robots: Vec<AnyRobot>,
+    /// What the session should tell its user (the map it uses, …).
+    pub notes: Vec<String>,
+}
+
+/// The model of `robot` as the loop on `backend` controls it: a floating base pinned on
+/// its stand on the wire (the bridge carries no IMU), and the unit's model for a unit.
+pub(crate) fn model_for(backend: &Backend, robot: &str) -> Result<Arc<Model>, RuntimeError> {
+    Ok(Arc::new(match backend {
+        Backend::Simulator(sim) if sim.scenario.is_some() => match &sim.scenario {
+            Some(scenario) => scenario.model.clone(),
+            None => robots::load(robot, None)?,
+        },
+        Backend::Wire(Wire {
+            unit: Some(unit), ..
+        }) => unit.model.clone(),
+        Backend::Wire(_) => robots::load(robot, Some(false))?,
+        Backend::Simulator(_) | Backend::Mock => robots::load(robot, None)?,
+    }))
+}
+
+/// Opens `units` robots (only the simulator has more than one) of `model` (named
+/// `robot`) on `backend` at `rate_hz`.
+pub(crate) fn open(
+    backend: &Backend,
+    model: Arc<Model>,
+    robot: &str,
+    rate_hz: f64,
+    seed: u64,
+    units: u32,
+) -> Result<Opened, RuntimeError> {
+    if units > 1 && !matches!(backend, Backend::Simulator(_)) {
+        return Err(RuntimeError::Invalid(
+            "several units side by side run in the simulator only".into(),
+        ));
+    }
+    let mut notes = Vec::new();
+    let robots = match backend {
+        Backend::Simulator(sim) => (0..units.max(1))
+            .map(|k| simulated(&model, sim, seed + u64::from(k)))
+            .collect::<Result<_, _>>()?,
+        Backend::Mock => vec![mock(&model, robot)?],
+        Backend::Wire(wire) => vec![on_the_wire(wire, &model, robot, rate_hz, &mut notes)?],
+    };
+    Ok(Opened {
+        model,
+        robots,
+        notes,
+    })
+}
+
+/// A simulated robot at the simulator's initial state (default: neutral, a floating
+/// base standing on the ground).
+fn simulated(model: &Arc<Model>, sim: &Simulator, seed: u64) -> Result<AnyRobot, RuntimeError> {
+    let config = SimConfig {
+        seed,
+        ..sim.config.clone()
+    };
+    let mut robot = SimRobot::new(
+        model.clone(),
+        &sim.environment,
+        config,
+        &SensorMounts::detect(model),
+    )?;
+    let q0 = match &sim.initial {
+        Some(q) => q.clone(),
+        None => {
+            let mut q0 = model.neutral_configuration();
+            if model.free_flyer().is_some()
+                && let Some(lowest) = lowest_point(model, q0.as_slice())
+            {
+                q0[2] -= lowest - sim.environment.ground_height_m;
+            }
+            q0
+        }
+    };
+    robot
+        .world_mut()
+        .set_state(q0.as_slice(), &vec![0.0; model.nv]);
+    Ok(AnyRobot::Sim(Box::new(SimBackend::new(
+        robot,
+        sim.scenario.clone(),
+    ))))
+}
+
+/// The hal's mock of `model` (named `robot`): a floating base pinned, with an IMU and
+/// the soles' force sensors carrying the robot's weight.
+fn mock(model: &Arc<Model>, robot: &str) -> Result<AnyRobot, RuntimeError> {
+    if model.free_flyer().is_none() {
+        return Ok(AnyRobot::Mock(Box::new(MockRobot::new(model))));
+    }
+    let pinned = robots::load(robot, Some(false))?;
+    let mock = MockRobot::new(&pinned)
+        .with_imu("imu_link")
+        .with_stance_sensors(&["left_sole", "right_sole"], 9.81 * model.total_mass());
+    Ok(AnyRobot::Mock(Box::new(mock)))
+}
+
+/// The robot on the wire: the unit's configuration, or the generated default map.
+fn on_the_wire(
+    wire: &Wire,
+    model: &Arc<Model>,
+    robot: &str,
+    rate_hz: f64,
+    notes: &mut Vec<String>,
+) -> Result<AnyRobot, RuntimeError> {
+    let Some(unit) = &wire.unit else {
+        let port = wire.port.clone().ok_or_else(|| {
+            RuntimeError::Invalid("a robot on the wire needs a port (or a unit with one)".into())
+        })?;
+        let map = DefaultMap {
+            rate_hz,
+            one_bus: wire.slcan,
+            ..DefaultMap::default()
+        };
+        notes.push(format!(
+            "no unit given: driving {} on {} with {}",
+            model.name,
+            port.display(),
+            defaults::describe(model, &map)
+        ));
+        let setup =
+            defaults::setup(model, robot, &map).map_err(|e| RuntimeError::Fleet(e.into()))?;
+        return Ok(if wire.slcan {
+            AnyRobot::Slcan(Box::new(
+                embody_bridge::SlcanRobot::connect(&port, model, &setup)
+                    .map_err(|e| RuntimeError::Fleet(e.into()))?,
+            ))
+        } else {
+            AnyRobot::Bridge(Box::new(
+                embody_bridge::BridgeRobot::connect(&port, model, &setup)
+                    .map_err(|e| RuntimeError::Fleet(e.into()))?,
+            ))
+        });
+    };
+    let port = unit.port(wire.port.as_deref())?;
+    notes.push(format!(
+        "unit {} on {}: {}",
+        unit.serial(),
+        port.display(),
+        unit.setup().describe().join("; ")
+    ));
+    Ok(if wire.slcan {
+        AnyRobot::Slcan(Box::new(unit.connect_slcan(&port)?))
+    } else {
+        AnyRobot::Bridge(Box::new(unit.connect(&port)?))
+    })
+}
+
+/// The names of `robot`'s force-torque sensors, in its order.
+pub(crate) fn sensors(robot: &AnyRobot) -> Vec<String> {
+    robot
+        .capabilities()
+        .force_torque
+        .iter()
+        .map(|s| s.name.clone())
+        .collect()
+}

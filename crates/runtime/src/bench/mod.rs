@@ -1,0 +1,41 @@
+//! The runtime's benchmarks: each measures a part of the runtime the way it runs and
+//! returns its figures (serializable, for `--json`) for the caller to print.
+//!
+//! - [`loop_timing`]: the real loop thread against the mock or a robot on the wire.
+//! - [`viz`]: what a live Rerun recording costs that loop.
+//! - [`wire`]: the link's codec, the bus budget, the host → bridge → host round trip.
+//! - [`flash`]: many virtual units flashed at once on paced links.
+//! - [`plan`]: a jerk-limited joint move and a Cartesian line through IK.
+//! - [`model`]: the rigid-body algorithms per call; [`sim`]: physics steps per second.
+
+pub mod flash;
+pub mod loop_timing;
+pub mod model;
+pub mod plan;
+pub mod sim;
+pub mod viz;
+pub mod wire;
+
+/// The median of `v` (NaN when empty).
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// A scratch directory under the system's temporary one, removed when dropped (also
+/// when the benchmark fails half way).
+pub(crate) struct Scratch(pub std::path::PathBuf);
+
+impl Scratch {
+    pub(crate) fn new(what: &str) -> std::io::Result<Scratch> {
+        let dir = std::env::temp_dir().join(format!("embody-bench-{what}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

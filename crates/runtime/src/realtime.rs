@@ -1,0 +1,235 @@
+//! The real-time half of the one loop driver: [`RealtimeLoop`] runs the loop on its own
+//! thread on the system clock (SCHED_FIFO, CPU pinning and locked memory where asked
+//! and granted), with a live recorder following its snapshots when recording; and
+//! [`run`] polls a session's driver every 10 ms on a tokio interval until it is done.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use embody_control::{
+    ControlConfig, LoopClient, LoopCore, LoopHandle, Request, RtConfig, RtStatus, StateSnapshot,
+    TimingReport, spawn,
+};
+use embody_hal::{Clock as _, Robot, SystemClock};
+use embody_model::Model;
+use embody_viz::{Clock, LiveRecorder, LiveStats, Recorder, VizConfig};
+
+use crate::backend::{Opened, sensors};
+use crate::drive::{DriveStatus, Poll};
+use crate::error::RuntimeError;
+use crate::report::{Report, UnitReport};
+use crate::robot::AnyRobot;
+use crate::session::{Observer, Session};
+use crate::sinks::viz_config;
+
+/// A loop running on its own thread. See the module docs.
+pub struct RealtimeLoop<R> {
+    handle: LoopHandle<R>,
+    /// The loop's client.
+    pub client: LoopClient,
+    /// The system clock's time (ns) when the loop started: loop time counts from here.
+    pub origin_ns: u64,
+    live: Option<LiveRecorder>,
+}
+
+impl<R: Robot + 'static> RealtimeLoop<R> {
+    /// Starts the loop under `config` for `model` on `robot` with the real-time
+    /// settings `rt`, armed and started when `arm`, recorded live to `viz` when given
+    /// (from its first tick).
+    pub fn start(
+        model: &Arc<Model>,
+        robot: R,
+        config: ControlConfig,
+        rt: RtConfig,
+        arm: bool,
+        viz: Option<VizConfig>,
+    ) -> Result<RealtimeLoop<R>, RuntimeError> {
+        let period_ns = (1e9 / config.rate_hz).round() as u64;
+        let (core, client) = LoopCore::new(model.clone(), robot.capabilities(), config)?;
+        if arm {
+            arm_and_start(&client);
+        }
+        let origin_ns = SystemClock.now().as_nanos();
+        let live = match viz {
+            Some(viz) => {
+                let recorder = Recorder::new(viz, model)?;
+                Some(
+                    LiveRecorder::spawn(recorder, client.clone(), period_ns, origin_ns).map_err(
+                        |source| RuntimeError::Io {
+                            path: "the recorder's thread".into(),
+                            source,
+                        },
+                    )?,
+                )
+            }
+            None => None,
+        };
+        let handle = spawn(core, robot, SystemClock, rt)?;
+        Ok(RealtimeLoop {
+            handle,
+            client,
+            origin_ns,
+            live,
+        })
+    }
+
+    /// What the OS granted of the real-time settings.
+    pub fn rt_status(&self) -> &RtStatus {
+        self.handle.rt_status()
+    }
+
+    /// Loop time (s) of a snapshot.
+    pub fn loop_time_s(&self, snapshot: &StateSnapshot) -> f64 {
+        snapshot.stamp_ns.saturating_sub(self.origin_ns) as f64 * 1e-9
+    }
+
+    /// Logs an event in the live recording, if any.
+    pub fn record_event(&self, t_s: f64, text: String, warning: bool) {
+        if let Some(live) = &self.live {
+            live.event(t_s, text, warning);
+        }
+    }
+
+    /// Stops the loop after its current tick; the core, the robot and what the live
+    /// recorder saw.
+    pub fn stop(self) -> Result<(LoopCore, R, Option<LiveStats>), RuntimeError> {
+        let (core, robot) = self.handle.stop()?;
+        let live = self.live.map(LiveRecorder::finish).transpose()?;
+        Ok((core, robot, live))
+    }
+}
+
+/// Arms and starts the loop behind `client`.
+pub fn arm_and_start(client: &LoopClient) {
+    // Fresh queues have room for both.
+    let _ = client.request(Request::Arm);
+    let _ = client.request(Request::Start);
+}
+
+/// How long a real-time run waits for the loop's first snapshot.
+const FIRST_SNAPSHOT_S: f64 = 3.0;
+
+/// Runs `session` in real time on the one robot `opened` holds.
+pub(crate) fn run(
+    session: &Session,
+    opened: Opened,
+    config: ControlConfig,
+    rt: RtConfig,
+    observer: &mut dyn Observer,
+) -> Result<Report, RuntimeError> {
+    let Opened {
+        model,
+        mut robots,
+        notes,
+    } = opened;
+    let robot = robots
+        .pop()
+        .ok_or_else(|| RuntimeError::Invalid("no robot".into()))?;
+    // Hardware's recordings are on wall time; simulated and mocked robots' on loop time.
+    let clock = match robot {
+        AnyRobot::Bridge(_) | AnyRobot::Slcan(_) => Clock::Wall,
+        AnyRobot::Sim(_) | AnyRobot::Mock(_) => Clock::Sim,
+    };
+    let viz = (session.rerun.as_ref())
+        .map(|base| viz_config(base, &model, &robot, &config, clock, (0, 1)));
+    let mut driver = session.drive.driver(&model, sensors(&robot));
+    let running = RealtimeLoop::start(&model, robot, config, rt, driver.arms(), viz)?;
+    let rt_status = running.rt_status().clone();
+    let client = running.client.clone();
+    let wall = Instant::now();
+    let mut events = Vec::new();
+    let mut snapshot = StateSnapshot::new(0);
+    let mut baseline: Option<TimingReport> = None;
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|source| RuntimeError::Io {
+            path: "the tokio runtime".into(),
+            source,
+        })
+        .and_then(|tokio| {
+            tokio.block_on(async {
+                let mut interval = tokio::time::interval(Duration::from_millis(10));
+                let mut settle_until: Option<f64> = None;
+                loop {
+                    interval.tick().await;
+                    let fresh = client.drain_events();
+                    for event in &fresh {
+                        let t_s = event.stamp_ns.saturating_sub(running.origin_ns) as f64 * 1e-9;
+                        running.record_event(t_s, format!("{:?}", event.kind), event.is_fault());
+                    }
+                    events.extend(fresh);
+                    if !client.snapshots().read(&mut snapshot) {
+                        if wall.elapsed().as_secs_f64() > FIRST_SNAPSHOT_S {
+                            return Err(RuntimeError::Silent {
+                                seconds: FIRST_SNAPSHOT_S,
+                                events: format!("{events:?}"),
+                            });
+                        }
+                        continue; // the loop has not ticked yet
+                    }
+                    let now_s = running.loop_time_s(&snapshot);
+                    if baseline.is_none() && now_s >= session.measure_after_s {
+                        baseline = Some(start_measuring(&client));
+                    }
+                    let status = driver.poll(&Poll {
+                        now_s,
+                        snapshot: &snapshot,
+                        events: &events,
+                        client: &client,
+                    })?;
+                    for progress in driver.progress() {
+                        let (_, text, failed) = crate::drive::describe_progress(&progress);
+                        observer.progress(0, &progress);
+                        running.record_event(now_s, text, failed);
+                    }
+                    if status == DriveStatus::Done && settle_until.is_none() {
+                        settle_until = Some(now_s + driver.settle_s());
+                    }
+                    let settled = settle_until.is_some_and(|t| now_s >= t);
+                    if settled || session.stop_after_s.is_some_and(|s| now_s >= s) {
+                        return Ok(now_s);
+                    }
+                }
+            })
+        });
+    let timing = baseline.map(|b| since(&b, &client.timing()));
+    let (_, robot, recording) = running.stop()?;
+    let loop_s = result?;
+    events.extend(client.drain_events());
+    Ok(Report {
+        units: vec![UnitReport {
+            name: model.name.clone(),
+            task: driver.outcome(),
+            snapshot,
+            events,
+            loop_s,
+            base_pose: robot.base_pose(),
+            contacts: robot.sim().map(|s| s.world().contacts().active().len()),
+        }],
+        wall_s: wall.elapsed().as_secs_f64(),
+        timing,
+        rt: Some(rt_status),
+        recording,
+        notes,
+    })
+}
+
+/// Clears the loop's histograms and returns its counters as they stand.
+fn start_measuring(client: &LoopClient) -> TimingReport {
+    let histograms = client.timing_histograms();
+    histograms.compute.clear();
+    histograms.stages.clear();
+    histograms.jitter.clear();
+    client.timing()
+}
+
+/// `now`'s timing with the counters since `before`.
+fn since(before: &TimingReport, now: &TimingReport) -> TimingReport {
+    TimingReport {
+        ticks: now.ticks - before.ticks,
+        overruns: now.overruns - before.overruns,
+        missed_deadlines: now.missed_deadlines - before.missed_deadlines,
+        ..*now
+    }
+}

@@ -1,0 +1,208 @@
+//! A session in lockstep: every unit's loop ticks on simulated time, its driver is
+//! polled every 10 ms of it, and its recorders run between ticks (this driver is not a
+//! loop thread, so they may). Units end on their own: when their driver is done and
+//! settled, or at the session's length.
+
+use std::time::Instant;
+
+use embody_control::{ControlConfig, StateSnapshot};
+use embody_viz::{Clock, LoopStats, Recorder, RecordingStream};
+
+use crate::backend::{Opened, sensors};
+use crate::drive::{DriveStatus, Driver, Poll, describe_progress};
+use crate::error::RuntimeError;
+use crate::lockstep::Lockstep;
+use crate::realtime::arm_and_start;
+use crate::report::{Report, UnitReport};
+use crate::robot::AnyRobot;
+use crate::session::{Observer, Session};
+use crate::sinks::{self, true_state};
+
+/// One unit of the run.
+struct UnitRun {
+    rig: Lockstep<AnyRobot>,
+    driver: Box<dyn Driver>,
+    recorder: Option<Recorder>,
+    /// What the recorder is shown (the loop's view, or the simulator's truth).
+    view: StateSnapshot,
+    stats: LoopStats,
+    settle_until: Option<f64>,
+    done: bool,
+}
+
+/// What the units share: how often drivers are polled, when runs end, whether the
+/// recordings show the simulator's truth.
+struct Schedule {
+    poll_every: u64,
+    stop_tick: Option<u64>,
+    show_truth: bool,
+}
+
+impl UnitRun {
+    /// Runs one tick, and the unit's recorder and driver after it.
+    fn step(
+        &mut self,
+        k: usize,
+        schedule: &Schedule,
+        observer: &mut dyn Observer,
+    ) -> Result<(), RuntimeError> {
+        let fresh = self.rig.step();
+        let tick = self.rig.tick;
+        let now_s = self.rig.loop_time_s();
+        if let Some(recorder) = self.recorder.as_mut() {
+            self.view.clone_from(&self.rig.snapshot);
+            if schedule.show_truth {
+                true_state(&self.rig.robot, &mut self.view);
+            }
+            if tick.is_multiple_of(50) {
+                // The loop's medians so far, refreshed every 50 ticks.
+                self.stats = LoopStats::of(&self.rig.client.timing());
+            }
+            recorder.record(now_s, &self.view, self.stats)?;
+            for event in &self.rig.events[fresh..] {
+                recorder.event(now_s, &format!("{:?}", event.kind), event.is_fault())?;
+            }
+        }
+        if tick.is_multiple_of(schedule.poll_every) {
+            let status = self.driver.poll(&Poll {
+                now_s,
+                snapshot: &self.rig.snapshot,
+                events: &self.rig.events,
+                client: &self.rig.client,
+            })?;
+            for progress in self.driver.progress() {
+                observer.progress(k, &progress);
+                if let Some(recorder) = self.recorder.as_mut() {
+                    // At loop time (the step's own times count from the task's start).
+                    let (_, text, failed) = describe_progress(&progress);
+                    recorder.event(now_s, &text, failed)?;
+                }
+            }
+            if status == DriveStatus::Done && self.settle_until.is_none() {
+                self.settle_until = Some(now_s + self.driver.settle_s());
+            }
+        }
+        let settled = self.settle_until.is_some_and(|t| now_s >= t);
+        if settled || schedule.stop_tick.is_some_and(|t| tick >= t) {
+            self.done = true;
+            if let Some(recorder) = self.recorder.take() {
+                recorder.finish()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn report(self, name: String) -> UnitReport {
+        let period_s = self.rig.period_ns() as f64 * 1e-9;
+        UnitReport {
+            name,
+            task: self.driver.outcome(),
+            snapshot: self.rig.snapshot,
+            events: self.rig.events,
+            loop_s: self.rig.tick as f64 * period_s,
+            base_pose: self.rig.robot.base_pose(),
+            contacts: (self.rig.robot.sim()).map(|s| s.world().contacts().active().len()),
+        }
+    }
+}
+
+/// Runs `session` in lockstep on the robots `opened` holds.
+pub(crate) fn run(
+    session: &Session,
+    opened: Opened,
+    config: ControlConfig,
+    observer: &mut dyn Observer,
+) -> Result<Report, RuntimeError> {
+    let Opened {
+        model,
+        robots,
+        notes,
+    } = opened;
+    let count = robots.len();
+    let mut stream: Option<RecordingStream> = None;
+    let mut units = Vec::with_capacity(count);
+    for (k, robot) in robots.into_iter().enumerate() {
+        let driver = session.drive.driver(&model, sensors(&robot));
+        let recorder = match &session.rerun {
+            Some(base) => {
+                let viz = sinks::viz_config(base, &model, &robot, &config, Clock::Sim, (k, count));
+                Some(sinks::recorder(viz, &model, &mut stream)?)
+            }
+            None => None,
+        };
+        let rig = Lockstep::new(model.clone(), robot, config.clone())?;
+        if driver.arms() {
+            arm_and_start(&rig.client);
+        }
+        units.push(UnitRun {
+            view: rig.snapshot.clone(),
+            rig,
+            driver,
+            recorder,
+            stats: LoopStats::default(),
+            settle_until: None,
+            done: false,
+        });
+    }
+    let mut states = match (&session.record, units.first()) {
+        (Some(path), Some(unit)) => Some((path, sinks::state_recorder(path, &unit.rig.robot)?)),
+        _ => None,
+    };
+    let show_truth = matches!(
+        &session.backend,
+        crate::Backend::Simulator(s) if s.show_truth
+    );
+    let schedule = Schedule {
+        poll_every: ((0.01 * config.rate_hz).round() as u64).max(1),
+        stop_tick: session
+            .stop_after_s
+            .map(|s| (s * config.rate_hz).round() as u64),
+        show_truth,
+    };
+    let wall = Instant::now();
+    while units.iter().any(|u| !u.done) {
+        for (k, unit) in units.iter_mut().enumerate() {
+            if unit.done {
+                continue;
+            }
+            unit.step(k, &schedule, observer)?;
+            if k == 0
+                && let (Some((path, states)), Some(sim)) = (states.as_mut(), unit.rig.robot.sim())
+            {
+                states
+                    .record(sim.world())
+                    .map_err(|source| RuntimeError::Io {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+            }
+        }
+    }
+    if let Some((path, states)) = states {
+        states.finish().map_err(|source| RuntimeError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    let wall_s = wall.elapsed().as_secs_f64();
+    let units = units
+        .into_iter()
+        .enumerate()
+        .map(|(k, unit)| {
+            let name = if count > 1 {
+                format!("{}-{k}", model.name)
+            } else {
+                model.name.clone()
+            };
+            unit.report(name)
+        })
+        .collect();
+    Ok(Report {
+        units,
+        wall_s,
+        timing: None,
+        rt: None,
+        recording: None,
+        notes,
+    })
+}

@@ -1,0 +1,183 @@
+//! [`Session`]: a robot session as a description — the robot, where it is
+//! ([`Backend`]), how its loop is paced ([`Pacing`]), what drives it ([`Drive`]), the
+//! loop's settings, where its state goes (Rerun, a state record) and how long it runs —
+//! and [`Session::run`], which builds it and runs it with the one loop driver, lockstep
+//! or real time, telling an [`Observer`] what happens as it happens.
+
+use std::path::PathBuf;
+
+use embody_control::{ControlConfig, RtConfig};
+use embody_model::{Model, robots};
+use embody_planner::Progress;
+use embody_viz::VizConfig;
+
+use crate::backend::{self, Backend, Wire};
+use crate::drive::Drive;
+use crate::error::RuntimeError;
+use crate::report::Report;
+
+/// How the loop is paced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pacing {
+    /// Tick by tick on simulated time, as fast as the CPU allows: bit-identical for a
+    /// seed. The simulator only.
+    Lockstep,
+    /// On its own thread on the system clock, with these real-time settings.
+    Realtime(RtConfig),
+}
+
+/// Hears what a session does as it does it.
+pub trait Observer {
+    /// Something the user should know as the session starts (which map the motors are
+    /// driven with, …).
+    fn note(&mut self, _text: &str) {}
+    /// A task step of unit `unit` started or ended.
+    fn progress(&mut self, _unit: usize, _progress: &Progress) {}
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+
+impl Observer for Quiet {}
+
+/// A robot session. See the module docs.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// The robot: a built-in name or a URDF path (default: the task's robot, else the
+    /// first built-in; a unit's robot on the wire).
+    pub robot: Option<String>,
+    /// Where the robot is.
+    pub backend: Backend,
+    /// How the loop is paced.
+    pub pacing: Pacing,
+    /// What drives the robot.
+    pub drive: Drive,
+    /// The loop's settings (default: [`default_control`]); on a unit its rate is the
+    /// unit's.
+    pub control: Option<ControlConfig>,
+    /// Record to Rerun (the sink and the recording's settings).
+    pub rerun: Option<VizConfig>,
+    /// Write the simulator's state every tick to this file (JSON Lines; lockstep).
+    pub record: Option<PathBuf>,
+    /// Seed of the simulator's noise (unit `k` of a fleet: seed + k).
+    pub seed: u64,
+    /// Simulated units side by side (lockstep).
+    pub units: u32,
+    /// End the run after this much loop time (s) even if its driver goes on.
+    pub stop_after_s: Option<f64>,
+    /// Time the loop from this much loop time on (s): a warm-up before measuring.
+    pub measure_after_s: f64,
+}
+
+impl Session {
+    /// A session of the default robot on `backend` driven by `drive`, lockstep, with the
+    /// default loop settings and no sinks.
+    pub fn new(backend: Backend, drive: Drive) -> Session {
+        Session {
+            robot: None,
+            backend,
+            pacing: Pacing::Lockstep,
+            drive,
+            control: None,
+            rerun: None,
+            record: None,
+            seed: 0,
+            units: 1,
+            stop_after_s: None,
+            measure_after_s: 0.0,
+        }
+    }
+
+    /// The robot the session drives: the unit's, else the one asked for, else the
+    /// task's, else the first built-in.
+    pub fn robot_name(&self) -> String {
+        if let Backend::Wire(Wire {
+            unit: Some(unit), ..
+        }) = &self.backend
+        {
+            return unit.config.robot.clone();
+        }
+        if let Backend::Simulator(sim) = &self.backend
+            && let Some(s) = &sim.scenario
+        {
+            return s.model.name.clone();
+        }
+        let task_robot = match &self.drive {
+            Drive::Task(task) => task.robot().map(str::to_owned),
+            _ => None,
+        };
+        (self.robot.clone())
+            .or(task_robot)
+            .unwrap_or_else(|| robots::BUILTIN_ROBOTS[0].name.to_owned())
+    }
+
+    fn check(&self) -> Result<(), RuntimeError> {
+        let sim = matches!(self.backend, Backend::Simulator(_));
+        let lockstep = self.pacing == Pacing::Lockstep;
+        let refuse = |why: &str| Err(RuntimeError::Invalid(why.to_owned()));
+        if lockstep && !sim {
+            return refuse(
+                "only the simulator runs in lockstep: a robot on the wire or the mock runs in real time",
+            );
+        }
+        if self.record.is_some() && !(sim && lockstep) {
+            return refuse("a state record is written in lockstep simulation only");
+        }
+        if self.units > 1 && !(sim && lockstep) {
+            return refuse("several units side by side run in lockstep simulation only");
+        }
+        if self.units == 0 {
+            return refuse("a session has at least one unit");
+        }
+        if let Some(s) = self.stop_after_s.filter(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(RuntimeError::Invalid(format!(
+                "a session's length must be positive and finite, not {s} s"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Builds the session and runs it to its end. See the module docs.
+    pub fn run(&self, observer: &mut dyn Observer) -> Result<Report, RuntimeError> {
+        self.check()?;
+        let name = self.robot_name();
+        let model = backend::model_for(&self.backend, &name)?;
+        let mut control = self
+            .control
+            .clone()
+            .unwrap_or_else(|| default_control(&model));
+        if let Backend::Wire(Wire {
+            unit: Some(unit), ..
+        }) = &self.backend
+        {
+            control.rate_hz = unit.config.control.rate_hz;
+        }
+        self.drive.adjust(&mut control);
+        let opened = backend::open(
+            &self.backend,
+            model,
+            &name,
+            control.rate_hz,
+            self.seed,
+            self.units,
+        )?;
+        for note in &opened.notes {
+            observer.note(note);
+        }
+        match self.pacing {
+            Pacing::Lockstep => crate::run_lockstep::run(self, opened, control, observer),
+            Pacing::Realtime(rt) => crate::realtime::run(self, opened, control, rt, observer),
+        }
+    }
+}
+
+/// The loop settings for `model`: the defaults, with joint PD stiff enough to hold a
+/// floating-base robot up as an inverted pendulum on its ankles.
+pub fn default_control(model: &Model) -> ControlConfig {
+    let mut config = ControlConfig::default();
+    if model.free_flyer().is_some() {
+        config.joint_pd.kp_per_effort = 20.0;
+        config.joint_pd.kd_per_effort = 0.6;
+    }
+    config
+}

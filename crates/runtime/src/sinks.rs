@@ -1,0 +1,93 @@
+//! Where a session's state goes besides the loop: Rerun recordings (one per unit, the
+//! units of a fleet in one recording side by side) and the simulator's state record
+//! (JSON Lines, every tick, the first unit). Recorders run between lockstep ticks or on
+//! their own thread in real time, never on the loop thread.
+
+use std::io::BufWriter;
+use std::path::Path;
+
+use embody_control::{ControlConfig, StateSnapshot};
+use embody_hal::Robot;
+use embody_model::Model;
+use embody_viz::{Clock, Recorder, RecordingStream, VizConfig};
+
+use crate::error::RuntimeError;
+use crate::robot::AnyRobot;
+
+/// The simulator's state record.
+pub(crate) type StateRecorder = embody_sim::Recorder<BufWriter<std::fs::File>>;
+
+/// `base` completed for unit `k` of `units` on `robot`: the timeline, its force sensors'
+/// frames, a floating base's feet, and for a fleet its own name and place.
+pub(crate) fn viz_config(
+    base: &VizConfig,
+    model: &Model,
+    robot: &AnyRobot,
+    control: &ControlConfig,
+    clock: Clock,
+    (k, units): (usize, usize),
+) -> VizConfig {
+    let mut viz = base.clone();
+    viz.clock = clock;
+    viz.force_frames = (robot.capabilities().force_torque.iter())
+        .map(|f| f.frame.clone())
+        .collect();
+    if model.free_flyer().is_some() {
+        viz.feet = control.estimator.base.feet.clone();
+    }
+    if units > 1 {
+        viz.unit = format!("{}-{k}", viz.unit);
+        viz.origin = [0.0, 1.5 * k as f64, 0.0];
+    }
+    viz
+}
+
+/// A recorder for `viz`, into `stream` when a fleet shares one (which it then opens).
+pub(crate) fn recorder(
+    viz: VizConfig,
+    model: &Model,
+    stream: &mut Option<RecordingStream>,
+) -> Result<Recorder, RuntimeError> {
+    let recorder = match stream {
+        Some(stream) => Recorder::on(stream.clone(), viz, model)?,
+        None => Recorder::new(viz, model)?,
+    };
+    stream.get_or_insert_with(|| recorder.stream().clone());
+    Ok(recorder)
+}
+
+/// A state record of `robot`'s simulator into `path`.
+pub(crate) fn state_recorder(path: &Path, robot: &AnyRobot) -> Result<StateRecorder, RuntimeError> {
+    let io = |source| RuntimeError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let Some(sim) = robot.sim() else {
+        return Err(RuntimeError::Invalid(
+            "a state record needs the simulator".into(),
+        ));
+    };
+    let file = std::fs::File::create(path).map_err(io)?;
+    embody_sim::Recorder::new(BufWriter::new(file), sim.world()).map_err(io)
+}
+
+/// Overwrites the loop's view in `snapshot` with the simulator's truth: joint
+/// positions, velocities and motor torques, and the base pose (references stay the
+/// loop's).
+pub(crate) fn true_state(robot: &AnyRobot, snapshot: &mut StateSnapshot) {
+    let Some(sim) = robot.sim() else {
+        return;
+    };
+    let world = sim.world();
+    let model = world.model();
+    let (q, v, tau) = (world.q(), world.v(), world.motor_torques());
+    for (k, j) in model.actuated_joints().enumerate().take(snapshot.n) {
+        let joint = &model.joints[j.0];
+        snapshot.q[k] = q[joint.idx_q];
+        snapshot.dq[k] = v[joint.idx_v];
+        snapshot.tau_measured[k] = tau[k];
+    }
+    if model.free_flyer().is_some() {
+        snapshot.base_pose.copy_from_slice(&q.as_slice()[..7]);
+    }
+}
