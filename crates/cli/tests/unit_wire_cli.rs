@@ -1,0 +1,157 @@
+//! A unit whose configuration spreads arm7's joints over three CAN buses of three MIT
+//! variants — classic motors at CAN ids 1–3, DaMiao at 0x11–0x13, Robstride at
+//! 0x21–0x22 — runs pick-and-place end to end: `embody vmcu --unit` wires its simulated
+//! motors from the unit file, `embody config apply` stores the configuration on it, and
+//! `embody run --unit` drives it with that configuration. With one CAN id changed in the
+//! host's copy of the file, `embody run --unit` refuses before any motor is enabled and
+//! names the key.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use embody_fwimage::ed25519_dalek::SigningKey;
+use serde_json::Value;
+
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Vmcu(Child);
+
+impl Drop for Vmcu {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn embody(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_embody"))
+        .args(args)
+        .output()
+        .expect("embody runs")
+}
+
+/// arm7's joints on three buses: (joint, bus, CAN id, variant).
+const WIRING: [(&str, u8, u8, &str); 8] = [
+    ("joint1", 0, 1, "classic"),
+    ("joint2", 0, 2, "classic"),
+    ("joint3", 0, 3, "classic"),
+    ("joint4", 1, 0x11, "damiao"),
+    ("joint5", 1, 0x12, "damiao"),
+    ("joint6", 1, 0x13, "damiao"),
+    ("joint7", 2, 0x21, "robstride"),
+    ("finger_left_joint", 2, 0x22, "robstride"),
+];
+
+/// The unit file: the robot's actuators (from the example fleet) moved onto `wiring`.
+fn unit_file(wiring: &[(&str, u8, u8, &str)]) -> String {
+    let mut text = String::from("# A unit with three buses of three variants.\nrobot = \"arm7\"\n");
+    for (joint, bus, id, variant) in wiring {
+        text.push_str(&format!(
+            "\n[actuators.{joint}]\nbus = {bus}\ncan_id = 0x{id:02x}\nvariant = \"{variant}\"\n"
+        ));
+    }
+    text
+}
+
+fn task() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/tasks/pick_and_place.toml")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn a_unit_on_three_buses_of_three_variants_runs_pick_and_place_and_a_changed_id_is_refused() {
+    let dir = Scratch(std::env::temp_dir().join(format!("embody-mixed-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    let fleet = dir.0.join("fleet");
+    common::copy_example_fleet(&fleet);
+    std::fs::write(fleet.join("units/MIX-0001.toml"), unit_file(&WIRING)).expect("unit file");
+    let public =
+        embody_fleet::keys::write_pair(&dir.0.join("fw.key"), &SigningKey::from_bytes(&[21; 32]))
+            .expect("keys");
+    let link = dir.0.join("unit");
+    let (d, l) = (fleet.display().to_string(), link.display().to_string());
+
+    // The unit, its motors wired as its configuration says; under SCHED_FIFO where
+    // allowed, as the loop below (a loop that hears nothing for 5 ms faults).
+    let _vmcu = Vmcu(
+        Command::new(env!("CARGO_BIN_EXE_embody"))
+            .args(["vmcu", "--unit", "MIX-0001", "--dir", &d, "--link", &l])
+            .arg("--flash")
+            .arg(dir.0.join("unit.flash"))
+            .arg("--pubkey")
+            .arg(&public)
+            .args(["--priority", "70"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("vmcu starts"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !link.exists() {
+        assert!(Instant::now() < deadline, "the unit's link never appeared");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = embody(&["config", "apply", "MIX-0001", "--dir", &d, "--port", &l]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let task_path = task();
+    let run = |json: bool| {
+        let mut args = vec!["run", &*task_path, "--unit", "MIX-0001", "--dir", &d, "--port", &l];
+        args.extend(["--priority", "80"]);
+        if json {
+            args.push("--json");
+        }
+        embody(&args)
+    };
+    let out = run(true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The bridge was set up from the unit file: three buses, each with its variant.
+    for bus in [
+        "bus 0 at 1000 kbit/s: classic 0x01, classic 0x02, classic 0x03",
+        "bus 1 at 1000 kbit/s: damiao 0x11, damiao 0x12, damiao 0x13",
+        "bus 2 at 1000 kbit/s: robstride 0x21, robstride 0x22",
+    ] {
+        assert!(stderr.contains(bus), "no '{bus}' in:\n{stderr}");
+    }
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["result"], "succeeded", "{report}");
+    assert_eq!(report["steps"].as_array().map(Vec::len), Some(11));
+    let q: Vec<f64> = (report["final_q"].as_array().expect("final_q").iter())
+        .map(|v| v.as_f64().expect("number"))
+        .collect();
+    let home = [0.0, 0.3, 0.0, -1.0, 0.0, 0.8, 0.0];
+    for (j, h) in home.iter().enumerate() {
+        assert!((q[j] - h).abs() < 0.02, "joint {} at {} not home {h}", j + 1, q[j]);
+    }
+
+    // The host's copy now says joint5's motor is at 0x15: refused, named, nothing moved.
+    let mut changed = WIRING;
+    changed[4].2 = 0x15;
+    std::fs::write(fleet.join("units/MIX-0001.toml"), unit_file(&changed)).expect("edit");
+    let out = run(false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("refusing to enable its motors"), "{stderr}");
+    assert!(
+        stderr.contains("actuators.joint5.can_id: 18 (0x12) on the unit, 21 (0x15) here"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("started"), "a step started: {stderr}");
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+}
