@@ -77,6 +77,18 @@ pub trait Driver: Send {
     }
 }
 
+/// Makes the driver of one unit from the robot's model and its force-torque sensors'
+/// names: how a driver of the caller's own (a learned policy, a teleoperation link, a
+/// test) plugs into a session.
+#[derive(Clone)]
+pub struct DriverFactory(pub Arc<dyn Fn(&Arc<Model>, Vec<String>) -> Box<dyn Driver> + Send + Sync>);
+
+impl std::fmt::Debug for DriverFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DriverFactory")
+    }
+}
+
 /// What drives the robot, as a session describes it.
 #[derive(Clone, Debug)]
 pub enum Drive {
@@ -88,6 +100,8 @@ pub enum Drive {
     Off,
     /// A gentle motion about the middle of every joint's range (benchmarks).
     Motion,
+    /// A driver of the caller's, one per unit.
+    Custom(DriverFactory),
 }
 
 impl Drive {
@@ -109,6 +123,7 @@ impl Drive {
             Drive::Hold => Box::new(Hold),
             Drive::Off => Box::new(Off),
             Drive::Motion => Box::new(MotionDriver::new(model.clone())),
+            Drive::Custom(factory) => (factory.0)(model, sensors),
         }
     }
 }

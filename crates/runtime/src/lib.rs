@@ -35,7 +35,9 @@ mod sinks;
 mod task;
 
 pub use backend::{Backend, Simulator, Wire};
-pub use drive::{Drive, DriveStatus, Driver, Poll, TaskOutcome, describe_progress, motion};
+pub use drive::{
+    Drive, DriveStatus, Driver, DriverFactory, Poll, TaskOutcome, describe_progress, motion,
+};
 pub use error::RuntimeError;
 pub use lockstep::Lockstep;
 pub use realtime::{RealtimeLoop, arm_and_start};
