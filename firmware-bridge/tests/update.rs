@@ -291,3 +291,65 @@ fn a_record_cut_while_stored_leaves_the_previous_one() {
     assert!(matches!(bad, Some(BridgeMessage::UnitRefused(_))));
     assert_eq!(unit.record(), Some(&record("A", 0.5)));
 }
+
+/// The largest record a unit can hold — the longest names, every one of 64 joints
+/// calibrated and placed — is stored, read back after a restart, and fits one frame of
+/// the link both ways.
+#[test]
+fn the_largest_record_is_stored_read_back_and_fits_the_link() {
+    use embody_firmware_bridge::unit::Unit;
+    use embody_protocol::messages::{
+        ActuatorRecord, BridgeMessage, ControlRecord, HostMessage, JointCalibration, MAX_JOINTS,
+        UnitRecord,
+    };
+    use embody_protocol::{FrameEncoder, MAX_FRAME, MitVariant};
+
+    // Config halves of 2 KiB, as the virtual unit's 4 KiB sectors are more than enough.
+    const VMCU_LIKE: Layout = Layout::new(8 * 1024, ERASE, 16 * ERASE);
+    let long = "X".repeat(32);
+    let mut record = UnitRecord {
+        serial: long.as_str().try_into().expect("fits"),
+        robot: long.as_str().try_into().expect("fits"),
+        config_digest: [0xFF; 32],
+        tool: long.as_str().try_into().expect("fits"),
+        control: ControlRecord {
+            rate_hz: 10_000.0,
+            watchdog_ms: u32::MAX,
+            damping_ms: u32::MAX,
+            bitrate: u32::MAX,
+        },
+        ..UnitRecord::default()
+    };
+    for j in 0..MAX_JOINTS as u8 {
+        let _ = record.calibration.push(JointCalibration {
+            joint: j,
+            zero_offset_rad: -3.1,
+            direction: -1,
+        });
+        let _ = record.actuators.push(ActuatorRecord {
+            joint: j,
+            bus: 7,
+            can_id: 127,
+            master_id: 255,
+            variant: MitVariant::Robstride,
+            rest_digest: u32::MAX,
+        });
+    }
+    let mut out = [0u8; MAX_FRAME];
+    let mut encoder = FrameEncoder::default();
+    let set = HostMessage::SetUnit(record.clone());
+    assert!(encoder.encode(&set, &mut out).is_ok(), "a host frame");
+    let answer = BridgeMessage::Unit(Some(record.clone()));
+    assert!(encoder.encode(&answer, &mut out).is_ok(), "a bridge frame");
+    let Ok(mut unit) = Unit::start(Flash::new(VMCU_LIKE.capacity()), VMCU_LIKE, public()) else {
+        panic!("a blank unit starts")
+    };
+    assert_eq!(
+        unit.handle(&HostMessage::SetUnit(record.clone())),
+        Some(BridgeMessage::UnitStored)
+    );
+    let Ok(unit) = Unit::start(unit.into_flash().rebooted(), VMCU_LIKE, public()) else {
+        panic!("restarts")
+    };
+    assert_eq!(unit.record(), Some(&record));
+}

@@ -111,7 +111,16 @@ fn a_unit_on_three_buses_of_three_variants_runs_pick_and_place_and_a_changed_id_
 
     let task_path = task();
     let run = |json: bool| {
-        let mut args = vec!["run", &*task_path, "--unit", "MIX-0001", "--dir", &d, "--port", &l];
+        let mut args = vec![
+            "run",
+            &*task_path,
+            "--unit",
+            "MIX-0001",
+            "--dir",
+            &d,
+            "--port",
+            &l,
+        ];
         args.extend(["--priority", "80"]);
         if json {
             args.push("--json");
@@ -137,7 +146,12 @@ fn a_unit_on_three_buses_of_three_variants_runs_pick_and_place_and_a_changed_id_
         .collect();
     let home = [0.0, 0.3, 0.0, -1.0, 0.0, 0.8, 0.0];
     for (j, h) in home.iter().enumerate() {
-        assert!((q[j] - h).abs() < 0.02, "joint {} at {} not home {h}", j + 1, q[j]);
+        assert!(
+            (q[j] - h).abs() < 0.02,
+            "joint {} at {} not home {h}",
+            j + 1,
+            q[j]
+        );
     }
 
     // The host's copy now says joint5's motor is at 0x15: refused, named, nothing moved.
@@ -153,5 +167,9 @@ fn a_unit_on_three_buses_of_three_variants_runs_pick_and_place_and_a_changed_id_
         "{stderr}"
     );
     assert!(!stderr.contains("started"), "a step started: {stderr}");
-    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

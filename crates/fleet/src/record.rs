@@ -25,8 +25,19 @@ pub fn config_digest(config: &UnitConfig) -> [u8; 32] {
 
 /// The first four bytes of the SHA-256 of an actuator's ratings and ranges.
 fn rest_digest(a: &Actuator) -> u32 {
-    let rest = (a.torque_max_nm, a.velocity_max_radps, a.ranges);
-    let canonical = toml::to_string(&rest).unwrap_or_default();
+    #[derive(serde::Serialize)]
+    struct Rest<'a> {
+        torque_max_nm: f64,
+        velocity_max_radps: f64,
+        ranges: &'a crate::config::Ranges,
+    }
+    let rest = Rest {
+        torque_max_nm: a.torque_max_nm,
+        velocity_max_radps: a.velocity_max_radps,
+        ranges: &a.ranges,
+    };
+    // A table of numbers always serializes; the digest must never be of nothing.
+    let canonical = toml::to_string(&rest).unwrap_or_else(|e| e.to_string());
     let digest = embody_fwimage::sha2_digest(canonical.as_bytes());
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }

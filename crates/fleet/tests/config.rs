@@ -145,6 +145,55 @@ fn limits_above_an_actuators_rating_are_refused() {
 }
 
 #[test]
+fn ranges_that_cannot_carry_the_joint_or_its_rating_are_named() {
+    let fleet = Fleet::new("ranges");
+    // joint1 reaches ±2.9 rad and is rated 120 N·m.
+    fleet.append(
+        "units/ARM-0001.toml",
+        "\n[actuators.joint1]\nranges = { p_max_rad = 2.0, v_max_radps = 10.0, t_max_nm = 100.0, kp_max = 500.0, kd_max = 5.0 }\n",
+    );
+    let problems = fleet.problems();
+    let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "actuators.joint1.ranges.p_max_rad",
+            "actuators.joint1.ranges.t_max_nm"
+        ],
+        "{problems:#?}"
+    );
+    assert!(
+        problems[0]
+            .reason
+            .contains("does not cover the joint's range [-2.9, 2.9]")
+    );
+    assert!(problems[1].reason.contains("below the rated torque of 120"));
+    assert!(
+        problems
+            .iter()
+            .all(|p| p.file == fleet.file("units/ARM-0001.toml"))
+    );
+
+    let fleet = Fleet::new("nan-range");
+    fleet.replace("robots/arm7.toml", "kd_max = 87.0", "kd_max = nan");
+    let problems = fleet.problems();
+    assert_eq!(problems.len(), 2, "{problems:#?}"); // joint1 and joint2
+    assert_eq!(problems[0].key, "actuators.joint1.ranges.kd_max");
+    assert!(problems[0].reason.contains("positive and finite"));
+}
+
+#[test]
+fn a_damping_time_over_a_minute_is_refused() {
+    let fleet = Fleet::new("damping");
+    fleet.replace(
+        "fleet.toml",
+        "watchdog_ms = 50",
+        "watchdog_ms = 50\ndamping_ms = 120000",
+    );
+    fleet.expect_one("fleet.toml", "control.damping_ms", "at most 60 s");
+}
+
+#[test]
 fn a_joint_without_actuator_and_an_actuator_without_joint_are_named() {
     let fleet = Fleet::new("joints");
     fleet.replace(

@@ -2,8 +2,8 @@
 //! quantisation step), and every decoder takes arbitrary bytes without panicking.
 
 use embody_protocol::messages::{
-    BridgeMessage, BridgeState, BusStats, CommandBatch, FLASH_CHUNK, HostMessage, JointCalibration,
-    MAX_JOINTS, StateBatch, UnitRecord, WireCommand, WireJointState,
+    ActuatorRecord, BridgeMessage, BridgeState, BusStats, CommandBatch, ControlRecord, FLASH_CHUNK,
+    HostMessage, JointCalibration, MAX_JOINTS, StateBatch, UnitRecord, WireCommand, WireJointState,
 };
 use embody_protocol::slcan::{
     LineEvent, LineReader, MAX_LINE, SlcanLine, encode_frame, parse_line,
@@ -315,8 +315,10 @@ fn unit_record() -> impl Strategy<Value = HostMessage> {
             (any::<u8>(), any::<f32>(), prop_oneof![Just(1i8), Just(-1)]),
             0..=MAX_JOINTS,
         ),
+        (any::<f32>(), any::<u32>(), any::<u32>(), any::<u32>()),
+        prop::collection::vec((any::<[u8; 4]>(), 0..3u8, any::<u32>()), 0..=MAX_JOINTS),
     )
-        .prop_map(|(serial, config_digest, joints)| {
+        .prop_map(|(serial, config_digest, joints, control, actuators)| {
             let mut record = UnitRecord {
                 serial: heapless::String::try_from(serial.as_str()).expect("≤ 32"),
                 robot: heapless::String::try_from("humanoid").expect("fits"),
@@ -329,6 +331,27 @@ fn unit_record() -> impl Strategy<Value = HostMessage> {
                     joint,
                     zero_offset_rad,
                     direction,
+                });
+            }
+            let (rate_hz, watchdog_ms, damping_ms, bitrate) = control;
+            record.control = ControlRecord {
+                rate_hz,
+                watchdog_ms,
+                damping_ms,
+                bitrate,
+            };
+            for ([joint, bus, can_id, master_id], variant, rest_digest) in actuators {
+                let _ = record.actuators.push(ActuatorRecord {
+                    joint,
+                    bus,
+                    can_id,
+                    master_id,
+                    variant: [
+                        MitVariant::Classic,
+                        MitVariant::DaMiao,
+                        MitVariant::Robstride,
+                    ][usize::from(variant)],
+                    rest_digest,
                 });
             }
             HostMessage::SetUnit(record)
@@ -351,4 +374,15 @@ proptest! {
         let m = FrameEncoder::default().encode(&back, &mut again).expect("fits");
         prop_assert_eq!(&out[..n], &again[..m]);
     }
+}
+
+/// A known answer, worked out by hand from the format (postcard, CRC-32/ISO-HDLC,
+/// whitening with 0xA5, COBS, a zero) and quoted in docs/protocols.md.
+#[test]
+fn hello_version_2_is_these_bytes_on_the_wire() {
+    let mut out = [0u8; MAX_FRAME];
+    let n = FrameEncoder::default()
+        .encode(&HostMessage::Hello { version: 2 }, &mut out)
+        .expect("fits");
+    assert_eq!(&out[..n], &[0x07, 0xa5, 0xa7, 0x76, 0xd6, 0x72, 0x0a, 0x00]);
 }

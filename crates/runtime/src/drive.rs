@@ -78,10 +78,13 @@ pub trait Driver: Send {
 }
 
 /// Makes the driver of one unit from the robot's model and its force-torque sensors'
-/// names: how a driver of the caller's own (a learned policy, a teleoperation link, a
-/// test) plugs into a session.
+/// names.
+pub type MakeDriver = dyn Fn(&Arc<Model>, Vec<String>) -> Box<dyn Driver> + Send + Sync;
+
+/// How a driver of the caller's own (a learned policy, a teleoperation link, a test)
+/// plugs into a session: one driver per unit, made by this.
 #[derive(Clone)]
-pub struct DriverFactory(pub Arc<dyn Fn(&Arc<Model>, Vec<String>) -> Box<dyn Driver> + Send + Sync>);
+pub struct DriverFactory(pub Arc<MakeDriver>);
 
 impl std::fmt::Debug for DriverFactory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

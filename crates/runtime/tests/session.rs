@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use embody_control::{Interpolation, JointPoint, Lifecycle, Segment};
 use embody_runtime::{
-    Backend, Drive, DriveStatus, Driver, DriverFactory, Pacing, Poll, Quiet, RuntimeError,
-    Session, Simulator, Wire,
+    Backend, Drive, DriveStatus, Driver, DriverFactory, Pacing, Poll, Quiet, RuntimeError, Session,
+    Simulator, Wire,
 };
 
 /// The humanoid holding its stance for `seconds` in lockstep.
@@ -32,9 +32,15 @@ fn a_lockstep_session_is_exact_and_repeatable() {
     assert_eq!(a.loop_s, 0.25);
     assert_eq!(a.snapshot.q, b.snapshot.q, "the same seed, the same run");
     assert_eq!(a.base_pose, b.base_pose);
-    assert_ne!(a.snapshot.q, c.snapshot.q, "another seed, other sensor noise");
+    assert_ne!(
+        a.snapshot.q, c.snapshot.q,
+        "another seed, other sensor noise"
+    );
     assert_eq!(a.snapshot.lifecycle, Lifecycle::Running);
-    assert!(a.base_pose.expect("floating base")[2] > 0.9, "still standing");
+    assert!(
+        a.base_pose.expect("floating base")[2] > 0.9,
+        "still standing"
+    );
     assert!(a.contacts.expect("simulated") > 0, "on its feet");
 }
 
@@ -82,10 +88,17 @@ fn a_driver_of_the_callers_plugs_in_and_the_loop_follows_it() {
     assert_eq!(unit.snapshot.lifecycle, Lifecycle::Running);
     for (k, (q, t)) in unit.snapshot.q.iter().zip(&target).enumerate() {
         assert!((q - t).abs() < 0.01, "joint {k} at {q}, asked {t}");
-        assert_eq!(unit.snapshot.q_ref[k], *t, "the reference ends on the segment's end");
+        assert_eq!(
+            unit.snapshot.q_ref[k], *t,
+            "the reference ends on the segment's end"
+        );
     }
     assert!(unit.task.is_none());
-    assert!(unit.loop_s > 1.5 && unit.loop_s < 1.6, "ended once done: {}", unit.loop_s);
+    assert!(
+        unit.loop_s > 1.5 && unit.loop_s < 1.6,
+        "ended once done: {}",
+        unit.loop_s
+    );
 }
 
 #[test]
@@ -106,7 +119,11 @@ fn with_the_drives_off_the_arm_falls_under_gravity() {
     let unit = &session.run(&mut Quiet).expect("runs").units[0];
     assert_eq!(unit.snapshot.lifecycle, Lifecycle::Idle, "never armed");
     // Nothing holds it: it swings further down under the arm's weight.
-    assert!(unit.snapshot.q[1] > 0.9, "shoulder at {}", unit.snapshot.q[1]);
+    assert!(
+        unit.snapshot.q[1] > 0.9,
+        "shoulder at {}",
+        unit.snapshot.q[1]
+    );
 }
 
 #[test]
@@ -129,7 +146,12 @@ fn a_recording_and_a_state_record_are_written() {
     session.run(&mut Quiet).expect("runs");
     let lines = std::fs::read_to_string(&jsonl).expect("state record");
     // A header, then one state a tick.
-    assert_eq!(lines.lines().count(), 101, "{}", &lines[..200.min(lines.len())]);
+    assert_eq!(
+        lines.lines().count(),
+        101,
+        "{}",
+        &lines[..200.min(lines.len())]
+    );
     assert!(std::fs::metadata(&rrd).expect("recording").len() > 1000);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Runs every shell block of the README and the docs, so the documentation cannot drift
+from the code.
+
+A block fenced ```sh runs; ```sh no-run (a viewer to open, a package to install, the
+test command itself, minutes of benchmarking) and every other fence are skipped. Each
+block runs on its own in `bash -euo pipefail` from the repository's root, with `embody`
+on the PATH (the release binary given, default target/release/embody); background jobs
+it starts (`embody vmcu … &`) are stopped with SIGINT when it ends, as Ctrl-C would. A
+block fails on a non-zero exit or after its time limit; the report names its file and
+line and shows its output.
+
+Usage: scripts/test_docs.py [EMBODY_BIN] [FILE.md …]
+"""
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMIT_S = 300
+FENCE = re.compile(r"^```(\S*)(.*)$")
+
+
+def blocks(path):
+    """The runnable blocks of a Markdown file: (line of the fence, text)."""
+    out, inside, runnable, start, lines = [], False, False, 0, []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        fence = FENCE.match(line)
+        if not inside and fence:
+            inside, start, lines = True, number, []
+            runnable = fence.group(1) == "sh" and fence.group(2).strip() != "no-run"
+        elif inside and line.startswith("```"):
+            inside = False
+            if runnable:
+                out.append((start, "\n".join(lines)))
+        elif inside:
+            lines.append(line)
+    return out
+
+
+PRELUDE = """set -euo pipefail
+stop_jobs() {
+  for pid in $(jobs -p); do kill -INT "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop_jobs EXIT
+"""
+
+
+def run(embody_dir, path, line, text):
+    env = dict(os.environ, PATH=f"{embody_dir}:{os.environ['PATH']}")
+    started = time.monotonic()
+    with tempfile.TemporaryFile(mode="w+") as log:
+        try:
+            proc = subprocess.run(
+                ["bash", "-c", PRELUDE + text],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=LIMIT_S,
+            )
+            failed = proc.returncode != 0
+            why = f"exit status {proc.returncode}"
+        except subprocess.TimeoutExpired:
+            failed, why = True, f"still running after {LIMIT_S} s"
+        log.seek(0)
+        output = log.read()
+    took = time.monotonic() - started
+    where = f"{path.relative_to(ROOT)}:{line}"
+    if failed:
+        print(f"FAILED {where} ({why}, {took:.1f} s):\n{text}\n--- output ---\n{output}")
+        return False
+    print(f"ok     {where} ({took:.1f} s)")
+    return True
+
+
+def main():
+    args = sys.argv[1:]
+    embody = Path(args[0] if args else ROOT / "target/release/embody").resolve()
+    if not embody.is_file():
+        sys.exit(f"{embody}: no embody binary (cargo build --release -p embody-cli)")
+    files = [Path(a).resolve() for a in args[1:]] or [ROOT / "README.md"] + sorted(
+        (ROOT / "docs").glob("*.md")
+    )
+    with tempfile.TemporaryDirectory() as bin_dir:
+        os.symlink(embody, Path(bin_dir) / "embody")
+        results = [
+            run(bin_dir, path, line, text)
+            for path in files
+            for line, text in blocks(path)
+        ]
+    failed = results.count(False)
+    print(f"{len(results) - failed} of {len(results)} documentation blocks ran")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
