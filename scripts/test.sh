@@ -7,11 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
-echo "== cargo test --workspace"
+echo "== cargo test --workspace (it builds target/debug/embody, which every script below shares)"
 cargo test --workspace --locked
-echo "== cargo build --release -p embody-cli (shared by every script below)"
-cargo build --release --locked -p embody-cli
-bin=target/release/embody
+bin=target/debug/embody
 echo "== the documentation: every sh block of README.md and docs/*.md, with the runtime's examples"
 python3 scripts/test_docs.py "$bin"
 echo "== CLI smoke: embody bench plan"

@@ -5,7 +5,7 @@ from the code.
 A block fenced ```sh runs; ```sh no-run (a viewer to open, a package to install, the
 test command itself, minutes of benchmarking) and every other fence are skipped. Each
 block runs on its own in `bash -euo pipefail` from the repository's root, with `embody`
-on the PATH (the release binary given, default target/release/embody); background jobs
+on the PATH (the binary given, default target/debug/embody); background jobs
 it starts (`embody vmcu … &`) are stopped with SIGINT when it ends, as Ctrl-C would. A
 block fails on a non-zero exit or after its time limit; the report names its file and
 line and shows its output.
@@ -82,9 +82,9 @@ def run(embody_dir, path, line, text):
 
 def main():
     args = sys.argv[1:]
-    embody = Path(args[0] if args else ROOT / "target/release/embody").resolve()
+    embody = Path(args[0] if args else ROOT / "target/debug/embody").resolve()
     if not embody.is_file():
-        sys.exit(f"{embody}: no embody binary (cargo build --release -p embody-cli)")
+        sys.exit(f"{embody}: no embody binary (cargo build -p embody-cli)")
     files = [Path(a).resolve() for a in args[1:]] or [ROOT / "README.md"] + sorted(
         (ROOT / "docs").glob("*.md")
     )

@@ -7,41 +7,15 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use common::{Killed, Scratch, embody, wait_for};
+
+use std::process::{Command, Stdio};
 
 use embody_fwimage::ed25519_dalek::SigningKey;
 
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Vmcu(Child);
-
-impl Drop for Vmcu {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn embody(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_embody"))
-        .args(args)
-        .output()
-        .expect("embody runs")
-}
-
 #[test]
 fn calibration_finds_the_mounting_the_unit_was_built_with() {
-    let dir =
-        Scratch(std::env::temp_dir().join(format!("embody-calibrate-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&dir.0);
+    let dir = Scratch::new("calibrate");
     let fleet = dir.0.join("fleet");
     common::copy_example_fleet(&fleet);
     let public =
@@ -55,7 +29,7 @@ fn calibration_finds_the_mounting_the_unit_was_built_with() {
         .find(|(_, built)| built.iter().any(|m| m.direction < 0.0))
         .expect("some seed turns a motor round");
     let link = dir.0.join("unit");
-    let _vmcu = Vmcu(
+    let _vmcu = Killed(
         Command::new(env!("CARGO_BIN_EXE_embody"))
             .args(["vmcu", "--unit", "ARM-0001", "--dir"])
             .arg(&fleet)
@@ -70,11 +44,7 @@ fn calibration_finds_the_mounting_the_unit_was_built_with() {
             .spawn()
             .expect("vmcu starts"),
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !link.exists() {
-        assert!(Instant::now() < deadline, "the unit's link never appeared");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for(&link);
     let (d, l) = (fleet.display().to_string(), link.display().to_string());
     let out = embody(&[
         "calibrate",

@@ -8,36 +8,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use common::{Killed, Scratch, embody, wait_for};
+
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use embody_fwimage::ed25519_dalek::SigningKey;
 use serde_json::Value;
-
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Vmcu(Child);
-
-impl Drop for Vmcu {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn embody(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_embody"))
-        .args(args)
-        .output()
-        .expect("embody runs")
-}
 
 /// arm7's joints on three buses: (joint, bus, CAN id, variant).
 const WIRING: [(&str, u8, u8, &str); 8] = [
@@ -71,8 +48,7 @@ fn task() -> String {
 
 #[test]
 fn a_unit_on_three_buses_of_three_variants_runs_pick_and_place_and_a_changed_id_is_refused() {
-    let dir = Scratch(std::env::temp_dir().join(format!("embody-mixed-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&dir.0);
+    let dir = Scratch::new("mixed");
     let fleet = dir.0.join("fleet");
     common::copy_example_fleet(&fleet);
     std::fs::write(fleet.join("units/MIX-0001.toml"), unit_file(&WIRING)).expect("unit file");
@@ -84,7 +60,7 @@ fn a_unit_on_three_buses_of_three_variants_runs_pick_and_place_and_a_changed_id_
 
     // The unit, its motors wired as its configuration says; under SCHED_FIFO where
     // allowed, as the loop below (a loop that hears nothing for 5 ms faults).
-    let _vmcu = Vmcu(
+    let _vmcu = Killed(
         Command::new(env!("CARGO_BIN_EXE_embody"))
             .args(["vmcu", "--unit", "MIX-0001", "--dir", &d, "--link", &l])
             .arg("--flash")
@@ -97,11 +73,7 @@ fn a_unit_on_three_buses_of_three_variants_runs_pick_and_place_and_a_changed_id_
             .spawn()
             .expect("vmcu starts"),
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !link.exists() {
-        assert!(Instant::now() < deadline, "the unit's link never appeared");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for(&link);
     let out = embody(&["config", "apply", "MIX-0001", "--dir", &d, "--port", &l]);
     assert!(
         out.status.success(),

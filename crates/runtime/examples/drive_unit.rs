@@ -7,14 +7,11 @@
 //!
 //! `cargo run -p embody-runtime --example drive_unit`
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
 use embody_control::RtConfig;
 use embody_fleet::Unit;
 use embody_fwimage::ed25519_dalek::SigningKey;
 use embody_runtime::{Backend, Drive, Pacing, Quiet, Session, Task, Wire};
-use embody_vmcu::{Control, VmcuConfig};
+use embody_vmcu::{VmcuConfig, VmcuThread};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -30,20 +27,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&dir)?;
     let link = dir.join("ARM-0001");
     let key = SigningKey::from_bytes(&[7; 32]);
-    let config = VmcuConfig {
+    let mcu = VmcuThread::start(VmcuConfig {
         flash: Some((dir.join("flash"), key.verifying_key())),
         mounting: embody_vmcu::as_built(&unit.model, 0),
         ..VmcuConfig::with_motors(&unit.config.robot, link.clone(), unit.setup())
-    };
-    let control = Arc::new(Control::default());
-    let mcu = {
-        let control = control.clone();
-        std::thread::spawn(move || embody_vmcu::run(&config, control))
-    };
-    let started = Instant::now();
-    while !link.exists() && started.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    })?;
 
     let result = (|| -> Result<(), Box<dyn std::error::Error>> {
         let changes = unit.apply(&link)?;
@@ -74,8 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => Err("the task failed".into()),
         }
     })();
-    control.stop();
-    let _ = mcu.join();
+    mcu.stop()?;
     let _ = std::fs::remove_dir_all(&dir);
     result
 }

@@ -3,12 +3,15 @@
 //! simulated motors (`embody-sim` physics) answer in the MIT protocol — so the whole
 //! wire path runs in CI without hardware. It can also present itself as a plain SLCAN
 //! USB-CAN adapter with the simulated motors behind it. Its flash ([`flash`]) is a file
-//! with NOR semantics, for the firmware's A/B updates.
+//! with NOR semantics, for the firmware's A/B updates. [`VmcuThread`] runs one on a
+//! thread of the calling process.
 
 pub mod flash;
 pub mod motors;
 pub mod pty;
 mod runner;
+mod thread;
 
 pub use motors::{Mounting, as_built};
 pub use runner::{Control, LAYOUT, VmcuConfig, VmcuError, run};
+pub use thread::VmcuThread;

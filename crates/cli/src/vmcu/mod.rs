@@ -82,7 +82,17 @@ fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
         )),
         _ => None,
     };
-    let config = match args.unit.load()? {
+    let unit = args.unit.load()?;
+    if let Some(unit) = &unit
+        && args.flash.is_none()
+        && !args.slcan
+    {
+        eprintln!(
+            "without --flash this virtual unit keeps no configuration record: `embody config apply {0}` cannot store one and `embody run --unit {0}` will refuse it",
+            unit.serial()
+        );
+    }
+    let config = match unit {
         Some(unit) => VmcuConfig {
             slcan: args.slcan,
             ..VmcuConfig::with_motors(&unit.config.robot, args.link.clone(), unit.setup())

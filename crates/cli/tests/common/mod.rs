@@ -1,6 +1,62 @@
 //! Helpers the CLI's test files share.
 
-use std::path::Path;
+// Each test file uses what it needs of these.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+/// A scratch directory under the system's temporary one, emptied first and removed when
+/// dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    /// `embody-<name>-<pid>`.
+    pub fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("embody-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process killed when dropped (an `embody vmcu` a test started).
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits up to 10 s for `path` to exist (a virtual unit's link).
+pub fn wait_for(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs `embody` with `args`.
+pub fn embody(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_embody"))
+        .args(args)
+        .output()
+        .expect("embody runs")
+}
 
 /// Copies `examples/fleet` (fleet, robots and units; not the calibration) to `to`.
 pub fn copy_example_fleet(to: &Path) {

@@ -2,14 +2,13 @@
 //! at a baud rate (10 bits a byte): the total time, and each unit's transfer throughput
 //! as a share of its link's rate — the ceiling no flasher on that link can pass.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use embody_bridge::flasher::{Action, CheckedImage, FlashOptions};
 use embody_fleet::flash::{Target, flash_all};
 use embody_fwimage::ed25519_dalek::SigningKey;
 use embody_fwimage::{Header, Version, image_len, sign};
-use embody_vmcu::{Control, VmcuConfig};
+use embody_vmcu::{VmcuConfig, VmcuThread};
 use serde::Serialize;
 
 use super::{Scratch, median};
@@ -69,65 +68,26 @@ pub struct FlashFigures {
     pub resumes: u32,
 }
 
-/// Virtual units running until dropped.
-struct Units {
-    controls: Vec<Arc<Control>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Units {
-    fn drop(&mut self) {
-        for c in &self.controls {
-            c.stop();
-        }
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
-}
-
 fn start_units(
     bench: &FlashBench,
     key: &SigningKey,
     dir: &std::path::Path,
-) -> Result<(Units, Vec<Target>), RuntimeError> {
-    let mut units = Units {
-        controls: Vec::new(),
-        threads: Vec::new(),
-    };
+) -> Result<(Vec<VmcuThread>, Vec<Target>), RuntimeError> {
+    let mut units = Vec::new();
     let mut targets = Vec::new();
     for k in 0..bench.units {
-        let link = dir.join(format!("unit{k:03}"));
-        let config = VmcuConfig {
-            baud: Some(bench.baud),
-            flash: Some((dir.join(format!("unit{k:03}.flash")), key.verifying_key())),
-            ..VmcuConfig::new("arm7", link.clone())
-                .map_err(|e| RuntimeError::Invalid(e.to_string()))?
-        };
-        let control = Arc::new(Control::default());
-        let thread = {
-            let control = control.clone();
-            std::thread::spawn(move || {
-                if let Err(e) = embody_vmcu::run(&config, control) {
-                    tracing::error!("virtual unit {k}: {e}");
-                }
+        let name = format!("unit{k:03}");
+        let link = dir.join(&name);
+        let unit = VmcuConfig::new("arm7", link.clone())
+            .map(|config| VmcuConfig {
+                baud: Some(bench.baud),
+                flash: Some((dir.join(format!("{name}.flash")), key.verifying_key())),
+                ..config
             })
-        };
-        units.controls.push(control);
-        units.threads.push(thread);
-        targets.push(Target {
-            name: format!("unit{k:03}"),
-            port: link,
-        });
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !targets.iter().all(|t| t.port.exists()) {
-        if Instant::now() > deadline {
-            return Err(RuntimeError::Invalid(
-                "the virtual units did not come up within 30 s".into(),
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
+            .and_then(VmcuThread::start)
+            .map_err(|e| RuntimeError::Invalid(format!("virtual unit {k}: {e}")))?;
+        units.push(unit);
+        targets.push(Target { name, port: link });
     }
     Ok((units, targets))
 }

@@ -7,7 +7,6 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use embody_bridge::{BridgeRobot, variant_name};
@@ -20,7 +19,7 @@ use embody_protocol::messages::{
     WireJointState,
 };
 use embody_protocol::{FrameDecoder, FrameEncoder, MAX_FRAME, MitVariant, MotorFaults};
-use embody_vmcu::{Control, VmcuConfig};
+use embody_vmcu::{VmcuConfig, VmcuThread};
 use serde::Serialize;
 
 use super::Scratch;
@@ -254,20 +253,11 @@ pub fn run(
                 rate_hz,
                 ..DefaultMap::default()
             };
-            let config = VmcuConfig::with_map(robot, link.clone(), &map)
+            let vmcu = VmcuConfig::with_map(robot, link.clone(), &map)
+                .and_then(VmcuThread::start)
                 .map_err(|e| RuntimeError::Invalid(e.to_string()))?;
-            let control = Arc::new(Control::default());
-            let vmcu = {
-                let control = control.clone();
-                std::thread::spawn(move || embody_vmcu::run(&config, control))
-            };
-            let start = Instant::now();
-            while !link.exists() && start.elapsed() < Duration::from_secs(5) {
-                std::thread::sleep(Duration::from_millis(5));
-            }
             let result = round_trip(robot, &link, rate_hz, ticks);
-            control.stop();
-            let _ = vmcu.join();
+            drop(vmcu);
             RoundTrip {
                 target: "a virtual MCU on a pseudo-terminal".into(),
                 ..result?
