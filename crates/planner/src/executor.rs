@@ -10,6 +10,8 @@
 //! Polling is all it needs, so the same executor runs in lockstep simulation (polled by
 //! the simulation's driver) and in real time (polled by a tokio interval).
 
+use std::sync::Arc;
+
 use embody_control::{Interpolation, JointPoint, Segment};
 
 use crate::motion::{Chain, JointMove, Motion};
@@ -130,7 +132,9 @@ enum Run {
 
 /// Runs a plan. See the module docs.
 pub struct Executor {
-    plan: Plan,
+    /// Shared so a poll can walk it while it updates the executor (the checked motions
+    /// in it are large: a line carries every IK sample).
+    plan: Arc<Plan>,
     robot: RobotInfo,
     n: usize,
     run: Run,
@@ -152,7 +156,7 @@ impl Executor {
     pub fn new(plan: Plan, robot: RobotInfo, start: &[f64]) -> Executor {
         let n = robot.joints.len();
         Executor {
-            plan,
+            plan: Arc::new(plan),
             robot,
             n,
             run: Run::NotStarted,
@@ -177,7 +181,7 @@ impl Executor {
     /// `plan` from where the robot comes to rest.
     pub fn replace(&mut self, plan: Plan, out: &mut Vec<Segment>) {
         self.cancel("replaced by a new task", out);
-        self.plan = plan;
+        self.plan = Arc::new(plan);
         self.run = Run::NotStarted;
         self.status = Status::Running;
     }
@@ -270,9 +274,9 @@ impl Executor {
             self.active.clear();
             return self.status.clone();
         }
-        let plan_root = self.plan.root.clone();
+        let plan = Arc::clone(&self.plan);
         let mut run = std::mem::replace(&mut self.run, Run::NotStarted);
-        let result = self.step(&plan_root, &mut run, obs, t0);
+        let result = self.step(&plan.root, &mut run, obs, t0);
         self.run = run;
         // Stream up to the lead.
         while self.sent_until_s < now + LEAD_S {

@@ -1,7 +1,8 @@
 //! [`Lockstep`]: the loop driven tick by tick on simulated time against any robot —
 //! the lockstep half of the one loop driver (the real-time half runs the same
 //! [`LoopCore`] on its own thread, [`embody_control::spawn`]). Tick `k` (from 1) runs at
-//! `k` periods; every event and the newest snapshot are collected after each tick.
+//! `k` periods; every event is collected after each tick, the newest snapshot when asked
+//! for (reading it every tick would cost a light robot's tick half again).
 //! Everything is open: sessions, tests and benchmarks reach the core, the robot and the
 //! client directly.
 
@@ -25,7 +26,7 @@ pub struct Lockstep<R: Robot> {
     pub tick: u64,
     /// Every event so far.
     pub events: Vec<Event>,
-    /// The snapshot of the last tick.
+    /// The snapshot last read ([`Lockstep::read_snapshot`]).
     pub snapshot: StateSnapshot,
     period_ns: u64,
 }
@@ -75,8 +76,13 @@ impl<R: Robot> Lockstep<R> {
         self.core.tick(&mut self.robot, now);
         let fresh = self.events.len();
         self.events.extend(self.client.drain_events());
-        self.client.snapshots().read(&mut self.snapshot);
         fresh
+    }
+
+    /// Reads the newest snapshot into [`Lockstep::snapshot`]; whether the loop has
+    /// published one.
+    pub fn read_snapshot(&mut self) -> bool {
+        self.client.snapshots().read(&mut self.snapshot)
     }
 
     /// Runs `ticks` ticks.

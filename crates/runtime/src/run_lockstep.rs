@@ -49,6 +49,10 @@ impl UnitRun {
         let fresh = self.rig.step();
         let tick = self.rig.tick;
         let now_s = self.rig.loop_time_s();
+        let poll = tick.is_multiple_of(schedule.poll_every);
+        if self.recorder.is_some() || poll {
+            self.rig.read_snapshot();
+        }
         if let Some(recorder) = self.recorder.as_mut() {
             self.view.clone_from(&self.rig.snapshot);
             if schedule.show_truth {
@@ -63,7 +67,7 @@ impl UnitRun {
                 recorder.event(now_s, &format!("{:?}", event.kind), event.is_fault())?;
             }
         }
-        if tick.is_multiple_of(schedule.poll_every) {
+        if poll {
             let status = self.driver.poll(&Poll {
                 now_s,
                 snapshot: &self.rig.snapshot,
@@ -85,6 +89,7 @@ impl UnitRun {
         let settled = self.settle_until.is_some_and(|t| now_s >= t);
         if settled || schedule.stop_tick.is_some_and(|t| tick >= t) {
             self.done = true;
+            self.rig.read_snapshot();
             if let Some(recorder) = self.recorder.take() {
                 recorder.finish()?;
             }

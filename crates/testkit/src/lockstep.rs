@@ -36,11 +36,7 @@ impl<R: Robot> Lockstep<R> {
     /// Runs one tick and checks it published a snapshot.
     pub fn step(&mut self) {
         self.0.step();
-        let rig = &mut self.0;
-        assert!(
-            rig.client.snapshots().read(&mut rig.snapshot),
-            "the loop published no snapshot"
-        );
+        assert!(self.0.read_snapshot(), "the loop published no snapshot");
     }
 
     /// Runs `ticks` ticks.
