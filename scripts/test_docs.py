@@ -15,6 +15,7 @@ Usage: scripts/test_docs.py [EMBODY_BIN] [FILE.md …]
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -57,17 +58,24 @@ def run(embody_dir, path, line, text):
     started = time.monotonic()
     with tempfile.TemporaryFile(mode="w+") as log:
         try:
-            proc = subprocess.run(
+            proc = subprocess.Popen(
                 ["bash", "-c", PRELUDE + text],
                 cwd=ROOT,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                timeout=LIMIT_S,
+                start_new_session=True,
             )
-            failed = proc.returncode != 0
-            why = f"exit status {proc.returncode}"
+            code = proc.wait(timeout=LIMIT_S)
+            failed, why = code != 0, f"exit status {code}"
         except subprocess.TimeoutExpired:
+            # The block and everything it started (a background `embody vmcu`) go.
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
             failed, why = True, f"still running after {LIMIT_S} s"
         log.seek(0)
         output = log.read()

@@ -335,14 +335,12 @@ impl<F: NorFlash> Bridge<F> {
 
     /// `actuator` with the unit's calibration of its joint applied underneath: the raw
     /// motor position `p` becomes `c·(p − z)` before the host's own mapping.
-    fn calibrated(&self, mut actuator: ActuatorSetup) -> ActuatorSetup {
+    fn calibrated(&self, actuator: ActuatorSetup) -> ActuatorSetup {
         let record = self.unit.as_ref().and_then(Unit::record);
-        if let Some(c) = record.and_then(|r| r.joint(actuator.joint)) {
-            let direction = actuator.direction * c.direction;
-            actuator.offset_rad -= f32::from(direction) * c.zero_offset_rad;
-            actuator.direction = direction;
+        match record.and_then(|r| r.joint(actuator.joint)) {
+            Some(c) => actuator.calibrated(c),
+            None => actuator,
         }
-        actuator
     }
 
     fn joint_count(&self) -> usize {

@@ -40,8 +40,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a task file on a robot in simulation (the built-in default robot unless
-    /// `--robot`), lockstep unless `--realtime`.
+    /// Run a task file: in simulation on the built-in default robot unless `--robot`
+    /// (lockstep unless `--realtime`), or on the wire (`--port`, `--unit`).
     Run(run::RunArgs),
     /// Inspect robot models and evaluate or benchmark their kinematics and dynamics.
     #[command(subcommand)]

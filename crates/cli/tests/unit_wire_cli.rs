@@ -126,6 +126,15 @@ fn a_unit_on_three_buses_of_three_variants_runs_pick_and_place_and_a_changed_id_
         );
     }
 
+    // Without --unit, the generated default map is not for a configured unit.
+    let out = embody(&["run", &task_path, "--port", &l]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("holds the configuration of unit MIX-0001: drive it with --unit MIX-0001"),
+        "{stderr}"
+    );
+
     // The host's copy now says joint5's motor is at 0x15: refused, named, nothing moved.
     let mut changed = WIRING;
     changed[4].2 = 0x15;

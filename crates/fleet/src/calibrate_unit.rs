@@ -1,9 +1,11 @@
-//! Calibrating a unit through its bridge, as one transaction: the unit's stored
-//! calibration is cleared while its joints are driven (the procedure needs raw
-//! positions) and put back if the procedure fails; on success the calibration layer is
-//! written (`calibration/<serial>.toml`, with the tool and a hash) and, unless asked
-//! not to, the unit's record is stored with it and the calibrated joints are read back
-//! within their limits.
+//! Calibrating a unit through its bridge, as one transaction. The unit must hold the
+//! host's configuration but for its calibration (or none yet: a unit being brought up),
+//! so its motors are driven as configured. Its stored calibration is cleared while its
+//! joints are driven (the procedure needs raw positions); on success the calibration
+//! layer is written (`calibration/<serial>.toml`, with the tool and a hash) and, unless
+//! asked not to, the unit's record is stored with it and the calibrated joints are read
+//! back within their limits. Whatever fails before the new record is stored — and a run
+//! asked not to store it — puts the unit's previous record back.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -40,6 +42,7 @@ pub fn calibrate_unit(
     apply: bool,
     progress: &mut dyn FnMut(&str),
 ) -> Result<CalibrationRun, FleetError> {
+    unit.verify_but_calibration(port)?;
     let wanted = unit.record()?;
     let mut service = Service::open(port)?;
     let before = service.unit()?;
@@ -48,12 +51,7 @@ pub fn calibrate_unit(
     service.store_unit(&raw)?;
     drop(service);
     let restore = |error: FleetError| -> FleetError {
-        let put_back = before.as_ref().map_or(Ok(()), |old| {
-            Service::open(port)
-                .map_err(FleetError::from)
-                .and_then(|mut s| s.store_unit(old).map_err(FleetError::from))
-        });
-        match put_back {
+        match put_back(port, before.as_ref()) {
             Ok(()) => error,
             Err(undo) => FleetError::NotUndone {
                 error: Box::new(error),
@@ -75,18 +73,36 @@ pub fn calibrate_unit(
             source,
         })
     })?;
-    if apply {
-        // The unit as it is now, calibration file included.
-        let calibrated = Unit::load(&unit.dir, unit.serial())?;
-        calibrated.apply(port)?;
-        check_within_limits(&calibrated, port)?;
+    if !apply {
+        // The unit keeps what it had; the file waits for `embody config apply`.
+        put_back(port, before.as_ref())?;
+        return Ok(CalibrationRun {
+            results,
+            calibration,
+            file,
+            applied: false,
+        });
     }
+    // The unit as it is now, calibration file included.
+    Unit::load(&unit.dir, unit.serial())
+        .and_then(|calibrated| calibrated.apply(port).map(|_| calibrated))
+        .map_err(restore)
+        .and_then(|calibrated| check_within_limits(&calibrated, port))?;
     Ok(CalibrationRun {
         results,
         calibration,
         file,
-        applied: apply,
+        applied: true,
     })
+}
+
+/// Stores `before` (the record the unit held) on the unit at `port` again; nothing when
+/// it held none.
+fn put_back(port: &Path, before: Option<&UnitRecord>) -> Result<(), FleetError> {
+    match before {
+        Some(old) => Ok(Service::open(port)?.store_unit(old)?),
+        None => Ok(()),
+    }
 }
 
 /// Reads the calibrated joints once through the unit's setup: each must be within its

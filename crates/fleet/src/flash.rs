@@ -10,6 +10,7 @@ use embody_bridge::flasher::{CheckedImage, FlashError, FlashOptions, Outcome, St
 
 use crate::config::load;
 use crate::error::FleetError;
+use crate::unit::port_of;
 
 /// One unit to flash.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,16 +86,7 @@ pub fn unit_targets(dir: &Path, units: &str) -> Result<Vec<Target>, FleetError> 
         .map(|serial| {
             // Flashing needs only the port: the configuration need not pass its checks.
             let (layers, config) = load(dir, &serial).map_err(FleetError::Problems)?;
-            let port = match &config.port {
-                Some(p) if Path::new(p).is_relative() => dir.join(p),
-                Some(p) => PathBuf::from(p),
-                None => {
-                    return Err(FleetError::NoPort {
-                        file: layers.source("port"),
-                        serial,
-                    });
-                }
-            };
+            let port = port_of(dir, &layers, &config)?;
             Ok(Target { name: serial, port })
         })
         .collect()

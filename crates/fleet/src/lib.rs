@@ -27,7 +27,7 @@ pub mod setup;
 mod unit;
 
 pub use error::FleetError;
-pub use unit::{TOOL, Unit};
+pub use unit::{TOOL, Unit, port_of};
 
 /// `bytes` in lower-case hex (digests, key ids, build ids).
 pub fn hex(bytes: &[u8]) -> String {

@@ -13,14 +13,15 @@ use embody_protocol::messages::{
 use crate::config::{Actuator, Layers, Problem, UnitConfig, Variant, problem};
 use crate::hex;
 
-/// SHA-256 of the merged configuration as applied (its port, a host setting, left out).
-pub fn config_digest(config: &UnitConfig) -> [u8; 32] {
+/// SHA-256 of the merged configuration as applied (its port, a host setting, left out),
+/// or why it cannot be written out canonically.
+pub fn config_digest(config: &UnitConfig) -> Result<[u8; 32], String> {
     let applied = UnitConfig {
         port: None,
         ..config.clone()
     };
-    let canonical = toml::to_string(&applied).unwrap_or_default();
-    embody_fwimage::sha2_digest(canonical.as_bytes())
+    let canonical = toml::to_string(&applied).map_err(|e| e.to_string())?;
+    Ok(embody_fwimage::sha2_digest(canonical.as_bytes()))
 }
 
 /// The first four bytes of the SHA-256 of an actuator's ratings and ranges.
@@ -75,7 +76,8 @@ pub fn record_of(
     let mut record = UnitRecord {
         serial: text(layers, "serial", &config.serial)?,
         robot: text(layers, "robot", &config.robot)?,
-        config_digest: config_digest(config),
+        config_digest: config_digest(config)
+            .map_err(|e| problem(layers, "", format!("cannot be written out: {e}")))?,
         tool: text(layers, "calibration.tool", tool)?,
         calibration: heapless::Vec::new(),
         control: ControlRecord {

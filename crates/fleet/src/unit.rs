@@ -17,6 +17,19 @@ use crate::error::FleetError;
 use crate::record::{Change, diff, joint_names, record_of};
 use crate::setup::unit_setup;
 
+/// The port a unit's configuration names (`port`; a relative path is taken from the
+/// fleet directory `dir`).
+pub fn port_of(dir: &Path, layers: &Layers, config: &UnitConfig) -> Result<PathBuf, FleetError> {
+    match &config.port {
+        Some(p) if Path::new(p).is_relative() => Ok(dir.join(p)),
+        Some(p) => Ok(PathBuf::from(p)),
+        None => Err(FleetError::NoPort {
+            file: layers.source("port"),
+            serial: config.serial.clone(),
+        }),
+    }
+}
+
 /// What records a configuration as applied: this tool and its version.
 pub const TOOL: &str = concat!("embody ", env!("CARGO_PKG_VERSION"));
 
@@ -63,14 +76,9 @@ impl Unit {
 
     /// Its bridge's port: `given`, else its `port` key (relative to the fleet directory).
     pub fn port(&self, given: Option<&Path>) -> Result<PathBuf, FleetError> {
-        match (given, &self.config.port) {
-            (Some(p), _) => Ok(p.to_owned()),
-            (None, Some(p)) if Path::new(p).is_relative() => Ok(self.dir.join(p)),
-            (None, Some(p)) => Ok(PathBuf::from(p)),
-            (None, None) => Err(FleetError::NoPort {
-                file: self.layers.source("port"),
-                serial: self.config.serial.clone(),
-            }),
+        match given {
+            Some(p) => Ok(p.to_owned()),
+            None => port_of(&self.dir, &self.layers, &self.config),
         }
     }
 
@@ -115,6 +123,26 @@ impl Unit {
     /// Checks that the bridge at `port` holds exactly this configuration: refused, with
     /// the keys that differ, when it holds another or none.
     pub fn verify(&self, port: &Path) -> Result<(), FleetError> {
+        self.verify_where(port, |_| true)
+    }
+
+    /// Checks that the bridge at `port` holds this configuration but for its
+    /// calibration (what calibrating a unit is about to change). A unit that holds no
+    /// record yet passes: it is being brought up.
+    pub fn verify_but_calibration(&self, port: &Path) -> Result<(), FleetError> {
+        match self.verify_where(port, |c| {
+            !c.key.starts_with("calibration.") && c.key != "config_digest"
+        }) {
+            Err(FleetError::NoRecord { .. }) => Ok(()),
+            other => other,
+        }
+    }
+
+    fn verify_where(
+        &self,
+        port: &Path,
+        counts: impl Fn(&Change) -> bool,
+    ) -> Result<(), FleetError> {
         let wanted = self.record()?;
         let Some(on_unit) = Service::open(port)?.unit()? else {
             return Err(FleetError::NoRecord {
@@ -122,7 +150,8 @@ impl Unit {
                 port: port.to_owned(),
             });
         };
-        let changes = diff(Some(&on_unit), &wanted, &self.joint_names());
+        let mut changes = diff(Some(&on_unit), &wanted, &self.joint_names());
+        changes.retain(counts);
         if changes.is_empty() {
             Ok(())
         } else {
@@ -142,10 +171,28 @@ impl Unit {
         Ok(BridgeRobot::connect(port, &self.model, &self.setup())?)
     }
 
-    /// Connects to the unit's motors through a plain SLCAN adapter at `port` (one bus;
-    /// no bridge, so no record to compare).
+    /// Connects to the unit's motors through a plain SLCAN adapter at `port`: one bus,
+    /// no bridge (so no record to compare) — the host applies the unit's calibration
+    /// itself, as a bridge would.
     pub fn connect_slcan(&self, port: &Path) -> Result<SlcanRobot, FleetError> {
-        Ok(SlcanRobot::connect(port, &self.model, &self.setup())?)
+        Ok(SlcanRobot::connect(
+            port,
+            &self.model,
+            &self.calibrated_setup()?,
+        )?)
+    }
+
+    /// Its setup with its calibration applied under every actuator, as its bridge would
+    /// apply it: for a host that talks to the motors itself.
+    pub fn calibrated_setup(&self) -> Result<UnitSetup, FleetError> {
+        let mut setup = self.setup();
+        let record = self.record()?;
+        for actuator in &mut setup.actuators {
+            if let Some(c) = record.joint(actuator.joint) {
+                *actuator = actuator.calibrated(c);
+            }
+        }
+        Ok(setup)
     }
 
     /// The robot model, shared.

@@ -116,3 +116,31 @@ fn the_record_round_trips_through_the_link_encoding() {
     assert_eq!(record.actuators.len(), 8);
     assert_eq!(record.control.watchdog_ms, 50);
 }
+
+#[test]
+fn a_host_driving_the_motors_itself_applies_the_calibration_as_defined() {
+    // ARM-0001's calibration: joint4's motor turned round, its encoder zero at -0.2933.
+    let unit = example();
+    let cal = &unit.config.calibration.joints["joint4"];
+    assert_eq!(cal.direction, -1);
+    let setup = unit.calibrated_setup().expect("setup");
+    let joint4 = setup.actuators[3];
+    for q in [-2.0_f32, -1.0, 0.0, 0.05] {
+        // The calibration's definition: the raw motor position p = direction·q + zero.
+        let p = cal.direction as f32 * q + cal.zero_offset_rad as f32;
+        let command = joint4.motor_command(&embody_protocol::messages::WireCommand::Position { q });
+        assert!(
+            (command.p - p).abs() < 1e-5,
+            "q {q}: sent p {} not {p}",
+            command.p
+        );
+        let feedback = embody_protocol::MitFeedback {
+            p,
+            ..embody_protocol::MitFeedback::default()
+        };
+        let read = joint4.joint_state(&feedback).q;
+        assert!((read - q).abs() < 1e-5, "p {p} reads q {read}, not {q}");
+    }
+    // Uncalibrated joints pass through.
+    assert_eq!(setup.actuators[0].direction, 1);
+}

@@ -27,6 +27,12 @@ pub enum MotionError {
         /// The position error left (m).
         error_m: f64,
     },
+    /// IK found no configuration for the target pose.
+    #[error("unreachable (IK residual {error_m:.4} m)")]
+    NoSolution {
+        /// The position error left (m).
+        error_m: f64,
+    },
     /// Two neighbouring IK solutions are far apart (a singularity or a branch switch).
     #[error(
         "the joint path jumps {jump_rad:.3} rad at {at:.0} % of the line (singularity or IK branch switch)"

@@ -702,8 +702,7 @@ pub fn plan_pose(
     let mut end = start.clone();
     let report = solver.solve(model, &mut data, frame, &target, &mut end);
     if !report.converged {
-        return Err(MotionError::Unreachable {
-            at: 100.0,
+        return Err(MotionError::NoSolution {
             error_m: report.position_error_m,
         });
     }

@@ -217,6 +217,15 @@ impl ActuatorSetup {
         }
     }
 
+    /// This actuator with a joint calibration applied underneath: the raw motor position
+    /// `p` reads as the joint's `c.direction·(p − c.zero_offset_rad)` through it.
+    pub fn calibrated(mut self, c: &JointCalibration) -> ActuatorSetup {
+        let direction = self.direction * c.direction;
+        self.offset_rad -= f32::from(direction) * c.zero_offset_rad;
+        self.direction = direction;
+        self
+    }
+
     /// The damping command the watchdog sends.
     pub fn damping_command(&self) -> MitCommand {
         MitCommand {

@@ -30,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mcu = VmcuThread::start(VmcuConfig {
         flash: Some((dir.join("flash"), key.verifying_key())),
         mounting: embody_vmcu::as_built(&unit.model, 0),
-        ..VmcuConfig::with_motors(&unit.config.robot, link.clone(), unit.setup())
+        ..VmcuConfig::with_motors(unit.model.clone(), link.clone(), unit.setup())
     })?;
 
     let result = (|| -> Result<(), Box<dyn std::error::Error>> {

@@ -128,7 +128,7 @@ pub(crate) fn open(
     let mut notes = Vec::new();
     let robots = match backend {
         Backend::Simulator(sim) => (0..units.max(1))
-            .map(|k| simulated(&model, sim, seed + u64::from(k)))
+            .map(|k| simulated(&model, sim, seed.wrapping_add(u64::from(k)), rate_hz))
             .collect::<Result<_, _>>()?,
         Backend::Mock => vec![mock(&model, robot)?],
         Backend::Wire(wire) => vec![on_the_wire(wire, &model, robot, rate_hz, &mut notes)?],
@@ -142,7 +142,12 @@ pub(crate) fn open(
 
 /// A simulated robot at the simulator's initial state (default: neutral, a floating
 /// base standing on the ground).
-fn simulated(model: &Arc<Model>, sim: &Simulator, seed: u64) -> Result<AnyRobot, RuntimeError> {
+fn simulated(
+    model: &Arc<Model>,
+    sim: &Simulator,
+    seed: u64,
+    rate_hz: f64,
+) -> Result<AnyRobot, RuntimeError> {
     let config = SimConfig {
         seed,
         ..sim.config.clone()
@@ -168,9 +173,11 @@ fn simulated(model: &Arc<Model>, sim: &Simulator, seed: u64) -> Result<AnyRobot,
     robot
         .world_mut()
         .set_state(q0.as_slice(), &vec![0.0; model.nv]);
+    let period_ns = (1e9 / rate_hz).round() as u64;
     Ok(AnyRobot::Sim(Box::new(SimBackend::new(
         robot,
         sim.scenario.clone(),
+        period_ns,
     ))))
 }
 
@@ -204,6 +211,9 @@ fn on_the_wire(
             one_bus: wire.slcan,
             ..DefaultMap::default()
         };
+        if !wire.slcan {
+            refuse_configured(&port)?;
+        }
         notes.push(format!(
             "no unit given: driving {} on {} with {}",
             model.name,
@@ -236,6 +246,27 @@ fn on_the_wire(
     } else {
         AnyRobot::Bridge(Box::new(unit.connect(&port)?))
     })
+}
+
+/// Refuses to drive a bridge that holds a unit's configuration with the generated
+/// default map: its motors are wired as that configuration says.
+fn refuse_configured(port: &std::path::Path) -> Result<(), RuntimeError> {
+    let service = embody_bridge::service::Service::open(port);
+    let record = match service.map(|mut s| s.unit()) {
+        Ok(Ok(record)) => record,
+        // Not a bridge that answers service requests (or an older one): the connection
+        // that follows says what is wrong, if anything is.
+        _ => None,
+    };
+    match record {
+        Some(r) => Err(RuntimeError::Invalid(format!(
+            "{} holds the configuration of unit {}: drive it with --unit {} (the generated default map is for unconfigured bridges)",
+            port.display(),
+            r.serial,
+            r.serial
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The names of `robot`'s force-torque sensors, in its order.

@@ -111,9 +111,7 @@ impl Drive {
     /// The loop settings this drive needs on top of `config`.
     pub fn adjust(&self, config: &mut ControlConfig) {
         if matches!(self, Drive::Hold) {
-            // Stiff enough to hold a humanoid up as an inverted pendulum on its ankles.
-            config.joint_pd.kp_per_effort = 20.0;
-            config.joint_pd.kd_per_effort = 0.6;
+            crate::session::stiff_joint_pd(config);
             // Holding is the plan: no planner to fall silent.
             config.safety.planner_timeout_ms = 0.0;
         }
@@ -239,4 +237,28 @@ pub fn describe_progress(progress: &Progress) -> (f64, String, bool) {
             )
         }
     }
+}
+
+/// Polls a session's driver, as both halves of the loop driver do: forwards the steps it
+/// started and ended to the observer (of unit `unit`) and to `record` (at loop time),
+/// and once it is done sets when the session may end (`settle_until`).
+pub(crate) fn poll_driver(
+    driver: &mut dyn Driver,
+    poll: &Poll<'_>,
+    unit: usize,
+    settle_until: &mut Option<f64>,
+    observer: &mut dyn crate::session::Observer,
+    record: &mut dyn FnMut(String, bool) -> Result<(), RuntimeError>,
+) -> Result<(), RuntimeError> {
+    let status = driver.poll(poll)?;
+    for progress in driver.progress() {
+        observer.progress(unit, &progress);
+        // At loop time (the step's own times count from the task's start).
+        let (_, text, failed) = describe_progress(&progress);
+        record(text, failed)?;
+    }
+    if status == DriveStatus::Done && settle_until.is_none() {
+        *settle_until = Some(poll.now_s + driver.settle_s());
+    }
+    Ok(())
 }

@@ -43,5 +43,5 @@ pub use lockstep::Lockstep;
 pub use realtime::{RealtimeLoop, arm_and_start};
 pub use report::{Report, UnitReport};
 pub use robot::{AnyRobot, SimBackend};
-pub use session::{Observer, Pacing, Quiet, Session, default_control};
+pub use session::{Observer, Pacing, Quiet, Session, default_control, stiff_joint_pd};
 pub use task::{Task, TaskDriver};

@@ -15,7 +15,7 @@ use embody_model::Model;
 use embody_viz::{Clock, LiveRecorder, LiveStats, Recorder, VizConfig};
 
 use crate::backend::{Opened, sensors};
-use crate::drive::{DriveStatus, Poll};
+use crate::drive::{Poll, poll_driver};
 use crate::error::RuntimeError;
 use crate::report::{Report, UnitReport};
 use crate::robot::AnyRobot;
@@ -172,20 +172,22 @@ pub(crate) fn run(
                     if baseline.is_none() && now_s >= session.measure_after_s {
                         baseline = Some(start_measuring(&client));
                     }
-                    let status = driver.poll(&Poll {
-                        now_s,
-                        snapshot: &snapshot,
-                        events: &events,
-                        client: &client,
-                    })?;
-                    for progress in driver.progress() {
-                        let (_, text, failed) = crate::drive::describe_progress(&progress);
-                        observer.progress(0, &progress);
-                        running.record_event(now_s, text, failed);
-                    }
-                    if status == DriveStatus::Done && settle_until.is_none() {
-                        settle_until = Some(now_s + driver.settle_s());
-                    }
+                    poll_driver(
+                        driver.as_mut(),
+                        &Poll {
+                            now_s,
+                            snapshot: &snapshot,
+                            events: &events,
+                            client: &client,
+                        },
+                        0,
+                        &mut settle_until,
+                        observer,
+                        &mut |text, failed| {
+                            running.record_event(now_s, text, failed);
+                            Ok(())
+                        },
+                    )?;
                     let settled = settle_until.is_some_and(|t| now_s >= t);
                     if settled || session.stop_after_s.is_some_and(|s| now_s >= s) {
                         return Ok(now_s);
@@ -194,8 +196,9 @@ pub(crate) fn run(
             })
         });
     let timing = baseline.map(|b| since(&b, &client.timing()));
-    let (_, robot, recording) = running.stop()?;
+    let stopped = running.stop();
     let loop_s = result?;
+    let (_, robot, recording) = stopped?;
     events.extend(client.drain_events());
     Ok(Report {
         units: vec![UnitReport {

@@ -8,23 +8,26 @@ use embody_hal::{
 };
 use embody_sim::{LoadedScenario, SimRobot};
 
-/// The simulator, with a scenario's faults injected on the run's time (from its first
-/// read).
+/// The simulator, with a scenario's faults injected on the run's time: the first read
+/// is at one loop period, as the first lockstep tick is, in lockstep and real time alike.
 pub struct SimBackend {
     /// The simulated robot.
     pub robot: SimRobot,
     /// The scenario whose faults it injects (none: no faults).
     pub faults: Option<LoadedScenario>,
+    /// The loop's period (ns).
+    period_ns: u64,
     /// The first read's time.
     origin: Option<Timestamp>,
 }
 
 impl SimBackend {
-    /// `robot`, injecting `faults`' faults.
-    pub fn new(robot: SimRobot, faults: Option<LoadedScenario>) -> SimBackend {
+    /// `robot` read every `period_ns`, injecting `faults`' faults.
+    pub fn new(robot: SimRobot, faults: Option<LoadedScenario>, period_ns: u64) -> SimBackend {
         SimBackend {
             robot,
             faults,
+            period_ns,
             origin: None,
         }
     }
@@ -32,7 +35,8 @@ impl SimBackend {
     fn inject(&mut self, now: Timestamp) {
         let origin = *self.origin.get_or_insert(now);
         if let Some(scenario) = &self.faults {
-            let t_s = now.nanos_since(origin).max(0) as f64 * 1e-9;
+            let since_ns = now.nanos_since(origin).max(0) as u64;
+            let t_s = (since_ns + self.period_ns) as f64 * 1e-9;
             scenario.apply_faults(t_s, &self.robot.faults());
         }
     }

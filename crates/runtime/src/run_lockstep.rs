@@ -9,7 +9,7 @@ use embody_control::{ControlConfig, StateSnapshot};
 use embody_viz::{Clock, LoopStats, Recorder, RecordingStream};
 
 use crate::backend::{Opened, sensors};
-use crate::drive::{DriveStatus, Driver, Poll, describe_progress};
+use crate::drive::{Driver, Poll, poll_driver};
 use crate::error::RuntimeError;
 use crate::lockstep::Lockstep;
 use crate::realtime::arm_and_start;
@@ -68,23 +68,23 @@ impl UnitRun {
             }
         }
         if poll {
-            let status = self.driver.poll(&Poll {
-                now_s,
-                snapshot: &self.rig.snapshot,
-                events: &self.rig.events,
-                client: &self.rig.client,
-            })?;
-            for progress in self.driver.progress() {
-                observer.progress(k, &progress);
-                if let Some(recorder) = self.recorder.as_mut() {
-                    // At loop time (the step's own times count from the task's start).
-                    let (_, text, failed) = describe_progress(&progress);
-                    recorder.event(now_s, &text, failed)?;
-                }
-            }
-            if status == DriveStatus::Done && self.settle_until.is_none() {
-                self.settle_until = Some(now_s + self.driver.settle_s());
-            }
+            let recorder = &mut self.recorder;
+            poll_driver(
+                self.driver.as_mut(),
+                &Poll {
+                    now_s,
+                    snapshot: &self.rig.snapshot,
+                    events: &self.rig.events,
+                    client: &self.rig.client,
+                },
+                k,
+                &mut self.settle_until,
+                observer,
+                &mut |text, failed| match recorder.as_mut() {
+                    Some(recorder) => Ok(recorder.event(now_s, &text, failed)?),
+                    None => Ok(()),
+                },
+            )?;
         }
         let settled = self.settle_until.is_some_and(|t| now_s >= t);
         if settled || schedule.stop_tick.is_some_and(|t| tick >= t) {

@@ -129,6 +129,13 @@ impl Session {
         if self.units == 0 {
             return refuse("a session has at least one unit");
         }
+        if self.stop_after_s.is_none()
+            && matches!(self.drive, Drive::Hold | Drive::Off | Drive::Motion)
+        {
+            return refuse(
+                "holding, drives off and the benchmark motion never end: give the session a length (stop_after_s)",
+            );
+        }
         if let Some(s) = self.stop_after_s.filter(|s| !(s.is_finite() && *s > 0.0)) {
             return Err(RuntimeError::Invalid(format!(
                 "a session's length must be positive and finite, not {s} s"
@@ -176,8 +183,14 @@ impl Session {
 pub fn default_control(model: &Model) -> ControlConfig {
     let mut config = ControlConfig::default();
     if model.free_flyer().is_some() {
-        config.joint_pd.kp_per_effort = 20.0;
-        config.joint_pd.kd_per_effort = 0.6;
+        stiff_joint_pd(&mut config);
     }
     config
+}
+
+/// Joint PD stiff enough to hold a humanoid up as an inverted pendulum on its ankles
+/// (20 and 0.6 per N·m of effort limit).
+pub fn stiff_joint_pd(config: &mut ControlConfig) {
+    config.joint_pd.kp_per_effort = 20.0;
+    config.joint_pd.kd_per_effort = 0.6;
 }

@@ -174,9 +174,14 @@ fn sessions_that_cannot_run_are_refused_with_the_reason() {
     refused(
         Session {
             pacing: Pacing::Realtime(Default::default()),
+            stop_after_s: Some(1.0),
             ..Session::new(wire, Drive::Hold)
         },
         "/nonexistent/tty",
+    );
+    refused(
+        Session::new(Backend::simulator(), Drive::Hold),
+        "give the session a length",
     );
     refused(
         Session {

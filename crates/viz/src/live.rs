@@ -34,7 +34,7 @@ struct Event {
 pub struct LiveRecorder {
     stop: Arc<AtomicBool>,
     events: Sender<Event>,
-    thread: JoinHandle<Result<LiveStats, VizError>>,
+    thread: Option<JoinHandle<Result<LiveStats, VizError>>>,
 }
 
 impl LiveRecorder {
@@ -65,7 +65,7 @@ impl LiveRecorder {
         Ok(LiveRecorder {
             stop,
             events,
-            thread,
+            thread: Some(thread),
         })
     }
 
@@ -79,11 +79,24 @@ impl LiveRecorder {
     }
 
     /// Stops following, flushes the recording and closes the sink.
-    pub fn finish(self) -> Result<LiveStats, VizError> {
+    pub fn finish(mut self) -> Result<LiveStats, VizError> {
         self.stop.store(true, Ordering::Release);
-        self.thread
-            .join()
-            .map_err(|_| VizError::Rerun("the viz thread panicked".into()))?
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(VizError::Rerun("the viz thread panicked".into())),
+            None => Ok(LiveStats::default()),
+        }
+    }
+}
+
+impl Drop for LiveRecorder {
+    /// A recorder dropped without [`LiveRecorder::finish`] (an error on the way) still
+    /// stops following, closes its recording, and ends its thread.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

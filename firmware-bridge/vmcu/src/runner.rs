@@ -38,8 +38,8 @@ use crate::pty::{Pty, make_link};
 /// What the virtual MCU simulates and where it listens.
 #[derive(Clone, Debug)]
 pub struct VmcuConfig {
-    /// Built-in robot name or URDF path; a floating base is pinned (the robot on a stand).
-    pub robot: String,
+    /// The robot (fixed base: a floating one is pinned, the robot on a stand).
+    pub model: Arc<Model>,
     /// How the simulated motors are wired: which bus, CAN ids, protocol variant and
     /// ranges each joint's motor has (as a unit's motors are set up to match its
     /// configuration). A host that configures the bridge otherwise talks to motors
@@ -88,13 +88,13 @@ impl VmcuConfig {
     pub fn with_map(robot: &str, link: PathBuf, map: &DefaultMap) -> Result<VmcuConfig, VmcuError> {
         let model = robots::load(robot, Some(false))?;
         let motors = defaults::setup(&model, robot, map)?;
-        Ok(VmcuConfig::with_motors(robot, link, motors))
+        Ok(VmcuConfig::with_motors(model, link, motors))
     }
 
-    /// `robot` behind `link` with its motors wired as `motors` says (a unit's setup).
-    pub fn with_motors(robot: &str, link: PathBuf, motors: UnitSetup) -> VmcuConfig {
+    /// `model` behind `link` with its motors wired as `motors` says (a unit's setup).
+    pub fn with_motors(model: Model, link: PathBuf, motors: UnitSetup) -> VmcuConfig {
         VmcuConfig {
-            robot: robot.to_owned(),
+            model: Arc::new(model),
             motors,
             slcan: false,
             baud: None,
@@ -341,13 +341,9 @@ impl embedded_io::Write for Port {
     }
 }
 
-fn load(config: &VmcuConfig) -> Result<Model, VmcuError> {
-    Ok(robots::load(&config.robot, Some(false))?)
-}
-
 /// Runs the virtual MCU until `control.stop()`; removes the link on the way out.
 pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> {
-    let model = Arc::new(load(config)?);
+    let model = config.model.clone();
     config
         .motors
         .check_joints(model.actuated_joints().count())?;

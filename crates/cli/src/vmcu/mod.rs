@@ -28,8 +28,8 @@ pub struct VmcuArgs {
     robot: String,
     #[command(flatten)]
     unit: UnitArgs,
-    /// Present a plain SLCAN USB-CAN adapter (motors at CAN ids 1..n in joint order,
-    /// replies to id 0) instead of the bridge.
+    /// Present a plain SLCAN USB-CAN adapter instead of the bridge: its one bus carries
+    /// the unit's motors, or without `--unit` motors at CAN ids 1..n in joint order.
     #[arg(long)]
     slcan: bool,
     /// Pace the serial output at this baud rate; unpaced (a USB link) if absent.
@@ -95,7 +95,7 @@ fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
     let config = match unit {
         Some(unit) => VmcuConfig {
             slcan: args.slcan,
-            ..VmcuConfig::with_motors(&unit.config.robot, args.link.clone(), unit.setup())
+            ..VmcuConfig::with_motors(unit.model.clone(), args.link.clone(), unit.setup())
         },
         None => {
             let map = DefaultMap {
@@ -110,10 +110,7 @@ fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
         }
     };
     let mounting = match args.as_built {
-        Some(seed) => {
-            let model = embody_model::robots::load(&config.robot, Some(false))?;
-            embody_vmcu::as_built(&model, seed)
-        }
+        Some(seed) => embody_vmcu::as_built(&config.model, seed),
         None => Vec::new(),
     };
     Ok(VmcuConfig {
@@ -145,7 +142,7 @@ pub fn run(args: &VmcuArgs) -> Result {
         } else {
             "bridge"
         },
-        config.robot,
+        config.model.name,
         args.link.display()
     );
     for line in config.motors.describe() {
