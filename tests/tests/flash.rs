@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use embody_bridge::BridgeRobot;
@@ -17,11 +16,11 @@ use embody_hal::{Clock, Robot, SensorFrame, SystemClock};
 use embody_model::robots;
 use embody_protocol::messages::{JointCalibration, UnitRecord};
 use embody_testkit::images::signed as image;
-use embody_vmcu::{Control, VmcuConfig};
+use embody_vmcu::{Control, VmcuConfig, VmcuThread};
 
 struct Vmcu {
+    mcu: Option<VmcuThread>,
     control: Arc<Control>,
-    thread: Option<JoinHandle<()>>,
     link: PathBuf,
     dir: PathBuf,
 }
@@ -33,24 +32,15 @@ impl Vmcu {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         let link = dir.join("bridge");
-        let control = Arc::new(Control::default());
-        let config = VmcuConfig {
+        let mcu = VmcuThread::start(VmcuConfig {
             baud,
             flash: Some((dir.join("flash"), key.verifying_key())),
             ..VmcuConfig::new("arm7", link.clone()).expect("arm7 maps")
-        };
-        let thread = {
-            let control = control.clone();
-            std::thread::spawn(move || embody_vmcu::run(&config, control).expect("vmcu runs"))
-        };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !link.exists() {
-            assert!(Instant::now() < deadline, "the link never appeared");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        })
+        .expect("vmcu runs");
         Vmcu {
-            control,
-            thread: Some(thread),
+            control: mcu.control().clone(),
+            mcu: Some(mcu),
             link,
             dir,
         }
@@ -59,10 +49,8 @@ impl Vmcu {
 
 impl Drop for Vmcu {
     fn drop(&mut self) {
-        self.control.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        // Stopped (its link removed) before its directory goes.
+        drop(self.mcu.take());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

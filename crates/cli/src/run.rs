@@ -11,13 +11,13 @@ use clap::Args;
 use embody_control::RtConfig;
 use embody_planner::{Outcome, Progress, Status};
 use embody_runtime::{
-    Backend, Drive, Observer, Pacing, Session, Task, UnitReport, Wire, describe_progress,
+    Backend, Drive, Observer, Pacing, Session, Task, UnitReport, describe_progress,
 };
 use serde_json::json;
 
 use crate::error::{CliError, Result};
 use crate::rerun_args::RerunArgs;
-use crate::unit_args::UnitArgs;
+use crate::unit_args::WireArgs;
 
 /// Arguments of `embody run`.
 #[derive(Args, Debug)]
@@ -30,14 +30,8 @@ pub struct RunArgs {
     /// Pace the run by the wall clock instead of lockstep.
     #[arg(long)]
     realtime: bool,
-    /// Run on the wire: a bridge (or `embody vmcu`) on this serial port, in real time.
-    #[arg(long)]
-    port: Option<PathBuf>,
     #[command(flatten)]
-    unit: UnitArgs,
-    /// The port is an SLCAN adapter with MIT motors (the host runs the bus).
-    #[arg(long)]
-    slcan: bool,
+    wire: WireArgs,
     /// Run the loop thread under SCHED_FIFO at this priority (1–99) in a real-time run;
     /// when the OS refuses, it warns and runs without.
     #[arg(long, value_parser = clap::value_parser!(i32).range(1..=99))]
@@ -84,26 +78,17 @@ impl Observer for Printer {
 
 /// Runs `embody run`.
 pub fn run(args: &RunArgs) -> Result {
-    let on_wire = args.port.is_some() || args.unit.unit.is_some();
-    if args.slcan && !on_wire {
-        return Err(CliError::Usage("--slcan needs --port or --unit".into()));
-    }
-    let realtime = args.realtime || on_wire;
+    let realtime = args.realtime || args.wire.given();
     if args.priority.is_some() && !realtime {
         return Err(CliError::Usage(
             "--priority applies to a real-time run: add --realtime, --port or --unit".into(),
         ));
     }
     let task = Task::load(&args.task)?;
-    let backend = if on_wire {
-        Backend::Wire(Wire {
-            port: args.port.clone(),
-            unit: args.unit.load()?,
-            slcan: args.slcan,
-        })
-    } else {
-        Backend::simulator()
-    };
+    let backend = args
+        .wire
+        .load()?
+        .map_or_else(Backend::simulator, Backend::Wire);
     let mut session = Session {
         robot: args.robot.clone(),
         seed: args.seed,

@@ -1,12 +1,14 @@
 //! The `--unit SERIAL [--dir FLEET]` options shared by the commands that drive a unit's
-//! motors: the unit's checked configuration, loaded once.
+//! motors (the unit's checked configuration, loaded once), and with `--port` and
+//! `--slcan` where the robot is on the wire.
 
 use std::path::PathBuf;
 
 use clap::Args;
 use embody_fleet::Unit;
+use embody_runtime::Wire;
 
-use crate::error::Result;
+use crate::error::{CliError, Result};
 
 /// `--unit SERIAL [--dir FLEET]`.
 #[derive(Args, Debug, Clone)]
@@ -29,5 +31,42 @@ impl UnitArgs {
             Some(serial) => Some(Unit::load(&self.dir, serial)?),
             None => None,
         })
+    }
+}
+
+/// `[--port PATH] [--unit SERIAL [--dir FLEET]] [--slcan]`: the robot on the wire.
+#[derive(Args, Debug, Clone)]
+pub struct WireArgs {
+    /// Run on the wire: a bridge (or `embody vmcu`) on this serial port, in real time.
+    #[arg(long)]
+    pub port: Option<PathBuf>,
+    #[command(flatten)]
+    pub unit: UnitArgs,
+    /// The port is an SLCAN adapter with MIT motors (the host runs the bus).
+    #[arg(long)]
+    pub slcan: bool,
+}
+
+impl WireArgs {
+    /// The robot on the wire, with its unit loaded and checked; `None` without `--port`
+    /// or `--unit`.
+    pub fn load(&self) -> Result<Option<Wire>> {
+        let unit = self.unit.load()?;
+        if self.port.is_none() && unit.is_none() {
+            return match self.slcan {
+                true => Err(CliError::Usage("--slcan needs --port or --unit".into())),
+                false => Ok(None),
+            };
+        }
+        Ok(Some(Wire {
+            port: self.port.clone(),
+            unit,
+            slcan: self.slcan,
+        }))
+    }
+
+    /// Whether the robot is on the wire.
+    pub fn given(&self) -> bool {
+        self.port.is_some() || self.unit.unit.is_some()
     }
 }

@@ -42,10 +42,10 @@ pub fn calibrate_unit(
     apply: bool,
     progress: &mut dyn FnMut(&str),
 ) -> Result<CalibrationRun, FleetError> {
-    unit.verify_but_calibration(port)?;
-    let wanted = unit.record()?;
     let mut service = Service::open(port)?;
     let before = service.unit()?;
+    unit.compare_but_calibration(port, before.as_ref())?;
+    let wanted = unit.record()?;
     let mut raw: UnitRecord = wanted.clone();
     raw.calibration.clear();
     service.store_unit(&raw)?;

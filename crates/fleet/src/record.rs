@@ -10,7 +10,7 @@ use embody_protocol::messages::{
     ActuatorRecord, ControlRecord, JointCalibration, MAX_JOINTS, UnitRecord,
 };
 
-use crate::config::{Actuator, Layers, Problem, UnitConfig, Variant, problem};
+use crate::config::{Actuator, Layers, Problem, UnitConfig, problem};
 use crate::hex;
 
 /// SHA-256 of the merged configuration as applied (its port, a host setting, left out),
@@ -163,7 +163,7 @@ fn actuator_fields(a: Option<&ActuatorRecord>) -> [(&'static str, String); 5] {
         ),
         (
             "variant",
-            text(|a| format!("{:?}", Variant::from(a.variant)).to_lowercase()),
+            text(|a| embody_bridge::variant_name(a.variant).to_owned()),
         ),
         (
             "",

@@ -123,34 +123,42 @@ impl Unit {
     /// Checks that the bridge at `port` holds exactly this configuration: refused, with
     /// the keys that differ, when it holds another or none.
     pub fn verify(&self, port: &Path) -> Result<(), FleetError> {
-        self.verify_where(port, |_| true)
+        let on_unit = Service::open(port)?.unit()?;
+        self.compare(port, on_unit.as_ref(), |_| true)
     }
 
-    /// Checks that the bridge at `port` holds this configuration but for its
-    /// calibration (what calibrating a unit is about to change). A unit that holds no
-    /// record yet passes: it is being brought up.
-    pub fn verify_but_calibration(&self, port: &Path) -> Result<(), FleetError> {
-        match self.verify_where(port, |c| {
-            !c.key.starts_with("calibration.") && c.key != "config_digest"
-        }) {
-            Err(FleetError::NoRecord { .. }) => Ok(()),
-            other => other,
+    /// Checks that `on_unit`, the record the bridge at `port` holds, is this
+    /// configuration but for its calibration (what calibrating a unit is about to
+    /// change). A unit that holds no record yet passes: it is being brought up.
+    pub fn compare_but_calibration(
+        &self,
+        port: &Path,
+        on_unit: Option<&UnitRecord>,
+    ) -> Result<(), FleetError> {
+        match on_unit {
+            None => Ok(()),
+            Some(_) => self.compare(port, on_unit, |c| {
+                !c.key.starts_with("calibration.") && c.key != "config_digest"
+            }),
         }
     }
 
-    fn verify_where(
+    /// Refuses `on_unit` (the record the bridge at `port` holds) when it is missing or
+    /// differs from this configuration in a key that `counts`.
+    fn compare(
         &self,
         port: &Path,
+        on_unit: Option<&UnitRecord>,
         counts: impl Fn(&Change) -> bool,
     ) -> Result<(), FleetError> {
         let wanted = self.record()?;
-        let Some(on_unit) = Service::open(port)?.unit()? else {
+        let Some(on_unit) = on_unit else {
             return Err(FleetError::NoRecord {
                 serial: self.serial().to_owned(),
                 port: port.to_owned(),
             });
         };
-        let mut changes = diff(Some(&on_unit), &wanted, &self.joint_names());
+        let mut changes = diff(Some(on_unit), &wanted, &self.joint_names());
         changes.retain(counts);
         if changes.is_empty() {
             Ok(())

@@ -221,12 +221,6 @@ impl Executor {
         self.status = Status::Failed(format!("cancelled: {reason}"));
     }
 
-    /// `q` clamped into joint `j`'s position limits.
-    fn within_range(&self, j: usize, q: f64) -> f64 {
-        let (lower, upper) = self.robot.ranges[j];
-        q.max(lower).min(upper)
-    }
-
     fn sample(&self, t: f64) -> JointPoint {
         let mut point = JointPoint::at_rest(&self.rest);
         for a in &self.active {
@@ -630,7 +624,7 @@ impl Executor {
                     } if obs.tau.get(*joint).is_some_and(|t| t.abs() > *limit) => {
                         // Gripping: stop where the fingers are.
                         self.cancel_owner(motion);
-                        self.rest[*joint] = self.within_range(*joint, obs.q[*joint]);
+                        self.rest[*joint] = self.robot.clamp_joint(*joint, obs.q[*joint]);
                         self.report_replanned(
                             step,
                             (start_s, now, t0),

@@ -218,9 +218,16 @@ impl RobotInfo {
     /// a stop starts at the stop).
     pub fn clamp(&self, q: &[f64]) -> Vec<f64> {
         q.iter()
-            .zip(&self.ranges)
-            .map(|(q, (lower, upper))| q.max(*lower).min(*upper))
+            .take(self.ranges.len())
+            .enumerate()
+            .map(|(j, q)| self.clamp_joint(j, *q))
             .collect()
+    }
+
+    /// `q` clamped into joint `j`'s position limits.
+    pub fn clamp_joint(&self, j: usize, q: f64) -> f64 {
+        let (lower, upper) = self.ranges[j];
+        q.max(lower).min(upper)
     }
 
     /// Joint `k`'s bounds at a fraction `speed` of them.

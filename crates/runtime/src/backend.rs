@@ -98,10 +98,10 @@ pub(crate) struct Opened {
 /// its stand on the wire (the bridge carries no IMU), and the unit's model for a unit.
 pub(crate) fn model_for(backend: &Backend, robot: &str) -> Result<Arc<Model>, RuntimeError> {
     Ok(Arc::new(match backend {
-        Backend::Simulator(sim) if sim.scenario.is_some() => match &sim.scenario {
-            Some(scenario) => scenario.model.clone(),
-            None => robots::load(robot, None)?,
-        },
+        Backend::Simulator(Simulator {
+            scenario: Some(scenario),
+            ..
+        }) => scenario.model.clone(),
         Backend::Wire(Wire {
             unit: Some(unit), ..
         }) => unit.model.clone(),

@@ -3,15 +3,12 @@
 //! loop_timing`: per tick the stages' compute, the whole tick with the robot's I/O, and
 //! the wake-up jitter.
 
-use std::path::PathBuf;
-
 use clap::Args;
 use embody_control::{Percentiles, RtConfig};
-use embody_runtime::Wire;
 use embody_runtime::bench::loop_timing::{self, LoopBench};
 
 use crate::error::{CliError, Result};
-use crate::unit_args::UnitArgs;
+use crate::unit_args::WireArgs;
 
 /// Arguments of `embody bench loop`.
 #[derive(Args, Debug)]
@@ -37,14 +34,8 @@ pub struct LoopArgs {
     /// Keep every other core busy with a spinning thread while measuring.
     #[arg(long)]
     load: bool,
-    /// Drive the robot on the wire: a bridge (or `embody vmcu`) on this serial port.
-    #[arg(long)]
-    port: Option<PathBuf>,
     #[command(flatten)]
-    unit: UnitArgs,
-    /// The port is an SLCAN adapter with MIT motors (the host runs the bus).
-    #[arg(long)]
-    slcan: bool,
+    wire: WireArgs,
     #[command(flatten)]
     viz: crate::rerun_args::RerunArgs,
     /// Print JSON instead of a table.
@@ -71,19 +62,17 @@ pub fn run(args: &LoopArgs) -> Result {
             args.seconds
         )));
     }
-    let unit = args.unit.load()?;
-    let on_wire = args.port.is_some() || unit.is_some();
-    if args.slcan && !on_wire {
-        return Err(CliError::Usage("--slcan needs --port or --unit".into()));
-    }
-    let robot = unit
-        .as_ref()
-        .map_or(args.robot.clone(), |u| u.config.robot.clone());
+    let wire = args.wire.load()?;
+    let unit = wire.as_ref().and_then(|w| w.unit.as_ref());
+    let robot = unit.map_or(args.robot.clone(), |u| u.config.robot.clone());
+    let io = match &wire {
+        None => "tick incl. mock robot physics",
+        Some(w) if w.slcan => "tick incl. SLCAN bus I/O",
+        Some(_) => "tick incl. bridge link I/O",
+    };
     let bench = LoopBench {
         robot: robot.clone(),
-        rate_hz: unit
-            .as_ref()
-            .map_or(args.rate, |u| u.config.control.rate_hz),
+        rate_hz: unit.map_or(args.rate, |u| u.config.control.rate_hz),
         seconds: args.seconds,
         rt: RtConfig {
             priority: args.priority,
@@ -91,11 +80,7 @@ pub fn run(args: &LoopArgs) -> Result {
             lock_memory: args.lock_memory,
         },
         load: args.load,
-        wire: on_wire.then(|| Wire {
-            port: args.port.clone(),
-            unit,
-            slcan: args.slcan,
-        }),
+        wire,
         rerun: args.viz.config(&robot)?,
     };
     if !args.json {
@@ -108,11 +93,6 @@ pub fn run(args: &LoopArgs) -> Result {
     if args.json {
         println!("{:#}", serde_json::json!(f));
     } else {
-        let io = match (on_wire, args.slcan) {
-            (false, _) => "tick incl. mock robot physics",
-            (true, false) => "tick incl. bridge link I/O",
-            (true, true) => "tick incl. SLCAN bus I/O",
-        };
         let t = &f.timing;
         println!(
             "loop on {} ({} joints) at {} Hz for {} s{}: {} ticks, {} overruns, {} missed deadlines, final state {:?}",

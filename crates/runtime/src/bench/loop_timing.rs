@@ -63,9 +63,6 @@ pub struct LoopFigures {
     /// Every event.
     #[serde(skip)]
     pub events: Vec<Event>,
-    /// What the session said as it started.
-    #[serde(skip)]
-    pub notes: Vec<String>,
 }
 
 /// What a live recording kept of the loop.
@@ -167,6 +164,5 @@ pub fn run(bench: &LoopBench, observer: &mut dyn Observer) -> Result<LoopFigures
         realtime: report.rt.clone().unwrap_or_default(),
         viz: report.recording.map(Recorded::from),
         events: unit.events.clone(),
-        notes: report.notes.clone(),
     })
 }
