@@ -50,45 +50,63 @@ impl Default for SimConfig {
     }
 }
 
+/// Checks that `value` is a finite number in `[lo, hi]`; on failure the key and why.
+pub(crate) fn in_range(key: &str, value: f64, lo: f64, hi: f64) -> Result<(), (String, String)> {
+    if value.is_finite() && (lo..=hi).contains(&value) {
+        return Ok(());
+    }
+    let (lo, hi, value) = (number(lo), number(hi), number(value));
+    Err((
+        key.to_owned(),
+        format!("must be a finite number in [{lo}, {hi}], not {value}"),
+    ))
+}
+
+/// A number as a user would write it: `1e300` rather than three hundred digits.
+pub(crate) fn number(x: f64) -> String {
+    if x.is_finite() && (x == 0.0 || (1e-4..1e6).contains(&x.abs())) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
 impl SimConfig {
     /// Checks every setting's range; on failure the key (as in a scenario's `[sim]`
     /// table) and why.
     pub fn check(&self) -> Result<(), (String, String)> {
         let fail = |key: &str, reason: &str| Err((key.to_owned(), reason.to_owned()));
-        let nonnegative = |x: f64| x.is_finite() && x >= 0.0;
         if !(self.dt_s.is_finite() && self.dt_s > 0.0 && self.dt_s <= 0.01) {
             return fail("dt_s", "must be in (0, 0.01] s");
         }
         let c = &self.contact;
-        for (key, value) in [
-            ("contact.stiffness_npm", c.stiffness_npm),
-            ("contact.damping_nspm", c.damping_nspm),
+        let a = &self.actuator;
+        // Upper bounds far past any physical setting: beyond them the integration blows up.
+        for (key, value, max) in [
+            ("contact.stiffness_npm", c.stiffness_npm, 1e9),
+            ("contact.damping_nspm", c.damping_nspm, 1e7),
             (
                 "contact.tangential_stiffness_npm",
                 c.tangential_stiffness_npm,
+                1e9,
             ),
-            ("contact.tangential_damping_nspm", c.tangential_damping_nspm),
-            ("contact.friction", c.friction),
+            (
+                "contact.tangential_damping_nspm",
+                c.tangential_damping_nspm,
+                1e7,
+            ),
+            ("contact.friction", c.friction, 10.0),
+            ("actuator.peak_torque_scale", a.peak_torque_scale, 100.0),
+            ("actuator.current_lag_ms", a.current_lag_ms, 1000.0),
+            ("actuator.armature_per_nm", a.armature_per_nm, 1.0),
+            ("actuator.position_kp_per_nm", a.position_kp_per_nm, 1e4),
+            ("actuator.position_kd_per_nm", a.position_kd_per_nm, 1e3),
+            ("actuator.velocity_kd_per_nm", a.velocity_kd_per_nm, 1e3),
         ] {
-            if !nonnegative(value) {
-                return fail(key, "must be finite and ≥ 0");
-            }
+            in_range(key, value, 0.0, max)?;
         }
         if !(3..=64).contains(&c.cylinder_rim_points) {
             return fail("contact.cylinder_rim_points", "must be in 3..=64");
-        }
-        let a = &self.actuator;
-        for (key, value) in [
-            ("actuator.peak_torque_scale", a.peak_torque_scale),
-            ("actuator.current_lag_ms", a.current_lag_ms),
-            ("actuator.armature_per_nm", a.armature_per_nm),
-            ("actuator.position_kp_per_nm", a.position_kp_per_nm),
-            ("actuator.position_kd_per_nm", a.position_kd_per_nm),
-            ("actuator.velocity_kd_per_nm", a.velocity_kd_per_nm),
-        ] {
-            if !nonnegative(value) {
-                return fail(key, "must be finite and ≥ 0");
-            }
         }
         let both_infinite = a.knee_speed_scale.is_infinite() && a.no_load_speed_scale.is_infinite();
         let ordered = a.knee_speed_scale >= 0.0 && a.no_load_speed_scale > a.knee_speed_scale;
@@ -99,17 +117,19 @@ impl SimConfig {
             );
         }
         let n = &self.sensors;
-        for (key, value) in [
-            ("sensors.velocity_noise_radps", n.velocity_noise_radps),
-            ("sensors.gyro_noise_radps", n.gyro_noise_radps),
-            ("sensors.gyro_bias_radps", n.gyro_bias_radps),
-            ("sensors.accel_noise_mps2", n.accel_noise_mps2),
-            ("sensors.accel_bias_mps2", n.accel_bias_mps2),
-            ("sensors.force_noise_n", n.force_noise_n),
+        for (key, value, max) in [
+            (
+                "sensors.velocity_noise_radps",
+                n.velocity_noise_radps,
+                100.0,
+            ),
+            ("sensors.gyro_noise_radps", n.gyro_noise_radps, 100.0),
+            ("sensors.gyro_bias_radps", n.gyro_bias_radps, 100.0),
+            ("sensors.accel_noise_mps2", n.accel_noise_mps2, 1e3),
+            ("sensors.accel_bias_mps2", n.accel_bias_mps2, 1e3),
+            ("sensors.force_noise_n", n.force_noise_n, 1e5),
         ] {
-            if !nonnegative(value) {
-                return fail(key, "must be finite and ≥ 0");
-            }
+            in_range(key, value, 0.0, max)?;
         }
         if n.encoder_bits > 31 {
             return fail("sensors.encoder_bits", "at most 31");

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use embody_hal::FaultBits;
 use embody_model::{Model, ModelError, robots};
 
-use crate::config::SimConfig;
+use crate::config::{SimConfig, in_range, number};
 use crate::contact::Environment;
 use crate::robot::{MAX_LATENCY_TICKS, SimFaults};
 
@@ -282,9 +282,19 @@ impl Scenario {
     /// Parses and checks scenario text; `path` names it in errors and anchors a relative
     /// robot path.
     pub fn parse(text: &str, path: &Path) -> Result<LoadedScenario, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Syntax {
-            path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_owned(),
+        let scenario: Scenario = toml::from_str(text).map_err(|e| {
+            // The line and the parser's reason; not its quote of the line, which may be
+            // thousands of characters long.
+            let at = e.span().map(|span| {
+                let before = text.get(..span.start).unwrap_or(text);
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1;
+                format!("line {line}, column {column}: ")
+            });
+            ScenarioError::Syntax {
+                path: path.to_path_buf(),
+                message: format!("{}{}", at.unwrap_or_default(), e.message().trim_end()),
+            }
         })?;
         let robot = if robots::builtin(&scenario.robot).is_some() {
             scenario.robot.clone()
@@ -317,7 +327,10 @@ impl Scenario {
     fn check(&self, model: &Model) -> Result<Vec<Option<usize>>, (String, String)> {
         let fail = |key: String, reason: String| Err((key, reason));
         if !(self.duration_s.is_finite() && self.duration_s > 0.0 && self.duration_s <= 3600.0) {
-            return fail("duration_s".into(), "must be in (0, 3600] s".into());
+            return fail(
+                "duration_s".into(),
+                format!("must be in (0, 3600] s, not {}", number(self.duration_s)),
+            );
         }
         self.sim
             .check()
@@ -354,24 +367,51 @@ impl Scenario {
                 "the robot has a fixed base".into(),
             );
         }
-        for (i, b) in self.environment.boxes.iter().enumerate() {
-            if b.size.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-                return fail(
-                    format!("environment.boxes[{i}].size"),
-                    "sides must be positive".into(),
-                );
+        if let Some(p) = self.initial.base_position_m {
+            for (axis, x) in ["x", "y", "z"].iter().zip(p) {
+                in_range(&format!("initial.base_position_m.{axis}"), x, -1e3, 1e3)?;
+            }
+        }
+        for (axis, x) in ["roll", "pitch", "yaw"]
+            .iter()
+            .zip(self.initial.base_rpy_rad)
+        {
+            in_range(&format!("initial.base_rpy_rad.{axis}"), x, -10.0, 10.0)?;
+        }
+        let environment = &self.environment;
+        in_range(
+            "environment.ground_height_m",
+            environment.ground_height_m,
+            -100.0,
+            100.0,
+        )?;
+        for (i, b) in environment.boxes.iter().enumerate() {
+            for (axis, (&c, &size)) in ["x", "y", "z"].iter().zip(b.center.iter().zip(&b.size)) {
+                in_range(
+                    &format!("environment.boxes[{i}].center.{axis}"),
+                    c,
+                    -1e3,
+                    1e3,
+                )?;
+                if !(size.is_finite() && size > 0.0 && size <= 1e3) {
+                    return fail(
+                        format!("environment.boxes[{i}].size.{axis}"),
+                        format!("must be in (0, 1000] m, not {}", number(size)),
+                    );
+                }
             }
         }
         let mut joints = Vec::with_capacity(self.faults.len());
         for (i, fault) in self.faults.iter().enumerate() {
             let (at, duration) = fault.window();
-            if !(at.is_finite() && at >= 0.0) {
-                return fail(format!("faults[{i}].at_s"), "must be ≥ 0".into());
-            }
+            in_range(&format!("faults[{i}].at_s"), at, 0.0, 3600.0)?;
             if let Some(d) = duration
-                && !(d.is_finite() && d > 0.0)
+                && !(d.is_finite() && d > 0.0 && d <= 3600.0)
             {
-                return fail(format!("faults[{i}].duration_s"), "must be > 0".into());
+                return fail(
+                    format!("faults[{i}].duration_s"),
+                    format!("must be in (0, 3600] s, not {}", number(d)),
+                );
             }
             joints.push(match fault {
                 Fault::ActuatorFault { joint, .. } | Fault::JointStuck { joint, .. } => {

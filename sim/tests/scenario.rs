@@ -109,7 +109,38 @@ fn malformed_scenarios_name_the_key_and_the_reason() {
         ),
         (
             "robot = \"arm7\"\nduration_s = 1\n[[faults]]\nkind = \"estop\"\nat_s = -2\n",
-            &["faults[0].at_s", "must be ≥ 0"],
+            &[
+                "faults[0].at_s",
+                "must be a finite number in [0, 3600], not -2",
+            ],
+        ),
+        (
+            "robot = \"humanoid\"\nduration_s = 1\n[environment]\nground_height_m = nan\n",
+            &["environment.ground_height_m", "not NaN"],
+        ),
+        (
+            "robot = \"humanoid\"\nduration_s = 1\n[environment]\nground_height_m = 1e300\n",
+            &["environment.ground_height_m", "not 1e300"],
+        ),
+        (
+            "robot = \"arm7\"\nduration_s = 1\n[environment]\nboxes = [{ center = [nan, 0, 0], size = [1, 1, 1] }]\n",
+            &["environment.boxes[0].center.x", "not NaN"],
+        ),
+        (
+            "robot = \"arm7\"\nduration_s = 1\n[environment]\nboxes = [{ center = [0, 0, 0], size = [1, inf, 1] }]\n",
+            &["environment.boxes[0].size.y", "not inf"],
+        ),
+        (
+            "robot = \"humanoid\"\nduration_s = 1\n[initial]\nbase_rpy_rad = [0, -inf, 0]\n",
+            &["initial.base_rpy_rad.pitch", "not -inf"],
+        ),
+        (
+            "robot = \"arm7\"\nduration_s = 1\n[[faults]]\nkind = \"estop\"\nat_s = inf\n",
+            &["faults[0].at_s", "not inf"],
+        ),
+        (
+            "robot = \"arm7\"\nduration_s = 1\n[sim.contact]\nstiffness_npm = 1e300\n",
+            &["sim.contact.stiffness_npm", "[0, 1e9], not 1e300"],
         ),
         (
             "robot = \"arm7\"\nduration_s = 1\n[sim]\ndt_s = 0.5\n",

@@ -6,18 +6,19 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use embody_fleet::Unit;
 use embody_fleet::calibrate::{DirectionFrom, Options};
 use embody_fleet::calibrate_unit::calibrate_unit;
+use embody_fleet::{Unit, name};
 use serde_json::json;
 
-use crate::error::{CliError, Result};
+use crate::error::Result;
+use crate::numbers::float;
 
 /// Arguments of `embody calibrate`.
 #[derive(Args, Debug)]
 pub struct CalibrateArgs {
     /// The unit's serial number.
-    #[arg(long, value_name = "SERIAL")]
+    #[arg(long, value_name = "SERIAL", value_parser = name::parse_serial)]
     unit: String,
     /// The fleet directory (the calibration file is written under it).
     #[arg(long, default_value = "examples/fleet")]
@@ -26,10 +27,10 @@ pub struct CalibrateArgs {
     #[arg(long)]
     port: Option<PathBuf>,
     /// Largest mounting error to expect (rad).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = float(0.001..=std::f64::consts::PI, " rad"))]
     max_zero: f64,
     /// Seek speed as a share of each joint's velocity limit.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = float(0.01..=1.0, ""))]
     speed: f64,
     /// Write the calibration file only; do not store it on the unit.
     #[arg(long)]
@@ -41,18 +42,6 @@ pub struct CalibrateArgs {
 
 /// Runs `embody calibrate`.
 pub fn run(args: &CalibrateArgs) -> Result {
-    if !(args.speed > 0.0 && args.speed <= 1.0) {
-        return Err(CliError::Usage(format!(
-            "--speed {} is outside (0, 1]",
-            args.speed
-        )));
-    }
-    if !(args.max_zero > 0.0 && args.max_zero <= std::f64::consts::PI) {
-        return Err(CliError::Usage(format!(
-            "--max-zero {} is outside (0, π]",
-            args.max_zero
-        )));
-    }
     let unit = Unit::load(&args.dir, &args.unit)?;
     let port = unit.port(args.port.as_deref())?;
     eprintln!(

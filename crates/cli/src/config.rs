@@ -6,13 +6,14 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use embody_fleet::Unit;
 use embody_fleet::config::Variant;
 use embody_fleet::defaults::{self, DefaultMap};
 use embody_fleet::record::Change;
+use embody_fleet::{Unit, name};
 use embody_model::robots;
 
 use crate::error::{CliError, Result};
+use crate::numbers::float;
 
 /// The `config` subcommands.
 #[derive(Subcommand, Debug)]
@@ -20,6 +21,7 @@ pub enum ConfigCommand {
     /// Check a unit's merged configuration; every problem with file, key and reason.
     Check {
         /// The unit's serial number (`units/<serial>.toml`).
+        #[arg(value_parser = name::parse_serial)]
         unit: String,
         /// The fleet directory.
         #[arg(long, default_value = "examples/fleet")]
@@ -28,6 +30,7 @@ pub enum ConfigCommand {
     /// Print a unit's merged configuration (after checking it).
     Show {
         /// The unit's serial number.
+        #[arg(value_parser = name::parse_serial)]
         unit: String,
         /// The fleet directory.
         #[arg(long, default_value = "examples/fleet")]
@@ -52,7 +55,7 @@ pub enum ConfigCommand {
         #[arg(long, value_enum, default_value_t = VariantArg::Classic)]
         variant: VariantArg,
         /// Control rate the buses are laid out for (Hz).
-        #[arg(long, default_value_t = 1000.0)]
+        #[arg(long, default_value_t = 1000.0, value_parser = float(100.0..=10_000.0, " Hz"))]
         rate: f64,
         /// The fleet directory.
         #[arg(long, default_value = "examples/fleet")]
@@ -78,6 +81,7 @@ pub enum VariantArg {
 #[derive(clap::Args, Debug)]
 pub struct UnitPort {
     /// The unit's serial number.
+    #[arg(value_parser = name::parse_serial)]
     unit: String,
     /// The fleet directory.
     #[arg(long, default_value = "examples/fleet")]
@@ -139,12 +143,10 @@ fn diff_or_apply(args: &UnitPort, apply: bool) -> Result {
 }
 
 fn init(robot: &str, map: &DefaultMap, dir: &std::path::Path, force: bool) -> Result {
+    let path = embody_fleet::config::robot_file(dir, robot)
+        .map_err(|e| CliError::Usage(format!("--robot {robot}: {e}")))?;
     let model = robots::load(robot, Some(false))?;
-    let name = std::path::Path::new(robot)
-        .file_stem()
-        .map_or(robot.to_owned(), |s| s.to_string_lossy().into_owned());
     let text = defaults::robot_file(&model, robot, map).map_err(embody_fleet::FleetError::from)?;
-    let path = dir.join("robots").join(format!("{name}.toml"));
     if path.exists() && !force {
         return Err(CliError::file(
             &path,
@@ -222,5 +224,33 @@ pub fn run(command: ConfigCommand) -> Result {
             };
             init(&robot, &map, &dir, force)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::ConfigCommand;
+
+    #[derive(Parser, Debug)]
+    struct Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    }
+
+    #[test]
+    fn serial_argument_with_a_path_is_refused() {
+        for args in [
+            ["config", "check", "../robots/arm7"],
+            ["config", "show", "a/b"],
+            ["config", "apply", ".hidden"],
+        ] {
+            let e = Config::try_parse_from(args).expect_err("refused");
+            let text = e.to_string();
+            assert!(text.contains("cannot be a unit serial"), "{text}");
+            assert!(text.contains("<UNIT>"), "names the argument: {text}");
+        }
+        assert!(Config::try_parse_from(["config", "check", "ARM-0001"]).is_ok());
     }
 }

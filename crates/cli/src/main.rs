@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod bench;
@@ -15,6 +15,7 @@ mod error;
 mod flash;
 mod fw;
 mod model;
+mod numbers;
 mod rerun_args;
 mod run;
 mod sim;
@@ -70,8 +71,14 @@ enum Command {
     Calibrate(calibrate::CalibrateArgs),
 }
 
+/// The command line, where a negative number after an option is its value (`--dt -1`
+/// is refused for its value rather than taken for an unknown option).
+fn command() -> clap::Command {
+    numbers::negative_values(Cli::command())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

@@ -5,6 +5,7 @@ use clap::Args;
 use embody_viz::{Sink, VizConfig};
 
 use crate::error::{CliError, Result};
+use crate::numbers::float;
 
 /// `--rerun SINK [--rerun-unit ID] [--rerun-pose-hz HZ] [--rerun-series-hz HZ]`.
 #[derive(Args, Debug, Clone)]
@@ -16,10 +17,10 @@ pub struct RerunArgs {
     #[arg(long, requires = "rerun")]
     pub rerun_unit: Option<String>,
     /// Rate of the robot's 3D poses in the recording (Hz).
-    #[arg(long, default_value_t = 60.0, requires = "rerun")]
+    #[arg(long, default_value_t = 60.0, requires = "rerun", value_parser = float(0.1..=1000.0, " Hz"))]
     pub rerun_pose_hz: f64,
     /// Rate of the joint and timing series (Hz; default: every loop tick).
-    #[arg(long, requires = "rerun")]
+    #[arg(long, requires = "rerun", value_parser = float(0.1..=10_000.0, " Hz"))]
     pub rerun_series_hz: Option<f64>,
 }
 

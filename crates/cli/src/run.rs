@@ -115,7 +115,11 @@ pub fn run(args: &RunArgs) -> Result {
         }
         match unit.task.as_ref().map(|t| &t.status) {
             Some(Status::Succeeded) => {}
-            Some(status) => failed.push(format!("{}: task failed: {status:?}", unit.name)),
+            Some(Status::Failed(why)) => failed.push(format!("{}: task failed: {why}", unit.name)),
+            Some(Status::Running) => failed.push(format!(
+                "{}: the task had not ended when the session stopped it at {:.1} s",
+                unit.name, unit.loop_s
+            )),
             None => failed.push(format!("{}: no task ran", unit.name)),
         }
     }
@@ -167,7 +171,8 @@ fn summary_json(unit: &UnitReport, wall_s: f64, factor: f64) -> serde_json::Valu
         "segments_refused": task.map_or(0, |t| t.segments_refused),
         "final_q": &s.q[..s.n],
         "final_tracking_error": unit.tracking_error(),
-        "lifecycle": format!("{:?}", s.lifecycle),
+        "lifecycle": s.lifecycle.to_string(),
+        "faults": unit.fault_reports(),
         "base_pose": unit.base_pose,
         "simulated_s": unit.loop_s,
         "wall_s": wall_s,
@@ -206,8 +211,11 @@ fn print_summary(unit: &UnitReport, factor: f64) {
     if let Some(refused) = task.map(|t| t.segments_refused).filter(|n| *n > 0) {
         println!("  {refused} segments refused by the loop's full queue");
     }
+    for fault in unit.fault_reports() {
+        println!("  {fault}");
+    }
     println!(
-        "final tracking error {:.4} rad, loop {:?}",
+        "final tracking error {:.4} rad, loop {}",
         unit.tracking_error(),
         unit.snapshot.lifecycle
     );

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use embody_fleet::Unit;
+use embody_fleet::{Unit, name};
 use embody_runtime::Wire;
 
 use crate::error::{CliError, Result};
@@ -17,7 +17,7 @@ pub struct UnitArgs {
     /// sets the robot, the loop rate and every actuator's bus, CAN id, variant and
     /// ranges, and is compared with the record on its bridge before any motor is
     /// enabled.
-    #[arg(long, value_name = "SERIAL")]
+    #[arg(long, value_name = "SERIAL", value_parser = name::parse_serial)]
     pub unit: Option<String>,
     /// The fleet directory.
     #[arg(long, default_value = "examples/fleet", requires = "unit")]

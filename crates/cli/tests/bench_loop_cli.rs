@@ -26,7 +26,7 @@ fn reports_tick_timing_of_a_running_loop_as_json() {
     );
     let report: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(report["lifecycle"], "running");
-    assert_eq!(report["faults"], 0);
+    assert_eq!(report["faults"], serde_json::json!([]));
     assert_eq!(report["joints"], 8);
     let timing = &report["timing"];
     assert!(timing["ticks"].as_u64().expect("ticks") > 300);

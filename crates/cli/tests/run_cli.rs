@@ -66,7 +66,8 @@ fn pick_and_place_ends_home_with_the_gripper_open() {
 fn the_humanoid_waves_squats_and_rises_on_its_feet() {
     let report = json_of(&embody(&["run", &example("humanoid_moves.toml"), "--json"]));
     assert_eq!(report["result"], "succeeded", "{report}");
-    assert_eq!(report["lifecycle"], "Running");
+    assert_eq!(report["lifecycle"], "running");
+    assert_eq!(report["faults"], serde_json::json!([]));
     let base: Vec<f64> = report["base_pose"]
         .as_array()
         .expect("floating base")

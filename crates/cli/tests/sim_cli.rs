@@ -57,13 +57,12 @@ fn the_example_scenarios_run_and_their_faults_act() {
         &example("arm_faults.toml"),
         "--json",
     ]));
-    assert_eq!(report["final_state"], "Fault");
-    let events = report["events"].to_string();
-    assert!(events.contains("ActuatorFault { joint: 3"), "{events}");
-    assert!(
-        !events.contains("StaleSensors"),
-        "the short spike is survived: {events}"
-    );
+    assert_eq!(report["final_state"], "fault");
+    let faults = report["faults"].as_array().expect("faults");
+    assert_eq!(faults.len(), 1, "the short spike is survived: {report}");
+    assert_eq!(faults[0]["kind"], "actuator_fault");
+    assert_eq!(faults[0]["joint"], "joint4");
+    assert_eq!(faults[0]["cause"], "the actuator reported over-current");
 
     let report = json_of(&embody(&[
         "sim",
@@ -71,10 +70,11 @@ fn the_example_scenarios_run_and_their_faults_act() {
         &example("humanoid_stand.toml"),
         "--json",
     ]));
-    let events = report["events"].to_string();
     // Stood for 10 s; the IMU dropout at 10 s is what faults it.
-    assert!(events.contains("10.0"), "{events}");
-    assert!(events.contains("StaleSensors"), "{events}");
+    let fault = &report["faults"][0];
+    assert_eq!(fault["kind"], "stale_sensors", "{report}");
+    let at_s = fault["at_s"].as_f64().expect("at_s");
+    assert!((10.0..10.1).contains(&at_s), "{report}");
 }
 
 #[test]
@@ -161,5 +161,5 @@ fn realtime_runs_at_wall_clock_pace() {
         wall >= simulated - 0.002,
         "{simulated} s simulated in {wall} s"
     );
-    assert_eq!(report["final_state"], "Running");
+    assert_eq!(report["final_state"], "running");
 }

@@ -226,6 +226,7 @@ impl LoopCore {
             actuator_fault: joint_faults
                 .or((!est.joint_faults.is_empty()).then_some((0, est.joint_faults))),
             stale: est.health.any_stale(),
+            non_finite: self.sensors.first_non_finite(),
         };
         // Commands from outside, then the supervisor's own checks.
         let before = self.supervisor.state();

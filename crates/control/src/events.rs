@@ -41,6 +41,18 @@ impl Lifecycle {
     }
 }
 
+impl std::fmt::Display for Lifecycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Lifecycle::Idle => "idle",
+            Lifecycle::Armed => "armed",
+            Lifecycle::Running => "running",
+            Lifecycle::Fault => "fault",
+            Lifecycle::Recovering => "recovering",
+        })
+    }
+}
+
 /// Why something happened.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "cause")]
@@ -79,12 +91,78 @@ pub enum Cause {
         /// Joint index.
         joint: usize,
     },
+    /// A measurement is not a number (NaN or infinite): nothing computed from it can be
+    /// trusted.
+    NonFiniteMeasurement {
+        /// Joint index, or none for the IMU.
+        joint: Option<usize>,
+    },
     /// The damping phase of a fault ended: torque off.
     DampingElapsed,
     /// Every fault condition cleared.
     Recovered,
     /// The transition was refused because a fault condition is present.
     NotHealthy,
+}
+
+impl Cause {
+    /// Its kind, as JSON names it (`actuator_fault`, `stale_sensors`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Cause::Command => "command",
+            Cause::EStop => "e_stop",
+            Cause::Link { .. } => "link",
+            Cause::ActuatorFault { .. } => "actuator_fault",
+            Cause::StaleSensors => "stale_sensors",
+            Cause::PositionLimit { .. } => "position_limit",
+            Cause::VelocityLimit { .. } => "velocity_limit",
+            Cause::NonFiniteCommand { .. } => "non_finite_command",
+            Cause::NonFiniteMeasurement { .. } => "non_finite_measurement",
+            Cause::DampingElapsed => "damping_elapsed",
+            Cause::Recovered => "recovered",
+            Cause::NotHealthy => "not_healthy",
+        }
+    }
+
+    /// The joint (index) it concerns, if any.
+    pub fn joint(&self) -> Option<usize> {
+        match *self {
+            Cause::ActuatorFault { joint, .. }
+            | Cause::PositionLimit { joint }
+            | Cause::VelocityLimit { joint }
+            | Cause::NonFiniteCommand { joint } => Some(joint),
+            Cause::NonFiniteMeasurement { joint } => joint,
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Cause {
+    /// What happened, in words (joints by index: [`Cause::joint`] gives it to name).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cause::Command => f.write_str("a command"),
+            Cause::EStop => f.write_str("the e-stop is pressed"),
+            Cause::Link { error: Some(e) } => write!(f, "the link failed: {e}"),
+            Cause::Link { error: None } => f.write_str("the link failed on consecutive ticks"),
+            Cause::ActuatorFault { bits, .. } => write!(f, "the actuator reported {bits}"),
+            Cause::StaleSensors => f.write_str("sensor data stopped arriving"),
+            Cause::PositionLimit { .. } => f.write_str("the joint went past its soft limit"),
+            Cause::VelocityLimit { .. } => f.write_str("the joint moved faster than its limit"),
+            Cause::NonFiniteCommand { .. } => {
+                f.write_str("the controller's command was not finite")
+            }
+            Cause::NonFiniteMeasurement { joint: Some(_) } => {
+                f.write_str("the joint's measured position, velocity or torque is not finite")
+            }
+            Cause::NonFiniteMeasurement { joint: None } => {
+                f.write_str("the IMU's measurement is not finite")
+            }
+            Cause::DampingElapsed => f.write_str("the damping time ended: torque off"),
+            Cause::Recovered => f.write_str("every fault condition cleared"),
+            Cause::NotHealthy => f.write_str("a fault condition is present"),
+        }
+    }
 }
 
 /// What happened.
@@ -134,6 +212,25 @@ pub enum EventKind {
         /// Deadlines skipped.
         missed: u64,
     },
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventKind::Transition { from, to, cause } => write!(f, "{from} -> {to}: {cause}"),
+            EventKind::Refused { state, cause } => write!(f, "{state}: refused: {cause}"),
+            EventKind::CommandRejected { cause } => write!(f, "command replaced by hold: {cause}"),
+            EventKind::SegmentRejected { reason } => write!(f, "segment refused: {reason}"),
+            EventKind::PlannerStarved => {
+                f.write_str("the trajectory ran out while moving: holding")
+            }
+            EventKind::PlannerSilent => f.write_str("no planner message in time: holding"),
+            EventKind::ControllerSwitched { from, to } => {
+                write!(f, "controller {from} -> {to}")
+            }
+            EventKind::Overrun { missed } => write!(f, "overrun: {missed} deadlines missed"),
+        }
+    }
 }
 
 /// One event, stamped with the tick it happened in.

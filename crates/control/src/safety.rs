@@ -96,6 +96,8 @@ pub struct Observation {
     pub actuator_fault: Option<(usize, FaultBits)>,
     /// Some sensor is stale.
     pub stale: bool,
+    /// The first non-finite measurement: a joint's index, or none for the IMU.
+    pub non_finite: Option<Option<usize>>,
 }
 
 /// See the module docs.
@@ -220,6 +222,9 @@ impl Supervisor {
         }
         if let Some((joint, bits)) = obs.actuator_fault {
             return Some(Cause::ActuatorFault { joint, bits });
+        }
+        if let Some(joint) = obs.non_finite {
+            return Some(Cause::NonFiniteMeasurement { joint });
         }
         if obs.stale {
             return Some(Cause::StaleSensors);

@@ -417,3 +417,97 @@ fn a_controller_producing_non_finite_torques_is_never_sent_the_tick_holds_instea
     rig.run(10);
     assert!(!rig.saw(|e| matches!(e, EventKind::CommandRejected { .. })));
 }
+
+/// The mock, with one measurement replaced by a non-finite number while `poison` is set.
+struct Poisoned {
+    robot: embody_hal::MockRobot,
+    poison: Option<(usize, f64)>,
+}
+
+impl embody_hal::Robot for Poisoned {
+    fn capabilities(&self) -> &embody_hal::Capabilities {
+        self.robot.capabilities()
+    }
+
+    fn read(
+        &mut self,
+        now: embody_hal::Timestamp,
+        frame: &mut embody_hal::SensorFrame,
+    ) -> Result<(), embody_hal::HalError> {
+        self.robot.read(now, frame)?;
+        if let Some((field, value)) = self.poison {
+            let joint = &mut frame.joints[3];
+            match field {
+                0 => joint.q = value,
+                1 => joint.dq = value,
+                _ => joint.tau = value,
+            }
+        }
+        Ok(())
+    }
+
+    fn write(
+        &mut self,
+        now: embody_hal::Timestamp,
+        frame: &embody_hal::CommandFrame,
+    ) -> Result<(), embody_hal::HalError> {
+        self.robot.write(now, frame)
+    }
+
+    fn link_health(&self) -> embody_hal::LinkHealth {
+        self.robot.link_health()
+    }
+}
+
+#[test]
+fn a_non_finite_measurement_faults_the_loop_within_one_tick() {
+    for field in 0..3 {
+        for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let model =
+                std::sync::Arc::new(embody_model::robots::load("arm7", None).expect("arm7"));
+            let robot = Poisoned {
+                robot: embody_hal::MockRobot::new(&model),
+                poison: None,
+            };
+            let mut rig =
+                embody_testkit::lockstep::Lockstep::new(model, robot, ControlConfig::default());
+            rig.arm_and_start();
+            rig.run(100);
+            assert_eq!(rig.core.lifecycle(), Lifecycle::Running);
+            rig.robot.poison = Some((field, value));
+            rig.run(1);
+            assert_eq!(
+                rig.core.lifecycle(),
+                Lifecycle::Fault,
+                "field {field} = {value}: {:?}",
+                rig.events
+            );
+            assert!(rig.saw(|e| matches!(
+                e,
+                EventKind::Transition {
+                    cause: Cause::NonFiniteMeasurement { joint: Some(3) },
+                    ..
+                }
+            )));
+            // Damping, then off: never a non-finite command.
+            rig.run(1500);
+            assert!(
+                rig.core
+                    .last_commands()
+                    .joints
+                    .iter()
+                    .all(JointCommand::is_finite)
+            );
+            // Not armed again while the measurement stays bad.
+            rig.client
+                .send(LoopCommand::Request(Request::Reset))
+                .expect("queue");
+            rig.run(2000);
+            rig.client
+                .send(LoopCommand::Request(Request::Arm))
+                .expect("queue");
+            rig.run(1);
+            assert_ne!(rig.core.lifecycle(), Lifecycle::Armed);
+        }
+    }
+}

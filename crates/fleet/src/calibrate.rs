@@ -20,6 +20,7 @@ use embody_hal::{Clock, CommandFrame, HalError, JointCommand, Robot, SensorFrame
 use embody_model::Model;
 
 use crate::config::{Calibration, JointCalibration};
+use crate::error::FleetError;
 
 /// Raw motor positions where the joint stalled.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -97,6 +98,18 @@ pub enum CalibrationError {
         /// The model's range.
         expected: f64,
     },
+    /// An option the procedure cannot run with.
+    #[error("calibration option {name} = {value}: must be above {above} and at most {max}")]
+    Option {
+        /// The option.
+        name: &'static str,
+        /// Its value.
+        value: f64,
+        /// It must be above this.
+        above: f64,
+        /// And at most this.
+        max: f64,
+    },
     /// Neither direction gives a plausible zero.
     #[error(
         "{joint}: zero would be {plus:+.3} (motor with the joint) or {minus:+.3} (against it), both beyond ±{max:.3}"
@@ -168,6 +181,30 @@ pub struct Options {
     pub max_zero: f64,
     /// Command period (s).
     pub period_s: f64,
+}
+
+impl Options {
+    /// Refuses settings the procedure cannot run with: shares within (0, 1], a mounting
+    /// error within (0, π] rad, a period of 0.1 to 100 ms.
+    pub fn check(&self) -> Result<(), CalibrationError> {
+        let bounds = [
+            ("speed", self.speed, 0.0, 1.0),
+            ("stall", self.stall, 0.0, 1.0),
+            ("max_zero", self.max_zero, 0.0, std::f64::consts::PI),
+            ("period_s", self.period_s, 1e-4, 0.1),
+        ];
+        for (name, value, above, max) in bounds {
+            if !(value > above && value <= max) {
+                return Err(CalibrationError::Option {
+                    name,
+                    value,
+                    above,
+                    max,
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for Options {
@@ -311,6 +348,7 @@ pub fn calibrate<R: Robot>(
     options: &Options,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<JointResult>, CalibrationError> {
+    options.check()?;
     let joints: Vec<_> = model
         .actuated_joints()
         .map(|j| model.joints[j.0].clone())
@@ -398,30 +436,65 @@ pub fn to_calibration(results: &[JointResult], tool: &str) -> Calibration {
 }
 
 /// Writes `calibration` as the unit's calibration layer (`calibration/<serial>.toml`
-/// under `dir`); its path.
+/// under `dir`, refused for a serial that is not a plain name); its path.
 pub fn write_calibration(
     dir: &Path,
     serial: &str,
     calibration: &Calibration,
-) -> std::io::Result<PathBuf> {
+) -> Result<PathBuf, FleetError> {
+    crate::name::check("a unit serial", serial)?;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| FleetError::Io { path, source }
+    };
     let folder = dir.join("calibration");
-    std::fs::create_dir_all(&folder)?;
+    std::fs::create_dir_all(&folder).map_err(io(&folder))?;
     let path = folder.join(format!("{serial}.toml"));
-    let body = toml::to_string(calibration).map_err(std::io::Error::other)?;
+    let body = toml::to_string(calibration)
+        .map_err(std::io::Error::other)
+        .map_err(io(&path))?;
     let text = format!(
         "# Written by the calibration procedure (`embody calibrate {serial}`); do not edit:\n\
          # `embody config check` compares the joints with the hash.\n{body}"
     );
     // Through a temporary file: a crash never leaves half a calibration.
     let partial = path.with_extension("toml.partial");
-    std::fs::write(&partial, text)?;
-    std::fs::rename(&partial, &path)?;
+    std::fs::write(&partial, text).map_err(io(&partial))?;
+    std::fs::rename(&partial, &path).map_err(io(&path))?;
     Ok(path)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn options_the_procedure_cannot_run_with_are_refused() {
+        assert!(Options::default().check().is_ok());
+        for bad in [f64::NAN, f64::INFINITY, -1.0, 0.0, 1e300] {
+            for options in [
+                Options {
+                    speed: bad,
+                    ..Options::default()
+                },
+                Options {
+                    stall: bad,
+                    ..Options::default()
+                },
+                Options {
+                    max_zero: bad,
+                    ..Options::default()
+                },
+                Options {
+                    period_s: bad,
+                    ..Options::default()
+                },
+            ] {
+                let e = options.check().expect_err("refused");
+                assert!(e.to_string().starts_with("calibration option "), "{e}");
+            }
+        }
+    }
 
     #[test]
     fn stops_give_zero_and_direction_where_the_range_is_off_centre() {

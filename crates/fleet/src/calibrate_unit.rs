@@ -42,6 +42,7 @@ pub fn calibrate_unit(
     apply: bool,
     progress: &mut dyn FnMut(&str),
 ) -> Result<CalibrationRun, FleetError> {
+    options.check()?;
     let mut service = Service::open(port)?;
     let before = service.unit()?;
     unit.compare_but_calibration(port, before.as_ref())?;
@@ -67,12 +68,7 @@ pub fn calibrate_unit(
         })
         .map_err(restore)?;
     let calibration = to_calibration(&results, TOOL);
-    let file = write_calibration(&unit.dir, unit.serial(), &calibration).map_err(|source| {
-        restore(FleetError::Io {
-            path: unit.dir.join("calibration"),
-            source,
-        })
-    })?;
+    let file = write_calibration(&unit.dir, unit.serial(), &calibration).map_err(restore)?;
     if !apply {
         // The unit keeps what it had; the file waits for `embody config apply`.
         put_back(port, before.as_ref())?;

@@ -1,14 +1,14 @@
 //! What `embody config check` checks beyond the schema: the loop rate, watchdog and
-//! damping time, the robot model, one actuator per actuated joint and no more, CAN ids
-//! unique on each bus, each bus's cycle within the control period, the joints' limits
-//! within their actuators' ratings and MIT ranges, and a calibration that names real
-//! joints with sane values.
+//! damping time, the robot model (no more joints than a bridge drives), one actuator per
+//! actuated joint and no more, CAN ids unique on each bus, each bus's cycle within the
+//! control period, ratings and MIT ranges positive and finite with the joints' limits
+//! within them, and a calibration that names real joints with sane values.
 
 use std::collections::BTreeMap;
 
 use embody_model::{JointLimits, Model, robots};
 use embody_protocol::budget::variant_cycle_us;
-use embody_protocol::messages::MAX_BUSES;
+use embody_protocol::messages::{MAX_BUSES, MAX_JOINTS};
 
 use crate::config::{Actuator, Layers, Problem, UnitConfig, problem};
 
@@ -16,14 +16,34 @@ use crate::config::{Actuator, Layers, Problem, UnitConfig, problem};
 /// directory.
 pub fn load_model(layers: &Layers, config: &UnitConfig) -> Result<Model, Problem> {
     let name = &config.robot;
-    let path = layers.dir.join(name);
-    let target = if robots::builtin(name).is_none() && path.exists() {
-        path.to_string_lossy().into_owned()
-    } else {
-        name.clone()
+    // Not a built-in: a file in the fleet, wherever the command runs.
+    let target = match robots::builtin(name) {
+        Some(_) => name.clone(),
+        None => layers.dir.join(name).to_string_lossy().into_owned(),
     };
     // The bridge drives joints; a floating base is the estimator's business.
     robots::load(&target, Some(false)).map_err(|e| problem(layers, "robot", e.to_string()))
+}
+
+/// The largest rating or range a motor can have (in its unit: N·m, rad/s, rad, …).
+const MAX_MOTOR_VALUE: f64 = 1e6;
+
+/// Why `value`, a motor's rating or range, is no such thing: it must be finite, positive
+/// and below [`MAX_MOTOR_VALUE`].
+fn motor_value_problem(value: f64) -> Option<String> {
+    let good = value.is_finite() && value > 0.0 && value < MAX_MOTOR_VALUE;
+    (!good).then(|| format!("{value}: must be positive and finite, below {MAX_MOTOR_VALUE:e}"))
+}
+
+/// Problems with an actuator's ratings: each finite, positive and not absurd.
+fn rating_problems(a: &Actuator) -> Vec<(&'static str, String)> {
+    [
+        ("torque_max_nm", a.torque_max_nm),
+        ("velocity_max_radps", a.velocity_max_radps),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| motor_value_problem(value).map(|why| (name, why)))
+    .collect()
 }
 
 /// Problems with an actuator's MIT ranges against its joint's limits: every range
@@ -39,8 +59,8 @@ fn range_problems(a: &Actuator, limits: &JointLimits) -> Vec<(&'static str, Stri
         ("kd_max", r.kd_max),
     ];
     for (name, value) in fields {
-        if !(value.is_finite() && value > 0.0 && value < 1e6) {
-            out.push((name, format!("{value}: must be positive and finite")));
+        if let Some(why) = motor_value_problem(value) {
+            out.push((name, why));
         }
     }
     if !out.is_empty() {
@@ -126,6 +146,16 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
         .enumerate()
         .map(|(k, j)| (model.joints[j.0].name.clone(), k))
         .collect();
+    if joints.len() > MAX_JOINTS {
+        say(
+            "robot",
+            format!(
+                "{} has {} actuated joints: a bridge drives at most {MAX_JOINTS}",
+                model.name,
+                joints.len()
+            ),
+        );
+    }
     for name in joints.keys() {
         if !config.actuators.contains_key(name) {
             say(
@@ -162,6 +192,9 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
             );
         }
         let limits = model.joints[model.actuated_joints().nth(k).map_or(0, |j| j.0)].limits;
+        for (field, reason) in rating_problems(a) {
+            say(&key(field), reason);
+        }
         for (field, reason) in range_problems(a, &limits) {
             say(&format!("actuators.{name}.ranges.{field}"), reason);
         }
@@ -184,7 +217,10 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
             );
         }
         let bus = cycle_us.entry(a.bus).or_default();
-        bus.0 += variant_cycle_us(a.variant.into(), config.bus.bitrate);
+        // Saturating: a bit rate of a few bit/s makes cycles of minutes.
+        bus.0 = bus
+            .0
+            .saturating_add(variant_cycle_us(a.variant.into(), config.bus.bitrate));
         bus.1 += 1;
         let bus_key = key("bus");
         if bus.2.is_empty() || layers.layer_of(&bus_key) > layers.layer_of(&bus.2) {

@@ -6,9 +6,12 @@
 //! errors); [`crate::check`] then checks the result against the robot.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::name::{self, BadName};
 
 /// The control loop's settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -166,8 +169,12 @@ pub struct Problem {
 }
 
 impl std::fmt::Display for Problem {
+    /// `file: key: reason`, or `file: reason` for the whole file.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}: {}", self.file.display(), self.key, self.reason)
+        match self.key.as_str() {
+            "" => write!(f, "{}: {}", self.file.display(), self.reason),
+            key => write!(f, "{}: {key}: {}", self.file.display(), self.reason),
+        }
     }
 }
 
@@ -186,7 +193,8 @@ pub struct Layers {
 
 impl Layers {
     /// The file that set `key` (or the nearest enclosing key that was set), else the
-    /// unit's own file.
+    /// file it belongs in: `fleet.toml` for the fleet's `control` and `bus`, the unit's
+    /// own file for the rest.
     pub fn source(&self, key: &str) -> PathBuf {
         let mut k = key;
         loop {
@@ -195,12 +203,16 @@ impl Layers {
             }
             // A key with no value anywhere: the first file that set anything under it.
             let prefix = format!("{k}.");
-            if let Some((_, file)) = self.sources.iter().find(|(s, _)| s.starts_with(&prefix)) {
+            let under = self.sources.range(prefix.clone()..).next();
+            if let Some((_, file)) = under.filter(|(s, _)| s.starts_with(&prefix)) {
                 return file.clone();
             }
             match k.rsplit_once('.') {
                 Some((parent, _)) => k = parent,
-                None => return self.files.get(2).cloned().unwrap_or_default(),
+                None => {
+                    let layer = if matches!(k, "control" | "bus") { 0 } else { 2 };
+                    return self.files.get(layer).cloned().unwrap_or_default();
+                }
             }
         }
     }
@@ -220,22 +232,45 @@ impl Layers {
     }
 }
 
+/// The largest configuration file read (bytes): far more than any unit needs.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// The table in the file at `path`; `None` when there is no such file.
 fn read_table(path: &Path) -> Result<Option<toml::Table>, Problem> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(Problem {
-                file: path.to_owned(),
-                key: String::new(),
-                reason: e.to_string(),
-            });
-        }
-    };
-    text.parse::<toml::Table>().map(Some).map_err(|e| Problem {
+    let problem = |reason: String| Problem {
         file: path.to_owned(),
         key: String::new(),
-        reason: e.to_string().trim().replace('\n', " "),
+        reason,
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(problem(e.to_string())),
+    };
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| problem(e.to_string()))?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(problem(format!(
+            "larger than {} KiB: not a unit's configuration",
+            MAX_FILE_BYTES / 1024
+        )));
+    }
+    text.parse::<toml::Table>().map(Some).map_err(|e| {
+        // The line and the parser's reason; not its quote of the line, which may be
+        // thousands of characters long.
+        let at = e.span().map(|span| {
+            let before = text.get(..span.start).unwrap_or(&text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1;
+            format!("line {line}, column {column}: ")
+        });
+        problem(format!(
+            "{}{}",
+            at.unwrap_or_default(),
+            e.message().trim_end()
+        ))
     })
 }
 
@@ -258,11 +293,24 @@ fn merge(
                 merge(existing, table, &path, file, sources);
             }
             (_, value) => {
-                sources.retain(|k, _| !(k == &path || k.starts_with(&format!("{path}."))));
+                forget(sources, &path);
                 record(&value, &path, file, sources);
                 into.insert(key, value);
             }
         }
+    }
+}
+
+/// Removes `path` and every key under it from `sources`.
+fn forget(sources: &mut BTreeMap<String, PathBuf>, path: &str) {
+    sources.remove(path);
+    let prefix = format!("{path}.");
+    let under: Vec<String> = (sources.range(prefix.clone()..).map(|(k, _)| k))
+        .take_while(|k| k.starts_with(&prefix))
+        .cloned()
+        .collect();
+    for key in under {
+        sources.remove(&key);
     }
 }
 
@@ -279,86 +327,154 @@ fn record(value: &toml::Value, path: &str, file: &Path, sources: &mut BTreeMap<S
     }
 }
 
+/// The actuator file of the robot a unit names (`robots/<name>.toml` under `dir`, the
+/// name being a built-in's or a URDF file's stem), or why the name cannot be a file name.
+pub fn robot_file(dir: &Path, robot: &str) -> Result<PathBuf, BadName> {
+    let stem = Path::new(robot).file_stem().unwrap_or_default();
+    let stem = stem.to_string_lossy();
+    name::check("a robot name", &stem)?;
+    Ok(dir.join("robots").join(format!("{stem}.toml")))
+}
+
 /// Reads and merges the layers of unit `serial` in the fleet directory `dir`.
 pub fn load_layers(dir: &Path, serial: &str) -> Result<Layers, Vec<Problem>> {
-    let unit_file = dir.join("units").join(format!("{serial}.toml"));
-    let Some(unit) = read_table(&unit_file).map_err(|p| vec![p])? else {
-        return Err(vec![Problem {
-            file: unit_file,
-            key: String::new(),
-            reason: format!("no such unit: '{serial}'"),
-        }]);
+    let (files, tables) = read_layers(dir, serial)?;
+    let mut layers = Layers {
+        dir: dir.to_owned(),
+        files,
+        table: toml::Table::new(),
+        sources: BTreeMap::new(),
     };
-    let robot = match unit.get("robot") {
-        Some(toml::Value::String(r)) => r.clone(),
-        _ => {
-            return Err(vec![Problem {
-                file: unit_file,
-                key: "robot".into(),
-                reason: "missing: the unit must name its robot model".into(),
-            }]);
+    for (table, file) in tables.into_iter().zip(&layers.files) {
+        if let Some(table) = table {
+            merge(&mut layers.table, table, "", file, &mut layers.sources);
         }
-    };
-    let robot_name = Path::new(&robot)
-        .file_stem()
-        .map_or(robot.clone(), |s| s.to_string_lossy().into_owned());
-    let robot_file = dir.join("robots").join(format!("{robot_name}.toml"));
-    if !robot_file.exists() {
-        return Err(vec![Problem {
-            file: unit_file,
-            key: "robot".into(),
-            reason: format!(
-                "no {} in the fleet: every robot model has its file of actuators",
-                robot_file.display()
-            ),
-        }]);
     }
-    let files = vec![
-        dir.join("fleet.toml"),
-        robot_file,
-        unit_file,
-        dir.join("calibration").join(format!("{serial}.toml")),
-    ];
-    let mut table = toml::Table::new();
-    let mut sources = BTreeMap::new();
-    let mut problems = Vec::new();
-    for (k, file) in files.iter().enumerate() {
-        match read_table(file) {
-            Ok(Some(mut layer)) => {
-                if k == 3 {
-                    // The calibration file is the `calibration` table.
-                    let mut wrapped = toml::Table::new();
-                    wrapped.insert("calibration".into(), toml::Value::Table(layer));
-                    layer = wrapped;
-                }
-                merge(&mut table, layer, "", file, &mut sources);
+    match layers.table.get("serial") {
+        None => {
+            let serial = toml::Value::String(serial.to_owned());
+            layers.table.insert("serial".into(), serial);
+        }
+        Some(toml::Value::String(given)) => {
+            if let Some(reason) = serial_key_problem(given, serial) {
+                return Err(vec![layers.problem("serial", reason)]);
             }
-            Ok(None) => {}
-            Err(p) => problems.push(p),
         }
+        // Not a string: the schema says so.
+        Some(_) => {}
     }
+    Ok(layers)
+}
+
+/// Why a `serial` key that says `given` is wrong for unit `serial`, if it is.
+fn serial_key_problem(given: &str, serial: &str) -> Option<String> {
+    match name::check("a unit serial", given) {
+        Err(e) => Some(e.to_string()),
+        // Its calibration would be written where it is never read.
+        Ok(()) if given != serial => Some(format!(
+            "'{given}' is not this unit's serial: its file says it is '{serial}'; \
+             remove the key, or rename the file"
+        )),
+        Ok(()) => None,
+    }
+}
+
+/// Layer files and their tables, in order.
+type LayerFiles = (Vec<PathBuf>, Vec<Option<toml::Table>>);
+
+/// The layer files of unit `serial` in `dir` (fleet, robot, unit, calibration) and
+/// their tables (the calibration's `None` when the unit is not calibrated yet). A
+/// missing file stops here, named with why it was looked for; one that is there but does
+/// not read is reported with the others'.
+fn read_layers(dir: &Path, serial: &str) -> Result<LayerFiles, Vec<Problem>> {
+    let whole = |file: PathBuf, reason: String| {
+        vec![Problem {
+            file,
+            key: String::new(),
+            reason,
+        }]
+    };
+    if let Err(e) = name::check("a unit serial", serial) {
+        return Err(whole(dir.join("units"), e.to_string()));
+    }
+    let mut problems = Vec::new();
+    // A file that is there but does not read: its problem kept, an empty layer meanwhile.
+    let mut read = |file: &Path| {
+        read_table(file).unwrap_or_else(|p| {
+            problems.push(p);
+            Some(toml::Table::new())
+        })
+    };
+    let fleet_file = dir.join("fleet.toml");
+    let Some(fleet) = read(&fleet_file) else {
+        return Err(whole(
+            fleet_file,
+            "no such file: every fleet directory has one, with its units' defaults \
+             ([control], [bus]); is this the fleet directory?"
+                .into(),
+        ));
+    };
+    let unit_file = dir.join("units").join(format!("{serial}.toml"));
+    // The unit's own file says which robot: nothing goes on without it.
+    let Some(unit) = read_table(&unit_file).map_err(|p| vec![p])? else {
+        return Err(whole(
+            unit_file,
+            format!("no such unit: no such file for unit '{serial}' in the fleet"),
+        ));
+    };
+    let at_robot = |reason: String| {
+        vec![Problem {
+            file: unit_file.clone(),
+            key: "robot".into(),
+            reason,
+        }]
+    };
+    let Some(toml::Value::String(robot)) = unit.get("robot") else {
+        return Err(at_robot(
+            "missing: the unit must name its robot model".into(),
+        ));
+    };
+    let robot_file = robot_file(dir, robot).map_err(|e| at_robot(e.to_string()))?;
+    let Some(robot_layer) = read(&robot_file) else {
+        return Err(at_robot(format!(
+            "no such file {}: every robot model of the fleet has its file of actuators \
+             (`embody config init` writes one)",
+            robot_file.display()
+        )));
+    };
+    let calibration_file = dir.join("calibration").join(format!("{serial}.toml"));
+    // The calibration file is the `calibration` table.
+    let calibration = read(&calibration_file)
+        .map(|c| toml::Table::from_iter([("calibration".to_owned(), toml::Value::Table(c))]));
     if !problems.is_empty() {
         return Err(problems);
     }
-    table
-        .entry("serial")
-        .or_insert_with(|| toml::Value::String(serial.to_owned()));
-    Ok(Layers {
-        dir: dir.to_owned(),
-        files,
-        table,
-        sources,
-    })
+    Ok((
+        vec![fleet_file, robot_file, unit_file, calibration_file],
+        vec![Some(fleet), Some(robot_layer), Some(unit), calibration],
+    ))
 }
 
 /// The merged configuration, or where its keys do not fit the schema.
 pub fn parse(layers: &Layers) -> Result<UnitConfig, Problem> {
     let value = toml::Value::Table(layers.table.clone());
     serde_path_to_error::deserialize::<_, UnitConfig>(value).map_err(|e| {
-        let key = e.path().to_string();
+        let key = match e.path().to_string() {
+            root if root == "." => String::new(),
+            key => key,
+        };
         // The first line: the rest repeats the path.
         let reason = e.inner().to_string();
         let reason = reason.lines().next().unwrap_or_default();
+        // A missing field is located where it would go.
+        let missing = reason
+            .strip_prefix("missing field `")
+            .and_then(|r| r.strip_suffix('`'));
+        let key = match missing {
+            Some(field) if key.is_empty() => field.to_owned(),
+            Some(field) => format!("{key}.{field}"),
+            None => key,
+        };
         layers.problem(&key, reason)
     })
 }

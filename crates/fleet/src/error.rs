@@ -61,6 +61,9 @@ pub enum FleetError {
     /// The SLCAN robot could not be set up.
     #[error(transparent)]
     Slcan(#[from] embody_bridge::SlcanRobotError),
+    /// A name that would become a file name is not a plain name.
+    #[error(transparent)]
+    Name(#[from] crate::name::BadName),
     /// The calibration procedure failed.
     #[error(transparent)]
     Calibration(#[from] crate::calibrate::CalibrationError),

@@ -13,6 +13,7 @@
 //!   that runs it on a unit.
 //! - [`flash`]: signed images onto many units at once; [`keys`]: the signing keys.
 //!   Signed images themselves are `embody-fwimage`'s.
+//! - [`name`]: the names that become file names (serials, robots), checked in one place.
 
 pub mod calibrate;
 pub mod calibrate_unit;
@@ -22,6 +23,7 @@ pub mod defaults;
 mod error;
 pub mod flash;
 pub mod keys;
+pub mod name;
 pub mod record;
 pub mod setup;
 mod unit;

@@ -49,6 +49,38 @@ impl FaultBits {
     }
 }
 
+impl std::fmt::Display for FaultBits {
+    /// The set bits by name, e.g. `over-current, encoder`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const NAMES: [&str; 9] = [
+            "over-voltage",
+            "under-voltage",
+            "over-current",
+            "driver over-temperature",
+            "motor over-temperature",
+            "communication lost",
+            "overload",
+            "encoder",
+            "not responding",
+        ];
+        let mut names = NAMES
+            .iter()
+            .enumerate()
+            .filter(|(bit, _)| self.0 & (1 << bit) != 0)
+            .map(|(_, name)| *name)
+            .collect::<Vec<_>>();
+        let unknown = self.0 & !((1 << NAMES.len()) - 1);
+        let unknown = format!("unknown bits {unknown:#x}");
+        if self.0 >> NAMES.len() != 0 {
+            names.push(&unknown);
+        }
+        if names.is_empty() {
+            names.push("none");
+        }
+        f.write_str(&names.join(", "))
+    }
+}
+
 /// The measured state of one joint.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,6 +142,25 @@ pub struct SensorFrame {
 }
 
 impl SensorFrame {
+    /// The first measurement that is not a finite number: `Some(Some(k))` for joint `k`'s
+    /// position, velocity or torque, `Some(None)` for the IMU, `None` when all are finite.
+    pub fn first_non_finite(&self) -> Option<Option<usize>> {
+        if let Some(k) = self
+            .joints
+            .iter()
+            .position(|j| !(j.q.is_finite() && j.dq.is_finite() && j.tau.is_finite()))
+        {
+            return Some(Some(k));
+        }
+        let imu_finite = self.imu.is_none_or(|imu| {
+            imu.angular_velocity_radps
+                .iter()
+                .chain(&imu.linear_acceleration_mps2)
+                .all(|x| x.is_finite())
+        });
+        (!imu_finite).then_some(None)
+    }
+
     /// A zeroed frame sized for `caps`.
     pub fn for_robot(caps: &Capabilities) -> SensorFrame {
         SensorFrame {

@@ -34,6 +34,7 @@ mod rnea;
 pub mod robots;
 pub mod spatial;
 mod urdf;
+mod xml_place;
 
 pub use aba::{External, aba, aba_external};
 pub use com::{center_of_mass, jacobian_center_of_mass};

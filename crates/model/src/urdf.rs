@@ -38,6 +38,10 @@ pub fn from_urdf_str(
     // urdf-rs rejects a `<texture/>` without a filename, which urdfdom accepts (iCub and
     // Romeo have them); textures play no part here, so empty ones are dropped.
     let text = text.replace("<texture />", "").replace("<texture/>", "");
+    // Located syntax errors, and no nesting deep enough to overflow the parser's stack.
+    if let Some((line, why)) = crate::xml_place::syntax_problem(&text) {
+        return Err(parse_error(format!("line {line}: {why}")));
+    }
     // The third-party parser is not ours to prove total: contain any panic it raises.
     let robot = std::panic::catch_unwind(|| urdf_rs::read_from_string(&text))
         .map_err(|_| parse_error("the URDF parser failed on this input".into()))?
@@ -365,8 +369,8 @@ impl<'a> Builder<'a> {
         let id = self.push_joint(uj.name.clone(), kind, body, placement);
         self.joints[id.0].limits = limits(self.source, uj, &kind)?;
         if let Some(d) = &uj.dynamics {
-            if !(d.damping.is_finite()
-                && d.friction.is_finite()
+            if !(sane(d.damping, MAX_DYNAMICS)
+                && sane(d.friction, MAX_DYNAMICS)
                 && d.damping >= 0.0
                 && d.friction >= 0.0)
             {
@@ -374,7 +378,9 @@ impl<'a> Builder<'a> {
                     self.source,
                     "joint",
                     &uj.name,
-                    "dynamics damping and friction must be finite and non-negative",
+                    &format!(
+                        "dynamics damping and friction must be finite, from 0 to {MAX_DYNAMICS:e}"
+                    ),
                 ));
             }
             self.joints[id.0].damping = d.damping;
@@ -515,12 +521,46 @@ fn invalid(source: &str, kind: &str, name: &str, reason: &str) -> ModelError {
     }
 }
 
-fn pose(source: &str, kind: &str, name: &str, p: &urdf_rs::Pose) -> Result<Transform, ModelError> {
-    if p.xyz.iter().chain(p.rpy.iter()).all(|v| v.is_finite()) {
-        Ok(Transform::from_xyz_rpy(*p.xyz, *p.rpy))
+/// Largest distance (m) and angle (rad) an origin may give: past these a value is a
+/// typo or corruption, and the algorithms lose every digit of precision.
+const MAX_OFFSET_M: f64 = 1e4;
+const MAX_ANGLE_RAD: f64 = 1e3;
+/// Largest mass (kg), principal moment (kg·m²), damping or friction a link or joint may
+/// have: a robot's are many orders of magnitude below.
+const MAX_MASS_KG: f64 = 1e6;
+const MAX_INERTIA_KG_M2: f64 = 1e6;
+const MAX_DYNAMICS: f64 = 1e6;
+
+/// `v` if it is a finite number whose magnitude is at most `max`.
+fn sane(v: f64, max: f64) -> bool {
+    v.is_finite() && v.abs() <= max
+}
+
+/// A number as a user would write it: `1e300` rather than three hundred digits.
+fn number(x: f64) -> String {
+    if x.is_finite() && (x == 0.0 || (1e-4..1e6).contains(&x.abs())) {
+        format!("{x}")
     } else {
-        Err(invalid(source, kind, name, "origin has a non-finite value"))
+        format!("{x:e}")
     }
+}
+
+fn pose(source: &str, kind: &str, name: &str, p: &urdf_rs::Pose) -> Result<Transform, ModelError> {
+    if let Some(v) = p.xyz.iter().find(|v| !sane(**v, MAX_OFFSET_M)) {
+        let reason = format!(
+            "origin xyz must be finite and within ±{MAX_OFFSET_M:e} m, not {}",
+            number(*v)
+        );
+        return Err(invalid(source, kind, name, &reason));
+    }
+    if let Some(v) = p.rpy.iter().find(|v| !sane(**v, MAX_ANGLE_RAD)) {
+        let reason = format!(
+            "origin rpy must be finite and within ±{MAX_ANGLE_RAD:e} rad, not {}",
+            number(*v)
+        );
+        return Err(invalid(source, kind, name, &reason));
+    }
+    Ok(Transform::from_xyz_rpy(*p.xyz, *p.rpy))
 }
 
 fn axis(source: &str, j: &urdf_rs::Joint) -> Result<Axis, ModelError> {
@@ -546,6 +586,14 @@ fn limits(source: &str, j: &urdf_rs::Joint, kind: &JointKind) -> Result<JointLim
     let bad = |reason: &str| invalid(source, "joint", &j.name, reason);
     if l.lower.is_nan() || l.upper.is_nan() || l.velocity.is_nan() || l.effort.is_nan() {
         return Err(bad("limit has a value that is not a number"));
+    }
+    let bounded = sane(l.lower, MAX_OFFSET_M) && sane(l.upper, MAX_OFFSET_M);
+    if !bounded && !matches!(kind, JointKind::Continuous(_)) {
+        return Err(bad(&format!(
+            "limit lower and upper must be finite and within ±{MAX_OFFSET_M:e}, not {} and {}",
+            number(l.lower),
+            number(l.upper)
+        )));
     }
     if l.velocity < 0.0 || l.effort < 0.0 {
         return Err(bad("limit velocity and effort must not be negative"));
@@ -579,15 +627,19 @@ fn link_inertia(source: &str, l: &urdf_rs::Link) -> Result<Inertia, ModelError> 
     let bad = |reason: String| invalid(source, "link", &l.name, &reason);
     let i = &l.inertial;
     let m = i.mass.value;
-    if !m.is_finite() || m < 0.0 {
+    if !sane(m, MAX_MASS_KG) || m < 0.0 {
         return Err(bad(format!(
-            "mass must be finite and non-negative, not {m}"
+            "mass must be a finite number from 0 to {MAX_MASS_KG:e} kg, not {}",
+            number(m)
         )));
     }
     let t = &i.inertia;
     let values = [t.ixx, t.ixy, t.ixz, t.iyy, t.iyz, t.izz];
-    if values.iter().any(|v| !v.is_finite()) {
-        return Err(bad("inertia has a non-finite value".into()));
+    if let Some(v) = values.iter().find(|v| !sane(**v, MAX_INERTIA_KG_M2)) {
+        return Err(bad(format!(
+            "inertia values must be finite and within ±{MAX_INERTIA_KG_M2:e} kg·m², not {}",
+            number(*v)
+        )));
     }
     let local = Mat3::new(
         t.ixx, t.ixy, t.ixz, t.ixy, t.iyy, t.iyz, t.ixz, t.iyz, t.izz,
@@ -651,9 +703,12 @@ fn geometry(
             )
         }
     };
-    if !dimensions.iter().all(|&v| v.is_finite() && v >= 0.0) {
+    if !dimensions
+        .iter()
+        .all(|&v| sane(v, MAX_OFFSET_M) && v >= 0.0)
+    {
         let reason = format!(
-            "{} dimensions must be finite and non-negative",
+            "{} dimensions must be finite, from 0 to {MAX_OFFSET_M:e}",
             shape.name()
         );
         return Err(invalid(source, "link", link, &reason));

@@ -87,7 +87,41 @@ fn negative_mass_is_rejected() {
         "<link name=\"heavy\"><inertial><mass value=\"-2\"/><inertia ixx=\"1\" ixy=\"0\" ixz=\"0\" iyy=\"1\" iyz=\"0\" izz=\"1\"/></inertial></link>",
     );
     assert!(
-        e.contains("link 'heavy'") && e.contains("mass must be finite and non-negative"),
+        e.contains("link 'heavy'")
+            && e.contains("mass must be a finite number from 0 to 1e6 kg, not -2"),
+        "{e}"
+    );
+}
+
+#[test]
+fn absurd_masses_origins_and_limits_are_rejected_with_the_value() {
+    let inertia = "<inertia ixx=\"1\" ixy=\"0\" ixz=\"0\" iyy=\"1\" iyz=\"0\" izz=\"1\"/>";
+    let e = error_text(&format!(
+        "<link name=\"heavy\"><inertial><mass value=\"1e300\"/>{inertia}</inertial></link>"
+    ));
+    assert!(e.contains("link 'heavy'") && e.contains("not 1e300"), "{e}");
+    let e = error_text(&format!(
+        "<link name=\"far\"><inertial><origin xyz=\"0 1e9 0\"/><mass value=\"1\"/>{inertia}</inertial></link>"
+    ));
+    assert!(
+        e.contains("link 'far'") && e.contains("origin xyz") && e.contains("not 1e9"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_truncated_urdf_is_located_at_its_end() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/robots/arm7.urdf"))
+        .expect("arm7");
+    let cut = text.find("</robot>").expect("end");
+    let e = embody_model::from_urdf_str(&text[..cut], "cut.urdf", &Default::default())
+        .expect_err("truncated")
+        .to_string();
+    let lines = text[..cut].matches('\n').count() + 1;
+    assert!(
+        e.starts_with("cut.urdf: not a valid URDF: line ")
+            && e.contains(&format!("line {lines}"))
+            && e.contains("the file ends inside <robot>"),
         "{e}"
     );
 }

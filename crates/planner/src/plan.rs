@@ -6,6 +6,7 @@
 //! executor runs them; where a step starts elsewhere than checked, it re-plans only the
 //! approach to the checked motion.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use embody_model::{
@@ -13,7 +14,8 @@ use embody_model::{
 };
 use nalgebra::{DVector, Rotation3};
 
-use crate::motion::{JointMove, LineOptions, LinePath, MotionError, chain_joints};
+use crate::motion::{JointMove, LineOptions, LinePath, Motion, MotionError, chain_joints};
+use crate::numbers::{self, shown, shown3};
 use crate::scurve::Limits;
 use crate::task::{RawCondition, RawStep, RawTask, Source, TaskError};
 
@@ -311,27 +313,51 @@ fn builtin_postures(robot: &str) -> BTreeMap<String, BTreeMap<String, f64>> {
         .collect()
 }
 
+/// The most IK samples a task's straight lines may take together: 1 km of lines at
+/// the 1 mm resolution, about 100 MB of plan.
+pub const MAX_LINE_SAMPLES: usize = 1_000_000;
+
 struct Checker<'a> {
     source: &'a Source,
     robot: &'a RobotInfo,
+    /// The robot's joint names → their index.
+    joints: BTreeMap<&'a str, usize>,
     postures: BTreeMap<String, BTreeMap<String, f64>>,
+    /// IK samples the task's lines have taken so far.
+    line_samples: Cell<usize>,
 }
 
 const SKILLS: &str =
     "move_joints, move_pose, hold, wait, gripper, wait_until, sequence, parallel, retry, timeout";
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
+    /// A checker of tasks on `robot`, which may name `postures`.
+    fn new(
+        source: &'a Source,
+        robot: &'a RobotInfo,
+        postures: BTreeMap<String, BTreeMap<String, f64>>,
+    ) -> Checker<'a> {
+        Checker {
+            source,
+            robot,
+            joints: robot
+                .joints
+                .iter()
+                .enumerate()
+                .map(|(k, name)| (name.as_str(), k))
+                .collect(),
+            postures,
+            line_samples: Cell::new(0),
+        }
+    }
+
     fn joint(&self, name: &str, span: std::ops::Range<usize>) -> Result<usize, TaskError> {
-        self.robot
-            .joints
-            .iter()
-            .position(|j| j == name)
-            .ok_or_else(|| {
-                self.source.error(
-                    span,
-                    format!("no joint named '{name}' on {}", self.robot.model.name),
-                )
-            })
+        self.joints.get(name).copied().ok_or_else(|| {
+            self.source.error(
+                span,
+                format!("no joint named '{name}' on {}", self.robot.model.name),
+            )
+        })
     }
 
     fn condition(&self, raw: &toml::Spanned<RawCondition>) -> Result<Condition, TaskError> {
@@ -366,13 +392,32 @@ impl Checker<'_> {
             return Err(self.source.error(span, "this condition needs a `joint`"));
         };
         let joint = self.joint(joint, span.clone())?;
+        let bad = |reason: String| self.source.error(span.clone(), reason);
         Ok(match (c.near, c.force_above_n) {
-            (Some(value), _) => Condition::JointNear {
+            (Some(value), _) => {
+                let value = numbers::finite("near", value, "").map_err(bad)?;
+                let tolerance = numbers::tolerance(c.tolerance.unwrap_or(0.01)).map_err(bad)?;
+                let (lo, hi) = self.robot.ranges[joint];
+                if value + tolerance < lo || value - tolerance > hi {
+                    return Err(bad(format!(
+                        "{} near {} (± {}) can never hold: its limits are [{}, {}]",
+                        self.robot.joints[joint],
+                        shown(value),
+                        shown(tolerance),
+                        shown(lo),
+                        shown(hi)
+                    )));
+                }
+                Condition::JointNear {
+                    joint,
+                    value,
+                    tolerance,
+                }
+            }
+            (_, Some(threshold)) => Condition::ForceAbove {
                 joint,
-                value,
-                tolerance: c.tolerance.unwrap_or(0.01),
+                threshold: numbers::force("force_above_n", threshold).map_err(bad)?,
             },
-            (_, Some(threshold)) => Condition::ForceAbove { joint, threshold },
             _ => unreachable!("one form checked above"),
         })
     }
@@ -384,12 +429,62 @@ impl Checker<'_> {
         span: std::ops::Range<usize>,
     ) -> Result<(), TaskError> {
         let (lo, hi) = self.robot.ranges[k];
-        if !value.is_finite() || value < lo || value > hi {
+        let name = &self.robot.joints[k];
+        let value = numbers::finite(name, value, "")
+            .map_err(|reason| self.source.error(span.clone(), reason))?;
+        if value < lo || value > hi {
             return Err(self.source.error(
                 span,
                 format!(
-                    "{} = {value} is outside its limits [{lo}, {hi}]",
-                    self.robot.joints[k]
+                    "{name} = {} is outside its limits [{}, {}]",
+                    shown(value),
+                    shown(lo),
+                    shown(hi)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A task's own postures: every joint named on the robot, every value within its
+    /// limits (used or not).
+    fn task_postures(&self, task: &RawTask) -> Result<(), TaskError> {
+        for (name, posture) in &task.postures {
+            for (joint, value) in posture.get_ref() {
+                self.joint(joint, posture.span())
+                    .and_then(|k| self.check_target(k, *value, posture.span()))
+                    .map_err(|e| TaskError {
+                        reason: format!("posture '{name}': {}", e.reason),
+                        ..e
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `duration_s` of the motion a `skill` step planned, if not longer than a step
+    /// may last.
+    fn motion_time(
+        &self,
+        skill: &str,
+        duration_s: f64,
+        span: std::ops::Range<usize>,
+    ) -> Result<(), TaskError> {
+        numbers::motion_s(skill, duration_s)
+            .map(|_| ())
+            .map_err(|reason| self.source.error(span, reason))
+    }
+
+    /// Counts a line's IK samples against [`MAX_LINE_SAMPLES`].
+    fn line_budget(&self, path: &LinePath, span: std::ops::Range<usize>) -> Result<(), TaskError> {
+        let total = self.line_samples.get() + path.samples().len();
+        self.line_samples.set(total);
+        if total > MAX_LINE_SAMPLES {
+            return Err(self.source.error(
+                span,
+                format!(
+                    "the task's straight lines need more than {MAX_LINE_SAMPLES} IK samples \
+                     (1 km of lines at 1 mm), the most a task may plan: split it into several tasks"
                 ),
             ));
         }
@@ -444,19 +539,14 @@ impl Checker<'_> {
             )));
         }
         let speed = match &r.speed {
-            Some(s) if !(*s.get_ref() > 0.0 && *s.get_ref() <= 1.0) => {
-                return Err(self.source.error(
-                    s.span(),
-                    "speed is a fraction of the joint bounds, in (0, 1]",
-                ));
-            }
-            Some(s) => *s.get_ref(),
+            Some(s) => numbers::speed(*s.get_ref())
+                .map_err(|reason| self.source.error(s.span(), reason))?,
             None => 0.5,
         };
         let seconds = |what: &str| -> Result<f64, TaskError> {
             match &r.seconds {
-                Some(s) if s.get_ref().is_finite() && *s.get_ref() >= 0.0 => Ok(*s.get_ref()),
-                Some(s) => Err(self.source.error(s.span(), "seconds must be ≥ 0")),
+                Some(s) => numbers::seconds("seconds", *s.get_ref(), false)
+                    .map_err(|reason| self.source.error(s.span(), reason)),
                 None => Err(err(format!("{what} needs `seconds`"))),
             }
         };
@@ -504,6 +594,7 @@ impl Checker<'_> {
                     .map(|k| self.robot.limits_at(*k, speed))
                     .collect();
                 let motion = JointMove::new(joints, start, &end, &limits);
+                self.motion_time(skill, motion.duration(), span.clone())?;
                 for (k, v) in &targets {
                     q[*k] = *v;
                 }
@@ -527,8 +618,17 @@ impl Checker<'_> {
                         self.robot.model.name
                     ))
                 })?;
-                let Some(position) = r.position else {
+                let Some(position) = &r.position else {
                     return Err(err("move_pose needs `position`".into()));
+                };
+                let position = numbers::position(*position.get_ref())
+                    .map_err(|reason| self.source.error(position.span(), reason))?;
+                let rpy = match &r.rpy {
+                    Some(rpy) => Some(
+                        numbers::rpy(*rpy.get_ref())
+                            .map_err(|reason| self.source.error(rpy.span(), reason))?,
+                    ),
+                    None => None,
                 };
                 let line = match r.path.as_ref().map(|p| (p.get_ref().as_str(), p.span())) {
                     None | Some(("free", _)) => false,
@@ -539,15 +639,19 @@ impl Checker<'_> {
                             .error(span, format!("path '{other}': `line` or `free`")));
                     }
                 };
-                let motion = plan_pose(self.robot, frame, q, position, r.rpy, line, speed)
-                    .map_err(|reason| err(format!("move_pose to {position:?}: {reason}")))?;
+                let motion = plan_pose(self.robot, frame, q, position, rpy, line, speed).map_err(
+                    |reason| err(format!("move_pose to {}: {reason}", shown3(position))),
+                )?;
                 match &motion {
                     PoseMotion::Joints(m) => {
+                        self.motion_time(skill, m.duration(), span.clone())?;
                         for (j, v) in m.joints().iter().zip(m.end()) {
                             q[*j] = *v;
                         }
                     }
                     PoseMotion::Line(path) => {
+                        self.line_budget(path, span.clone())?;
+                        self.motion_time(skill, path.duration(), span.clone())?;
                         if let Some(end) = path.samples().last() {
                             for &j in path.driven() {
                                 q[j] = end[j];
@@ -558,7 +662,7 @@ impl Checker<'_> {
                 Action::MovePose {
                     frame,
                     position,
-                    rpy: r.rpy,
+                    rpy,
                     speed,
                     motion,
                 }
@@ -584,10 +688,11 @@ impl Checker<'_> {
                     None => return Err(err("gripper needs `action`".into())),
                 };
                 let force_n = match &r.force_n {
-                    Some(f) if !(*f.get_ref() > 0.0 && f.get_ref().is_finite()) => {
-                        return Err(self.source.error(f.span(), "force_n must be positive"));
-                    }
-                    f => f.as_ref().map(|f| *f.get_ref()),
+                    Some(f) => Some(
+                        numbers::force("force_n", *f.get_ref())
+                            .map_err(|reason| self.source.error(f.span(), reason))?,
+                    ),
+                    None => None,
                 };
                 let motion = JointMove::new(
                     vec![joint],
@@ -595,6 +700,7 @@ impl Checker<'_> {
                     &[target],
                     &[self.robot.limits_at(joint, 0.5)],
                 );
+                self.motion_time(skill, motion.duration(), span.clone())?;
                 q[joint] = target;
                 Action::Gripper {
                     joint,
@@ -608,10 +714,9 @@ impl Checker<'_> {
                     return Err(err("wait_until needs `condition`".into()));
                 };
                 let timeout_s = match &r.timeout_s {
-                    Some(t) if !(*t.get_ref() > 0.0 && t.get_ref().is_finite()) => {
-                        return Err(self.source.error(t.span(), "timeout_s must be positive"));
-                    }
-                    t => t.as_ref().map_or(5.0, |t| *t.get_ref()),
+                    Some(t) => numbers::seconds("timeout_s", *t.get_ref(), true)
+                        .map_err(|reason| self.source.error(t.span(), reason))?,
+                    None => 5.0,
                 };
                 Action::WaitUntil {
                     condition: self.condition(condition)?,
@@ -650,10 +755,8 @@ impl Checker<'_> {
                 let step = Box::new(self.step(child, q)?);
                 if skill == "retry" {
                     let limit = match &r.limit {
-                        Some(l) if *l.get_ref() == 0 => {
-                            return Err(self.source.error(l.span(), "limit must be at least 1"));
-                        }
-                        Some(l) => *l.get_ref(),
+                        Some(l) => numbers::attempts(*l.get_ref())
+                            .map_err(|reason| self.source.error(l.span(), reason))?,
                         None => 3,
                     };
                     Action::Retry { limit, step }
@@ -759,12 +862,13 @@ pub fn check(
     start: &[f64],
 ) -> Result<Plan, TaskError> {
     let mut postures = robot.postures.clone();
-    postures.extend(task.postures.clone());
-    let checker = Checker {
-        source,
-        robot,
-        postures,
-    };
+    postures.extend(
+        task.postures
+            .iter()
+            .map(|(name, posture)| (name.clone(), posture.get_ref().clone())),
+    );
+    let checker = Checker::new(source, robot, postures);
+    checker.task_postures(task)?;
     let mut q = start.to_vec();
     let steps = task
         .steps
@@ -784,4 +888,39 @@ pub fn check(
             action: Action::Sequence(steps),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use embody_model::robots;
+
+    use super::*;
+
+    #[test]
+    fn lines_past_the_sample_budget_are_refused() {
+        let robot = RobotInfo::new(robots::load("arm7", None).expect("arm7"), Vec::new());
+        let source = Source::new(
+            "lines.toml",
+            "[[steps]]\nskill = \"move_joints\"\njoints = { joint2 = 0.5, joint4 = -2.0, joint6 = -1.64 }\n\
+             [[steps]]\nskill = \"move_pose\"\nposition = [-0.45, 0.0, 0.25]\npath = \"line\"\n",
+        );
+        let task = source.parse().expect("parses");
+        let checker = Checker::new(&source, &robot, BTreeMap::new());
+        // As if the lines before had taken all but 10 samples.
+        checker.line_samples.set(MAX_LINE_SAMPLES - 10);
+        let mut q = vec![0.0, 0.3, 0.0, -1.0, 0.0, 0.8, 0.0, 0.02];
+        checker
+            .step(&task.steps[0], &mut q)
+            .expect("moves over the table");
+        let error = checker
+            .step(&task.steps[1], &mut q)
+            .expect_err("over budget");
+        assert_eq!(error.line, 4, "{error}");
+        assert!(
+            error
+                .reason
+                .starts_with("the task's straight lines need more than 1000000 IK samples"),
+            "{error}"
+        );
+    }
 }

@@ -17,6 +17,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -43,9 +44,9 @@ pub struct RawStep {
     /// `move_pose`: the frame to move.
     pub frame: Option<Spanned<String>>,
     /// `move_pose`: target position in the world (m).
-    pub position: Option<[f64; 3]>,
+    pub position: Option<Spanned<[f64; 3]>>,
     /// `move_pose`: target roll, pitch, yaw (rad); the current orientation if absent.
-    pub rpy: Option<[f64; 3]>,
+    pub rpy: Option<Spanned<[f64; 3]>>,
     /// `move_pose`: `line` (straight) or `free` (joint space). Default `free`.
     pub path: Option<Spanned<String>>,
     /// `hold`, `wait`, `timeout`: seconds.
@@ -92,14 +93,15 @@ pub struct RawTask {
     pub robot: Option<String>,
     /// Extra named postures: name → joint → value.
     #[serde(default)]
-    pub postures: BTreeMap<String, BTreeMap<String, f64>>,
+    pub postures: BTreeMap<String, Spanned<BTreeMap<String, f64>>>,
     /// The steps, run in sequence.
     pub steps: Vec<Spanned<RawStep>>,
 }
 
-/// Why a task file was refused: where and why.
+/// Why a task file was refused: where and why (`file:line: reason`, or `file: reason`
+/// when no line is known).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("{}:{line}: {reason}", file.display())]
+#[error("{}: {reason}", place(.file, *.line))]
 pub struct TaskError {
     /// The file.
     pub file: PathBuf,
@@ -109,32 +111,73 @@ pub struct TaskError {
     pub reason: String,
 }
 
+/// The largest task file read (bytes): 8 MiB, some hundred thousand steps. A larger
+/// file is refused before it is read.
+pub const MAX_TASK_BYTES: usize = 8 << 20;
+
+/// How deep TOML may nest tables (the `toml` parser's limit).
+const TOML_DEPTH: usize = 80;
+
 /// Source text with its name, to turn byte spans into line numbers.
 #[derive(Clone, Debug)]
 pub struct Source {
     /// File name.
     pub file: PathBuf,
-    /// Text.
-    pub text: String,
+    text: String,
+    /// The byte offset where each line starts, in order (the first is 0).
+    line_starts: Vec<usize>,
 }
 
 impl Source {
-    /// Reads a task file.
-    pub fn read(path: &Path) -> Result<Source, TaskError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TaskError {
-            file: path.to_path_buf(),
-            line: 0,
-            reason: format!("cannot read: {e}"),
-        })?;
-        Ok(Source {
-            file: path.to_path_buf(),
+    /// `text`, named `file` (a task given as text; [`Source::read`] reads one).
+    pub fn new(file: impl Into<PathBuf>, text: impl Into<String>) -> Source {
+        let text = text.into();
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
+        Source {
+            file: file.into(),
             text,
-        })
+            line_starts,
+        }
     }
 
-    /// The 1-based line of byte offset `at`.
+    /// Reads a task file (at most [`MAX_TASK_BYTES`] of it: a larger one is refused).
+    pub fn read(path: &Path) -> Result<Source, TaskError> {
+        let unreadable = |reason: String| TaskError {
+            file: path.to_path_buf(),
+            line: 0,
+            reason,
+        };
+        let file =
+            std::fs::File::open(path).map_err(|e| unreadable(format!("cannot read: {e}")))?;
+        let mut bytes = Vec::new();
+        file.take(MAX_TASK_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| unreadable(format!("cannot read: {e}")))?;
+        if bytes.len() > MAX_TASK_BYTES {
+            return Err(unreadable(too_large()));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            TaskError {
+                file: path.to_path_buf(),
+                line: valid.iter().filter(|b| **b == b'\n').count() + 1,
+                reason: "the file is not UTF-8 text".into(),
+            }
+        })?;
+        Ok(Source::new(path, text))
+    }
+
+    /// The text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The 1-based line of byte offset `at` (the last line past the end).
     pub fn line(&self, at: usize) -> usize {
-        self.text[..at.min(self.text.len())].matches('\n').count() + 1
+        // Lines starting at or before `at`; the first starts at 0.
+        self.line_starts.partition_point(|start| *start <= at)
     }
 
     /// An error at `span`.
@@ -148,13 +191,133 @@ impl Source {
 
     /// Parses the TOML (syntax, unknown keys, types).
     pub fn parse(&self) -> Result<RawTask, TaskError> {
+        if self.text.len() > MAX_TASK_BYTES {
+            return Err(TaskError {
+                file: self.file.clone(),
+                line: 0,
+                reason: too_large(),
+            });
+        }
         toml::from_str(&self.text).map_err(|e| {
-            let line = e.span().map_or(0, |s| self.line(s.start));
+            let message = e.message().trim_end();
+            let (line, reason) = if message.contains("recursion") {
+                // The parser's own words name neither the cause nor (for a table
+                // header) the line.
+                let line = e
+                    .span()
+                    .map(|s| self.line(s.start))
+                    .or_else(|| self.too_deep_key())
+                    .unwrap_or(0);
+                let reason =
+                    format!("tables or keys nest too deeply (the limit is {TOML_DEPTH} levels)");
+                (line, reason)
+            } else {
+                (
+                    e.span().map_or(0, |s| self.line(s.start)),
+                    message.to_owned(),
+                )
+            };
             TaskError {
                 file: self.file.clone(),
                 line,
-                reason: e.message().trim_end().to_owned(),
+                reason,
             }
         })
+    }
+
+    /// The first line whose key or table header has [`TOML_DEPTH`] dotted parts or
+    /// more (a dot in a quoted key counts too: this only places an error the parser
+    /// found).
+    fn too_deep_key(&self) -> Option<usize> {
+        self.text
+            .lines()
+            .position(|line| {
+                let key = line.split('=').next().unwrap_or(line);
+                key.matches('.').count() + 1 >= TOML_DEPTH
+            })
+            .map(|index| index + 1)
+    }
+}
+
+/// `file:line`, or `file` when the line is not known (0).
+fn place(file: &Path, line: usize) -> String {
+    if line == 0 {
+        file.display().to_string()
+    } else {
+        format!("{}:{line}", file.display())
+    }
+}
+
+fn too_large() -> String {
+    format!(
+        "the file is larger than {} MiB, the largest task file read",
+        MAX_TASK_BYTES >> 20
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn the_line_table_agrees_with_counting_newlines(text in "[a\n\u{e9}]{0,40}", at in 0usize..50) {
+            let source = Source::new("t.toml", text.as_str());
+            let counted = text.as_bytes()[..at.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1;
+            prop_assert_eq!(source.line(at), counted);
+        }
+    }
+
+    #[test]
+    fn too_deep_tables_are_named_and_located() {
+        let header = format!(
+            "[[steps]]\nskill = \"retry\"\n[steps{}]\nskill = \"wait\"\n",
+            ".step".repeat(90)
+        );
+        let error = Source::new("deep.toml", header)
+            .parse()
+            .expect_err("too deep");
+        assert_eq!(error.line, 3, "{error}");
+        assert!(
+            error
+                .reason
+                .contains("nest too deeply (the limit is 80 levels)"),
+            "{error}"
+        );
+        let inline = format!(
+            "steps = [{}{{ skill = \"wait\" }}{}]\n",
+            "{ skill = \"retry\", step = ".repeat(90),
+            " }".repeat(90)
+        );
+        let error = Source::new("deep.toml", inline)
+            .parse()
+            .expect_err("too deep");
+        assert_eq!(error.line, 1, "{error}");
+        assert!(
+            error
+                .reason
+                .contains("nest too deeply (the limit is 80 levels)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_file_past_the_size_limit_is_refused_unread() {
+        let path =
+            std::env::temp_dir().join(format!("embody-planner-large-{}.toml", std::process::id()));
+        let file = std::fs::File::create(&path).expect("create");
+        // Sparse: the size of 100 task files' limit, none of it written.
+        file.set_len(100 * MAX_TASK_BYTES as u64).expect("set_len");
+        let error = Source::read(&path).expect_err("too large");
+        std::fs::remove_file(&path).expect("remove");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{}: the file is larger than 8 MiB, the largest task file read",
+                path.display()
+            )
+        );
     }
 }

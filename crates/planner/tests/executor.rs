@@ -3,8 +3,6 @@
 //! behave (guards skip, timeouts and retries fail as written), a loop fault fails the
 //! task, and a cancel brings the reference smoothly to rest.
 
-use std::path::PathBuf;
-
 use embody_control::{JointPoint, Segment};
 use embody_model::robots;
 use embody_planner::{
@@ -19,10 +17,7 @@ struct IdealLoop {
 }
 
 fn start(text: &str) -> IdealLoop {
-    let source = Source {
-        file: PathBuf::from("t.toml"),
-        text: text.to_owned(),
-    };
+    let source = Source::new("t.toml", text);
     let raw = source.parse().expect("parses");
     let model = robots::load("arm7", None).expect("arm7");
     let q0 = vec![0.0, 0.3, 0.0, -1.0, 0.0, 0.8, 0.0, 0.02];
@@ -173,12 +168,10 @@ fn a_new_task_replaces_the_running_one_after_a_smooth_stop() {
         matches!(&progress[0], embody_planner::Progress::Started { name, .. } if name == "task")
     );
     let next = {
-        let source = Source {
-            file: PathBuf::from("next.toml"),
-            text:
-                "[[steps]]\nname = \"back\"\nskill = \"move_joints\"\njoints = { joint1 = 0.0 }\n"
-                    .to_owned(),
-        };
+        let source = Source::new(
+            "next.toml",
+            "[[steps]]\nname = \"back\"\nskill = \"move_joints\"\njoints = { joint1 = 0.0 }\n",
+        );
         let raw = source.parse().expect("parses");
         let model = robots::load("arm7", None).expect("arm7");
         check(&source, &raw, &RobotInfo::new(model, Vec::new()), &[0.0; 8]).expect("checks")
@@ -220,10 +213,10 @@ fn a_reading_just_outside_a_stop_starts_the_motion_at_the_stop() {
     let robot = RobotInfo::new(model, Vec::new());
     let start = robot.clamp(&reading);
     assert_eq!(start[finger], lower);
-    let source = Source {
-        file: PathBuf::from("t.toml"),
-        text: "[[steps]]\nname = \"open\"\nskill = \"gripper\"\naction = \"open\"\n".into(),
-    };
+    let source = Source::new(
+        "t.toml",
+        "[[steps]]\nname = \"open\"\nskill = \"gripper\"\naction = \"open\"\n",
+    );
     let plan = check(&source, &source.parse().expect("parses"), &robot, &start).expect("checks");
     let mut ideal = IdealLoop {
         executor: Executor::new(plan, robot, &start),
@@ -281,10 +274,7 @@ fn what_runs_is_what_was_checked_and_a_changed_start_replans_only_the_approach()
             text.replace("if = {", "# if = {")
         };
         let mut rig = start(&text);
-        let source = Source {
-            file: PathBuf::from("t.toml"),
-            text: text.clone(),
-        };
+        let source = Source::new("t.toml", text.clone());
         let robot = RobotInfo::new(robots::load("arm7", None).expect("arm7"), Vec::new());
         let q0 = [0.0, 0.3, 0.0, -1.0, 0.0, 0.8, 0.0, 0.02];
         let plan = check(&source, &source.parse().expect("parses"), &robot, &q0).expect("checks");

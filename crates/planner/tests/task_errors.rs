@@ -1,8 +1,6 @@
 //! Bad task files are refused before anything moves, each with its file, line and
 //! reason; a good one checks.
 
-use std::path::PathBuf;
-
 use embody_model::robots;
 use embody_planner::{RobotInfo, Source, check};
 
@@ -13,10 +11,7 @@ fn arm() -> (RobotInfo, Vec<f64>) {
 }
 
 fn load(text: &str) -> Result<(), String> {
-    let source = Source {
-        file: PathBuf::from("tasks/bad.toml"),
-        text: text.to_owned(),
-    };
+    let source = Source::new("tasks/bad.toml", text);
     let raw = source.parse().map_err(|e| e.to_string())?;
     let (robot, start) = arm();
     check(&source, &raw, &robot, &start)
@@ -25,9 +20,16 @@ fn load(text: &str) -> Result<(), String> {
 }
 
 #[test]
-fn a_good_task_checks() {
+fn the_examples_check() {
     let good = include_str!("../../../examples/tasks/pick_and_place.toml");
     load(good).expect("the example checks");
+    let humanoid = include_str!("../../../examples/tasks/humanoid_moves.toml");
+    let source = Source::new("humanoid_moves.toml", humanoid);
+    let raw = source.parse().expect("parses");
+    let sensors = vec!["left_sole".to_owned(), "right_sole".to_owned()];
+    let robot = RobotInfo::new(robots::load("humanoid", None).expect("humanoid"), sensors);
+    let start = vec![0.0; robot.joints.len()];
+    check(&source, &raw, &robot, &start).expect("the humanoid example checks");
 }
 
 #[test]

@@ -35,7 +35,7 @@ pub enum RuntimeError {
     #[error("{0}")]
     Invalid(String),
     /// The real-time loop published nothing.
-    #[error("the loop published nothing in {seconds} s: {events}")]
+    #[error("the loop published nothing in {seconds} s (its events: {events})")]
     Silent {
         /// How long it was waited for.
         seconds: f64,

@@ -41,7 +41,7 @@ pub use drive::{
 pub use error::RuntimeError;
 pub use lockstep::Lockstep;
 pub use realtime::{RealtimeLoop, arm_and_start};
-pub use report::{Report, UnitReport};
+pub use report::{FaultReport, Report, UnitReport};
 pub use robot::{AnyRobot, SimBackend};
 pub use session::{Observer, Pacing, Quiet, Session, default_control, stiff_joint_pd};
 pub use task::{Task, TaskDriver};

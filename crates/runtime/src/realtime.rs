@@ -17,7 +17,7 @@ use embody_viz::{Clock, LiveRecorder, LiveStats, Recorder, VizConfig};
 use crate::backend::{Opened, sensors};
 use crate::drive::{Poll, poll_driver};
 use crate::error::RuntimeError;
-use crate::report::{Report, UnitReport};
+use crate::report::{Report, UnitReport, describe_events, joint_names};
 use crate::robot::AnyRobot;
 use crate::session::{Observer, Session};
 use crate::sinks::viz_config;
@@ -156,14 +156,14 @@ pub(crate) fn run(
                     let fresh = client.drain_events();
                     for event in &fresh {
                         let t_s = event.stamp_ns.saturating_sub(running.origin_ns) as f64 * 1e-9;
-                        running.record_event(t_s, format!("{:?}", event.kind), event.is_fault());
+                        running.record_event(t_s, event.kind.to_string(), event.is_fault());
                     }
                     events.extend(fresh);
                     if !client.snapshots().read(&mut snapshot) {
                         if wall.elapsed().as_secs_f64() > FIRST_SNAPSHOT_S {
                             return Err(RuntimeError::Silent {
                                 seconds: FIRST_SNAPSHOT_S,
-                                events: format!("{events:?}"),
+                                events: describe_events(&events),
                             });
                         }
                         continue; // the loop has not ticked yet
@@ -203,6 +203,7 @@ pub(crate) fn run(
     Ok(Report {
         units: vec![UnitReport {
             name: model.name.clone(),
+            joints: joint_names(&model),
             task: driver.outcome(),
             snapshot,
             events,

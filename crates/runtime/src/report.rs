@@ -3,8 +3,10 @@
 //! pose and the contacts; for the session the loop's timing (real time), what the OS
 //! granted of the real-time settings, and the live recorder's counts.
 
-use embody_control::{Event, RtStatus, StateSnapshot, TimingReport};
+use embody_control::{Event, EventKind, Lifecycle, RtStatus, StateSnapshot, TimingReport};
+use embody_model::Model;
 use embody_viz::LiveStats;
+use serde::Serialize;
 
 use crate::drive::TaskOutcome;
 
@@ -13,6 +15,8 @@ use crate::drive::TaskOutcome;
 pub struct UnitReport {
     /// The unit's name (the robot's, and its index in a fleet).
     pub name: String,
+    /// The actuated joints' names, in the loop's order (to name a fault's joint).
+    pub joints: Vec<String>,
     /// The task's outcome, when a task drove it.
     pub task: Option<TaskOutcome>,
     /// The loop's last snapshot.
@@ -40,6 +44,84 @@ impl UnitReport {
     pub fn faults(&self) -> usize {
         self.events.iter().filter(|e| e.is_fault()).count()
     }
+
+    /// Each time the loop went into its fault state: when, the kind, the joint by name
+    /// and the cause in words.
+    pub fn fault_reports(&self) -> Vec<FaultReport> {
+        self.events
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Transition {
+                    to: Lifecycle::Fault,
+                    cause,
+                    ..
+                } => Some(FaultReport {
+                    at_s: e.stamp_ns as f64 * 1e-9,
+                    kind: cause.kind(),
+                    joint: cause.joint().map(|k| {
+                        self.joints
+                            .get(k)
+                            .cloned()
+                            .unwrap_or_else(|| format!("#{k}"))
+                    }),
+                    cause: cause.to_string(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// One fault of the loop, as a user reads it. See [`UnitReport::fault_reports`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FaultReport {
+    /// Loop time (s).
+    pub at_s: f64,
+    /// The cause's kind (`stale_sensors`, `actuator_fault`, …).
+    pub kind: &'static str,
+    /// The joint it concerns, by name.
+    pub joint: Option<String>,
+    /// The cause in words.
+    pub cause: String,
+}
+
+impl std::fmt::Display for FaultReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "fault at {:.3} s", self.at_s)?;
+        if let Some(joint) = &self.joint {
+            write!(f, " on {joint}")?;
+        }
+        write!(f, ": {}", self.cause)
+    }
+}
+
+/// The loop's transitions and refusals in words, one after another; overruns only
+/// counted (a slow machine raises thousands).
+pub(crate) fn describe_events(events: &[Event]) -> String {
+    let overruns = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Overrun { .. }))
+        .count();
+    let mut parts: Vec<String> = events
+        .iter()
+        .filter(|e| !matches!(e.kind, EventKind::Overrun { .. }))
+        .map(|e| format!("{:.3} s: {}", e.stamp_ns as f64 * 1e-9, e.kind))
+        .collect();
+    if overruns > 0 {
+        parts.push(format!("{overruns} overruns"));
+    }
+    if parts.is_empty() {
+        return "no events".to_owned();
+    }
+    parts.join("; ")
+}
+
+/// The actuated joints' names of `model`, in the loop's order.
+pub(crate) fn joint_names(model: &Model) -> Vec<String> {
+    model
+        .actuated_joints()
+        .map(|j| model.joints[j.0].name.clone())
+        .collect()
 }
 
 /// A whole session's run.

@@ -13,7 +13,7 @@ use crate::drive::{Driver, Poll, poll_driver};
 use crate::error::RuntimeError;
 use crate::lockstep::Lockstep;
 use crate::realtime::arm_and_start;
-use crate::report::{Report, UnitReport};
+use crate::report::{Report, UnitReport, joint_names};
 use crate::robot::AnyRobot;
 use crate::session::{Observer, Session};
 use crate::sinks::{self, true_state};
@@ -64,7 +64,7 @@ impl UnitRun {
             }
             recorder.record(now_s, &self.view, self.stats)?;
             for event in &self.rig.events[fresh..] {
-                recorder.event(now_s, &format!("{:?}", event.kind), event.is_fault())?;
+                recorder.event(now_s, &event.kind.to_string(), event.is_fault())?;
             }
         }
         if poll {
@@ -101,6 +101,7 @@ impl UnitRun {
         let period_s = self.rig.period_ns() as f64 * 1e-9;
         UnitReport {
             name,
+            joints: joint_names(&self.rig.model),
             task: self.driver.outcome(),
             snapshot: self.rig.snapshot,
             events: self.rig.events,

@@ -112,6 +112,7 @@ impl Session {
     }
 
     fn check(&self) -> Result<(), RuntimeError> {
+        const MAX_UNITS: u32 = 1024;
         let sim = matches!(self.backend, Backend::Simulator(_));
         let lockstep = self.pacing == Pacing::Lockstep;
         let refuse = |why: &str| Err(RuntimeError::Invalid(why.to_owned()));
@@ -126,8 +127,11 @@ impl Session {
         if self.units > 1 && !(sim && lockstep) {
             return refuse("several units side by side run in lockstep simulation only");
         }
-        if self.units == 0 {
-            return refuse("a session has at least one unit");
+        if !(1..=MAX_UNITS).contains(&self.units) {
+            return refuse("a session has 1 to 1024 units");
+        }
+        if !(self.measure_after_s.is_finite() && self.measure_after_s >= 0.0) {
+            return refuse("measure_after_s must be a finite time ≥ 0");
         }
         if self.stop_after_s.is_none()
             && matches!(self.drive, Drive::Hold | Drive::Off | Drive::Motion)
@@ -138,7 +142,7 @@ impl Session {
         }
         if let Some(s) = self.stop_after_s.filter(|s| !(s.is_finite() && *s > 0.0)) {
             return Err(RuntimeError::Invalid(format!(
-                "a session's length must be positive and finite, not {s} s"
+                "a session's length must be positive and finite, not {s:e} s"
             )));
         }
         Ok(())

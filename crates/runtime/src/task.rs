@@ -81,7 +81,7 @@ fn fault_cause(events: &[Event]) -> Option<String> {
             to: Lifecycle::Fault,
             cause,
             ..
-        } => Some(format!("{cause:?}")),
+        } => Some(cause.to_string()),
         _ => None,
     })
 }

@@ -334,8 +334,14 @@ impl Recorder {
                                         ),
                                     )
                                 }),
-                            // A package:// mesh the host cannot resolve: nothing to draw.
-                            Err(_) => Ok(()),
+                            // A mesh the host cannot read (missing, or a package:// path):
+                            // the link is drawn without it, and the user told why.
+                            Err(e) => {
+                                tracing::warn!(
+                                    "{entity}: mesh {filename} cannot be read ({e}): the link is drawn without it"
+                                );
+                                Ok(())
+                            }
                         }
                     }
                 }

@@ -3,24 +3,25 @@
 //! of its link.
 
 use clap::Args;
-use embody_runtime::bench::flash::{self, FlashBench};
+use embody_runtime::bench::flash::{self, FlashBench, MAX_UNITS};
 
 use crate::error::{CliError, Result};
+use crate::numbers::count;
 
 /// Arguments of `embody bench flash`.
 #[derive(Args, Debug)]
 pub struct FlashBenchArgs {
     /// Virtual units to flash at once (1–256).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = count::<usize>(1..=MAX_UNITS as u64))]
     units: usize,
     /// Baud rate of every unit's serial link.
-    #[arg(long, default_value_t = 921_600)]
+    #[arg(long, default_value_t = 921_600, value_parser = count::<u32>(1200..=10_000_000))]
     baud: u32,
     /// Firmware payload size (KiB).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = count::<usize>(1..=448))]
     kib: usize,
     /// Units flashed at a time (default: all).
-    #[arg(long)]
+    #[arg(long, value_parser = count::<usize>(1..=MAX_UNITS as u64))]
     jobs: Option<usize>,
     /// Print JSON.
     #[arg(long)]

@@ -8,6 +8,7 @@ use embody_control::{Percentiles, RtConfig};
 use embody_runtime::bench::loop_timing::{self, LoopBench};
 
 use crate::error::{CliError, Result};
+use crate::numbers::{count, float};
 use crate::unit_args::WireArgs;
 
 /// Arguments of `embody bench loop`.
@@ -17,16 +18,16 @@ pub struct LoopArgs {
     #[arg(long, default_value = "humanoid", conflicts_with = "unit")]
     robot: String,
     /// Loop rate (Hz), 100–10000 (a unit's is its own).
-    #[arg(long, default_value_t = 1000.0)]
+    #[arg(long, default_value_t = 1000.0, value_parser = float(100.0..=10_000.0, " Hz"))]
     rate: f64,
     /// How long to measure (s), after a warm-up.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = float(0.001..=3600.0, " s"))]
     seconds: f64,
     /// Run the loop thread under SCHED_FIFO at this priority (falls back when refused).
     #[arg(long, value_parser = clap::value_parser!(i32).range(1..=99))]
     priority: Option<i32>,
     /// Pin the loop thread to this CPU.
-    #[arg(long)]
+    #[arg(long, value_parser = count::<usize>(0..=1023))]
     cpu: Option<usize>,
     /// Lock all memory (mlockall) before starting.
     #[arg(long)]
@@ -56,12 +57,6 @@ fn row(name: &str, p: &Percentiles) -> String {
 
 /// Runs `embody bench loop`.
 pub fn run(args: &LoopArgs) -> Result {
-    if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 3600.0) {
-        return Err(CliError::Usage(format!(
-            "--seconds must be positive and at most 3600, not {}",
-            args.seconds
-        )));
-    }
     let wire = args.wire.load()?;
     let unit = wire.as_ref().and_then(|w| w.unit.as_ref());
     let robot = unit.map_or(args.robot.clone(), |u| u.config.robot.clone());
@@ -95,7 +90,7 @@ pub fn run(args: &LoopArgs) -> Result {
     } else {
         let t = &f.timing;
         println!(
-            "loop on {} ({} joints) at {} Hz for {} s{}: {} ticks, {} overruns, {} missed deadlines, final state {:?}",
+            "loop on {} ({} joints) at {} Hz for {} s{}: {} ticks, {} overruns, {} missed deadlines, final state {}",
             f.robot,
             f.joints,
             f.rate_hz,
@@ -137,10 +132,12 @@ pub fn run(args: &LoopArgs) -> Result {
         }
     }
     args.viz.linger();
-    if f.faults > 0 {
+    if !f.faults.is_empty() {
+        let faults: Vec<String> = f.faults.iter().map(ToString::to_string).collect();
         return Err(CliError::Failed(format!(
-            "the loop faulted {} times during the run: {:?}",
-            f.faults, f.events
+            "the loop faulted {} times during the run: {}",
+            faults.len(),
+            faults.join("; ")
         )));
     }
     Ok(())

@@ -5,6 +5,7 @@ use clap::Args;
 use embody_runtime::bench::viz;
 
 use crate::error::Result;
+use crate::numbers::{count, float};
 
 /// Arguments of `embody bench viz`.
 #[derive(Args, Debug)]
@@ -13,10 +14,10 @@ pub struct VizArgs {
     #[arg(long, default_value = "humanoid")]
     robot: String,
     /// Length of each round (s).
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = float(0.1..=3600.0, " s"))]
     seconds: f64,
     /// Rounds of each kind.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = count::<usize>(1..=100))]
     rounds: usize,
     /// Print JSON instead of a table.
     #[arg(long)]

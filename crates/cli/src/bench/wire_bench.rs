@@ -8,6 +8,7 @@ use clap::Args;
 use embody_runtime::bench::wire;
 
 use crate::error::Result;
+use crate::numbers::{count, float};
 
 /// Arguments of `embody bench wire`.
 #[derive(Args, Debug)]
@@ -19,10 +20,10 @@ pub struct WireArgs {
     #[arg(long, default_value = "arm7")]
     robot: String,
     /// Ticks of the round-trip measurement.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = count::<u32>(1..=10_000_000))]
     ticks: u32,
     /// Control rate (Hz).
-    #[arg(long, default_value_t = 1000.0)]
+    #[arg(long, default_value_t = 1000.0, value_parser = float(100.0..=10_000.0, " Hz"))]
     rate: f64,
     /// Print JSON instead of text.
     #[arg(long)]

@@ -17,6 +17,7 @@ use crate::error::{CliError, Result};
 
 mod progress;
 
+use crate::numbers::{count, float};
 use progress::Bars;
 
 /// Arguments of `embody flash`.
@@ -41,10 +42,10 @@ pub struct FlashArgs {
     #[arg(long)]
     dry_run: bool,
     /// Units flashed at a time.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = count::<usize>(1..=256))]
     jobs: usize,
     /// How long a unit may take to come back after a restart (s).
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = float(0.1..=600.0, " s"))]
     reconnect_s: f64,
     /// Print a JSON summary on stdout.
     #[arg(long)]
@@ -70,7 +71,7 @@ pub fn run(args: &FlashArgs) -> Result {
     let targets = targets(args)?;
     let options = FlashOptions {
         dry_run: args.dry_run,
-        reconnect_wait: Duration::from_secs_f64(args.reconnect_s.clamp(0.1, 600.0)),
+        reconnect_wait: Duration::from_secs_f64(args.reconnect_s),
         ..FlashOptions::default()
     };
     eprintln!(

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::RobotArg;
 use crate::error::{CliError, Result};
+use crate::numbers::count;
 
 /// Arguments of `embody model bench`.
 #[derive(Args, Debug)]
@@ -26,7 +27,7 @@ pub struct BenchArgs {
     #[arg(long)]
     states: Option<PathBuf>,
     /// Number of timed samples per algorithm; the median is reported.
-    #[arg(long, default_value_t = 101)]
+    #[arg(long, default_value_t = 101, value_parser = count::<usize>(1..=1_000_000))]
     samples: usize,
 }
 

@@ -9,6 +9,7 @@ use embody_runtime::bench::sim::{self, SimBench};
 use embody_sim::Integrator;
 
 use crate::error::Result;
+use crate::numbers::{count, float};
 
 /// Arguments of `embody sim bench`.
 #[derive(Args, Debug)]
@@ -23,13 +24,13 @@ pub struct BenchArgs {
     #[arg(long)]
     contacts: bool,
     /// Steps per timed batch.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, value_parser = count::<usize>(1..=10_000_000))]
     steps: usize,
     /// Timed batches; the median is reported.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = count::<usize>(1..=1000))]
     batches: usize,
     /// Physics step (s).
-    #[arg(long, default_value_t = 0.002)]
+    #[arg(long, default_value_t = 0.002, value_parser = float(1e-6..=0.01, " s"))]
     dt: f64,
     /// Integrator.
     #[arg(long, value_enum, default_value_t = IntegratorArg::SemiImplicitEuler)]

@@ -16,6 +16,7 @@ use embody_sim::Scenario;
 use serde_json::json;
 
 use crate::error::{CliError, Result};
+use crate::numbers::float;
 
 /// Arguments of `embody sim run`.
 #[derive(Args, Debug)]
@@ -37,7 +38,7 @@ pub struct RunArgs {
     #[arg(long)]
     seed: Option<u64>,
     /// Override the scenario's duration (s).
-    #[arg(long)]
+    #[arg(long, value_parser = float(0.001..=3600.0, " s"))]
     duration: Option<f64>,
     /// What drives the robot: the loop holding the initial posture, or nothing (drives
     /// off: the passive dynamics, e.g. to compare with another simulator).
@@ -66,11 +67,6 @@ pub fn run(args: &RunArgs) -> Result {
         loaded.scenario.sim.seed = seed;
     }
     if let Some(duration) = args.duration {
-        if !(duration.is_finite() && duration > 0.0 && duration <= 3600.0) {
-            return Err(CliError::Usage(format!(
-                "--duration {duration} is outside (0, 3600] s"
-            )));
-        }
         loaded.scenario.duration_s = duration;
     }
     let (duration_s, faults) = (loaded.scenario.duration_s, loaded.scenario.faults.clone());
@@ -111,7 +107,8 @@ pub fn run(args: &RunArgs) -> Result {
             "simulated_s": unit.loop_s,
             "wall_s": report.wall_s,
             "realtime_factor": factor,
-            "final_state": format!("{:?}", unit.snapshot.lifecycle),
+            "final_state": unit.snapshot.lifecycle.to_string(),
+            "faults": unit.fault_reports(),
             "base_position_m": base.map(|b| [b[0], b[1], b[2]]),
             "contacts": unit.contacts,
             "faults_injected": faults.len(),
@@ -120,7 +117,7 @@ pub fn run(args: &RunArgs) -> Result {
         println!("{out}");
     } else {
         println!(
-            "{}: {robot} for {:.2} s simulated in {:.2} s ({factor:.1}× real time), final state {:?}",
+            "{}: {robot} for {:.2} s simulated in {:.2} s ({factor:.1}× real time), final state {}",
             args.scenario.display(),
             unit.loop_s,
             report.wall_s,
@@ -153,20 +150,26 @@ pub fn run(args: &RunArgs) -> Result {
     Ok(())
 }
 
-/// The loop's transitions and refusals, one line each with its time.
+/// The loop's transitions and refusals, one line each with its time (and the joint, by
+/// name, a cause concerns).
 fn transitions(unit: &UnitReport) -> Vec<String> {
     unit.events
         .iter()
-        .filter_map(|e| match e.kind {
-            EventKind::Transition { from, to, cause } => Some(format!(
-                "{:.3} s: {from:?} -> {to:?} ({cause:?})",
+        .filter_map(|e| {
+            let (what, cause) = match e.kind {
+                EventKind::Transition { from, to, cause } => (format!("{from} -> {to}"), cause),
+                EventKind::Refused { state, cause } => (format!("{state} refused"), cause),
+                _ => return None,
+            };
+            let joint = cause
+                .joint()
+                .and_then(|k| unit.joints.get(k))
+                .map(|name| format!(" on {name}"))
+                .unwrap_or_default();
+            Some(format!(
+                "{:.3} s: {what} ({cause}{joint})",
                 e.stamp_ns as f64 * 1e-9
-            )),
-            EventKind::Refused { state, cause } => Some(format!(
-                "{:.3} s: {state:?} refused ({cause:?})",
-                e.stamp_ns as f64 * 1e-9
-            )),
-            _ => None,
+            ))
         })
         .collect()
 }

@@ -36,6 +36,16 @@ pub enum ControllerKind {
     CartesianImpedance = 2,
 }
 
+impl std::fmt::Display for ControllerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ControllerKind::JointPd => "joint PD",
+            ControllerKind::ComputedTorque => "computed torque",
+            ControllerKind::CartesianImpedance => "Cartesian impedance",
+        })
+    }
+}
+
 /// What a controller sees each tick.
 #[derive(Clone, Copy, Debug)]
 pub struct ControlInput<'a> {

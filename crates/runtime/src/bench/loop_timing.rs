@@ -9,13 +9,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use embody_control::{ControlConfig, Event, Lifecycle, RtConfig, RtStatus, TimingReport};
+use embody_control::{ControlConfig, Lifecycle, RtConfig, RtStatus, TimingReport};
 use embody_viz::{LiveStats, VizConfig};
 use serde::Serialize;
 
 use crate::backend::{Backend, Wire};
 use crate::drive::Drive;
 use crate::error::RuntimeError;
+use crate::report::FaultReport;
 use crate::session::{Observer, Pacing, Session};
 
 /// What to measure.
@@ -52,17 +53,14 @@ pub struct LoopFigures {
     pub load: bool,
     /// The loop's state at the end.
     pub lifecycle: Lifecycle,
-    /// Faults the loop raised.
-    pub faults: usize,
+    /// Faults the loop raised: when, the kind, the joint and the cause.
+    pub faults: Vec<FaultReport>,
     /// The loop's timing while measured.
     pub timing: TimingReport,
     /// What the OS granted of the real-time settings.
     pub realtime: RtStatus,
     /// The live recorder's counts, when recording.
     pub viz: Option<Recorded>,
-    /// Every event.
-    #[serde(skip)]
-    pub events: Vec<Event>,
 }
 
 /// What a live recording kept of the loop.
@@ -159,10 +157,9 @@ pub fn run(bench: &LoopBench, observer: &mut dyn Observer) -> Result<LoopFigures
         seconds: bench.seconds,
         load: bench.load,
         lifecycle: unit.snapshot.lifecycle,
-        faults: unit.faults(),
+        faults: unit.fault_reports(),
         timing: report.timing.unwrap_or_default(),
         realtime: report.rt.clone().unwrap_or_default(),
         viz: report.recording.map(Recorded::from),
-        events: unit.events.clone(),
     })
 }

@@ -22,14 +22,21 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
+/// Scratch directories alive now, for [`remove_scratch`].
+static SCRATCH: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
 /// A scratch directory under the system's temporary one, removed when dropped (also
-/// when the benchmark fails half way).
+/// when the benchmark fails half way) or by [`remove_scratch`] on an interrupt.
 pub(crate) struct Scratch(pub std::path::PathBuf);
 
 impl Scratch {
     pub(crate) fn new(what: &str) -> std::io::Result<Scratch> {
         let dir = std::env::temp_dir().join(format!("embody-bench-{what}-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
+        SCRATCH
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(dir.clone());
         Ok(Scratch(dir))
     }
 }
@@ -37,5 +44,24 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        SCRATCH
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|dir| *dir != self.0);
+    }
+}
+
+/// Removes every benchmark scratch directory still alive: what a command interrupted by
+/// a signal calls before it exits, since no destructor runs then.
+pub fn remove_scratch() {
+    let dirs = SCRATCH
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    for dir in dirs {
+        // Twice: threads of the benchmark may still be creating files in it.
+        if std::fs::remove_dir_all(&dir).is_err() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }

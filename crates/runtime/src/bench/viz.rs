@@ -90,21 +90,23 @@ pub fn run(
         wire: None,
         rerun,
     };
-    let fault =
-        |f: &LoopFigures| RuntimeError::Invalid(format!("the loop faulted: {:?}", f.events));
+    let fault = |f: &LoopFigures| {
+        let faults: Vec<String> = f.faults.iter().map(ToString::to_string).collect();
+        RuntimeError::Invalid(format!("the loop faulted: {}", faults.join("; ")))
+    };
     let (mut off, mut on) = (Vec::new(), Vec::new());
     let (mut bytes_per_s, mut dropped, mut recorded) = (Vec::new(), 0u64, 0u64);
     for k in 0..rounds {
         progress(k);
         let without = loop_timing::run(&bench(None), &mut Quiet)?;
-        if without.faults > 0 {
+        if !without.faults.is_empty() {
             return Err(fault(&without));
         }
         off.push(without);
         let path = dir.0.join(format!("round{k}.rrd"));
         let viz = VizConfig::new(Sink::Save(path.clone()), robot);
         let with = loop_timing::run(&bench(Some(viz)), &mut Quiet)?;
-        if with.faults > 0 {
+        if !with.faults.is_empty() {
             return Err(fault(&with));
         }
         let size = std::fs::metadata(&path).map_or(0, |m| m.len());
