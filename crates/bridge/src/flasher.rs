@@ -137,7 +137,7 @@ pub enum FlashError {
     },
     /// The unit is driving its motors: a loop runs on it.
     #[error(
-        "{path}: the unit is {state:?}: its motors are being driven; stop what runs it (an update turns the motors off)"
+        "{path}: the unit is {state}: its motors are being driven; stop what runs it (an update turns the motors off)"
     )]
     Running {
         /// The port.

@@ -52,7 +52,7 @@ pub enum LinkError {
         theirs: u16,
     },
     /// The bridge refused the configuration.
-    #[error("{path}: the bridge refused {what}: {reason:?}")]
+    #[error("{path}: the bridge refused {what}: {reason}")]
     Refused {
         /// The port.
         path: PathBuf,

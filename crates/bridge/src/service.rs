@@ -40,7 +40,7 @@ pub enum ServiceError {
         theirs: u16,
     },
     /// The unit refused its record.
-    #[error("{path}: the unit refused the record: {reason:?}")]
+    #[error("{path}: the unit refused the record: {reason}")]
     Unit {
         /// The port.
         path: String,

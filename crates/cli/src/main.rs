@@ -18,6 +18,7 @@ mod model;
 mod numbers;
 mod rerun_args;
 mod run;
+mod signals;
 mod sim;
 mod unit_args;
 mod vmcu;

@@ -1,5 +1,6 @@
 //! `embody bench loop` end to end: it runs the loop thread, reports its figures as JSON,
-//! and refuses bad arguments with a message and a non-zero exit.
+//! and refuses bad arguments with a message and a non-zero exit; `embody bench flash`
+//! interrupted removes its scratch files.
 
 use std::process::Command;
 
@@ -45,9 +46,9 @@ fn reports_tick_timing_of_a_running_loop_as_json() {
 #[test]
 fn bad_arguments_are_refused_with_the_reason() {
     for (args, reason) in [
-        (&["--rate", "50"][..], "outside 100–10000 Hz"),
+        (&["--rate", "50"][..], "from 100 to 10000 Hz"),
         (&["--robot", "nope"][..], "unknown robot"),
-        (&["--seconds=-1"][..], "--seconds must be positive"),
+        (&["--seconds=-1"][..], "'-1' for '--seconds <SECONDS>'"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_embody"))
             .args(["bench", "loop"])
@@ -57,5 +58,69 @@ fn bad_arguments_are_refused_with_the_reason() {
         assert!(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(reason), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn bench_flash_interrupted_leaves_no_scratch_files() {
+    // Slow links, so the benchmark is still flashing when it is interrupted.
+    let child = Command::new(env!("CARGO_BIN_EXE_embody"))
+        .args([
+            "bench", "flash", "--units", "4", "--kib", "64", "--baud", "9600",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("embody runs");
+    let scratch = std::env::temp_dir().join(format!("embody-bench-flash-{}", child.id()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !scratch.join("unit003.flash").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scratch files appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("exits");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!scratch.exists(), "{} left behind", scratch.display());
+}
+
+#[test]
+fn bench_flash_refuses_more_units_than_it_can_hold() {
+    let out = Command::new(env!("CARGO_BIN_EXE_embody"))
+        .args(["bench", "flash", "--units", "100000"])
+        .output()
+        .expect("embody runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("'100000' for '--units <UNITS>'") && stderr.contains("1..=256"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bench_loop_refuses_an_endless_measurement() {
+    for seconds in ["inf", "1e300", "nan", "-1"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_embody"))
+            .args(["bench", "loop", "--seconds", seconds])
+            .output()
+            .expect("embody runs");
+        assert_eq!(out.status.code(), Some(2), "{seconds}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("must be a finite number from 0.001 to 3600 s"),
+            "{stderr}"
+        );
     }
 }

@@ -105,8 +105,10 @@ pub enum ImageError {
     BadHeaderLength(u16),
     /// A format version this build does not read.
     UnsupportedFormat(u16),
-    /// A payload larger than [`MAX_PAYLOAD`].
+    /// A header declaring a payload larger than [`MAX_PAYLOAD`].
     TooLarge(u32),
+    /// A payload to sign larger than [`MAX_PAYLOAD`]: its length.
+    PayloadTooLarge(usize),
     /// More bytes than header, declared payload and trailer.
     TrailingBytes {
         /// Bytes the header implies.
@@ -146,6 +148,12 @@ impl fmt::Display for ImageError {
                 write!(f, "image format {v}, this build reads format {FORMAT}")
             }
             ImageError::TooLarge(n) => {
+                write!(
+                    f,
+                    "the header declares a payload of {n} bytes, more than the {MAX_PAYLOAD}-byte slot"
+                )
+            }
+            ImageError::PayloadTooLarge(n) => {
                 write!(
                     f,
                     "payload of {n} bytes, more than the {MAX_PAYLOAD}-byte slot"
@@ -394,7 +402,7 @@ pub fn sign(
     let payload_len = u32::try_from(payload.len())
         .ok()
         .filter(|n| *n <= MAX_PAYLOAD)
-        .ok_or(ImageError::TooLarge(u32::MAX))?;
+        .ok_or(ImageError::PayloadTooLarge(payload.len()))?;
     let total = image_len(payload.len());
     let out = out.get_mut(..total).ok_or(ImageError::OutputTooSmall)?;
     out[0..4].copy_from_slice(&MAGIC.to_le_bytes());

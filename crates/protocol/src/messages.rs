@@ -274,6 +274,26 @@ pub enum SetupError {
     NoSetup,
 }
 
+impl core::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SetupError::TooManyJoints => f.write_str("more joints than the bridge supports"),
+            SetupError::BadBuses => f.write_str("no bus, or more buses than the bridge has"),
+            SetupError::BadJoint => f.write_str("a joint index beyond the configured count"),
+            SetupError::BadBus => f.write_str("a bus index beyond the configured buses"),
+            SetupError::DuplicateId => f.write_str("two actuators on one bus share a CAN id"),
+            SetupError::BadActuator => f.write_str(
+                "an actuator's ranges or gains are not positive and finite, or its direction is not ±1",
+            ),
+            SetupError::OverBudget { bus, cycle_us } => write!(
+                f,
+                "bus {bus} needs {cycle_us} µs per cycle, more than the control period"
+            ),
+            SetupError::NoSetup => f.write_str("an actuator came before the bridge setup"),
+        }
+    }
+}
+
 /// Bridge health, on request.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BridgeStatus {
@@ -481,6 +501,28 @@ impl UnitRecord {
             c.zero_offset_rad.is_finite()
                 && c.zero_offset_rad.abs() < 100.0
                 && (c.direction == 1 || c.direction == -1)
+        })
+    }
+}
+
+impl core::fmt::Display for BridgeState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            BridgeState::Unconfigured => "unconfigured",
+            BridgeState::Idle => "idle",
+            BridgeState::Active => "active",
+            BridgeState::Damping => "damping",
+            BridgeState::Disabled => "disabled",
+        })
+    }
+}
+
+impl core::fmt::Display for UnitRefusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            UnitRefusal::BadCalibration => "a calibration entry is out of range",
+            UnitRefusal::NoStorage => "the bridge has no configuration area",
+            UnitRefusal::Flash => "writing its flash failed",
         })
     }
 }

@@ -1,9 +1,11 @@
 //! The virtual MCU's flash: a file with NOR semantics — an erase sets whole sectors to
 //! 0xFF, a write can only clear bits — so the firmware's update and boot logic runs on
 //! the host exactly as on a chip, and what it wrote survives the process being killed
-//! (every operation goes straight to the file).
+//! (every operation goes straight to the file). An open flash holds an advisory lock on
+//! its file, so two virtual MCUs never share one; a file that is not the flash's size is
+//! refused, never resized (it is some other file, or another layout's flash).
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -41,10 +43,32 @@ pub struct FileFlash {
     capacity: usize,
 }
 
+/// Why a flash file could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The file could not be created, read or written.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// Another virtual MCU has it open.
+    #[error("in use by another virtual MCU (two units cannot share one flash)")]
+    InUse,
+    /// The file is not the flash's size.
+    #[error(
+        "{bytes} bytes, where this flash has {capacity} bytes: not a flash file of this layout, refused rather than resized"
+    )]
+    WrongSize {
+        /// The file's size.
+        bytes: u64,
+        /// The flash's.
+        capacity: u64,
+    },
+}
+
 impl FileFlash {
-    /// Opens the flash file at `path`, creating it erased (all 0xFF) if it does not
-    /// exist; `capacity` is rounded up to whole sectors.
-    pub fn open(path: &Path, capacity: usize) -> std::io::Result<FileFlash> {
+    /// Opens the flash file at `path` and locks it, creating it erased (all 0xFF) if it
+    /// does not exist or is empty; `capacity` is rounded up to whole sectors, and an
+    /// existing file must have that size.
+    pub fn open(path: &Path, capacity: usize) -> Result<FileFlash, OpenError> {
         let capacity = capacity.div_ceil(ERASE_SIZE) * ERASE_SIZE;
         let file = OpenOptions::new()
             .read(true)
@@ -52,11 +76,21 @@ impl FileFlash {
             .create(true)
             .truncate(false)
             .open(path)?;
-        let len = file.metadata()?.len() as usize;
-        if len < capacity {
-            // New (or shorter) flash: the missing part is erased.
-            let erased = vec![0xFFu8; capacity - len];
-            file.write_all_at(&erased, len as u64)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(OpenError::InUse),
+            Err(TryLockError::Error(e)) => return Err(OpenError::Io(e)),
+        }
+        match file.metadata()?.len() {
+            // New: erased.
+            0 => file.write_all_at(&vec![0xFFu8; capacity], 0)?,
+            len if len == capacity as u64 => {}
+            bytes => {
+                return Err(OpenError::WrongSize {
+                    bytes,
+                    capacity: capacity as u64,
+                });
+            }
         }
         Ok(FileFlash { file, capacity })
     }
@@ -147,6 +181,61 @@ mod tests {
             .expect("erase");
         f.read(ERASE_SIZE as u32, &mut b[..4]).expect("read");
         assert_eq!(&b[..4], &[0xFF; 4]);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("embody-flash-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        path
+    }
+
+    #[test]
+    fn flash_file_of_wrong_size_is_refused() {
+        let path = scratch("size");
+        for len in [100, ERASE_SIZE as u64, 3 * ERASE_SIZE as u64 + 1] {
+            std::fs::write(&path, vec![0x5Au8; len as usize]).expect("file");
+            match FileFlash::open(&path, 2 * ERASE_SIZE) {
+                Err(OpenError::WrongSize { bytes, capacity }) => {
+                    assert_eq!((bytes, capacity), (len, 2 * ERASE_SIZE as u64));
+                }
+                other => panic!("{len} bytes: {other:?}"),
+            }
+            let kept = std::fs::read(&path).expect("still there");
+            assert!(
+                kept.len() as u64 == len && kept.iter().all(|b| *b == 0x5A),
+                "untouched"
+            );
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_missing_or_empty_flash_file_is_created_erased() {
+        let path = scratch("new");
+        drop(FileFlash::open(&path, ERASE_SIZE).expect("created"));
+        std::fs::write(&path, b"").expect("empty");
+        let mut f = FileFlash::open(&path, ERASE_SIZE).expect("empty is new");
+        let mut b = [0u8; 4];
+        f.read(ERASE_SIZE as u32 - 4, &mut b).expect("read");
+        assert_eq!(b, [0xFF; 4]);
+        assert_eq!(
+            std::fs::metadata(&path).expect("file").len(),
+            ERASE_SIZE as u64
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_flash_file_is_not_shared() {
+        let path = scratch("shared");
+        let first = FileFlash::open(&path, ERASE_SIZE).expect("free");
+        assert!(matches!(
+            FileFlash::open(&path, ERASE_SIZE),
+            Err(OpenError::InUse)
+        ));
+        drop(first);
+        FileFlash::open(&path, ERASE_SIZE).expect("free again");
         let _ = std::fs::remove_file(&path);
     }
 }

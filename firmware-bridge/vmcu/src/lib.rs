@@ -4,9 +4,11 @@
 //! wire path runs in CI without hardware. It can also present itself as a plain SLCAN
 //! USB-CAN adapter with the simulated motors behind it. Its flash ([`flash`]) is a file
 //! with NOR semantics, for the firmware's A/B updates. [`VmcuThread`] runs one on a
-//! thread of the calling process.
+//! thread of the calling process. Its link ([`link`]) and its flash file are its own
+//! while it runs: a second virtual MCU on either is refused.
 
 pub mod flash;
+pub mod link;
 pub mod motors;
 pub mod pty;
 mod runner;

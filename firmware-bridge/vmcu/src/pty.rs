@@ -2,6 +2,7 @@
 //! the master side (non-blocking; output is dropped, not queued, when no one reads), a
 //! symlink at the user's path points at the slave side, and the MCU keeps a slave
 //! descriptor open itself so a host closing and reopening the port finds it unchanged.
+//! The symlink itself is [`crate::link`]'s.
 
 #![allow(unsafe_code)] // the pty calls are libc's
 
@@ -119,19 +120,4 @@ impl Pty {
         }
         Ok(n as usize)
     }
-}
-
-/// Makes `link` a symlink to `target`, replacing an older symlink but never a file.
-pub fn make_link(link: &Path, target: &Path) -> io::Result<()> {
-    match std::fs::symlink_metadata(link) {
-        Ok(meta) if meta.file_type().is_symlink() => std::fs::remove_file(link)?,
-        Ok(_) => {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("{} exists and is not a symlink", link.display()),
-            ));
-        }
-        Err(_) => {}
-    }
-    std::os::unix::fs::symlink(target, link)
 }

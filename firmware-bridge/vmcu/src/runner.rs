@@ -10,9 +10,12 @@
 //! unit record, and a host's reboot request restarts it from the flash (the link stays,
 //! as a UART does). The simulated code is the same whatever image is installed: the
 //! image decides only what the unit reports running.
+//!
+//! The flash file and then the link are claimed before anything else: a second MCU on
+//! either is refused as it starts, and leaves the first's untouched.
 
 use std::cell::RefCell;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,8 +35,9 @@ use embody_protocol::slcan::{self, LineEvent, LineReader, SlcanLine};
 use embody_sim::{Environment, SimConfig, World};
 
 use crate::flash::{ERASE_SIZE, FileFlash};
+use crate::link::{Link, LinkError};
 use crate::motors::{Motors, Mounting, SimBus};
-use crate::pty::{Pty, make_link};
+use crate::pty::Pty;
 
 /// What the virtual MCU simulates and where it listens.
 #[derive(Clone, Debug)]
@@ -126,7 +130,10 @@ pub enum VmcuError {
         /// What went wrong.
         reason: String,
     },
-    /// The pseudo-terminal or the link failed.
+    /// The link could not be claimed or made.
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// The pseudo-terminal failed.
     #[error("{what}: {source}")]
     Io {
         /// What was being done.
@@ -146,6 +153,7 @@ fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> VmcuError
 pub struct Control {
     stop: AtomicBool,
     unplugged: AtomicBool,
+    linked: AtomicBool,
     cycles: AtomicU64,
     bytes_dropped: AtomicU64,
     bridge_state: AtomicU64,
@@ -163,6 +171,11 @@ impl Control {
     /// in (a new pseudo-terminal behind the same link).
     pub fn set_unplugged(&self, unplugged: bool) {
         self.unplugged.store(unplugged, Ordering::Release);
+    }
+
+    /// Whether its link is up: made, and pointing at its pseudo-terminal.
+    pub fn linked(&self) -> bool {
+        self.linked.load(Ordering::Acquire)
     }
 
     /// Bus cycles run.
@@ -199,7 +212,7 @@ const RX_RING: usize = 4096;
 
 /// The serial side: a pty that comes and goes, paced optionally.
 struct Port {
-    link: PathBuf,
+    link: Link,
     pty: Option<Pty>,
     baud: Option<u32>,
     budget: f64,
@@ -215,16 +228,20 @@ struct Port {
 impl Port {
     fn plug(&mut self) -> Result<(), VmcuError> {
         let pty = Pty::open().map_err(io_error("opening a pseudo-terminal"))?;
-        make_link(&self.link, pty.slave_path())
-            .map_err(io_error(format!("linking {}", self.link.display())))?;
-        tracing::info!(link = %self.link.display(), pty = %pty.slave_path().display(), "virtual MCU plugged in");
+        self.link.point_at(pty.slave_path())?;
+        tracing::info!(link = %self.link.path().display(), pty = %pty.slave_path().display(), "virtual MCU plugged in");
         self.pty = Some(pty);
+        self.control.linked.store(true, Ordering::Release);
         Ok(())
     }
 
+    /// Closes the pseudo-terminal and removes the link, if it is still this MCU's.
     fn unplug(&mut self) {
         if self.pty.take().is_some() {
-            let _ = std::fs::remove_file(&self.link);
+            self.control.linked.store(false, Ordering::Release);
+            if !self.link.remove() {
+                tracing::warn!(link = %self.link.path().display(), "the link no longer points at this virtual MCU: left alone");
+            }
             tracing::info!("virtual MCU unplugged");
         }
     }
@@ -341,18 +358,33 @@ impl embedded_io::Write for Port {
     }
 }
 
-/// Runs the virtual MCU until `control.stop()`; removes the link on the way out.
+/// Runs the virtual MCU until `control.stop()`; removes the link on the way out. Refused
+/// when another virtual MCU holds the link or the flash file.
 pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> {
     let model = config.model.clone();
     config
         .motors
         .check_joints(model.actuated_joints().count())?;
+    let flash = match &config.flash {
+        Some((path, key)) if !config.slcan => Some(UnitFlash {
+            flash: FileFlash::open(path, LAYOUT.capacity() as usize).map_err(|e| {
+                VmcuError::Flash {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                }
+            })?,
+            path,
+            key,
+        }),
+        _ => None,
+    };
+    let link = Link::claim(&config.link)?;
     let world = World::new(model.clone(), &Environment::default(), config.sim.clone());
     let mut motors = Motors::new(world, &config.motors.actuators);
     motors.mount(&config.mounting);
     let motors = Rc::new(RefCell::new(motors));
     let mut port = Port {
-        link: config.link.clone(),
+        link,
         pty: None,
         baud: config.baud,
         budget: 0.0,
@@ -367,7 +399,7 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
         serve_slcan(&mut port, &motors, &control)
     } else {
         let buses = &mut buses_of(&config.motors.bridge, &motors);
-        match &config.flash {
+        match flash {
             None => serve_bridge(
                 &mut port,
                 &motors,
@@ -377,7 +409,7 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
                 Bridge::new(info(None)),
             )
             .map(|_| ()),
-            Some((path, key)) => serve_unit(&mut port, &motors, buses, config, &control, path, key),
+            Some(flash) => serve_unit(&mut port, &motors, buses, config, &control, flash),
         }
     };
     port.unplug();
@@ -400,6 +432,13 @@ fn info(version: Option<embody_fwimage::Version>) -> FirmwareInfo {
     }
 }
 
+/// A unit's open flash and the key its bootloader trusts.
+struct UnitFlash<'a> {
+    flash: FileFlash,
+    path: &'a Path,
+    key: &'a VerifyingKey,
+}
+
 /// The unit's life: start from the flash, serve until a reboot request, start again.
 fn serve_unit(
     port: &mut Port,
@@ -407,18 +446,18 @@ fn serve_unit(
     buses: &mut [SimBus],
     config: &VmcuConfig,
     control: &Control,
-    path: &std::path::Path,
-    key: &VerifyingKey,
+    unit_flash: UnitFlash<'_>,
 ) -> Result<(), VmcuError> {
-    let flash_error = |reason: String| VmcuError::Flash {
-        path: path.to_owned(),
-        reason,
-    };
-    let mut flash = FileFlash::open(path, LAYOUT.capacity() as usize)
-        .map_err(|e| flash_error(e.to_string()))?;
+    let UnitFlash {
+        mut flash,
+        path,
+        key,
+    } = unit_flash;
     loop {
-        let unit = Unit::start(flash, LAYOUT, *key)
-            .map_err(|_| flash_error("the bootloader could not read its state".into()))?;
+        let unit = Unit::start(flash, LAYOUT, *key).map_err(|_| VmcuError::Flash {
+            path: path.to_owned(),
+            reason: "the bootloader could not read its state".into(),
+        })?;
         let booted = unit.booted();
         match booted {
             Some(b) => {

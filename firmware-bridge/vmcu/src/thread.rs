@@ -1,6 +1,6 @@
 //! [`VmcuThread`]: a virtual MCU running on a thread of this process, for benchmarks,
-//! examples and tests — started, waited for until its link appears, and stopped (its
-//! link removed) when dropped.
+//! examples and tests — started, waited for until its link is up (its own: a link another
+//! virtual MCU holds does not count), and stopped (its link removed) when dropped.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,8 +20,8 @@ pub struct VmcuThread {
 const LINK_WAIT: Duration = Duration::from_secs(10);
 
 impl VmcuThread {
-    /// Starts the MCU `config` describes and waits until its link exists (or it failed,
-    /// or 10 s passed).
+    /// Starts the MCU `config` describes and waits until its link is up (or it failed, as
+    /// it does on a link or flash file another virtual MCU holds, or 10 s passed).
     pub fn start(config: VmcuConfig) -> Result<VmcuThread, VmcuError> {
         let control = Arc::new(Control::default());
         let link = config.link.clone();
@@ -41,7 +41,7 @@ impl VmcuThread {
             thread: Some(thread),
         };
         let started = Instant::now();
-        while !mcu.link.exists() {
+        while !mcu.control.linked() {
             if mcu.thread.as_ref().is_some_and(JoinHandle::is_finished) {
                 return Err(mcu.join().err().unwrap_or_else(|| gone(&mcu.link)));
             }

@@ -31,6 +31,9 @@ pub enum BenchCommand {
 
 /// Runs a `bench` subcommand.
 pub fn run(command: BenchCommand) -> crate::error::Result {
+    // The wire, viz and flash benchmarks keep virtual units' files in a scratch
+    // directory: Ctrl-C must not leave it behind.
+    crate::signals::exit_on_termination(embody_runtime::bench::remove_scratch);
     match command {
         BenchCommand::Loop(args) => loop_bench::run(&args),
         BenchCommand::Wire(args) => wire_bench::run(&args),

@@ -61,10 +61,7 @@ fn targets(args: &FlashArgs) -> Result<Vec<Target>> {
 
 /// Runs `embody flash`.
 pub fn run(args: &FlashArgs) -> Result {
-    if args.jobs == 0 {
-        return Err(CliError::Usage("--jobs must be at least 1".into()));
-    }
-    let bytes = std::fs::read(&args.image).map_err(|e| CliError::file(&args.image, e))?;
+    let bytes = crate::fw::read(&args.image, crate::fw::IMAGE_LIMIT)?;
     let key = embody_fleet::keys::read_verifying_key(&args.pubkey)?;
     let image = CheckedImage::check(&bytes, &key)
         .map_err(|e| CliError::file(&args.image, format!("refused before sending: {e}")))?;

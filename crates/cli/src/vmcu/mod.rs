@@ -1,6 +1,7 @@
 //! `embody vmcu`: the virtual MCU on the command line. It creates a pseudo-terminal,
 //! makes `--link` a symlink to it, and serves the bridge protocol (or SLCAN with
-//! `--slcan`) with simulated motors until SIGINT or SIGTERM, then removes the link.
+//! `--slcan`) with simulated motors until SIGINT or SIGTERM, then removes the link. A
+//! link or flash file another `embody vmcu` holds is refused (a crashed one's is not).
 //! Its motors are wired as `--unit SERIAL`'s configuration says (buses, CAN ids,
 //! variants, ranges), or on the robot's generated default map. With `--flash FILE
 //! --pubkey PUB` it is a whole unit: it boots from the flash file, takes signed
@@ -16,9 +17,8 @@ use embody_fleet::defaults::DefaultMap;
 use embody_vmcu::{Control, VmcuConfig};
 
 use crate::error::{CliError, Result};
+use crate::numbers::{count, float};
 use crate::unit_args::UnitArgs;
-
-mod signals;
 
 /// Arguments of `embody vmcu`.
 #[derive(Args, Debug)]
@@ -33,23 +33,26 @@ pub struct VmcuArgs {
     #[arg(long)]
     slcan: bool,
     /// Pace the serial output at this baud rate; unpaced (a USB link) if absent.
-    #[arg(long)]
+    #[arg(long, value_parser = count::<u32>(1200..=10_000_000))]
     baud: Option<u32>,
     /// Control rate the default map lays the motors out on the buses for (Hz).
-    #[arg(long, default_value_t = 1000.0, conflicts_with = "unit")]
+    #[arg(long, default_value_t = 1000.0, conflicts_with = "unit",
+          value_parser = float(100.0..=10_000.0, " Hz"))]
     rate: f64,
-    /// Path of the symlink to the pseudo-terminal (what `--port` takes).
+    /// Path of the symlink to the pseudo-terminal (what `--port` takes); locked with
+    /// `PATH.lock` while this runs, and refused while another virtual MCU holds it.
     #[arg(long)]
     link: PathBuf,
-    /// The unit's flash, a file (created erased; 1 MiB and a bit): firmware slots, boot
-    /// state and the config area. Needs `--pubkey`.
+    /// The unit's flash, a file (created erased; 1 MiB and a bit, and an existing file
+    /// must be that size): firmware slots, boot state and the config area. One virtual
+    /// MCU at a time. Needs `--pubkey`.
     #[arg(long, requires = "pubkey")]
     flash: Option<PathBuf>,
     /// The public key (PEM) the unit's bootloader trusts.
     #[arg(long, requires = "flash")]
     pubkey: Option<PathBuf>,
     /// Run the MCU under SCHED_FIFO at this priority (1–99), if allowed.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=99))]
     priority: Option<i32>,
     /// Mount the motors as a real unit's are, with encoder zeros off and some motors
     /// turned round, drawn from this seed (what `embody calibrate` finds).
@@ -61,15 +64,6 @@ static STOP: AtomicBool = AtomicBool::new(false);
 
 /// The virtual MCU `args` describe: the unit's motors, or the default map's.
 fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
-    if !(args.rate >= 100.0 && args.rate <= 10_000.0) {
-        return Err(CliError::Usage(format!(
-            "--rate {} is outside 100–10000 Hz",
-            args.rate
-        )));
-    }
-    if args.baud == Some(0) {
-        return Err(CliError::Usage("--baud must be positive".into()));
-    }
     if args.slcan && args.flash.is_some() {
         return Err(CliError::Usage(
             "--flash: an SLCAN adapter has no bridge firmware to update".into(),
@@ -124,18 +118,10 @@ fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
 /// Runs `embody vmcu`.
 pub fn run(args: &VmcuArgs) -> Result {
     let config = config(args)?;
-    signals::on_termination(&STOP);
+    crate::signals::on_termination(&STOP);
     let control = Arc::new(Control::default());
-    let watcher = {
-        let control = control.clone();
-        std::thread::spawn(move || {
-            while !STOP.load(Ordering::Acquire) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            control.stop();
-        })
-    };
-    eprintln!(
+    // Said once the link is up: a virtual MCU refused its link or flash says only why.
+    let mut banner = vec![format!(
         "virtual MCU ({}) for {} on {}; Ctrl-C to stop",
         if args.slcan {
             "SLCAN adapter"
@@ -144,10 +130,28 @@ pub fn run(args: &VmcuArgs) -> Result {
         },
         config.model.name,
         args.link.display()
+    )];
+    banner.extend(
+        config
+            .motors
+            .describe()
+            .into_iter()
+            .map(|line| format!("  {line}")),
     );
-    for line in config.motors.describe() {
-        eprintln!("  {line}");
-    }
+    let watcher = {
+        let control = control.clone();
+        std::thread::spawn(move || {
+            while !STOP.load(Ordering::Acquire) {
+                if !banner.is_empty() && control.linked() {
+                    for line in banner.drain(..) {
+                        eprintln!("{line}");
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            control.stop();
+        })
+    };
     // The MCU runs on this thread (the watcher above keeps the default scheduler).
     if let Some(priority) = args.priority
         && let Err(e) = embody_control::set_fifo_priority(priority)
@@ -157,10 +161,18 @@ pub fn run(args: &VmcuArgs) -> Result {
     let result = embody_vmcu::run(&config, control.clone());
     STOP.store(true, Ordering::Release);
     let _ = watcher.join();
+    // On an error main says why, and nothing more: the link may never have been made.
+    result?;
+    // A link someone put in its place meanwhile is left (the runner warned).
+    let removed = std::fs::symlink_metadata(&args.link).is_err();
     eprintln!(
-        "virtual MCU stopped after {} cycles; link {} removed",
+        "virtual MCU stopped after {} cycles{}",
         control.cycles(),
-        args.link.display()
+        if removed {
+            format!("; link {} removed", args.link.display())
+        } else {
+            String::new()
+        }
     );
-    Ok(result?)
+    Ok(())
 }

@@ -1,5 +1,5 @@
 //! SIGINT and SIGTERM set a flag instead of killing the process, so long-running
-//! commands can clean up (remove links, close ports) before they exit.
+//! commands can clean up (remove links, close ports, scratch files) before they exit.
 
 #![allow(unsafe_code)] // installing a signal handler is libc's
 
@@ -27,4 +27,19 @@ pub fn on_termination(flag: &'static AtomicBool) {
         libc::signal(libc::SIGINT, handle as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, handle as *const () as libc::sighandler_t);
     }
+}
+
+/// On SIGINT or SIGTERM, runs `cleanup` and exits with status 130: for commands busy in
+/// a library call that cannot be stopped half way, whose files must not outlive them.
+pub fn exit_on_termination(cleanup: fn()) {
+    static TERMINATED: AtomicBool = AtomicBool::new(false);
+    on_termination(&TERMINATED);
+    std::thread::spawn(move || {
+        while !TERMINATED.load(Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        cleanup();
+        eprintln!("interrupted: scratch files removed");
+        std::process::exit(130);
+    });
 }
