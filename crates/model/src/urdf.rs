@@ -431,8 +431,12 @@ impl<'a> Builder<'a> {
             }
             let multiplier = m.multiplier.unwrap_or(1.0);
             let offset = m.offset.unwrap_or(0.0);
-            if !(multiplier.is_finite() && offset.is_finite()) {
-                return Err(bad("mimic multiplier and offset must be finite"));
+            if !(sane(multiplier, MAX_MIMIC_MULTIPLIER) && sane(offset, MAX_OFFSET_M)) {
+                return Err(bad(&format!(
+                    "mimic multiplier must be finite and within ±{MAX_MIMIC_MULTIPLIER:e}, and its offset within ±{MAX_OFFSET_M:e}, not {} and {}",
+                    number(multiplier),
+                    number(offset)
+                )));
             }
             self.joints[id.0].mimic = Some(Mimic {
                 master,
@@ -530,6 +534,9 @@ const MAX_ANGLE_RAD: f64 = 1e3;
 const MAX_MASS_KG: f64 = 1e6;
 const MAX_INERTIA_KG_M2: f64 = 1e6;
 const MAX_DYNAMICS: f64 = 1e6;
+/// Largest gear ratio a mimic joint may have to its leader: a coupling of 1e300 makes
+/// the dynamics infinite.
+const MAX_MIMIC_MULTIPLIER: f64 = 1e3;
 
 /// `v` if it is a finite number whose magnitude is at most `max`.
 fn sane(v: f64, max: f64) -> bool {

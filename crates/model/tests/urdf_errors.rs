@@ -110,6 +110,22 @@ fn absurd_masses_origins_and_limits_are_rejected_with_the_value() {
 }
 
 #[test]
+fn an_absurd_mimic_multiplier_is_rejected() {
+    // Found by the hostile-input harness: a multiplier of 1e300 was accepted and made
+    // the forward dynamics infinite.
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/robots/arm7.urdf"))
+        .expect("arm7")
+        .replace("multiplier=\"1\"", "multiplier=\"1e300\"");
+    let e = embody_model::from_urdf_str(&text, "mimic.urdf", &Default::default())
+        .expect_err("absurd multiplier")
+        .to_string();
+    assert!(
+        e.contains("mimic multiplier") && e.contains("not 1e300"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_truncated_urdf_is_located_at_its_end() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/robots/arm7.urdf"))
         .expect("arm7");
