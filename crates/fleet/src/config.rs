@@ -258,13 +258,21 @@ fn read_table(path: &Path) -> Result<Option<toml::Table>, Problem> {
         )));
     }
     text.parse::<toml::Table>().map(Some).map_err(|e| {
-        // The line and the parser's reason; not its quote of the line, which may be
-        // thousands of characters long.
+        // The line, its start (where the key is) and the parser's reason: the parser's
+        // own quote of the line may be thousands of characters long.
         let at = e.span().map(|span| {
             let before = text.get(..span.start).unwrap_or(&text);
             let line = before.matches('\n').count() + 1;
-            let column = before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1;
-            format!("line {line}, column {column}: ")
+            let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+            let column = before.len() - line_start + 1;
+            let quote: String = text[line_start..]
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(60)
+                .collect();
+            format!("line {line}, column {column} (`{}`): ", quote.trim())
         });
         problem(format!(
             "{}{}",
