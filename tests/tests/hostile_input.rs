@@ -1,5 +1,5 @@
 //! The hostile-input harness: every entry point that takes a file — task, scenario,
-//! URDF, unit configuration, calibration, firmware image — is fed arbitrary bytes and
+//! URDF, unit configuration, calibration, firmware image, policy manifest — is fed arbitrary bytes and
 //! good files mutated (bytes cut and spliced, a file truncated, one number replaced by
 //! NaN, an infinity or an absurd value, deep nesting, a huge repetition). Each case must
 //! end in a located error or a valid result — never a panic — within bounded time and
@@ -382,6 +382,46 @@ fn fleet_case(dir: &Path, file: &str, bytes: &[u8]) -> Result<(), String> {
     }
 }
 
+/// A policy manifest beside the probe's network, loaded for the humanoid and, when
+/// accepted, built and stepped: its targets must be finite.
+fn policy_case(dir: &Path, bytes: &[u8], model: &embody_model::Model) -> Result<(), String> {
+    use embody_hal::JointCommand;
+    use embody_runtime::policy::observe::{Command, StepInput};
+    use embody_runtime::policy::{Package, Policy};
+    std::fs::write(dir.join("policy.toml"), bytes).map_err(|e| format!("write: {e}"))?;
+    let refused = |e: &dyn std::fmt::Display| located(&e.to_string(), "policy.toml: ");
+    let package = match Package::load(dir, model) {
+        Ok(p) => p,
+        Err(e) => return refused(&e),
+    };
+    let engine = match package.tract() {
+        Ok(engine) => engine,
+        // The probe's network is fixed: a changed manifest may not fit it.
+        Err(e) => return located(&e.to_string(), dir.to_str().unwrap_or_default()),
+    };
+    let mut policy = Policy::new(package, Box::new(engine), model).map_err(|e| e.to_string())?;
+    let n = model.actuated_joints().count();
+    let (q, zero) = (vec![0.1; n], vec![0.0; n]);
+    let command = Command::default();
+    let state = StepInput {
+        t_s: 0.0,
+        q: &q,
+        dq: &zero,
+        tau: &zero,
+        base_pose: [0.0, 0.0, 0.8, 0.0, 0.0, 0.0, 1.0],
+        base_velocity: [0.0; 6],
+        command: &command,
+    };
+    let mut targets = vec![JointCommand::Off; n];
+    match policy.step(model, &state, &mut targets) {
+        Ok(_) if targets.iter().all(JointCommand::is_finite) => Ok(()),
+        Ok(_) => Err(format!(
+            "non-finite targets from an accepted policy: {targets:?}"
+        )),
+        Err(e) => located(&e.to_string(), "action"),
+    }
+}
+
 /// A firmware image parsed and, when accepted, its signature checked.
 fn image_case(bytes: &[u8], key: &SigningKey) -> Result<(), String> {
     match embody_fwimage::parse(bytes) {
@@ -490,6 +530,21 @@ fn every_file_loader_survives_hostile_input() {
         run(name, &seed, false, &|b| fleet_case(&dir, file, b));
     }
     run("firmware image", &image, false, &|b| image_case(b, &key));
+    let humanoid = robots::load("humanoid", None).expect("humanoid");
+    let probe = scratch.join("policy");
+    std::fs::create_dir_all(&probe).expect("scratch");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/policies/humanoid_probe/model.onnx"),
+        probe.join("model.onnx"),
+    )
+    .expect("probe network");
+    run(
+        "policy manifest",
+        &read("examples/policies/humanoid_probe/policy.toml"),
+        false,
+        &|b| policy_case(&probe, b, &humanoid),
+    );
     let _ = std::fs::remove_dir_all(&scratch);
     println!("hostile input: {total} cases, {} failures", failures.len());
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

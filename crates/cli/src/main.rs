@@ -16,6 +16,7 @@ mod flash;
 mod fw;
 mod model;
 mod numbers;
+mod policy;
 mod rerun_args;
 mod run;
 mod signals;
@@ -54,6 +55,9 @@ enum Command {
     /// Simulate: `embody sim bench`, `embody sim run <scenario.toml>`.
     #[command(subcommand)]
     Sim(sim::SimCommand),
+    /// Learned policies: `embody policy info|check <package>`.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
     /// Run the virtual MCU: the bridge firmware behind a pseudo-terminal with simulated
     /// CAN motors (`--slcan`: a plain SLCAN adapter).
     Vmcu(vmcu::VmcuArgs),
@@ -91,6 +95,7 @@ fn main() -> ExitCode {
         Command::Model(command) => model::run(command),
         Command::Bench(command) => bench::run(command),
         Command::Sim(command) => sim::run(command),
+        Command::Policy(command) => policy::run(command),
         Command::Vmcu(args) => vmcu::run(&args),
         Command::Fw(command) => fw::run(command),
         Command::Config(command) => config::run(command),

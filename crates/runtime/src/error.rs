@@ -20,6 +20,9 @@ pub enum RuntimeError {
     /// The unit, its configuration or its bridge.
     #[error(transparent)]
     Fleet(#[from] embody_fleet::FleetError),
+    /// A policy package was refused, or a policy step failed.
+    #[error(transparent)]
+    Policy(#[from] embody_policy::PolicyError),
     /// The recording to Rerun failed.
     #[error("rerun: {0}")]
     Viz(#[from] embody_viz::VizError),

@@ -38,6 +38,8 @@ pub use backend::{Backend, Simulator, Wire};
 pub use drive::{
     Drive, DriveStatus, Driver, DriverFactory, Poll, TaskOutcome, describe_progress, motion,
 };
+/// Learned policies: packages, their checks and inference (see `embody_policy`).
+pub use embody_policy as policy;
 pub use error::RuntimeError;
 pub use lockstep::Lockstep;
 pub use realtime::{RealtimeLoop, arm_and_start};

@@ -1,0 +1,118 @@
+//! `embody policy info|check`: a policy package read, checked against its robot and its
+//! network (`embody_policy`), and described: joints, rate, each input's terms and where
+//! they land, the graph's inputs and outputs, the action.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use embody_runtime::RuntimeError;
+use embody_runtime::policy::Package;
+use embody_runtime::policy::engine::{Engine, TensorSpec};
+use embody_runtime::policy::package::robot_for;
+
+use crate::error::Result;
+
+/// The `policy` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Describe a package: its joints, rate, observation layout, network and action.
+    Info(PackageArgs),
+    /// Check a package against its robot and its network; exit non-zero with every
+    /// problem located (`policy.toml: key: reason`).
+    Check(PackageArgs),
+}
+
+/// A package and the robot to check it against.
+#[derive(Args, Debug)]
+pub struct PackageArgs {
+    /// The package directory (`policy.toml`, `model.onnx`).
+    package: PathBuf,
+    /// The robot (built-in name or URDF path); default the manifest's.
+    #[arg(long)]
+    robot: Option<String>,
+    /// Override whether the robot's base floats.
+    #[arg(long)]
+    floating_base: Option<bool>,
+}
+
+/// Runs a `policy` subcommand.
+pub fn run(command: PolicyCommand) -> Result {
+    let (args, describe) = match command {
+        PolicyCommand::Info(args) => (args, true),
+        PolicyCommand::Check(args) => (args, false),
+    };
+    let model = robot_for(&args.package, args.robot.as_deref(), args.floating_base)
+        .map_err(RuntimeError::from)?;
+    let package = Package::load(&args.package, &model).map_err(RuntimeError::from)?;
+    let engine = package.tract().map_err(RuntimeError::from)?;
+    if describe {
+        print_info(&package, &engine, &model.name);
+    }
+    println!(
+        "{}: {} checked against {} and its network ({} on {})",
+        args.package.display(),
+        package.manifest.name,
+        model.name,
+        package.onnx_path().display(),
+        engine.name()
+    );
+    Ok(())
+}
+
+/// A manifest's enum value as the manifest spells it (`joint_pos`, `position`).
+fn snake(value: impl std::fmt::Debug) -> String {
+    let text = format!("{value:?}");
+    let mut out = String::new();
+    for (k, c) in text.chars().enumerate() {
+        if c.is_uppercase() && k > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+fn print_info(package: &Package, engine: &dyn Engine, robot: &str) {
+    let m = &package.manifest;
+    println!("policy {} for {robot} at {} Hz", m.name, m.rate_hz);
+    println!("joints (policy order): {}", m.joints.join(", "));
+    for (i, input) in m.inputs.iter().enumerate() {
+        println!("input {} {:?}:", input.name, m.input_shape(i));
+        for (t, kind, start, len) in m.layout(i) {
+            let history = input.terms[t].history;
+            let history = if history > 1 {
+                format!(" ({history} steps, oldest first)")
+            } else {
+                String::new()
+            };
+            println!(
+                "  [{start:>4}..{:>4})  {}{history}",
+                start + len,
+                snake(kind)
+            );
+        }
+    }
+    for pair in &m.recurrent {
+        println!("recurrent: {} <- {}", pair.input, pair.output);
+    }
+    println!("network inputs:  {}", list(engine.inputs()));
+    println!("network outputs: {}", list(engine.outputs()));
+    let a = &m.action;
+    let chunk = a.chunk.as_ref().map_or(String::new(), |c| {
+        format!(
+            ", chunks of {} ({} per inference, blend {})",
+            c.length,
+            a.steps_per_inference(),
+            snake(c.blend)
+        )
+    });
+    println!("action: {} targets from {}{chunk}", snake(a.kind), a.output);
+}
+
+fn list(specs: &[TensorSpec]) -> String {
+    specs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,44 @@
+//! The inference engine a policy runs on, behind one trait so engines can be swapped:
+//! tract (pure Rust, what everyone gets) and, later, onnxruntime behind a feature. An
+//! engine is built for fixed input shapes, lists its inputs and outputs as the graph
+//! declares them, and runs one step on flat `f32` vectors.
+
+use crate::error::PolicyError;
+
+/// A tensor as the graph declares it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorSpec {
+    /// Its name in the graph.
+    pub name: String,
+    /// Its dimensions; `None` where the graph leaves one open.
+    pub shape: Vec<Option<usize>>,
+    /// Its element type, as the engine names it (`F32`, …).
+    pub dtype: String,
+}
+
+impl std::fmt::Display for TensorSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let dims: Vec<String> = self
+            .shape
+            .iter()
+            .map(|d| d.map_or("?".to_owned(), |d| d.to_string()))
+            .collect();
+        write!(f, "{} [{}] {}", self.name, dims.join(", "), self.dtype)
+    }
+}
+
+/// Runs a network. See the module docs.
+pub trait Engine: Send {
+    /// The engine's name (`tract`, `onnxruntime`).
+    fn name(&self) -> &'static str;
+
+    /// The graph's inputs, in its order.
+    fn inputs(&self) -> &[TensorSpec];
+
+    /// The graph's outputs, in its order.
+    fn outputs(&self) -> &[TensorSpec];
+
+    /// One step: `inputs` in [`Engine::inputs`] order, each flat in its shape; the
+    /// outputs in [`Engine::outputs`] order, flat.
+    fn run(&mut self, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, PolicyError>;
+}
