@@ -16,6 +16,7 @@ use crate::controllers::ControllerKind;
 use crate::events::{Event, EventKind};
 use crate::safety::Request;
 use crate::snapshot::SnapshotReader;
+use crate::targets::TargetFrame;
 use crate::timing::{LoopTiming, TimingReport};
 use crate::trajectory::Segment;
 
@@ -51,6 +52,7 @@ pub struct ChannelStats {
 #[derive(Debug)]
 pub(crate) struct Channels {
     pub segments: ArrayQueue<Segment>,
+    pub targets: ArrayQueue<TargetFrame>,
     pub commands: ArrayQueue<LoopCommand>,
     pub events: ArrayQueue<Event>,
     pub estop: AtomicBool,
@@ -64,6 +66,7 @@ impl Channels {
     pub fn new(segments: usize, commands: usize, events: usize) -> Channels {
         Channels {
             segments: ArrayQueue::new(segments.max(1)),
+            targets: ArrayQueue::new(4),
             commands: ArrayQueue::new(commands.max(1)),
             events: ArrayQueue::new(events.max(1)),
             estop: AtomicBool::new(false),
@@ -99,6 +102,18 @@ pub struct LoopClient {
 }
 
 impl LoopClient {
+    /// Queues a frame of driver targets (applied with [`ControllerKind::Targets`]
+    /// active; see [`crate::targets`]).
+    pub fn send_targets(&self, frame: TargetFrame) -> Result<(), QueueFull> {
+        self.channels
+            .planner_messages
+            .fetch_add(1, Ordering::Relaxed);
+        self.channels
+            .targets
+            .push(frame)
+            .map_err(|_| QueueFull("targets"))
+    }
+
     /// Queues a trajectory segment.
     pub fn send_segment(&self, segment: Segment) -> Result<(), QueueFull> {
         self.channels

@@ -23,6 +23,7 @@ use crate::controllers::{
 use crate::events::{Cause, EventKind, Lifecycle};
 use crate::safety::{Observation, SafetyConfig, Supervisor};
 use crate::snapshot::{SnapshotWriter, StateSnapshot, snapshot_buffer};
+use crate::targets::TargetFrame;
 use crate::trajectory::{FollowerStatus, JointPoint, MAX_JOINTS, TrajectoryFollower};
 
 /// Everything the loop is configured by; every section has defaults.
@@ -105,6 +106,9 @@ pub struct LoopCore {
     rejecting: bool,
     planner_messages: u64,
     last_planner_message: Timestamp,
+    /// The newest driver targets, and when they arrived (or targets were switched on).
+    targets: Option<TargetFrame>,
+    targets_at: Timestamp,
     observation: Observation,
     write_failed: bool,
     tick: u64,
@@ -168,6 +172,8 @@ impl LoopCore {
             rejecting: false,
             planner_messages: 0,
             last_planner_message: Timestamp::ZERO,
+            targets: None,
+            targets_at: Timestamp::ZERO,
             observation: Observation::default(),
             write_failed: false,
             tick: 0,
@@ -289,6 +295,12 @@ impl LoopCore {
                         },
                     );
                     self.active = kind;
+                    if kind == ControllerKind::Targets {
+                        // Silence counts from the switch; stale frames do not replay.
+                        self.targets = None;
+                        self.targets_at = now;
+                        while self.channels.targets.pop().is_some() {}
+                    }
                 }
                 LoopCommand::SetController(_) | LoopCommand::Heartbeat => {}
                 LoopCommand::CartesianTarget(target) => self.cartesian.set_target(target),
@@ -360,6 +372,11 @@ impl LoopCore {
     }
 
     fn run_controllers(&mut self, now: Timestamp, dt: f64) {
+        if self.uses_targets() && !self.take_targets(now) {
+            // Faulted: damp from this tick on.
+            self.supervisor.damping_commands(&mut self.commands.joints);
+            return;
+        }
         if !self.holding {
             match self.follower.advance(dt, &self.channels.segments) {
                 FollowerStatus::Moving => self.last_planner_message = now,
@@ -395,6 +412,12 @@ impl LoopCore {
             ControllerKind::JointPd => self.joint_pd.update(&input, out),
             ControllerKind::ComputedTorque => self.computed_torque.update(&input, out),
             ControllerKind::CartesianImpedance => self.cartesian.update(&input, out),
+            ControllerKind::Targets => {
+                self.joint_pd.update(&input, out);
+                if let Some(frame) = &self.targets {
+                    frame.apply(out);
+                }
+            }
         }
         if let Some(transfer) = self.transfer {
             let s = now.nanos_since(transfer.started) as f64 * 1e-9 / self.transfer_s.max(1e-9);
@@ -406,6 +429,12 @@ impl LoopCore {
                     ControllerKind::JointPd => self.joint_pd.update(&input, fading),
                     ControllerKind::ComputedTorque => self.computed_torque.update(&input, fading),
                     ControllerKind::CartesianImpedance => self.cartesian.update(&input, fading),
+                    ControllerKind::Targets => {
+                        self.joint_pd.update(&input, fading);
+                        if let Some(frame) = &self.targets {
+                            frame.apply(fading);
+                        }
+                    }
                 }
                 let (oq, ov) = input.offsets();
                 let est = input.estimate;
@@ -418,6 +447,42 @@ impl LoopCore {
             }
         }
         self.shape(dt);
+    }
+
+    /// Whether driver targets are in use (active, or fading out).
+    fn uses_targets(&self) -> bool {
+        self.active == ControllerKind::Targets
+            || self
+                .transfer
+                .is_some_and(|t| t.from == ControllerKind::Targets)
+    }
+
+    /// Takes the newest driver targets. False when the loop faulted instead: a frame
+    /// with a non-finite value, or silence past the timeout. Real-time safe.
+    fn take_targets(&mut self, now: Timestamp) -> bool {
+        while let Some(frame) = self.channels.targets.pop() {
+            if let Some(joint) = frame.first_non_finite() {
+                self.fault(now, Cause::NonFiniteCommand { joint });
+                return false;
+            }
+            self.targets = Some(frame);
+            self.targets_at = now;
+        }
+        let timeout_ms = self.supervisor.config().driver_timeout_ms;
+        let silent_ms = now.nanos_since(self.targets_at) as f64 * 1e-6;
+        if self.active == ControllerKind::Targets && timeout_ms > 0.0 && silent_ms > timeout_ms {
+            self.fault(now, Cause::DriverSilent);
+            return false;
+        }
+        true
+    }
+
+    /// Faults the loop for `cause` found while controlling.
+    fn fault(&mut self, now: Timestamp, cause: Cause) {
+        let (channels, tick) = (&self.channels, self.tick);
+        self.supervisor
+            .fault(cause, now, &mut |e| channels.emit(tick, now.as_nanos(), e));
+        self.enter(Lifecycle::Fault, now);
     }
 
     /// Applies the supervisor's limits; a non-finite command makes the tick hold instead.

@@ -99,6 +99,8 @@ pub enum Cause {
     },
     /// The damping phase of a fault ended: torque off.
     DampingElapsed,
+    /// The driver's targets stopped arriving.
+    DriverSilent,
     /// Every fault condition cleared.
     Recovered,
     /// The transition was refused because a fault condition is present.
@@ -119,6 +121,7 @@ impl Cause {
             Cause::NonFiniteCommand { .. } => "non_finite_command",
             Cause::NonFiniteMeasurement { .. } => "non_finite_measurement",
             Cause::DampingElapsed => "damping_elapsed",
+            Cause::DriverSilent => "driver_silent",
             Cause::Recovered => "recovered",
             Cause::NotHealthy => "not_healthy",
         }
@@ -159,6 +162,7 @@ impl std::fmt::Display for Cause {
                 f.write_str("the IMU's measurement is not finite")
             }
             Cause::DampingElapsed => f.write_str("the damping time ended: torque off"),
+            Cause::DriverSilent => f.write_str("the driver's targets stopped arriving"),
             Cause::Recovered => f.write_str("every fault condition cleared"),
             Cause::NotHealthy => f.write_str("a fault condition is present"),
         }

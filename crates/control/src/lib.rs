@@ -31,6 +31,7 @@ mod os;
 mod runner;
 mod safety;
 mod snapshot;
+pub mod targets;
 mod timing;
 mod trajectory;
 

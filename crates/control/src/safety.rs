@@ -51,6 +51,10 @@ pub struct SafetyConfig {
     /// while the trajectory is exhausted (ms); 0 disables. Default 500. A trajectory that
     /// runs out while still moving holds at once.
     pub planner_timeout_ms: f64,
+    /// With driver targets active ([`crate::ControllerKind::Targets`]), fault if no frame
+    /// arrives for this long (ms); 0 disables. Default 200: a 50 Hz policy may miss
+    /// nine steps, each holding the last target.
+    pub driver_timeout_ms: f64,
 }
 
 impl Default for SafetyConfig {
@@ -65,6 +69,7 @@ impl Default for SafetyConfig {
             link_error_ticks: 5,
             recover_s: 0.05,
             planner_timeout_ms: 500.0,
+            driver_timeout_ms: 200.0,
         }
     }
 }
@@ -180,6 +185,13 @@ impl Supervisor {
             _ => {}
         }
         emit(EventKind::Transition { from, to, cause });
+    }
+
+    /// Goes into the fault state for `cause` from a powered state (the loop found it).
+    pub fn fault(&mut self, cause: Cause, now: Timestamp, emit: &mut impl FnMut(EventKind)) {
+        if matches!(self.state, Lifecycle::Armed | Lifecycle::Running) {
+            self.go(Lifecycle::Fault, cause, now, emit);
+        }
     }
 
     /// Handles a request; refusals are reported as events.

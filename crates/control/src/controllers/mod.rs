@@ -34,6 +34,9 @@ pub enum ControllerKind {
     ComputedTorque = 1,
     /// Cartesian impedance of one frame with a null-space posture.
     CartesianImpedance = 2,
+    /// A driver's own targets ([`crate::targets`]): a learned policy's impedance targets
+    /// for the joints it drives, joint PD holding the others.
+    Targets = 3,
 }
 
 impl std::fmt::Display for ControllerKind {
@@ -42,6 +45,7 @@ impl std::fmt::Display for ControllerKind {
             ControllerKind::JointPd => "joint PD",
             ControllerKind::ComputedTorque => "computed torque",
             ControllerKind::CartesianImpedance => "Cartesian impedance",
+            ControllerKind::Targets => "driver targets",
         })
     }
 }
