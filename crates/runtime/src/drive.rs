@@ -1,9 +1,9 @@
 //! What drives the robot in a session: the [`Driver`] the session polls every 10 ms of
 //! loop time with the loop's newest snapshot and every event so far, which streams
 //! trajectory segments to the loop through its client. Built in: a task
-//! ([`crate::task`]), holding the posture the robot starts in, the drives off, and a
-//! gentle motion about mid-range for benchmarks. A learned policy plugs in as another
-//! driver.
+//! ([`crate::task`]), a learned policy ([`crate::policy_driver`], polled at its own
+//! rate), holding the posture the robot starts in, the drives off, and a gentle motion
+//! about mid-range for benchmarks.
 
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use embody_model::Model;
 use embody_planner::{Progress, StepReport};
 
 use crate::error::RuntimeError;
+use crate::policy_driver::{PolicyDriver, PolicyOutcome, PolicyRun};
 use crate::task::{Task, TaskDriver};
 
 /// What a driver sees at a poll.
@@ -57,6 +58,11 @@ pub trait Driver: Send {
         true
     }
 
+    /// How often it wants to be polled (s of loop time); default every 10 ms.
+    fn poll_period_s(&self) -> f64 {
+        0.01
+    }
+
     /// Advances at a poll.
     fn poll(&mut self, poll: &Poll<'_>) -> Result<DriveStatus, RuntimeError>;
 
@@ -73,6 +79,11 @@ pub trait Driver: Send {
 
     /// The task's outcome, for a task.
     fn outcome(&self) -> Option<TaskOutcome> {
+        None
+    }
+
+    /// The policy's outcome, for a learned policy.
+    fn policy_outcome(&self) -> Option<PolicyOutcome> {
         None
     }
 }
@@ -103,6 +114,8 @@ pub enum Drive {
     Off,
     /// A gentle motion about the middle of every joint's range (benchmarks).
     Motion,
+    /// A learned policy package ([`crate::policy_driver`]).
+    Policy(PolicyRun),
     /// A driver of the caller's, one per unit.
     Custom(DriverFactory),
 }
@@ -118,14 +131,19 @@ impl Drive {
     }
 
     /// A driver for one unit of `model`, whose force-torque sensors are `sensors`.
-    pub fn driver(&self, model: &Arc<Model>, sensors: Vec<String>) -> Box<dyn Driver> {
-        match self {
+    pub fn driver(
+        &self,
+        model: &Arc<Model>,
+        sensors: Vec<String>,
+    ) -> Result<Box<dyn Driver>, RuntimeError> {
+        Ok(match self {
             Drive::Task(task) => Box::new(TaskDriver::new(task.clone(), model, sensors)),
             Drive::Hold => Box::new(Hold),
             Drive::Off => Box::new(Off),
             Drive::Motion => Box::new(MotionDriver::new(model.clone())),
+            Drive::Policy(run) => Box::new(PolicyDriver::new(run, model)?),
             Drive::Custom(factory) => (factory.0)(model, sensors),
-        }
+        })
     }
 }
 

@@ -26,6 +26,7 @@ pub mod bench;
 mod drive;
 mod error;
 mod lockstep;
+pub mod policy_driver;
 mod realtime;
 mod report;
 mod robot;
@@ -42,6 +43,7 @@ pub use drive::{
 pub use embody_policy as policy;
 pub use error::RuntimeError;
 pub use lockstep::Lockstep;
+pub use policy_driver::{PolicyOutcome, PolicyRun};
 pub use realtime::{RealtimeLoop, arm_and_start};
 pub use report::{FaultReport, Report, UnitReport};
 pub use robot::{AnyRobot, SimBackend};

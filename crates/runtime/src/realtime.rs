@@ -132,7 +132,7 @@ pub(crate) fn run(
     };
     let viz = (session.rerun.as_ref())
         .map(|base| viz_config(base, &model, &robot, &config, clock, (0, 1)));
-    let mut driver = session.drive.driver(&model, sensors(&robot));
+    let mut driver = session.drive.driver(&model, sensors(&robot))?;
     let running = RealtimeLoop::start(&model, robot, config, rt, driver.arms(), viz)?;
     let rt_status = running.rt_status().clone();
     let client = running.client.clone();
@@ -149,7 +149,9 @@ pub(crate) fn run(
         })
         .and_then(|tokio| {
             tokio.block_on(async {
-                let mut interval = tokio::time::interval(Duration::from_millis(10));
+                let mut interval = tokio::time::interval(Duration::from_secs_f64(
+                    driver.poll_period_s().clamp(1e-3, 1.0),
+                ));
                 let mut settle_until: Option<f64> = None;
                 loop {
                     interval.tick().await;
@@ -205,6 +207,7 @@ pub(crate) fn run(
             name: model.name.clone(),
             joints: joint_names(&model),
             task: driver.outcome(),
+            policy: driver.policy_outcome(),
             snapshot,
             events,
             loop_s,

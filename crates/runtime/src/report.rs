@@ -9,6 +9,7 @@ use embody_viz::LiveStats;
 use serde::Serialize;
 
 use crate::drive::TaskOutcome;
+use crate::policy_driver::PolicyOutcome;
 
 /// One unit's run.
 #[derive(Clone, Debug)]
@@ -19,6 +20,8 @@ pub struct UnitReport {
     pub joints: Vec<String>,
     /// The task's outcome, when a task drove it.
     pub task: Option<TaskOutcome>,
+    /// The policy's outcome, when a learned policy drove it.
+    pub policy: Option<PolicyOutcome>,
     /// The loop's last snapshot.
     pub snapshot: StateSnapshot,
     /// Every event the loop raised.

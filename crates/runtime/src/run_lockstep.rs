@@ -28,12 +28,13 @@ struct UnitRun {
     stats: LoopStats,
     settle_until: Option<f64>,
     done: bool,
+    /// Its driver is polled every this many ticks.
+    poll_every: u64,
 }
 
-/// What the units share: how often drivers are polled, when runs end, whether the
-/// recordings show the simulator's truth.
+/// What the units share: when runs end, whether the recordings show the simulator's
+/// truth.
 struct Schedule {
-    poll_every: u64,
     stop_tick: Option<u64>,
     show_truth: bool,
 }
@@ -49,7 +50,7 @@ impl UnitRun {
         let fresh = self.rig.step();
         let tick = self.rig.tick;
         let now_s = self.rig.loop_time_s();
-        let poll = tick.is_multiple_of(schedule.poll_every);
+        let poll = tick.is_multiple_of(self.poll_every);
         if self.recorder.is_some() || poll {
             self.rig.read_snapshot();
         }
@@ -103,12 +104,24 @@ impl UnitRun {
             name,
             joints: joint_names(&self.rig.model),
             task: self.driver.outcome(),
+            policy: self.driver.policy_outcome(),
             snapshot: self.rig.snapshot,
             events: self.rig.events,
             loop_s: self.rig.tick as f64 * period_s,
             base_pose: self.rig.robot.base_pose(),
             contacts: (self.rig.robot.sim()).map(|s| s.world().contacts().active().len()),
         }
+    }
+}
+
+/// Ticks between polls of a driver that wants one every `period_s`: a whole number of
+/// loop periods, or every tick (the driver keeps its own time) when the period is not.
+fn poll_every(period_s: f64, rate_hz: f64) -> u64 {
+    let ticks = period_s * rate_hz;
+    if (ticks - ticks.round()).abs() < 1e-6 && ticks >= 1.0 {
+        ticks.round() as u64
+    } else {
+        1
     }
 }
 
@@ -128,7 +141,7 @@ pub(crate) fn run(
     let mut stream: Option<RecordingStream> = None;
     let mut units = Vec::with_capacity(count);
     for (k, robot) in robots.into_iter().enumerate() {
-        let driver = session.drive.driver(&model, sensors(&robot));
+        let driver = session.drive.driver(&model, sensors(&robot))?;
         let recorder = match &session.rerun {
             Some(base) => {
                 let viz = sinks::viz_config(base, &model, &robot, &config, Clock::Sim, (k, count));
@@ -141,6 +154,7 @@ pub(crate) fn run(
             arm_and_start(&rig.client);
         }
         units.push(UnitRun {
+            poll_every: poll_every(driver.poll_period_s(), config.rate_hz),
             view: rig.snapshot.clone(),
             rig,
             driver,
@@ -159,7 +173,6 @@ pub(crate) fn run(
         crate::Backend::Simulator(s) if s.show_truth
     );
     let schedule = Schedule {
-        poll_every: ((0.01 * config.rate_hz).round() as u64).max(1),
         stop_tick: session
             .stop_after_s
             .map(|s| (s * config.rate_hz).round() as u64),

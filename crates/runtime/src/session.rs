@@ -133,11 +133,12 @@ impl Session {
         if !(self.measure_after_s.is_finite() && self.measure_after_s >= 0.0) {
             return refuse("measure_after_s must be a finite time ≥ 0");
         }
+        let endless_policy = matches!(&self.drive, Drive::Policy(run) if run.seconds.is_none());
         if self.stop_after_s.is_none()
-            && matches!(self.drive, Drive::Hold | Drive::Off | Drive::Motion)
+            && (endless_policy || matches!(self.drive, Drive::Hold | Drive::Off | Drive::Motion))
         {
             return refuse(
-                "holding, drives off and the benchmark motion never end: give the session a length (stop_after_s)",
+                "holding, drives off, the benchmark motion and a policy without seconds never end: give the session a length (stop_after_s)",
             );
         }
         if let Some(s) = self.stop_after_s.filter(|s| !(s.is_finite() && *s > 0.0)) {

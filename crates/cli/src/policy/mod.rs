@@ -12,6 +12,8 @@ use embody_runtime::policy::package::robot_for;
 
 use crate::error::Result;
 
+mod run;
+
 /// The `policy` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
@@ -20,6 +22,9 @@ pub enum PolicyCommand {
     /// Check a package against its robot and its network; exit non-zero with every
     /// problem located (`policy.toml: key: reason`).
     Check(PackageArgs),
+    /// Run a package in simulation (lockstep) on its robot, from the manifest's start
+    /// state.
+    Run(run::RunArgs),
 }
 
 /// A package and the robot to check it against.
@@ -40,6 +45,7 @@ pub fn run(command: PolicyCommand) -> Result {
     let (args, describe) = match command {
         PolicyCommand::Info(args) => (args, true),
         PolicyCommand::Check(args) => (args, false),
+        PolicyCommand::Run(args) => return run::run(&args),
     };
     let model = robot_for(&args.package, args.robot.as_deref(), args.floating_base)
         .map_err(RuntimeError::from)?;

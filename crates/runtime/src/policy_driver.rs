@@ -1,0 +1,247 @@
+//! A learned policy as a session's driver: at the policy's rate it builds the network's
+//! inputs from the loop's newest snapshot (joint state, the estimator's base pose and
+//! velocity), runs the network off the loop thread, and hands the loop impedance targets
+//! through the lock-free targets queue (`ControllerKind::Targets`): the actuators' PD
+//! tracks them at the loop rate, a late step holds the last target, silence faults to
+//! damping. A non-finite action is handed on as it is, so the loop's supervisor faults
+//! on it and it is never sent. It measures each step's latency, snapshot read to
+//! targets queued.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use embody_control::targets::TargetFrame;
+use embody_control::{ControllerKind, Lifecycle, LoopCommand};
+use embody_hal::JointCommand;
+use embody_model::Model;
+use embody_policy::observe::{Command, StepInput};
+use embody_policy::{Package, Policy, PolicyError};
+
+use crate::drive::{DriveStatus, Driver, Poll};
+use crate::error::RuntimeError;
+
+/// Where the simulator starts a policy's robot: the manifest's default posture, its
+/// start posture over it, and a floating base at its start height (default standing on
+/// the ground at `ground_m`).
+pub fn start_configuration(
+    model: &Model,
+    manifest: &embody_policy::Manifest,
+    ground_m: f64,
+) -> nalgebra::DVector<f64> {
+    let mut q = model.neutral_configuration();
+    let start = manifest.start.clone().unwrap_or_default();
+    for (name, value) in manifest.default_posture.iter().chain(&start.posture) {
+        if let Some(j) = model.joint_id(name) {
+            q[model.joints[j.0].idx_q] = *value;
+        }
+    }
+    if let Some(ff) = model.free_flyer() {
+        let iz = model.joints[ff.0].idx_q + 2;
+        match start.base_height_m {
+            Some(h) => q[iz] = ground_m + h,
+            None => {
+                if let Some(lowest) = embody_sim::lowest_point(model, q.as_slice()) {
+                    q[iz] += ground_m - lowest;
+                }
+            }
+        }
+    }
+    q
+}
+
+/// A policy run, as a session describes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicyRun {
+    /// The package directory.
+    pub package: PathBuf,
+    /// Command values over the manifest's (`vx vy wz x y z`).
+    pub command: Vec<(String, f64)>,
+    /// How long the policy drives (s); `None`: until the session stops.
+    pub seconds: Option<f64>,
+}
+
+/// What a policy run did, for the session's report.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PolicyOutcome {
+    /// Steps taken.
+    pub steps: u64,
+    /// Steps that ran the network.
+    pub inferences: u64,
+    /// Loop time from the first step to the last (s).
+    pub active_s: f64,
+    /// Each step's latency, snapshot read to targets queued (µs).
+    pub latency_us: Vec<f64>,
+    /// Targets the loop's full queue refused.
+    pub refused: u64,
+    /// A floating base's height at the first step and its lowest since (m).
+    pub base_height_m: Option<(f64, f64)>,
+    /// A floating base's largest tilt from upright (rad).
+    pub max_tilt_rad: f64,
+}
+
+impl PolicyOutcome {
+    /// Steps per second of loop time.
+    pub fn rate_hz(&self) -> f64 {
+        if self.active_s > 0.0 {
+            self.steps.saturating_sub(1) as f64 / self.active_s
+        } else {
+            0.0
+        }
+    }
+
+    /// Whether a floating base fell: it dropped below half its start height or tilted
+    /// past 60°.
+    pub fn fell(&self) -> bool {
+        let dropped = self
+            .base_height_m
+            .is_some_and(|(start, low)| low < 0.5 * start);
+        dropped || self.max_tilt_rad > 60f64.to_radians()
+    }
+
+    /// The `p`-quantile (0–1) of the latency (µs); NaN without steps.
+    pub fn latency_quantile_us(&self, p: f64) -> f64 {
+        let mut v = self.latency_us.clone();
+        v.sort_by(f64::total_cmp);
+        v.get(((v.len() as f64 - 1.0) * p).round().max(0.0) as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+}
+
+/// Runs a policy. See the module docs.
+pub struct PolicyDriver {
+    policy: Policy,
+    model: Arc<Model>,
+    command: Command,
+    period_s: f64,
+    seconds: Option<f64>,
+    started_s: Option<f64>,
+    next_s: f64,
+    targets: Vec<JointCommand>,
+    outcome: PolicyOutcome,
+}
+
+impl PolicyDriver {
+    /// The driver for `run` on `model`: the package loaded, checked and built on tract.
+    pub fn new(run: &PolicyRun, model: &Arc<Model>) -> Result<PolicyDriver, RuntimeError> {
+        let package = Package::load(&run.package, model)?;
+        let engine = package.tract()?;
+        let mut values = package.manifest.command.clone();
+        values.extend(run.command.iter().cloned());
+        let command = Command::from_values(&values).map_err(|key| {
+            RuntimeError::Invalid(format!(
+                "command {key}: not a command (vx, vy, wz, x, y, z)"
+            ))
+        })?;
+        let period_s = 1.0 / package.manifest.rate_hz;
+        let policy = Policy::new(package, Box::new(engine), model)?;
+        Ok(PolicyDriver {
+            policy,
+            model: model.clone(),
+            command,
+            period_s,
+            seconds: run.seconds,
+            started_s: None,
+            next_s: 0.0,
+            targets: vec![JointCommand::Off; model.actuated_joints().count()],
+            outcome: PolicyOutcome::default(),
+        })
+    }
+
+    /// One policy step on `poll`'s snapshot.
+    fn step(&mut self, poll: &Poll<'_>, t_s: f64) -> Result<(), RuntimeError> {
+        let read = Instant::now();
+        let s = poll.snapshot;
+        if self.model.free_flyer().is_some() {
+            let [_, _, z, qx, qy, _, _] = s.base_pose;
+            let heights = self.outcome.base_height_m.get_or_insert((z, z));
+            heights.1 = heights.1.min(z);
+            // The angle between the base's z axis and the world's: R₂₂ = 1 − 2(qx² + qy²).
+            let tilt = (1.0 - 2.0 * (qx * qx + qy * qy)).clamp(-1.0, 1.0).acos();
+            self.outcome.max_tilt_rad = self.outcome.max_tilt_rad.max(tilt);
+        }
+        let n = s.n.min(self.targets.len());
+        let state = StepInput {
+            t_s,
+            q: &s.q[..n],
+            dq: &s.dq[..n],
+            tau: &s.tau_measured[..n],
+            base_pose: s.base_pose,
+            base_velocity: s.base_velocity,
+            command: &self.command,
+        };
+        let mut frame = TargetFrame::default();
+        match self.policy.step(&self.model, &state, &mut self.targets) {
+            Ok(report) => {
+                self.outcome.inferences += u64::from(report.inferred);
+                for &k in &self.policy.package().joints {
+                    frame.set(k, self.targets[k]);
+                }
+            }
+            Err(PolicyError::NonFinite { .. }) => {
+                // The loop's supervisor faults on it; nothing of it reaches a motor.
+                for &k in &self.policy.package().joints {
+                    frame.set(k, JointCommand::Torque { tau: f64::NAN });
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if poll.client.send_targets(frame).is_err() {
+            self.outcome.refused += 1;
+        }
+        self.outcome.steps += 1;
+        self.outcome
+            .latency_us
+            .push(read.elapsed().as_secs_f64() * 1e6);
+        Ok(())
+    }
+
+    /// What the run did.
+    pub fn outcome(&self) -> &PolicyOutcome {
+        &self.outcome
+    }
+}
+
+impl Driver for PolicyDriver {
+    fn poll_period_s(&self) -> f64 {
+        self.period_s
+    }
+
+    fn poll(&mut self, poll: &Poll<'_>) -> Result<DriveStatus, RuntimeError> {
+        if poll.snapshot.lifecycle == Lifecycle::Fault {
+            return Ok(DriveStatus::Done);
+        }
+        let started = match self.started_s {
+            Some(t) => t,
+            None => {
+                let _ = poll
+                    .client
+                    .send(LoopCommand::SetController(ControllerKind::Targets));
+                self.policy.reset();
+                self.started_s = Some(poll.now_s);
+                self.next_s = poll.now_s;
+                poll.now_s
+            }
+        };
+        let t_s = poll.now_s - started;
+        if self.seconds.is_some_and(|s| t_s >= s) {
+            return Ok(DriveStatus::Done);
+        }
+        // Half a loop period of slack: polls land on whole ticks.
+        if poll.now_s + 5e-4 >= self.next_s {
+            self.step(poll, t_s)?;
+            self.outcome.active_s = t_s;
+            self.next_s += self.period_s;
+            if self.next_s <= poll.now_s {
+                // Behind by more than a step (real time): skip, do not burst.
+                self.next_s = poll.now_s + self.period_s;
+            }
+        }
+        Ok(DriveStatus::Running)
+    }
+
+    fn policy_outcome(&self) -> Option<PolicyOutcome> {
+        Some(self.outcome.clone())
+    }
+}
