@@ -18,6 +18,8 @@ echo "== third-party peer: python-can's slcan interface against embody vmcu --sl
 scripts/test_python_can.sh "$bin"
 echo "== third-party reader: Rerun's rrd verify and RrdReader on embody's recordings"
 scripts/test_rerun.sh "$bin"
+echo "== third-party peer: onnxruntime recomputes embody's policy inferences"
+scripts/test_policy.sh "$bin"
 echo "== third-party peer: OpenSSL on embody's signed firmware images"
 scripts/test_fw_openssl.sh "$bin"
 echo "all tests passed in $(( $(date +%s) - start )) s"

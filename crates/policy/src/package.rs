@@ -391,6 +391,8 @@ pub struct Policy {
     last_action: Vec<f64>,
     /// Per manifest input, its observation (reused).
     observed: Vec<Vec<f32>>,
+    /// The network's outputs at the last inference, graph order.
+    outputs: Vec<Vec<f32>>,
 }
 
 impl Policy {
@@ -449,6 +451,7 @@ impl Policy {
             action_output,
             last_action,
             observed,
+            outputs: Vec::new(),
         })
     }
 
@@ -467,6 +470,7 @@ impl Policy {
         for &(input, _) in &self.recurrent {
             self.feeds[input].iter_mut().for_each(|x| *x = 0.0);
         }
+        self.outputs.clear();
         self.observe.reset();
         self.act.reset();
         self.last_action.iter_mut().for_each(|a| *a = 0.0);
@@ -476,6 +480,27 @@ impl Policy {
     /// writes, so a peer can recompute the outputs).
     pub fn feeds(&self) -> &[Vec<f32>] {
         &self.feeds
+    }
+
+    /// The network's outputs at the last inference, graph order.
+    pub fn outputs(&self) -> &[Vec<f32>] {
+        &self.outputs
+    }
+
+    /// The graph's input and output names, in order.
+    pub fn io_names(&self) -> (Vec<String>, Vec<String>) {
+        let names = |specs: &[TensorSpec]| specs.iter().map(|s| s.name.clone()).collect();
+        (names(self.engine.inputs()), names(self.engine.outputs()))
+    }
+
+    /// Carries the last inference's recurrent outputs into this one's inputs (after a
+    /// reset there are none: the state starts at zero).
+    fn carry_state(&mut self) {
+        for &(input, output) in &self.recurrent {
+            if let Some(next) = self.outputs.get(output) {
+                self.feeds[input].clone_from(next);
+            }
+        }
     }
 
     /// One step for `state`: writes each policy joint's target into `targets` (the
@@ -488,16 +513,14 @@ impl Policy {
     ) -> Result<StepReport, PolicyError> {
         let inferred = self.act.needs_inference();
         if inferred {
+            self.carry_state();
             self.observe
                 .build(model, state, &self.last_action, &mut self.observed);
             for (i, values) in self.observed.iter().enumerate() {
                 self.feeds[self.input_slot[i]].clone_from(values);
             }
-            let outputs = self.engine.run(&self.feeds)?;
-            self.act.accept(&outputs[self.action_output])?;
-            for &(input, output) in &self.recurrent {
-                self.feeds[input].clone_from(&outputs[output]);
-            }
+            self.outputs = self.engine.run(&self.feeds)?;
+            self.act.accept(&self.outputs[self.action_output])?;
         }
         let action = self.act.next_action().ok_or_else(|| {
             PolicyError::Inference("the network gave no action to execute".into())

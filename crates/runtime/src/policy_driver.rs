@@ -59,6 +59,10 @@ pub struct PolicyRun {
     pub command: Vec<(String, f64)>,
     /// How long the policy drives (s); `None`: until the session stops.
     pub seconds: Option<f64>,
+    /// Write every inference's inputs and outputs here, one JSON object a line
+    /// (`{"t_s", "inputs": {name: [..]}, "outputs": {name: [..]}}`), so a peer can
+    /// recompute the outputs.
+    pub record: Option<PathBuf>,
 }
 
 /// What a policy run did, for the session's report.
@@ -120,6 +124,7 @@ pub struct PolicyDriver {
     next_s: f64,
     targets: Vec<JointCommand>,
     outcome: PolicyOutcome,
+    record: Option<(PathBuf, std::io::BufWriter<std::fs::File>)>,
 }
 
 impl PolicyDriver {
@@ -135,6 +140,16 @@ impl PolicyDriver {
             ))
         })?;
         let period_s = 1.0 / package.manifest.rate_hz;
+        let record = match &run.record {
+            Some(path) => {
+                let file = std::fs::File::create(path).map_err(|source| RuntimeError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                Some((path.clone(), std::io::BufWriter::new(file)))
+            }
+            None => None,
+        };
         let policy = Policy::new(package, Box::new(engine), model)?;
         Ok(PolicyDriver {
             policy,
@@ -146,6 +161,7 @@ impl PolicyDriver {
             next_s: 0.0,
             targets: vec![JointCommand::Off; model.actuated_joints().count()],
             outcome: PolicyOutcome::default(),
+            record,
         })
     }
 
@@ -175,6 +191,9 @@ impl PolicyDriver {
         match self.policy.step(&self.model, &state, &mut self.targets) {
             Ok(report) => {
                 self.outcome.inferences += u64::from(report.inferred);
+                if report.inferred {
+                    self.write_record(t_s)?;
+                }
                 for &k in &self.policy.package().joints {
                     frame.set(k, self.targets[k]);
                 }
@@ -195,6 +214,33 @@ impl PolicyDriver {
             .latency_us
             .push(read.elapsed().as_secs_f64() * 1e6);
         Ok(())
+    }
+
+    /// Writes the last inference to the record, if one is kept.
+    fn write_record(&mut self, t_s: f64) -> Result<(), RuntimeError> {
+        use std::io::Write as _;
+        let Some((path, out)) = &mut self.record else {
+            return Ok(());
+        };
+        let (inputs, outputs) = self.policy.io_names();
+        let named = |names: Vec<String>,
+                     values: &[Vec<f32>]|
+         -> serde_json::Map<String, serde_json::Value> {
+            names
+                .into_iter()
+                .zip(values)
+                .map(|(n, v)| (n, serde_json::json!(v)))
+                .collect()
+        };
+        let line = serde_json::json!({
+            "t_s": t_s,
+            "inputs": named(inputs, self.policy.feeds()),
+            "outputs": named(outputs, self.policy.outputs()),
+        });
+        writeln!(out, "{line}").map_err(|source| RuntimeError::Io {
+            path: path.clone(),
+            source,
+        })
     }
 
     /// What the run did.

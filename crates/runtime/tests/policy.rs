@@ -29,6 +29,7 @@ fn session(package: PathBuf, robot: &str, seconds: f64) -> Session {
                 package,
                 command: vec![("vx".into(), 0.3)],
                 seconds: Some(seconds),
+                record: None,
             }),
         )
     }

@@ -30,6 +30,10 @@ pub struct RunArgs {
     /// How long the policy drives (s of simulated time).
     #[arg(long, default_value_t = 5.0, value_parser = float(0.01..=3600.0, " s"))]
     seconds: f64,
+    /// Write every inference's inputs and outputs to this file (JSON lines), for a peer
+    /// to recompute.
+    #[arg(long)]
+    record_policy: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -79,6 +83,7 @@ pub fn run(args: &RunArgs) -> Result {
                 package: args.package.clone(),
                 command: command(&args.command)?,
                 seconds: Some(args.seconds),
+                record: args.record_policy.clone(),
             }),
         )
     };
