@@ -11,7 +11,12 @@ python=$(scripts/policy_venv.sh)
 [ -x "$bin" ] || cargo build --locked -p embody-cli >&2
 record=$(mktemp /tmp/embody-policy-XXXXXX.jsonl)
 trap 'rm -f "$record"' EXIT
-for package in examples/policies/humanoid_probe; do
+# Each package, and its recurrent pairs to check the carried state of.
+while read -r package pairs; do
   "$bin" policy run "$package" --seconds 1 --command vx=0.3,wz=-0.2 --record-policy "$record" > /dev/null
-  "$python" scripts/peers/onnxruntime_policy.py "$package/model.onnx" "$record"
-done
+  # shellcheck disable=SC2086
+  "$python" scripts/peers/onnxruntime_policy.py "$package/model.onnx" "$record" $pairs
+done <<'PACKAGES'
+examples/policies/humanoid_probe
+examples/policies/arm7_gru_probe h_in=h_out
+PACKAGES
