@@ -25,6 +25,21 @@ pub enum PolicyCommand {
     /// Run a package in simulation (lockstep) on its robot, from the manifest's start
     /// state.
     Run(run::RunArgs),
+    /// Time a package's step (observation, inference, action) on tract.
+    Bench(BenchArgs),
+}
+
+/// Arguments of `embody policy bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The package directory.
+    package: PathBuf,
+    /// Steps timed (after 100 of warm-up).
+    #[arg(long, default_value_t = 2000, value_parser = crate::numbers::count::<usize>(10..=1_000_000))]
+    steps: usize,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// A package and the robot to check it against.
@@ -46,6 +61,7 @@ pub fn run(command: PolicyCommand) -> Result {
         PolicyCommand::Info(args) => (args, true),
         PolicyCommand::Check(args) => (args, false),
         PolicyCommand::Run(args) => return run::run(&args),
+        PolicyCommand::Bench(args) => return bench(&args),
     };
     let model = robot_for(&args.package, args.robot.as_deref(), args.floating_base)
         .map_err(RuntimeError::from)?;
@@ -62,6 +78,19 @@ pub fn run(command: PolicyCommand) -> Result {
         package.onnx_path().display(),
         engine.name()
     );
+    Ok(())
+}
+
+fn bench(args: &BenchArgs) -> Result {
+    let f = embody_runtime::bench::policy::run(&args.package, args.steps)?;
+    if args.json {
+        println!("{}", serde_json::json!(f));
+    } else {
+        println!(
+            "{} on {} ({} inputs): step {:.1} µs median, {:.1} µs p99; inference alone {:.1} µs median ({} steps)",
+            f.policy, f.engine, f.inputs, f.step_us, f.step_p99_us, f.inference_us, f.steps
+        );
+    }
     Ok(())
 }
 

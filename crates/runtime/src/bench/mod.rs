@@ -6,12 +6,14 @@
 //! - [`wire`]: the link's codec, the bus budget, the host → bridge → host round trip.
 //! - [`flash`]: many virtual units flashed at once on paced links.
 //! - [`plan`]: a jerk-limited joint move and a Cartesian line through IK.
+//! - [`policy`]: a learned policy's step: observation, inference, action.
 //! - [`model`]: the rigid-body algorithms per call; [`sim`]: physics steps per second.
 
 pub mod flash;
 pub mod loop_timing;
 pub mod model;
 pub mod plan;
+pub mod policy;
 pub mod sim;
 pub mod viz;
 pub mod wire;

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# A policy step on tract (embody policy bench) beside onnxruntime's inference on the same
+# network, medians, and their ratio. Not part of the tests (timings are not tests).
+# Usage: scripts/bench_policy.sh [EMBODY_BIN] [PACKAGE]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bin=${1:-target/release/embody}
+package=${2:-examples/policies/humanoid_mlp_bench}
+python=$(scripts/policy_venv.sh)
+[ -x "$bin" ] || cargo build --release --locked -p embody-cli >&2
+ours=$("$bin" policy bench "$package" --json)
+theirs=$("$python" scripts/peers/onnxruntime_bench.py "$package/model.onnx")
+"$python" - "$ours" "$theirs" <<'PY'
+import json, sys
+ours, theirs = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(f"{ours['policy']}: embody step (observation + tract inference + action) {ours['step_us']:.1f} µs median, "
+      f"p99 {ours['step_p99_us']:.1f} µs")
+print(f"inference: tract {ours['inference_us']:.1f} µs, {theirs['engine']} {theirs['inference_us']:.1f} µs "
+      f"(from Python); tract / onnxruntime = {ours['inference_us'] / theirs['inference_us']:.2f}")
+PY
