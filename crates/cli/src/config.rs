@@ -146,16 +146,7 @@ fn init(robot: &str, map: &DefaultMap, dir: &std::path::Path, force: bool) -> Re
     let path = embody_fleet::config::robot_file(dir, robot)
         .map_err(|e| CliError::Usage(format!("--robot {robot}: {e}")))?;
     let model = robots::load(robot, Some(false))?;
-    let text = defaults::robot_file(&model, robot, map).map_err(embody_fleet::FleetError::from)?;
-    if path.exists() && !force {
-        return Err(CliError::file(
-            &path,
-            "exists already (--force replaces it)",
-        ));
-    }
-    let folder = dir.join("robots");
-    std::fs::create_dir_all(&folder).map_err(|e| CliError::file(&folder, e))?;
-    std::fs::write(&path, text).map_err(|e| CliError::file(&path, e))?;
+    defaults::write_robot_file(&path, &model, robot, map, force)?;
     println!(
         "wrote {}: {}",
         path.display(),

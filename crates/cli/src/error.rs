@@ -25,6 +25,9 @@ pub enum CliError {
     /// A signing key.
     #[error(transparent)]
     Key(#[from] embody_fleet::keys::KeyError),
+    /// A firmware file too large or unreadable.
+    #[error(transparent)]
+    ImageFile(#[from] embody_fleet::image_file::ReadError),
     /// The virtual MCU.
     #[error(transparent)]
     Vmcu(#[from] embody_vmcu::VmcuError),

@@ -1,15 +1,14 @@
 //! `embody fw keygen|sign|inspect|verify`: signed firmware images for the bridge. Keys
 //! are Ed25519 PEM files (OpenSSL's format both ways); images are embody-fwimage's
-//! (header, payload, trailer with SHA-256, signature and security counter). A file larger
-//! than an image can be is refused from its size, before it is read, and no more than
-//! one byte past the limit is ever read: memory and time are bounded whatever the file.
+//! (header, payload, trailer with SHA-256, signature and security counter), read with
+//! their size bounded (`embody_fleet::image_file`).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
+use embody_fleet::image_file::{IMAGE_LIMIT, PAYLOAD_LIMIT, read_bounded};
 use embody_fleet::{hex, keys};
-use embody_fwimage::{Header, Image, MAX_PAYLOAD, Version, image_len, parse, sign};
+use embody_fwimage::{Header, Image, Version, image_len, parse, sign};
 use serde_json::json;
 
 use crate::error::{CliError, Result};
@@ -65,60 +64,6 @@ pub struct SignArgs {
     output: PathBuf,
 }
 
-/// What a file read is limited to: its size in bytes and what the limit is.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Limit {
-    bytes: u64,
-    what: &'static str,
-}
-
-/// A firmware binary to sign: at most a flash slot.
-const PAYLOAD_LIMIT: Limit = Limit {
-    bytes: MAX_PAYLOAD as u64,
-    what: "a firmware payload (the bridge's flash slot)",
-};
-
-/// A signed image: a full slot's payload with its header and trailer.
-pub(crate) const IMAGE_LIMIT: Limit = Limit {
-    bytes: image_len(MAX_PAYLOAD as usize) as u64,
-    what: "a firmware image",
-};
-
-/// Reads `path` whole if it is no larger than `limit`: a larger file is refused from its
-/// size without being read, and one that is not what its size says (it grew, or a pipe
-/// or device) is read no further than one byte past the limit.
-pub(crate) fn read(path: &Path, limit: Limit) -> Result<Vec<u8>> {
-    let file = std::fs::File::open(path).map_err(|e| CliError::file(path, e))?;
-    let size = file.metadata().map_err(|e| CliError::file(path, e))?.len();
-    if size > limit.bytes {
-        return Err(CliError::file(
-            path,
-            format!(
-                "{size} bytes, more than the {}-byte limit of {}",
-                limit.bytes, limit.what
-            ),
-        ));
-    }
-    read_at_most(file, limit.bytes)
-        .map_err(|e| CliError::file(path, e))?
-        .ok_or_else(|| {
-            CliError::file(
-                path,
-                format!("more than the {}-byte limit of {}", limit.bytes, limit.what),
-            )
-        })
-}
-
-/// All of `reader` if it holds at most `limit` bytes, `None` if it holds more; reads no
-/// more than `limit + 1` bytes either way.
-fn read_at_most(reader: impl Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
-    let mut bytes = Vec::new();
-    reader
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)?;
-    Ok((bytes.len() as u64 <= limit).then_some(bytes))
-}
-
 fn build_id(arg: Option<&str>, payload: &[u8]) -> Result<[u8; 16]> {
     let mut id = [0u8; 16];
     match arg {
@@ -157,14 +102,14 @@ pub fn run(command: FwCommand) -> Result {
         }
         FwCommand::Sign(args) => sign_image(&args),
         FwCommand::Inspect { image, json } => {
-            let bytes = read(&image, IMAGE_LIMIT)?;
+            let bytes = read_bounded(&image, IMAGE_LIMIT)?;
             let parsed = parse(&bytes).map_err(|e| CliError::file(&image, e))?;
             describe(&image, &parsed, json);
             Ok(())
         }
         FwCommand::Verify { pubkey, image } => {
             let key = keys::read_verifying_key(&pubkey)?;
-            let bytes = read(&image, IMAGE_LIMIT)?;
+            let bytes = read_bounded(&image, IMAGE_LIMIT)?;
             let parsed = parse(&bytes)
                 .and_then(|p| p.verify(&key).map(|()| p))
                 .map_err(|e| CliError::file(&image, e))?;
@@ -182,7 +127,7 @@ pub fn run(command: FwCommand) -> Result {
 
 fn sign_image(args: &SignArgs) -> Result {
     let key = keys::read_signing_key(&args.key)?;
-    let payload = read(&args.input, PAYLOAD_LIMIT)?;
+    let payload = read_bounded(&args.input, PAYLOAD_LIMIT)?;
     let header = Header {
         version: args.version,
         payload_len: u32::try_from(payload.len()).unwrap_or(u32::MAX),
@@ -233,43 +178,4 @@ fn describe(path: &Path, image: &Image<'_>, json: bool) {
     println!("  signed by key     {}", hex(&image.key_id));
     println!("  sha256            {} (matches)", hex(&image.digest));
     println!("  signature         not checked: use `embody fw verify --pubkey PUB`");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Counts what is read through it.
-    struct Counted<R> {
-        inner: R,
-        read: u64,
-    }
-
-    impl<R: Read> Read for Counted<R> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = self.inner.read(buf)?;
-            self.read += n as u64;
-            Ok(n)
-        }
-    }
-
-    #[test]
-    fn an_endless_input_is_read_one_byte_past_the_limit_and_no_further() {
-        let mut endless = Counted {
-            inner: std::io::repeat(0xAB),
-            read: 0,
-        };
-        let read = read_at_most(&mut endless, 1000).expect("reads");
-        assert_eq!(read, None, "more than the limit");
-        assert_eq!(endless.read, 1001);
-    }
-
-    #[test]
-    fn an_input_within_the_limit_is_read_whole() {
-        assert_eq!(
-            read_at_most(&[7u8; 1000][..], 1000).expect("reads"),
-            Some(vec![7u8; 1000])
-        );
-        assert_eq!(read_at_most(&[][..], 0).expect("reads"), Some(Vec::new()));
-    }
 }

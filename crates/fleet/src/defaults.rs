@@ -211,6 +211,35 @@ fn toml_key(name: &str) -> String {
     }
 }
 
+/// Writes `robot`'s generated actuator file to `path` (its folder made if missing),
+/// refusing to replace a file there unless `force`.
+pub fn write_robot_file(
+    path: &std::path::Path,
+    model: &Model,
+    robot: &str,
+    map: &DefaultMap,
+    force: bool,
+) -> Result<(), crate::FleetError> {
+    let text = robot_file(model, robot, map)?;
+    let io = |source: std::io::Error| crate::FleetError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if path.exists() && !force {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "exists already (--force replaces it)",
+        )));
+    }
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder).map_err(|source| crate::FleetError::Io {
+            path: folder.to_owned(),
+            source,
+        })?;
+    }
+    std::fs::write(path, text).map_err(io)
+}
+
 /// The generated map of `model` as a robot's actuator file (`robots/<robot>.toml`),
 /// joints in joint order, with a comment on how it was made.
 pub fn robot_file(model: &Model, robot: &str, map: &DefaultMap) -> Result<String, DefaultsError> {

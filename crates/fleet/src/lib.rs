@@ -22,6 +22,7 @@ pub mod config;
 pub mod defaults;
 mod error;
 pub mod flash;
+pub mod image_file;
 pub mod keys;
 pub mod name;
 pub mod record;

@@ -61,7 +61,8 @@ fn targets(args: &FlashArgs) -> Result<Vec<Target>> {
 
 /// Runs `embody flash`.
 pub fn run(args: &FlashArgs) -> Result {
-    let bytes = crate::fw::read(&args.image, crate::fw::IMAGE_LIMIT)?;
+    let bytes =
+        embody_fleet::image_file::read_bounded(&args.image, embody_fleet::image_file::IMAGE_LIMIT)?;
     let key = embody_fleet::keys::read_verifying_key(&args.pubkey)?;
     let image = CheckedImage::check(&bytes, &key)
         .map_err(|e| CliError::file(&args.image, format!("refused before sending: {e}")))?;
