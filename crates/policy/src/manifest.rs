@@ -271,6 +271,11 @@ pub struct Action {
     /// The output is a chunk of actions.
     #[serde(default)]
     pub chunk: Option<Chunk>,
+    /// Add the torque that holds the robot's links against gravity at the measured
+    /// posture to every position or velocity target (`tau_ff`), as an arm's own
+    /// controller would (default false: the actuators' PD alone).
+    #[serde(default)]
+    pub gravity_feedforward: bool,
 }
 
 /// What an action commands.
@@ -474,6 +479,12 @@ impl Manifest {
                         "must be [low, high], finite, low ≤ high".into(),
                     );
                 }
+                if !crate::observe::COMMAND_KEYS.contains(&key.as_str()) {
+                    bad(
+                        format!("episode.sample.{key}"),
+                        "is not a command (vx, vy, wz, x, y, z)".into(),
+                    );
+                }
             }
             if let Success::Reach { within_m, .. } = &episode.success
                 && !(within_m.is_finite() && *within_m > 0.0)
@@ -614,6 +625,12 @@ impl Action {
             return Err((
                 "kp".into(),
                 "position targets need the joints' stiffness".into(),
+            ));
+        }
+        if self.gravity_feedforward && self.kind == ActionKind::Torque {
+            return Err((
+                "gravity_feedforward".into(),
+                "applies to position and velocity targets, not torques".into(),
             ));
         }
         if let Some(clip) = self.clip

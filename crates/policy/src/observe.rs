@@ -22,23 +22,21 @@ pub struct Command {
     pub goal: [f64; 3],
 }
 
+/// A command's keys: the velocity's `vx vy wz`, then the goal's `x y z`.
+pub const COMMAND_KEYS: [&str; 6] = ["vx", "vy", "wz", "x", "y", "z"];
+
 impl Command {
-    /// The command `values` give by key (`vx vy wz x y z`); on an unknown key, the key.
+    /// The command `values` give by key ([`COMMAND_KEYS`]); on an unknown key, the key.
     pub fn from_values<'a>(
         values: impl IntoIterator<Item = (&'a String, &'a f64)>,
     ) -> Result<Command, String> {
         let mut command = Command::default();
         for (key, value) in values {
-            let slot = match key.as_str() {
-                "vx" => &mut command.velocity[0],
-                "vy" => &mut command.velocity[1],
-                "wz" => &mut command.velocity[2],
-                "x" => &mut command.goal[0],
-                "y" => &mut command.goal[1],
-                "z" => &mut command.goal[2],
-                _ => return Err(key.clone()),
-            };
-            *slot = *value;
+            match COMMAND_KEYS.iter().position(|k| k == key) {
+                Some(i @ 0..3) => command.velocity[i] = *value,
+                Some(i) => command.goal[i - 3] = *value,
+                None => return Err(key.clone()),
+            }
         }
         Ok(command)
     }

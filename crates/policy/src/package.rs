@@ -49,6 +49,12 @@ fn read_text(path: &Path) -> Result<String, Problem> {
     std::fs::read_to_string(path).map_err(|e| problem(format!("cannot read: {e}")))
 }
 
+/// Reads and checks `dir`'s manifest on its own (not against a robot or the graph).
+pub fn read_manifest(dir: &Path) -> Result<Manifest, PolicyError> {
+    let file = dir.join("policy.toml");
+    Manifest::parse(&read_text(&file)?, &file).map_err(PolicyError::Problems)
+}
+
 /// The robot a package runs on: `robot` if given (a built-in name or a URDF path), else
 /// the manifest's (a URDF path there is relative to the package), with the manifest's
 /// floating base unless `floating_base` says otherwise.
@@ -58,17 +64,32 @@ pub fn robot_for(
     floating_base: Option<bool>,
 ) -> Result<Model, PolicyError> {
     let file = dir.join("policy.toml");
-    let manifest = Manifest::parse(&read_text(&file)?, &file).map_err(PolicyError::Problems)?;
-    let (name, key) = match (robot, &manifest.robot) {
-        (Some(r), _) => (r.to_owned(), "--robot"),
-        (None, Some(r)) if embody_model::robots::builtin(r).is_some() => (r.clone(), "robot"),
-        (None, Some(r)) => (dir.join(r).display().to_string(), "robot"),
+    let manifest = read_manifest(dir)?;
+    let (name, floating) = robot_name(dir, &manifest, robot, floating_base)?;
+    let key = if robot.is_some() { "--robot" } else { "robot" };
+    embody_model::robots::load(&name, floating)
+        .map_err(|e| Problem::new(&file, key, e.to_string()).into())
+}
+
+/// The robot `manifest` (in `dir`) runs on, as [`robot_for`] loads it: `robot` if given,
+/// else the manifest's (a built-in name, or a URDF path made relative to the package),
+/// and whether its base floats when that is said.
+pub fn robot_name(
+    dir: &Path,
+    manifest: &Manifest,
+    robot: Option<&str>,
+    floating_base: Option<bool>,
+) -> Result<(String, Option<bool>), PolicyError> {
+    let name = match (robot, &manifest.robot) {
+        (Some(r), _) => r.to_owned(),
+        (None, Some(r)) if embody_model::robots::builtin(r).is_some() => r.clone(),
+        (None, Some(r)) => dir.join(r).display().to_string(),
         (None, None) => {
+            let file = dir.join("policy.toml");
             return Err(Problem::new(&file, "robot", "names no robot: give one (--robot)").into());
         }
     };
-    embody_model::robots::load(&name, floating_base.or(manifest.floating_base))
-        .map_err(|e| Problem::new(&file, key, e.to_string()).into())
+    Ok((name, floating_base.or(manifest.floating_base)))
 }
 
 impl Package {
@@ -144,6 +165,18 @@ impl Package {
                 }
             }
         }
+        if let Some(crate::manifest::Episode {
+            success: crate::manifest::Success::Reach { frame, .. },
+            ..
+        }) = &manifest.episode
+            && model.frame_id(frame).is_none()
+        {
+            problems.push(Problem::new(
+                &file,
+                "episode.success.frame",
+                format!("{} has no frame named '{frame}'", model.name),
+            ));
+        }
         if let Err(key) = Command::from_values(&manifest.command) {
             problems.push(Problem::new(
                 &file,
@@ -203,6 +236,17 @@ impl Package {
             input_normalizers,
             action_normalizer,
         })
+    }
+
+    /// The builder of the network's inputs for `model` (the one the package was checked
+    /// against).
+    pub fn observation_builder(&self, model: &Model) -> ObservationBuilder {
+        ObservationBuilder::new(
+            &self.manifest,
+            model,
+            self.joints.clone(),
+            self.input_normalizers.clone(),
+        )
     }
 
     /// The network's file.
@@ -431,12 +475,7 @@ impl Policy {
             .iter()
             .map(|s| vec![0.0; s.shape.iter().map(|d| d.unwrap_or(1)).product()])
             .collect();
-        let observe = ObservationBuilder::new(
-            m,
-            model,
-            package.joints.clone(),
-            package.input_normalizers.clone(),
-        );
+        let observe = package.observation_builder(model);
         let act = ActionMapper::new(m, package.action_normalizer.clone());
         let last_action = vec![0.0; m.action_size()];
         let observed = vec![Vec::new(); m.inputs.len()];

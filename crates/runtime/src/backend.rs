@@ -96,7 +96,11 @@ pub(crate) struct Opened {
 
 /// The model of `robot` as the loop on `backend` controls it: a floating base pinned on
 /// its stand on the wire (the bridge carries no IMU), and the unit's model for a unit.
-pub(crate) fn model_for(backend: &Backend, robot: &str) -> Result<Arc<Model>, RuntimeError> {
+pub(crate) fn model_for(
+    backend: &Backend,
+    robot: &str,
+    floating_base: Option<bool>,
+) -> Result<Arc<Model>, RuntimeError> {
     Ok(Arc::new(match backend {
         Backend::Simulator(Simulator {
             scenario: Some(scenario),
@@ -106,7 +110,7 @@ pub(crate) fn model_for(backend: &Backend, robot: &str) -> Result<Arc<Model>, Ru
             unit: Some(unit), ..
         }) => unit.model.clone(),
         Backend::Wire(_) => robots::load(robot, Some(false))?,
-        Backend::Simulator(_) | Backend::Mock => robots::load(robot, None)?,
+        Backend::Simulator(_) | Backend::Mock => robots::load(robot, floating_base)?,
     }))
 }
 

@@ -116,6 +116,9 @@ pub enum Drive {
     Motion,
     /// A learned policy package ([`crate::policy_driver`]).
     Policy(PolicyRun),
+    /// A task recorded as demonstrations for a policy package
+    /// ([`crate::demonstrate`]).
+    Demonstrate(crate::demonstrate::Demonstration),
     /// A driver of the caller's, one per unit.
     Custom(DriverFactory),
 }
@@ -142,6 +145,9 @@ impl Drive {
             Drive::Off => Box::new(Off),
             Drive::Motion => Box::new(MotionDriver::new(model.clone())),
             Drive::Policy(run) => Box::new(PolicyDriver::new(run, model)?),
+            Drive::Demonstrate(demo) => Box::new(crate::demonstrate::DemonstrationDriver::new(
+                demo, model, sensors,
+            )?),
             Drive::Custom(factory) => (factory.0)(model, sensors),
         })
     }

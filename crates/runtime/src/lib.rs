@@ -23,10 +23,12 @@
 
 mod backend;
 pub mod bench;
+pub mod demonstrate;
 mod drive;
 mod error;
 mod lockstep;
 pub mod policy_driver;
+pub mod policy_eval;
 mod realtime;
 mod report;
 mod robot;
@@ -36,6 +38,7 @@ mod sinks;
 mod task;
 
 pub use backend::{Backend, Simulator, Wire};
+pub use demonstrate::Demonstration;
 pub use drive::{
     Drive, DriveStatus, Driver, DriverFactory, Poll, TaskOutcome, describe_progress, motion,
 };
@@ -43,7 +46,7 @@ pub use drive::{
 pub use embody_policy as policy;
 pub use error::RuntimeError;
 pub use lockstep::Lockstep;
-pub use policy_driver::{PolicyOutcome, PolicyRun};
+pub use policy_driver::{PolicyOutcome, PolicyRun, Reach};
 pub use realtime::{RealtimeLoop, arm_and_start};
 pub use report::{FaultReport, Report, UnitReport};
 pub use robot::{AnyRobot, SimBackend};

@@ -14,7 +14,8 @@ use std::time::Instant;
 use embody_control::targets::TargetFrame;
 use embody_control::{ControllerKind, Lifecycle, LoopCommand};
 use embody_hal::JointCommand;
-use embody_model::Model;
+use embody_model::{Data, FrameId, Model, frame_placements, gravity_torques};
+use embody_policy::manifest::{Episode, Success};
 use embody_policy::observe::{Command, StepInput};
 use embody_policy::{Package, Policy, PolicyError};
 
@@ -82,6 +83,32 @@ pub struct PolicyOutcome {
     pub base_height_m: Option<(f64, f64)>,
     /// A floating base's largest tilt from upright (rad).
     pub max_tilt_rad: f64,
+    /// For a package whose episode succeeds by reaching: how close its frame came.
+    pub reach: Option<Reach>,
+}
+
+/// How close a frame came to the commanded goal position.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reach {
+    /// The frame.
+    pub frame: String,
+    /// The goal (m, world).
+    pub goal: [f64; 3],
+    /// Success distance (m).
+    pub within_m: f64,
+    /// Distance at the last step (m).
+    pub final_m: f64,
+    /// Closest distance (m).
+    pub closest_m: f64,
+    /// First time the frame came within `within_m` (s since the policy started).
+    pub reached_at_s: Option<f64>,
+}
+
+impl Reach {
+    /// Whether the frame is within reach of the goal at the end.
+    pub fn succeeded(&self) -> bool {
+        self.final_m <= self.within_m
+    }
 }
 
 impl PolicyOutcome {
@@ -125,6 +152,43 @@ pub struct PolicyDriver {
     targets: Vec<JointCommand>,
     outcome: PolicyOutcome,
     record: Option<(PathBuf, std::io::BufWriter<std::fs::File>)>,
+    kinematics: Kinematics,
+    gravity_feedforward: bool,
+    reach_frame: Option<FrameId>,
+}
+
+/// The model's configuration and frames at the measured state, for gravity torques and
+/// the reached frame.
+struct Kinematics {
+    data: Data,
+    q: Vec<f64>,
+    /// Configuration and velocity index of each actuated joint.
+    idx: Vec<(usize, usize)>,
+    floating: bool,
+}
+
+impl Kinematics {
+    fn new(model: &Model) -> Kinematics {
+        Kinematics {
+            data: Data::new(model),
+            q: model.neutral_configuration().as_slice().to_vec(),
+            idx: model
+                .actuated_joints()
+                .map(|j| (model.joints[j.0].idx_q, model.joints[j.0].idx_v))
+                .collect(),
+            floating: model.free_flyer().is_some(),
+        }
+    }
+
+    /// Sets the configuration from a snapshot's joints and base.
+    fn set(&mut self, q: &[f64], base_pose: &[f64; 7]) {
+        if self.floating {
+            self.q[..7].copy_from_slice(base_pose);
+        }
+        for (&(iq, _), &value) in self.idx.iter().zip(q) {
+            self.q[iq] = value;
+        }
+    }
 }
 
 impl PolicyDriver {
@@ -150,6 +214,26 @@ impl PolicyDriver {
             }
             None => None,
         };
+        let reach = match &package.manifest.episode {
+            Some(Episode {
+                success: Success::Reach { frame, within_m },
+                ..
+            }) => Some((frame.clone(), *within_m)),
+            _ => None,
+        };
+        let reach_frame = reach.as_ref().and_then(|(f, _)| model.frame_id(f));
+        let gravity_feedforward = package.manifest.action.gravity_feedforward;
+        let outcome = PolicyOutcome {
+            reach: reach.map(|(frame, within_m)| Reach {
+                frame,
+                goal: command.goal,
+                within_m,
+                final_m: f64::NAN,
+                closest_m: f64::INFINITY,
+                reached_at_s: None,
+            }),
+            ..PolicyOutcome::default()
+        };
         let policy = Policy::new(package, Box::new(engine), model)?;
         Ok(PolicyDriver {
             policy,
@@ -160,8 +244,11 @@ impl PolicyDriver {
             started_s: None,
             next_s: 0.0,
             targets: vec![JointCommand::Off; model.actuated_joints().count()],
-            outcome: PolicyOutcome::default(),
+            outcome,
             record,
+            kinematics: Kinematics::new(model),
+            gravity_feedforward,
+            reach_frame,
         })
     }
 
@@ -187,12 +274,29 @@ impl PolicyDriver {
             base_velocity: s.base_velocity,
             command: &self.command,
         };
+        if self.gravity_feedforward || self.reach_frame.is_some() {
+            self.kinematics.set(&s.q[..n], &s.base_pose);
+        }
+        if let (Some(frame), Some(reach)) = (self.reach_frame, &mut self.outcome.reach) {
+            let k = &mut self.kinematics;
+            frame_placements(&self.model, &mut k.data, &k.q);
+            let at = k.data.world_from_frame[frame.0].translation;
+            let d = (at - nalgebra::Vector3::from(reach.goal)).norm();
+            reach.final_m = d;
+            reach.closest_m = reach.closest_m.min(d);
+            if d <= reach.within_m && reach.reached_at_s.is_none() {
+                reach.reached_at_s = Some(t_s);
+            }
+        }
         let mut frame = TargetFrame::default();
         match self.policy.step(&self.model, &state, &mut self.targets) {
             Ok(report) => {
                 self.outcome.inferences += u64::from(report.inferred);
                 if report.inferred {
                     self.write_record(t_s)?;
+                }
+                if self.gravity_feedforward {
+                    self.add_gravity();
                 }
                 for &k in &self.policy.package().joints {
                     frame.set(k, self.targets[k]);
@@ -214,6 +318,19 @@ impl PolicyDriver {
             .latency_us
             .push(read.elapsed().as_secs_f64() * 1e6);
         Ok(())
+    }
+
+    /// Adds the gravity torque at the measured posture to the policy's targets.
+    fn add_gravity(&mut self) {
+        let k = &mut self.kinematics;
+        let g = gravity_torques(&self.model, &mut k.data, &k.q);
+        for &j in &self.policy.package().joints {
+            if let (Some(JointCommand::Impedance { tau_ff, .. }), Some(&(_, iv))) =
+                (self.targets.get_mut(j), k.idx.get(j))
+            {
+                *tau_ff = g[iv];
+            }
+        }
     }
 
     /// Writes the last inference to the record, if one is kept.

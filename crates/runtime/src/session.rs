@@ -46,6 +46,8 @@ pub struct Session {
     /// The robot: a built-in name or a URDF path (default: the task's robot, else the
     /// first built-in; a unit's robot on the wire).
     pub robot: Option<String>,
+    /// Whether a simulated or mocked robot's base floats (default: the model's own).
+    pub floating_base: Option<bool>,
     /// Where the robot is.
     pub backend: Backend,
     /// How the loop is paced.
@@ -75,6 +77,7 @@ impl Session {
     pub fn new(backend: Backend, drive: Drive) -> Session {
         Session {
             robot: None,
+            floating_base: None,
             backend,
             pacing: Pacing::Lockstep,
             drive,
@@ -104,6 +107,7 @@ impl Session {
         }
         let task_robot = match &self.drive {
             Drive::Task(task) => task.robot().map(str::to_owned),
+            Drive::Demonstrate(demo) => demo.task.robot().map(str::to_owned),
             _ => None,
         };
         (self.robot.clone())
@@ -153,7 +157,7 @@ impl Session {
     pub fn run(&self, observer: &mut dyn Observer) -> Result<Report, RuntimeError> {
         self.check()?;
         let name = self.robot_name();
-        let model = backend::model_for(&self.backend, &name)?;
+        let model = backend::model_for(&self.backend, &name, self.floating_base)?;
         let mut control = self
             .control
             .clone()

@@ -12,6 +12,7 @@ use embody_runtime::policy::package::robot_for;
 
 use crate::error::Result;
 
+mod eval;
 mod run;
 
 /// The `policy` subcommands.
@@ -22,11 +23,17 @@ pub enum PolicyCommand {
     /// Check a package against its robot and its network; exit non-zero with every
     /// problem located (`policy.toml: key: reason`).
     Check(PackageArgs),
-    /// Run a package in simulation (lockstep) on its robot, from the manifest's start
-    /// state.
+    /// Run a package on its robot: in simulation from the manifest's start state
+    /// (lockstep, or `--realtime`), or on the wire (`--port`, `--unit`).
     Run(run::RunArgs),
     /// Time a package's step (observation, inference, action) on tract.
     Bench(BenchArgs),
+    /// Run the episodes a package defines in simulation and score them by its success
+    /// test.
+    Eval(eval::EvalArgs),
+    /// Record a task (the expert) in a package's observation and action space, for
+    /// behaviour cloning.
+    Demonstrate(eval::DemonstrateArgs),
 }
 
 /// Arguments of `embody policy bench`.
@@ -62,6 +69,8 @@ pub fn run(command: PolicyCommand) -> Result {
         PolicyCommand::Check(args) => (args, false),
         PolicyCommand::Run(args) => return run::run(&args),
         PolicyCommand::Bench(args) => return bench(&args),
+        PolicyCommand::Eval(args) => return eval::eval(&args),
+        PolicyCommand::Demonstrate(args) => return eval::demonstrate(&args),
     };
     let model = robot_for(&args.package, args.robot.as_deref(), args.floating_base)
         .map_err(RuntimeError::from)?;

@@ -1,17 +1,20 @@
-//! `embody policy run`: a package driving its robot in simulation (lockstep), through the
-//! runtime's policy driver; prints what it did, or JSON.
+//! `embody policy run`: a package driving its robot through the runtime's policy driver —
+//! in simulation (lockstep by default, `--realtime` on the wall clock) from the
+//! manifest's start state, or on the wire (`--port`, `--unit`) from where the robot
+//! stands; prints what it did, or JSON.
 
 use std::path::PathBuf;
 
 use clap::Args;
-use embody_runtime::policy::package::robot_for;
-use embody_runtime::policy::{Manifest, Problem};
-use embody_runtime::policy_driver::start_configuration;
-use embody_runtime::{Backend, Drive, PolicyRun, Quiet, RuntimeError, Session, Simulator};
+use embody_control::RtConfig;
+use embody_runtime::policy_eval::{RobotChoice, simulation};
+use embody_runtime::{Backend, Pacing, PolicyRun, Quiet};
 use serde_json::json;
 
 use crate::error::{CliError, Result};
 use crate::numbers::float;
+use crate::rerun_args::RerunArgs;
+use crate::unit_args::WireArgs;
 
 /// Arguments of `embody policy run`.
 #[derive(Args, Debug)]
@@ -19,7 +22,7 @@ pub struct RunArgs {
     /// The package directory.
     package: PathBuf,
     /// The robot (built-in name or URDF path); default the manifest's.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "unit")]
     robot: Option<String>,
     /// Override whether the robot's base floats.
     #[arg(long)]
@@ -27,9 +30,20 @@ pub struct RunArgs {
     /// Command values over the manifest's: `vx=0.5,wz=0.2` or `x=0.4,y=0,z=0.5`.
     #[arg(long, value_delimiter = ',')]
     command: Vec<String>,
-    /// How long the policy drives (s of simulated time).
+    /// How long the policy drives (s).
     #[arg(long, default_value_t = 5.0, value_parser = float(0.01..=3600.0, " s"))]
     seconds: f64,
+    /// Pace the run by the wall clock instead of lockstep: the loop on its own thread,
+    /// the policy on another.
+    #[arg(long)]
+    realtime: bool,
+    #[command(flatten)]
+    wire: WireArgs,
+    /// Run the loop thread under SCHED_FIFO at this priority (1–99) in a real-time run.
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=99))]
+    priority: Option<i32>,
+    #[command(flatten)]
+    viz: RerunArgs,
     /// Write every inference's inputs and outputs to this file (JSON lines), for a peer
     /// to recompute.
     #[arg(long)]
@@ -40,7 +54,7 @@ pub struct RunArgs {
 }
 
 /// `key=value` pairs, each value a finite number.
-fn command(pairs: &[String]) -> Result<Vec<(String, f64)>> {
+pub(super) fn command(pairs: &[String]) -> Result<Vec<(String, f64)>> {
     pairs
         .iter()
         .map(|pair| {
@@ -62,38 +76,46 @@ fn command(pairs: &[String]) -> Result<Vec<(String, f64)>> {
 
 /// Runs `embody policy run`.
 pub fn run(args: &RunArgs) -> Result {
-    let model = robot_for(&args.package, args.robot.as_deref(), args.floating_base)
-        .map_err(RuntimeError::from)?;
-    let file = args.package.join("policy.toml");
-    let text = std::fs::read_to_string(&file).map_err(|e| CliError::file(&file, e))?;
-    let manifest = Manifest::parse(&text, &file).map_err(|p: Vec<Problem>| {
-        RuntimeError::from(embody_runtime::policy::PolicyError::Problems(p))
-    })?;
-    let simulator = Simulator {
-        initial: Some(start_configuration(&model, &manifest, 0.0)),
-        show_truth: true,
-        ..Simulator::default()
+    let realtime = args.realtime || args.wire.given();
+    if args.priority.is_some() && !realtime {
+        return Err(CliError::Usage(
+            "--priority applies to a real-time run: add --realtime, --port or --unit".into(),
+        ));
+    }
+    let run = PolicyRun {
+        package: args.package.clone(),
+        command: command(&args.command)?,
+        seconds: Some(args.seconds),
+        record: args.record_policy.clone(),
     };
-    let session = Session {
-        robot: args.robot.clone().or(manifest.robot.clone()),
-        stop_after_s: Some(args.seconds + 0.01),
-        ..Session::new(
-            Backend::Simulator(simulator),
-            Drive::Policy(PolicyRun {
-                package: args.package.clone(),
-                command: command(&args.command)?,
-                seconds: Some(args.seconds),
-                record: args.record_policy.clone(),
-            }),
-        )
+    let choice = RobotChoice {
+        robot: args.robot.clone(),
+        floating_base: args.floating_base,
     };
+    let (mut session, manifest) = simulation(run, &choice)?;
+    if let Some(wire) = args.wire.load()? {
+        session.backend = Backend::Wire(wire);
+        session.floating_base = None;
+    }
+    if realtime {
+        session.pacing = Pacing::Realtime(RtConfig {
+            priority: args.priority,
+            ..RtConfig::default()
+        });
+    }
+    session.rerun = args.viz.config(&session.robot_name())?;
     let report = session.run(&mut Quiet)?;
     let unit = report
         .units
         .first()
         .ok_or_else(|| CliError::Failed("no unit ran".into()))?;
     let outcome = unit.policy.clone().unwrap_or_default();
-    let base = unit.base_pose.filter(|_| model.free_flyer().is_some());
+    // The driver follows the base's height only when it floats.
+    let base = unit.base_pose.filter(|_| outcome.base_height_m.is_some());
+    let reach = outcome.reach.as_ref().map(|r| {
+        json!({"frame": r.frame, "goal": r.goal, "final_m": r.final_m, "closest_m": r.closest_m,
+               "reached_at_s": r.reached_at_s, "within_m": r.within_m, "succeeded": r.succeeded()})
+    });
     let faults = unit.fault_reports();
     if args.json {
         let out = json!({
@@ -109,6 +131,7 @@ pub fn run(args: &RunArgs) -> Result {
                 "p99": outcome.latency_quantile_us(0.99),
             },
             "refused": outcome.refused,
+            "reach": reach,
             "final_state": unit.snapshot.lifecycle.to_string(),
             "faults": faults,
             "simulated_s": unit.loop_s,
@@ -136,10 +159,22 @@ pub fn run(args: &RunArgs) -> Result {
             let fell = if outcome.fell() { ", fell" } else { "" };
             println!("base at ({:.3}, {:.3}, {:.3}) m{fell}", b[0], b[1], b[2]);
         }
+        if let Some(r) = &outcome.reach {
+            let when = r.reached_at_s.map_or("never within reach".to_owned(), |t| {
+                format!("within reach at {t:.2} s")
+            });
+            println!(
+                "{} {:.1} mm from the goal at the end (closest {:.1} mm, {when})",
+                r.frame,
+                r.final_m * 1e3,
+                r.closest_m * 1e3
+            );
+        }
         for fault in &faults {
             println!("  {fault}");
         }
     }
+    args.viz.linger();
     if faults.is_empty() {
         Ok(())
     } else {
