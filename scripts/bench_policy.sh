@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # A policy step on tract (embody policy bench) beside onnxruntime's inference on the same
-# network, medians, and their ratio. Not part of the tests (timings are not tests).
-# Usage: scripts/bench_policy.sh [EMBODY_BIN] [PACKAGE]
+# network, medians, and their ratio; then a 50 Hz policy in real time beside the 1 kHz
+# loop (steps on time, the loop's overruns with and without it). Not part of the tests
+# (timings are not tests).
+# Usage: scripts/bench_policy.sh [EMBODY_BIN] [PACKAGE] [SECONDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bin=${1:-target/release/embody}
 package=${2:-examples/policies/humanoid_mlp_bench}
+seconds=${3:-20}
 python=$(scripts/policy_venv.sh)
 [ -x "$bin" ] || cargo build --release --locked -p embody-cli >&2
 ours=$("$bin" policy bench "$package" --json)
@@ -19,3 +22,4 @@ print(f"{ours['policy']}: embody step (observation + tract inference + action) {
 print(f"inference: tract {ours['inference_us']:.1f} µs, {theirs['engine']} {theirs['inference_us']:.1f} µs "
       f"(from Python); tract / onnxruntime = {ours['inference_us'] / theirs['inference_us']:.2f}")
 PY
+"$bin" policy bench examples/policies/arm7_gru_probe --beside-loop "$seconds"

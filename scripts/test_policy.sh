@@ -19,4 +19,5 @@ while read -r package pairs; do
 done <<'PACKAGES'
 examples/policies/humanoid_probe
 examples/policies/arm7_gru_probe h_in=h_out
+examples/policies/arm7_reach
 PACKAGES

@@ -6,6 +6,8 @@
 #   values with the simulator's own record of the same run (and the humanoid's contact
 #   forces with its weight);
 # - a fleet of simulated units lands in one recording, one entity tree per unit;
+# - a policy's actions, observation terms and latency land under policy/, equal to what
+#   the network was fed and gave (scripts/peers/verify_policy_rerun.py);
 # - the connect sink reaches a running server (and refuses a dead address at once), and
 #   a served recording reaches a headless viewer;
 # - the humanoid's recording renders headless (Vulkan on Mesa's software rasterizer, from
@@ -66,6 +68,13 @@ echo "== embody run --units 3 --rerun save: a fleet in one recording"
 "$bin" run examples/tasks/pick_and_place.toml --units 3 --rerun "save=$work/fleet.rrd" > /dev/null
 "$rerun" rrd verify "$work/fleet.rrd"
 "$python" scripts/peers/verify_rerun.py "$work/fleet.rrd" --unit arm7 --fleet 3
+
+echo "== embody policy run --rerun save: a policy's actions, observation terms and latency"
+"$bin" policy run examples/policies/arm7_reach --seconds 1 --rerun "save=$work/policy.rrd" \
+  --record-policy "$work/policy.jsonl" > /dev/null
+"$rerun" rrd verify "$work/policy.rrd"
+"$python" scripts/peers/verify_policy_rerun.py "$work/policy.rrd" --unit arm7 \
+  --record "$work/policy.jsonl" --terms obs:joint_pos:7,obs:ee_position:3,obs:goal_position:3
 
 echo "== embody run --port (a virtual MCU) --rerun save: a live recording on wall time"
 link="$work/arm7.tty"

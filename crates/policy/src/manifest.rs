@@ -167,6 +167,26 @@ pub enum TermKind {
     EePose,
 }
 
+impl TermKind {
+    /// The kind as the manifest spells it (`joint_pos`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TermKind::BaseAngVel => "base_ang_vel",
+            TermKind::BaseLinVel => "base_lin_vel",
+            TermKind::ProjectedGravity => "projected_gravity",
+            TermKind::VelocityCommand => "velocity_command",
+            TermKind::GoalPosition => "goal_position",
+            TermKind::JointPos => "joint_pos",
+            TermKind::JointVel => "joint_vel",
+            TermKind::JointEffort => "joint_effort",
+            TermKind::LastAction => "last_action",
+            TermKind::Phase => "phase",
+            TermKind::EePosition => "ee_position",
+            TermKind::EePose => "ee_pose",
+        }
+    }
+}
+
 /// Where a goal position is expressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -521,6 +521,12 @@ impl Policy {
         &self.feeds
     }
 
+    /// Each manifest input's values at the last inference (manifest order; laid out as
+    /// [`Manifest::layout`] says).
+    pub fn observation(&self) -> &[Vec<f32>] {
+        &self.observed
+    }
+
     /// The network's outputs at the last inference, graph order.
     pub fn outputs(&self) -> &[Vec<f32>] {
         &self.outputs

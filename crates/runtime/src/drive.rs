@@ -29,6 +29,25 @@ pub struct Poll<'a> {
     pub client: &'a LoopClient,
 }
 
+/// Values a driver records at a moment of loop time, under the robot's entity in Rerun.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Loop time (s).
+    pub t_s: f64,
+    /// The entity below the robot's, e.g. `policy/actions`.
+    pub path: String,
+    /// The values, one series each.
+    pub values: Vec<f64>,
+}
+
+/// What a session's sinks hear from a driver at a poll.
+pub(crate) enum Note {
+    /// A task step started or ended (`true`: it failed).
+    Event(String, bool),
+    /// Values to record.
+    Series(Series),
+}
+
 /// Whether a driver has more to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DriveStatus {
@@ -75,6 +94,11 @@ pub trait Driver: Send {
     /// last streamed segments play out.
     fn settle_s(&self) -> f64 {
         0.0
+    }
+
+    /// Values to record (Rerun) since the last call, e.g. a policy's actions.
+    fn series(&mut self) -> Vec<Series> {
+        Vec::new()
     }
 
     /// The task's outcome, for a task.
@@ -264,7 +288,7 @@ pub fn describe_progress(progress: &Progress) -> (f64, String, bool) {
 }
 
 /// Polls a session's driver, as both halves of the loop driver do: forwards the steps it
-/// started and ended to the observer (of unit `unit`) and to `record` (at loop time),
+/// started and ended to the observer (of unit `unit`) and, with its series, to `record`,
 /// and once it is done sets when the session may end (`settle_until`).
 pub(crate) fn poll_driver(
     driver: &mut dyn Driver,
@@ -272,14 +296,17 @@ pub(crate) fn poll_driver(
     unit: usize,
     settle_until: &mut Option<f64>,
     observer: &mut dyn crate::session::Observer,
-    record: &mut dyn FnMut(String, bool) -> Result<(), RuntimeError>,
+    record: &mut dyn FnMut(Note) -> Result<(), RuntimeError>,
 ) -> Result<(), RuntimeError> {
     let status = driver.poll(poll)?;
     for progress in driver.progress() {
         observer.progress(unit, &progress);
         // At loop time (the step's own times count from the task's start).
         let (_, text, failed) = describe_progress(&progress);
-        record(text, failed)?;
+        record(Note::Event(text, failed))?;
+    }
+    for series in driver.series() {
+        record(Note::Series(series))?;
     }
     if status == DriveStatus::Done && settle_until.is_none() {
         *settle_until = Some(poll.now_s + driver.settle_s());

@@ -19,7 +19,7 @@ use embody_policy::manifest::{Episode, Success};
 use embody_policy::observe::{Command, StepInput};
 use embody_policy::{Package, Policy, PolicyError};
 
-use crate::drive::{DriveStatus, Driver, Poll};
+use crate::drive::{DriveStatus, Driver, Poll, Series};
 use crate::error::RuntimeError;
 
 /// Where the simulator starts a policy's robot: the manifest's default posture, its
@@ -51,6 +51,26 @@ pub fn start_configuration(
     q
 }
 
+/// Each observation term's Rerun entity, `policy/observation/<input>/<kind>` (a kind
+/// twice in an input gets its term index), with where its values lie in its input.
+fn term_paths(manifest: &embody_policy::Manifest) -> Vec<(usize, usize, usize, String)> {
+    let mut paths = Vec::new();
+    for (i, input) in manifest.inputs.iter().enumerate() {
+        let layout = manifest.layout(i);
+        for &(t, kind, start, len) in &layout {
+            let twice = layout.iter().filter(|l| l.1 == kind).count() > 1;
+            let suffix = if twice {
+                format!("_{t}")
+            } else {
+                String::new()
+            };
+            let path = format!("policy/observation/{}/{}{suffix}", input.name, kind.name());
+            paths.push((i, start, len, path));
+        }
+    }
+    paths
+}
+
 /// A policy run, as a session describes it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PolicyRun {
@@ -79,6 +99,10 @@ pub struct PolicyOutcome {
     pub latency_us: Vec<f64>,
     /// Targets the loop's full queue refused.
     pub refused: u64,
+    /// Steps that ran more than half a period after their time (real time).
+    pub late: u64,
+    /// Steps never taken: the driver fell more than a period behind and skipped them.
+    pub skipped: u64,
     /// A floating base's height at the first step and its lowest since (m).
     pub base_height_m: Option<(f64, f64)>,
     /// A floating base's largest tilt from upright (rad).
@@ -130,6 +154,15 @@ impl PolicyOutcome {
         dropped || self.max_tilt_rad > 60f64.to_radians()
     }
 
+    /// The share of the steps due that ran on time (0–1): neither late nor skipped.
+    pub fn on_time(&self) -> f64 {
+        let due = self.steps + self.skipped;
+        if due == 0 {
+            return 1.0;
+        }
+        (self.steps - self.late.min(self.steps)) as f64 / due as f64
+    }
+
     /// The `p`-quantile (0–1) of the latency (µs); NaN without steps.
     pub fn latency_quantile_us(&self, p: f64) -> f64 {
         let mut v = self.latency_us.clone();
@@ -155,6 +188,9 @@ pub struct PolicyDriver {
     kinematics: Kinematics,
     gravity_feedforward: bool,
     reach_frame: Option<FrameId>,
+    /// Each observation term's Rerun entity: (input, first value, values, path).
+    term_paths: Vec<(usize, usize, usize, String)>,
+    series: Vec<Series>,
 }
 
 /// The model's configuration and frames at the measured state, for gravity torques and
@@ -234,6 +270,7 @@ impl PolicyDriver {
             }),
             ..PolicyOutcome::default()
         };
+        let term_paths = term_paths(&package.manifest);
         let policy = Policy::new(package, Box::new(engine), model)?;
         Ok(PolicyDriver {
             policy,
@@ -249,6 +286,8 @@ impl PolicyDriver {
             kinematics: Kinematics::new(model),
             gravity_feedforward,
             reach_frame,
+            term_paths,
+            series: Vec::new(),
         })
     }
 
@@ -289,12 +328,19 @@ impl PolicyDriver {
             }
         }
         let mut frame = TargetFrame::default();
+        let now_s = poll.now_s;
         match self.policy.step(&self.model, &state, &mut self.targets) {
             Ok(report) => {
                 self.outcome.inferences += u64::from(report.inferred);
                 if report.inferred {
                     self.write_record(t_s)?;
+                    self.observe_series(now_s);
                 }
+                self.series.push(Series {
+                    t_s: now_s,
+                    path: "policy/actions".into(),
+                    values: report.action,
+                });
                 if self.gravity_feedforward {
                     self.add_gravity();
                 }
@@ -314,10 +360,31 @@ impl PolicyDriver {
             self.outcome.refused += 1;
         }
         self.outcome.steps += 1;
-        self.outcome
-            .latency_us
-            .push(read.elapsed().as_secs_f64() * 1e6);
+        let latency_us = read.elapsed().as_secs_f64() * 1e6;
+        self.outcome.latency_us.push(latency_us);
+        self.series.push(Series {
+            t_s: now_s,
+            path: "policy/latency_us".into(),
+            values: vec![latency_us],
+        });
         Ok(())
+    }
+
+    /// Queues each observation term's values of the last inference for the recording.
+    fn observe_series(&mut self, t_s: f64) {
+        let observed = self.policy.observation();
+        for (input, start, len, path) in &self.term_paths {
+            if let Some(values) = observed
+                .get(*input)
+                .and_then(|v| v.get(*start..start + len))
+            {
+                self.series.push(Series {
+                    t_s,
+                    path: path.clone(),
+                    values: values.iter().map(|&x| f64::from(x)).collect(),
+                });
+            }
+        }
     }
 
     /// Adds the gravity torque at the measured posture to the policy's targets.
@@ -368,7 +435,9 @@ impl PolicyDriver {
 
 impl Driver for PolicyDriver {
     fn poll_period_s(&self) -> f64 {
-        self.period_s
+        // Four polls a step: a real-time step runs at most a quarter period late, however
+        // the poll timer and the loop's clock drift.
+        self.period_s / 4.0
     }
 
     fn poll(&mut self, poll: &Poll<'_>) -> Result<DriveStatus, RuntimeError> {
@@ -393,15 +462,24 @@ impl Driver for PolicyDriver {
         }
         // Half a loop period of slack: polls land on whole ticks.
         if poll.now_s + 5e-4 >= self.next_s {
+            if poll.now_s - self.next_s > 0.5 * self.period_s {
+                self.outcome.late += 1;
+            }
             self.step(poll, t_s)?;
             self.outcome.active_s = t_s;
             self.next_s += self.period_s;
             if self.next_s <= poll.now_s {
                 // Behind by more than a step (real time): skip, do not burst.
-                self.next_s = poll.now_s + self.period_s;
+                let behind = ((poll.now_s - self.next_s) / self.period_s).floor() as u64 + 1;
+                self.outcome.skipped += behind;
+                self.next_s += behind as f64 * self.period_s;
             }
         }
         Ok(DriveStatus::Running)
+    }
+
+    fn series(&mut self) -> Vec<Series> {
+        std::mem::take(&mut self.series)
     }
 
     fn policy_outcome(&self) -> Option<PolicyOutcome> {

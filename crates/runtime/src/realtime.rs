@@ -15,7 +15,7 @@ use embody_model::Model;
 use embody_viz::{Clock, LiveRecorder, LiveStats, Recorder, VizConfig};
 
 use crate::backend::{Opened, sensors};
-use crate::drive::{Poll, poll_driver};
+use crate::drive::{Note, Poll, poll_driver};
 use crate::error::RuntimeError;
 use crate::report::{Report, UnitReport, describe_events, joint_names};
 use crate::robot::AnyRobot;
@@ -87,6 +87,18 @@ impl<R: Robot + 'static> RealtimeLoop<R> {
     pub fn record_event(&self, t_s: f64, text: String, warning: bool) {
         if let Some(live) = &self.live {
             live.event(t_s, text, warning);
+        }
+    }
+
+    /// Logs what a driver says at `t_s` in the live recording, if any.
+    pub(crate) fn record(&self, t_s: f64, note: Note) {
+        match note {
+            Note::Event(text, failed) => self.record_event(t_s, text, failed),
+            Note::Series(s) => {
+                if let Some(live) = &self.live {
+                    live.series(s.t_s, s.path, s.values);
+                }
+            }
         }
     }
 
@@ -185,8 +197,8 @@ pub(crate) fn run(
                         0,
                         &mut settle_until,
                         observer,
-                        &mut |text, failed| {
-                            running.record_event(now_s, text, failed);
+                        &mut |note| {
+                            running.record(now_s, note);
                             Ok(())
                         },
                     )?;
@@ -198,6 +210,7 @@ pub(crate) fn run(
             })
         });
     let timing = baseline.map(|b| since(&b, &client.timing()));
+    let origin_ns = running.origin_ns;
     let stopped = running.stop();
     let loop_s = result?;
     let (_, robot, recording) = stopped?;
@@ -213,6 +226,7 @@ pub(crate) fn run(
             loop_s,
             base_pose: robot.base_pose(),
             contacts: robot.sim().map(|s| s.world().contacts().active().len()),
+            origin_ns,
         }],
         wall_s: wall.elapsed().as_secs_f64(),
         timing,

@@ -32,6 +32,9 @@ pub struct UnitReport {
     pub base_pose: Option<[f64; 7]>,
     /// The simulator's active contact points at the end.
     pub contacts: Option<usize>,
+    /// The events' clock at loop time zero (ns): 0 in lockstep, the system clock's
+    /// reading when a real-time loop started.
+    pub origin_ns: u64,
 }
 
 impl UnitReport {
@@ -59,7 +62,7 @@ impl UnitReport {
                     cause,
                     ..
                 } => Some(FaultReport {
-                    at_s: e.stamp_ns as f64 * 1e-9,
+                    at_s: e.stamp_ns.saturating_sub(self.origin_ns) as f64 * 1e-9,
                     kind: cause.kind(),
                     joint: cause.joint().map(|k| {
                         self.joints

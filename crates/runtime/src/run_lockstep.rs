@@ -9,7 +9,7 @@ use embody_control::{ControlConfig, StateSnapshot};
 use embody_viz::{Clock, LoopStats, Recorder, RecordingStream};
 
 use crate::backend::{Opened, sensors};
-use crate::drive::{Driver, Poll, poll_driver};
+use crate::drive::{Driver, Note, Poll, poll_driver};
 use crate::error::RuntimeError;
 use crate::lockstep::Lockstep;
 use crate::realtime::arm_and_start;
@@ -81,9 +81,14 @@ impl UnitRun {
                 k,
                 &mut self.settle_until,
                 observer,
-                &mut |text, failed| match recorder.as_mut() {
-                    Some(recorder) => Ok(recorder.event(now_s, &text, failed)?),
-                    None => Ok(()),
+                &mut |note| match (recorder.as_mut(), note) {
+                    (Some(recorder), Note::Event(text, failed)) => {
+                        Ok(recorder.event(now_s, &text, failed)?)
+                    }
+                    (Some(recorder), Note::Series(s)) => {
+                        Ok(recorder.series(s.t_s, &s.path, &s.values)?)
+                    }
+                    (None, _) => Ok(()),
                 },
             )?;
         }
@@ -110,6 +115,7 @@ impl UnitRun {
             loop_s: self.rig.tick as f64 * period_s,
             base_pose: self.rig.robot.base_pose(),
             contacts: (self.rig.robot.sim()).map(|s| s.world().contacts().active().len()),
+            origin_ns: 0,
         }
     }
 }

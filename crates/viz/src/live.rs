@@ -2,8 +2,8 @@
 //! snapshot ring from where it left off (every tick, while it keeps within the ring's
 //! 64), hands each snapshot to a [`Recorder`], and counts the ticks the ring overwrote
 //! before it got to them. The loop thread never knows it is watched: the ring is
-//! lock-free and readers never block the writer. Events (task steps, transitions) come
-//! in over a channel from whoever sees them.
+//! lock-free and readers never block the writer. Events (task steps, transitions) and a
+//! driver's series (a policy's actions) come in over a channel from whoever has them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,16 +24,23 @@ pub struct LiveStats {
     pub dropped: u64,
 }
 
-struct Event {
-    t_s: f64,
-    text: String,
-    warning: bool,
+enum Message {
+    Event {
+        t_s: f64,
+        text: String,
+        warning: bool,
+    },
+    Series {
+        t_s: f64,
+        path: String,
+        values: Vec<f64>,
+    },
 }
 
 /// A recorder on its own thread, following a running loop. See the module docs.
 pub struct LiveRecorder {
     stop: Arc<AtomicBool>,
-    events: Sender<Event>,
+    events: Sender<Message>,
     thread: Option<JoinHandle<Result<LiveStats, VizError>>>,
 }
 
@@ -71,10 +78,19 @@ impl LiveRecorder {
 
     /// Logs an event at `t_s` of loop time.
     pub fn event(&self, t_s: f64, text: impl Into<String>, warning: bool) {
-        let _ = self.events.send(Event {
+        let _ = self.events.send(Message::Event {
             t_s,
             text: text.into(),
             warning,
+        });
+    }
+
+    /// Logs a driver's values at `t_s` of loop time (see [`Recorder::series`]).
+    pub fn series(&self, t_s: f64, path: impl Into<String>, values: Vec<f64>) {
+        let _ = self.events.send(Message::Series {
+            t_s,
+            path: path.into(),
+            values,
         });
     }
 
@@ -109,7 +125,7 @@ fn follow(
     mut cursor: Cursor,
     (period_ns, origin_ns): (u64, u64),
     stop: &AtomicBool,
-    inbox: &Receiver<Event>,
+    inbox: &Receiver<Message>,
 ) -> Result<LiveStats, VizError> {
     let mut snapshot = StateSnapshot::new(0);
     let mut stats = LiveStats::default();
@@ -118,8 +134,11 @@ fn follow(
     loop {
         // One last catch-up after the stop, so the recording ends where the loop did.
         let stopping = stop.load(Ordering::Acquire);
-        while let Ok(e) = inbox.try_recv() {
-            recorder.event(e.t_s, &e.text, e.warning)?;
+        while let Ok(message) = inbox.try_recv() {
+            match message {
+                Message::Event { t_s, text, warning } => recorder.event(t_s, &text, warning)?,
+                Message::Series { t_s, path, values } => recorder.series(t_s, &path, &values)?,
+            }
         }
         while let Next::Snapshot { skipped } = client.snapshots().next(&mut cursor, &mut snapshot) {
             stats.dropped += skipped;

@@ -552,6 +552,18 @@ impl Recorder {
             .map_err(rerun_err)
     }
 
+    /// Logs a driver's values at `t_s` as one multi-series entity under the robot
+    /// (`policy/actions`, `policy/observation/joint_pos`, …).
+    pub fn series(&mut self, t_s: f64, path: &str, values: &[f64]) -> Result<(), VizError> {
+        self.set_time(t_s);
+        self.stream
+            .log(
+                format!("robot/{}/{path}", self.config.unit),
+                &rerun::Scalars::new(values.iter().copied()),
+            )
+            .map_err(rerun_err)
+    }
+
     /// Sends the buffered block of joint series.
     pub fn flush(&mut self) -> Result<(), VizError> {
         let block = std::mem::take(&mut self.block);

@@ -44,6 +44,14 @@ pub struct BenchArgs {
     /// Steps timed (after 100 of warm-up).
     #[arg(long, default_value_t = 2000, value_parser = crate::numbers::count::<usize>(10..=1_000_000))]
     steps: usize,
+    /// Instead: run the package this long (s) in real time in simulation beside its
+    /// robot's 1 kHz loop, and the loop as long without it; steps on time, and the
+    /// loop's overruns in each run.
+    #[arg(long, value_name = "SECONDS", value_parser = crate::numbers::float(1.0..=600.0, " s"))]
+    beside_loop: Option<f64>,
+    /// The loop thread's SCHED_FIFO priority (1–99) with --beside-loop.
+    #[arg(long, requires = "beside_loop", value_parser = clap::value_parser!(i32).range(1..=99))]
+    priority: Option<i32>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -91,6 +99,41 @@ pub fn run(command: PolicyCommand) -> Result {
 }
 
 fn bench(args: &BenchArgs) -> Result {
+    if let Some(seconds) = args.beside_loop {
+        let rt = embody_control::RtConfig {
+            priority: args.priority,
+            ..embody_control::RtConfig::default()
+        };
+        let f = embody_runtime::bench::policy::beside_loop(&args.package, seconds, rt)?;
+        if args.json {
+            println!("{}", serde_json::json!(f));
+            return Ok(());
+        }
+        println!(
+            "{} at {} Hz beside the loop for {} s: {} steps, {:.2} % on time ({} late, {} skipped); latency p50 {:.1} µs, p99 {:.1} µs",
+            f.policy,
+            f.rate_hz,
+            f.seconds,
+            f.steps,
+            f.on_time * 100.0,
+            f.late,
+            f.skipped,
+            f.latency_p50_us,
+            f.latency_p99_us
+        );
+        for (what, l) in [("holding", &f.holding), ("with the policy", &f.with_policy)] {
+            println!(
+                "loop {what:>15}: {} ticks, {} overruns, {} missed deadlines; jitter p99 {:.1} µs, compute p99 {:.1} µs",
+                l.ticks, l.overruns, l.missed_deadlines, l.jitter_p99_us, l.compute_p99_us
+            );
+        }
+        if let Some(fault) = f.faults.first() {
+            return Err(crate::error::CliError::Failed(format!(
+                "the loop faulted, so the runs ended early: {fault}"
+            )));
+        }
+        return Ok(());
+    }
     let f = embody_runtime::bench::policy::run(&args.package, args.steps)?;
     if args.json {
         println!("{}", serde_json::json!(f));

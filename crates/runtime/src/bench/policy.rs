@@ -89,3 +89,110 @@ pub fn run(dir: &Path, steps: usize) -> Result<PolicyFigures, RuntimeError> {
         inference_us: median(inference),
     })
 }
+
+/// The loop's timing over one real-time run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LoopFigures {
+    /// Ticks measured.
+    pub ticks: u64,
+    /// Ticks that ran past the next deadline.
+    pub overruns: u64,
+    /// Deadlines skipped.
+    pub missed_deadlines: u64,
+    /// Wake-up lateness, 99th percentile (µs).
+    pub jitter_p99_us: f64,
+    /// A tick's compute, 99th percentile (µs).
+    pub compute_p99_us: f64,
+}
+
+impl LoopFigures {
+    fn of(report: &crate::report::Report) -> LoopFigures {
+        report
+            .timing
+            .map_or_else(LoopFigures::default, |t| LoopFigures {
+                ticks: t.ticks,
+                overruns: t.overruns,
+                missed_deadlines: t.missed_deadlines,
+                jitter_p99_us: t.jitter.p99_ns as f64 * 1e-3,
+                compute_p99_us: t.compute.p99_ns as f64 * 1e-3,
+            })
+    }
+}
+
+/// A policy in real time beside its robot's loop, and the loop without it.
+#[derive(Clone, Debug, Serialize)]
+pub struct BesideLoop {
+    /// The policy.
+    pub policy: String,
+    /// Its rate (Hz).
+    pub rate_hz: f64,
+    /// Seconds measured, each run.
+    pub seconds: f64,
+    /// Steps taken.
+    pub steps: u64,
+    /// Share of the steps due that ran on time (within half a period).
+    pub on_time: f64,
+    /// Steps late, and skipped.
+    pub late: u64,
+    /// Steps skipped.
+    pub skipped: u64,
+    /// Snapshot-to-targets latency, median and 99th percentile (µs).
+    pub latency_p50_us: f64,
+    /// The same, 99th percentile.
+    pub latency_p99_us: f64,
+    /// The loop holding its posture, no policy.
+    pub holding: LoopFigures,
+    /// The loop with the policy driving.
+    pub with_policy: LoopFigures,
+    /// The loop's faults in either run (a run that faults ends early).
+    pub faults: Vec<crate::report::FaultReport>,
+}
+
+/// Runs the package in `dir` for `seconds` in real time in simulation with the loop
+/// under `rt`, after the loop holding its start posture as long: how many policy steps
+/// ran on time, and the loop's overruns in each run.
+pub fn beside_loop(
+    dir: &Path,
+    seconds: f64,
+    rt: embody_control::RtConfig,
+) -> Result<BesideLoop, RuntimeError> {
+    use crate::policy_eval::{RobotChoice, simulation};
+    use crate::session::{Pacing, Quiet};
+    const WARM_UP_S: f64 = 0.5;
+    let run = crate::PolicyRun {
+        package: dir.to_owned(),
+        command: Vec::new(),
+        seconds: Some(seconds + WARM_UP_S),
+        record: None,
+    };
+    let (mut session, manifest) = simulation(run, &RobotChoice::default())?;
+    session.pacing = Pacing::Realtime(rt);
+    session.measure_after_s = WARM_UP_S;
+    let holding = crate::session::Session {
+        drive: crate::drive::Drive::Hold,
+        ..session.clone()
+    }
+    .run(&mut Quiet)?;
+    let report = session.run(&mut Quiet)?;
+    let outcome = (report.units.first())
+        .and_then(|u| u.policy.clone())
+        .unwrap_or_default();
+    let faults = (report.units.iter())
+        .chain(&holding.units)
+        .flat_map(|u| u.fault_reports())
+        .collect();
+    Ok(BesideLoop {
+        policy: manifest.name,
+        rate_hz: manifest.rate_hz,
+        seconds,
+        steps: outcome.steps,
+        on_time: outcome.on_time(),
+        late: outcome.late,
+        skipped: outcome.skipped,
+        latency_p50_us: outcome.latency_quantile_us(0.5),
+        latency_p99_us: outcome.latency_quantile_us(0.99),
+        holding: LoopFigures::of(&holding),
+        with_policy: LoopFigures::of(&report),
+        faults,
+    })
+}
