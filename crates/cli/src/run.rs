@@ -177,6 +177,7 @@ fn summary_json(unit: &UnitReport, wall_s: f64, factor: f64) -> serde_json::Valu
         "simulated_s": unit.loop_s,
         "wall_s": wall_s,
         "realtime_factor": factor,
+        "policy": unit.policy.as_ref().map(|p| p.summary()),
     })
 }
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use embody_control::{Interpolation, JointPoint, Segment};
 
 use crate::motion::{Chain, JointMove, Motion};
-use crate::plan::{Action, Condition, Plan, PoseMotion, RobotInfo, Step};
+use crate::plan::{Action, Condition, Plan, PolicyStep, PoseMotion, RobotInfo, Step};
 
 /// Streaming period and lead.
 const SEGMENT_S: f64 = 0.01;
@@ -148,6 +148,12 @@ pub struct Executor {
     progress: Vec<Progress>,
     status: Status,
     stop: Option<f64>,
+    /// The `policy` step running (its line), if any.
+    policy: Option<(usize, PolicyStep)>,
+    /// The joints the running policy drives: the reference follows them.
+    policy_joints: Vec<usize>,
+    /// Whether this poll reached the running policy's leaf.
+    policy_polled: bool,
 }
 
 impl Executor {
@@ -169,6 +175,9 @@ impl Executor {
             progress: Vec::new(),
             status: Status::Running,
             stop: None,
+            policy: None,
+            policy_joints: Vec::new(),
+            policy_polled: false,
         }
     }
 
@@ -184,6 +193,18 @@ impl Executor {
         self.plan = Arc::new(plan);
         self.run = Run::NotStarted;
         self.status = Status::Running;
+    }
+
+    /// The `policy` step running now, with its line: whoever drives the session runs its
+    /// package while it lasts (the executor times it and checks its condition).
+    pub fn running_policy(&self) -> Option<(usize, &PolicyStep)> {
+        self.policy.as_ref().map(|(line, p)| (*line, p))
+    }
+
+    /// The running policy drives `joints`: while it runs, the reference follows where
+    /// they are, so the next motion starts from where the policy left them.
+    pub fn hand_over(&mut self, joints: &[usize]) {
+        self.policy_joints = joints.to_vec();
     }
 
     /// Every step's report so far, in the order they ended.
@@ -270,8 +291,14 @@ impl Executor {
         }
         let plan = Arc::clone(&self.plan);
         let mut run = std::mem::replace(&mut self.run, Run::NotStarted);
+        self.policy_polled = false;
         let result = self.step(&plan.root, &mut run, obs, t0);
         self.run = run;
+        if !self.policy_polled {
+            // Its leaf ended, or a timeout or failure above it ended it.
+            self.policy = None;
+            self.policy_joints.clear();
+        }
         // Stream up to the lead.
         while self.sent_until_s < now + LEAD_S {
             self.sent_until_s += SEGMENT_S;
@@ -592,6 +619,28 @@ impl Executor {
                     motion.is_none_or(|owner| !e.active.iter().any(|a| a.owner == owner))
                 };
                 match action {
+                    Action::Policy(p) => {
+                        for &j in &self.policy_joints {
+                            if let Some(&q) = obs.q.get(j) {
+                                self.rest[j] = self.robot.clamp_joint(j, q);
+                            }
+                        }
+                        let timed_out = p.seconds.is_some_and(|s| now - start_s >= s);
+                        let met = p.until.as_ref().is_some_and(|c| self.holds(c, obs));
+                        if timed_out || met {
+                            self.report(step, start_s, now, t0, Outcome::Done)
+                        } else {
+                            self.policy_polled = true;
+                            if self
+                                .policy
+                                .as_ref()
+                                .is_none_or(|(line, _)| *line != step.line)
+                            {
+                                self.policy = Some((step.line, p.clone()));
+                            }
+                            None
+                        }
+                    }
                     Action::Hold { seconds } | Action::Wait { seconds } => {
                         if now - start_s >= *seconds {
                             self.report(step, start_s, now, t0, Outcome::Done)

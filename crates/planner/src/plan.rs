@@ -107,6 +107,10 @@ pub enum Action {
         /// Give up after (s).
         timeout_s: f64,
     },
+    /// Run a learned policy package: the session's driver runs it on the joints it
+    /// drives (the reference follows them there) until the time is up or the condition
+    /// holds.
+    Policy(PolicyStep),
     /// Children one after another.
     Sequence(Vec<Step>),
     /// Children at once (on disjoint joints).
@@ -125,6 +129,19 @@ pub enum Action {
         /// The child.
         step: Box<Step>,
     },
+}
+
+/// A `policy` step as checked (the package itself is checked by whoever runs it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicyStep {
+    /// The package directory (relative paths resolved against the task file's).
+    pub package: std::path::PathBuf,
+    /// Command values over the package's.
+    pub command: Vec<(String, f64)>,
+    /// Run this long (s) at most.
+    pub seconds: Option<f64>,
+    /// Stop once this holds.
+    pub until: Option<Condition>,
 }
 
 /// A checked step.
@@ -149,6 +166,35 @@ pub struct Plan {
     pub name: String,
     /// The steps, as one sequence.
     pub root: Step,
+}
+
+impl Step {
+    /// This step and every step below it, depth first.
+    pub fn walk(&self) -> Vec<&Step> {
+        let mut out = vec![self];
+        match &self.action {
+            Action::Sequence(children) | Action::Parallel(children) => {
+                for child in children {
+                    out.extend(child.walk());
+                }
+            }
+            Action::Retry { step, .. } | Action::Timeout { step, .. } => out.extend(step.walk()),
+            _ => {}
+        }
+        out
+    }
+}
+
+impl Plan {
+    /// Every `policy` step, with its line.
+    pub fn policy_steps(&self) -> Vec<(usize, &PolicyStep)> {
+        (self.root.walk().into_iter())
+            .filter_map(|s| match &s.action {
+                Action::Policy(p) => Some((s.line, p)),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// What the planner knows of the robot.
@@ -327,8 +373,7 @@ struct Checker<'a> {
     line_samples: Cell<usize>,
 }
 
-const SKILLS: &str =
-    "move_joints, move_pose, hold, wait, gripper, wait_until, sequence, parallel, retry, timeout";
+const SKILLS: &str = "move_joints, move_pose, hold, wait, gripper, wait_until, policy, sequence, parallel, retry, timeout";
 
 impl<'a> Checker<'a> {
     /// A checker of tasks on `robot`, which may name `postures`.
@@ -505,6 +550,7 @@ impl<'a> Checker<'a> {
             "hold" | "wait" => &["seconds"],
             "gripper" => &["action", "force_n"],
             "wait_until" => &["condition", "timeout_s"],
+            "policy" => &["package", "command", "seconds", "condition"],
             "sequence" | "parallel" => &["steps"],
             "retry" => &["step", "limit"],
             "timeout" => &["step", "seconds"],
@@ -531,6 +577,8 @@ impl<'a> Checker<'a> {
             ("steps", r.steps.is_some()),
             ("step", r.step.is_some()),
             ("limit", r.limit.is_some()),
+            ("package", r.package.is_some()),
+            ("command", r.command.is_some()),
         ];
         if let Some((key, _)) = given.iter().find(|(k, g)| *g && !allowed.contains(k)) {
             return Err(err(format!(
@@ -723,6 +771,48 @@ impl<'a> Checker<'a> {
                     timeout_s,
                 }
             }
+            "policy" => {
+                let Some(package) = &r.package else {
+                    return Err(err("policy needs `package` (its directory)".into()));
+                };
+                let seconds = match &r.seconds {
+                    Some(_) => Some(seconds("policy")?),
+                    None => None,
+                };
+                let until = match &r.condition {
+                    Some(c) => Some(self.condition(c)?),
+                    None => None,
+                };
+                if seconds.is_none() && until.is_none() {
+                    return Err(err(
+                        "policy needs `seconds`, a `condition` to stop at, or both".into(),
+                    ));
+                }
+                let mut command = Vec::new();
+                for (key, value) in r
+                    .command
+                    .as_ref()
+                    .map(|c| c.get_ref())
+                    .into_iter()
+                    .flatten()
+                {
+                    let span = r.command.as_ref().map_or(span.clone(), |c| c.span());
+                    let value = numbers::finite(&format!("command.{key}"), *value, "")
+                        .map_err(|reason| self.source.error(span, reason))?;
+                    command.push((key.clone(), value));
+                }
+                let dir = self
+                    .source
+                    .file
+                    .parent()
+                    .unwrap_or(std::path::Path::new(""));
+                Action::Policy(PolicyStep {
+                    package: dir.join(package.get_ref()),
+                    command,
+                    seconds,
+                    until,
+                })
+            }
             "sequence" | "parallel" => {
                 let Some(children) = &r.steps else {
                     return Err(err(format!("{skill} needs `steps`")));
@@ -738,7 +828,17 @@ impl<'a> Checker<'a> {
                     let mut steps = Vec::new();
                     for child in children {
                         let mut branch = start.clone();
-                        steps.push(self.step(child, &mut branch)?);
+                        let checked = self.step(child, &mut branch)?;
+                        if let Some(p) = checked.walk().iter().find(|s| s.skill == "policy") {
+                            return Err(self.source.error(
+                                child.span(),
+                                format!(
+                                    "the policy at line {} cannot run in parallel: it drives the robot on its own",
+                                    p.line
+                                ),
+                            ));
+                        }
+                        steps.push(checked);
                         for (k, (b, s)) in branch.iter().zip(&start).enumerate() {
                             if b != s {
                                 q[k] = *b;

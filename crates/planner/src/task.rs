@@ -65,6 +65,10 @@ pub struct RawStep {
     pub step: Option<Box<Spanned<RawStep>>>,
     /// `retry`: attempts at most.
     pub limit: Option<Spanned<u32>>,
+    /// `policy`: the package directory, relative to the task file.
+    pub package: Option<Spanned<String>>,
+    /// `policy`: command values over the package's (`vx vy wz x y z`).
+    pub command: Option<Spanned<BTreeMap<String, f64>>>,
 }
 
 /// A condition as written: exactly one of its forms.

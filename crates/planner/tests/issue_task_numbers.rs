@@ -237,6 +237,7 @@ fn longest_s(step: &Step) -> f64 {
         } => path.duration(),
         Action::Hold { seconds } | Action::Wait { seconds } => *seconds,
         Action::WaitUntil { timeout_s, .. } => *timeout_s,
+        Action::Policy(p) => p.seconds.unwrap_or(0.0),
         Action::Sequence(steps) | Action::Parallel(steps) => {
             steps.iter().map(longest_s).fold(0.0, f64::max)
         }

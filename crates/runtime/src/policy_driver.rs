@@ -163,6 +163,31 @@ impl PolicyOutcome {
         (self.steps - self.late.min(self.steps)) as f64 / due as f64
     }
 
+    /// The run in JSON: steps, rate, latency, timeliness, and the reach when kept.
+    pub fn summary(&self) -> serde_json::Value {
+        let reach = self.reach.as_ref().map(|r| {
+            serde_json::json!({
+                "frame": r.frame, "goal": r.goal, "within_m": r.within_m,
+                "final_m": r.final_m, "closest_m": r.closest_m,
+                "reached_at_s": r.reached_at_s, "succeeded": r.succeeded(),
+            })
+        });
+        serde_json::json!({
+            "steps": self.steps,
+            "inferences": self.inferences,
+            "policy_hz": self.rate_hz(),
+            "latency_us": {
+                "p50": self.latency_quantile_us(0.5),
+                "p99": self.latency_quantile_us(0.99),
+            },
+            "late": self.late,
+            "skipped": self.skipped,
+            "on_time": self.on_time(),
+            "refused": self.refused,
+            "reach": reach,
+        })
+    }
+
     /// The `p`-quantile (0–1) of the latency (µs); NaN without steps.
     pub fn latency_quantile_us(&self, p: f64) -> f64 {
         let mut v = self.latency_us.clone();
@@ -425,6 +450,27 @@ impl PolicyDriver {
             path: path.clone(),
             source,
         })
+    }
+
+    /// The robot's actuated joints the policy drives, in the policy's order.
+    pub fn joints(&self) -> &[usize] {
+        &self.policy.package().joints
+    }
+
+    /// Makes it start afresh at its next poll (a task's policy step run again): state
+    /// reset, a new outcome.
+    pub fn restart(&mut self) {
+        self.started_s = None;
+        self.outcome = PolicyOutcome {
+            reach: self.outcome.reach.clone().map(|r| Reach {
+                final_m: f64::NAN,
+                closest_m: f64::INFINITY,
+                reached_at_s: None,
+                ..r
+            }),
+            ..PolicyOutcome::default()
+        };
+        self.series.clear();
     }
 
     /// What the run did.

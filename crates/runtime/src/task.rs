@@ -3,19 +3,24 @@
 //! against the robot's first measured state — before anything moves: the loop only
 //! holds until segments come — and runs the checked plan with the planner's executor,
 //! streaming its segments. A segment the loop's full queue refuses is counted and
-//! cancels the task: what would run is no longer what was checked.
+//! cancels the task: what would run is no longer what was checked. Its `policy` steps'
+//! packages are loaded and checked against the robot with the task, before anything
+//! moves; while one runs, its [`PolicyDriver`] drives the loop with targets, and when
+//! it ends the loop returns to the controller it had.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use embody_control::{Event, EventKind, Lifecycle, Segment};
+use embody_control::{ControllerKind, Event, EventKind, Lifecycle, LoopCommand, Segment};
 use embody_model::Model;
 use embody_planner::{
     Executor, Observation, Progress, RawTask, RobotInfo, Source, Status, TaskError, check,
 };
 
-use crate::drive::{DriveStatus, Driver, Poll, TaskOutcome};
+use crate::drive::{DriveStatus, Driver, Poll, Series, TaskOutcome};
 use crate::error::RuntimeError;
+use crate::policy_driver::{PolicyDriver, PolicyOutcome, PolicyRun};
 
 /// A task file, read and parsed.
 #[derive(Clone, Debug)]
@@ -52,6 +57,13 @@ pub struct TaskDriver {
     segments: Vec<Segment>,
     refused: u64,
     pending: Vec<Progress>,
+    model: Arc<Model>,
+    /// Each `policy` step's driver, by line, made when the task is checked.
+    policies: BTreeMap<usize, PolicyDriver>,
+    /// The policy step running (its line) and the controller it took over from.
+    running: Option<(usize, ControllerKind)>,
+    /// The last policy step's outcome.
+    policy_outcome: Option<PolicyOutcome>,
 }
 
 impl TaskDriver {
@@ -70,6 +82,10 @@ impl TaskDriver {
             segments: Vec::new(),
             refused: 0,
             pending: Vec::new(),
+            model: model.clone(),
+            policies: BTreeMap::new(),
+            running: None,
+            policy_outcome: None,
         }
     }
 }
@@ -94,6 +110,41 @@ fn rejection(events: &[Event]) -> Option<String> {
     })
 }
 
+impl TaskDriver {
+    /// Starts, steps or ends the policy step running (`running`: its line).
+    fn drive_policy(
+        &mut self,
+        poll: &Poll<'_>,
+        running: Option<usize>,
+    ) -> Result<(), RuntimeError> {
+        if let Some((line, before)) = self.running
+            && running != Some(line)
+        {
+            // Ended: back to the controller it took over from (bumpless).
+            let _ = poll.client.send(LoopCommand::SetController(before));
+            self.running = None;
+            if let Some(driver) = self.policies.get_mut(&line) {
+                self.policy_outcome = Some(driver.outcome().clone());
+            }
+        }
+        let Some(line) = running else {
+            return Ok(());
+        };
+        let Some(driver) = self.policies.get_mut(&line) else {
+            return Ok(());
+        };
+        if self.running.is_none() {
+            driver.restart();
+            let before = ControllerKind::from_u8(poll.snapshot.controller)
+                .filter(|k| *k != ControllerKind::Targets)
+                .unwrap_or_default();
+            self.running = Some((line, before));
+        }
+        driver.poll(poll)?;
+        Ok(())
+    }
+}
+
 impl Driver for TaskDriver {
     fn poll(&mut self, poll: &Poll<'_>) -> Result<DriveStatus, RuntimeError> {
         let n = poll.snapshot.n;
@@ -104,6 +155,22 @@ impl Driver for TaskDriver {
                 let start = self.info.clamp(q);
                 let plan = check(&self.task.source, &self.task.raw, &self.info, &start)?;
                 self.name = plan.name.clone();
+                for (line, step) in plan.policy_steps() {
+                    let run = PolicyRun {
+                        package: step.package.clone(),
+                        command: step.command.clone(),
+                        seconds: None,
+                        record: None,
+                    };
+                    let driver = PolicyDriver::new(&run, &self.model).map_err(|e| {
+                        RuntimeError::Invalid(format!(
+                            "{}:{line}: policy {}: {e}",
+                            self.task.source.file.display(),
+                            step.package.display()
+                        ))
+                    })?;
+                    self.policies.insert(line, driver);
+                }
                 self.executor
                     .insert(Executor::new(plan, self.info.clone(), &start))
             }
@@ -149,11 +216,26 @@ impl Driver for TaskDriver {
                 }
             }
         }
+        let running = executor.running_policy().map(|(line, _)| line);
+        let joints = running
+            .and_then(|line| self.policies.get(&line))
+            .map(|d| d.joints().to_vec());
+        if let (Some(line), Some(joints)) = (running, &joints)
+            && self.running.map(|(l, _)| l) != Some(line)
+        {
+            executor.hand_over(joints);
+        }
         self.pending.extend(executor.drain_progress());
         // A cancel after the poll (a full queue) ends the task too.
-        Ok(match (status, executor.status()) {
-            (Status::Running, Status::Running) => DriveStatus::Running,
-            _ => DriveStatus::Done,
+        let done = !matches!(
+            (status, executor.status()),
+            (Status::Running, Status::Running)
+        );
+        self.drive_policy(poll, running)?;
+        Ok(if done {
+            DriveStatus::Done
+        } else {
+            DriveStatus::Running
         })
     }
 
@@ -163,6 +245,23 @@ impl Driver for TaskDriver {
 
     fn settle_s(&self) -> f64 {
         SETTLE_S
+    }
+
+    fn series(&mut self) -> Vec<Series> {
+        match self
+            .running
+            .and_then(|(line, _)| self.policies.get_mut(&line))
+        {
+            Some(driver) => driver.series(),
+            None => Vec::new(),
+        }
+    }
+
+    fn policy_outcome(&self) -> Option<PolicyOutcome> {
+        match self.running.and_then(|(line, _)| self.policies.get(&line)) {
+            Some(driver) => Some(driver.outcome().clone()),
+            None => self.policy_outcome.clone(),
+        }
     }
 
     fn outcome(&self) -> Option<TaskOutcome> {

@@ -148,3 +148,99 @@ fn a_demonstration_pairs_each_observation_with_the_reference_the_joints_then_rea
         .collect();
     assert!((goal[0] + 0.35).abs() < 1e-6 && (goal[1] - 0.1).abs() < 1e-6);
 }
+
+#[test]
+fn a_task_mixes_scripted_steps_and_the_learned_reach() {
+    let task = Task::load(&path("../../examples/tasks/reach_with_policy.toml")).expect("task");
+    let report = Session::new(Backend::simulator(), Drive::Task(task))
+        .run(&mut Quiet)
+        .expect("run");
+    let unit = &report.units[0];
+    let outcome = unit.task.as_ref().expect("task");
+    assert_eq!(
+        outcome.status,
+        embody_planner::Status::Succeeded,
+        "{:?}",
+        outcome.steps
+    );
+    let policy_steps: Vec<_> = outcome
+        .steps
+        .iter()
+        .filter(|s| s.skill == "policy")
+        .collect();
+    assert_eq!(policy_steps.len(), 2);
+    // The last policy step's reach: its goal, and the tool within 1 cm of it.
+    let reach = unit
+        .policy
+        .as_ref()
+        .and_then(|p| p.reach.clone())
+        .expect("reach");
+    assert_eq!(reach.goal, [-0.30, -0.10, 0.35]);
+    assert!(reach.final_m < 0.01, "{reach:?}");
+    // The loop went to the policy's targets and back, each time.
+    let switches: Vec<_> = unit
+        .events
+        .iter()
+        .filter_map(|e| match e.kind {
+            embody_control::EventKind::ControllerSwitched { to, .. } => Some(to),
+            _ => None,
+        })
+        .collect();
+    use embody_control::ControllerKind::{JointPd, Targets};
+    assert_eq!(switches, vec![Targets, JointPd, Targets, JointPd]);
+    assert!(unit.fault_reports().is_empty());
+}
+
+#[test]
+fn policy_steps_are_checked_with_the_task_before_anything_moves() {
+    let dir = std::env::temp_dir().join(format!("embody-policy-task-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch");
+    let package = reach_package();
+    let cases = [
+        (
+            format!(
+                "[[steps]]\nskill = \"policy\"\npackage = \"{}\"\n",
+                package.display()
+            ),
+            "policy needs `seconds`, a `condition` to stop at, or both",
+        ),
+        (
+            "[[steps]]\nskill = \"policy\"\npackage = \"no/such/package\"\nseconds = 1.0\n"
+                .to_owned(),
+            "policy.toml",
+        ),
+        (
+            format!(
+                "[[steps]]\nskill = \"parallel\"\n[[steps.steps]]\nskill = \"hold\"\nseconds = 1.0\n\
+                 [[steps.steps]]\nskill = \"policy\"\npackage = \"{}\"\nseconds = 1.0\n",
+                package.display()
+            ),
+            "cannot run in parallel",
+        ),
+        (
+            format!(
+                "[[steps]]\nskill = \"policy\"\npackage = \"{}\"\nseconds = 1.0\ncommand = {{ speed = 2.0 }}\n",
+                package.display()
+            ),
+            "command speed",
+        ),
+    ];
+    for (k, (steps, want)) in cases.iter().enumerate() {
+        let file = dir.join(format!("case{k}.toml"));
+        std::fs::write(&file, format!("name = \"t\"\nrobot = \"arm7\"\n{steps}")).expect("task");
+        let result = Task::load(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|task| {
+                Session::new(Backend::simulator(), Drive::Task(task))
+                    .run(&mut Quiet)
+                    .map_err(|e| e.to_string())
+            });
+        let error = result.err().unwrap_or_else(|| panic!("case {k} ran"));
+        assert!(error.contains(want), "case {k}: {error}");
+        assert!(
+            error.contains(&format!("case{k}.toml:")),
+            "case {k}: {error}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

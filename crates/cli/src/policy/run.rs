@@ -112,31 +112,23 @@ pub fn run(args: &RunArgs) -> Result {
     let outcome = unit.policy.clone().unwrap_or_default();
     // The driver follows the base's height only when it floats.
     let base = unit.base_pose.filter(|_| outcome.base_height_m.is_some());
-    let reach = outcome.reach.as_ref().map(|r| {
-        json!({"frame": r.frame, "goal": r.goal, "final_m": r.final_m, "closest_m": r.closest_m,
-               "reached_at_s": r.reached_at_s, "within_m": r.within_m, "succeeded": r.succeeded()})
-    });
+
     let faults = unit.fault_reports();
     if args.json {
-        let out = json!({
+        let mut out = outcome.summary();
+        let extra = json!({
             "policy": manifest.name,
             "robot": unit.name,
-            "steps": outcome.steps,
-            "inferences": outcome.inferences,
-            "policy_hz": outcome.rate_hz(),
             "base": base.map(|b| json!({"position": [b[0], b[1], b[2]]})),
             "fell": outcome.fell(),
-            "latency_us": {
-                "p50": outcome.latency_quantile_us(0.5),
-                "p99": outcome.latency_quantile_us(0.99),
-            },
-            "refused": outcome.refused,
-            "reach": reach,
             "final_state": unit.snapshot.lifecycle.to_string(),
             "faults": faults,
             "simulated_s": unit.loop_s,
             "wall_s": report.wall_s,
         });
+        if let (Some(out), serde_json::Value::Object(extra)) = (out.as_object_mut(), extra) {
+            out.extend(extra);
+        }
         println!("{out}");
     } else {
         println!(

@@ -39,6 +39,20 @@ pub enum ControllerKind {
     Targets = 3,
 }
 
+impl ControllerKind {
+    /// The kind a snapshot's `controller` byte names.
+    pub fn from_u8(v: u8) -> Option<ControllerKind> {
+        [
+            ControllerKind::JointPd,
+            ControllerKind::ComputedTorque,
+            ControllerKind::CartesianImpedance,
+            ControllerKind::Targets,
+        ]
+        .into_iter()
+        .find(|k| *k as u8 == v)
+    }
+}
+
 impl std::fmt::Display for ControllerKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
