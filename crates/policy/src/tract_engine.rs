@@ -43,8 +43,15 @@ impl TractGraph {
                 "{size} bytes, more than the {MAX_ONNX_BYTES}-byte limit of a network"
             )));
         }
-        let model = tract_onnx::onnx()
-            .model_for_path(path)
+        let onnx = tract_onnx::onnx();
+        let proto = onnx
+            .proto_model_for_path(path)
+            .map_err(|e| problem(format!("not a readable ONNX graph: {e:#}")))?;
+        if let Some(graph) = &proto.graph {
+            recurrent_nodes_tract_runs(graph).map_err(problem)?;
+        }
+        let model = onnx
+            .model_for_proto_model(&proto)
             .map_err(|e| problem(format!("not a readable ONNX graph: {e:#}")))?;
         let inputs = declared_inputs(&model).map_err(|e| problem(format!("{e:#}")))?;
         Ok(TractGraph {
@@ -170,4 +177,53 @@ impl Engine for TractEngine {
             .collect::<TractResult<Vec<Vec<f32>>>>()
             .map_err(fail)
     }
+}
+
+/// Refuses the recurrent nodes (GRU, LSTM, RNN) tract would run differently from the
+/// graph: tract's cells take the standard activations and run forward, whatever the
+/// node's `activations`, `direction`, `clip` or `input_forget` say.
+fn recurrent_nodes_tract_runs(graph: &tract_onnx::pb::GraphProto) -> Result<(), String> {
+    for node in &graph.node {
+        let defaults: &[&str] = match node.op_type.as_str() {
+            "GRU" => &["Sigmoid", "Tanh"],
+            "LSTM" => &["Sigmoid", "Tanh", "Tanh"],
+            "RNN" => &["Tanh"],
+            _ => continue,
+        };
+        let what = match node.name.as_str() {
+            "" => format!("{} node", node.op_type),
+            name => format!("{} node '{name}'", node.op_type),
+        };
+        for attr in &node.attribute {
+            let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+            match attr.name.as_str() {
+                "direction" if attr.s != b"forward" => {
+                    return Err(format!(
+                        "the {what} runs {}: only forward recurrence runs here",
+                        text(&attr.s)
+                    ));
+                }
+                "activations" => {
+                    let given: Vec<String> = attr.strings.iter().map(|s| text(s)).collect();
+                    let standard = given
+                        .iter()
+                        .zip(defaults.iter().cycle())
+                        .all(|(g, d)| g.eq_ignore_ascii_case(d));
+                    if !standard {
+                        return Err(format!(
+                            "the {what} has activations {given:?}: only the standard {defaults:?} run here"
+                        ));
+                    }
+                }
+                "clip" => return Err(format!("the {what} clips its cell: not supported here")),
+                "input_forget" if attr.i != 0 => {
+                    return Err(format!(
+                        "the {what} couples its input and forget gates: not supported here"
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
