@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The policy work's third-party check: onnxruntime (from PyPI, pinned in .venv-policy)
 # recomputes the outputs of every inference `embody policy run --record-policy` made, from
-# the inputs it recorded; they must agree within 1e-5. And a GRU that runs in reverse
-# (written with onnx) is refused by `embody policy check`, since tract would run it
-# forward.
+# the inputs it recorded; they must agree within 1e-5. The optional in-process engine
+# (feature `ort`, the wheel's libonnxruntime loaded at run time) must agree with tract.
+# And a GRU that runs in reverse (written with onnx) is refused by `embody policy
+# check`, since tract would run it forward.
 # Usage: scripts/test_policy.sh [EMBODY_BIN]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,3 +43,8 @@ fi
 grep -q "runs reverse: only forward recurrence runs here" "$scratch/check.log" \
   || { cat "$scratch/check.log" >&2; exit 1; }
 echo "embody policy check refuses a reverse GRU: $(cat "$scratch/check.log")"
+
+# Only the ort_engine test's own crates build here (the workspace's features otherwise).
+library=$(ls "$root"/.venv-policy/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* | head -n 1)
+ORT_DYLIB_PATH="$library" cargo test -q --locked --workspace --features embody-policy/ort \
+  --test ort_engine 2>&1 | grep -E "^test result|FAILED|panicked"

@@ -133,3 +133,39 @@ fn bad_wire_arguments_are_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/tty"));
 }
+
+#[test]
+fn a_policy_runs_on_the_wire_from_where_the_arm_stands() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let vmcu = Vmcu::start("policy", &[]);
+    let package =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/arm7_reach");
+    let out = embody()
+        .args(["policy", "run", package.to_str().expect("utf-8"), "--port"])
+        .arg(&vmcu.link)
+        .args([
+            "--seconds",
+            "3",
+            "--command",
+            "x=-0.35,y=0.05,z=0.32",
+            "--json",
+            "--priority",
+            "80",
+        ])
+        .output()
+        .expect("policy run");
+    vmcu.interrupt();
+    let v = json_of(&out);
+    // The arm glided from its neutral posture to the policy's start, then the policy
+    // stepped at 20 Hz for 3 s over the wire and brought the tool to the goal.
+    assert_eq!(v["faults"].as_array().map(Vec::len), Some(0), "{v}");
+    assert!(v["steps"].as_u64().expect("steps") >= 58, "{v}");
+    assert!(
+        v["simulated_s"].as_f64().expect("time") > 4.0,
+        "no approach: {v}"
+    );
+    assert!(
+        v["reach"]["closest_m"].as_f64().expect("reach") < 0.02,
+        "{v}"
+    );
+}

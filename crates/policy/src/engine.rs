@@ -1,5 +1,5 @@
 //! The inference engine a policy runs on, behind one trait so engines can be swapped:
-//! tract (pure Rust, what everyone gets) and, later, onnxruntime behind a feature. An
+//! tract (pure Rust, what everyone gets) and onnxruntime behind the `ort` feature. An
 //! engine is built for fixed input shapes, lists its inputs and outputs as the graph
 //! declares them, and runs one step on flat `f32` vectors.
 

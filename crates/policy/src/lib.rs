@@ -5,7 +5,8 @@
 //! ([`manifest`]). [`package`] checks a package against the robot model and the ONNX
 //! graph — every problem located, `policy.toml: key: reason` — and [`Policy`] then turns
 //! robot state into network inputs and network outputs into impedance targets, one step
-//! at a time. Inference runs behind [`engine::Engine`] ([`tract_engine`] by default).
+//! at a time. Inference runs behind [`engine::Engine`]: [`tract_engine`] by default, and
+//! `ort_engine` (onnxruntime, its library loaded at run time) with the `ort` feature.
 //!
 //! This crate computes; it owns no thread and no clock: the runtime's policy driver runs
 //! it beside the loop.
@@ -15,6 +16,8 @@ pub mod engine;
 pub mod error;
 pub mod manifest;
 pub mod observe;
+#[cfg(feature = "ort")]
+pub mod ort_engine;
 pub mod package;
 pub mod stats;
 pub mod tract_engine;

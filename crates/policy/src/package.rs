@@ -274,6 +274,28 @@ impl Package {
         Ok(engine)
     }
 
+    /// The package's network on onnxruntime (feature `ort`), checked against the manifest.
+    /// The library is opened at the first use ([`crate::ort_engine::init`]).
+    #[cfg(feature = "ort")]
+    pub fn onnxruntime(&self) -> Result<crate::ort_engine::OrtEngine, PolicyError> {
+        let manifest = &self.manifest;
+        let shape_of = |name: &str| {
+            manifest
+                .inputs
+                .iter()
+                .position(|i| i.name == name)
+                .map(|i| manifest.input_shape(i))
+        };
+        let graph = crate::ort_engine::OrtGraph::read(&self.onnx_path())?;
+        let problems = self.input_problems(graph.inputs());
+        if !problems.is_empty() {
+            return Err(PolicyError::Problems(problems));
+        }
+        let engine = graph.build(&shape_of)?;
+        self.check_graph(&engine)?;
+        Ok(engine)
+    }
+
     /// Problems between the manifest's inputs and the graph's: every manifest input is
     /// there, in a shape its terms fill.
     fn input_problems(&self, inputs: &[TensorSpec]) -> Vec<Problem> {

@@ -84,7 +84,15 @@ pub struct PolicyRun {
     /// (`{"t_s", "inputs": {name: [..]}, "outputs": {name: [..]}}`), so a peer can
     /// recompute the outputs.
     pub record: Option<PathBuf>,
+    /// First glide the policy's joints to its start posture (the manifest's default
+    /// and start postures) with the loop's own controller, when they are further than
+    /// 0.02 rad from it — a robot on the wire stands wherever it was left. The policy's
+    /// time starts once it is there.
+    pub approach: bool,
 }
+
+/// Joint speed of the approach to the start posture (rad/s or m/s).
+const APPROACH_SPEED: f64 = 0.4;
 
 /// What a policy run did, for the session's report.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -211,6 +219,10 @@ pub struct PolicyDriver {
     outcome: PolicyOutcome,
     record: Option<(PathBuf, std::io::BufWriter<std::fs::File>)>,
     kinematics: Kinematics,
+    /// The start posture by actuated joint, when the run approaches it first.
+    approach: Option<Vec<(usize, f64)>>,
+    /// When the approach is over (loop time).
+    approach_until: Option<f64>,
     gravity_feedforward: bool,
     reach_frame: Option<FrameId>,
     /// Each observation term's Rerun entity: (input, first value, values, path).
@@ -296,6 +308,16 @@ impl PolicyDriver {
             ..PolicyOutcome::default()
         };
         let term_paths = term_paths(&package.manifest);
+        let approach = run.approach.then(|| {
+            let m = &package.manifest;
+            let start = m.start.clone().unwrap_or_default();
+            (package.joints.iter().zip(&m.joints))
+                .map(|(&j, name)| {
+                    let q = start.posture.get(name).or(m.default_posture.get(name));
+                    (j, q.copied().unwrap_or(0.0))
+                })
+                .collect()
+        });
         let policy = Policy::new(package, Box::new(engine), model)?;
         Ok(PolicyDriver {
             policy,
@@ -309,6 +331,8 @@ impl PolicyDriver {
             outcome,
             record,
             kinematics: Kinematics::new(model),
+            approach,
+            approach_until: None,
             gravity_feedforward,
             reach_frame,
             term_paths,
@@ -457,10 +481,50 @@ impl PolicyDriver {
         &self.policy.package().joints
     }
 
+    /// Glides to the start posture if it is far, through the loop's segments; when the
+    /// policy may start (loop time).
+    fn begin_approach(&self, poll: &Poll<'_>) -> f64 {
+        let Some(start) = &self.approach else {
+            return poll.now_s;
+        };
+        let s = poll.snapshot;
+        let far = (start.iter())
+            .map(|&(j, q)| (s.q.get(j).copied().unwrap_or(q) - q).abs())
+            .fold(0.0, f64::max);
+        if far <= 0.02 {
+            return poll.now_s;
+        }
+        let mut end = embody_control::JointPoint::ZERO;
+        // The other joints stay where they are, within their limits (a measured finger
+        // a hair past its stop would have the loop refuse the segment).
+        for ((slot, &q), joint) in end
+            .q
+            .iter_mut()
+            .zip(&s.q[..s.n])
+            .zip(self.model.actuated_joints())
+        {
+            let l = self.model.joints[joint.0].limits;
+            *slot = q.clamp(l.lower, l.upper);
+        }
+        for &(j, q) in start {
+            if let Some(slot) = end.q.get_mut(j) {
+                *slot = q;
+            }
+        }
+        let duration_s = (far / APPROACH_SPEED).max(1.0);
+        let _ = poll.client.send_segment(embody_control::Segment {
+            duration_s,
+            end,
+            interpolation: embody_control::Interpolation::Quintic,
+        });
+        poll.now_s + duration_s + 0.3
+    }
+
     /// Makes it start afresh at its next poll (a task's policy step run again): state
     /// reset, a new outcome.
     pub fn restart(&mut self) {
         self.started_s = None;
+        self.approach_until = None;
         self.outcome = PolicyOutcome {
             reach: self.outcome.reach.clone().map(|r| Reach {
                 final_m: f64::NAN,
@@ -493,6 +557,17 @@ impl Driver for PolicyDriver {
         let started = match self.started_s {
             Some(t) => t,
             None => {
+                if poll.snapshot.lifecycle != Lifecycle::Running {
+                    // Armed and started by the session; on the wire that takes a moment.
+                    return Ok(DriveStatus::Running);
+                }
+                let until = match self.approach_until {
+                    Some(t) => t,
+                    None => *self.approach_until.insert(self.begin_approach(poll)),
+                };
+                if poll.now_s < until {
+                    return Ok(DriveStatus::Running);
+                }
                 let _ = poll
                     .client
                     .send(LoopCommand::SetController(ControllerKind::Targets));

@@ -47,7 +47,8 @@ pub fn simulation(
         show_truth: true,
         ..Simulator::default()
     };
-    let stop = run.seconds.map(|s| s + 0.01);
+    // Time for an approach to the start posture, then the run (its driver ends it).
+    let stop = run.seconds.map(|s| s + 60.0);
     let session = Session {
         robot: Some(robot),
         floating_base,
@@ -139,6 +140,7 @@ pub fn evaluate(
             command: command.clone(),
             seconds: Some(spec.seconds),
             record: None,
+            approach: false,
         };
         let (session, _) = simulation(run, choice)?;
         let report: Report = session.run(&mut Quiet)?;

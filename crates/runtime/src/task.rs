@@ -161,6 +161,7 @@ impl Driver for TaskDriver {
                         command: step.command.clone(),
                         seconds: None,
                         record: None,
+                        approach: false,
                     };
                     let driver = PolicyDriver::new(&run, &self.model).map_err(|e| {
                         RuntimeError::Invalid(format!(

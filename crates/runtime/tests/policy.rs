@@ -30,6 +30,7 @@ fn session(package: PathBuf, robot: &str, seconds: f64) -> Session {
                 command: vec![("vx".into(), 0.3)],
                 seconds: Some(seconds),
                 record: None,
+                approach: false,
             }),
         )
     }

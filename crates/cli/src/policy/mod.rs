@@ -142,6 +142,12 @@ fn bench(args: &BenchArgs) -> Result {
             "{} on {} ({} inputs): step {:.1} µs median, {:.1} µs p99; inference alone {:.1} µs median ({} steps)",
             f.policy, f.engine, f.inputs, f.step_us, f.step_p99_us, f.inference_us, f.steps
         );
+        if let Some(ort) = f.onnxruntime_us {
+            println!(
+                "onnxruntime in process: inference {ort:.1} µs median; tract / onnxruntime = {:.2}",
+                f.inference_us / ort
+            );
+        }
     }
     Ok(())
 }

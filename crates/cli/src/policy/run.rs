@@ -87,6 +87,7 @@ pub fn run(args: &RunArgs) -> Result {
         command: command(&args.command)?,
         seconds: Some(args.seconds),
         record: args.record_policy.clone(),
+        approach: true,
     };
     let choice = RobotChoice {
         robot: args.robot.clone(),

@@ -34,6 +34,25 @@ pub struct PolicyFigures {
     pub step_p99_us: f64,
     /// Inference alone on the recorded inputs, median (µs).
     pub inference_us: f64,
+    /// The same inference on onnxruntime in process (feature `ort`), median (µs).
+    pub onnxruntime_us: Option<f64>,
+}
+
+/// Median time (µs) of `steps` runs of `engine` on `feeds`.
+fn time_inference(
+    engine: &mut dyn Engine,
+    feeds: &[Vec<f32>],
+    steps: usize,
+) -> Result<f64, RuntimeError> {
+    let times = (0..steps)
+        .map(|_| {
+            let start = Instant::now();
+            let out = black_box(engine.run(black_box(feeds)));
+            let us = start.elapsed().as_secs_f64() * 1e6;
+            out.map(|_| us)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(median(times))
 }
 
 /// Times `steps` steps of the package in `dir` (after a warm-up).
@@ -66,14 +85,15 @@ pub fn run(dir: &Path, steps: usize) -> Result<PolicyFigures, RuntimeError> {
         }
     }
     let feeds = policy.feeds().to_vec();
-    let inference: Vec<f64> = (0..steps)
-        .map(|_| {
-            let start = Instant::now();
-            let out = black_box(engine.run(black_box(&feeds)));
-            let us = start.elapsed().as_secs_f64() * 1e6;
-            out.map(|_| us)
-        })
-        .collect::<Result<_, _>>()?;
+    let inference_us = time_inference(&mut engine, &feeds, steps)?;
+    #[cfg(feature = "ort")]
+    let onnxruntime_us = Some(time_inference(
+        &mut policy.package().onnxruntime()?,
+        &feeds,
+        steps,
+    )?);
+    #[cfg(not(feature = "ort"))]
+    let onnxruntime_us = None;
     let mut sorted = times.clone();
     sorted.sort_by(f64::total_cmp);
     Ok(PolicyFigures {
@@ -86,7 +106,8 @@ pub fn run(dir: &Path, steps: usize) -> Result<PolicyFigures, RuntimeError> {
             .get(((sorted.len() as f64 - 1.0) * 0.99) as usize)
             .copied()
             .unwrap_or(f64::NAN),
-        inference_us: median(inference),
+        inference_us,
+        onnxruntime_us,
     })
 }
 
@@ -164,6 +185,7 @@ pub fn beside_loop(
         command: Vec::new(),
         seconds: Some(seconds + WARM_UP_S),
         record: None,
+        approach: false,
     };
     let (mut session, manifest) = simulation(run, &RobotChoice::default())?;
     session.pacing = Pacing::Realtime(rt);
