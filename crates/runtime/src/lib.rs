@@ -29,6 +29,7 @@ mod error;
 mod lockstep;
 pub mod policy_driver;
 pub mod policy_eval;
+mod policy_outcome;
 mod realtime;
 mod report;
 mod robot;

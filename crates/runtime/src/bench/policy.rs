@@ -192,6 +192,7 @@ pub fn beside_loop(
     session.measure_after_s = WARM_UP_S;
     let holding = crate::session::Session {
         drive: crate::drive::Drive::Hold,
+        stop_after_s: Some(seconds + WARM_UP_S),
         ..session.clone()
     }
     .run(&mut Quiet)?;
