@@ -16,7 +16,7 @@ use ort::value::{DynValue, TensorElementType, TensorRef, ValueType};
 
 use crate::engine::{Engine, TensorSpec};
 use crate::error::{PolicyError, Problem};
-use crate::tract_engine::MAX_ONNX_BYTES;
+use crate::tract_engine::check_size;
 
 /// The environment variable naming the ONNX Runtime library.
 pub const LIBRARY_VAR: &str = "ORT_DYLIB_PATH";
@@ -98,14 +98,7 @@ impl OrtGraph {
     /// Loads the graph at `path` (opening the library first if need be, see [`init`]).
     pub fn read(path: &Path) -> Result<OrtGraph, Problem> {
         let problem = |reason: String| Problem::new(path, "", reason);
-        let size = std::fs::metadata(path)
-            .map_err(|e| problem(format!("cannot read the network: {e}")))?
-            .len();
-        if size > MAX_ONNX_BYTES {
-            return Err(problem(format!(
-                "{size} bytes, more than the {MAX_ONNX_BYTES}-byte limit of a network"
-            )));
-        }
+        check_size(path)?;
         let env = environment(None)?;
         let cannot = |e: String| problem(format!("onnxruntime cannot load this graph: {e}"));
         let session = Session::builder(&env)

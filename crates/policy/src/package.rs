@@ -254,22 +254,29 @@ impl Package {
         self.dir.join(&self.manifest.onnx)
     }
 
+    /// The shape the manifest gives input `name`, if it feeds it.
+    fn input_shape_of(&self, name: &str) -> Option<Vec<usize>> {
+        let m = &self.manifest;
+        (m.inputs.iter())
+            .position(|i| i.name == name)
+            .map(|i| m.input_shape(i))
+    }
+
+    /// Refuses a graph whose declared inputs the manifest does not fill.
+    fn check_inputs(&self, inputs: &[TensorSpec]) -> Result<(), PolicyError> {
+        let problems = self.input_problems(inputs);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(PolicyError::Problems(problems))
+        }
+    }
+
     /// The package's network on tract, checked against the manifest.
     pub fn tract(&self) -> Result<TractEngine, PolicyError> {
-        let manifest = &self.manifest;
-        let shape_of = |name: &str| {
-            manifest
-                .inputs
-                .iter()
-                .position(|i| i.name == name)
-                .map(|i| manifest.input_shape(i))
-        };
         let graph = TractGraph::read(&self.onnx_path())?;
-        let problems = self.input_problems(graph.inputs());
-        if !problems.is_empty() {
-            return Err(PolicyError::Problems(problems));
-        }
-        let engine = graph.build(&shape_of)?;
+        self.check_inputs(graph.inputs())?;
+        let engine = graph.build(&|name: &str| self.input_shape_of(name))?;
         self.check_graph(&engine)?;
         Ok(engine)
     }
@@ -278,20 +285,9 @@ impl Package {
     /// The library is opened at the first use ([`crate::ort_engine::init`]).
     #[cfg(feature = "ort")]
     pub fn onnxruntime(&self) -> Result<crate::ort_engine::OrtEngine, PolicyError> {
-        let manifest = &self.manifest;
-        let shape_of = |name: &str| {
-            manifest
-                .inputs
-                .iter()
-                .position(|i| i.name == name)
-                .map(|i| manifest.input_shape(i))
-        };
         let graph = crate::ort_engine::OrtGraph::read(&self.onnx_path())?;
-        let problems = self.input_problems(graph.inputs());
-        if !problems.is_empty() {
-            return Err(PolicyError::Problems(problems));
-        }
-        let engine = graph.build(&shape_of)?;
+        self.check_inputs(graph.inputs())?;
+        let engine = graph.build(&|name: &str| self.input_shape_of(name))?;
         self.check_graph(&engine)?;
         Ok(engine)
     }

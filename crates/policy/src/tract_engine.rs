@@ -35,14 +35,7 @@ impl TractGraph {
     /// Reads the graph at `path`.
     pub fn read(path: &Path) -> Result<TractGraph, Problem> {
         let problem = |reason: String| Problem::new(path, "", reason);
-        let size = std::fs::metadata(path)
-            .map_err(|e| problem(format!("cannot read the network: {e}")))?
-            .len();
-        if size > MAX_ONNX_BYTES {
-            return Err(problem(format!(
-                "{size} bytes, more than the {MAX_ONNX_BYTES}-byte limit of a network"
-            )));
-        }
+        check_size(path)?;
         let onnx = tract_onnx::onnx();
         let proto = onnx
             .proto_model_for_path(path)
@@ -177,6 +170,20 @@ impl Engine for TractEngine {
             .collect::<TractResult<Vec<Vec<f32>>>>()
             .map_err(fail)
     }
+}
+
+/// Refuses a network file that cannot be read or is past [`MAX_ONNX_BYTES`].
+pub fn check_size(path: &Path) -> Result<(), Problem> {
+    let problem = |reason: String| Problem::new(path, "", reason);
+    let size = std::fs::metadata(path)
+        .map_err(|e| problem(format!("cannot read the network: {e}")))?
+        .len();
+    if size > MAX_ONNX_BYTES {
+        return Err(problem(format!(
+            "{size} bytes, more than the {MAX_ONNX_BYTES}-byte limit of a network"
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses the recurrent nodes (GRU, LSTM, RNN) tract would run differently from the

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use embody_model::Model;
 use embody_policy::Package;
 use embody_policy::manifest::ActionKind;
-use embody_policy::observe::{Command, ObservationBuilder, StepInput};
+use embody_policy::observe::{Command, ObservationBuilder};
 
 use crate::drive::{DriveStatus, Driver, Poll, TaskOutcome};
 use crate::error::RuntimeError;
@@ -185,15 +185,7 @@ impl DemonstrationDriver {
         }
         let s = poll.snapshot;
         let n = s.n.min(self.model.actuated_joints().count());
-        let state = StepInput {
-            t_s,
-            q: &s.q[..n],
-            dq: &s.dq[..n],
-            tau: &s.tau_measured[..n],
-            base_pose: s.base_pose,
-            base_velocity: s.base_velocity,
-            command: &self.command,
-        };
+        let state = crate::policy_driver::step_input(s, n, t_s, &self.command);
         let mut inputs = vec![Vec::new(); self.names.len()];
         self.observe
             .build(&self.model, &state, &self.last_action, &mut inputs);

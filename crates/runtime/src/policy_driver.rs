@@ -56,6 +56,25 @@ pub fn start_configuration(
     q
 }
 
+/// A policy's view of the loop's snapshot `s`: its first `n` actuated joints, its base,
+/// `t_s` into the run, with `command`.
+pub(crate) fn step_input<'a>(
+    s: &'a embody_control::StateSnapshot,
+    n: usize,
+    t_s: f64,
+    command: &'a Command,
+) -> StepInput<'a> {
+    StepInput {
+        t_s,
+        q: &s.q[..n],
+        dq: &s.dq[..n],
+        tau: &s.tau_measured[..n],
+        base_pose: s.base_pose,
+        base_velocity: s.base_velocity,
+        command,
+    }
+}
+
 /// Each observation term's Rerun entity, `policy/observation/<input>/<kind>` (a kind
 /// twice in an input gets its term index), with where its values lie in its input.
 fn term_paths(manifest: &embody_policy::Manifest) -> Vec<(usize, usize, usize, String)> {
@@ -246,15 +265,7 @@ impl PolicyDriver {
             self.outcome.max_tilt_rad = self.outcome.max_tilt_rad.max(tilt);
         }
         let n = s.n.min(self.targets.len());
-        let state = StepInput {
-            t_s,
-            q: &s.q[..n],
-            dq: &s.dq[..n],
-            tau: &s.tau_measured[..n],
-            base_pose: s.base_pose,
-            base_velocity: s.base_velocity,
-            command: &self.command,
-        };
+        let state = step_input(s, n, t_s, &self.command);
         if self.gravity_feedforward || self.reach_frame.is_some() {
             self.kinematics.set(&s.q[..n], &s.base_pose);
         }
