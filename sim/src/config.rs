@@ -105,6 +105,18 @@ impl SimConfig {
         ] {
             in_range(key, value, 0.0, max)?;
         }
+        if !(c.object_time_constant_s.is_finite()
+            && c.object_time_constant_s >= 4.0 * self.dt_s
+            && c.object_time_constant_s <= 10.0)
+        {
+            return fail(
+                "contact.object_time_constant_s",
+                "must be from 4 steps (4·dt_s) to 10 s",
+            );
+        }
+        if !(c.object_damping_ratio.is_finite() && (0.0..=10.0).contains(&c.object_damping_ratio)) {
+            return fail("contact.object_damping_ratio", "must be in [0, 10]");
+        }
         if !(3..=64).contains(&c.cylinder_rim_points) {
             return fail("contact.cylinder_rim_points", "must be in 3..=64");
         }
@@ -171,6 +183,22 @@ pub struct ContactConfig {
     pub friction: f64,
     /// Points on each cap rim of a cylinder. Default 8.
     pub cylinder_rim_points: usize,
+    /// Time constant of an object's contact springs (s): `k = m·(2π/T)²` per pair
+    /// ([`crate::objects`]). Default 0.02, MuJoCo's default `solref`.
+    pub object_time_constant_s: f64,
+    /// Damping ratio of an object's contacts. Default 1 (critical).
+    pub object_damping_ratio: f64,
+}
+
+impl ContactConfig {
+    /// The settings of object contacts; the ground and static boxes have `friction`.
+    pub fn objects(&self) -> crate::objects::ObjectContact {
+        crate::objects::ObjectContact {
+            time_constant_s: self.object_time_constant_s,
+            damping_ratio: self.object_damping_ratio,
+            environment_friction: self.friction,
+        }
+    }
 }
 
 impl Default for ContactConfig {
@@ -183,6 +211,8 @@ impl Default for ContactConfig {
             tangential_damping_nspm: 200.0,
             friction: 0.9,
             cylinder_rim_points: 8,
+            object_time_constant_s: 0.02,
+            object_damping_ratio: 1.0,
         }
     }
 }

@@ -25,6 +25,17 @@ pub struct StaticBox {
     /// Yaw about the world z axis (rad). Default 0.
     #[serde(default)]
     pub yaw_rad: f64,
+    /// Roll, pitch and yaw instead (rad): a tilted box, an incline.
+    #[serde(default)]
+    pub rpy_rad: Option<[f64; 3]>,
+}
+
+impl StaticBox {
+    /// Its rotation (world from box).
+    pub fn rotation(&self) -> Mat3 {
+        let [r, p, y] = self.rpy_rad.unwrap_or([0.0, 0.0, self.yaw_rad]);
+        *nalgebra::Rotation3::from_euler_angles(r, p, y).matrix()
+    }
 }
 
 /// What the robot can touch.
@@ -37,6 +48,8 @@ pub struct Environment {
     pub ground_height_m: f64,
     /// Static boxes.
     pub boxes: Vec<StaticBox>,
+    /// Dynamic objects ([`crate::objects`]).
+    pub objects: Vec<crate::objects::Object>,
 }
 
 impl Default for Environment {
@@ -45,6 +58,7 @@ impl Default for Environment {
             ground: true,
             ground_height_m: 0.0,
             boxes: Vec::new(),
+            objects: Vec::new(),
         }
     }
 }
@@ -139,8 +153,7 @@ impl Contacts {
             .map(|b| Obstacle {
                 center: Vec3::from(b.center),
                 half: Vec3::from(b.size) / 2.0,
-                rotation: *nalgebra::Rotation3::from_axis_angle(&Vec3::z_axis(), b.yaw_rad)
-                    .matrix(),
+                rotation: b.rotation(),
             })
             .collect();
         let surfaces = 1 + obstacles.len();

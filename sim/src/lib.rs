@@ -6,6 +6,8 @@
 //!   damping and Coulomb friction, joint limits as stiff one-sided springs, gravity,
 //!   a floating base for legged robots, and compliant contact with the ground and boxes
 //!   ([`contact`]).
+//! - [`objects`]: dynamic objects (boxes, spheres, cylinders, capsules) resting, sliding
+//!   and stacking on the ground, static boxes and each other.
 //! - [`actuator`]: torque-controlled drives with their own position and velocity loops,
 //!   MIT impedance, a torque–speed curve, a current-loop lag and rotor inertia.
 //!
@@ -15,6 +17,7 @@ pub mod actuator;
 mod config;
 pub mod contact;
 mod geometry;
+pub mod objects;
 mod record;
 mod robot;
 mod scenario;

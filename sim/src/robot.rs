@@ -191,6 +191,10 @@ impl SimRobot {
             .collect();
         let n = peak.len();
         let sensors = Sensors::new(&model, &config.sensors, config.seed, imu, ft, peak);
+        crate::objects::Objects::check(environment).map_err(|e| SimError::BadSetting {
+            key: format!("environment.objects[{}]", e.index),
+            reason: format!("{}: {}", e.name, e.reason),
+        })?;
         let world = World::new(model, environment, config);
         let frame = SensorFrame::for_robot(&caps);
         Ok(SimRobot {

@@ -12,7 +12,16 @@
 //!
 //! [environment]
 //! ground_height_m = 0.0
-//! boxes = [{ center = [0.8, 0.0, 0.35], size = [0.4, 0.6, 0.7] }]
+//! boxes = [{ center = [0.8, 0.0, 0.35], size = [0.4, 0.6, 0.7] },
+//!          { center = [0.0, 2.0, 0.1], size = [1.0, 1.0, 0.2], rpy_rad = [0.0, -0.3, 0.0] }]
+//!
+//! [[environment.objects]]       # free objects (crate::objects)
+//! name = "crate"
+//! shape = "box"                 # box (size), sphere (radius), cylinder, capsule (radius, length)
+//! size = [0.1, 0.1, 0.1]
+//! mass_kg = 0.5                 # or density_kgpm3 (default 1000)
+//! friction = 0.8
+//! position_m = [0.8, 0.0, 0.75]
 //!
 //! [sim]
 //! seed = 7
@@ -409,6 +418,30 @@ impl Scenario {
                 }
             }
         }
+        for (i, b) in environment.boxes.iter().enumerate() {
+            if let Some(rpy) = b.rpy_rad {
+                if b.yaw_rad != 0.0 {
+                    return fail(
+                        format!("environment.boxes[{i}].rpy_rad"),
+                        "give rpy_rad or yaw_rad, not both".into(),
+                    );
+                }
+                for (axis, x) in ["roll", "pitch", "yaw"].iter().zip(rpy) {
+                    in_range(
+                        &format!("environment.boxes[{i}].rpy_rad.{axis}"),
+                        x,
+                        -10.0,
+                        10.0,
+                    )?;
+                }
+            }
+        }
+        crate::objects::Objects::check(environment).map_err(|e| {
+            (
+                format!("environment.objects[{}]", e.index),
+                format!("{}: {}", e.name, e.reason),
+            )
+        })?;
         let mut joints = Vec::with_capacity(self.faults.len());
         for (i, fault) in self.faults.iter().enumerate() {
             let (at, duration) = fault.window();

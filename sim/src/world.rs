@@ -76,6 +76,7 @@ pub struct World {
     /// Current-loop blend per step, `1 − exp(−dt/T)`.
     lag_blend: f64,
     contacts: Contacts,
+    objects: crate::objects::Objects,
     // Scratch, sized once.
     tau: DVector<f64>,
     armature: Vec<f64>,
@@ -123,6 +124,14 @@ impl World {
         World {
             data: Data::new(&model),
             contacts: Contacts::new(&model, environment, &config.contact),
+            // Checked by whoever made the environment (SimRobot::new, scenarios); an
+            // unchecked bad object leaves the set empty rather than failing here.
+            objects: crate::objects::Objects::new(
+                environment,
+                config.contact.objects(),
+                model.gravity,
+            )
+            .unwrap_or_else(|_| crate::objects::Objects::none(model.gravity)),
             q: model.neutral_configuration(),
             v: DVector::zeros(nv),
             steps: 0,
@@ -248,12 +257,18 @@ impl World {
         kinetic - model.total_mass() * model.gravity.dot(&com)
     }
 
+    /// The dynamic objects.
+    pub fn objects(&self) -> &crate::objects::Objects {
+        &self.objects
+    }
+
     /// Advances the world by one step of `dt_s`.
     pub fn step(&mut self) {
         match self.config.integrator {
             Integrator::SemiImplicitEuler => self.step_semi_implicit(),
             Integrator::Rk4 => self.step_rk4(),
         }
+        self.objects.step(self.config.dt_s);
         normalize(&self.model, self.q.as_mut_slice());
         self.steps += 1;
     }

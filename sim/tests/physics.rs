@@ -40,8 +40,7 @@ fn pendulum_urdf(m: f64, l: f64, links: usize) -> String {
 fn no_ground(integrator: Integrator, dt_s: f64) -> (Environment, SimConfig) {
     let environment = Environment {
         ground: false,
-        ground_height_m: 0.0,
-        boxes: Vec::new(),
+        ..Environment::default()
     };
     let config = SimConfig {
         dt_s,
@@ -240,7 +239,9 @@ fn a_box_rests_on_a_table() {
             center: [0.5, 0.0, 0.35],
             size: [0.8, 0.6, 0.7],
             yaw_rad: 0.3,
+            rpy_rad: None,
         }],
+        ..Environment::default()
     };
     let config = SimConfig::ideal();
     let k = config.contact.stiffness_npm;

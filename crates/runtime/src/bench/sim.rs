@@ -87,8 +87,7 @@ pub fn run(model: Arc<Model>, bench: &SimBench) -> Result<SimFigures, RuntimeErr
     config.contact.enabled = bench.contacts;
     let environment = Environment {
         ground: bench.contacts,
-        ground_height_m: 0.0,
-        boxes: Vec::new(),
+        ..Environment::default()
     };
     let mut world = World::new(model.clone(), &environment, config);
     let mut q = model.neutral_configuration();

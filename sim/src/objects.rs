@@ -1,0 +1,795 @@
+//! Dynamic objects: boxes, spheres, cylinders and capsules that rest, slide, topple and
+//! stack on the ground, on static boxes (tilted ones too) and on each other.
+//!
+//! Why this contact law. Contact is compliant — a spring and damper along the normal and,
+//! along the surface, a stiction spring anchored where the contact began, its force
+//! capped by the friction cone — as the robot's contact already is. It is the one law
+//! here that holds static friction exactly (a box on a slope below `atan μ` and a grasped
+//! box keep a constant spring deflection: no creep, which MuJoCo's soft constraints show
+//! by design), it needs no iterations (deterministic, and the cheapest per step), and it
+//! couples to the robot's articulated dynamics as plain link forces. What makes it work
+//! for light objects is how it is stepped: each pair's stiffness comes from a time
+//! constant `T` and the pair's effective mass (`k = m·(2π/T)²`, critically damped, split
+//! over the manifold's points, as MuJoCo's `solref` scales its constraints), and the
+//! objects take their contact springs and dampers implicitly — one linear solve per step
+//! over every free object, `(M + dt·Gᵀ·D·G)·Δξ = dt·(f + Gᵀ·(F₀ − D·G·ξ))` — so a 50 g
+//! object is as stable as a 5 kg one. Stick or slip is decided per point from the
+//! start-of-step trial force; a slipping point's friction is `μ·f_n` against the sliding
+//! direction and its anchor is dragged along.
+//!
+//! Geometry is parry's (`parry3d-f64`): contact manifolds between convex shapes, with
+//! each point's spring deflection carried from step to step by its feature ids. The
+//! ground is a static box whose top face is the ground plane. Buffers are sized once,
+//! and objects at rest step without allocating; a manifold parry recomputes from
+//! scratch (objects landing, rolling, toppling; capsules) may still allocate inside
+//! parry — a known limit of this first step.
+//!
+//! Not yet here (issue 17 goes on): contact between the robot and objects (grasping),
+//! meshes, self-collision, restitution, objects in Rerun and the state record.
+
+use embody_model::spatial::{Mat3, Vec3};
+use nalgebra::{DMatrix, DVector, UnitQuaternion};
+use parry3d_f64::math::{Pose, Rotation, Vector};
+use parry3d_f64::query::{ContactManifold, DefaultQueryDispatcher, PersistentQueryDispatcher};
+use parry3d_f64::shape::{Ball, Capsule, Cuboid, Cylinder, Shape};
+use serde::{Deserialize, Serialize};
+
+use crate::contact::{Environment, StaticBox};
+
+/// An object's shape, in its own frame (cylinders and capsules along z).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ObjectShape {
+    /// A box of these full side lengths (m).
+    Box {
+        /// Side lengths (m).
+        size: [f64; 3],
+    },
+    /// A sphere.
+    Sphere {
+        /// Radius (m).
+        radius: f64,
+    },
+    /// A cylinder along z.
+    Cylinder {
+        /// Radius (m).
+        radius: f64,
+        /// Length (m).
+        length: f64,
+    },
+    /// A capsule along z: a cylinder of `length` capped by hemispheres.
+    Capsule {
+        /// Radius (m).
+        radius: f64,
+        /// Length of the cylindrical part (m).
+        length: f64,
+    },
+}
+
+/// Which shape an object has, as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShapeKind {
+    /// `size = [x, y, z]`.
+    Box,
+    /// `radius`.
+    Sphere,
+    /// `radius`, `length`.
+    Cylinder,
+    /// `radius`, `length`.
+    Capsule,
+}
+
+/// An object as a scenario writes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Object {
+    /// Its name (for records and tasks).
+    pub name: String,
+    /// Its shape: `box` (with `size`), `sphere` (`radius`), `cylinder` or `capsule`
+    /// (`radius`, `length`, along the object's z).
+    pub shape: ShapeKind,
+    /// A box's full side lengths (m).
+    #[serde(default)]
+    pub size: Option<[f64; 3]>,
+    /// A sphere's, cylinder's or capsule's radius (m).
+    #[serde(default)]
+    pub radius: Option<f64>,
+    /// A cylinder's length, or a capsule's between its caps' centres (m).
+    #[serde(default)]
+    pub length: Option<f64>,
+    /// Mass (kg); default from `density_kgpm3`.
+    #[serde(default)]
+    pub mass_kg: Option<f64>,
+    /// Density (kg/m³) when no mass is given. Default 1000 (water).
+    #[serde(default)]
+    pub density_kgpm3: Option<f64>,
+    /// Coulomb friction coefficient; a pair uses the larger of its two. Default 0.8.
+    #[serde(default = "default_friction")]
+    pub friction: f64,
+    /// Where it starts (m).
+    pub position_m: [f64; 3],
+    /// How it is turned: roll, pitch, yaw (rad).
+    #[serde(default)]
+    pub rpy_rad: [f64; 3],
+    /// Its starting velocity (m/s).
+    #[serde(default)]
+    pub velocity_mps: [f64; 3],
+    /// Its starting angular velocity (rad/s, world).
+    #[serde(default)]
+    pub angular_velocity_radps: [f64; 3],
+}
+
+impl Object {
+    /// An object of `shape` with everything else at its default, at rest at `position_m`.
+    pub fn new(name: &str, shape: ObjectShape, position_m: [f64; 3]) -> Object {
+        let (kind, size, radius, length) = match shape {
+            ObjectShape::Box { size } => (ShapeKind::Box, Some(size), None, None),
+            ObjectShape::Sphere { radius } => (ShapeKind::Sphere, None, Some(radius), None),
+            ObjectShape::Cylinder { radius, length } => {
+                (ShapeKind::Cylinder, None, Some(radius), Some(length))
+            }
+            ObjectShape::Capsule { radius, length } => {
+                (ShapeKind::Capsule, None, Some(radius), Some(length))
+            }
+        };
+        Object {
+            name: name.to_owned(),
+            shape: kind,
+            size,
+            radius,
+            length,
+            mass_kg: None,
+            density_kgpm3: None,
+            friction: default_friction(),
+            position_m,
+            rpy_rad: [0.0; 3],
+            velocity_mps: [0.0; 3],
+            angular_velocity_radps: [0.0; 3],
+        }
+    }
+
+    /// Its shape, from the keys its kind takes (and no others).
+    pub fn geometry(&self) -> Result<ObjectShape, String> {
+        let given = [
+            ("size", self.size.is_some()),
+            ("radius", self.radius.is_some()),
+            ("length", self.length.is_some()),
+        ];
+        let takes: &[&str] = match self.shape {
+            ShapeKind::Box => &["size"],
+            ShapeKind::Sphere => &["radius"],
+            ShapeKind::Cylinder | ShapeKind::Capsule => &["radius", "length"],
+        };
+        for (key, is_given) in given {
+            if is_given != takes.contains(&key) {
+                let verb = if is_given { "does not take" } else { "needs" };
+                return Err(format!("a {:?} {verb} `{key}`", self.shape).to_lowercase());
+            }
+        }
+        let (r, l) = (self.radius.unwrap_or(0.0), self.length.unwrap_or(0.0));
+        Ok(match self.shape {
+            ShapeKind::Box => ObjectShape::Box {
+                size: self.size.unwrap_or([0.0; 3]),
+            },
+            ShapeKind::Sphere => ObjectShape::Sphere { radius: r },
+            ShapeKind::Cylinder => ObjectShape::Cylinder {
+                radius: r,
+                length: l,
+            },
+            ShapeKind::Capsule => ObjectShape::Capsule {
+                radius: r,
+                length: l,
+            },
+        })
+    }
+}
+
+fn default_friction() -> f64 {
+    0.8
+}
+
+/// How object contacts are stiff and damped.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ObjectContact {
+    /// Time constant of a contact's spring (s): `k = m·(2π/T)²`.
+    pub time_constant_s: f64,
+    /// Damping ratio (1: critical).
+    pub damping_ratio: f64,
+    /// Friction of the ground and static boxes.
+    pub environment_friction: f64,
+}
+
+impl Default for ObjectContact {
+    fn default() -> Self {
+        ObjectContact {
+            time_constant_s: 0.02,
+            damping_ratio: 1.0,
+            environment_friction: 0.8,
+        }
+    }
+}
+
+/// A shape parry can collide.
+#[derive(Clone, Debug)]
+enum Solid {
+    Cuboid(Cuboid),
+    Ball(Ball),
+    Cylinder(Cylinder),
+    Capsule(Capsule),
+}
+
+impl Solid {
+    fn of(shape: &ObjectShape) -> Solid {
+        match *shape {
+            ObjectShape::Box { size } => {
+                Solid::Cuboid(Cuboid::new(Vector::new(size[0], size[1], size[2]) * 0.5))
+            }
+            ObjectShape::Sphere { radius } => Solid::Ball(Ball::new(radius)),
+            ObjectShape::Cylinder { radius, length } => {
+                Solid::Cylinder(Cylinder::new(0.5 * length, radius))
+            }
+            ObjectShape::Capsule { radius, length } => {
+                Solid::Capsule(Capsule::new_z(0.5 * length, radius))
+            }
+        }
+    }
+
+    fn shape(&self) -> &dyn Shape {
+        match self {
+            Solid::Cuboid(s) => s,
+            Solid::Ball(s) => s,
+            Solid::Cylinder(s) => s,
+            Solid::Capsule(s) => s,
+        }
+    }
+
+    /// parry's cylinder lies along y; ours along z.
+    fn frame(&self) -> UnitQuaternion<f64> {
+        match self {
+            Solid::Cylinder(_) => {
+                UnitQuaternion::from_euler_angles(std::f64::consts::FRAC_PI_2, 0.0, 0.0)
+            }
+            _ => UnitQuaternion::identity(),
+        }
+    }
+}
+
+/// Volume (m³) and the unit-density inertia about the centre, principal in the object's
+/// frame (kg·m² per kg/m³).
+fn volume_and_inertia(shape: &ObjectShape) -> (f64, [f64; 3]) {
+    use std::f64::consts::PI;
+    match *shape {
+        ObjectShape::Box { size: [a, b, c] } => {
+            let v = a * b * c;
+            (
+                v,
+                [
+                    v * (b * b + c * c) / 12.0,
+                    v * (a * a + c * c) / 12.0,
+                    v * (a * a + b * b) / 12.0,
+                ],
+            )
+        }
+        ObjectShape::Sphere { radius: r } => {
+            let v = 4.0 / 3.0 * PI * r.powi(3);
+            let i = 0.4 * v * r * r;
+            (v, [i, i, i])
+        }
+        ObjectShape::Cylinder {
+            radius: r,
+            length: h,
+        } => {
+            let v = PI * r * r * h;
+            let side = v * (3.0 * r * r + h * h) / 12.0;
+            (v, [side, side, 0.5 * v * r * r])
+        }
+        ObjectShape::Capsule {
+            radius: r,
+            length: h,
+        } => {
+            // A cylinder and a sphere split into two caps at its ends.
+            let (vc, vs) = (PI * r * r * h, 4.0 / 3.0 * PI * r.powi(3));
+            let axial = 0.5 * vc * r * r + 0.4 * vs * r * r;
+            let cap_offset = 0.5 * h + 3.0 * r / 8.0;
+            let caps = vs * (0.4 * r * r - (3.0 * r / 8.0).powi(2)) + vs * cap_offset * cap_offset;
+            let side = vc * (3.0 * r * r + h * h) / 12.0 + caps;
+            (vc + vs, [side, side, axial])
+        }
+    }
+}
+
+/// One free or static body.
+#[derive(Clone, Debug)]
+struct Body {
+    solid: Solid,
+    mass: f64,
+    /// Inertia about the centre in the body frame.
+    inertia: Mat3,
+    friction: f64,
+    position: Vec3,
+    rotation: UnitQuaternion<f64>,
+    /// Linear velocity of the centre and angular velocity (world).
+    velocity: Vec3,
+    angular: Vec3,
+    /// Index of its six unknowns in the solve; `None` for a static body.
+    slot: Option<usize>,
+}
+
+impl Body {
+    fn pose(&self) -> Pose {
+        let q = self.rotation * self.solid.frame();
+        Pose::from_parts(
+            Vector::new(self.position.x, self.position.y, self.position.z),
+            Rotation::from_xyzw(q.i, q.j, q.k, q.w),
+        )
+    }
+
+    /// Velocity of the material point at `p` (world).
+    fn velocity_at(&self, p: &Vec3) -> Vec3 {
+        self.velocity + self.angular.cross(&(p - self.position))
+    }
+}
+
+/// The spring deflection a contact point carries between steps (world, m).
+type Deflection = [f64; 3];
+
+/// A pair that may touch: a free body `a` and another body `b`.
+struct Pair {
+    a: usize,
+    b: usize,
+    manifold: ContactManifold<(), Deflection>,
+}
+
+/// Every object in the world and the static bodies they touch. See the module docs.
+pub struct Objects {
+    bodies: Vec<Body>,
+    names: Vec<String>,
+    free: usize,
+    pairs: Vec<Pair>,
+    contact: ObjectContact,
+    gravity: Vec3,
+    system: DMatrix<f64>,
+    rhs: DVector<f64>,
+    /// Active contact points of the last step.
+    touching: usize,
+}
+
+/// A problem with an object as written.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("objects[{index}] ({name}): {reason}")]
+pub struct ObjectError {
+    /// Its index.
+    pub index: usize,
+    /// Its name.
+    pub name: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Ground slab thickness (m): its top face is the ground plane.
+const GROUND_HALF_THICKNESS: f64 = 1.0;
+/// Ground slab half width (m).
+const GROUND_HALF_WIDTH: f64 = 1000.0;
+
+impl Objects {
+    /// Checks every object of `environment`: sizes, mass, friction, state.
+    pub fn check(environment: &Environment) -> Result<(), ObjectError> {
+        for (index, object) in environment.objects.iter().enumerate() {
+            free_body(object, index).map_err(|reason| ObjectError {
+                index,
+                name: object.name.clone(),
+                reason,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The objects of `environment` (none: an empty set that costs nothing per step),
+    /// with `gravity`.
+    pub fn new(
+        environment: &Environment,
+        contact: ObjectContact,
+        gravity: Vec3,
+    ) -> Result<Objects, ObjectError> {
+        let mut bodies = Vec::new();
+        let mut names = Vec::new();
+        for (index, object) in environment.objects.iter().enumerate() {
+            let body = free_body(object, bodies.len()).map_err(|reason| ObjectError {
+                index,
+                name: object.name.clone(),
+                reason,
+            })?;
+            bodies.push(body);
+            names.push(object.name.clone());
+        }
+        let free = bodies.len();
+        if free > 0 {
+            if environment.ground {
+                let mut ground = static_box(&StaticBox {
+                    center: [
+                        0.0,
+                        0.0,
+                        environment.ground_height_m - GROUND_HALF_THICKNESS,
+                    ],
+                    size: [
+                        2.0 * GROUND_HALF_WIDTH,
+                        2.0 * GROUND_HALF_WIDTH,
+                        2.0 * GROUND_HALF_THICKNESS,
+                    ],
+                    yaw_rad: 0.0,
+                    rpy_rad: None,
+                });
+                ground.friction = contact.environment_friction;
+                bodies.push(ground);
+            }
+            for b in &environment.boxes {
+                let mut body = static_box(b);
+                body.friction = contact.environment_friction;
+                bodies.push(body);
+            }
+        }
+        let mut pairs = Vec::new();
+        for a in 0..free {
+            for b in a + 1..bodies.len() {
+                let mut manifold = ContactManifold::new();
+                manifold.points.reserve(16);
+                pairs.push(Pair { a, b, manifold });
+            }
+        }
+        Ok(Objects {
+            bodies,
+            names,
+            free,
+            pairs,
+            contact,
+            gravity,
+            system: DMatrix::zeros(6 * free, 6 * free),
+            rhs: DVector::zeros(6 * free),
+            touching: 0,
+        })
+    }
+
+    /// No objects.
+    pub fn none(gravity: Vec3) -> Objects {
+        Objects {
+            bodies: Vec::new(),
+            names: Vec::new(),
+            free: 0,
+            pairs: Vec::new(),
+            contact: ObjectContact::default(),
+            gravity,
+            system: DMatrix::zeros(0, 0),
+            rhs: DVector::zeros(0),
+            touching: 0,
+        }
+    }
+
+    /// How many objects move.
+    pub fn len(&self) -> usize {
+        self.free
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.free == 0
+    }
+
+    /// The objects' names, in order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Object `k`'s pose: `x y z qx qy qz qw` (world).
+    pub fn pose(&self, k: usize) -> Option<[f64; 7]> {
+        let b = self.bodies.get(k).filter(|_| k < self.free)?;
+        let (p, q) = (b.position, b.rotation);
+        Some([p.x, p.y, p.z, q.i, q.j, q.k, q.w])
+    }
+
+    /// Object `k`'s linear and angular velocity (world).
+    pub fn velocity(&self, k: usize) -> Option<(Vec3, Vec3)> {
+        let b = self.bodies.get(k).filter(|_| k < self.free)?;
+        Some((b.velocity, b.angular))
+    }
+
+    /// Contact points active at the last step.
+    pub fn touching(&self) -> usize {
+        self.touching
+    }
+
+    /// Advances every object by `dt` (s).
+    pub fn step(&mut self, dt: f64) {
+        if self.free == 0 {
+            return;
+        }
+        self.find_contacts();
+        self.assemble(dt);
+        self.solve_and_move(dt);
+    }
+
+    /// Updates every pair's manifold.
+    fn find_contacts(&mut self) {
+        let dispatcher = DefaultQueryDispatcher;
+        for pair in &mut self.pairs {
+            let (a, b) = (&self.bodies[pair.a], &self.bodies[pair.b]);
+            let pos12 = a.pose().inv_mul(&b.pose());
+            if dispatcher
+                .contact_manifold_convex_convex(
+                    &pos12,
+                    a.solid.shape(),
+                    b.solid.shape(),
+                    None,
+                    None,
+                    0.0,
+                    &mut pair.manifold,
+                )
+                .is_err()
+            {
+                pair.manifold.clear();
+            }
+        }
+    }
+
+    /// The stiffness and damping of one point of a manifold of `points` points between
+    /// bodies `a` and `b`.
+    fn spring(&self, a: usize, b: usize, points: usize) -> (f64, f64) {
+        let inverse = |k: usize| {
+            let body = &self.bodies[k];
+            if body.slot.is_some() {
+                1.0 / body.mass
+            } else {
+                0.0
+            }
+        };
+        let m = 1.0 / (inverse(a) + inverse(b)).max(1e-12);
+        let omega = std::f64::consts::TAU / self.contact.time_constant_s;
+        let n = points.max(1) as f64;
+        (
+            m * omega * omega / n,
+            2.0 * self.contact.damping_ratio * m * omega / n,
+        )
+    }
+
+    /// Builds `(M + dt·Gᵀ·D·G)·Δξ = dt·(f + Gᵀ·(F₀ − D·G·ξ))`, deciding stick or slip per
+    /// point, and updates nothing yet.
+    fn assemble(&mut self, dt: f64) {
+        self.system.fill(0.0);
+        self.rhs.fill(0.0);
+        for body in &self.bodies[..self.free] {
+            let Some(s) = body.slot else { continue };
+            let r = body.rotation.to_rotation_matrix().into_inner();
+            let inertia = r * body.inertia * r.transpose();
+            for i in 0..3 {
+                self.system[(s + i, s + i)] += body.mass;
+                for j in 0..3 {
+                    self.system[(s + 3 + i, s + 3 + j)] += inertia[(i, j)];
+                }
+            }
+            let gyro = -body.angular.cross(&(inertia * body.angular));
+            for i in 0..3 {
+                self.rhs[s + i] += dt * body.mass * self.gravity[i];
+                self.rhs[s + 3 + i] += dt * gyro[i];
+            }
+        }
+        self.touching = 0;
+        for p in 0..self.pairs.len() {
+            let (a, b) = (self.pairs[p].a, self.pairs[p].b);
+            let points = self.pairs[p]
+                .manifold
+                .points
+                .iter()
+                .filter(|c| c.dist < 0.0)
+                .count();
+            if points == 0 {
+                continue;
+            }
+            let (k, c) = self.spring(a, b, points);
+            let mu = self.bodies[a].friction.max(self.bodies[b].friction);
+            let (pose_a, pose_b) = (self.bodies[a].pose(), self.bodies[b].pose());
+            let n1 = pose_a.rotation * self.pairs[p].manifold.local_n1;
+            let n = Vec3::new(n1.x, n1.y, n1.z);
+            for i in 0..self.pairs[p].manifold.points.len() {
+                let point = self.pairs[p].manifold.points[i];
+                if point.dist >= 0.0 {
+                    continue;
+                }
+                let world = |pose: &Pose, l: Vector| {
+                    let w = pose.rotation * l + pose.translation;
+                    Vec3::new(w.x, w.y, w.z)
+                };
+                let at = 0.5 * (world(&pose_a, point.local_p1) + world(&pose_b, point.local_p2));
+                let depth = -point.dist;
+                // Velocity of b relative to a at the point; n points from a to b.
+                let u = self.bodies[b].velocity_at(&at) - self.bodies[a].velocity_at(&at);
+                let un = u.dot(&n);
+                let tangent = Mat3::identity() - n * n.transpose();
+                let s = tangent * Vec3::from(point.data);
+                let trial_n = k * depth - c * un;
+                if trial_n <= 0.0 {
+                    continue; // separating faster than the spring pushes
+                }
+                self.touching += 1;
+                let trial_t = -k * s - c * (tangent * u);
+                let sticking = trial_t.norm() <= mu * trial_n;
+                // The force on b: F = F₀ − D·u(ξ′).
+                let mut d = (c + dt * k) * n * n.transpose();
+                let mut f0 = k * depth * n;
+                if sticking {
+                    d += (c + dt * k) * tangent;
+                    f0 -= k * s;
+                } else {
+                    f0 += mu * trial_n * trial_t / trial_t.norm();
+                }
+                self.add_point(a, b, &at, &d, &f0, dt);
+            }
+        }
+    }
+
+    /// Adds one contact point's force `F₀ − D·u` on `b` (its reaction on `a`) to the system.
+    fn add_point(&mut self, a: usize, b: usize, at: &Vec3, d: &Mat3, f0: &Vec3, dt: f64) {
+        // u = G_b·ξ_b − G_a·ξ_a with G = [I, −[r]×]; each body's rows and sign.
+        let rows: [(Option<usize>, f64, Vec3); 2] = [
+            (self.bodies[a].slot, -1.0, at - self.bodies[a].position),
+            (self.bodies[b].slot, 1.0, at - self.bodies[b].position),
+        ];
+        let jacobian = |r: &Vec3| -> nalgebra::Matrix3x6<f64> {
+            let mut g = nalgebra::Matrix3x6::zeros();
+            g.fixed_view_mut::<3, 3>(0, 0).copy_from(&Mat3::identity());
+            g.fixed_view_mut::<3, 3>(0, 3)
+                .copy_from(&(-r.cross_matrix()));
+            g
+        };
+        // Known velocity part: D·u(ξ) at the start of the step.
+        let u = self.bodies[b].velocity_at(at) - self.bodies[a].velocity_at(at);
+        let force = f0 - d * u;
+        for &(slot_i, sign_i, r_i) in &rows {
+            let Some(si) = slot_i else { continue };
+            let gi = jacobian(&r_i);
+            let generalized = sign_i * gi.transpose() * force;
+            for k in 0..6 {
+                self.rhs[si + k] += dt * generalized[k];
+            }
+            for &(slot_j, sign_j, r_j) in &rows {
+                let Some(sj) = slot_j else { continue };
+                let gj = jacobian(&r_j);
+                let block = (dt * sign_i * sign_j) * gi.transpose() * d * gj;
+                for r in 0..6 {
+                    for c in 0..6 {
+                        self.system[(si + r, sj + c)] += block[(r, c)];
+                    }
+                }
+            }
+        }
+    }
+
+    /// Solves for the velocity change, moves every object, and updates each contact
+    /// point's deflection with the velocity it ended with.
+    fn solve_and_move(&mut self, dt: f64) {
+        let system = std::mem::replace(&mut self.system, DMatrix::zeros(0, 0));
+        match system.cholesky() {
+            Some(cholesky) => {
+                cholesky.solve_mut(&mut self.rhs);
+                self.system = cholesky.unpack();
+            }
+            None => {
+                // Not positive definite (it always is: M > 0, D ⪰ 0); keep the velocities.
+                self.rhs.fill(0.0);
+                self.system = DMatrix::zeros(6 * self.free, 6 * self.free);
+            }
+        }
+        for body in &mut self.bodies[..self.free] {
+            let Some(s) = body.slot else { continue };
+            body.velocity += Vec3::new(self.rhs[s], self.rhs[s + 1], self.rhs[s + 2]);
+            body.angular += Vec3::new(self.rhs[s + 3], self.rhs[s + 4], self.rhs[s + 5]);
+        }
+        self.update_deflections(dt);
+        for body in &mut self.bodies[..self.free] {
+            body.position += dt * body.velocity;
+            body.rotation = UnitQuaternion::from_scaled_axis(dt * body.angular) * body.rotation;
+        }
+    }
+
+    /// Each touching point's spring deflection after the step: grown by the tangential
+    /// velocity while it sticks, dragged to the cone's edge while it slips.
+    fn update_deflections(&mut self, dt: f64) {
+        for p in 0..self.pairs.len() {
+            let (a, b) = (self.pairs[p].a, self.pairs[p].b);
+            let points = self.pairs[p]
+                .manifold
+                .points
+                .iter()
+                .filter(|c| c.dist < 0.0)
+                .count();
+            let (k, c) = self.spring(a, b, points);
+            let mu = self.bodies[a].friction.max(self.bodies[b].friction);
+            let (pose_a, pose_b) = (self.bodies[a].pose(), self.bodies[b].pose());
+            let n1 = pose_a.rotation * self.pairs[p].manifold.local_n1;
+            let n = Vec3::new(n1.x, n1.y, n1.z);
+            let tangent = Mat3::identity() - n * n.transpose();
+            for point in &mut self.pairs[p].manifold.points {
+                if point.dist >= 0.0 {
+                    point.data = [0.0; 3];
+                    continue;
+                }
+                let world = |pose: &Pose, l: Vector| {
+                    let w = pose.rotation * l + pose.translation;
+                    Vec3::new(w.x, w.y, w.z)
+                };
+                let at = 0.5 * (world(&pose_a, point.local_p1) + world(&pose_b, point.local_p2));
+                let u = self.bodies[b].velocity_at(&at) - self.bodies[a].velocity_at(&at);
+                let fn_ = (k * -point.dist - (c + dt * k) * u.dot(&n)).max(0.0);
+                let mut s = tangent * (Vec3::from(point.data) + dt * u);
+                if k * s.norm() > mu * fn_ {
+                    // Slipping: the anchor follows, the spring at the cone's edge.
+                    s *= mu * fn_ / (k * s.norm());
+                }
+                point.data = [s.x, s.y, s.z];
+            }
+        }
+    }
+}
+
+/// A free body for `object`, its unknowns at `6·index`.
+fn free_body(object: &Object, index: usize) -> Result<Body, String> {
+    let positive = |v: f64| v.is_finite() && v > 0.0 && v <= 1e3;
+    let shape = object.geometry()?;
+    let size_ok = |v: f64| v.is_finite() && (1e-4..=1e3).contains(&v);
+    let dims: Vec<f64> = match shape {
+        ObjectShape::Box { size } => size.to_vec(),
+        ObjectShape::Sphere { radius } => vec![radius],
+        ObjectShape::Cylinder { radius, length } | ObjectShape::Capsule { radius, length } => {
+            vec![radius, length]
+        }
+    };
+    if !dims.iter().all(|&d| size_ok(d)) {
+        return Err("sizes must be finite, from 0.1 mm to 1000 m".into());
+    }
+    let (volume, unit_inertia) = volume_and_inertia(&shape);
+    let mass = match (object.mass_kg, object.density_kgpm3) {
+        (Some(_), Some(_)) => return Err("give mass_kg or density_kgpm3, not both".into()),
+        (Some(m), None) if positive(m) => m,
+        (None, Some(rho)) if rho.is_finite() && rho > 0.0 && rho <= 1e5 => rho * volume,
+        (None, None) => 1000.0 * volume,
+        _ => return Err("mass_kg must be in (0, 1000] and density_kgpm3 in (0, 1e5]".into()),
+    };
+    if !(object.friction.is_finite() && (0.0..=10.0).contains(&object.friction)) {
+        return Err(format!("friction {} is outside [0, 10]", object.friction));
+    }
+    let finite = |v: &[f64; 3]| v.iter().all(|x| x.is_finite() && x.abs() <= 1e4);
+    if !(finite(&object.position_m)
+        && finite(&object.rpy_rad)
+        && finite(&object.velocity_mps)
+        && finite(&object.angular_velocity_radps))
+    {
+        return Err("position, rpy and velocities must be finite and within 10 km".into());
+    }
+    let scale = mass / volume;
+    let [r, p, y] = object.rpy_rad;
+    Ok(Body {
+        solid: Solid::of(&shape),
+        mass,
+        inertia: Mat3::from_diagonal(&Vec3::from(unit_inertia.map(|i| i * scale))),
+        friction: object.friction,
+        position: Vec3::from(object.position_m),
+        rotation: UnitQuaternion::from_euler_angles(r, p, y),
+        velocity: Vec3::from(object.velocity_mps),
+        angular: Vec3::from(object.angular_velocity_radps),
+        slot: Some(6 * index),
+    })
+}
+
+/// A static body for a static box.
+fn static_box(b: &StaticBox) -> Body {
+    let [r, p, y] = b.rpy_rad.unwrap_or([0.0, 0.0, b.yaw_rad]);
+    Body {
+        solid: Solid::of(&ObjectShape::Box { size: b.size }),
+        mass: f64::INFINITY,
+        inertia: Mat3::identity(),
+        friction: 0.0,
+        position: Vec3::from(b.center),
+        rotation: UnitQuaternion::from_euler_angles(r, p, y),
+        velocity: Vec3::zeros(),
+        angular: Vec3::zeros(),
+        slot: None,
+    }
+}

@@ -1,0 +1,287 @@
+//! Dynamic objects against analytic physics (issue 17): a box on an incline sticks below
+//! `atan μ` without creeping and slides above it at `g(sin θ − μ cos θ)`; a dropped
+//! sphere and box come to rest at their height and stay; a stack of five boxes stands;
+//! a run is bit-identical for the same setup; bad objects are refused by name.
+
+use std::sync::Arc;
+
+use embody_sim::objects::{Object, ObjectShape, Objects};
+use embody_sim::{Environment, SimConfig, StaticBox, World};
+
+const G: f64 = 9.81;
+
+fn cube(name: &str, side: f64, mass: f64, at: [f64; 3], friction: f64) -> Object {
+    Object {
+        mass_kg: Some(mass),
+        friction,
+        ..Object::new(name, ObjectShape::Box { size: [side; 3] }, at)
+    }
+}
+
+/// A world of objects alone: a fixed one-link robot far away, the given environment.
+fn world(environment: Environment, friction: f64, dt_s: f64) -> World {
+    let model = embody_model::robots::load("arm7", Some(false)).expect("arm7");
+    let mut config = SimConfig {
+        dt_s,
+        ..SimConfig::ideal()
+    };
+    config.contact.friction = friction;
+    config.contact.enabled = false;
+    World::new(Arc::new(model), &environment, config)
+}
+
+fn run(world: &mut World, seconds: f64) {
+    let steps = (seconds / world.config().dt_s).round() as u64;
+    for _ in 0..steps {
+        world.step();
+    }
+}
+
+fn position(world: &World, k: usize) -> nalgebra::Vector3<f64> {
+    let p = world.objects().pose(k).expect("object");
+    nalgebra::Vector3::new(p[0], p[1], p[2])
+}
+
+/// A box on a slope of `theta` (rad) with friction `mu` everywhere.
+fn on_incline(theta: f64, mu: f64) -> World {
+    let side = 0.1;
+    // A 2 m × 2 m × 0.2 m slab pitched about y by theta: its top face passes over the
+    // origin at height 1 m.
+    let normal = nalgebra::Vector3::new(-theta.sin(), 0.0, theta.cos());
+    let top = nalgebra::Vector3::new(0.0, 0.0, 1.0);
+    let centre = top - 0.1 * normal;
+    let slab = StaticBox {
+        center: centre.into(),
+        size: [2.0, 2.0, 0.2],
+        yaw_rad: 0.0,
+        rpy_rad: Some([0.0, -theta, 0.0]),
+    };
+    let mut object = cube(
+        "box",
+        side,
+        1.0,
+        (top + (0.5 * side + 1e-4) * normal).into(),
+        mu,
+    );
+    object.rpy_rad = [0.0, -theta, 0.0];
+    let environment = Environment {
+        ground: false,
+        boxes: vec![slab],
+        objects: vec![object],
+        ..Environment::default()
+    };
+    world(environment, mu, 0.001)
+}
+
+#[test]
+fn a_box_on_an_incline_sticks_below_atan_mu_without_creep() {
+    let mu = 0.5;
+    for degrees in [10.0f64, 20.0, 25.0] {
+        let mut w = on_incline(degrees.to_radians(), mu);
+        run(&mut w, 0.5); // settle
+        let settled = position(&w, 0);
+        run(&mut w, 2.0);
+        let moved = (position(&w, 0) - settled).norm();
+        assert!(moved < 1e-4, "{degrees}°: crept {:.3} mm", moved * 1e3);
+    }
+}
+
+#[test]
+fn a_box_on_an_incline_slides_above_atan_mu_at_the_coulomb_acceleration() {
+    let mu = 0.5;
+    for degrees in [30.0f64, 35.0, 45.0] {
+        let theta = degrees.to_radians();
+        let mut w = on_incline(theta, mu);
+        run(&mut w, 0.2);
+        // Distance along the slope at three times; the acceleration from a quadratic fit.
+        let start = position(&w, 0);
+        let mut samples = Vec::new();
+        for k in 1..=6 {
+            run(&mut w, 0.1);
+            let d = (position(&w, 0) - start).norm();
+            samples.push((0.1 * k as f64, d));
+        }
+        let a = quadratic_acceleration(&samples);
+        let want = G * (theta.sin() - mu * theta.cos());
+        assert!(
+            ((a - want) / want).abs() < 0.02,
+            "{degrees}°: {a:.4} m/s² sliding, Coulomb says {want:.4}"
+        );
+    }
+}
+
+/// The second derivative of the least-squares parabola through `(t, x)`.
+fn quadratic_acceleration(samples: &[(f64, f64)]) -> f64 {
+    let mut ata = nalgebra::Matrix3::<f64>::zeros();
+    let mut atb = nalgebra::Vector3::<f64>::zeros();
+    for &(t, x) in samples {
+        let row = nalgebra::Vector3::new(1.0, t, t * t);
+        ata += row * row.transpose();
+        atb += row * x;
+    }
+    let c = ata.lu().solve(&atb).expect("fit");
+    2.0 * c[2]
+}
+
+#[test]
+fn a_dropped_sphere_and_box_rest_at_their_height_and_stay() {
+    let sphere = Object {
+        mass_kg: Some(0.5),
+        ..Object::new(
+            "ball",
+            ObjectShape::Sphere { radius: 0.05 },
+            [0.0, 0.0, 0.3],
+        )
+    };
+    let block = cube("block", 0.1, 1.0, [0.5, 0.0, 0.3], 0.8);
+    let environment = Environment {
+        objects: vec![sphere, block],
+        ..Environment::default()
+    };
+    let mut w = world(environment, 0.8, 0.001);
+    run(&mut w, 2.0);
+    let rest = [position(&w, 0), position(&w, 1)];
+    for p in &rest {
+        assert!((p.z - 0.05).abs() < 1e-3, "rests at {:.4} m", p.z);
+    }
+    run(&mut w, 10.0);
+    for (k, p) in rest.iter().enumerate() {
+        let drift = (position(&w, k) - p).norm();
+        assert!(drift < 1e-4, "object {k} drifted {:.4} mm", drift * 1e3);
+    }
+}
+
+#[test]
+fn a_stack_of_five_boxes_stands() {
+    let side = 0.1;
+    let objects = (0..5)
+        .map(|k| {
+            cube(
+                &format!("box{k}"),
+                side,
+                1.0,
+                [0.0, 0.0, side * (k as f64 + 0.5) + 1e-4],
+                0.8,
+            )
+        })
+        .collect();
+    let environment = Environment {
+        objects,
+        ..Environment::default()
+    };
+    let mut w = world(environment, 0.8, 0.002);
+    run(&mut w, 1.0);
+    let settled = position(&w, 4);
+    assert!((settled.z - 0.45).abs() < 5e-3, "top at {:.4} m", settled.z);
+    run(&mut w, 10.0);
+    let moved = (position(&w, 4) - settled).norm();
+    assert!(moved < 1e-3, "the top box moved {:.3} mm", moved * 1e3);
+}
+
+#[test]
+fn runs_with_objects_are_bit_identical() {
+    let make = || {
+        let objects = (0..3)
+            .map(|k| {
+                let mut o = cube(
+                    &format!("b{k}"),
+                    0.08,
+                    0.4,
+                    [0.01 * k as f64, 0.0, 0.2 + 0.12 * k as f64],
+                    0.6,
+                );
+                o.rpy_rad = [0.1 * k as f64, 0.2, 0.0];
+                o
+            })
+            .collect();
+        world(
+            Environment {
+                objects,
+                ..Environment::default()
+            },
+            0.6,
+            0.001,
+        )
+    };
+    let (mut a, mut b) = (make(), make());
+    run(&mut a, 2.0);
+    run(&mut b, 2.0);
+    for k in 0..3 {
+        assert_eq!(a.objects().pose(k), b.objects().pose(k));
+    }
+}
+
+#[test]
+fn a_bad_object_is_refused_by_name() {
+    let mut bad = cube("crate", 0.1, 1.0, [0.0, 0.0, 0.1], 0.8);
+    bad.mass_kg = Some(f64::NAN);
+    let environment = Environment {
+        objects: vec![cube("ok", 0.1, 1.0, [0.0, 0.0, 0.1], 0.8), bad],
+        ..Environment::default()
+    };
+    let e = Objects::check(&environment).expect_err("refused");
+    assert_eq!((e.index, e.name.as_str()), (1, "crate"));
+    assert!(e.to_string().contains("objects[1] (crate): mass_kg"), "{e}");
+}
+
+#[test]
+fn a_scenario_places_objects_and_refuses_bad_ones_with_the_key() {
+    let text = r#"
+robot = "arm7"
+duration_s = 1.0
+[environment]
+boxes = [{ center = [0.5, 0.0, 0.2], size = [0.4, 0.4, 0.4], rpy_rad = [0.0, -0.2, 0.0] }]
+[[environment.objects]]
+name = "mug"
+shape = "cylinder"
+radius = 0.04
+length = 0.1
+mass_kg = 0.3
+position_m = [0.5, 0.0, 0.5]
+[[environment.objects]]
+name = "ball"
+shape = "sphere"
+radius = 0.03
+density_kgpm3 = 500.0
+position_m = [0.0, 0.5, 0.1]
+"#;
+    let path = std::path::Path::new("objects.toml");
+    let loaded = embody_sim::Scenario::parse(text, path).expect("scenario");
+    let objects = &loaded.scenario.environment.objects;
+    assert_eq!(objects.len(), 2);
+    assert_eq!(
+        objects[0].geometry(),
+        Ok(ObjectShape::Cylinder {
+            radius: 0.04,
+            length: 0.1
+        })
+    );
+    for (bad, change, want) in [
+        (
+            "radius = 0.03",
+            "radius = -0.03",
+            "environment.objects[1]: ball: sizes must be finite, from 0.1 mm",
+        ),
+        (
+            "density_kgpm3 = 500.0",
+            "density_kgpm3 = 500.0\nmass_kg = 1.0",
+            "environment.objects[1]: ball: give mass_kg or density_kgpm3, not both",
+        ),
+        (
+            "radius = 0.03",
+            "radius = 0.03\nlength = 2.0",
+            "ball: a sphere does not take `length`",
+        ),
+        (
+            "radius = 0.03",
+            "radius = 0.03\nheight = 2.0",
+            "unknown field `height`",
+        ),
+    ] {
+        let text = text.replace(bad, change);
+        let message = embody_sim::Scenario::parse(&text, path)
+            .expect_err(change)
+            .to_string();
+        assert!(message.contains(want), "{change}: {message}");
+    }
+}
