@@ -24,10 +24,19 @@
 //! scratch (objects landing, rolling, toppling; capsules) may still allocate inside
 //! parry — a known limit of this first step.
 //!
-//! Not yet here (issue 17 goes on): contact between the robot and objects (grasping),
-//! meshes, self-collision, restitution, objects in Rerun and the state record.
+//! The robot's moving links touch objects through their primitive collision shapes
+//! ([`Objects::step_with_robot`]): a link is a body of known motion in the objects'
+//! solve, counted with its own body's mass (a lower bound of its effective mass, so the
+//! spring is never too stiff for the robot's explicit side), and each contact's
+//! reaction joins the robot's link forces in the same step.
+//!
+//! Known limit: a box balanced on a round link (a cylinder's side) rocks with a slowly
+//! growing amplitude and falls off after some seconds — rolling contact on curved shapes
+//! gains energy here. Not yet here (issue 17 goes on): grasping checks, meshes,
+//! self-collision, restitution, objects in Rerun and the state record.
 
-use embody_model::spatial::{Mat3, Vec3};
+use embody_model::spatial::{Force, Mat3, Transform, Vec3};
+use embody_model::{Data, Model, Shape as ModelShape};
 use nalgebra::{DMatrix, DVector, UnitQuaternion};
 use parry3d_f64::math::{Pose, Rotation, Vector};
 use parry3d_f64::query::{ContactManifold, DefaultQueryDispatcher, PersistentQueryDispatcher};
@@ -311,8 +320,12 @@ struct Body {
     /// Linear velocity of the centre and angular velocity (world).
     velocity: Vec3,
     angular: Vec3,
-    /// Index of its six unknowns in the solve; `None` for a static body.
+    /// Index of its six unknowns in the solve; `None` for a static or robot body.
     slot: Option<usize>,
+    /// A robot link's shape: its joint body and the shape's placement in the joint frame.
+    link: Option<(usize, Transform)>,
+    /// Radius of a sphere about `position` that holds the shape (broad phase).
+    reach: f64,
 }
 
 impl Body {
@@ -330,6 +343,28 @@ impl Body {
     }
 }
 
+/// Radius of a sphere about the shape's centre that holds it.
+fn bounding_radius(shape: &ObjectShape) -> f64 {
+    match *shape {
+        ObjectShape::Box { size } => 0.5 * Vec3::from(size).norm(),
+        ObjectShape::Sphere { radius } => radius,
+        ObjectShape::Cylinder { radius, length } => {
+            (radius * radius + 0.25 * length * length).sqrt()
+        }
+        ObjectShape::Capsule { radius, length } => radius + 0.5 * length,
+    }
+}
+
+/// A contact point on a robot link, kept to hand the link its reaction after the solve.
+#[derive(Clone, Copy, Debug)]
+struct LinkPoint {
+    object: usize,
+    link: usize,
+    at: Vec3,
+    d: Mat3,
+    f0: Vec3,
+}
+
 /// The spring deflection a contact point carries between steps (world, m).
 type Deflection = [f64; 3];
 
@@ -338,7 +373,17 @@ struct Pair {
     a: usize,
     b: usize,
     manifold: ContactManifold<(), Deflection>,
+    /// Last step's points (world) and deflections: a point parry reports anew (its
+    /// features changed, as a box rocks on a cylinder) takes the deflection of the old
+    /// point it replaces, so the spring is not reset.
+    previous: [(Vec3, Deflection); MAX_POINTS],
+    previous_len: usize,
 }
+
+/// Points a manifold keeps track of at most.
+const MAX_POINTS: usize = 16;
+/// How close a new point must be to an old one to take its deflection (m).
+const SAME_POINT_M: f64 = 0.005;
 
 /// Every object in the world and the static bodies they touch. See the module docs.
 pub struct Objects {
@@ -352,6 +397,8 @@ pub struct Objects {
     rhs: DVector<f64>,
     /// Active contact points of the last step.
     touching: usize,
+    /// This step's contact points on robot links (capacity fixed).
+    link_points: Vec<LinkPoint>,
 }
 
 /// A problem with an object as written.
@@ -384,13 +431,15 @@ impl Objects {
         Ok(())
     }
 
-    /// The objects of `environment` (none: an empty set that costs nothing per step),
-    /// with `gravity`.
+    /// The objects of `environment` (none: an empty set that costs nothing per step)
+    /// touching each other, the environment and `model`'s moving links' collision
+    /// shapes (primitives; meshes are not loaded yet).
     pub fn new(
         environment: &Environment,
         contact: ObjectContact,
-        gravity: Vec3,
+        model: &Model,
     ) -> Result<Objects, ObjectError> {
+        let gravity = model.gravity;
         let mut bodies = Vec::new();
         let mut names = Vec::new();
         for (index, object) in environment.objects.iter().enumerate() {
@@ -427,15 +476,23 @@ impl Objects {
                 body.friction = contact.environment_friction;
                 bodies.push(body);
             }
+            bodies.extend(link_bodies(model, contact.environment_friction));
         }
         let mut pairs = Vec::new();
         for a in 0..free {
             for b in a + 1..bodies.len() {
                 let mut manifold = ContactManifold::new();
                 manifold.points.reserve(16);
-                pairs.push(Pair { a, b, manifold });
+                pairs.push(Pair {
+                    a,
+                    b,
+                    manifold,
+                    previous: [(Vec3::zeros(), [0.0; 3]); MAX_POINTS],
+                    previous_len: 0,
+                });
             }
         }
+        let pair_count = pairs.len();
         Ok(Objects {
             bodies,
             names,
@@ -446,6 +503,7 @@ impl Objects {
             system: DMatrix::zeros(6 * free, 6 * free),
             rhs: DVector::zeros(6 * free),
             touching: 0,
+            link_points: Vec::with_capacity(16 * pair_count),
         })
     }
 
@@ -461,6 +519,7 @@ impl Objects {
             system: DMatrix::zeros(0, 0),
             rhs: DVector::zeros(0),
             touching: 0,
+            link_points: Vec::new(),
         }
     }
 
@@ -497,14 +556,59 @@ impl Objects {
         self.touching
     }
 
-    /// Advances every object by `dt` (s).
+    /// Advances every object by `dt` (s), the robot's links standing still.
     pub fn step(&mut self, dt: f64) {
         if self.free == 0 {
             return;
         }
         self.find_contacts();
         self.assemble(dt);
-        self.solve_and_move(dt);
+        self.solve(dt);
+        self.advance(dt);
+    }
+
+    /// Advances every object by `dt` (s) against the robot's links where `data` places
+    /// them (forward kinematics with velocities done), and adds each contact's
+    /// reaction on a link into `forces` (world spatial forces per joint body), so the
+    /// robot feels what it touches within the same step.
+    pub fn step_with_robot(&mut self, dt: f64, data: &Data, forces: &mut [Force]) {
+        if self.free == 0 {
+            return;
+        }
+        self.place_links(data);
+        self.find_contacts();
+        self.assemble(dt);
+        self.solve(dt);
+        for point in &self.link_points {
+            let (a, b) = (&self.bodies[point.object], &self.bodies[point.link]);
+            let Some((joint, _)) = b.link else { continue };
+            // The force on the link: F₀ − D·u with the object's new velocity.
+            let u = b.velocity_at(&point.at) - a.velocity_at(&point.at);
+            let f = point.f0 - point.d * u;
+            if let Some(slot) = forces.get_mut(joint) {
+                *slot = slot.add(&Force::at_point(f, &point.at));
+            }
+        }
+        self.advance(dt);
+    }
+
+    /// Poses each robot link shape and its velocity from `data`.
+    fn place_links(&mut self, data: &Data) {
+        for body in &mut self.bodies[self.free..] {
+            let Some((joint, local)) = body.link else {
+                continue;
+            };
+            let (Some(x), Some(twist)) = (data.world_from_joint.get(joint), data.v.get(joint))
+            else {
+                continue;
+            };
+            let placed = x.mul(&local);
+            body.position = placed.translation;
+            body.rotation = UnitQuaternion::from_matrix(&placed.rotation);
+            // The twist is in the joint frame, about its origin.
+            body.velocity = x.rotation * (twist.linear + twist.angular.cross(&local.translation));
+            body.angular = x.rotation * twist.angular;
+        }
     }
 
     /// Updates every pair's manifold.
@@ -512,6 +616,10 @@ impl Objects {
         let dispatcher = DefaultQueryDispatcher;
         for pair in &mut self.pairs {
             let (a, b) = (&self.bodies[pair.a], &self.bodies[pair.b]);
+            if (a.position - b.position).norm() > a.reach + b.reach + 0.01 {
+                pair.manifold.clear();
+                continue;
+            }
             let pos12 = a.pose().inv_mul(&b.pose());
             if dispatcher
                 .contact_manifold_convex_convex(
@@ -527,15 +635,34 @@ impl Objects {
             {
                 pair.manifold.clear();
             }
+            let pose_a = a.pose();
+            for point in &mut pair.manifold.points {
+                if point.data != [0.0; 3] || pair.previous_len == 0 {
+                    continue;
+                }
+                let w = pose_a.rotation * point.local_p1 + pose_a.translation;
+                let at = Vec3::new(w.x, w.y, w.z);
+                let nearest = (pair.previous[..pair.previous_len].iter())
+                    .map(|(p, d)| ((p - at).norm(), *d))
+                    .min_by(|x, y| x.0.total_cmp(&y.0));
+                if let Some((distance, deflection)) = nearest
+                    && distance < SAME_POINT_M
+                {
+                    point.data = deflection;
+                }
+            }
         }
     }
 
     /// The stiffness and damping of one point of a manifold of `points` points between
     /// bodies `a` and `b`.
     fn spring(&self, a: usize, b: usize, points: usize) -> (f64, f64) {
+        // A robot link counts with its own body's mass: a lower bound of its effective
+        // mass (joints only take mobility away), so the spring is never too stiff for
+        // the robot's explicit side.
         let inverse = |k: usize| {
             let body = &self.bodies[k];
-            if body.slot.is_some() {
+            if body.mass.is_finite() && body.mass > 0.0 {
                 1.0 / body.mass
             } else {
                 0.0
@@ -572,6 +699,7 @@ impl Objects {
             }
         }
         self.touching = 0;
+        self.link_points.clear();
         for p in 0..self.pairs.len() {
             let (a, b) = (self.pairs[p].a, self.pairs[p].b);
             let points = self.pairs[p]
@@ -621,6 +749,17 @@ impl Objects {
                     f0 += mu * trial_n * trial_t / trial_t.norm();
                 }
                 self.add_point(a, b, &at, &d, &f0, dt);
+                if self.bodies[b].link.is_some()
+                    && self.link_points.len() < self.link_points.capacity()
+                {
+                    self.link_points.push(LinkPoint {
+                        object: a,
+                        link: b,
+                        at,
+                        d,
+                        f0,
+                    });
+                }
             }
         }
     }
@@ -662,9 +801,9 @@ impl Objects {
         }
     }
 
-    /// Solves for the velocity change, moves every object, and updates each contact
-    /// point's deflection with the velocity it ended with.
-    fn solve_and_move(&mut self, dt: f64) {
+    /// Solves for the velocity change and updates each contact point's deflection with
+    /// the velocity it ended with; nothing moves yet.
+    fn solve(&mut self, dt: f64) {
         let system = std::mem::replace(&mut self.system, DMatrix::zeros(0, 0));
         match system.cholesky() {
             Some(cholesky) => {
@@ -683,6 +822,10 @@ impl Objects {
             body.angular += Vec3::new(self.rhs[s + 3], self.rhs[s + 4], self.rhs[s + 5]);
         }
         self.update_deflections(dt);
+    }
+
+    /// Moves every object with its new velocity.
+    fn advance(&mut self, dt: f64) {
         for body in &mut self.bodies[..self.free] {
             body.position += dt * body.velocity;
             body.rotation = UnitQuaternion::from_scaled_axis(dt * body.angular) * body.rotation;
@@ -724,6 +867,17 @@ impl Objects {
                     s *= mu * fn_ / (k * s.norm());
                 }
                 point.data = [s.x, s.y, s.z];
+            }
+            // Where each point is (on a), for the next step's matching.
+            let pair = &mut self.pairs[p];
+            pair.previous_len = 0;
+            for point in pair.manifold.points.iter().filter(|c| c.dist < 0.0) {
+                if pair.previous_len == MAX_POINTS {
+                    break;
+                }
+                let w = pose_a.rotation * point.local_p1 + pose_a.translation;
+                pair.previous[pair.previous_len] = (Vec3::new(w.x, w.y, w.z), point.data);
+                pair.previous_len += 1;
             }
         }
     }
@@ -775,6 +929,8 @@ fn free_body(object: &Object, index: usize) -> Result<Body, String> {
         velocity: Vec3::from(object.velocity_mps),
         angular: Vec3::from(object.angular_velocity_radps),
         slot: Some(6 * index),
+        link: None,
+        reach: bounding_radius(&shape),
     })
 }
 
@@ -791,5 +947,44 @@ fn static_box(b: &StaticBox) -> Body {
         velocity: Vec3::zeros(),
         angular: Vec3::zeros(),
         slot: None,
+        link: None,
+        reach: bounding_radius(&ObjectShape::Box { size: b.size }),
     }
+}
+
+/// A kinematic body for every primitive collision shape of `model`'s moving links.
+fn link_bodies(model: &Model, friction: f64) -> Vec<Body> {
+    let mut out = Vec::new();
+    for link in &model.links {
+        let frame = &model.frames[link.frame.0];
+        let joint = frame.joint.0;
+        if joint == 0 {
+            continue; // welded to the world
+        }
+        for geometry in &link.collisions {
+            let shape = match geometry.shape {
+                ModelShape::Box { size } => ObjectShape::Box {
+                    size: [size.x, size.y, size.z],
+                },
+                ModelShape::Sphere { radius } => ObjectShape::Sphere { radius },
+                ModelShape::Cylinder { radius, length } => ObjectShape::Cylinder { radius, length },
+                ModelShape::Capsule { radius, length } => ObjectShape::Capsule { radius, length },
+                ModelShape::Mesh { .. } => continue,
+            };
+            out.push(Body {
+                solid: Solid::of(&shape),
+                mass: model.joints[joint].inertia.mass,
+                inertia: Mat3::identity(),
+                friction,
+                position: Vec3::zeros(),
+                rotation: UnitQuaternion::identity(),
+                velocity: Vec3::zeros(),
+                angular: Vec3::zeros(),
+                slot: None,
+                link: Some((joint, frame.placement.mul(&geometry.origin))),
+                reach: bounding_radius(&shape),
+            });
+        }
+    }
+    out
 }

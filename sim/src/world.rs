@@ -8,7 +8,10 @@ use std::sync::Arc;
 use nalgebra::DVector;
 
 use embody_hal::JointCommand;
-use embody_model::{Data, External, Model, aba_external, integrate, normalize, spatial::Force};
+use embody_model::{
+    Data, External, Model, aba_external, forward_kinematics_velocity, integrate, normalize,
+    spatial::Force,
+};
 
 use crate::actuator::{Actuator, JointTorque, PassiveJoint, stuck_brake};
 use crate::config::{Integrator, SimConfig};
@@ -126,12 +129,8 @@ impl World {
             contacts: Contacts::new(&model, environment, &config.contact),
             // Checked by whoever made the environment (SimRobot::new, scenarios); an
             // unchecked bad object leaves the set empty rather than failing here.
-            objects: crate::objects::Objects::new(
-                environment,
-                config.contact.objects(),
-                model.gravity,
-            )
-            .unwrap_or_else(|_| crate::objects::Objects::none(model.gravity)),
+            objects: crate::objects::Objects::new(environment, config.contact.objects(), &model)
+                .unwrap_or_else(|_| crate::objects::Objects::none(model.gravity)),
             q: model.neutral_configuration(),
             v: DVector::zeros(nv),
             steps: 0,
@@ -268,7 +267,10 @@ impl World {
             Integrator::SemiImplicitEuler => self.step_semi_implicit(),
             Integrator::Rk4 => self.step_rk4(),
         }
-        self.objects.step(self.config.dt_s);
+        if self.config.integrator == Integrator::Rk4 {
+            // RK4 is for smooth motion studies: objects move on their own there.
+            self.objects.step(self.config.dt_s);
+        }
         normalize(&self.model, self.q.as_mut_slice());
         self.steps += 1;
     }
@@ -312,6 +314,19 @@ impl World {
             &mut self.forces,
             true,
         );
+        if !self.objects.is_empty() {
+            if self.contacts.probe_count() == 0 {
+                forward_kinematics_velocity(
+                    &self.model,
+                    &mut self.data,
+                    self.q.as_slice(),
+                    self.v.as_slice(),
+                );
+            }
+            // Objects first: their reactions on the links join the robot's forces.
+            self.objects
+                .step_with_robot(dt, &self.data, &mut self.forces);
+        }
         self.armature.copy_from_slice(&self.base_armature);
         self.tau.fill(0.0);
         let blend = self.lag_blend;

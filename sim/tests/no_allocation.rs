@@ -74,15 +74,21 @@ fn stepping_resting_objects_never_allocates() {
         },
     ];
     let mut objects: Vec<Object> = (0..3)
-        .map(|k| Object::new(&format!("o{k}"), shapes[k], [0.3 * k as f64, 0.0, 0.06]))
+        .map(|k| {
+            Object::new(
+                &format!("o{k}"),
+                shapes[k],
+                [3.0 + 0.3 * k as f64, 0.0, 0.06],
+            )
+        })
         .collect();
     // Two boxes stacked, one on a gentle slope.
-    objects.push(Object::new("top", shapes[0], [0.0, 0.0, 0.16]));
-    objects.push(Object::new("sloped", shapes[0], [0.0, 1.0, 0.16]));
+    objects.push(Object::new("top", shapes[0], [3.0, 0.0, 0.16]));
+    objects.push(Object::new("sloped", shapes[0], [3.0, 1.0, 0.16]));
     let environment = embody_sim::Environment {
         objects,
         boxes: vec![embody_sim::StaticBox {
-            center: [0.0, 1.0, 0.05],
+            center: [3.0, 1.0, 0.05],
             size: [0.4, 0.4, 0.1],
             yaw_rad: 0.0,
             rpy_rad: Some([0.1, 0.0, 0.0]),

@@ -18,8 +18,14 @@ fn cube(name: &str, side: f64, mass: f64, at: [f64; 3], friction: f64) -> Object
     }
 }
 
-/// A world of objects alone: a fixed one-link robot far away, the given environment.
-fn world(environment: Environment, friction: f64, dt_s: f64) -> World {
+/// A world of these objects, 3 m along x from the (fixed, limp) arm, out of its reach.
+fn world(mut environment: Environment, friction: f64, dt_s: f64) -> World {
+    for object in &mut environment.objects {
+        object.position_m[0] += 3.0;
+    }
+    for b in &mut environment.boxes {
+        b.center[0] += 3.0;
+    }
     let model = embody_model::robots::load("arm7", Some(false)).expect("arm7");
     let mut config = SimConfig {
         dt_s,
@@ -284,4 +290,73 @@ position_m = [0.0, 0.5, 0.1]
             .to_string();
         assert!(message.contains(want), "{change}: {message}");
     }
+}
+
+/// The arm held out horizontally (joint2 at 90°) with a 0.5 kg box dropped on its
+/// forearm: the box comes to rest on the link (it does not fall through), and the
+/// shoulder's holding torque grows by the box's weight times its lever about the
+/// shoulder axis — the robot feels what it carries.
+#[test]
+fn a_box_resting_on_the_arm_loads_its_shoulder_by_weight_times_lever() {
+    use embody_hal::JointCommand;
+    let settle = |with_box: bool| {
+        let box_at = [0.3, 0.0, 0.36];
+        let objects = if with_box {
+            vec![Object {
+                mass_kg: Some(0.5),
+                ..Object::new("load", ObjectShape::Box { size: [0.04; 3] }, box_at)
+            }]
+        } else {
+            Vec::new()
+        };
+        let model = embody_model::robots::load("arm7", Some(false)).expect("arm7");
+        let mut config = SimConfig::ideal();
+        config.contact.friction = 1.0;
+        let environment = Environment {
+            objects,
+            ..Environment::default()
+        };
+        let mut w = World::new(Arc::new(model), &environment, config);
+        let mut q = w.q().clone();
+        q[1] = std::f64::consts::FRAC_PI_2;
+        let v = w.v().clone();
+        w.set_state(q.as_slice(), v.as_slice());
+        for k in 0..w.joint_count() {
+            w.set_command(
+                k,
+                JointCommand::Impedance {
+                    q: q[k],
+                    dq: 0.0,
+                    kp: 3000.0,
+                    kd: 60.0,
+                    tau_ff: 0.0,
+                },
+            );
+        }
+        // Settled, and before the balanced box starts to rock (see objects' docs).
+        run(&mut w, 2.0);
+        let shoulder = w.motor_torques()[1];
+        let load = w.objects().pose(0).map(|p| [p[0], p[1], p[2]]);
+        // The forearm's axis (joint3's z) where the box is, as the arm sags under PD.
+        let x3 = &w.data().world_from_joint[3];
+        let axis = x3.rotation * nalgebra::Vector3::z();
+        let along = (load.map_or(0.3, |p| p[0]) - x3.translation.x) / axis.x;
+        (shoulder, load, x3.translation.z + along * axis.z)
+    };
+    let (bare, _, _) = settle(false);
+    let (loaded, at, axis_z) = settle(true);
+    let at = at.expect("the box");
+    // The forearm is 5 cm in radius: the 4 cm box rests 7 cm above its axis (less the
+    // contact's 0.1 mm-scale give).
+    assert!(
+        (at[2] - (axis_z + 0.07)).abs() < 1e-3,
+        "the box is at {at:?}, the forearm's axis at {axis_z:.4} m"
+    );
+    // Shoulder axis: y through (0, 0, 0.25).
+    let want = 0.5 * G * at[0];
+    let got = (loaded - bare).abs();
+    assert!(
+        ((got - want) / want).abs() < 0.02,
+        "the shoulder carries {got:.4} N·m more, the box's weight × lever is {want:.4}"
+    );
 }
