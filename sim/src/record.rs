@@ -1,6 +1,6 @@
-//! Recording a simulated run as JSON Lines: a header naming the robot, its joints and
-//! the step, then one line per recorded tick with the time, the full state, the motor
-//! torques and the contact count. Floats are written shortest-round-trip, so two runs
+//! Recording a simulated run as JSON Lines: a header naming the robot, its joints, the
+//! step and the dynamic objects, then one line per recorded tick with the time, the full
+//! state, the motor torques, the contact count and each object's pose. Floats are written shortest-round-trip, so two runs
 //! are bit-identical exactly when their recordings are byte-identical. Not for the loop
 //! thread: it formats and writes.
 
@@ -23,6 +23,9 @@ pub struct RecordHeader {
     pub nq: usize,
     /// Size of `v`.
     pub nv: usize,
+    /// The dynamic objects, in the order of each line's `objects`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<String>,
 }
 
 /// One recorded tick.
@@ -38,6 +41,9 @@ pub struct StateRecord {
     pub tau: Vec<f64>,
     /// Active contact points.
     pub contacts: usize,
+    /// Each object's pose, `x y z qx qy qz qw` (world).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<[f64; 7]>,
 }
 
 /// Writes a recording.
@@ -59,6 +65,7 @@ impl<W: Write> Recorder<W> {
             dt_s: world.config().dt_s,
             nq: model.nq,
             nv: model.nv,
+            objects: world.objects().names().to_vec(),
         };
         serde_json::to_writer(&mut out, &header)?;
         out.write_all(b"\n")?;
@@ -73,6 +80,9 @@ impl<W: Write> Recorder<W> {
             v: world.v().as_slice().to_vec(),
             tau: world.motor_torques().to_vec(),
             contacts: world.contacts().active().len(),
+            objects: (0..world.objects().len())
+                .filter_map(|k| world.objects().pose(k))
+                .collect(),
         };
         serde_json::to_writer(&mut self.out, &record)?;
         self.out.write_all(b"\n")?;

@@ -178,6 +178,7 @@ fn summary_json(unit: &UnitReport, wall_s: f64, factor: f64) -> serde_json::Valu
         "wall_s": wall_s,
         "realtime_factor": factor,
         "policy": unit.policy.as_ref().map(|p| p.summary()),
+        "objects": unit.objects_json(),
     })
 }
 

@@ -163,3 +163,61 @@ fn realtime_runs_at_wall_clock_pace() {
     );
     assert_eq!(report["final_state"], "running");
 }
+
+/// The objects example: the stack, the ball and the box on the slope settle and stay;
+/// `--json` gives each object's final pose and `--record` every tick's, the last of
+/// which is the final one.
+#[test]
+fn objects_settle_and_stay_and_are_reported_and_recorded() {
+    let record = std::env::temp_dir().join(format!("embody-objects-{}.jsonl", std::process::id()));
+    let out = embody(&[
+        "sim",
+        "run",
+        &example("objects.toml"),
+        "--json",
+        "--record",
+        record.to_str().expect("utf-8"),
+    ]);
+    let report = json_of(&out);
+    let objects = report["objects"].as_array().expect("objects");
+    let names: Vec<&str> = objects.iter().filter_map(|o| o["name"].as_str()).collect();
+    assert_eq!(names, ["bottom", "middle", "top", "ball", "on the slope"]);
+    let at = |k: usize| -> Vec<f64> {
+        (objects[k]["position_m"]
+            .as_array()
+            .expect("position")
+            .iter())
+        .map(|v| v.as_f64().expect("number"))
+        .collect()
+    };
+    for (k, z) in [(0, 0.05), (1, 0.15), (2, 0.25), (3, 0.05)] {
+        let p = at(k);
+        assert!((p[2] - z).abs() < 3e-3, "{}: z {}", names[k], p[2]);
+    }
+    let text = std::fs::read_to_string(&record).expect("record");
+    std::fs::remove_file(&record).ok();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines[0]["objects"].as_array().map(Vec::len), Some(5));
+    let pose = |line: &Value, k: usize| -> Vec<f64> {
+        (line["objects"][k].as_array().expect("pose").iter())
+            .map(|v| v.as_f64().expect("number"))
+            .collect()
+    };
+    let last = lines.last().expect("lines");
+    for (k, name) in names.iter().enumerate() {
+        assert_eq!(pose(last, k)[..3], at(k)[..], "{name}");
+    }
+    // Settled after a second: nothing moves more than 0.1 mm in the two that follow.
+    let second = lines
+        .iter()
+        .find(|l| l["t"].as_f64() >= Some(1.0))
+        .expect("t = 1 s");
+    for (k, name) in names.iter().enumerate() {
+        let (a, b) = (pose(second, k), pose(last, k));
+        let moved = ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt();
+        assert!(moved < 1e-4, "{name} moved {:.4} mm", moved * 1e3);
+    }
+}

@@ -227,6 +227,7 @@ pub(crate) fn run(
             base_pose: robot.base_pose(),
             contacts: robot.sim().map(|s| s.world().contacts().active().len()),
             origin_ns,
+            objects: crate::report::object_poses(&robot),
         }],
         wall_s: wall.elapsed().as_secs_f64(),
         timing,

@@ -35,9 +35,37 @@ pub struct UnitReport {
     /// The events' clock at loop time zero (ns): 0 in lockstep, the system clock's
     /// reading when a real-time loop started.
     pub origin_ns: u64,
+    /// Each simulated object's name and final pose, `x y z qx qy qz qw`.
+    pub objects: Vec<(String, [f64; 7])>,
+}
+
+/// Each object of `robot`'s simulator with its pose (none off the simulator).
+pub(crate) fn object_poses(robot: &crate::robot::AnyRobot) -> Vec<(String, [f64; 7])> {
+    let Some(sim) = robot.sim() else {
+        return Vec::new();
+    };
+    let objects = sim.world().objects();
+    (objects.names().iter().enumerate())
+        .filter_map(|(k, name)| objects.pose(k).map(|pose| (name.clone(), pose)))
+        .collect()
 }
 
 impl UnitReport {
+    /// The objects' final poses in JSON: `[{"name", "position_m", "quaternion_xyzw"}]`.
+    pub fn objects_json(&self) -> serde_json::Value {
+        serde_json::Value::Array(
+            (self.objects.iter())
+                .map(|(name, p)| {
+                    serde_json::json!({
+                        "name": name,
+                        "position_m": [p[0], p[1], p[2]],
+                        "quaternion_xyzw": [p[3], p[4], p[5], p[6]],
+                    })
+                })
+                .collect(),
+        )
+    }
+
     /// The largest joint tracking error `|q − q_ref|` at the end (rad or m).
     pub fn tracking_error(&self) -> f64 {
         let s = &self.snapshot;

@@ -116,6 +116,7 @@ impl UnitRun {
             base_pose: self.rig.robot.base_pose(),
             contacts: (self.rig.robot.sim()).map(|s| s.world().contacts().active().len()),
             origin_ns: 0,
+            objects: crate::report::object_poses(&self.rig.robot),
         }
     }
 }

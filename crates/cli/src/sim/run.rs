@@ -113,6 +113,7 @@ pub fn run(args: &RunArgs) -> Result {
             "contacts": unit.contacts,
             "faults_injected": faults.len(),
             "events": events,
+            "objects": unit.objects_json(),
         });
         println!("{out}");
     } else {
@@ -131,6 +132,9 @@ pub fn run(args: &RunArgs) -> Result {
                 b[2],
                 unit.contacts.unwrap_or(0)
             );
+        }
+        for (name, p) in &unit.objects {
+            println!("object {name} at ({:.3}, {:.3}, {:.3}) m", p[0], p[1], p[2]);
         }
         for fault in &faults {
             let (at, duration) = fault.window();
