@@ -365,6 +365,32 @@ struct LinkPoint {
     f0: Vec3,
 }
 
+/// A point given in `pose`'s frame, in the world.
+fn to_world(pose: &Pose, local: Vector) -> Vec3 {
+    let w = pose.rotation * local + pose.translation;
+    Vec3::new(w.x, w.y, w.z)
+}
+
+/// What one pair's touching points share this step: the bodies, each point's spring
+/// and damper, the pair's friction, both poses and the normal from `a` to `b`.
+struct PairContact {
+    a: usize,
+    b: usize,
+    k: f64,
+    c: f64,
+    mu: f64,
+    pose_a: Pose,
+    pose_b: Pose,
+    n: Vec3,
+}
+
+impl PairContact {
+    /// Where a manifold point acts: midway between its two surface points.
+    fn at(&self, local_p1: Vector, local_p2: Vector) -> Vec3 {
+        0.5 * (to_world(&self.pose_a, local_p1) + to_world(&self.pose_b, local_p2))
+    }
+}
+
 /// The spring deflection a contact point carries between steps (world, m).
 type Deflection = [f64; 3];
 
@@ -640,8 +666,7 @@ impl Objects {
                 if point.data != [0.0; 3] || pair.previous_len == 0 {
                     continue;
                 }
-                let w = pose_a.rotation * point.local_p1 + pose_a.translation;
-                let at = Vec3::new(w.x, w.y, w.z);
+                let at = to_world(&pose_a, point.local_p1);
                 let nearest = (pair.previous[..pair.previous_len].iter())
                     .map(|(p, d)| ((p - at).norm(), *d))
                     .min_by(|x, y| x.0.total_cmp(&y.0));
@@ -677,6 +702,27 @@ impl Objects {
         )
     }
 
+    /// Pair `p`'s contact this step, with how many of its points touch.
+    fn pair_contact(&self, p: usize) -> (PairContact, usize) {
+        let pair = &self.pairs[p];
+        let (a, b) = (pair.a, pair.b);
+        let points = pair.manifold.points.iter().filter(|c| c.dist < 0.0).count();
+        let (k, c) = self.spring(a, b, points);
+        let pose_a = self.bodies[a].pose();
+        let n1 = pose_a.rotation * pair.manifold.local_n1;
+        let contact = PairContact {
+            a,
+            b,
+            k,
+            c,
+            mu: self.bodies[a].friction.max(self.bodies[b].friction),
+            pose_a,
+            pose_b: self.bodies[b].pose(),
+            n: Vec3::new(n1.x, n1.y, n1.z),
+        };
+        (contact, points)
+    }
+
     /// Builds `(M + dt·Gᵀ·D·G)·Δξ = dt·(f + Gᵀ·(F₀ − D·G·ξ))`, deciding stick or slip per
     /// point, and updates nothing yet.
     fn assemble(&mut self, dt: f64) {
@@ -701,31 +747,19 @@ impl Objects {
         self.touching = 0;
         self.link_points.clear();
         for p in 0..self.pairs.len() {
-            let (a, b) = (self.pairs[p].a, self.pairs[p].b);
-            let points = self.pairs[p]
-                .manifold
-                .points
-                .iter()
-                .filter(|c| c.dist < 0.0)
-                .count();
+            let (pc, points) = self.pair_contact(p);
             if points == 0 {
                 continue;
             }
-            let (k, c) = self.spring(a, b, points);
-            let mu = self.bodies[a].friction.max(self.bodies[b].friction);
-            let (pose_a, pose_b) = (self.bodies[a].pose(), self.bodies[b].pose());
-            let n1 = pose_a.rotation * self.pairs[p].manifold.local_n1;
-            let n = Vec3::new(n1.x, n1.y, n1.z);
+            let PairContact {
+                a, b, k, c, mu, n, ..
+            } = pc;
             for i in 0..self.pairs[p].manifold.points.len() {
                 let point = self.pairs[p].manifold.points[i];
                 if point.dist >= 0.0 {
                     continue;
                 }
-                let world = |pose: &Pose, l: Vector| {
-                    let w = pose.rotation * l + pose.translation;
-                    Vec3::new(w.x, w.y, w.z)
-                };
-                let at = 0.5 * (world(&pose_a, point.local_p1) + world(&pose_b, point.local_p2));
+                let at = pc.at(point.local_p1, point.local_p2);
                 let depth = -point.dist;
                 // Velocity of b relative to a at the point; n points from a to b.
                 let u = self.bodies[b].velocity_at(&at) - self.bodies[a].velocity_at(&at);
@@ -836,29 +870,17 @@ impl Objects {
     /// velocity while it sticks, dragged to the cone's edge while it slips.
     fn update_deflections(&mut self, dt: f64) {
         for p in 0..self.pairs.len() {
-            let (a, b) = (self.pairs[p].a, self.pairs[p].b);
-            let points = self.pairs[p]
-                .manifold
-                .points
-                .iter()
-                .filter(|c| c.dist < 0.0)
-                .count();
-            let (k, c) = self.spring(a, b, points);
-            let mu = self.bodies[a].friction.max(self.bodies[b].friction);
-            let (pose_a, pose_b) = (self.bodies[a].pose(), self.bodies[b].pose());
-            let n1 = pose_a.rotation * self.pairs[p].manifold.local_n1;
-            let n = Vec3::new(n1.x, n1.y, n1.z);
+            let (pc, _) = self.pair_contact(p);
+            let PairContact {
+                a, b, k, c, mu, n, ..
+            } = pc;
             let tangent = Mat3::identity() - n * n.transpose();
             for point in &mut self.pairs[p].manifold.points {
                 if point.dist >= 0.0 {
                     point.data = [0.0; 3];
                     continue;
                 }
-                let world = |pose: &Pose, l: Vector| {
-                    let w = pose.rotation * l + pose.translation;
-                    Vec3::new(w.x, w.y, w.z)
-                };
-                let at = 0.5 * (world(&pose_a, point.local_p1) + world(&pose_b, point.local_p2));
+                let at = pc.at(point.local_p1, point.local_p2);
                 let u = self.bodies[b].velocity_at(&at) - self.bodies[a].velocity_at(&at);
                 let fn_ = (k * -point.dist - (c + dt * k) * u.dot(&n)).max(0.0);
                 let mut s = tangent * (Vec3::from(point.data) + dt * u);
@@ -875,8 +897,8 @@ impl Objects {
                 if pair.previous_len == MAX_POINTS {
                     break;
                 }
-                let w = pose_a.rotation * point.local_p1 + pose_a.translation;
-                pair.previous[pair.previous_len] = (Vec3::new(w.x, w.y, w.z), point.data);
+                pair.previous[pair.previous_len] =
+                    (to_world(&pc.pose_a, point.local_p1), point.data);
                 pair.previous_len += 1;
             }
         }
