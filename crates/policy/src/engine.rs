@@ -16,6 +16,22 @@ pub struct TensorSpec {
     pub dtype: String,
 }
 
+impl TensorSpec {
+    /// The shape an engine runs this input with: `shape_of`'s for its name, else the
+    /// graph's own when every dimension is fixed.
+    pub fn run_shape(
+        &self,
+        shape_of: &dyn Fn(&str) -> Option<Vec<usize>>,
+    ) -> Result<Vec<usize>, String> {
+        match shape_of(&self.name) {
+            Some(shape) => Ok(shape),
+            None => (self.shape.iter().copied().collect::<Option<Vec<usize>>>()).ok_or_else(|| {
+                format!("input {self} has open dimensions and no shape is given for it")
+            }),
+        }
+    }
+}
+
 impl std::fmt::Display for TensorSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let dims: Vec<String> = self

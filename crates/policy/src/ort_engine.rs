@@ -142,19 +142,7 @@ impl OrtGraph {
             if spec.dtype != "F32" {
                 return Err(problem(format!("the graph's input {spec} is not f32")));
             }
-            let shape = match shape_of(&spec.name) {
-                Some(shape) => shape,
-                None => spec
-                    .shape
-                    .iter()
-                    .copied()
-                    .collect::<Option<Vec<usize>>>()
-                    .ok_or_else(|| {
-                        problem(format!(
-                            "input {spec} has open dimensions and no shape is given for it"
-                        ))
-                    })?,
-            };
+            let shape = spec.run_shape(shape_of).map_err(problem)?;
             shapes.push(shape);
         }
         let mut session = self.session;

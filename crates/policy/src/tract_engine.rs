@@ -70,19 +70,7 @@ impl TractGraph {
         let mut model = self.model;
         let mut shapes = Vec::with_capacity(self.inputs.len());
         for (ix, spec) in self.inputs.iter().enumerate() {
-            let shape = match shape_of(&spec.name) {
-                Some(shape) => shape,
-                None => spec
-                    .shape
-                    .iter()
-                    .copied()
-                    .collect::<Option<Vec<usize>>>()
-                    .ok_or_else(|| {
-                        problem(format!(
-                            "input {spec} has open dimensions and no shape is given for it"
-                        ))
-                    })?,
-            };
+            let shape = spec.run_shape(shape_of).map_err(problem)?;
             model
                 .set_input_fact(ix, f32::fact(shape.as_slice()).into())
                 .map_err(|e| problem(format!("input {}: {e:#}", spec.name)))?;
