@@ -8,16 +8,13 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use embody_control::RtConfig;
 use embody_planner::{Outcome, Progress, Status};
-use embody_runtime::{
-    Backend, Drive, Observer, Pacing, Session, Task, UnitReport, describe_progress,
-};
+use embody_runtime::{Backend, Drive, Observer, Session, Task, UnitReport, describe_progress};
 use serde_json::json;
 
 use crate::error::{CliError, Result};
 use crate::rerun_args::RerunArgs;
-use crate::unit_args::WireArgs;
+use crate::unit_args::PacingArgs;
 
 /// Arguments of `embody run`.
 #[derive(Args, Debug)]
@@ -27,15 +24,8 @@ pub struct RunArgs {
     /// Robot to run on: a built-in name or a URDF path (default: the task's, else arm7).
     #[arg(long, conflicts_with = "unit")]
     robot: Option<String>,
-    /// Pace the run by the wall clock instead of lockstep.
-    #[arg(long)]
-    realtime: bool,
     #[command(flatten)]
-    wire: WireArgs,
-    /// Run the loop thread under SCHED_FIFO at this priority (1–99) in a real-time run;
-    /// when the OS refuses, it warns and runs without.
-    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=99))]
-    priority: Option<i32>,
+    live: PacingArgs,
     /// Seed of the simulator's noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -78,14 +68,11 @@ impl Observer for Printer {
 
 /// Runs `embody run`.
 pub fn run(args: &RunArgs) -> Result {
-    let realtime = args.realtime || args.wire.given();
-    if args.priority.is_some() && !realtime {
-        return Err(CliError::Usage(
-            "--priority applies to a real-time run: add --realtime, --port or --unit".into(),
-        ));
-    }
+    let pacing = args.live.pacing()?;
+    let realtime = args.live.live();
     let task = Task::load(&args.task)?;
     let backend = args
+        .live
         .wire
         .load()?
         .map_or_else(Backend::simulator, Backend::Wire);
@@ -95,14 +82,9 @@ pub fn run(args: &RunArgs) -> Result {
         units: args.units,
         record: args.record.clone(),
         stop_after_s: Some(MAX_TASK_S),
+        pacing,
         ..Session::new(backend, Drive::Task(task))
     };
-    if realtime {
-        session.pacing = Pacing::Realtime(RtConfig {
-            priority: args.priority,
-            ..RtConfig::default()
-        });
-    }
     session.rerun = args.viz.config(&session.robot_name())?;
     let report = session.run(&mut Printer { live: realtime })?;
     let factor = |unit: &UnitReport| unit.loop_s / report.wall_s.max(1e-9);

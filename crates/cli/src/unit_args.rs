@@ -1,12 +1,14 @@
 //! The `--unit SERIAL [--dir FLEET]` options shared by the commands that drive a unit's
-//! motors (the unit's checked configuration, loaded once), and with `--port` and
-//! `--slcan` where the robot is on the wire.
+//! motors (the unit's checked configuration, loaded once), with `--port` and `--slcan`
+//! where the robot is on the wire, and with `--realtime` and `--priority` how a run is
+//! paced.
 
 use std::path::PathBuf;
 
 use clap::Args;
+use embody_control::RtConfig;
 use embody_fleet::{Unit, name};
-use embody_runtime::Wire;
+use embody_runtime::{Pacing, Wire};
 
 use crate::error::{CliError, Result};
 
@@ -68,5 +70,44 @@ impl WireArgs {
     /// Whether the robot is on the wire.
     pub fn given(&self) -> bool {
         self.port.is_some() || self.unit.unit.is_some()
+    }
+}
+
+/// `[--realtime] [--port PATH] [--unit SERIAL …] [--priority N]`: where a run goes and
+/// how it is paced.
+#[derive(Args, Debug, Clone)]
+pub struct PacingArgs {
+    /// Pace the run by the wall clock instead of lockstep (on its own thread).
+    #[arg(long)]
+    pub realtime: bool,
+    #[command(flatten)]
+    pub wire: WireArgs,
+    /// Run the loop thread under SCHED_FIFO at this priority (1–99) in a real-time run;
+    /// when the OS refuses, it warns and runs without.
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=99))]
+    pub priority: Option<i32>,
+}
+
+impl PacingArgs {
+    /// Whether the run is on the wall clock: asked for, or on the wire.
+    pub fn live(&self) -> bool {
+        self.realtime || self.wire.given()
+    }
+
+    /// The pacing asked for; `--priority` without a real-time run is refused.
+    pub fn pacing(&self) -> Result<Pacing> {
+        if !self.live() {
+            return match self.priority {
+                Some(_) => Err(CliError::Usage(
+                    "--priority applies to a real-time run: add --realtime, --port or --unit"
+                        .into(),
+                )),
+                None => Ok(Pacing::Lockstep),
+            };
+        }
+        Ok(Pacing::Realtime(RtConfig {
+            priority: self.priority,
+            ..RtConfig::default()
+        }))
     }
 }

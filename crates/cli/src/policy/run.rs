@@ -6,15 +6,14 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use embody_control::RtConfig;
 use embody_runtime::policy_eval::{RobotChoice, simulation};
-use embody_runtime::{Backend, Pacing, PolicyRun, Quiet};
+use embody_runtime::{Backend, PolicyRun, Quiet};
 use serde_json::json;
 
 use crate::error::{CliError, Result};
 use crate::numbers::float;
 use crate::rerun_args::RerunArgs;
-use crate::unit_args::WireArgs;
+use crate::unit_args::PacingArgs;
 
 /// Arguments of `embody policy run`.
 #[derive(Args, Debug)]
@@ -33,15 +32,8 @@ pub struct RunArgs {
     /// How long the policy drives (s).
     #[arg(long, default_value_t = 5.0, value_parser = float(0.01..=3600.0, " s"))]
     seconds: f64,
-    /// Pace the run by the wall clock instead of lockstep: the loop on its own thread,
-    /// the policy on another.
-    #[arg(long)]
-    realtime: bool,
     #[command(flatten)]
-    wire: WireArgs,
-    /// Run the loop thread under SCHED_FIFO at this priority (1–99) in a real-time run.
-    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=99))]
-    priority: Option<i32>,
+    live: PacingArgs,
     #[command(flatten)]
     viz: RerunArgs,
     /// Write every inference's inputs and outputs to this file (JSON lines), for a peer
@@ -76,12 +68,7 @@ pub(super) fn command(pairs: &[String]) -> Result<Vec<(String, f64)>> {
 
 /// Runs `embody policy run`.
 pub fn run(args: &RunArgs) -> Result {
-    let realtime = args.realtime || args.wire.given();
-    if args.priority.is_some() && !realtime {
-        return Err(CliError::Usage(
-            "--priority applies to a real-time run: add --realtime, --port or --unit".into(),
-        ));
-    }
+    let pacing = args.live.pacing()?;
     let run = PolicyRun {
         package: args.package.clone(),
         command: command(&args.command)?,
@@ -94,16 +81,11 @@ pub fn run(args: &RunArgs) -> Result {
         floating_base: args.floating_base,
     };
     let (mut session, manifest) = simulation(run, &choice)?;
-    if let Some(wire) = args.wire.load()? {
+    if let Some(wire) = args.live.wire.load()? {
         session.backend = Backend::Wire(wire);
         session.floating_base = None;
     }
-    if realtime {
-        session.pacing = Pacing::Realtime(RtConfig {
-            priority: args.priority,
-            ..RtConfig::default()
-        });
-    }
+    session.pacing = pacing;
     session.rerun = args.viz.config(&session.robot_name())?;
     let report = session.run(&mut Quiet)?;
     let unit = report
