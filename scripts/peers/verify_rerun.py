@@ -8,6 +8,8 @@ Reads the .rrd back with `rerun.experimental.RrdReader` and asserts that:
   the same run) tick by tick, to within half an encoder count: the loop measures the
   simulator through its 16-bit encoders;
 - every step of the run's `--json` summary appears as a "finished <step>" event;
+- the simulator's scene is drawn: each static box, and each object with its pose over
+  time equal to the state record's at the same ticks, and the objects' contact forces;
 - with `--mass KG` (a floating-base robot standing), the contact force arrows carry the
   robot's weight: their vertical components sum to m·g within 5 % while it stands still.
 
@@ -163,6 +165,41 @@ def check_weight(path, robot, mass):
     print(f"contact forces carry the weight ({weight:.0f} N) within {worst:.1%} over {len(totals)} poses")
 
 
+def check_scene(path, robot, header, states):
+    """The objects' logged poses equal the state record's at the same times."""
+    objects = header.get("objects", [])
+    if not objects:
+        return ""
+    at = {round(state["t"], 9): state["objects"] for state in states}
+    for k, name in enumerate(objects):
+        logged = []
+        for chunk in chunks(path, f"{robot}/scene/{name}"):
+            if chunk.is_static:
+                continue
+            batch = chunk.to_record_batch()
+            translation = column(batch, "Transform3D:translation")
+            if translation is None:
+                continue
+            times = batch.column("sim_time").cast("int64").to_numpy() * 1e-9
+            logged += list(zip(times, translation.to_pylist()))
+        matched = [(p[0], at[round(t, 9)][k]) for t, p in logged if round(t, 9) in at]
+        if len(matched) < 10:
+            fail(f"object {name}: {len(matched)} logged poses match the state record's ticks")
+        worst = max(max(abs(a - b) for a, b in zip(p, pose[:3])) for p, pose in matched)
+        if worst > 1e-5:
+            fail(f"object {name}: logged position differs from the simulator's by {worst:.3g} m")
+        rise = max(p[2] for p, _ in matched) - matched[0][0][2]
+        print(f"object {name}: {len(matched)} poses equal the simulator's within {worst:.2g} m, "
+              f"rose at most {rise * 1e3:.0f} mm")
+    arrows = 0
+    for chunk in chunks(path, f"{robot}/scene/contact_forces"):
+        vectors = column(chunk.to_record_batch(), "Arrows3D:vectors")
+        arrows += sum(len(v) for v in vectors.to_pylist()) if vectors is not None else 0
+    if arrows == 0:
+        fail("no object contact force arrows")
+    return f", {len(objects)} objects with {arrows} contact force arrows"
+
+
 def check_live(path, robot, ticks):
     found = entities(path)
     expected = [f"{robot}/joints/{q}" for q in QUANTITIES]
@@ -287,6 +324,7 @@ def main():
 
     if args.mass:
         check_weight(args.rrd, robot, args.mass)
+    scene = check_scene(args.rrd, robot, header, states)
 
     events = texts(args.rrd, f"{robot}/events")
     for step in summary["steps"]:
@@ -299,7 +337,7 @@ def main():
         f"{args.rrd}: {len(found)} entities ({len(links)} links, {len(visuals)} shapes), "
         f"{len(q)} samples of {len(names)} joints equal the simulator's within "
         f"{worst:.2g} rad (half a count: {ENCODER_COUNT / 2:.2g}), "
-        f"{len(events)} events cover all {len(summary['steps'])} steps"
+        f"{len(events)} events cover all {len(summary['steps'])} steps{scene}"
     )
 
 

@@ -27,8 +27,9 @@ mod world;
 pub use config::{ActuatorConfig, ContactConfig, Integrator, SensorConfig, SimConfig};
 pub use contact::{ActiveContact, Environment, StaticBox};
 pub use geometry::{Probe, lowest_point, probes};
+pub use objects::ObjectContactForce;
 pub use record::{RecordHeader, Recorder, StateRecord};
-pub use robot::{MAX_LATENCY_TICKS, SensorMounts, SimError, SimFaults, SimRobot};
+pub use robot::{MAX_LATENCY_TICKS, ObjectView, SensorMounts, SimError, SimFaults, SimRobot};
 pub use scenario::{
     ActuatorFaultKind, Fault, Initial, LoadedScenario, Scenario, ScenarioError, Sensor,
 };

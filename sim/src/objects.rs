@@ -355,14 +355,25 @@ fn bounding_radius(shape: &ObjectShape) -> f64 {
     }
 }
 
-/// A contact point on a robot link, kept to hand the link its reaction after the solve.
+/// A touching point of this step, kept to work out its force after the solve (and hand
+/// a robot link its reaction): `F = F₀ − D·u` on body `b`.
 #[derive(Clone, Copy, Debug)]
-struct LinkPoint {
-    object: usize,
-    link: usize,
+struct TouchPoint {
+    a: usize,
+    b: usize,
     at: Vec3,
     d: Mat3,
     f0: Vec3,
+}
+
+/// One contact force of the last step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ObjectContactForce {
+    /// Where it acts (world, m).
+    pub point: Vec3,
+    /// The force on the second body of the pair — an object, a robot link — from the
+    /// first (world, N).
+    pub force: Vec3,
 }
 
 /// A point given in `pose`'s frame, in the world.
@@ -423,8 +434,10 @@ pub struct Objects {
     rhs: DVector<f64>,
     /// Active contact points of the last step.
     touching: usize,
-    /// This step's contact points on robot links (capacity fixed).
-    link_points: Vec<LinkPoint>,
+    /// This step's touching points (capacity fixed).
+    points: Vec<TouchPoint>,
+    /// Their forces, after the solve.
+    forces: Vec<ObjectContactForce>,
 }
 
 /// A problem with an object as written.
@@ -529,7 +542,8 @@ impl Objects {
             system: DMatrix::zeros(6 * free, 6 * free),
             rhs: DVector::zeros(6 * free),
             touching: 0,
-            link_points: Vec::with_capacity(16 * pair_count),
+            points: Vec::with_capacity(16 * pair_count),
+            forces: Vec::with_capacity(16 * pair_count),
         })
     }
 
@@ -545,7 +559,8 @@ impl Objects {
             system: DMatrix::zeros(0, 0),
             rhs: DVector::zeros(0),
             touching: 0,
-            link_points: Vec::new(),
+            points: Vec::new(),
+            forces: Vec::new(),
         }
     }
 
@@ -582,6 +597,11 @@ impl Objects {
         self.touching
     }
 
+    /// The contact forces of the last step (points that touch; at most 16 a pair).
+    pub fn contact_forces(&self) -> &[ObjectContactForce] {
+        &self.forces
+    }
+
     /// Advances every object by `dt` (s), the robot's links standing still.
     pub fn step(&mut self, dt: f64) {
         if self.free == 0 {
@@ -590,7 +610,29 @@ impl Objects {
         self.find_contacts();
         self.assemble(dt);
         self.solve(dt);
+        self.settle_forces(None);
         self.advance(dt);
+    }
+
+    /// Works out each touching point's force with the objects' new velocities, and
+    /// adds a robot link's reaction into `links` (world spatial forces per joint body).
+    fn settle_forces(&mut self, mut links: Option<&mut [Force]>) {
+        self.forces.clear();
+        for point in &self.points {
+            let (a, b) = (&self.bodies[point.a], &self.bodies[point.b]);
+            // F₀ − D·u with the new velocities.
+            let u = b.velocity_at(&point.at) - a.velocity_at(&point.at);
+            let force = point.f0 - point.d * u;
+            self.forces.push(ObjectContactForce {
+                point: point.at,
+                force,
+            });
+            if let (Some(links), Some((joint, _))) = (links.as_deref_mut(), b.link)
+                && let Some(slot) = links.get_mut(joint)
+            {
+                *slot = slot.add(&Force::at_point(force, &point.at));
+            }
+        }
     }
 
     /// Advances every object by `dt` (s) against the robot's links where `data` places
@@ -605,16 +647,7 @@ impl Objects {
         self.find_contacts();
         self.assemble(dt);
         self.solve(dt);
-        for point in &self.link_points {
-            let (a, b) = (&self.bodies[point.object], &self.bodies[point.link]);
-            let Some((joint, _)) = b.link else { continue };
-            // The force on the link: F₀ − D·u with the object's new velocity.
-            let u = b.velocity_at(&point.at) - a.velocity_at(&point.at);
-            let f = point.f0 - point.d * u;
-            if let Some(slot) = forces.get_mut(joint) {
-                *slot = slot.add(&Force::at_point(f, &point.at));
-            }
-        }
+        self.settle_forces(Some(forces));
         self.advance(dt);
     }
 
@@ -745,7 +778,7 @@ impl Objects {
             }
         }
         self.touching = 0;
-        self.link_points.clear();
+        self.points.clear();
         for p in 0..self.pairs.len() {
             let (pc, points) = self.pair_contact(p);
             if points == 0 {
@@ -783,16 +816,8 @@ impl Objects {
                     f0 += mu * trial_n * trial_t / trial_t.norm();
                 }
                 self.add_point(a, b, &at, &d, &f0, dt);
-                if self.bodies[b].link.is_some()
-                    && self.link_points.len() < self.link_points.capacity()
-                {
-                    self.link_points.push(LinkPoint {
-                        object: a,
-                        link: b,
-                        at,
-                        d,
-                        f0,
-                    });
+                if self.points.len() < self.points.capacity() {
+                    self.points.push(TouchPoint { a, b, at, d, f0 });
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! Recording a simulated run as JSON Lines: a header naming the robot, its joints, the
 //! step and the dynamic objects, then one line per recorded tick with the time, the full
-//! state, the motor torques, the contact count and each object's pose. Floats are written shortest-round-trip, so two runs
+//! state, the motor torques, the contact count, each object's pose and the objects'
+//! contact forces. Floats are written shortest-round-trip, so two runs
 //! are bit-identical exactly when their recordings are byte-identical. Not for the loop
 //! thread: it formats and writes.
 
@@ -44,6 +45,10 @@ pub struct StateRecord {
     /// Each object's pose, `x y z qx qy qz qw` (world).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub objects: Vec<[f64; 7]>,
+    /// The objects' contact forces: point and force on the pair's second body,
+    /// `px py pz fx fy fz` (world; m, N).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub object_contacts: Vec<[f64; 6]>,
 }
 
 /// Writes a recording.
@@ -82,6 +87,12 @@ impl<W: Write> Recorder<W> {
             contacts: world.contacts().active().len(),
             objects: (0..world.objects().len())
                 .filter_map(|k| world.objects().pose(k))
+                .collect(),
+            object_contacts: (world.objects().contact_forces().iter())
+                .map(|c| {
+                    let (p, f) = (c.point, c.force);
+                    [p.x, p.y, p.z, f.x, f.y, f.z]
+                })
                 .collect(),
         };
         serde_json::to_writer(&mut self.out, &record)?;

@@ -2,11 +2,12 @@
 //! the world in whole steps up to `now` (in lockstep the loop's manual clock decides how
 //! far; in real time the wall clock does) and returns the sensors' view, `write` queues
 //! the commands the actuators follow. Command and feedback latency, and faults injected
-//! through [`SimFaults`] from any thread, act here. Real-time safe: `read` and `write`
+//! through [`SimFaults`] from any thread, act here; the scene objects' poses are
+//! published to any thread through [`ObjectView`]. Real-time safe: `read` and `write`
 //! never allocate.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use embody_hal::{
     Capabilities, CommandFrame, CommandModes, FaultBits, FaultSwitches, ForceTorqueInfo, HalError,
@@ -21,6 +22,32 @@ use crate::world::{JointFault, World};
 
 /// Longest latency (ticks), command or feedback, spikes included.
 pub const MAX_LATENCY_TICKS: usize = 63;
+
+/// The scene objects' poses `[x y z qx qy qz qw]` as of the robot's last read, in
+/// [`crate::objects::Objects::names`]' order; clones share them. The robot updates
+/// them when nobody is reading (it never waits), so they lag by a read at most.
+#[derive(Clone, Debug, Default)]
+pub struct ObjectView(Arc<Mutex<Vec<[f64; 7]>>>);
+
+impl ObjectView {
+    /// Copies the poses into `into`.
+    pub fn read(&self, into: &mut Vec<[f64; 7]>) {
+        match self.0.lock() {
+            Ok(poses) => into.clone_from(&poses),
+            Err(poisoned) => into.clone_from(&poisoned.into_inner()),
+        }
+    }
+
+    fn publish(&self, objects: &crate::objects::Objects) {
+        if let Ok(mut poses) = self.0.try_lock() {
+            for (k, pose) in poses.iter_mut().enumerate() {
+                if let Some(p) = objects.pose(k) {
+                    *pose = p;
+                }
+            }
+        }
+    }
+}
 
 /// Faults to inject into a running [`SimRobot`]; clones share the same switches. The
 /// common ones ([`FaultSwitches`]: link down, frozen, e-stop, IMU dropout, actuator fault
@@ -137,6 +164,7 @@ pub struct SimRobot {
     caps: Capabilities,
     sensors: Sensors,
     faults: SimFaults,
+    objects: ObjectView,
     health: LinkHealth,
     dt_ns: u64,
     start: Option<Timestamp>,
@@ -196,12 +224,15 @@ impl SimRobot {
             reason: format!("{}: {}", e.name, e.reason),
         })?;
         let world = World::new(model, environment, config);
+        let objects = ObjectView(Arc::new(Mutex::new(vec![[0.0; 7]; world.objects().len()])));
+        objects.publish(world.objects());
         let frame = SensorFrame::for_robot(&caps);
         Ok(SimRobot {
             feedback: vec![frame; MAX_LATENCY_TICKS + 1],
             commands: vec![vec![JointCommand::Off; n]; MAX_LATENCY_TICKS + 1],
             fault_bits: vec![FaultBits::NONE; n],
             faults: SimFaults::new(n),
+            objects,
             world,
             caps,
             sensors,
@@ -229,6 +260,11 @@ impl SimRobot {
     /// The switches that inject faults into this robot.
     pub fn faults(&self) -> SimFaults {
         self.faults.clone()
+    }
+
+    /// The scene objects' poses, readable from any thread while the robot runs.
+    pub fn object_view(&self) -> ObjectView {
+        self.objects.clone()
     }
 
     /// Sets the actuated joints' positions (rad), in joint order, at rest.
@@ -270,6 +306,9 @@ impl SimRobot {
         let target = elapsed / self.dt_ns.max(1);
         while self.world.steps() < target {
             self.world.step();
+        }
+        if !self.world.objects().is_empty() {
+            self.objects.publish(self.world.objects());
         }
     }
 

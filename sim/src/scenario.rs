@@ -395,53 +395,9 @@ impl Scenario {
         {
             in_range(&format!("initial.base_rpy_rad.{axis}"), x, -10.0, 10.0)?;
         }
-        let environment = &self.environment;
-        in_range(
-            "environment.ground_height_m",
-            environment.ground_height_m,
-            -100.0,
-            100.0,
-        )?;
-        for (i, b) in environment.boxes.iter().enumerate() {
-            for (axis, (&c, &size)) in ["x", "y", "z"].iter().zip(b.center.iter().zip(&b.size)) {
-                in_range(
-                    &format!("environment.boxes[{i}].center.{axis}"),
-                    c,
-                    -1e3,
-                    1e3,
-                )?;
-                if !(size.is_finite() && size > 0.0 && size <= 1e3) {
-                    return fail(
-                        format!("environment.boxes[{i}].size.{axis}"),
-                        format!("must be in (0, 1000] m, not {}", number(size)),
-                    );
-                }
-            }
-        }
-        for (i, b) in environment.boxes.iter().enumerate() {
-            if let Some(rpy) = b.rpy_rad {
-                if b.yaw_rad != 0.0 {
-                    return fail(
-                        format!("environment.boxes[{i}].rpy_rad"),
-                        "give rpy_rad or yaw_rad, not both".into(),
-                    );
-                }
-                for (axis, x) in ["roll", "pitch", "yaw"].iter().zip(rpy) {
-                    in_range(
-                        &format!("environment.boxes[{i}].rpy_rad.{axis}"),
-                        x,
-                        -10.0,
-                        10.0,
-                    )?;
-                }
-            }
-        }
-        crate::objects::Objects::check(environment).map_err(|e| {
-            (
-                format!("environment.objects[{}]", e.index),
-                format!("{}: {}", e.name, e.reason),
-            )
-        })?;
+        self.environment
+            .check()
+            .map_err(|(key, reason)| (format!("environment.{key}"), reason))?;
         let mut joints = Vec::with_capacity(self.faults.len());
         for (i, fault) in self.faults.iter().enumerate() {
             let (at, duration) = fault.window();
@@ -554,5 +510,45 @@ impl LoadedScenario {
             }
         }
         q
+    }
+}
+
+impl Environment {
+    /// Checks the environment's numbers and objects; on failure the key (below
+    /// `environment`) and the reason.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        let fail = |key: String, reason: String| Err((key, reason));
+        in_range("ground_height_m", self.ground_height_m, -100.0, 100.0)?;
+        for (i, b) in self.boxes.iter().enumerate() {
+            for (axis, (&c, &size)) in ["x", "y", "z"].iter().zip(b.center.iter().zip(&b.size)) {
+                in_range(&format!("boxes[{i}].center.{axis}"), c, -1e3, 1e3)?;
+                if !(size.is_finite() && size > 0.0 && size <= 1e3) {
+                    return fail(
+                        format!("boxes[{i}].size.{axis}"),
+                        format!("must be in (0, 1000] m, not {}", number(size)),
+                    );
+                }
+            }
+        }
+        for (i, b) in self.boxes.iter().enumerate() {
+            if let Some(rpy) = b.rpy_rad {
+                if b.yaw_rad != 0.0 {
+                    return fail(
+                        format!("boxes[{i}].rpy_rad"),
+                        "give rpy_rad or yaw_rad, not both".into(),
+                    );
+                }
+                for (axis, x) in ["roll", "pitch", "yaw"].iter().zip(rpy) {
+                    in_range(&format!("boxes[{i}].rpy_rad.{axis}"), x, -10.0, 10.0)?;
+                }
+            }
+        }
+        crate::objects::Objects::check(self).map_err(|e| {
+            (
+                format!("objects[{}]", e.index),
+                format!("{}: {}", e.name, e.reason),
+            )
+        })?;
+        Ok(())
     }
 }

@@ -90,6 +90,7 @@ pub struct World {
     step_v: DVector<f64>,
     q_next: DVector<f64>,
     rk4: Rk4Scratch,
+    environment: Environment,
 }
 
 impl World {
@@ -125,6 +126,7 @@ impl World {
             1.0
         };
         World {
+            environment: environment.clone(),
             data: Data::new(&model),
             contacts: Contacts::new(&model, environment, &config.contact),
             // Checked by whoever made the environment (SimRobot::new, scenarios); an
@@ -256,7 +258,12 @@ impl World {
         kinetic - model.total_mass() * model.gravity.dot(&com)
     }
 
-    /// The dynamic objects.
+    /// What the robot is in: the ground, static boxes, the objects as they started.
+    pub fn environment(&self) -> &Environment {
+        &self.environment
+    }
+
+    /// The dynamic objects: their names, poses and contact forces.
     pub fn objects(&self) -> &crate::objects::Objects {
         &self.objects
     }

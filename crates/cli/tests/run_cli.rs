@@ -40,11 +40,39 @@ fn q(report: &Value) -> Vec<f64> {
         .collect()
 }
 
+/// Object `name`'s final position in a run's JSON report.
+fn object_at(report: &serde_json::Value, name: &str) -> [f64; 3] {
+    let objects = report["objects"].as_array().expect("objects");
+    let object = (objects.iter())
+        .find(|o| o["name"] == name)
+        .unwrap_or_else(|| panic!("no object {name} in {report}"));
+    let p = &object["position_m"];
+    [0, 1, 2].map(|i| p[i].as_f64().expect("number"))
+}
+
+/// `at` within `tolerance` (m) of `expected`.
+fn assert_near(at: [f64; 3], expected: [f64; 3], tolerance: f64, what: &str) {
+    let d = (0..3)
+        .map(|i| (at[i] - expected[i]).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    assert!(
+        d < tolerance,
+        "{what} at {at:?}, {d:.4} m from {expected:?}"
+    );
+}
+
+/// A 5 cm box resting on the 0.2 m table is centred 0.225 m up.
+const ON_TABLE_Z: f64 = 0.2 + 0.025;
+
 #[test]
 fn pick_and_place_ends_home_with_the_gripper_open() {
     let report = json_of(&embody(&["run", &example("pick_and_place.toml"), "--json"]));
     assert_eq!(report["result"], "succeeded");
-    assert_eq!(report["steps"].as_array().expect("steps").len(), 11);
+    assert_eq!(report["steps"].as_array().expect("steps").len(), 12);
+    // The box was put down under where the fingers released it.
+    let placed = object_at(&report, "box");
+    assert_near(placed, [-0.30, 0.30, ON_TABLE_Z], 0.005, "the box");
     let q = q(&report);
     let home = [0.0, 0.3, 0.0, -1.0, 0.0, 0.8, 0.0];
     for (j, h) in home.iter().enumerate() {
@@ -60,6 +88,28 @@ fn pick_and_place_ends_home_with_the_gripper_open() {
     assert!(report["final_tracking_error"].as_f64().expect("error") < 0.01);
     // Lockstep is much faster than real time.
     assert!(report["realtime_factor"].as_f64().expect("factor") > 5.0);
+}
+
+#[test]
+fn the_arm_pushes_a_box_and_stacks_one_box_on_another() {
+    let report = json_of(&embody(&["run", &example("push.toml"), "--json"]));
+    assert_eq!(report["result"], "succeeded", "{report}");
+    // The fingers' centre stopped 7.5 cm along; the box is ahead of it by half its
+    // width, give or take the fingers' half thickness (1 cm) and what the arm yields
+    // to the box's friction on the table.
+    let pushed = object_at(&report, "box");
+    assert_near(pushed, [-0.45, 0.075 + 0.025, ON_TABLE_Z], 0.01, "the box");
+    let report = json_of(&embody(&["run", &example("stack.toml"), "--json"]));
+    assert_eq!(report["result"], "succeeded", "{report}");
+    let base = object_at(&report, "base");
+    assert_near(base, [-0.45, 0.2, ON_TABLE_Z], 0.003, "the base box");
+    let top = object_at(&report, "loose");
+    assert_near(
+        top,
+        [-0.45, 0.2, ON_TABLE_Z + 0.05],
+        0.005,
+        "the stacked box",
+    );
 }
 
 #[test]

@@ -18,7 +18,7 @@ use crate::ControlError;
 use crate::channels::{Channels, LoopClient, LoopCommand};
 use crate::controllers::{
     CartesianConfig, CartesianImpedance, ComputedTorque, ComputedTorqueConfig, ControlInput,
-    ControllerKind, JointPd, JointPdConfig, equivalent_torque,
+    ControllerKind, JointPd, JointPdConfig, blend, equivalent_torque,
 };
 use crate::events::{Cause, EventKind, Lifecycle};
 use crate::safety::{Observation, SafetyConfig, Supervisor};
@@ -439,10 +439,7 @@ impl LoopCore {
                 let (oq, ov) = input.offsets();
                 let est = input.estimate;
                 for (k, (new, old)) in out.iter_mut().zip(fading.iter()).enumerate() {
-                    let (q, dq) = (est.q[oq + k], est.v[ov + k]);
-                    let tau = (1.0 - s) * equivalent_torque(old, q, dq)
-                        + s * equivalent_torque(new, q, dq);
-                    *new = JointCommand::Torque { tau };
+                    *new = blend(old, new, s, est.q[oq + k], est.v[ov + k]);
                 }
             }
         }

@@ -35,6 +35,9 @@ pub struct Observation<'a> {
     pub tau: &'a [f64],
     /// Contact flags of the force-torque sensors (bit per sensor).
     pub contacts: u64,
+    /// The scene objects' poses `[x y z qx qy qz qw]`, in [`RobotInfo::objects`]'
+    /// order (empty when they are not seen: a `wait_until` on one is then skipped).
+    pub objects: &'a [[f64; 7]],
     /// The loop faulted, with this cause.
     pub fault: Option<&'a str>,
 }
@@ -333,6 +336,14 @@ impl Executor {
                 obs.tau.get(joint).is_some_and(|t| t.abs() > threshold)
             }
             Condition::Contact { sensor } => obs.contacts & (1 << sensor) != 0,
+            Condition::ObjectNear {
+                object,
+                position,
+                tolerance,
+            } => obs.objects.get(object).is_some_and(|pose| {
+                let d2: f64 = (0..3).map(|i| (pose[i] - position[i]).powi(2)).sum();
+                d2.sqrt() <= tolerance
+            }),
         }
     }
 
@@ -652,7 +663,12 @@ impl Executor {
                         condition,
                         timeout_s,
                     } => {
-                        if self.holds(condition, obs) {
+                        if let Condition::ObjectNear { object, .. } = condition
+                            && obs.objects.len() <= *object
+                        {
+                            // A robot that does not see its scene cannot check it.
+                            self.report(step, start_s, now, t0, Outcome::Skipped)
+                        } else if self.holds(condition, obs) {
                             self.report(step, start_s, now, t0, Outcome::Done)
                         } else if now - start_s > *timeout_s {
                             self.report(
@@ -671,9 +687,12 @@ impl Executor {
                         force_n: Some(limit),
                         ..
                     } if obs.tau.get(*joint).is_some_and(|t| t.abs() > *limit) => {
-                        // Gripping: stop where the fingers are.
+                        // Gripping: the fingers' reference stops where it is now,
+                        // past where they touch by as much as presses with the force
+                        // reached, and so keeps holding with it.
+                        let held = self.sample(now).q[*joint];
                         self.cancel_owner(motion);
-                        self.rest[*joint] = self.robot.clamp_joint(*joint, obs.q[*joint]);
+                        self.rest[*joint] = self.robot.clamp_joint(*joint, held);
                         self.report_replanned(
                             step,
                             (start_s, now, t0),

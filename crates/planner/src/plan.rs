@@ -31,6 +31,16 @@ pub enum Condition {
         /// Tolerance.
         tolerance: f64,
     },
+    /// A scene object's position within `tolerance` of `position` (the simulator's
+    /// objects: [`RobotInfo::objects`]).
+    ObjectNear {
+        /// Object index.
+        object: usize,
+        /// Target position in the world (m).
+        position: [f64; 3],
+        /// Tolerance (m).
+        tolerance: f64,
+    },
     /// The joint's measured effort magnitude above `threshold` (N or N·m).
     ForceAbove {
         /// Joint index.
@@ -214,6 +224,9 @@ pub struct RobotInfo {
     pub gripper: Option<(usize, f64, f64)>,
     /// Force-torque sensor names, in the robot's order.
     pub sensors: Vec<String>,
+    /// The scene's objects by name, in the order their poses are observed (none
+    /// unless given: [`RobotInfo::with_objects`]).
+    pub objects: Vec<String>,
 }
 
 impl RobotInfo {
@@ -257,7 +270,14 @@ impl RobotInfo {
             ranges,
             gripper,
             sensors,
+            objects: Vec::new(),
         }
+    }
+
+    /// This view with the scene's objects named (in the order they are observed).
+    pub fn with_objects(mut self, objects: Vec<String>) -> RobotInfo {
+        self.objects = objects;
+        self
     }
 }
 
@@ -412,9 +432,13 @@ impl<'a> Checker<'a> {
             c.near.is_some(),
             c.force_above_n.is_some(),
             c.contact.is_some(),
+            c.position.is_some(),
         ];
         if forms.iter().filter(|f| **f).count() != 1 {
-            return Err(self.source.error(span, "a condition has exactly one of `near` (with `joint`), `force_above_n` (with `joint`) or `contact`"));
+            return Err(self.source.error(span, "a condition has exactly one of `near` (with `joint`), `force_above_n` (with `joint`), `contact` or `position` (with `object`)"));
+        }
+        if let Some(position) = c.position {
+            return self.object_condition(c, position, span);
         }
         if let Some(sensor) = &c.contact {
             let index = self
@@ -464,6 +488,42 @@ impl<'a> Checker<'a> {
                 threshold: numbers::force("force_above_n", threshold).map_err(bad)?,
             },
             _ => unreachable!("one form checked above"),
+        })
+    }
+
+    /// `{ object = "box", position = [x, y, z], tolerance = m }`.
+    fn object_condition(
+        &self,
+        c: &RawCondition,
+        position: [f64; 3],
+        span: std::ops::Range<usize>,
+    ) -> Result<Condition, TaskError> {
+        let bad = |reason: String| self.source.error(span.clone(), reason);
+        let Some(name) = &c.object else {
+            return Err(bad("a `position` condition needs an `object`".into()));
+        };
+        if c.joint.is_some() {
+            return Err(bad(
+                "a `position` condition is on an `object`, not a `joint`".into(),
+            ));
+        }
+        let object = (self.robot.objects.iter().position(|o| o == name)).ok_or_else(|| {
+            bad(if self.robot.objects.is_empty() {
+                format!("no object named '{name}': the scene has no objects (objects are the simulator's, from the task's or the scenario's [environment])")
+            } else {
+                format!(
+                    "no object named '{name}' (the scene has: {})",
+                    self.robot.objects.join(", ")
+                )
+            })
+        })?;
+        for (axis, x) in ["x", "y", "z"].iter().zip(position) {
+            numbers::finite(&format!("position.{axis}"), x, "").map_err(bad)?;
+        }
+        Ok(Condition::ObjectNear {
+            object,
+            position,
+            tolerance: numbers::tolerance(c.tolerance.unwrap_or(0.01)).map_err(bad)?,
         })
     }
 

@@ -85,6 +85,10 @@ pub struct RawCondition {
     pub force_above_n: Option<f64>,
     /// Contact form: the force-torque sensor with this name touches.
     pub contact: Option<String>,
+    /// Object form: this scene object …
+    pub object: Option<String>,
+    /// … within `tolerance` of this position in the world (m).
+    pub position: Option<[f64; 3]>,
 }
 
 /// A task file as written.
@@ -95,6 +99,9 @@ pub struct RawTask {
     pub name: Option<String>,
     /// The robot it was written for (the command line may override).
     pub robot: Option<String>,
+    /// The scene the task is written for: the simulator's `[environment]` (ground,
+    /// static boxes, objects) as a scenario gives it, read by the runtime.
+    pub environment: Option<Spanned<toml::Value>>,
     /// Extra named postures: name → joint → value.
     #[serde(default)]
     pub postures: BTreeMap<String, Spanned<BTreeMap<String, f64>>>,

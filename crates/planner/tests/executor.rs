@@ -42,6 +42,7 @@ impl IdealLoop {
                 q: &q,
                 tau: &[0.0; 8],
                 contacts: 0,
+                objects: &[],
                 fault,
             },
             &mut out,

@@ -21,8 +21,24 @@ fn load(text: &str) -> Result<(), String> {
 
 #[test]
 fn the_examples_check() {
-    let good = include_str!("../../../examples/tasks/pick_and_place.toml");
-    load(good).expect("the example checks");
+    // The arm's examples, in the scenes they give (the simulator's objects).
+    for (good, objects) in [
+        (
+            include_str!("../../../examples/tasks/pick_and_place.toml"),
+            &["box"][..],
+        ),
+        (include_str!("../../../examples/tasks/push.toml"), &["box"]),
+        (
+            include_str!("../../../examples/tasks/stack.toml"),
+            &["loose", "base"],
+        ),
+    ] {
+        let source = Source::new("example.toml", good);
+        let raw = source.parse().expect("parses");
+        let (robot, start) = arm();
+        let robot = robot.with_objects(objects.iter().map(|o| o.to_string()).collect());
+        check(&source, &raw, &robot, &start).expect("the example checks");
+    }
     let humanoid = include_str!("../../../examples/tasks/humanoid_moves.toml");
     let source = Source::new("humanoid_moves.toml", humanoid);
     let raw = source.parse().expect("parses");
@@ -94,6 +110,16 @@ fn bad_tasks_are_located() {
             "[[steps]]\nskill = \"wait_until\"\ncondition = { joint = \"joint1\" }\n",
             "tasks/bad.toml:3:",
             "exactly one of",
+        ),
+        (
+            "[[steps]]\nskill = \"wait_until\"\ncondition = { object = \"box\", position = [0.0, 0.0, 0.1] }\n",
+            "tasks/bad.toml:3:",
+            "no object named 'box': the scene has no objects",
+        ),
+        (
+            "[[steps]]\nskill = \"wait_until\"\ncondition = { position = [0.0, 0.0, 0.1] }\n",
+            "tasks/bad.toml:3:",
+            "a `position` condition needs an `object`",
         ),
         (
             "[[steps]]\nskill = \"wait_until\"\ncondition = { contact = \"left_sole\" }\n",

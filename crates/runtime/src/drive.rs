@@ -27,6 +27,35 @@ pub struct Poll<'a> {
     pub events: &'a [Event],
     /// The loop's client, to send segments and commands through.
     pub client: &'a LoopClient,
+    /// The scene's objects as the simulator has them (none elsewhere).
+    pub scene: &'a Scene,
+}
+
+/// The scene's objects: their names and their poses as last seen.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scene {
+    /// Names, in the simulator's order.
+    pub names: Vec<String>,
+    /// Poses `[x y z qx qy qz qw]` (m), in the same order.
+    pub poses: Vec<[f64; 7]>,
+}
+
+impl Scene {
+    /// The scene of `robot`: the simulator's objects, or none.
+    pub(crate) fn of(robot: &crate::robot::AnyRobot) -> (Scene, Option<embody_sim::ObjectView>) {
+        match robot.sim() {
+            Some(sim) => {
+                let view = sim.object_view();
+                let mut scene = Scene {
+                    names: sim.world().objects().names().to_vec(),
+                    poses: Vec::new(),
+                };
+                view.read(&mut scene.poses);
+                (scene, Some(view))
+            }
+            None => (Scene::default(), None),
+        }
+    }
 }
 
 /// Values a driver records at a moment of loop time, under the robot's entity in Rerun.

@@ -41,7 +41,8 @@ mod task;
 pub use backend::{Backend, Simulator, Wire};
 pub use demonstrate::Demonstration;
 pub use drive::{
-    Drive, DriveStatus, Driver, DriverFactory, Poll, Series, TaskOutcome, describe_progress, motion,
+    Drive, DriveStatus, Driver, DriverFactory, Poll, Scene, Series, TaskOutcome, describe_progress,
+    motion,
 };
 /// Learned policies: packages, their checks and inference (see `embody_policy`).
 pub use embody_policy as policy;

@@ -15,7 +15,7 @@ use embody_model::Model;
 use embody_viz::{Clock, LiveRecorder, LiveStats, Recorder, VizConfig};
 
 use crate::backend::{Opened, sensors};
-use crate::drive::{Note, Poll, poll_driver};
+use crate::drive::{Note, Poll, Scene, poll_driver};
 use crate::error::RuntimeError;
 use crate::report::{Report, UnitReport, describe_events, joint_names};
 use crate::robot::AnyRobot;
@@ -90,6 +90,13 @@ impl<R: Robot + 'static> RealtimeLoop<R> {
         }
     }
 
+    /// Logs the scene's object poses at `t_s` in the live recording, if any.
+    pub(crate) fn record_scene(&self, t_s: f64, poses: &[[f64; 7]]) {
+        if let Some(live) = &self.live {
+            live.scene(t_s, poses.to_vec());
+        }
+    }
+
     /// Logs what a driver says at `t_s` in the live recording, if any.
     pub(crate) fn record(&self, t_s: f64, note: Note) {
         match note {
@@ -145,6 +152,7 @@ pub(crate) fn run(
     let viz = (session.rerun.as_ref())
         .map(|base| viz_config(base, &model, &robot, &config, clock, (0, 1)));
     let mut driver = session.drive.driver(&model, sensors(&robot))?;
+    let (mut scene, view) = Scene::of(&robot);
     let running = RealtimeLoop::start(&model, robot, config, rt, driver.arms(), viz)?;
     let rt_status = running.rt_status().clone();
     let client = running.client.clone();
@@ -186,6 +194,10 @@ pub(crate) fn run(
                     if baseline.is_none() && now_s >= session.measure_after_s {
                         baseline = Some(start_measuring(&client));
                     }
+                    if let Some(view) = &view {
+                        view.read(&mut scene.poses);
+                        running.record_scene(now_s, &scene.poses);
+                    }
                     poll_driver(
                         driver.as_mut(),
                         &Poll {
@@ -193,6 +205,7 @@ pub(crate) fn run(
                             snapshot: &snapshot,
                             events: &events,
                             client: &client,
+                            scene: &scene,
                         },
                         0,
                         &mut settle_until,

@@ -9,7 +9,7 @@ use embody_control::{ControlConfig, StateSnapshot};
 use embody_viz::{Clock, LoopStats, Recorder, RecordingStream};
 
 use crate::backend::{Opened, sensors};
-use crate::drive::{Driver, Note, Poll, poll_driver};
+use crate::drive::{Driver, Note, Poll, Scene, poll_driver};
 use crate::error::RuntimeError;
 use crate::lockstep::Lockstep;
 use crate::realtime::arm_and_start;
@@ -17,6 +17,7 @@ use crate::report::{Report, UnitReport, joint_names};
 use crate::robot::AnyRobot;
 use crate::session::{Observer, Session};
 use crate::sinks::{self, true_state};
+use embody_sim::ObjectView;
 
 /// One unit of the run.
 struct UnitRun {
@@ -30,6 +31,8 @@ struct UnitRun {
     done: bool,
     /// Its driver is polled every this many ticks.
     poll_every: u64,
+    /// The simulator's objects as its driver sees them, and where they are read from.
+    scene: (Scene, Option<ObjectView>),
 }
 
 /// What the units share: when runs end, whether the recordings show the simulator's
@@ -64,12 +67,17 @@ impl UnitRun {
                 self.stats = LoopStats::of(&self.rig.client.timing());
             }
             recorder.record(now_s, &self.view, self.stats)?;
+            sinks::record_scene(recorder, &self.rig.robot, now_s)?;
             for event in &self.rig.events[fresh..] {
                 recorder.event(now_s, &event.kind.to_string(), event.is_fault())?;
             }
         }
         if poll {
             let recorder = &mut self.recorder;
+            let (scene, view) = &mut self.scene;
+            if let Some(view) = view {
+                view.read(&mut scene.poses);
+            }
             poll_driver(
                 self.driver.as_mut(),
                 &Poll {
@@ -77,6 +85,7 @@ impl UnitRun {
                     snapshot: &self.rig.snapshot,
                     events: &self.rig.events,
                     client: &self.rig.client,
+                    scene,
                 },
                 k,
                 &mut self.settle_until,
@@ -156,6 +165,7 @@ pub(crate) fn run(
             }
             None => None,
         };
+        let scene = Scene::of(&robot);
         let rig = Lockstep::new(model.clone(), robot, config.clone())?;
         if driver.arms() {
             arm_and_start(&rig.client);
@@ -169,6 +179,7 @@ pub(crate) fn run(
             stats: LoopStats::default(),
             settle_until: None,
             done: false,
+            scene,
         });
     }
     let mut states = match (&session.record, units.first()) {

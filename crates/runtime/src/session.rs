@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use embody_control::{ControlConfig, RtConfig};
 use embody_model::{Model, robots};
 use embody_planner::Progress;
+use embody_sim::Environment;
 use embody_viz::VizConfig;
 
 use crate::backend::{self, Backend, Wire};
@@ -153,6 +154,39 @@ impl Session {
         Ok(())
     }
 
+    /// The backend, with the simulator in the task's scene when its file gives one
+    /// (`[environment]`): a scenario's scene and a task's cannot both be given.
+    fn scene_backend(
+        &self,
+        observer: &mut dyn Observer,
+    ) -> Result<std::borrow::Cow<'_, Backend>, RuntimeError> {
+        let task = match &self.drive {
+            Drive::Task(task) => task,
+            Drive::Demonstrate(demo) => &demo.task,
+            _ => return Ok(std::borrow::Cow::Borrowed(&self.backend)),
+        };
+        let Some(environment) = &task.environment else {
+            return Ok(std::borrow::Cow::Borrowed(&self.backend));
+        };
+        match &self.backend {
+            Backend::Simulator(sim) if sim.environment != Environment::default() => {
+                Err(RuntimeError::Invalid(format!(
+                    "{}: the task gives the scene ([environment]) and so does the simulator's scenario: give it in one of them",
+                    task.source.file.display()
+                )))
+            }
+            Backend::Simulator(sim) => {
+                let mut sim = sim.clone();
+                sim.environment = environment.clone();
+                Ok(std::borrow::Cow::Owned(Backend::Simulator(sim)))
+            }
+            _ => {
+                observer.note("the task's [environment] is the simulator's scene: this robot does not see it, and the steps that wait on its objects are skipped");
+                Ok(std::borrow::Cow::Borrowed(&self.backend))
+            }
+        }
+    }
+
     /// Builds the session and runs it to its end. See the module docs.
     pub fn run(&self, observer: &mut dyn Observer) -> Result<Report, RuntimeError> {
         self.check()?;
@@ -169,8 +203,9 @@ impl Session {
             control.rate_hz = unit.config.control.rate_hz;
         }
         self.drive.adjust(&mut control);
+        let backend = self.scene_backend(observer)?;
         let opened = backend::open(
-            &self.backend,
+            &backend,
             model,
             &name,
             control.rate_hz,

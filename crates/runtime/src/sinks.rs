@@ -1,6 +1,8 @@
 //! Where a session's state goes besides the loop: Rerun recordings (one per unit, the
 //! units of a fleet in one recording side by side) and the simulator's state record
-//! (JSON Lines, every tick, the first unit). Recorders run between lockstep ticks or on
+//! (JSON Lines, every tick, the first unit). A simulated robot's recording shows its
+//! scene too: the static boxes and the objects, moving, with their contact forces.
+//! Recorders run between lockstep ticks or on
 //! their own thread in real time, never on the loop thread.
 
 use std::io::BufWriter;
@@ -8,8 +10,9 @@ use std::path::Path;
 
 use embody_control::{ControlConfig, StateSnapshot};
 use embody_hal::Robot;
-use embody_model::Model;
-use embody_viz::{Clock, Recorder, RecordingStream, VizConfig};
+use embody_model::{Model, Shape};
+use embody_sim::objects::ObjectShape;
+use embody_viz::{Clock, Recorder, RecordingStream, SceneItem, VizConfig};
 
 use crate::error::RuntimeError;
 use crate::robot::AnyRobot;
@@ -18,7 +21,8 @@ use crate::robot::AnyRobot;
 pub(crate) type StateRecorder = embody_sim::Recorder<BufWriter<std::fs::File>>;
 
 /// `base` completed for unit `k` of `units` on `robot`: the timeline, its force sensors'
-/// frames, a floating base's feet, and for a fleet its own name and place.
+/// frames, the simulator's scene, a floating base's feet, and for a fleet its own name
+/// and place.
 pub(crate) fn viz_config(
     base: &VizConfig,
     model: &Model,
@@ -32,6 +36,7 @@ pub(crate) fn viz_config(
     viz.force_frames = (robot.capabilities().force_torque.iter())
         .map(|f| f.frame.clone())
         .collect();
+    viz.scene = scene_items(robot);
     if model.free_flyer().is_some() {
         viz.feet = control.estimator.base.feet.clone();
     }
@@ -54,6 +59,66 @@ pub(crate) fn recorder(
     };
     stream.get_or_insert_with(|| recorder.stream().clone());
     Ok(recorder)
+}
+
+/// The simulator's static boxes (`table_<k>`) and objects, to draw beside the robot.
+fn scene_items(robot: &AnyRobot) -> Vec<SceneItem> {
+    let Some(sim) = robot.sim() else {
+        return Vec::new();
+    };
+    let world = sim.world();
+    let environment = world.environment();
+    let boxes = environment.boxes.iter().enumerate().map(|(k, b)| {
+        let q = nalgebra::UnitQuaternion::from_matrix(&b.rotation());
+        SceneItem {
+            name: format!("box_{k}"),
+            shape: Shape::Box {
+                size: b.size.into(),
+            },
+            pose: [b.center[0], b.center[1], b.center[2], q.i, q.j, q.k, q.w],
+            fixed: true,
+        }
+    });
+    let objects = world.objects();
+    let moving = (environment.objects.iter().enumerate()).filter_map(|(k, object)| {
+        let shape = match object.geometry().ok()? {
+            ObjectShape::Box { size } => Shape::Box { size: size.into() },
+            ObjectShape::Sphere { radius } => Shape::Sphere { radius },
+            ObjectShape::Cylinder { radius, length } => Shape::Cylinder { radius, length },
+            ObjectShape::Capsule { radius, length } => Shape::Capsule { radius, length },
+        };
+        Some(SceneItem {
+            name: objects.names().get(k)?.clone(),
+            shape,
+            pose: objects.pose(k)?,
+            fixed: false,
+        })
+    });
+    boxes.chain(moving).collect()
+}
+
+/// Records the simulator's objects (poses and contact forces) at `t_s`.
+pub(crate) fn record_scene(
+    recorder: &mut Recorder,
+    robot: &AnyRobot,
+    t_s: f64,
+) -> Result<(), RuntimeError> {
+    let Some(sim) = robot.sim() else {
+        return Ok(());
+    };
+    let objects = sim.world().objects();
+    if objects.is_empty() {
+        return Ok(());
+    }
+    let poses: Vec<[f64; 7]> = (0..objects.len()).filter_map(|k| objects.pose(k)).collect();
+    let contacts: Vec<[f64; 6]> = (objects.contact_forces().iter())
+        .map(|c| {
+            [
+                c.point.x, c.point.y, c.point.z, c.force.x, c.force.y, c.force.z,
+            ]
+        })
+        .collect();
+    Ok(recorder.scene_state(t_s, &poses, &contacts)?)
 }
 
 /// A state record of `robot`'s simulator into `path`.

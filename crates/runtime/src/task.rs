@@ -17,6 +17,8 @@ use embody_model::Model;
 use embody_planner::{
     Executor, Observation, Progress, RawTask, RobotInfo, Source, Status, TaskError, check,
 };
+use embody_sim::Environment;
+use serde::Deserialize;
 
 use crate::drive::{DriveStatus, Driver, Poll, Series, TaskOutcome};
 use crate::error::RuntimeError;
@@ -29,14 +31,37 @@ pub struct Task {
     pub source: Source,
     /// The task as written.
     pub raw: RawTask,
+    /// The scene it is written for (its `[environment]`, checked): the simulator's.
+    pub environment: Option<Environment>,
 }
 
 impl Task {
     /// Reads and parses the task file at `path`.
     pub fn load(path: &Path) -> Result<Task, TaskError> {
-        let source = Source::read(path)?;
+        Task::parse(Source::read(path)?)
+    }
+
+    /// Parses and checks `source`'s task (its steps are checked against the robot when
+    /// it runs).
+    pub fn parse(source: Source) -> Result<Task, TaskError> {
         let raw = source.parse()?;
-        Ok(Task { source, raw })
+        let environment = match &raw.environment {
+            Some(value) => {
+                let at = |reason: String| source.error(value.span(), reason);
+                let environment = Environment::deserialize(value.get_ref().clone())
+                    .map_err(|e| at(format!("environment: {}", e.message())))?;
+                environment
+                    .check()
+                    .map_err(|(key, reason)| at(format!("environment.{key}: {reason}")))?;
+                Some(environment)
+            }
+            None => None,
+        };
+        Ok(Task {
+            source,
+            raw,
+            environment,
+        })
     }
 
     /// The robot the task was written for, if it says.
@@ -153,6 +178,15 @@ impl Driver for TaskDriver {
             Some(executor) => executor,
             None => {
                 let start = self.info.clamp(q);
+                // The objects the simulator has; on a robot that does not see its
+                // scene, the task's own (their conditions are then skipped).
+                self.info.objects = if poll.scene.names.is_empty() {
+                    (self.task.environment.iter())
+                        .flat_map(|e| e.objects.iter().map(|o| o.name.clone()))
+                        .collect()
+                } else {
+                    poll.scene.names.clone()
+                };
                 let plan = check(&self.task.source, &self.task.raw, &self.info, &start)?;
                 self.name = plan.name.clone();
                 for (line, step) in plan.policy_steps() {
@@ -190,6 +224,7 @@ impl Driver for TaskDriver {
                 q,
                 tau: &poll.snapshot.tau_measured[..n],
                 contacts: poll.snapshot.contacts,
+                objects: &poll.scene.poses,
                 fault: cause.as_deref(),
             },
             &mut self.segments,

@@ -8,6 +8,6 @@ mod recorder;
 mod sink;
 
 pub use live::{LiveRecorder, LiveStats};
-pub use recorder::{Clock, LoopStats, Recorder, VizConfig, VizError};
+pub use recorder::{Clock, LoopStats, Recorder, SceneItem, VizConfig, VizError};
 pub use rerun::RecordingStream;
 pub use sink::{Sink, SinkError};

@@ -2,8 +2,9 @@
 //! snapshot ring from where it left off (every tick, while it keeps within the ring's
 //! 64), hands each snapshot to a [`Recorder`], and counts the ticks the ring overwrote
 //! before it got to them. The loop thread never knows it is watched: the ring is
-//! lock-free and readers never block the writer. Events (task steps, transitions) and a
-//! driver's series (a policy's actions) come in over a channel from whoever has them.
+//! lock-free and readers never block the writer. Events (task steps, transitions), a
+//! driver's series (a policy's actions) and the scene's object poses come in over a
+//! channel from whoever has them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +35,10 @@ enum Message {
         t_s: f64,
         path: String,
         values: Vec<f64>,
+    },
+    Scene {
+        t_s: f64,
+        poses: Vec<[f64; 7]>,
     },
 }
 
@@ -94,6 +99,12 @@ impl LiveRecorder {
         });
     }
 
+    /// Logs the scene's moving objects' poses at `t_s` of loop time (see
+    /// [`Recorder::scene_state`]).
+    pub fn scene(&self, t_s: f64, poses: Vec<[f64; 7]>) {
+        let _ = self.events.send(Message::Scene { t_s, poses });
+    }
+
     /// Stops following, flushes the recording and closes the sink.
     pub fn finish(mut self) -> Result<LiveStats, VizError> {
         self.stop.store(true, Ordering::Release);
@@ -138,6 +149,7 @@ fn follow(
             match message {
                 Message::Event { t_s, text, warning } => recorder.event(t_s, &text, warning)?,
                 Message::Series { t_s, path, values } => recorder.series(t_s, &path, &values)?,
+                Message::Scene { t_s, poses } => recorder.scene_state(t_s, &poses, &[])?,
             }
         }
         while let Next::Snapshot { skipped } = client.snapshots().next(&mut cursor, &mut snapshot) {

@@ -15,6 +15,10 @@
 //! - `contacts`: the feet in contact, as points at their sole frames (60 Hz);
 //! - `contact_forces`: the force-torque sensors' forces as arrows at their frames, in the
 //!   world, 1 mm per newton (60 Hz);
+//! - `scene/<name>`: the simulator's static boxes and objects with their shapes, an
+//!   object's pose over time (at the link poses' rate);
+//! - `scene/contact_forces`: the objects' contact forces as arrows at their points, in
+//!   the world, 1 mm per newton (at the link poses' rate);
 //! - `link`: the link's counters (frames intact and corrupted, timeouts, bus errors);
 //! - `events`: lifecycle transitions, task steps and other events (`TextLog`);
 //! - `timing/compute_us`, `timing/jitter_us`, `timing/overruns`: the loop's compute per
@@ -68,6 +72,8 @@ pub struct VizConfig {
     pub origin: [f64; 3],
     /// Frames of the force-torque sensors, in the robot's sensor order.
     pub force_frames: Vec<String>,
+    /// The simulator's static boxes and objects, drawn beside the robot.
+    pub scene: Vec<SceneItem>,
 }
 
 /// Where `connect` goes without a URL.
@@ -145,6 +151,7 @@ impl VizConfig {
             feet: Vec::new(),
             origin: [0.0; 3],
             force_frames: Vec::new(),
+            scene: Vec::new(),
         }
     }
 }
@@ -168,6 +175,19 @@ struct Block {
     poses: Vec<([f32; 3], [f32; 4])>,
 }
 
+/// A thing in the robot's world drawn beside it: a static box or an object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SceneItem {
+    /// Its name (the entity `scene/<name>`).
+    pub name: String,
+    /// Its shape, about its centre.
+    pub shape: Shape,
+    /// Its pose `[x y z qx qy qz qw]` (world): where it stays, or where it starts.
+    pub pose: [f64; 7],
+    /// It never moves.
+    pub fixed: bool,
+}
+
 /// Records one robot into a Rerun stream. See the module docs.
 pub struct Recorder {
     stream: RecordingStream,
@@ -189,6 +209,9 @@ pub struct Recorder {
     /// Seconds since the epoch at loop time 0 (wall clock only).
     epoch_s: Option<f64>,
     dropped: u64,
+    /// Entities of the moving scene items, in the order their poses come.
+    moving: Vec<String>,
+    last_scene: Option<f64>,
 }
 
 impl Recorder {
@@ -286,70 +309,12 @@ impl Recorder {
                     )
                 });
                 let color = color.unwrap_or(rerun::Color::from_rgb(170, 170, 180));
-                match &visual.shape {
-                    Shape::Box { size } => stream.log_static(
-                        entity.as_str(),
-                        &rerun::Boxes3D::from_half_sizes([[
-                            size.x as f32 / 2.0,
-                            size.y as f32 / 2.0,
-                            size.z as f32 / 2.0,
-                        ]])
-                        .with_colors([color])
-                        .with_fill_mode(rerun::FillMode::Solid),
-                    ),
-                    Shape::Sphere { radius } => stream.log_static(
-                        entity.as_str(),
-                        &rerun::Ellipsoids3D::from_radii([*radius as f32])
-                            .with_colors([color])
-                            .with_fill_mode(rerun::FillMode::Solid),
-                    ),
-                    Shape::Cylinder { radius, length } | Shape::Capsule { radius, length } => {
-                        stream.log_static(
-                            entity.as_str(),
-                            &rerun::Capsules3D::from_lengths_and_radii(
-                                [*length as f32],
-                                [*radius as f32],
-                            )
-                            .with_translations([[0.0, 0.0, -(*length as f32) / 2.0]])
-                            .with_colors([color]),
-                        )
-                    }
-                    Shape::Mesh { filename, scale } => {
-                        match std::fs::read(filename) {
-                            Ok(bytes) => stream
-                                .log_static(
-                                    entity.as_str(),
-                                    &transform(o).with_scale([
-                                        scale.x as f32,
-                                        scale.y as f32,
-                                        scale.z as f32,
-                                    ]),
-                                )
-                                .and_then(|()| {
-                                    stream.log_static(
-                                        entity.as_str(),
-                                        &rerun::Asset3D::from_file_contents(
-                                            bytes,
-                                            rerun::MediaType::guess_from_path(filename),
-                                        ),
-                                    )
-                                }),
-                            // A mesh the host cannot read (missing, or a package:// path):
-                            // the link is drawn without it, and the user told why.
-                            Err(e) => {
-                                tracing::warn!(
-                                    "{entity}: mesh {filename} cannot be read ({e}): the link is drawn without it"
-                                );
-                                Ok(())
-                            }
-                        }
-                    }
-                }
-                .map_err(rerun_err)?;
+                log_shape(&stream, &entity, &visual.shape, o, color)?;
             }
             links.push((frame.joint.0, path, frame.placement));
         }
-        Ok(Recorder {
+        let scene = config.scene.clone();
+        let mut recorder = Recorder {
             stream,
             joints: names.len(),
             data: Data::new(model),
@@ -365,7 +330,11 @@ impl Recorder {
             force_frames,
             epoch_s: None,
             dropped: 0,
-        })
+            moving: Vec::new(),
+            last_scene: None,
+        };
+        recorder.scene(&scene)?;
+        Ok(recorder)
     }
 
     /// The stream, for recording further robots into the same recording (fleet view).
@@ -536,6 +505,85 @@ impl Recorder {
         Ok(())
     }
 
+    /// Logs the scene's shapes, statically, and the fixed items' poses; the moving
+    /// ones' poses come with [`Recorder::scene_state`], in this order.
+    fn scene(&mut self, items: &[SceneItem]) -> Result<(), VizError> {
+        let prefix = format!("robot/{}/scene", self.config.unit);
+        for (k, item) in items.iter().enumerate() {
+            let entity = format!("{prefix}/{}", item.name);
+            let color = if item.fixed {
+                rerun::Color::from_rgb(140, 120, 100)
+            } else {
+                // Objects in turn: orange, green, blue, red.
+                [
+                    rerun::Color::from_rgb(230, 140, 40),
+                    rerun::Color::from_rgb(80, 170, 90),
+                    rerun::Color::from_rgb(60, 120, 210),
+                    rerun::Color::from_rgb(200, 60, 60),
+                ][k % 4]
+            };
+            let identity = embody_model::spatial::Transform::IDENTITY;
+            log_shape(&self.stream, &entity, &item.shape, &identity, color)?;
+            if item.fixed {
+                let placed = self.scene_transform(&item.pose);
+                self.stream
+                    .log_static(entity.as_str(), &placed)
+                    .map_err(rerun_err)?;
+            } else {
+                self.moving.push(entity);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the moving scene items' poses (in [`VizConfig::scene`]'s order) and the
+    /// contact forces `[px py pz fx fy fz]` at `t_s`, at the link poses' rate.
+    pub fn scene_state(
+        &mut self,
+        t_s: f64,
+        poses: &[[f64; 7]],
+        contacts: &[[f64; 6]],
+    ) -> Result<(), VizError> {
+        let due = (self.last_scene).is_none_or(|last| t_s - last >= 1.0 / self.config.pose_hz);
+        if !due || self.moving.is_empty() {
+            return Ok(());
+        }
+        self.last_scene = Some(t_s);
+        self.set_time(t_s);
+        for (entity, pose) in self.moving.iter().zip(poses) {
+            let placed = self.scene_transform(pose);
+            self.stream
+                .log(entity.as_str(), &placed)
+                .map_err(rerun_err)?;
+        }
+        let o = self.config.origin;
+        let (origins, vectors): (Vec<[f32; 3]>, Vec<[f32; 3]>) = (contacts.iter())
+            .map(|c| {
+                (
+                    [0, 1, 2].map(|i| (c[i] + o[i]) as f32),
+                    [3, 4, 5].map(|i| (c[i] * ARROW_M_PER_N) as f32),
+                )
+            })
+            .unzip();
+        self.stream
+            .log(
+                format!("robot/{}/scene/contact_forces", self.config.unit),
+                &rerun::Arrows3D::from_vectors(vectors)
+                    .with_origins(origins)
+                    .with_colors([rerun::Color::from_rgb(240, 200, 40)]),
+            )
+            .map_err(rerun_err)
+    }
+
+    /// The transform placing a scene item at `pose`, the robot's origin added.
+    fn scene_transform(&self, pose: &[f64; 7]) -> rerun::Transform3D {
+        let o = self.config.origin;
+        rerun::Transform3D::from_translation_rotation(
+            [0, 1, 2].map(|i| (pose[i] + o[i]) as f32),
+            rerun::Quaternion::from_xyzw([3, 4, 5, 6].map(|i| pose[i] as f32)),
+        )
+    }
+
     /// Logs a loop event as text at `t_s`.
     pub fn event(&mut self, t_s: f64, text: &str, warning: bool) -> Result<(), VizError> {
         self.set_time(t_s);
@@ -669,6 +717,76 @@ fn epoch_now_s() -> f64 {
 }
 
 /// Translation and quaternion `[x y z w]` of `t`, as Rerun takes them.
+/// Logs `shape` (placed at `origin` in its entity) at `entity`, statically.
+fn log_shape(
+    stream: &RecordingStream,
+    entity: &str,
+    shape: &Shape,
+    origin: &embody_model::spatial::Transform,
+    color: rerun::Color,
+) -> Result<(), VizError> {
+    match shape {
+        Shape::Box { size } => stream.log_static(
+            entity,
+            &rerun::Boxes3D::from_half_sizes([[
+                size.x as f32 / 2.0,
+                size.y as f32 / 2.0,
+                size.z as f32 / 2.0,
+            ]])
+            .with_colors([color])
+            .with_fill_mode(rerun::FillMode::Solid),
+        ),
+        Shape::Sphere { radius } => stream.log_static(
+            entity,
+            &rerun::Ellipsoids3D::from_radii([*radius as f32])
+                .with_colors([color])
+                .with_fill_mode(rerun::FillMode::Solid),
+        ),
+        Shape::Cylinder { radius, length } | Shape::Capsule { radius, length } => {
+            stream.log_static(
+                entity,
+                &rerun::Capsules3D::from_lengths_and_radii(
+                    [*length as f32],
+                    [*radius as f32],
+                )
+                .with_translations([[0.0, 0.0, -(*length as f32) / 2.0]])
+                .with_colors([color]),
+            )
+        }
+        Shape::Mesh { filename, scale } => {
+            match std::fs::read(filename) {
+                Ok(bytes) => stream
+                    .log_static(
+                        entity,
+                        &transform(origin).with_scale([
+                            scale.x as f32,
+                            scale.y as f32,
+                            scale.z as f32,
+                        ]),
+                    )
+                    .and_then(|()| {
+                        stream.log_static(
+                            entity,
+                            &rerun::Asset3D::from_file_contents(
+                                bytes,
+                                rerun::MediaType::guess_from_path(filename),
+                            ),
+                        )
+                    }),
+                // A mesh the host cannot read (missing, or a package:// path):
+                // the link is drawn without it, and the user told why.
+                Err(e) => {
+                    tracing::warn!(
+                        "{entity}: mesh {filename} cannot be read ({e}): the link is drawn without it"
+                    );
+                    Ok(())
+                }
+            }
+        }
+    }
+    .map_err(rerun_err)
+}
+
 fn pose(t: &embody_model::spatial::Transform) -> ([f32; 3], [f32; 4]) {
     let q = UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(t.rotation));
     (

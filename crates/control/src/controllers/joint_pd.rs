@@ -2,15 +2,23 @@
 //! `τ = kp·(qᵣ − q) + kd·(q̇ᵣ − q̇) + τ_ff` at their own rate (MIT impedance), with
 //! `τ_ff = RNEA(q, q̇ᵣ, q̈ᵣ)` so gravity and the reference's own dynamics need no error to
 //! be produced, plus the joints' own friction. Gains scale with each joint's effort limit, so one setting suits a 160 N·m
-//! hip and an 8 N·m wrist.
+//! hip and an 8 N·m wrist. A prismatic joint's gains are per metre where a revolute
+//! joint's are per radian, and [`PRISMATIC_SCALE`] times stiffer: a gripper finger
+//! travels centimetres, and must press on what it holds with most of its force a few
+//! millimetres past touching it. Its damping is scaled alike.
 
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
 use embody_hal::JointCommand;
-use embody_model::{Data, Model, rnea};
+use embody_model::{Data, JointKind, Model, rnea};
 
 use super::{ControlInput, JointFriction};
+
+/// How much stiffer a prismatic joint is per N of effort limit (1/m) than a revolute
+/// one per N·m (1/rad): with the default gains, full effort 2 cm off target where a
+/// revolute joint is 0.2 rad off.
+pub const PRISMATIC_SCALE: f64 = 10.0;
 
 /// Gains of [`JointPd`].
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,14 +57,26 @@ pub struct JointPd {
 impl JointPd {
     /// A controller for `model`.
     pub fn new(model: &Model, config: JointPdConfig) -> JointPd {
-        let effort: Vec<f64> = model
+        // Effort limit, and the gains' scale for a prismatic joint (see the module docs).
+        let (effort, scale): (Vec<f64>, Vec<f64>) = model
             .actuated_joints()
-            .map(|j| model.joints[j.0].limits.effort.min(1e4))
-            .collect();
+            .map(|j| {
+                let joint = &model.joints[j.0];
+                let scale = match joint.kind {
+                    JointKind::Prismatic(_) => PRISMATIC_SCALE,
+                    _ => 1.0,
+                };
+                (joint.limits.effort.min(1e4), scale)
+            })
+            .unzip();
         JointPd {
             config,
-            kp: effort.iter().map(|e| config.kp_per_effort * e).collect(),
-            kd: effort.iter().map(|e| config.kd_per_effort * e).collect(),
+            kp: (effort.iter().zip(&scale))
+                .map(|(e, s)| config.kp_per_effort * e * s)
+                .collect(),
+            kd: (effort.iter().zip(&scale))
+                .map(|(e, s)| config.kd_per_effort * e * s)
+                .collect(),
             friction: JointFriction::new(model),
             data: Data::new(model),
             v: DVector::zeros(model.nv),

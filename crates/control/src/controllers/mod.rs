@@ -147,6 +147,33 @@ pub fn equivalent_torque(command: &JointCommand, q: f64, dq: f64) -> f64 {
     }
 }
 
+/// The command whose torque at `(q, dq)` is `(1 − s)` of `old`'s plus `s` of `new`'s,
+/// kept an impedance: the stiffness and damping of both stay in the actuator's own
+/// loop, which runs them at its rate without the bus's delay. (Blended as a torque
+/// computed here, a stiff light joint — a finger — would ring through that delay.)
+pub fn blend(old: &JointCommand, new: &JointCommand, s: f64, q: f64, dq: f64) -> JointCommand {
+    // (kp, kd, kp·q_ref, kd·dq_ref, tau_ff) of a command; only torque for the rest.
+    let terms = |c: &JointCommand| match *c {
+        JointCommand::Impedance {
+            q: q_ref,
+            dq: dq_ref,
+            kp,
+            kd,
+            tau_ff,
+        } => [kp, kd, kp * q_ref, kd * dq_ref, tau_ff],
+        _ => [0.0, 0.0, 0.0, 0.0, equivalent_torque(c, q, dq)],
+    };
+    let (a, b) = (terms(old), terms(new));
+    let [kp, kd, kp_q, kd_dq, tau_ff] = std::array::from_fn(|i| (1.0 - s) * a[i] + s * b[i]);
+    JointCommand::Impedance {
+        q: if kp > 0.0 { kp_q / kp } else { q },
+        dq: if kd > 0.0 { kd_dq / kd } else { dq },
+        kp,
+        kd,
+        tau_ff,
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod test_support {
     //! Closed-loop simulation of a fixed-base robot for controller tests: the model's own
@@ -198,5 +225,37 @@ pub(crate) mod test_support {
             }
         }
         (q, v)
+    }
+}
+
+#[cfg(test)]
+mod blend_tests {
+    use super::*;
+
+    #[test]
+    fn a_blend_is_an_impedance_with_the_blended_torque_and_gains() {
+        let old = JointCommand::Impedance {
+            q: 0.3,
+            dq: 0.1,
+            kp: 200.0,
+            kd: 12.0,
+            tau_ff: 1.5,
+        };
+        let new = JointCommand::Torque { tau: -4.0 };
+        for (s, q, dq) in [(0.0, 0.2, 0.0), (0.25, 0.31, -0.4), (0.9, -1.0, 2.0)] {
+            let mixed = blend(&old, &new, s, q, dq);
+            let want =
+                (1.0 - s) * equivalent_torque(&old, q, dq) + s * equivalent_torque(&new, q, dq);
+            assert!((equivalent_torque(&mixed, q, dq) - want).abs() < 1e-12);
+            // The stiffness and damping stay in the actuator, scaled by what is left.
+            let JointCommand::Impedance { kp, kd, .. } = mixed else {
+                panic!("not an impedance: {mixed:?}");
+            };
+            assert!((kp - (1.0 - s) * 200.0).abs() < 1e-12);
+            assert!((kd - (1.0 - s) * 12.0).abs() < 1e-12);
+        }
+        // Two torques blend to a torque: no gains.
+        let mixed = blend(&new, &JointCommand::Torque { tau: 2.0 }, 0.5, 0.0, 0.0);
+        assert_eq!(equivalent_torque(&mixed, 0.7, -0.3), -1.0);
     }
 }
