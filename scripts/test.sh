@@ -3,7 +3,8 @@
 # the Pinocchio reference values the tests compare against are committed (Python is only
 # needed to regenerate them or to benchmark against Pinocchio and MuJoCo), and the
 # python-can peer test installs python-can into .venv-can on first use; the Rerun checks
-# install rerun-sdk into .venv-rerun and, when missing, Mesa's Vulkan drivers with apt.
+# install rerun-sdk into .venv-rerun and, when missing, Mesa's Vulkan drivers with apt;
+# the object checks install mujoco-core into .venv-mujoco.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -20,6 +21,8 @@ echo "== third-party reader: Rerun's rrd verify and RrdReader on embody's record
 scripts/test_rerun.sh "$bin"
 echo "== third-party peer: onnxruntime recomputes embody's policy inferences"
 scripts/test_policy.sh "$bin"
+echo "== third-party peer: MuJoCo 4.0 in the same object scenes (incline, drop, stack)"
+scripts/test_mujoco_objects.sh "$bin"
 echo "== third-party peer: OpenSSL on embody's signed firmware images"
 scripts/test_fw_openssl.sh "$bin"
 echo "all tests passed in $(( $(date +%s) - start )) s"
