@@ -14,6 +14,10 @@ MuJoCo's default Euler (implicitfast with the position actuators): panda and the
 humanoid standing on a ground plane under joint PD (MuJoCo position actuators with the
 same gains as our hold) with contact. MuJoCo steps in C (`mj_step(..., nstep=N)`).
 
+objects: the same at dt 2 ms in two scenes with free objects, the arm (fingers rigid,
+as above) holding its posture in both: five 0.1 m boxes of 1 kg stacked on the ground,
+and a 0.5 kg box on a table beside the arm. Ours is `embody sim bench --scenario`.
+
 Usage: compare_mujoco.py EMBODY_BIN WORKDIR [--rounds N]
 """
 import argparse
@@ -33,6 +37,7 @@ from pinocchio_reference import erd_robots_dir  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HUMANOID = os.path.join(ROOT, "crates/model/robots/humanoid.urdf")
+ARM7 = os.path.join(ROOT, "crates/model/robots/arm7.urdf")
 HOLD_KP, HOLD_KD = 20.0, 0.6  # per N·m of effort, as `embody sim bench --contacts`
 
 
@@ -204,6 +209,70 @@ def speed(embody, work, rounds):
     return cases
 
 
+def object_scenes():
+    """(name, scenario TOML after the robot line, MJCF bodies of the same objects)."""
+    stack_toml = "".join(
+        f'[[environment.objects]]\nname = "b{k}"\nshape = "box"\nsize = [0.1, 0.1, 0.1]\n'
+        f"mass_kg = 1.0\nposition_m = [0.8, 0.0, {0.05 + 0.1 * k + 1e-4 * (k + 1)}]\n"
+        for k in range(5)
+    )
+    stack_mjcf = "".join(
+        f'<body pos="0.8 0 {0.05 + 0.1 * k + 1e-4 * (k + 1)}"><freejoint/>'
+        f'<geom type="box" size=".05 .05 .05" mass="1" friction="0.9 0.005 0.0001"/></body>'
+        for k in range(5)
+    )
+    table_toml = (
+        "[environment]\nboxes = [{ center = [-0.45, 0.15, 0.1], size = [0.4, 0.7, 0.2] }]\n"
+        '[[environment.objects]]\nname = "box"\nshape = "box"\nsize = [0.05, 0.05, 0.05]\n'
+        "mass_kg = 0.5\nposition_m = [-0.45, 0.0, 0.2251]\n"
+    )
+    table_mjcf = (
+        '<geom type="box" size="0.2 0.35 0.1" pos="-0.45 0.15 0.1" friction="0.9 0.005 0.0001"/>'
+        '<body pos="-0.45 0 0.2251"><freejoint/>'
+        '<geom type="box" size=".025 .025 .025" mass="0.5" friction="0.9 0.005 0.0001"/></body>'
+    )
+    return [("5-box stack", stack_toml, stack_mjcf), ("table and box", table_toml, table_mjcf)]
+
+
+def object_speed(embody, work, rounds):
+    text = strip(open(ARM7).read())
+    arm = os.path.join(work, "arm7_rigid_fingers.urdf")
+    open(arm, "w").write(text)
+    efforts = urdf_efforts(text)
+    cases = []
+    for name, scene_toml, scene_mjcf in object_scenes():
+        scenario = os.path.join(work, f"bench_{name.replace(' ', '_')}.toml")
+        open(scenario, "w").write(f'robot = "{arm}"\nduration_s = 1.0\n{scene_toml}')
+        # The arm in MuJoCo: its URDF, the ground, the objects, position actuators
+        # holding its posture with our hold's gains.
+        spec = mujoco_model(arm, False, 0.002, mujoco.mjtIntegrator.mjINT_IMPLICITFAST)
+        spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 1], friction=[0.9, 0.005, 0.0001])
+        scene = mujoco.MjSpec.from_string(f"<mujoco><worldbody>{scene_mjcf}</worldbody></mujoco>")
+        for geom in scene.worldbody.geoms:
+            spec.worldbody.add_geom(type=geom.type, size=geom.size, pos=geom.pos, friction=geom.friction)
+        for body in scene.worldbody.bodies:
+            b = spec.worldbody.add_body(pos=body.pos)
+            b.add_freejoint()
+            for geom in body.geoms:
+                b.add_geom(type=geom.type, size=geom.size, mass=geom.mass, friction=geom.friction)
+        probe = spec.compile()
+        for j in joint_info(probe):
+            act = spec.add_actuator(name=f"hold_{j[0]}", target=j[0], trntype=mujoco.mjtTrn.mjTRN_JOINT)
+            act.set_to_position(kp=HOLD_KP * efforts[j[0]], kv=HOLD_KD * efforts[j[0]])
+        model = spec.compile()
+        args = ["--scenario", scenario, "--steps", "20000", "--batches", "3"]
+        first = embody_rate(embody, args)
+        ours, theirs = [], []
+        for _ in range(rounds):
+            ours.append(embody_rate(embody, args)["steps_per_s"])
+            data = mujoco.MjData(model)
+            data.ctrl[:] = 0.0
+            mujoco.mj_step(model, data, nstep=500)  # settled, as our batches after the first
+            theirs.append(mujoco_rate(model, data, 20000))
+        cases.append((name, float(np.median(ours)), float(np.median(theirs)), first, int(data.ncon)))
+    return cases
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("embody")
@@ -225,6 +294,10 @@ def main():
         print(f"{name:<10} {base:<9} {'ground' if contacts else 'none':<8} {ours:>10.0f} {theirs:>10.0f} {ours / theirs:>7.2f}")
         if contacts:
             print(f"           base height after the run: embody {first['final_base_height_m']:.3f} m, MuJoCo {settled:.3f} m")
+    print(f"\nobjects: steps/s on one thread, dt 2 ms, the arm holding, median of {args.rounds} alternating rounds")
+    print(f"{'scene':<14} {'embody':>10} {'MuJoCo':>10} {'ratio':>7}  contact points (embody, MuJoCo)")
+    for name, ours, theirs, first, ncon in object_speed(args.embody, args.work, args.rounds):
+        print(f"{name:<14} {ours:>10.0f} {theirs:>10.0f} {ours / theirs:>7.2f}  {first['mean_object_contacts']:.0f}, {ncon}")
 
 
 if __name__ == "__main__":

@@ -197,6 +197,7 @@ impl ContactConfig {
             time_constant_s: self.object_time_constant_s,
             damping_ratio: self.object_damping_ratio,
             environment_friction: self.friction,
+            ..crate::objects::ObjectContact::default()
         }
     }
 }

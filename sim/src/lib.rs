@@ -17,6 +17,7 @@ pub mod actuator;
 mod config;
 pub mod contact;
 mod geometry;
+pub mod mesh;
 pub mod objects;
 mod record;
 mod robot;

@@ -15,7 +15,11 @@
 //! over every free object, `(M + dt·Gᵀ·D·G)·Δξ = dt·(f + Gᵀ·(F₀ − D·G·ξ))` — so a 50 g
 //! object is as stable as a 5 kg one. Stick or slip is decided per point from the
 //! start-of-step trial force; a slipping point's friction is `μ·f_n` against the sliding
-//! direction and its anchor is dragged along.
+//! direction and its anchor is dragged along. A pair with a restitution `e` is damped
+//! at the ratio with which this very contact law, stepped at this `dt`, lets go at `e`
+//! of the speed it met ([`bounce_damping`], found once per object by bisection on a
+//! one-dimensional bounce); otherwise critically, which still leaves a small bounce (a
+//! ball dropped 0.3 m rises about 4 mm: the contact lets go rather than pulls).
 //!
 //! Geometry is parry's (`parry3d-f64`): contact manifolds between convex shapes, with
 //! each point's spring deflection carried from step to step by its feature ids. The
@@ -32,21 +36,24 @@
 //!
 //! Known limit: a box balanced on a round link (a cylinder's side) rocks with a slowly
 //! growing amplitude and falls off after some seconds — rolling contact on curved shapes
-//! gains energy here. Not yet here (issue 17 goes on): grasping checks, meshes,
-//! self-collision, restitution, objects in Rerun and the state record.
+//! gains energy here. Not yet here (issue 17 goes on): convex meshes and
+//! self-collision.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use embody_model::spatial::{Force, Mat3, Transform, Vec3};
 use embody_model::{Data, Model, Shape as ModelShape};
 use nalgebra::{DMatrix, DVector, UnitQuaternion};
 use parry3d_f64::math::{Pose, Rotation, Vector};
 use parry3d_f64::query::{ContactManifold, DefaultQueryDispatcher, PersistentQueryDispatcher};
-use parry3d_f64::shape::{Ball, Capsule, Cuboid, Cylinder, Shape};
+use parry3d_f64::shape::{Ball, Capsule, ConvexPolyhedron, Cuboid, Cylinder, Shape};
 use serde::{Deserialize, Serialize};
 
 use crate::contact::{Environment, StaticBox};
 
 /// An object's shape, in its own frame (cylinders and capsules along z).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum ObjectShape {
     /// A box of these full side lengths (m).
     Box {
@@ -72,6 +79,28 @@ pub enum ObjectShape {
         /// Length of the cylindrical part (m).
         length: f64,
     },
+    /// The convex hull of a mesh file, in the mesh's frame.
+    Hull(Arc<LoadedMesh>),
+}
+
+/// A mesh file read for an object: where it is, and its convex hull.
+#[derive(Clone, Debug)]
+pub struct LoadedMesh {
+    /// The file.
+    pub path: PathBuf,
+    /// Its scale.
+    pub scale: f64,
+    /// Its convex hull (scaled), in the mesh's frame.
+    pub hull: ConvexPolyhedron,
+    /// Its hull's centre of mass in the mesh's frame (m): the object's frame is the
+    /// mesh's moved there.
+    pub centre: [f64; 3],
+}
+
+impl PartialEq for LoadedMesh {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.scale == other.scale
+    }
 }
 
 /// Which shape an object has, as written.
@@ -86,6 +115,8 @@ pub enum ShapeKind {
     Cylinder,
     /// `radius`, `length`.
     Capsule,
+    /// `mesh` (an .stl or .obj file), optionally `scale`.
+    Mesh,
 }
 
 /// An object as a scenario writes it.
@@ -106,6 +137,17 @@ pub struct Object {
     /// A cylinder's length, or a capsule's between its caps' centres (m).
     #[serde(default)]
     pub length: Option<f64>,
+    /// A mesh's file (.stl or .obj), relative to the scenario or task file. The object
+    /// is its convex hull, in the mesh's frame moved to its centre of mass:
+    /// `position_m` places that centre.
+    #[serde(default)]
+    pub mesh: Option<String>,
+    /// A mesh's scale (its units to metres; 0.001 for millimetres). Default 1.
+    #[serde(default)]
+    pub scale: Option<f64>,
+    /// The mesh, read ([`Environment::load_meshes`]).
+    #[serde(skip)]
+    pub loaded: Option<Arc<LoadedMesh>>,
     /// Mass (kg); default from `density_kgpm3`.
     #[serde(default)]
     pub mass_kg: Option<f64>,
@@ -115,6 +157,14 @@ pub struct Object {
     /// Coulomb friction coefficient; a pair uses the larger of its two. Default 0.8.
     #[serde(default = "default_friction")]
     pub friction: f64,
+    /// Coefficient of restitution in [0, 1): the share of the approach speed it leaves
+    /// a contact with; a pair uses the larger of its two. Default 0 (no bounce).
+    #[serde(default)]
+    pub restitution: f64,
+    /// Principal moments of inertia about its centre, along its axes (kg·m²); default
+    /// from the shape, taken as uniform.
+    #[serde(default)]
+    pub inertia_kgm2: Option<[f64; 3]>,
     /// Where it starts (m).
     pub position_m: [f64; 3],
     /// How it is turned: roll, pitch, yaw (rad).
@@ -131,15 +181,20 @@ pub struct Object {
 impl Object {
     /// An object of `shape` with everything else at its default, at rest at `position_m`.
     pub fn new(name: &str, shape: ObjectShape, position_m: [f64; 3]) -> Object {
-        let (kind, size, radius, length) = match shape {
-            ObjectShape::Box { size } => (ShapeKind::Box, Some(size), None, None),
-            ObjectShape::Sphere { radius } => (ShapeKind::Sphere, None, Some(radius), None),
+        let (kind, size, radius, length) = match &shape {
+            ObjectShape::Box { size } => (ShapeKind::Box, Some(*size), None, None),
+            ObjectShape::Sphere { radius } => (ShapeKind::Sphere, None, Some(*radius), None),
             ObjectShape::Cylinder { radius, length } => {
-                (ShapeKind::Cylinder, None, Some(radius), Some(length))
+                (ShapeKind::Cylinder, None, Some(*radius), Some(*length))
             }
             ObjectShape::Capsule { radius, length } => {
-                (ShapeKind::Capsule, None, Some(radius), Some(length))
+                (ShapeKind::Capsule, None, Some(*radius), Some(*length))
             }
+            ObjectShape::Hull(_) => (ShapeKind::Mesh, None, None, None),
+        };
+        let loaded = match &shape {
+            ObjectShape::Hull(mesh) => Some(mesh.clone()),
+            _ => None,
         };
         Object {
             name: name.to_owned(),
@@ -147,9 +202,14 @@ impl Object {
             size,
             radius,
             length,
+            mesh: loaded.as_ref().map(|m| m.path.display().to_string()),
+            scale: None,
+            loaded,
             mass_kg: None,
             density_kgpm3: None,
             friction: default_friction(),
+            restitution: 0.0,
+            inertia_kgm2: None,
             position_m,
             rpy_rad: [0.0; 3],
             velocity_mps: [0.0; 3],
@@ -163,17 +223,31 @@ impl Object {
             ("size", self.size.is_some()),
             ("radius", self.radius.is_some()),
             ("length", self.length.is_some()),
+            ("mesh", self.mesh.is_some()),
         ];
         let takes: &[&str] = match self.shape {
             ShapeKind::Box => &["size"],
             ShapeKind::Sphere => &["radius"],
             ShapeKind::Cylinder | ShapeKind::Capsule => &["radius", "length"],
+            ShapeKind::Mesh => &["mesh"],
         };
         for (key, is_given) in given {
             if is_given != takes.contains(&key) {
                 let verb = if is_given { "does not take" } else { "needs" };
                 return Err(format!("a {:?} {verb} `{key}`", self.shape).to_lowercase());
             }
+        }
+        if self.scale.is_some() && self.shape != ShapeKind::Mesh {
+            return Err(format!("a {:?} does not take `scale`", self.shape).to_lowercase());
+        }
+        if self.shape == ShapeKind::Mesh {
+            return match &self.loaded {
+                Some(mesh) => Ok(ObjectShape::Hull(mesh.clone())),
+                None => Err(format!(
+                    "mesh '{}' was not read: a mesh is given in a scenario or task file, whose folder its path is relative to",
+                    self.mesh.as_deref().unwrap_or_default()
+                )),
+            };
         }
         let (r, l) = (self.radius.unwrap_or(0.0), self.length.unwrap_or(0.0));
         Ok(match self.shape {
@@ -189,7 +263,73 @@ impl Object {
                 radius: r,
                 length: l,
             },
+            ShapeKind::Mesh => unreachable!("returned above"),
         })
+    }
+}
+
+/// The damping ratio at which a contact of this law — a spring of `ω²` and a damper of
+/// `2ζω` per unit mass, taken implicitly, pushing only — stepped at `dt` sends a body
+/// back at `e` of the speed it came in with; `None` when no damping is low enough (the
+/// step's own damping loses more), in which case the least (0) is the nearest.
+pub fn bounce_damping(e: f64, omega: f64, dt: f64) -> Option<f64> {
+    let bounce = |zeta: f64| {
+        let (k, c) = (omega * omega, 2.0 * zeta * omega);
+        // Depth and approach speed (into the surface), from touching at unit speed.
+        let (mut x, mut v) = (0.0, 1.0);
+        for _ in 0..100_000 {
+            let pushing = k * x + c * v;
+            if x > 0.0 && pushing > 0.0 {
+                v = (v - dt * k * x) / (1.0 + dt * (c + dt * k));
+            }
+            x += dt * v;
+            if x < 0.0 {
+                return -v;
+            }
+        }
+        0.0
+    };
+    if bounce(0.0) < e {
+        return None;
+    }
+    let (mut lo, mut hi) = (0.0, 4.0);
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if bounce(mid) > e {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(0.5 * (lo + hi))
+}
+
+impl Environment {
+    /// Reads the mesh of every object that names one (its path relative to `folder`,
+    /// the scenario's or task file's); on failure the object's key and why.
+    pub fn load_meshes(&mut self, folder: &Path) -> Result<(), (String, String)> {
+        for (k, object) in self.objects.iter_mut().enumerate() {
+            let Some(file) = &object.mesh else { continue };
+            let key = || format!("objects[{k}].mesh");
+            let scale = object.scale.unwrap_or(1.0);
+            if !(scale.is_finite() && scale > 0.0 && scale <= 1e3) {
+                return Err((
+                    format!("objects[{k}].scale"),
+                    format!("{}: must be in (0, 1000], not {scale}", object.name),
+                ));
+            }
+            let path = folder.join(file);
+            let hull = crate::mesh::load_hull(&path, scale)
+                .map_err(|why| (key(), format!("{}: {why}", object.name)))?;
+            let c = hull.mass_properties(1.0).local_com;
+            object.loaded = Some(Arc::new(LoadedMesh {
+                path,
+                scale,
+                hull,
+                centre: [c.x, c.y, c.z],
+            }));
+        }
+        Ok(())
     }
 }
 
@@ -206,6 +346,8 @@ pub struct ObjectContact {
     pub damping_ratio: f64,
     /// Friction of the ground and static boxes.
     pub environment_friction: f64,
+    /// The physics step (s): a restitution's damping is worked out for it.
+    pub dt_s: f64,
 }
 
 impl Default for ObjectContact {
@@ -214,6 +356,7 @@ impl Default for ObjectContact {
             time_constant_s: 0.02,
             damping_ratio: 1.0,
             environment_friction: 0.8,
+            dt_s: 0.001,
         }
     }
 }
@@ -225,9 +368,11 @@ enum Solid {
     Ball(Ball),
     Cylinder(Cylinder),
     Capsule(Capsule),
+    Hull(ConvexPolyhedron),
 }
 
 impl Solid {
+    /// A primitive's solid (a hull's is made with its mass properties: [`hull_body`]).
     fn of(shape: &ObjectShape) -> Solid {
         match *shape {
             ObjectShape::Box { size } => {
@@ -240,6 +385,7 @@ impl Solid {
             ObjectShape::Capsule { radius, length } => {
                 Solid::Capsule(Capsule::new_z(0.5 * length, radius))
             }
+            ObjectShape::Hull(ref mesh) => Solid::Hull(mesh.hull.clone()),
         }
     }
 
@@ -249,6 +395,7 @@ impl Solid {
             Solid::Ball(s) => s,
             Solid::Cylinder(s) => s,
             Solid::Capsule(s) => s,
+            Solid::Hull(s) => s,
         }
     }
 
@@ -304,6 +451,13 @@ fn volume_and_inertia(shape: &ObjectShape) -> (f64, [f64; 3]) {
             let side = vc * (3.0 * r * r + h * h) / 12.0 + caps;
             (vc + vs, [side, side, axial])
         }
+        ObjectShape::Hull(ref mesh) => {
+            // About its centre of mass, in the mesh's axes (the diagonal; free_body
+            // takes the whole tensor from hull_body).
+            let properties = mesh.hull.mass_properties(1.0);
+            let i = properties.reconstruct_inertia_matrix();
+            (properties.mass(), [i.x_axis.x, i.y_axis.y, i.z_axis.z])
+        }
     }
 }
 
@@ -315,6 +469,9 @@ struct Body {
     /// Inertia about the centre in the body frame.
     inertia: Mat3,
     friction: f64,
+    restitution: f64,
+    /// The damping ratio that bounces it back at its restitution (none: no bounce).
+    bounce_damping: Option<f64>,
     position: Vec3,
     rotation: UnitQuaternion<f64>,
     /// Linear velocity of the centre and angular velocity (world).
@@ -352,6 +509,9 @@ fn bounding_radius(shape: &ObjectShape) -> f64 {
             (radius * radius + 0.25 * length * length).sqrt()
         }
         ObjectShape::Capsule { radius, length } => radius + 0.5 * length,
+        ObjectShape::Hull(ref mesh) => (mesh.hull.points().iter())
+            .map(|p| p.length())
+            .fold(0.0, f64::max),
     }
 }
 
@@ -482,11 +642,17 @@ impl Objects {
         let mut bodies = Vec::new();
         let mut names = Vec::new();
         for (index, object) in environment.objects.iter().enumerate() {
-            let body = free_body(object, bodies.len()).map_err(|reason| ObjectError {
+            let mut body = free_body(object, bodies.len()).map_err(|reason| ObjectError {
                 index,
                 name: object.name.clone(),
                 reason,
             })?;
+            if body.restitution > 0.0 {
+                let omega = std::f64::consts::TAU / contact.time_constant_s;
+                // A restitution past what the step allows bounces as much as it can.
+                body.bounce_damping =
+                    Some(bounce_damping(body.restitution, omega, contact.dt_s).unwrap_or(0.0));
+            }
             bodies.push(body);
             names.push(object.name.clone());
         }
@@ -729,10 +895,18 @@ impl Objects {
         let m = 1.0 / (inverse(a) + inverse(b)).max(1e-12);
         let omega = std::f64::consts::TAU / self.contact.time_constant_s;
         let n = points.max(1) as f64;
-        (
-            m * omega * omega / n,
-            2.0 * self.contact.damping_ratio * m * omega / n,
-        )
+        // The bouncier body's damping (worked out for its restitution), else the
+        // contact's own ratio.
+        let (ba, bb) = (&self.bodies[a], &self.bodies[b]);
+        let bouncier = if ba.restitution >= bb.restitution {
+            ba
+        } else {
+            bb
+        };
+        let zeta = bouncier
+            .bounce_damping
+            .unwrap_or(self.contact.damping_ratio);
+        (m * omega * omega / n, 2.0 * zeta * m * omega / n)
     }
 
     /// Pair `p`'s contact this step, with how many of its points touch.
@@ -934,18 +1108,30 @@ impl Objects {
 fn free_body(object: &Object, index: usize) -> Result<Body, String> {
     let positive = |v: f64| v.is_finite() && v > 0.0 && v <= 1e3;
     let shape = object.geometry()?;
-    let size_ok = |v: f64| v.is_finite() && (1e-4..=1e3).contains(&v);
-    let dims: Vec<f64> = match shape {
-        ObjectShape::Box { size } => size.to_vec(),
-        ObjectShape::Sphere { radius } => vec![radius],
-        ObjectShape::Cylinder { radius, length } | ObjectShape::Capsule { radius, length } => {
-            vec![radius, length]
+    let (solid, volume, unit_inertia, reach) = match &shape {
+        ObjectShape::Hull(mesh) => hull_body(mesh)?,
+        _ => {
+            let size_ok = |v: f64| v.is_finite() && (1e-4..=1e3).contains(&v);
+            let dims: Vec<f64> = match shape {
+                ObjectShape::Box { size } => size.to_vec(),
+                ObjectShape::Sphere { radius } => vec![radius],
+                ObjectShape::Cylinder { radius, length }
+                | ObjectShape::Capsule { radius, length } => vec![radius, length],
+                ObjectShape::Hull(_) => Vec::new(),
+            };
+            if !dims.iter().all(|&d| size_ok(d)) {
+                return Err("sizes must be finite, from 0.1 mm to 1000 m".into());
+            }
+            let (volume, unit_inertia) = volume_and_inertia(&shape);
+            let unit_inertia = Mat3::from_diagonal(&Vec3::from(unit_inertia));
+            (
+                Solid::of(&shape),
+                volume,
+                unit_inertia,
+                bounding_radius(&shape),
+            )
         }
     };
-    if !dims.iter().all(|&d| size_ok(d)) {
-        return Err("sizes must be finite, from 0.1 mm to 1000 m".into());
-    }
-    let (volume, unit_inertia) = volume_and_inertia(&shape);
     let mass = match (object.mass_kg, object.density_kgpm3) {
         (Some(_), Some(_)) => return Err("give mass_kg or density_kgpm3, not both".into()),
         (Some(m), None) if positive(m) => m,
@@ -956,6 +1142,29 @@ fn free_body(object: &Object, index: usize) -> Result<Body, String> {
     if !(object.friction.is_finite() && (0.0..=10.0).contains(&object.friction)) {
         return Err(format!("friction {} is outside [0, 10]", object.friction));
     }
+    if !(object.restitution.is_finite() && (0.0..1.0).contains(&object.restitution)) {
+        return Err(format!(
+            "restitution {} is outside [0, 1)",
+            object.restitution
+        ));
+    }
+    let inertia = match object.inertia_kgm2 {
+        Some(i) if i.iter().all(|&x| x.is_finite() && x > 0.0 && x <= 1e6) => {
+            // A body's principal moments obey the triangle inequality.
+            if i[0] + i[1] < i[2] || i[1] + i[2] < i[0] || i[2] + i[0] < i[1] {
+                return Err(format!(
+                    "inertia_kgm2 {i:?}: no body has these moments (each must be at most the sum of the other two)"
+                ));
+            }
+            Some(i)
+        }
+        Some(i) => {
+            return Err(format!(
+                "inertia_kgm2 {i:?}: each moment must be in (0, 1e6] kg·m²"
+            ));
+        }
+        None => None,
+    };
     let finite = |v: &[f64; 3]| v.iter().all(|x| x.is_finite() && x.abs() <= 1e4);
     if !(finite(&object.position_m)
         && finite(&object.rpy_rad)
@@ -967,18 +1176,44 @@ fn free_body(object: &Object, index: usize) -> Result<Body, String> {
     let scale = mass / volume;
     let [r, p, y] = object.rpy_rad;
     Ok(Body {
-        solid: Solid::of(&shape),
+        solid,
         mass,
-        inertia: Mat3::from_diagonal(&Vec3::from(unit_inertia.map(|i| i * scale))),
+        inertia: match inertia {
+            Some(i) => Mat3::from_diagonal(&Vec3::from(i)),
+            None => unit_inertia * scale,
+        },
         friction: object.friction,
+        restitution: object.restitution,
+        bounce_damping: None,
         position: Vec3::from(object.position_m),
         rotation: UnitQuaternion::from_euler_angles(r, p, y),
         velocity: Vec3::from(object.velocity_mps),
         angular: Vec3::from(object.angular_velocity_radps),
         slot: Some(6 * index),
         link: None,
-        reach: bounding_radius(&shape),
+        reach,
     })
+}
+
+/// A mesh's hull as a body's solid about its centre of mass: the solid, its volume, its
+/// unit-density inertia there (in the mesh's axes) and its reach from there.
+fn hull_body(mesh: &LoadedMesh) -> Result<(Solid, f64, Mat3, f64), String> {
+    let properties = mesh.hull.mass_properties(1.0);
+    let volume = properties.mass();
+    if !(volume.is_finite() && (1e-12..=1e9).contains(&volume)) {
+        return Err(format!(
+            "mesh {}: its hull's volume {volume:e} m³ is out of range",
+            mesh.path.display()
+        ));
+    }
+    let com = properties.local_com;
+    let centred: Vec<Vector> = mesh.hull.points().iter().map(|p| *p - com).collect();
+    let hull = ConvexPolyhedron::from_convex_hull(&centred)
+        .ok_or_else(|| format!("mesh {}: degenerate hull", mesh.path.display()))?;
+    let reach = centred.iter().map(|p| p.length()).fold(0.0, f64::max);
+    let i = properties.reconstruct_inertia_matrix();
+    let inertia = Mat3::from_fn(|r, c| i.col(c)[r]);
+    Ok((Solid::Hull(hull), volume, inertia, reach))
 }
 
 /// A static body for a static box.
@@ -989,6 +1224,8 @@ fn static_box(b: &StaticBox) -> Body {
         mass: f64::INFINITY,
         inertia: Mat3::identity(),
         friction: 0.0,
+        restitution: 0.0,
+        bounce_damping: None,
         position: Vec3::from(b.center),
         rotation: UnitQuaternion::from_euler_angles(r, p, y),
         velocity: Vec3::zeros(),
@@ -1023,6 +1260,8 @@ fn link_bodies(model: &Model, friction: f64) -> Vec<Body> {
                 mass: model.joints[joint].inertia.mass,
                 inertia: Mat3::identity(),
                 friction,
+                restitution: 0.0,
+                bounce_damping: None,
                 position: Vec3::zeros(),
                 rotation: UnitQuaternion::identity(),
                 velocity: Vec3::zeros(),

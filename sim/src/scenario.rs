@@ -17,11 +17,14 @@
 //!
 //! [[environment.objects]]       # free objects (crate::objects)
 //! name = "crate"
-//! shape = "box"                 # box (size), sphere (radius), cylinder, capsule (radius, length)
+//! shape = "box"                 # box (size), sphere (radius), cylinder, capsule (radius, length),
+//!                               # mesh (mesh = "mug.stl" or .obj beside this file, scale; its convex hull)
 //! size = [0.1, 0.1, 0.1]
 //! mass_kg = 0.5                 # or density_kgpm3 (default 1000)
 //! friction = 0.8
+//! restitution = 0.0             # share of the approach speed it bounces back with
 //! position_m = [0.8, 0.0, 0.75]
+//! # inertia_kgm2 = [ixx, iyy, izz] principal moments (default: uniform density)
 //!
 //! [sim]
 //! seed = 7
@@ -291,7 +294,7 @@ impl Scenario {
     /// Parses and checks scenario text; `path` names it in errors and anchors a relative
     /// robot path.
     pub fn parse(text: &str, path: &Path) -> Result<LoadedScenario, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| {
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
             // The line, its start (where the key is) and the parser's reason: the
             // parser's own quote of the line may be thousands of characters long.
             let at = e.span().map(|span| {
@@ -323,6 +326,14 @@ impl Scenario {
             ScenarioError::Robot {
                 path: path.to_path_buf(),
                 source,
+            }
+        })?;
+        let folder = path.parent().unwrap_or(Path::new(""));
+        (scenario.environment.load_meshes(folder)).map_err(|(key, reason)| {
+            ScenarioError::Invalid {
+                path: path.to_path_buf(),
+                key: format!("environment.{key}"),
+                reason,
             }
         })?;
         let fault_joints =

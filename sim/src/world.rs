@@ -93,6 +93,14 @@ pub struct World {
     environment: Environment,
 }
 
+/// How `config`'s objects touch, at its step.
+fn object_contact(config: &SimConfig) -> crate::objects::ObjectContact {
+    crate::objects::ObjectContact {
+        dt_s: config.dt_s,
+        ..config.contact.objects()
+    }
+}
+
 impl World {
     /// `model` at its neutral configuration, at rest, every actuator off.
     pub fn new(model: Arc<Model>, environment: &Environment, config: SimConfig) -> World {
@@ -131,7 +139,7 @@ impl World {
             contacts: Contacts::new(&model, environment, &config.contact),
             // Checked by whoever made the environment (SimRobot::new, scenarios); an
             // unchecked bad object leaves the set empty rather than failing here.
-            objects: crate::objects::Objects::new(environment, config.contact.objects(), &model)
+            objects: crate::objects::Objects::new(environment, object_contact(&config), &model)
                 .unwrap_or_else(|_| crate::objects::Objects::none(model.gravity)),
             q: model.neutral_configuration(),
             v: DVector::zeros(nv),

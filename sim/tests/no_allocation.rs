@@ -77,14 +77,14 @@ fn stepping_resting_objects_never_allocates() {
         .map(|k| {
             Object::new(
                 &format!("o{k}"),
-                shapes[k],
+                shapes[k].clone(),
                 [3.0 + 0.3 * k as f64, 0.0, 0.06],
             )
         })
         .collect();
     // Two boxes stacked, one on a gentle slope.
-    objects.push(Object::new("top", shapes[0], [3.0, 0.0, 0.16]));
-    objects.push(Object::new("sloped", shapes[0], [3.0, 1.0, 0.16]));
+    objects.push(Object::new("top", shapes[0].clone(), [3.0, 0.0, 0.16]));
+    objects.push(Object::new("sloped", shapes[0].clone(), [3.0, 1.0, 0.16]));
     let environment = embody_sim::Environment {
         objects,
         boxes: vec![embody_sim::StaticBox {

@@ -1,11 +1,14 @@
 //! Dynamic objects against analytic physics (issue 17): a box on an incline sticks below
 //! `atan μ` without creeping and slides above it at `g(sin θ − μ cos θ)`; a dropped
 //! sphere and box come to rest at their height and stay; a stack of five boxes stands;
-//! a run is bit-identical for the same setup; bad objects are refused by name.
+//! a ball with a restitution bounces back at that share of its speed; a ball rolls down a
+//! slope as fast as its inertia (default or given) lets it; a mesh object collides as
+//! its convex hull about its centre of mass; a run is bit-identical for the same setup; bad
+//! objects are refused by name.
 
 use std::sync::Arc;
 
-use embody_sim::objects::{Object, ObjectShape, Objects};
+use embody_sim::objects::{Object, ObjectShape, Objects, ShapeKind};
 use embody_sim::{Environment, SimConfig, StaticBox, World};
 
 const G: f64 = 9.81;
@@ -127,6 +130,172 @@ fn quadratic_acceleration(samples: &[(f64, f64)]) -> f64 {
     }
     let c = ata.lu().solve(&atb).expect("fit");
     2.0 * c[2]
+}
+
+#[test]
+fn a_ball_bounces_back_at_its_restitution() {
+    // Dropped from 0.3 m above contact, it meets the ground at √(2gh) and leaves at e of
+    // that: it rises to e²·h, so √(rise/h) is the e it bounced with — within 10 %, as
+    // gravity goes on pulling it through the ~10 ms the compliant contact lasts.
+    // Without restitution it hardly bounces (under 2 % of the drop).
+    let (radius, drop) = (0.05, 0.3);
+    for e in [0.5, 0.7, 0.3, 0.0] {
+        let ball = Object {
+            mass_kg: Some(0.2),
+            restitution: e,
+            ..Object::new(
+                "ball",
+                ObjectShape::Sphere { radius },
+                [0.0, 0.0, radius + drop],
+            )
+        };
+        let environment = Environment {
+            objects: vec![ball],
+            ..Environment::default()
+        };
+        let mut w = world(environment, 0.8, 0.0005);
+        // Falls for √(2h/g) ≈ 0.25 s, then the first bounce's top comes before 0.7 s.
+        let mut landed = false;
+        let mut top = f64::MIN;
+        for _ in 0..1400 {
+            w.step();
+            let z = position(&w, 0).z - radius;
+            landed |= z < 0.0;
+            if landed {
+                top = top.max(z);
+            }
+        }
+        // The speed it left with, from the height it rose to.
+        let bounced = (top.max(0.0) / drop).sqrt();
+        eprintln!(
+            "e {e}: rose {:.1} mm (e²·h {:.1} mm), e {bounced:.3}",
+            top * 1e3,
+            e * e * drop * 1e3
+        );
+        if e > 0.0 {
+            assert!(
+                (bounced / e - 1.0).abs() < 0.1,
+                "e {e}: bounced back at {bounced:.3} of its speed (rose {:.1} mm)",
+                top * 1e3
+            );
+        } else {
+            assert!(
+                top < 0.02 * drop,
+                "without restitution it rose {:.1} mm",
+                top * 1e3
+            );
+        }
+    }
+}
+
+#[test]
+fn a_ball_rolls_down_a_slope_as_fast_as_its_inertia_lets_it() {
+    // Rolling without slipping, a ball of moment I accelerates at g·sin θ / (1 + I/(m·r²)):
+    // 5/7 g·sin θ solid (the default, uniform density), 3/5 g·sin θ as a thin shell
+    // (inertia_kgm2 given as 2/3·m·r²).
+    let (theta, radius, mass): (f64, f64, f64) = (0.2, 0.05, 0.5);
+    let normal = nalgebra::Vector3::new(-theta.sin(), 0.0, theta.cos());
+    let top = nalgebra::Vector3::new(0.0, 0.0, 1.0);
+    let slab = StaticBox {
+        center: (top - 0.1 * normal).into(),
+        size: [4.0, 2.0, 0.2],
+        yaw_rad: 0.0,
+        rpy_rad: Some([0.0, -theta, 0.0]),
+    };
+    let downhill = nalgebra::Vector3::new(-theta.cos(), 0.0, -theta.sin());
+    for (inertia, share) in [(None, 5.0 / 7.0), (Some(2.0 / 3.0), 3.0 / 5.0)] {
+        let ball = Object {
+            mass_kg: Some(mass),
+            inertia_kgm2: inertia.map(|k: f64| [k * mass * radius * radius; 3]),
+            ..Object::new(
+                "ball",
+                ObjectShape::Sphere { radius },
+                (top + (radius + 1e-5) * normal).into(),
+            )
+        };
+        let environment = Environment {
+            ground: false,
+            boxes: vec![slab.clone()],
+            objects: vec![ball],
+            ..Environment::default()
+        };
+        let mut w = world(environment, 0.8, 0.001);
+        let start = position(&w, 0);
+        run(&mut w, 0.2);
+        let (t0, x0) = (0.2, (position(&w, 0) - start).dot(&downhill));
+        run(&mut w, 0.8);
+        let (t1, x1) = (1.0, (position(&w, 0) - start).dot(&downhill));
+        // x = a·t²/2 from rest: two samples give a.
+        let a = 2.0 * (x1 - x0) / (t1 * t1 - t0 * t0);
+        let want = share * G * theta.sin();
+        assert!(
+            (a / want - 1.0).abs() < 0.02,
+            "I = {inertia:?}·m·r²: rolls at {a:.4} m/s², {want:.4} expected"
+        );
+    }
+    // A moment no body can have is refused.
+    let bad = Object {
+        inertia_kgm2: Some([0.01, 0.01, 0.05]),
+        ..Object::new("bad", ObjectShape::Sphere { radius: 0.1 }, [0.0; 3])
+    };
+    let environment = Environment {
+        objects: vec![bad],
+        ..Environment::default()
+    };
+    let error = Objects::check(&environment).expect_err("refused");
+    assert!(error.to_string().contains("inertia_kgm2"), "{error}");
+}
+
+#[test]
+fn a_mesh_tetrahedron_rests_on_a_face_with_its_centre_a_quarter_up() {
+    // A regular tetrahedron of 0.1 m edges from an OBJ file (in millimetres, with a
+    // vertex inside that the hull drops), dropped base down: its centre of mass rests
+    // at a quarter of its height, h/4 = 0.1·√(2/3)/4 m, above the ground.
+    let folder = std::env::temp_dir().join(format!("embody-tetra-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("folder");
+    let s3 = 3f64.sqrt();
+    let corners = [
+        [0.0, 0.0, 0.0],
+        [100.0, 0.0, 0.0],
+        [50.0, 50.0 * s3, 0.0],
+        [50.0, 50.0 * s3 / 3.0, 100.0 * (2.0f64 / 3.0).sqrt()],
+        [50.0, 20.0, 10.0],
+    ];
+    let text: String = corners
+        .iter()
+        .map(|c| format!("v {} {} {}\n", c[0], c[1], c[2]))
+        .collect();
+    let faces = "f 1 3 2\nf 1 2 4\nf 2 3 4\nf 3 1 4\nf 1 2 5\n";
+    std::fs::write(folder.join("tetra.obj"), text + faces).expect("obj");
+    // A mesh object as a scenario writes it: shape, file, scale.
+    let tetra = Object {
+        shape: ShapeKind::Mesh,
+        radius: None,
+        mesh: Some("tetra.obj".into()),
+        scale: Some(0.001),
+        density_kgpm3: Some(2000.0),
+        ..Object::new(
+            "tetra",
+            ObjectShape::Sphere { radius: 1.0 },
+            [0.0, 0.0, 0.2],
+        )
+    };
+    let mut environment = Environment {
+        objects: vec![tetra],
+        ..Environment::default()
+    };
+    environment.load_meshes(&folder).expect("the mesh loads");
+    let _ = std::fs::remove_dir_all(&folder);
+    let mut w = world(environment, 0.8, 0.001);
+    run(&mut w, 2.0);
+    let rest = position(&w, 0).z;
+    let want = 0.1 * (2.0f64 / 3.0).sqrt() / 4.0;
+    assert!(
+        (rest - want).abs() < 1e-3,
+        "its centre rests at {rest:.5} m, h/4 = {want:.5} m"
+    );
+    run(&mut w, 5.0);
+    assert!((position(&w, 0).z - rest).abs() < 1e-4, "it stays");
 }
 
 #[test]

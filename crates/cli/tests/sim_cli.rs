@@ -181,7 +181,10 @@ fn objects_settle_and_stay_and_are_reported_and_recorded() {
     let report = json_of(&out);
     let objects = report["objects"].as_array().expect("objects");
     let names: Vec<&str> = objects.iter().filter_map(|o| o["name"].as_str()).collect();
-    assert_eq!(names, ["bottom", "middle", "top", "ball", "on the slope"]);
+    assert_eq!(
+        names,
+        ["bottom", "middle", "top", "ball", "can", "on the slope"]
+    );
     let at = |k: usize| -> Vec<f64> {
         (objects[k]["position_m"]
             .as_array()
@@ -190,7 +193,8 @@ fn objects_settle_and_stay_and_are_reported_and_recorded() {
         .map(|v| v.as_f64().expect("number"))
         .collect()
     };
-    for (k, z) in [(0, 0.05), (1, 0.15), (2, 0.25), (3, 0.05)] {
+    // The can (a mesh's hull, 115 mm tall) stands with its centre of mass half way up.
+    for (k, z) in [(0, 0.05), (1, 0.15), (2, 0.25), (3, 0.05), (4, 0.0575)] {
         let p = at(k);
         assert!((p[2] - z).abs() < 3e-3, "{}: z {}", names[k], p[2]);
     }
@@ -200,7 +204,7 @@ fn objects_settle_and_stay_and_are_reported_and_recorded() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect();
-    assert_eq!(lines[0]["objects"].as_array().map(Vec::len), Some(5));
+    assert_eq!(lines[0]["objects"].as_array().map(Vec::len), Some(6));
     let pose = |line: &Value, k: usize| -> Vec<f64> {
         (line["objects"][k].as_array().expect("pose").iter())
             .map(|v| v.as_f64().expect("number"))

@@ -76,21 +76,33 @@ fn scene_items(robot: &AnyRobot) -> Vec<SceneItem> {
                 size: b.size.into(),
             },
             pose: [b.center[0], b.center[1], b.center[2], q.i, q.j, q.k, q.w],
+            offset: [0.0; 3],
             fixed: true,
         }
     });
     let objects = world.objects();
     let moving = (environment.objects.iter().enumerate()).filter_map(|(k, object)| {
-        let shape = match object.geometry().ok()? {
+        let geometry = object.geometry().ok()?;
+        let offset = match &geometry {
+            ObjectShape::Hull(mesh) => mesh.centre.map(|c| -c),
+            _ => [0.0; 3],
+        };
+        let shape = match geometry {
             ObjectShape::Box { size } => Shape::Box { size: size.into() },
             ObjectShape::Sphere { radius } => Shape::Sphere { radius },
             ObjectShape::Cylinder { radius, length } => Shape::Cylinder { radius, length },
             ObjectShape::Capsule { radius, length } => Shape::Capsule { radius, length },
+            // The mesh file itself (Rerun reads STL and OBJ).
+            ObjectShape::Hull(mesh) => Shape::Mesh {
+                filename: mesh.path.display().to_string(),
+                scale: nalgebra::Vector3::repeat(mesh.scale),
+            },
         };
         Some(SceneItem {
             name: objects.names().get(k)?.clone(),
             shape,
             pose: objects.pose(k)?,
+            offset,
             fixed: false,
         })
     });

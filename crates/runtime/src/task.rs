@@ -48,8 +48,11 @@ impl Task {
         let environment = match &raw.environment {
             Some(value) => {
                 let at = |reason: String| source.error(value.span(), reason);
-                let environment = Environment::deserialize(value.get_ref().clone())
+                let mut environment = Environment::deserialize(value.get_ref().clone())
                     .map_err(|e| at(format!("environment: {}", e.message())))?;
+                let folder = source.file.parent().unwrap_or(Path::new(""));
+                (environment.load_meshes(folder))
+                    .map_err(|(key, reason)| at(format!("environment.{key}: {reason}")))?;
                 environment
                     .check()
                     .map_err(|(key, reason)| at(format!("environment.{key}: {reason}")))?;

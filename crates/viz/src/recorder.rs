@@ -15,8 +15,8 @@
 //! - `contacts`: the feet in contact, as points at their sole frames (60 Hz);
 //! - `contact_forces`: the force-torque sensors' forces as arrows at their frames, in the
 //!   world, 1 mm per newton (60 Hz);
-//! - `scene/<name>`: the simulator's static boxes and objects with their shapes, an
-//!   object's pose over time (at the link poses' rate);
+//! - `scene/<name>`: the simulator's static boxes and objects, an object's pose over
+//!   time (at the link poses' rate), with its shape as the child `shape`;
 //! - `scene/contact_forces`: the objects' contact forces as arrows at their points, in
 //!   the world, 1 mm per newton (at the link poses' rate);
 //! - `link`: the link's counters (frames intact and corrupted, timeouts, bus errors);
@@ -180,8 +180,10 @@ struct Block {
 pub struct SceneItem {
     /// Its name (the entity `scene/<name>`).
     pub name: String,
-    /// Its shape, about its centre.
+    /// Its shape, placed at `offset` in its frame.
     pub shape: Shape,
+    /// Where its shape's origin is in its frame (m): a mesh's, from its centre of mass.
+    pub offset: [f64; 3],
     /// Its pose `[x y z qx qy qz qw]` (world): where it stays, or where it starts.
     pub pose: [f64; 7],
     /// It never moves.
@@ -522,8 +524,16 @@ impl Recorder {
                     rerun::Color::from_rgb(200, 60, 60),
                 ][k % 4]
             };
-            let identity = embody_model::spatial::Transform::IDENTITY;
-            log_shape(&self.stream, &entity, &item.shape, &identity, color)?;
+            // The shape on a child, placed in the item's frame; the item's pose on it.
+            let offset = embody_model::spatial::Transform {
+                rotation: nalgebra::Matrix3::identity(),
+                translation: nalgebra::Vector3::from(item.offset),
+            };
+            let shape = format!("{entity}/shape");
+            self.stream
+                .log_static(shape.as_str(), &transform(&offset))
+                .map_err(rerun_err)?;
+            log_shape(&self.stream, &shape, &item.shape, &offset, color)?;
             if item.fixed {
                 let placed = self.scene_transform(&item.pose);
                 self.stream

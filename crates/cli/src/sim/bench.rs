@@ -1,12 +1,13 @@
 //! `embody sim bench`: how many physics steps per second one thread runs
-//! (`embody_runtime::bench::sim`), with or without ground contact.
+//! (`embody_runtime::bench::sim`), with or without ground contact, or in a scenario's
+//! scene.
 
 use std::sync::Arc;
 
 use clap::Args;
 use embody_model::robots;
 use embody_runtime::bench::sim::{self, SimBench};
-use embody_sim::Integrator;
+use embody_sim::{Integrator, Scenario};
 
 use crate::error::Result;
 use crate::numbers::{count, float};
@@ -23,6 +24,10 @@ pub struct BenchArgs {
     /// Ground contact (a floating-base robot stands on the ground).
     #[arg(long)]
     contacts: bool,
+    /// Time this scenario's scene instead: its robot holding its initial posture among
+    /// its static boxes and objects.
+    #[arg(long, conflicts_with_all = ["robot", "floating_base", "contacts"])]
+    scenario: Option<std::path::PathBuf>,
     /// Steps per timed batch.
     #[arg(long, default_value_t = 20_000, value_parser = count::<usize>(1..=10_000_000))]
     steps: usize,
@@ -51,6 +56,7 @@ enum IntegratorArg {
 pub fn run(args: &BenchArgs) -> Result {
     let model = robots::load(&args.robot, args.floating_base.then_some(true))?;
     let bench = SimBench {
+        scenario: args.scenario.as_deref().map(Scenario::load).transpose()?,
         contacts: args.contacts,
         steps: args.steps,
         batches: args.batches,
@@ -88,6 +94,12 @@ pub fn run(args: &BenchArgs) -> Result {
         f.steps,
         f.mean_active_contacts,
     );
+    if f.objects > 0 {
+        println!(
+            "{} objects, {:.1} of their contact points touching on average",
+            f.objects, f.mean_object_contacts
+        );
+    }
     if let Some(z) = f.final_base_height_m {
         println!("base height at the end of the last batch: {z:.3} m");
     }

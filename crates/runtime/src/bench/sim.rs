@@ -1,8 +1,10 @@
 //! How many physics steps per second one thread runs. Without contacts the robot moves
 //! freely under gravity with its drives off (a floating base falls, as in a peer
 //! simulator with no ground); with them a floating-base robot stands on the ground, its
-//! drives holding the initial posture with stiff MIT impedance commands. The median of
-//! several timed batches is reported.
+//! drives holding the initial posture with stiff MIT impedance commands. A scenario's
+//! scene is timed as it is written — its robot holding its initial posture among its
+//! static boxes and objects (a stack, a box beside the arm) — to compare with a peer
+//! simulator's same scene. The median of several timed batches is reported.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use std::time::Instant;
 
 use embody_hal::JointCommand;
 use embody_model::Model;
-use embody_sim::{Environment, Integrator, SimConfig, World, lowest_point};
+use embody_sim::{Environment, Integrator, LoadedScenario, SimConfig, World, lowest_point};
 use serde::Serialize;
 
 use super::median;
@@ -21,8 +23,11 @@ const HOLD_KP_PER_NM: f64 = 20.0;
 const HOLD_KD_PER_NM: f64 = 0.6;
 
 /// What to time.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct SimBench {
+    /// A scenario's robot, scene and initial posture instead of the robot alone (with
+    /// contacts).
+    pub scenario: Option<LoadedScenario>,
     /// Ground contact (a floating-base robot stands on the ground).
     pub contacts: bool,
     /// Steps per timed batch.
@@ -64,6 +69,10 @@ pub struct SimFigures {
     pub mean_active_contacts: f64,
     /// Contact probes.
     pub probes: usize,
+    /// Free objects in the scene.
+    pub objects: usize,
+    /// Their touching points per step, on average.
+    pub mean_object_contacts: f64,
     /// Base height at the start (m, floating base).
     pub start_base_height_m: Option<f64>,
     /// Base height at the end of the last batch (m, floating base).
@@ -78,25 +87,38 @@ pub fn run(model: Arc<Model>, bench: &SimBench) -> Result<SimFigures, RuntimeErr
             bench.dt_s
         )));
     }
+    let (model, contacts) = match &bench.scenario {
+        Some(s) => (Arc::new(s.model.clone()), true),
+        None => (model, bench.contacts),
+    };
     let floating = model.free_flyer().is_some();
     let mut config = SimConfig {
         dt_s: bench.dt_s,
         integrator: bench.integrator,
         ..SimConfig::default()
     };
-    config.contact.enabled = bench.contacts;
-    let environment = Environment {
-        ground: bench.contacts,
-        ..Environment::default()
+    config.contact.enabled = contacts;
+    let (environment, q) = match &bench.scenario {
+        Some(s) => {
+            config.contact = s.scenario.sim.contact.clone();
+            (s.scenario.environment.clone(), s.initial_configuration())
+        }
+        None => {
+            let environment = Environment {
+                ground: contacts,
+                ..Environment::default()
+            };
+            let mut q = model.neutral_configuration();
+            if floating && let Some(lowest) = lowest_point(&model, q.as_slice()) {
+                q[2] -= lowest;
+            }
+            (environment, q)
+        }
     };
     let mut world = World::new(model.clone(), &environment, config);
-    let mut q = model.neutral_configuration();
-    if floating && let Some(lowest) = lowest_point(&model, q.as_slice()) {
-        q[2] -= lowest;
-    }
     let v = vec![0.0; model.nv];
     world.set_state(q.as_slice(), &v);
-    if bench.contacts {
+    if contacts {
         // Stiff MIT impedance about the initial posture: what the loop's joint PD sends,
         // without its feed-forward.
         let hold: Vec<JointCommand> = model
@@ -119,12 +141,15 @@ pub fn run(model: Arc<Model>, bench: &SimBench) -> Result<SimFigures, RuntimeErr
     let steps = bench.steps.max(1);
     let mut rates = Vec::new();
     let mut contacts_total = 0usize;
+    let mut touching_total = 0usize;
     for _ in 0..bench.batches.max(1) {
+        // The robot starts afresh; the objects go on from where they are.
         world.set_state(start.as_slice(), &v);
         let began = Instant::now();
         for _ in 0..steps {
             world.step();
             contacts_total += black_box(world.contacts().active().len());
+            touching_total += world.objects().touching();
         }
         rates.push(steps as f64 / began.elapsed().as_secs_f64());
     }
@@ -138,7 +163,7 @@ pub fn run(model: Arc<Model>, bench: &SimBench) -> Result<SimFigures, RuntimeErr
     Ok(SimFigures {
         robot: model.name.clone(),
         floating_base: floating,
-        contacts: bench.contacts,
+        contacts,
         dt_s: bench.dt_s,
         integrator: format!("{:?}", bench.integrator),
         nv: model.nv,
@@ -149,6 +174,8 @@ pub fn run(model: Arc<Model>, bench: &SimBench) -> Result<SimFigures, RuntimeErr
         realtime_factor: steps_per_s * bench.dt_s,
         mean_active_contacts: contacts_total as f64 / (steps * batches) as f64,
         probes: world.contacts().probe_count(),
+        objects: world.objects().len(),
+        mean_object_contacts: touching_total as f64 / (steps * batches) as f64,
         start_base_height_m: floating.then(|| start[2]),
         final_base_height_m: floating.then(|| world.q()[2]),
     })
