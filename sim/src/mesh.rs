@@ -1,4 +1,4 @@
-//! Mesh files for objects: the vertices of an STL (binary or ASCII, read by `stl_io`) or
+//! Mesh files for objects and robot links: the vertices of an STL (binary or ASCII, read by `stl_io`) or
 //! Wavefront OBJ (read by `tobj`; the vertices its faces use) file, scaled, and their
 //! convex hull (parry's) — the shape the object collides with. A file that cannot be read, has no vertices or no
 //! volume is refused with the path and the reason.
@@ -11,8 +11,8 @@ use parry3d_f64::shape::{ConvexPolyhedron, Shape};
 /// The largest mesh file read (bytes): 64 MiB.
 pub const MAX_MESH_BYTES: u64 = 64 << 20;
 
-/// The convex hull of the mesh at `path`, its vertices scaled by `scale`.
-pub fn load_hull(path: &Path, scale: f64) -> Result<ConvexPolyhedron, String> {
+/// The convex hull of the mesh at `path`, its vertices scaled by `scale` per axis.
+pub fn load_hull(path: &Path, scale: [f64; 3]) -> Result<ConvexPolyhedron, String> {
     let size = std::fs::metadata(path)
         .map_err(|e| format!("{}: cannot read: {e}", path.display()))?
         .len();
@@ -36,7 +36,7 @@ pub fn load_hull(path: &Path, scale: f64) -> Result<ConvexPolyhedron, String> {
         }
     };
     let points: Vec<Vector> = (vertices.iter())
-        .map(|v| Vector::new(v[0] * scale, v[1] * scale, v[2] * scale))
+        .map(|v| Vector::new(v[0] * scale[0], v[1] * scale[1], v[2] * scale[2]))
         .filter(|v| v.is_finite())
         .collect();
     if points.len() < 4 {
@@ -104,7 +104,7 @@ mod tests {
     #[test]
     fn an_obj_cube_hulls_to_its_eight_corners_scaled() {
         let path = scratch("cube.obj", CUBE_OBJ.as_bytes());
-        let hull = load_hull(&path, 0.1).expect("hull");
+        let hull = load_hull(&path, [0.1; 3]).expect("hull");
         // The centre vertex is inside: the hull keeps the corners.
         assert_eq!(hull.points().len(), 8);
         assert!(hull.points().iter().all(|p| p.max_element() <= 0.1 + 1e-12));
@@ -124,12 +124,12 @@ mod tests {
             (&junk, "STL"),
             (&other, "an .stl or .obj file"),
         ] {
-            let error = load_hull(path, 1.0).expect_err("refused");
+            let error = load_hull(path, [1.0; 3]).expect_err("refused");
             assert!(error.contains(why), "{error}");
             assert!(error.contains(&*path.to_string_lossy()), "{error}");
             let _ = std::fs::remove_file(path);
         }
-        let missing = load_hull(Path::new("/nonexistent/mug.stl"), 1.0).expect_err("refused");
+        let missing = load_hull(Path::new("/nonexistent/mug.stl"), [1.0; 3]).expect_err("refused");
         assert!(missing.contains("cannot read"), "{missing}");
     }
 }

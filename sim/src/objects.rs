@@ -28,8 +28,8 @@
 //! scratch (objects landing, rolling, toppling; capsules) may still allocate inside
 //! parry — a known limit of this first step.
 //!
-//! The robot's moving links touch objects through their primitive collision shapes
-//! ([`Objects::step_with_robot`]): a link is a body of known motion in the objects'
+//! The robot's moving links touch objects through their collision shapes — primitives,
+//! and meshes as their convex hulls ([`Objects::step_with_robot`]): a link is a body of known motion in the objects'
 //! solve, counted with its own body's mass (a lower bound of its effective mass, so the
 //! spring is never too stiff for the robot's explicit side), and each contact's
 //! reaction joins the robot's link forces in the same step.
@@ -319,7 +319,7 @@ impl Environment {
                 ));
             }
             let path = folder.join(file);
-            let hull = crate::mesh::load_hull(&path, scale)
+            let hull = crate::mesh::load_hull(&path, [scale; 3])
                 .map_err(|why| (key(), format!("{}: {why}", object.name)))?;
             let c = hull.mass_properties(1.0).local_com;
             object.loaded = Some(Arc::new(LoadedMesh {
@@ -632,7 +632,7 @@ impl Objects {
 
     /// The objects of `environment` (none: an empty set that costs nothing per step)
     /// touching each other, the environment and `model`'s moving links' collision
-    /// shapes (primitives; meshes are not loaded yet).
+    /// shapes (primitives, and meshes as their hulls).
     pub fn new(
         environment: &Environment,
         contact: ObjectContact,
@@ -1246,14 +1246,30 @@ fn link_bodies(model: &Model, friction: f64) -> Vec<Body> {
             continue; // welded to the world
         }
         for geometry in &link.collisions {
-            let shape = match geometry.shape {
+            let shape = match &geometry.shape {
                 ModelShape::Box { size } => ObjectShape::Box {
                     size: [size.x, size.y, size.z],
                 },
-                ModelShape::Sphere { radius } => ObjectShape::Sphere { radius },
-                ModelShape::Cylinder { radius, length } => ObjectShape::Cylinder { radius, length },
-                ModelShape::Capsule { radius, length } => ObjectShape::Capsule { radius, length },
-                ModelShape::Mesh { .. } => continue,
+                &ModelShape::Sphere { radius } => ObjectShape::Sphere { radius },
+                &ModelShape::Cylinder { radius, length } => {
+                    ObjectShape::Cylinder { radius, length }
+                }
+                &ModelShape::Capsule { radius, length } => ObjectShape::Capsule { radius, length },
+                // Its convex hull in the mesh's frame; a mesh that cannot be read (a
+                // `package://` path, a missing file) is left out, as the probes do.
+                ModelShape::Mesh { filename, scale } => {
+                    let path = PathBuf::from(filename);
+                    let Ok(hull) = crate::mesh::load_hull(&path, [scale.x, scale.y, scale.z])
+                    else {
+                        continue;
+                    };
+                    ObjectShape::Hull(Arc::new(LoadedMesh {
+                        path,
+                        scale: scale.x,
+                        hull,
+                        centre: [0.0; 3],
+                    }))
+                }
             };
             out.push(Body {
                 solid: Solid::of(&shape),

@@ -3,7 +3,7 @@
 //! sphere and box come to rest at their height and stay; a stack of five boxes stands;
 //! a ball with a restitution bounces back at that share of its speed; a ball rolls down a
 //! slope as fast as its inertia (default or given) lets it; a mesh object collides as
-//! its convex hull about its centre of mass; a run is bit-identical for the same setup; bad
+//! its convex hull about its centre of mass, and a robot link's mesh as its hull; a run is bit-identical for the same setup; bad
 //! objects are refused by name.
 
 use std::sync::Arc;
@@ -296,6 +296,61 @@ fn a_mesh_tetrahedron_rests_on_a_face_with_its_centre_a_quarter_up() {
     );
     run(&mut w, 5.0);
     assert!((position(&w, 0).z - rest).abs() < 1e-4, "it stays");
+}
+
+#[test]
+fn a_box_rests_on_a_robot_links_mesh_at_its_hulls_top() {
+    // A turntable: one link spinning about z, its collision a 300 × 300 × 20 mm plate
+    // mesh (OBJ, millimetres, scaled in the URDF) centred 0.5 m up. A 0.1 m box dropped
+    // on its middle rests on the plate's top: 0.51 + 0.05 m.
+    let folder = std::env::temp_dir().join(format!("embody-plate-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("folder");
+    let mut obj = String::new();
+    for z in [-10.0, 10.0] {
+        for (x, y) in [
+            (-150.0, -150.0),
+            (150.0, -150.0),
+            (150.0, 150.0),
+            (-150.0, 150.0),
+        ] {
+            obj += &format!("v {x} {y} {z}\n");
+        }
+    }
+    obj += "f 1 4 3 2\nf 5 6 7 8\nf 1 2 6 5\nf 2 3 7 6\nf 3 4 8 7\nf 4 1 5 8\n";
+    std::fs::write(folder.join("plate.obj"), obj).expect("obj");
+    let urdf = r#"<robot name="turntable">
+  <link name="base"/>
+  <joint name="spin" type="revolute">
+    <parent link="base"/><child link="plate"/>
+    <origin xyz="0 0 0.5"/><axis xyz="0 0 1"/>
+    <limit lower="-3" upper="3" effort="10" velocity="1"/>
+  </joint>
+  <link name="plate">
+    <inertial><mass value="1"/><inertia ixx="0.01" iyy="0.01" izz="0.02" ixy="0" ixz="0" iyz="0"/></inertial>
+    <collision><geometry><mesh filename="plate.obj" scale="0.001 0.001 0.001"/></geometry></collision>
+  </link>
+</robot>"#;
+    let path = folder.join("turntable.urdf");
+    std::fs::write(&path, urdf).expect("urdf");
+    let model = embody_model::robots::load(path.to_str().expect("utf-8"), Some(false))
+        .expect("the URDF loads");
+    let environment = Environment {
+        objects: vec![cube("box", 0.1, 0.5, [0.0, 0.0, 0.7], 0.8)],
+        ..Environment::default()
+    };
+    let mut config = SimConfig {
+        dt_s: 0.001,
+        ..SimConfig::ideal()
+    };
+    config.contact.enabled = false;
+    let mut w = World::new(Arc::new(model), &environment, config);
+    let _ = std::fs::remove_dir_all(&folder);
+    run(&mut w, 2.0);
+    let rest = position(&w, 0);
+    assert!(
+        (rest.z - 0.56).abs() < 1e-3 && rest.x.abs() < 1e-3,
+        "the box rests at {rest:?}, on the plate's top it is at z 0.56 m"
+    );
 }
 
 #[test]

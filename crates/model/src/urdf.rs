@@ -16,13 +16,26 @@ use crate::model::{
 };
 use crate::spatial::{Inertia, Mat3, Transform, Vec3};
 
-/// Reads and builds a model from a URDF file.
+/// Reads and builds a model from a URDF file. Its meshes' relative paths (and `file://`
+/// ones) are made relative to the file's folder; `package://` ones are kept as written.
 pub fn from_urdf_file(path: &Path, options: &ModelOptions) -> Result<Model, ModelError> {
     let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    from_urdf_str(&text, &path.display().to_string(), options)
+    let mut model = from_urdf_str(&text, &path.display().to_string(), options)?;
+    let folder = path.parent().unwrap_or(Path::new(""));
+    for link in &mut model.links {
+        for geometry in link.visuals.iter_mut().chain(link.collisions.iter_mut()) {
+            if let Shape::Mesh { filename, .. } = &mut geometry.shape
+                && !filename.starts_with("package://")
+            {
+                let written = filename.strip_prefix("file://").unwrap_or(filename);
+                *filename = folder.join(written).display().to_string();
+            }
+        }
+    }
+    Ok(model)
 }
 
 /// Builds a model from URDF text; `source_name` names it in errors.
