@@ -188,6 +188,14 @@ pub struct ContactConfig {
     pub object_time_constant_s: f64,
     /// Damping ratio of an object's contacts. Default 1 (critical).
     pub object_damping_ratio: f64,
+    /// The robot's links touch each other, through their collision shapes as objects
+    /// touch them — except the two sides of a joint and `disabled_pairs`. Default false.
+    pub self_collision: bool,
+    /// Link pairs that never touch (by link name), besides a joint's two sides.
+    pub disabled_pairs: Vec<[String; 2]>,
+    /// An SRDF file (relative to the scenario) whose `disable_collisions` pairs are
+    /// added to `disabled_pairs` when the scenario loads.
+    pub srdf: Option<String>,
 }
 
 impl ContactConfig {
@@ -197,6 +205,7 @@ impl ContactConfig {
             time_constant_s: self.object_time_constant_s,
             damping_ratio: self.object_damping_ratio,
             environment_friction: self.friction,
+            self_collision: self.self_collision,
             ..crate::objects::ObjectContact::default()
         }
     }
@@ -214,6 +223,9 @@ impl Default for ContactConfig {
             cylinder_rim_points: 8,
             object_time_constant_s: 0.02,
             object_damping_ratio: 1.0,
+            self_collision: false,
+            disabled_pairs: Vec::new(),
+            srdf: None,
         }
     }
 }

@@ -23,6 +23,7 @@ mod record;
 mod robot;
 mod scenario;
 mod sensors;
+pub mod srdf;
 mod world;
 
 pub use config::{ActuatorConfig, ContactConfig, Integrator, SensorConfig, SimConfig};

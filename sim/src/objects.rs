@@ -36,8 +36,12 @@
 //!
 //! Known limit: a box balanced on a round link (a cylinder's side) rocks with a slowly
 //! growing amplitude and falls off after some seconds — rolling contact on curved shapes
-//! gains energy here. Not yet here (issue 17 goes on): convex meshes and
-//! self-collision.
+//! gains energy here.
+//!
+//! Self-collision (`ContactConfig::self_collision`) makes every pair of moving links
+//! that are not a joint's two sides, nor disabled, a pair here too: both are bodies of
+//! known motion, so their contact force is the spring and damper's at the step's start,
+//! and each link takes its side of it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -348,6 +352,8 @@ pub struct ObjectContact {
     pub environment_friction: f64,
     /// The physics step (s): a restitution's damping is worked out for it.
     pub dt_s: f64,
+    /// The robot's links touch each other too.
+    pub self_collision: bool,
 }
 
 impl Default for ObjectContact {
@@ -357,6 +363,7 @@ impl Default for ObjectContact {
             damping_ratio: 1.0,
             environment_friction: 0.8,
             dt_s: 0.001,
+            self_collision: false,
         }
     }
 }
@@ -637,6 +644,7 @@ impl Objects {
         environment: &Environment,
         contact: ObjectContact,
         model: &Model,
+        disabled: &[[String; 2]],
     ) -> Result<Objects, ObjectError> {
         let gravity = model.gravity;
         let mut bodies = Vec::new();
@@ -657,7 +665,8 @@ impl Objects {
             names.push(object.name.clone());
         }
         let free = bodies.len();
-        if free > 0 {
+        let mut links = Vec::new();
+        if free > 0 || contact.self_collision {
             if environment.ground {
                 let mut ground = static_box(&StaticBox {
                     center: [
@@ -681,22 +690,47 @@ impl Objects {
                 body.friction = contact.environment_friction;
                 bodies.push(body);
             }
-            bodies.extend(link_bodies(model, contact.environment_friction));
+            let first_link = bodies.len();
+            for (body, link) in link_bodies(model, contact.environment_friction) {
+                links.push((bodies.len(), link));
+                bodies.push(body);
+            }
+            if free == 0 {
+                // Self-collision only: no ground or static boxes to keep.
+                bodies.drain(..first_link);
+                for (index, _) in &mut links {
+                    *index -= first_link;
+                }
+            }
         }
-        let mut pairs = Vec::new();
+        let mut candidates: Vec<(usize, usize)> = Vec::new();
         for a in 0..free {
             for b in a + 1..bodies.len() {
+                candidates.push((a, b));
+            }
+        }
+        if contact.self_collision {
+            for (i, &(a, link_a)) in links.iter().enumerate() {
+                for &(b, link_b) in &links[i + 1..] {
+                    if may_touch(model, disabled, link_a, link_b) {
+                        candidates.push((a, b));
+                    }
+                }
+            }
+        }
+        let pairs: Vec<Pair> = (candidates.into_iter())
+            .map(|(a, b)| {
                 let mut manifold = ContactManifold::new();
                 manifold.points.reserve(16);
-                pairs.push(Pair {
+                Pair {
                     a,
                     b,
                     manifold,
                     previous: [(Vec3::zeros(), [0.0; 3]); MAX_POINTS],
                     previous_len: 0,
-                });
-            }
-        }
+                }
+            })
+            .collect();
         let pair_count = pairs.len();
         Ok(Objects {
             bodies,
@@ -740,6 +774,11 @@ impl Objects {
         self.free == 0
     }
 
+    /// Whether anything here may touch (objects, or the robot's links each other).
+    pub fn any_pairs(&self) -> bool {
+        !self.pairs.is_empty()
+    }
+
     /// The objects' names, in order.
     pub fn names(&self) -> &[String] {
         &self.names
@@ -770,7 +809,7 @@ impl Objects {
 
     /// Advances every object by `dt` (s), the robot's links standing still.
     pub fn step(&mut self, dt: f64) {
-        if self.free == 0 {
+        if self.pairs.is_empty() {
             return;
         }
         self.find_contacts();
@@ -793,10 +832,13 @@ impl Objects {
                 point: point.at,
                 force,
             });
-            if let (Some(links), Some((joint, _))) = (links.as_deref_mut(), b.link)
-                && let Some(slot) = links.get_mut(joint)
-            {
-                *slot = slot.add(&Force::at_point(force, &point.at));
+            if let Some(links) = links.as_deref_mut() {
+                // The force on b, and its reaction on a (a link touching a link).
+                for (link, f) in [(b.link, force), (a.link, -force)] {
+                    if let Some(slot) = link.and_then(|(joint, _)| links.get_mut(joint)) {
+                        *slot = slot.add(&Force::at_point(f, &point.at));
+                    }
+                }
             }
         }
     }
@@ -806,7 +848,7 @@ impl Objects {
     /// reaction on a link into `forces` (world spatial forces per joint body), so the
     /// robot feels what it touches within the same step.
     pub fn step_with_robot(&mut self, dt: f64, data: &Data, forces: &mut [Force]) {
-        if self.free == 0 {
+        if self.pairs.is_empty() {
             return;
         }
         self.place_links(data);
@@ -1237,9 +1279,9 @@ fn static_box(b: &StaticBox) -> Body {
 }
 
 /// A kinematic body for every primitive collision shape of `model`'s moving links.
-fn link_bodies(model: &Model, friction: f64) -> Vec<Body> {
+fn link_bodies(model: &Model, friction: f64) -> Vec<(Body, usize)> {
     let mut out = Vec::new();
-    for link in &model.links {
+    for (index, link) in model.links.iter().enumerate() {
         let frame = &model.frames[link.frame.0];
         let joint = frame.joint.0;
         if joint == 0 {
@@ -1271,22 +1313,38 @@ fn link_bodies(model: &Model, friction: f64) -> Vec<Body> {
                     }))
                 }
             };
-            out.push(Body {
-                solid: Solid::of(&shape),
-                mass: model.joints[joint].inertia.mass,
-                inertia: Mat3::identity(),
-                friction,
-                restitution: 0.0,
-                bounce_damping: None,
-                position: Vec3::zeros(),
-                rotation: UnitQuaternion::identity(),
-                velocity: Vec3::zeros(),
-                angular: Vec3::zeros(),
-                slot: None,
-                link: Some((joint, frame.placement.mul(&geometry.origin))),
-                reach: bounding_radius(&shape),
-            });
+            out.push((
+                Body {
+                    solid: Solid::of(&shape),
+                    mass: model.joints[joint].inertia.mass,
+                    inertia: Mat3::identity(),
+                    friction,
+                    restitution: 0.0,
+                    bounce_damping: None,
+                    position: Vec3::zeros(),
+                    rotation: UnitQuaternion::identity(),
+                    velocity: Vec3::zeros(),
+                    angular: Vec3::zeros(),
+                    slot: None,
+                    link: Some((joint, frame.placement.mul(&geometry.origin))),
+                    reach: bounding_radius(&shape),
+                },
+                index,
+            ));
         }
     }
     out
+}
+
+/// Whether links `a` and `b` (indices into `model.links`) may touch each other: not
+/// on one body, not the two sides of a joint, not a disabled pair.
+fn may_touch(model: &Model, disabled: &[[String; 2]], a: usize, b: usize) -> bool {
+    let frame = |k: usize| &model.frames[model.links[k].frame.0];
+    let (fa, fb) = (frame(a), frame(b));
+    let (ja, jb) = (fa.joint, fb.joint);
+    let adjacent = ja == jb || model.joints[ja.0].parent == jb || model.joints[jb.0].parent == ja;
+    let named = |pair: &[String; 2]| {
+        (pair[0] == fa.name && pair[1] == fb.name) || (pair[0] == fb.name && pair[1] == fa.name)
+    };
+    !adjacent && !disabled.iter().any(named)
 }

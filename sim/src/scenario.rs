@@ -29,6 +29,11 @@
 //! [sim]
 //! seed = 7
 //!
+//! [sim.contact]
+//! self_collision = true         # links touch each other (not a joint's two sides)
+//! srdf = "arm.srdf"             # its disable_collisions pairs never touch
+//! disabled_pairs = [["link1", "link3"]]
+//!
 //! [[faults]]
 //! kind = "sensor_dropout"
 //! sensor = "imu"
@@ -336,6 +341,16 @@ impl Scenario {
                 reason,
             }
         })?;
+        if let Some(file) = scenario.sim.contact.srdf.clone() {
+            let pairs = crate::srdf::disabled_pairs(&folder.join(file)).map_err(|reason| {
+                ScenarioError::Invalid {
+                    path: path.to_path_buf(),
+                    key: "sim.contact.srdf".into(),
+                    reason,
+                }
+            })?;
+            scenario.sim.contact.disabled_pairs.extend(pairs);
+        }
         let fault_joints =
             scenario
                 .check(&model)
@@ -409,6 +424,16 @@ impl Scenario {
         self.environment
             .check()
             .map_err(|(key, reason)| (format!("environment.{key}"), reason))?;
+        let is_link =
+            |name: &String| (model.links.iter()).any(|l| model.frames[l.frame.0].name == *name);
+        for (i, pair) in self.sim.contact.disabled_pairs.iter().enumerate() {
+            if let Some(name) = pair.iter().find(|name| !is_link(name)) {
+                return fail(
+                    format!("sim.contact.disabled_pairs[{i}]"),
+                    format!("no link named '{name}' in {}", model.name),
+                );
+            }
+        }
         let mut joints = Vec::with_capacity(self.faults.len());
         for (i, fault) in self.faults.iter().enumerate() {
             let (at, duration) = fault.window();

@@ -139,8 +139,13 @@ impl World {
             contacts: Contacts::new(&model, environment, &config.contact),
             // Checked by whoever made the environment (SimRobot::new, scenarios); an
             // unchecked bad object leaves the set empty rather than failing here.
-            objects: crate::objects::Objects::new(environment, object_contact(&config), &model)
-                .unwrap_or_else(|_| crate::objects::Objects::none(model.gravity)),
+            objects: crate::objects::Objects::new(
+                environment,
+                object_contact(&config),
+                &model,
+                &config.contact.disabled_pairs,
+            )
+            .unwrap_or_else(|_| crate::objects::Objects::none(model.gravity)),
             q: model.neutral_configuration(),
             v: DVector::zeros(nv),
             steps: 0,
@@ -329,7 +334,7 @@ impl World {
             &mut self.forces,
             true,
         );
-        if !self.objects.is_empty() {
+        if self.objects.any_pairs() {
             if self.contacts.probe_count() == 0 {
                 forward_kinematics_velocity(
                     &self.model,
