@@ -417,14 +417,15 @@ impl Solid {
     }
 }
 
-/// Volume (m³) and the unit-density inertia about the centre, principal in the object's
-/// frame (kg·m² per kg/m³).
-fn volume_and_inertia(shape: &ObjectShape) -> (f64, [f64; 3]) {
+/// Volume (m³) and the unit-density inertia about the centre of mass, in the object's
+/// frame (kg·m² per kg/m³; principal for the primitives).
+fn volume_and_inertia(shape: &ObjectShape) -> (f64, Mat3) {
     use std::f64::consts::PI;
+    let principal = |v: f64, i: [f64; 3]| (v, Mat3::from_diagonal(&Vec3::from(i)));
     match *shape {
         ObjectShape::Box { size: [a, b, c] } => {
             let v = a * b * c;
-            (
+            principal(
                 v,
                 [
                     v * (b * b + c * c) / 12.0,
@@ -436,7 +437,7 @@ fn volume_and_inertia(shape: &ObjectShape) -> (f64, [f64; 3]) {
         ObjectShape::Sphere { radius: r } => {
             let v = 4.0 / 3.0 * PI * r.powi(3);
             let i = 0.4 * v * r * r;
-            (v, [i, i, i])
+            principal(v, [i, i, i])
         }
         ObjectShape::Cylinder {
             radius: r,
@@ -444,7 +445,7 @@ fn volume_and_inertia(shape: &ObjectShape) -> (f64, [f64; 3]) {
         } => {
             let v = PI * r * r * h;
             let side = v * (3.0 * r * r + h * h) / 12.0;
-            (v, [side, side, 0.5 * v * r * r])
+            principal(v, [side, side, 0.5 * v * r * r])
         }
         ObjectShape::Capsule {
             radius: r,
@@ -456,14 +457,13 @@ fn volume_and_inertia(shape: &ObjectShape) -> (f64, [f64; 3]) {
             let cap_offset = 0.5 * h + 3.0 * r / 8.0;
             let caps = vs * (0.4 * r * r - (3.0 * r / 8.0).powi(2)) + vs * cap_offset * cap_offset;
             let side = vc * (3.0 * r * r + h * h) / 12.0 + caps;
-            (vc + vs, [side, side, axial])
+            principal(vc + vs, [side, side, axial])
         }
         ObjectShape::Hull(ref mesh) => {
-            // About its centre of mass, in the mesh's axes (the diagonal; free_body
-            // takes the whole tensor from hull_body).
+            // About its centre of mass, in the mesh's axes.
             let properties = mesh.hull.mass_properties(1.0);
             let i = properties.reconstruct_inertia_matrix();
-            (properties.mass(), [i.x_axis.x, i.y_axis.y, i.z_axis.z])
+            (properties.mass(), Mat3::from_fn(|r, c| i.col(c)[r]))
         }
     }
 }
@@ -541,6 +541,14 @@ pub struct ObjectContactForce {
     /// The force on the second body of the pair — an object, a robot link — from the
     /// first (world, N).
     pub force: Vec3,
+}
+
+impl ObjectContactForce {
+    /// `[px py pz fx fy fz]`, as records and recordings carry it.
+    pub fn to_array(&self) -> [f64; 6] {
+        let (p, f) = (self.point, self.force);
+        [p.x, p.y, p.z, f.x, f.y, f.z]
+    }
 }
 
 /// A point given in `pose`'s frame, in the world.
@@ -665,8 +673,9 @@ impl Objects {
             names.push(object.name.clone());
         }
         let free = bodies.len();
-        let mut links = Vec::new();
-        if free > 0 || contact.self_collision {
+        // The ground and static boxes matter to objects only; the links to objects and,
+        // with self-collision, to each other.
+        if free > 0 {
             if environment.ground {
                 let mut ground = static_box(&StaticBox {
                     center: [
@@ -690,17 +699,12 @@ impl Objects {
                 body.friction = contact.environment_friction;
                 bodies.push(body);
             }
-            let first_link = bodies.len();
+        }
+        let mut links = Vec::new();
+        if free > 0 || contact.self_collision {
             for (body, link) in link_bodies(model, contact.environment_friction) {
                 links.push((bodies.len(), link));
                 bodies.push(body);
-            }
-            if free == 0 {
-                // Self-collision only: no ground or static boxes to keep.
-                bodies.drain(..first_link);
-                for (index, _) in &mut links {
-                    *index -= first_link;
-                }
             }
         }
         let mut candidates: Vec<(usize, usize)> = Vec::new();
@@ -1165,7 +1169,6 @@ fn free_body(object: &Object, index: usize) -> Result<Body, String> {
                 return Err("sizes must be finite, from 0.1 mm to 1000 m".into());
             }
             let (volume, unit_inertia) = volume_and_inertia(&shape);
-            let unit_inertia = Mat3::from_diagonal(&Vec3::from(unit_inertia));
             (
                 Solid::of(&shape),
                 volume,
@@ -1239,22 +1242,20 @@ fn free_body(object: &Object, index: usize) -> Result<Body, String> {
 
 /// A mesh's hull as a body's solid about its centre of mass: the solid, its volume, its
 /// unit-density inertia there (in the mesh's axes) and its reach from there.
-fn hull_body(mesh: &LoadedMesh) -> Result<(Solid, f64, Mat3, f64), String> {
-    let properties = mesh.hull.mass_properties(1.0);
-    let volume = properties.mass();
+fn hull_body(mesh: &Arc<LoadedMesh>) -> Result<(Solid, f64, Mat3, f64), String> {
+    let (volume, inertia) = volume_and_inertia(&ObjectShape::Hull(mesh.clone()));
     if !(volume.is_finite() && (1e-12..=1e9).contains(&volume)) {
         return Err(format!(
             "mesh {}: its hull's volume {volume:e} m³ is out of range",
             mesh.path.display()
         ));
     }
-    let com = properties.local_com;
-    let centred: Vec<Vector> = mesh.hull.points().iter().map(|p| *p - com).collect();
+    let [x, y, z] = mesh.centre;
+    let centre = Vector::new(x, y, z);
+    let centred: Vec<Vector> = mesh.hull.points().iter().map(|p| *p - centre).collect();
     let hull = ConvexPolyhedron::from_convex_hull(&centred)
         .ok_or_else(|| format!("mesh {}: degenerate hull", mesh.path.display()))?;
     let reach = centred.iter().map(|p| p.length()).fold(0.0, f64::max);
-    let i = properties.reconstruct_inertia_matrix();
-    let inertia = Mat3::from_fn(|r, c| i.col(c)[r]);
     Ok((Solid::Hull(hull), volume, inertia, reach))
 }
 

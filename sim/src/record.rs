@@ -89,10 +89,7 @@ impl<W: Write> Recorder<W> {
                 .filter_map(|k| world.objects().pose(k))
                 .collect(),
             object_contacts: (world.objects().contact_forces().iter())
-                .map(|c| {
-                    let (p, f) = (c.point, c.force);
-                    [p.x, p.y, p.z, f.x, f.y, f.z]
-                })
+                .map(|c| c.to_array())
                 .collect(),
         };
         serde_json::to_writer(&mut self.out, &record)?;
