@@ -118,17 +118,13 @@ pub(crate) fn record_scene(
     let Some(sim) = robot.sim() else {
         return Ok(());
     };
-    let objects = sim.world().objects();
-    if objects.is_empty() {
-        return Ok(());
+    if !recorder.scene_due(t_s) {
+        return Ok(()); // nothing to gather this tick
     }
+    let objects = sim.world().objects();
     let poses: Vec<[f64; 7]> = (0..objects.len()).filter_map(|k| objects.pose(k)).collect();
     let contacts: Vec<[f64; 6]> = (objects.contact_forces().iter())
-        .map(|c| {
-            [
-                c.point.x, c.point.y, c.point.z, c.force.x, c.force.y, c.force.z,
-            ]
-        })
+        .map(|c| c.to_array())
         .collect();
     Ok(recorder.scene_state(t_s, &poses, &contacts)?)
 }

@@ -495,14 +495,7 @@ impl Recorder {
                     )
                 })
                 .unzip();
-            self.stream
-                .log(
-                    format!("robot/{}/contact_forces", self.config.unit),
-                    &rerun::Arrows3D::from_vectors(vectors)
-                        .with_origins(origins)
-                        .with_colors([rerun::Color::from_rgb(240, 200, 40)]),
-                )
-                .map_err(rerun_err)?;
+            self.log_forces("contact_forces", origins, vectors)?;
         }
         Ok(())
     }
@@ -554,8 +547,7 @@ impl Recorder {
         poses: &[[f64; 7]],
         contacts: &[[f64; 6]],
     ) -> Result<(), VizError> {
-        let due = (self.last_scene).is_none_or(|last| t_s - last >= 1.0 / self.config.pose_hz);
-        if !due || self.moving.is_empty() {
+        if !self.scene_due(t_s) {
             return Ok(());
         }
         self.last_scene = Some(t_s);
@@ -575,14 +567,31 @@ impl Recorder {
                 )
             })
             .unzip();
+        self.log_forces("scene/contact_forces", origins, vectors)
+    }
+
+    /// Logs force arrows (already scaled to metres) at `robot/<unit>/<path>`.
+    fn log_forces(
+        &self,
+        path: &str,
+        origins: Vec<[f32; 3]>,
+        vectors: Vec<[f32; 3]>,
+    ) -> Result<(), VizError> {
         self.stream
             .log(
-                format!("robot/{}/scene/contact_forces", self.config.unit),
+                format!("robot/{}/{path}", self.config.unit),
                 &rerun::Arrows3D::from_vectors(vectors)
                     .with_origins(origins)
                     .with_colors([rerun::Color::from_rgb(240, 200, 40)]),
             )
             .map_err(rerun_err)
+    }
+
+    /// Whether [`Recorder::scene_state`] would record at `t_s` (there are moving items
+    /// and their rate's period has passed): the caller may skip gathering them.
+    pub fn scene_due(&self, t_s: f64) -> bool {
+        !self.moving.is_empty()
+            && (self.last_scene).is_none_or(|last| t_s - last >= 1.0 / self.config.pose_hz)
     }
 
     /// The transform placing a scene item at `pose`, the robot's origin added.
