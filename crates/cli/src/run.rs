@@ -1,15 +1,17 @@
 //! `embody run <task.toml>`: the product's main command. It checks the task against the
 //! robot (every error located in the file before anything moves) and runs it in a
 //! session: in the simulator on the built-in default robot unless `--robot` says
-//! otherwise, lockstep by default or in real time with `--realtime`; or on the wire
-//! (`--port`, `--unit`). It prints each step's timing and result and the final tracking
-//! error, and exits non-zero when the task fails.
+//! otherwise (or in a scenario's simulator with `--scenario`), lockstep by default or in
+//! real time with `--realtime`; or on the wire (`--port`, `--unit`). It prints each
+//! step's timing and result and the final tracking error, and exits non-zero when the
+//! task fails.
 
 use std::path::PathBuf;
 
 use clap::Args;
 use embody_planner::{Outcome, Progress, Status};
 use embody_runtime::{Backend, Drive, Observer, Session, Task, UnitReport, describe_progress};
+use embody_sim::Scenario;
 use serde_json::json;
 
 use crate::error::{CliError, Result};
@@ -24,6 +26,11 @@ pub struct RunArgs {
     /// Robot to run on: a built-in name or a URDF path (default: the task's, else arm7).
     #[arg(long, conflicts_with = "unit")]
     robot: Option<String>,
+    /// Run in this scenario's simulator: its robot, settings (`[sim]`, friction and
+    /// contact included), initial posture and faults; the scene is the scenario's or the
+    /// task's, not both.
+    #[arg(long, conflicts_with_all = ["robot", "port", "unit"])]
+    scenario: Option<PathBuf>,
     #[command(flatten)]
     live: PacingArgs,
     /// Seed of the simulator's noise.
@@ -71,11 +78,11 @@ pub fn run(args: &RunArgs) -> Result {
     let pacing = args.live.pacing()?;
     let realtime = args.live.live();
     let task = Task::load(&args.task)?;
-    let backend = args
-        .live
-        .wire
-        .load()?
-        .map_or_else(Backend::simulator, Backend::Wire);
+    let backend = match (&args.scenario, args.live.wire.load()?) {
+        (Some(path), _) => Backend::scenario(Scenario::load(path)?),
+        (None, Some(wire)) => Backend::Wire(wire),
+        (None, None) => Backend::simulator(),
+    };
     let mut session = Session {
         robot: args.robot.clone(),
         seed: args.seed,

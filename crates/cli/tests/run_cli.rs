@@ -244,3 +244,64 @@ fn a_run_can_be_saved_as_a_rerun_recording() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--rerun"));
 }
+
+#[test]
+fn a_scenario_sets_the_simulator_a_task_runs_in() {
+    let dir = std::env::temp_dir().join(format!("embody-run-scenario-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    // The box of pick_and_place made slippery (μ 0.15): a pair of bodies has the larger
+    // of their frictions, so the fingers' default friction still lifts it...
+    let text = std::fs::read_to_string(example("pick_and_place.toml")).expect("example");
+    assert!(text.contains("friction = 0.9"));
+    let task = dir.join("pick_slippery_box.toml");
+    std::fs::write(&task, text.replace("friction = 0.9", "friction = 0.15")).expect("write");
+    let task = task.to_str().expect("utf-8");
+    let report = json_of(&embody(&["run", task, "--json"]));
+    assert_eq!(report["result"], "succeeded", "{report}");
+    // ...but in a scenario whose contacts have μ 0.15 too, two fingers pressing about
+    // 8 N each hold 2.4 N, less than the box weighs: the pick comes up empty and the last
+    // step, waiting for the box at its place, fails.
+    let slippery = dir.join("slippery.toml");
+    std::fs::write(
+        &slippery,
+        "robot = \"arm7\"\nduration_s = 1.0\n[sim.contact]\nfriction = 0.15\n",
+    )
+    .expect("write");
+    let out = embody(&["run", task, "--scenario", slippery.to_str().expect("utf-8")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    let last = (stdout.lines())
+        .find(|l| l.contains("box placed"))
+        .expect("the last step");
+    assert!(last.contains("failed"), "{last}");
+    // A scene in both the scenario and the task is refused, naming the task file.
+    let scene = dir.join("scene.toml");
+    std::fs::write(
+        &scene,
+        "robot = \"arm7\"\nduration_s = 1.0\n[environment]\nground = true\nboxes = [{ center = [1.0, 0.0, 0.1], size = [0.2, 0.2, 0.2] }]\n",
+    )
+    .expect("write");
+    let out = embody(&["run", task, "--scenario", scene.to_str().expect("utf-8")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("pick_slippery_box.toml") && stderr.contains("give it in one of them"),
+        "{stderr}"
+    );
+    // The scenario picks the robot: --robot beside it is a usage error.
+    let out = embody(&[
+        "run",
+        &task,
+        "--scenario",
+        scene.to_str().expect("utf-8"),
+        "--robot",
+        "arm7",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
