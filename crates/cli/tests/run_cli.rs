@@ -291,7 +291,7 @@ fn a_scenario_sets_the_simulator_a_task_runs_in() {
     // The scenario picks the robot: --robot beside it is a usage error.
     let out = embody(&[
         "run",
-        &task,
+        task,
         "--scenario",
         scene.to_str().expect("utf-8"),
         "--robot",
