@@ -14,9 +14,14 @@ MuJoCo's default Euler (implicitfast with the position actuators): panda and the
 humanoid standing on a ground plane under joint PD (MuJoCo position actuators with the
 same gains as our hold) with contact. MuJoCo steps in C (`mj_step(..., nstep=N)`).
 
-objects: the same at dt 2 ms in two scenes with free objects, the arm (fingers rigid,
-as above) holding its posture in both: five 0.1 m boxes of 1 kg stacked on the ground,
-and a 0.5 kg box on a table beside the arm. Ours is `embody sim bench --scenario`.
+objects: the same at dt 2 ms in three scenes with free objects, the arm holding its
+posture in both: five 0.1 m boxes of 1 kg stacked on the ground and a 0.5 kg box on a
+table beside the arm (fingers rigid, as above); and the grasp — the arm holding the
+0.5 kg box aloft between its fingers, posed where embody's grasp task (the one
+peers/mujoco_objects.py checks) held it, each finger's target 1 mm inside the box so it
+presses. MuJoCo's soft friction lets the box creep out of the fingers, so the grasp is
+timed with its no-slip solver too. Ours is `embody sim bench --scenario`, given MuJoCo's
+median with `--against` so it prints the ratio itself.
 
 Usage: compare_mujoco.py EMBODY_BIN WORKDIR [--rounds N]
 """
@@ -33,12 +38,15 @@ import mujoco
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+from mujoco_objects import embody_grasp  # noqa: E402
 from pinocchio_reference import erd_robots_dir  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HUMANOID = os.path.join(ROOT, "crates/model/robots/humanoid.urdf")
 ARM7 = os.path.join(ROOT, "crates/model/robots/arm7.urdf")
 HOLD_KP, HOLD_KD = 20.0, 0.6  # per N·m of effort, as `embody sim bench --contacts`
+PRISMATIC_SCALE = 10.0  # a prismatic joint's hold is this much stiffer per N (joint PD)
 
 
 def strip(urdf_text, keep_collision=False):
@@ -234,15 +242,67 @@ def object_scenes():
     return [("5-box stack", stack_toml, stack_mjcf), ("table and box", table_toml, table_mjcf)]
 
 
+def add_hold(spec, efforts, names):
+    """Position actuators holding `names` with our hold's gains."""
+    probe = spec.compile()
+    for j in joint_info(probe):
+        if j[0] not in names:
+            continue
+        gain = efforts[j[0]] * (PRISMATIC_SCALE if "finger" in j[0] else 1.0)
+        act = spec.add_actuator(name=f"hold_{j[0]}", target=j[0], trntype=mujoco.mjtTrn.mjTRN_JOINT)
+        act.set_to_position(kp=HOLD_KP * gain, kv=HOLD_KD * gain)
+
+
+def held_scene(embody, work):
+    """The grasp: (scenario TOML, MjSpec, initial qpos by joint name, box pose)."""
+    rows, steps = embody_grasp(embody, work, 0.9)
+    row = min(rows, key=lambda r: abs(r["t"] - (steps["hold"][0] + 2.0)))
+    names = [f"joint{k}" for k in range(1, 8)] + ["finger_left_joint"]
+    posture = dict(zip(names, row["q"]))
+    posture["finger_left_joint"] -= 0.001  # 1 mm inside the box: the fingers press
+    box = row["objects"][0]
+    x, y, z, w = box[3:]
+    rpy = [math.atan2(2 * (w * x + y * z), 1 - 2 * (x * x + y * y)),
+           math.asin(max(-1.0, min(1.0, 2 * (w * y - z * x)))),
+           math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))]
+    scenario = (
+        'robot = "arm7"\nduration_s = 1.0\n[initial]\nposture = { '
+        + ", ".join(f"{k} = {v!r}" for k, v in posture.items()) + " }\n"
+        "[sim.contact]\nfriction = 0.9\n"
+        "[environment]\nboxes = [{ center = [-0.45, 0.15, 0.1], size = [0.4, 0.7, 0.2] }]\n"
+        '[[environment.objects]]\nname = "box"\nshape = "box"\nsize = [0.05, 0.05, 0.05]\n'
+        f"mass_kg = 0.5\nfriction = 0.9\nposition_m = {box[:3]!r}\nrpy_rad = {rpy!r}\n"
+    )
+    # MuJoCo: the arm7 URDF with its collision shapes, finger dynamics and both fingers,
+    # each held as ours holds the left one (the right one mimics it in ours: a joint
+    # equality in MuJoCo is soft, and lets the fingers part by 2 mm).
+    text = open(ARM7).read()
+    text = re.sub(r"<visual>.*?</visual>", "", text, flags=re.S)
+    text = re.sub(r"<mimic[^>]*/>", "", text)
+    spec = mujoco.MjSpec.from_string(text)
+    spec.option.timestep = 0.002
+    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    friction = [0.9, 0.005, 0.0001]
+    for geom in spec.worldbody.find_all(mujoco.mjtObj.mjOBJ_GEOM):
+        geom.friction, geom.contype, geom.conaffinity = friction, 2, 1  # not each other
+    world = dict(friction=friction, contype=1, conaffinity=3)
+    spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 1], **world)
+    spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.2, 0.35, 0.1], pos=[-0.45, 0.15, 0.1], **world)
+    body = spec.worldbody.add_body(name="box", pos=box[:3], quat=[w, x, y, z])
+    body.add_freejoint()
+    body.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.025] * 3, mass=0.5, **world)
+    add_hold(spec, urdf_efforts(text), names + ["finger_right_joint"])
+    posture_mujoco = dict(posture, finger_right_joint=posture["finger_left_joint"])
+    return scenario, spec, posture, posture_mujoco
+
+
 def object_speed(embody, work, rounds):
     text = strip(open(ARM7).read())
     arm = os.path.join(work, "arm7_rigid_fingers.urdf")
     open(arm, "w").write(text)
     efforts = urdf_efforts(text)
-    cases = []
+    scenes = []
     for name, scene_toml, scene_mjcf in object_scenes():
-        scenario = os.path.join(work, f"bench_{name.replace(' ', '_')}.toml")
-        open(scenario, "w").write(f'robot = "{arm}"\nduration_s = 1.0\n{scene_toml}')
         # The arm in MuJoCo: its URDF, the ground, the objects, position actuators
         # holding its posture with our hold's gains.
         spec = mujoco_model(arm, False, 0.002, mujoco.mjtIntegrator.mjINT_IMPLICITFAST)
@@ -255,21 +315,37 @@ def object_speed(embody, work, rounds):
             b.add_freejoint()
             for geom in body.geoms:
                 b.add_geom(type=geom.type, size=geom.size, mass=geom.mass, friction=geom.friction)
-        probe = spec.compile()
-        for j in joint_info(probe):
-            act = spec.add_actuator(name=f"hold_{j[0]}", target=j[0], trntype=mujoco.mjtTrn.mjTRN_JOINT)
-            act.set_to_position(kp=HOLD_KP * efforts[j[0]], kv=HOLD_KD * efforts[j[0]])
-        model = spec.compile()
+        add_hold(spec, efforts, efforts.keys())
+        scenes.append((name, f'robot = "{arm}"\nduration_s = 1.0\n{scene_toml}', [("MuJoCo", spec.compile())], {}))
+    scenario, spec, _, posture = held_scene(embody, work)
+    default = spec.compile()
+    spec.option.noslip_iterations = 10
+    scenes.append(("grasp", scenario, [("MuJoCo", default), ("MuJoCo no-slip", spec.compile())], posture))
+    cases = []
+    for name, scenario_toml, models, posture in scenes:
+        scenario = os.path.join(work, f"bench_{name.replace(' ', '_')}.toml")
+        open(scenario, "w").write(scenario_toml)
         args = ["--scenario", scenario, "--steps", "20000", "--batches", "3"]
         first = embody_rate(embody, args)
-        ours, theirs = [], []
+        ours, theirs, held = [], {who: [] for who, _ in models}, {}
         for _ in range(rounds):
             ours.append(embody_rate(embody, args)["steps_per_s"])
-            data = mujoco.MjData(model)
-            data.ctrl[:] = 0.0
-            mujoco.mj_step(model, data, nstep=500)  # settled, as our batches after the first
-            theirs.append(mujoco_rate(model, data, 20000))
-        cases.append((name, float(np.median(ours)), float(np.median(theirs)), first, int(data.ncon)))
+            for who, model in models:
+                data = mujoco.MjData(model)
+                # The grasp starts as ours: every joint at the posture held (the fingers
+                # 1 mm inside the box).
+                for joint, value in posture.items():
+                    data.qpos[model.jnt_qposadr[model.joint(joint).id]] = value
+                    data.ctrl[model.actuator(f"hold_{joint}").id] = value
+                mujoco.mj_step(model, data, nstep=500)  # settled, as our batches after the first
+                theirs[who].append(mujoco_rate(model, data, 20000))
+                if posture:
+                    held[who] = bool(data.xpos[model.body("box").id][2] > 0.3)
+        medians = {who: float(np.median(r)) for who, r in theirs.items()}
+        against = [f"--against={who.replace('MuJoCo', 'MuJoCo ' + mujoco.__version__)}={rate}"
+                   for who, rate in medians.items()]
+        line = subprocess.run([embody, "sim", "bench", *args, *against], check=True, capture_output=True, text=True).stdout
+        cases.append((name, float(np.median(ours)), medians, first, line, held))
     return cases
 
 
@@ -295,10 +371,12 @@ def main():
         if contacts:
             print(f"           base height after the run: embody {first['final_base_height_m']:.3f} m, MuJoCo {settled:.3f} m")
     print(f"\nobjects: steps/s on one thread, dt 2 ms, the arm holding, median of {args.rounds} alternating rounds")
-    print(f"{'scene':<14} {'embody':>10} {'MuJoCo':>10} {'ratio':>7}  contact points (embody, MuJoCo)")
-    for name, ours, theirs, first, ncon in object_speed(args.embody, args.work, args.rounds):
-        print(f"{name:<14} {ours:>10.0f} {theirs:>10.0f} {ours / theirs:>7.2f}  {first['mean_object_contacts']:.0f}, {ncon}")
-
+    for name, ours, theirs, first, line, held in object_speed(args.embody, args.work, args.rounds):
+        peers = ", ".join(f"{who} {rate:.0f} ({ours / rate:.2f}×"
+                          + (")" if who not in held else ", box held)" if held[who] else ", box fell)")
+                          for who, rate in theirs.items())
+        print(f"{name}: embody {ours:.0f} steps/s, {first['mean_object_contacts']:.0f} object contact points; {peers}")
+        print("  embody sim bench: " + "\n  ".join(line.strip().splitlines()))
 
 if __name__ == "__main__":
     main()

@@ -21,7 +21,7 @@ echo "== third-party reader: Rerun's rrd verify and RrdReader on embody's record
 scripts/test_rerun.sh "$bin"
 echo "== third-party peer: onnxruntime recomputes embody's policy inferences"
 scripts/test_policy.sh "$bin"
-echo "== third-party peer: MuJoCo 4.0 in the same object scenes (incline, drop, stack, grasp)"
+echo "== third-party peer: MuJoCo 4.0 in the same scenes (incline, drop, stack, grasp, humanoid standing)"
 scripts/test_mujoco_objects.sh "$bin"
 echo "== third-party peer: OpenSSL on embody's signed firmware images"
 scripts/test_fw_openssl.sh "$bin"

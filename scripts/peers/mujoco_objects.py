@@ -12,6 +12,9 @@ checks both against the analytic answer:
   1 mm, and move less than 0.1 mm over the next 10 s;
 - five 0.1 m boxes of 1 kg stacked: the top one moves less than 1 mm over 10 s once the
   stack has settled (1 s in: MuJoCo's own stack sinks 2 mm while it settles);
+- the humanoid does the humanoid_moves example (`embody run`, then 2 s standing still)
+  on its sole boxes: it ends upright in both (MuJoCo's position servos following
+  embody's recorded joints), and standing still the ground carries its weight within 2 %;
 - the arm7 gripper closes on a 0.5 kg box on a table (`embody run` of a grasp task) and
   lifts it 170 mm: with μ 0.9 the box rises with the fingers and slips less than 1 mm
   over a 5 s hold, and MuJoCo, its arm following embody's recorded joint trajectory and
@@ -195,6 +198,9 @@ def check_drop_and_stack(embody, work):
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARM7 = os.path.join(ROOT, "crates/model/robots/arm7.urdf")
+HUMANOID = os.path.join(ROOT, "crates/model/robots/humanoid.urdf")
+HUMANOID_MOVES = os.path.join(ROOT, "examples/tasks/humanoid_moves.toml")
+STILL_S = 2.0  # the hold appended to humanoid_moves, to weigh the robot standing still
 BOX_KG = 0.5
 BOX_REST_Z = 0.225
 LIFT_M = 0.17
@@ -263,20 +269,11 @@ def mujoco_grasp(rows, steps, mu, grip_n, noslip):
     through position servos (gravity compensated), the fingers follow it until the grip,
     then each presses closed with `grip_n`. `noslip` turns on MuJoCo's no-slip solver
     (10 iterations), its remedy for the creep of its soft friction. (times, box heights)."""
-    text = open(ARM7).read()
-    text = re.sub(r"<visual>.*?</visual>", "", text, flags=re.S)
-    text = re.sub(r"<mimic[^>]*/>", "", text)
-    spec = mujoco.MjSpec.from_string(text)
-    spec.option.timestep = DT
-    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
-    spec.option.noslip_iterations = 10 if noslip else 0
     friction = [mu, 0.005, 0.0001]
-    # Robot geoms touch the world and the box, not each other (embody's self-collision
-    # is off by default).
+    spec, efforts = robot_spec(open(ARM7).read(), friction)
+    spec.option.noslip_iterations = 10 if noslip else 0
     for body in spec.worldbody.find_all(mujoco.mjtObj.mjOBJ_BODY):
         body.gravcomp = 1.0
-    for geom in spec.worldbody.find_all(mujoco.mjtObj.mjOBJ_GEOM):
-        geom.friction, geom.contype, geom.conaffinity = friction, 2, 1
     world = dict(friction=friction, contype=1, conaffinity=3)
     spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 1], **world)
     spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.2, 0.35, 0.1], pos=[-0.45, 0.15, 0.1], **world)
@@ -284,8 +281,6 @@ def mujoco_grasp(rows, steps, mu, grip_n, noslip):
     box.add_freejoint()
     box.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.025] * 3, mass=BOX_KG, **world)
     probe = spec.compile()
-    efforts = {j.get("name"): float(j.find("limit").get("effort"))
-               for j in ET.fromstring(text).iter("joint") if j.find("limit") is not None}
     names = [probe.joint(j).name for j in range(probe.njnt) if probe.joint(j).name in efforts]
     for name in names:
         act = spec.add_actuator(name=name, target=name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
@@ -346,6 +341,93 @@ def check_grasp(embody, work):
                 if rose > 0.25 * LIFT_M:
                     fail(f"{who}: with μ {mu} the box should slip out of the grip")
 
+
+def robot_spec(urdf_text, friction):
+    """A MuJoCo spec of a URDF's collision geometry, and its joints' effort limits by name:
+    its geoms touch the world and the objects (contype 2, conaffinity 1), not each other
+    (embody's self-collision is off by default)."""
+    text = re.sub(r"<visual>.*?</visual>", "", urdf_text, flags=re.S)
+    text = re.sub(r"<mimic[^>]*/>", "", text)
+    spec = mujoco.MjSpec.from_string(text)
+    spec.option.timestep = DT
+    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    for geom in spec.worldbody.find_all(mujoco.mjtObj.mjOBJ_GEOM):
+        geom.friction, geom.contype, geom.conaffinity = friction, 2, 1
+    efforts = {j.get("name"): float(j.find("limit").get("effort"))
+               for j in ET.fromstring(text).iter("joint") if j.find("limit") is not None}
+    return spec, efforts
+
+
+def support_n(model, data):
+    """The world force the ground plane (geom 0) puts on the robot, summed (N)."""
+    total = np.zeros(3)
+    wrench = np.zeros(6)
+    for i in range(data.ncon):
+        contact = data.contact[i]
+        if 0 not in (contact.geom1, contact.geom2):
+            continue
+        mujoco.mj_contactForce(model, data, i, wrench)
+        # The force in the contact frame (rows: normal, tangents), on geom2 from geom1.
+        force = contact.frame.reshape(3, 3).T @ wrench[:3]
+        total += force if contact.geom1 == 0 else -force
+    return total
+
+
+def check_humanoid(embody, work):
+    """The humanoid does humanoid_moves (stand, wave, squat, rise) and then stands still
+    for 2 s on its sole boxes: in both simulators it ends upright, and over the last
+    second the ground carries its weight within 2 %. MuJoCo's humanoid is driven by
+    position servos following embody's recorded joints (the loop's stiff joint PD
+    gains, 20 and 0.6 per N·m of effort)."""
+    task = os.path.join(work, "humanoid_moves_still.toml")
+    with open(HUMANOID_MOVES) as f, open(task, "w") as out:
+        out.write(f.read() + f'\n[[steps]]\nname = "still"\nskill = "hold"\nseconds = {STILL_S}\n')
+    scenario = os.path.join(work, "humanoid_sim.toml")
+    with open(scenario, "w") as f:
+        f.write(f'robot = "humanoid"\nduration_s = 1.0\n[sim]\ndt_s = {DT}\n')
+    record = os.path.join(work, "humanoid_moves.jsonl")
+    subprocess.run([embody, "run", task, "--scenario", scenario, "--record", record],
+                   check=True, stdout=subprocess.DEVNULL)
+    with open(record) as f:
+        lines = f.read().splitlines()
+    joints = json.loads(lines[0])["joints"]
+    rows = [json.loads(line) for line in lines[1:]]
+    spec, efforts = robot_spec(open(HUMANOID).read(), [1.0, 0.005, 0.0001])
+    spec.worldbody.first_body().add_freejoint()
+    spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 1], contype=1, conaffinity=3)
+    for name in joints:
+        act = spec.add_actuator(name=name, target=name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
+        act.set_to_position(kp=20.0 * efforts[name], kv=0.6 * efforts[name])
+    model = spec.compile()
+    data = mujoco.MjData(model)
+    weight = float(model.body_mass.sum()) * G
+    # Our q: free flyer x y z qx qy qz qw, then the joints; MuJoCo's quaternion is w first.
+    q0 = rows[0]["q"]
+    data.qpos[0:7] = q0[0:3] + [q0[6]] + q0[3:6]
+    address = [model.jnt_qposadr[model.joint(n).id] for n in joints]
+    data.qpos[address] = q0[7:]
+    actuators = [model.actuator(n).id for n in joints]
+    t_e, z_e, tilt_e, fz_e, t_m, z_m, tilt_m, fz_m = ([] for _ in range(8))
+    tilt = lambda qx, qy: 2.0 * math.asin(min(1.0, math.hypot(qx, qy)))
+    for row in rows[1:]:
+        data.ctrl[actuators] = row["q"][7:]
+        mujoco.mj_step(model, data)
+        t_e.append(row["t"]); z_e.append(row["q"][2]); tilt_e.append(tilt(*row["q"][3:5]))
+        fz_e.append(row["contact_force_n"][2])
+        t_m.append(data.time); z_m.append(data.qpos[2]); tilt_m.append(tilt(*data.qpos[4:6]))
+        fz_m.append(support_n(model, data)[2])
+    for who, t, z, tilts, fz in (("embody", t_e, z_e, tilt_e, fz_e), ("MuJoCo", t_m, z_m, tilt_m, fz_m)):
+        t = np.array(t)
+        still = t > t[-1] - 1.0
+        support = float(np.mean(np.array(fz)[still]))
+        print(f"humanoid: {who} ends at base height {z[-1]:.3f} m, tilted at most {max(tilts):.3f} rad; "
+              f"standing still the ground carries {support:.1f} N of its {weight:.1f} N ({support / weight - 1:+.2%})")
+        if z[-1] < 0.9 * z[0] or max(tilts) > 0.3:
+            fail(f"{who}: the humanoid fell doing humanoid_moves")
+        if abs(support - weight) > 0.02 * weight:
+            fail(f"{who}: the ground carries {support:.1f} N standing still, the humanoid weighs {weight:.1f} N")
+
+
 def main():
     embody, work = sys.argv[1], sys.argv[2]
     os.makedirs(work, exist_ok=True)
@@ -353,6 +435,7 @@ def main():
     check_incline(embody, work)
     check_drop_and_stack(embody, work)
     check_grasp(embody, work)
+    check_humanoid(embody, work)
 
 
 if __name__ == "__main__":

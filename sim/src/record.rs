@@ -1,9 +1,9 @@
 //! Recording a simulated run as JSON Lines: a header naming the robot, its joints, the
 //! step and the dynamic objects, then one line per recorded tick with the time, the full
-//! state, the motor torques, the contact count, each object's pose and the objects'
-//! contact forces. Floats are written shortest-round-trip, so two runs
-//! are bit-identical exactly when their recordings are byte-identical. Not for the loop
-//! thread: it formats and writes.
+//! state, the motor torques, the robot's contact count and summed contact force (its
+//! ground reaction when it stands), each object's pose and the objects' contact forces.
+//! Floats are written shortest-round-trip, so two runs are bit-identical exactly when
+//! their recordings are byte-identical. Not for the loop thread: it formats and writes.
 
 use std::io::Write;
 
@@ -42,6 +42,9 @@ pub struct StateRecord {
     pub tau: Vec<f64>,
     /// Active contact points.
     pub contacts: usize,
+    /// The sum of their forces on the robot (world; N): standing, its ground reaction.
+    #[serde(default)]
+    pub contact_force_n: [f64; 3],
     /// Each object's pose, `x y z qx qy qz qw` (world).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub objects: Vec<[f64; 7]>,
@@ -85,6 +88,8 @@ impl<W: Write> Recorder<W> {
             v: world.v().as_slice().to_vec(),
             tau: world.motor_torques().to_vec(),
             contacts: world.contacts().active().len(),
+            contact_force_n: (world.contacts().active().iter())
+                .fold([0.0; 3], |sum, c| [0, 1, 2].map(|i| sum[i] + c.force[i])),
             objects: (0..world.objects().len())
                 .filter_map(|k| world.objects().pose(k))
                 .collect(),

@@ -38,7 +38,7 @@ mod trajectory;
 pub use channels::{ChannelStats, LoopClient, LoopCommand, QueueFull};
 pub use controllers::{
     CartesianConfig, CartesianImpedance, ComputedTorque, ComputedTorqueConfig, ControlInput,
-    ControllerKind, JointFriction, JointPd, JointPdConfig, equivalent_torque,
+    ControllerKind, JointFriction, JointPd, JointPdConfig, PRISMATIC_SCALE, equivalent_torque,
 };
 pub use core::{ControlConfig, LoopCore};
 pub use events::{Cause, Event, EventKind, Lifecycle};

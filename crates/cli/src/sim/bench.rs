@@ -1,6 +1,6 @@
 //! `embody sim bench`: how many physics steps per second one thread runs
 //! (`embody_runtime::bench::sim`), with or without ground contact, or in a scenario's
-//! scene.
+//! scene; with a peer simulator's figure for the same scene (`--against`), the ratio.
 
 use std::sync::Arc;
 
@@ -40,9 +40,27 @@ pub struct BenchArgs {
     /// Integrator.
     #[arg(long, value_enum, default_value_t = IntegratorArg::SemiImplicitEuler)]
     integrator: IntegratorArg,
+    /// A peer simulator's steps/s in the same scene, `NAME=STEPS_PER_S` (repeatable;
+    /// `scripts/compare_mujoco.sh` passes MuJoCo's): ours is printed as a ratio to it.
+    #[arg(long, value_name = "NAME=STEPS_PER_S", value_parser = peer_rate)]
+    against: Vec<(String, f64)>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// Parses `NAME=STEPS_PER_S`.
+fn peer_rate(text: &str) -> std::result::Result<(String, f64), String> {
+    let (name, rate) =
+        (text.rsplit_once('=')).ok_or_else(|| format!("`{text}` is not NAME=STEPS_PER_S"))?;
+    let rate: f64 = (rate.trim().parse())
+        .map_err(|_| format!("`{rate}` in `{text}` is not a number of steps per second"))?;
+    if name.trim().is_empty() || !(rate.is_finite() && rate > 0.0) {
+        return Err(format!(
+            "`{text}`: give the peer's name and a positive steps/s"
+        ));
+    }
+    Ok((name.trim().to_owned(), rate))
 }
 
 /// The integrator on the command line.
@@ -67,8 +85,15 @@ pub fn run(args: &BenchArgs) -> Result {
         },
     };
     let f = sim::run(Arc::new(model), &bench)?;
+    let against: Vec<_> = (args.against.iter())
+        .map(|(name, rate)| {
+            serde_json::json!({ "name": name, "steps_per_s": rate, "ratio": f.steps_per_s / rate })
+        })
+        .collect();
     if args.json {
-        println!("{}", serde_json::json!(f));
+        let mut value = serde_json::json!(f);
+        value["against"] = serde_json::json!(against);
+        println!("{value}");
         return Ok(());
     }
     println!(
@@ -102,6 +127,12 @@ pub fn run(args: &BenchArgs) -> Result {
     }
     if let Some(z) = f.final_base_height_m {
         println!("base height at the end of the last batch: {z:.3} m");
+    }
+    for (name, rate) in &args.against {
+        println!(
+            "against {name}: {rate:.0} steps/s, embody {:.2}×",
+            f.steps_per_s / rate
+        );
     }
     Ok(())
 }

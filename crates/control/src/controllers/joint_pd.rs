@@ -1,8 +1,8 @@
 //! Joint PD with inverse-dynamics feed-forward: the actuators run
 //! `τ = kp·(qᵣ − q) + kd·(q̇ᵣ − q̇) + τ_ff` at their own rate (MIT impedance), with
 //! `τ_ff = RNEA(q, q̇ᵣ, q̈ᵣ)` so gravity and the reference's own dynamics need no error to
-//! be produced, plus the joints' own friction. Gains scale with each joint's effort limit, so one setting suits a 160 N·m
-//! hip and an 8 N·m wrist. A prismatic joint's gains are per metre where a revolute
+//! be produced, plus the joints' own friction. Gains scale with each joint's effort
+//! limit, so one setting suits a 160 N·m hip and an 8 N·m wrist. A prismatic joint's gains are per metre where a revolute
 //! joint's are per radian, and [`PRISMATIC_SCALE`] times stiffer: a gripper finger
 //! travels centimetres, and must press on what it holds with most of its force a few
 //! millimetres past touching it. Its damping is scaled alike.

@@ -3,22 +3,25 @@
 //! simulator with no ground); with them a floating-base robot stands on the ground, its
 //! drives holding the initial posture with stiff MIT impedance commands. A scenario's
 //! scene is timed as it is written — its robot holding its initial posture among its
-//! static boxes and objects (a stack, a box beside the arm) — to compare with a peer
-//! simulator's same scene. The median of several timed batches is reported.
+//! static boxes and objects (a stack, a box beside the arm, a box held between fingers
+//! set to close past it) — to compare with a peer simulator's same scene; it runs on
+//! from batch to batch. The median of several timed batches is reported.
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
+use embody_control::PRISMATIC_SCALE;
 use embody_hal::JointCommand;
-use embody_model::Model;
+use embody_model::{JointKind, Model};
 use embody_sim::{Environment, Integrator, LoadedScenario, SimConfig, World, lowest_point};
 use serde::Serialize;
 
 use super::median;
 use crate::error::RuntimeError;
 
-/// Hold gains per N·m of effort limit (as a session holding a posture uses).
+/// Hold gains per N·m of effort limit (as a session holding a posture uses; a prismatic
+/// joint's per N, [`PRISMATIC_SCALE`] times stiffer, as the loop's joint PD).
 const HOLD_KP_PER_NM: f64 = 20.0;
 const HOLD_KD_PER_NM: f64 = 0.6;
 
@@ -77,6 +80,8 @@ pub struct SimFigures {
     pub start_base_height_m: Option<f64>,
     /// Base height at the end of the last batch (m, floating base).
     pub final_base_height_m: Option<f64>,
+    /// Where each object ended (m): whether the scene stayed the scene it was.
+    pub final_object_positions_m: Vec<[f64; 3]>,
 }
 
 /// Times `model`'s physics as `bench` says.
@@ -125,7 +130,12 @@ pub fn run(model: Arc<Model>, bench: &SimBench) -> Result<SimFigures, RuntimeErr
             .actuated_joints()
             .enumerate()
             .map(|(k, j)| {
-                let effort = model.joints[j.0].limits.effort.min(1e4);
+                let joint = &model.joints[j.0];
+                let scale = match joint.kind {
+                    JointKind::Prismatic(_) => PRISMATIC_SCALE,
+                    _ => 1.0,
+                };
+                let effort = joint.limits.effort.min(1e4) * scale;
                 JointCommand::Impedance {
                     q: world.joint(k).0,
                     dq: 0.0,
@@ -143,8 +153,11 @@ pub fn run(model: Arc<Model>, bench: &SimBench) -> Result<SimFigures, RuntimeErr
     let mut contacts_total = 0usize;
     let mut touching_total = 0usize;
     for _ in 0..bench.batches.max(1) {
-        // The robot starts afresh; the objects go on from where they are.
-        world.set_state(start.as_slice(), &v);
+        // The robot alone starts afresh (a floating base would fall away); a scene goes
+        // on from where it is.
+        if bench.scenario.is_none() {
+            world.set_state(start.as_slice(), &v);
+        }
         let began = Instant::now();
         for _ in 0..steps {
             world.step();
@@ -178,5 +191,9 @@ pub fn run(model: Arc<Model>, bench: &SimBench) -> Result<SimFigures, RuntimeErr
         mean_object_contacts: touching_total as f64 / (steps * batches) as f64,
         start_base_height_m: floating.then(|| start[2]),
         final_base_height_m: floating.then(|| world.q()[2]),
+        final_object_positions_m: (0..world.objects().len())
+            .filter_map(|k| world.objects().pose(k))
+            .map(|p| [p[0], p[1], p[2]])
+            .collect(),
     })
 }
