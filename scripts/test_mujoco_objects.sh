@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The simulator's objects against MuJoCo 4.0 (mujoco-core from PyPI, pinned in
-# .venv-mujoco): the same incline, drop, stack, grasp and humanoid scenes in both, each checked against
-# the analytic answer (scripts/peers/mujoco_objects.py says what and how closely).
+# The simulator's contact against MuJoCo 4.0 (mujoco-core from PyPI, pinned in
+# .venv-mujoco): the same incline, drop, stack, grasp and humanoid scenes in both, each
+# checked against the analytic answer (scripts/peers/mujoco_objects.py says what and how
+# closely).
 # Usage: scripts/test_mujoco_objects.sh [EMBODY_BIN]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
