@@ -3,7 +3,9 @@
 //! spring anchored where the contact began whose force is capped by the friction cone —
 //! regularised Coulomb friction that holds a standing robot without creep and slides
 //! when pushed past `μ·f_n`. Forces are accumulated per body as world spatial forces for
-//! forward dynamics. Real-time safe: every buffer is sized at construction.
+//! forward dynamics. Each body's probes are tested against a surface only when the
+//! sphere bounding them reaches it. Real-time safe: every buffer is sized at
+//! construction.
 
 use embody_model::{
     Data, Model, forward_kinematics_velocity,
@@ -90,6 +92,17 @@ struct Obstacle {
 }
 
 impl Obstacle {
+    /// Whether any point within `radius` of `center` is in the box or on it.
+    fn reaches(&self, center: &Vec3, radius: f64) -> bool {
+        let local = self.rotation.transpose() * (center - self.center);
+        let gap = Vec3::new(
+            (local.x.abs() - self.half.x).max(0.0),
+            (local.y.abs() - self.half.y).max(0.0),
+            (local.z.abs() - self.half.z).max(0.0),
+        );
+        gap.norm() <= radius
+    }
+
     fn touch(&self, center: &Vec3, radius: f64) -> Option<Touch> {
         let local = self.rotation.transpose() * (center - self.center);
         let outside = Vec3::new(
@@ -126,11 +139,50 @@ impl Obstacle {
     }
 }
 
+/// The probes of one joint's body, `probes[range]`, and the sphere that bounds them
+/// (joint frame).
+struct ProbeGroup {
+    joint: usize,
+    range: std::ops::Range<usize>,
+    center: Vec3,
+    radius: f64,
+}
+
+impl ProbeGroup {
+    /// `probes` sorted by joint, grouped.
+    fn of(probes: &mut [Probe]) -> Vec<ProbeGroup> {
+        probes.sort_by_key(|p| p.joint);
+        let mut groups: Vec<ProbeGroup> = Vec::new();
+        let mut start = 0;
+        while start < probes.len() {
+            let joint = probes[start].joint;
+            let end = start + probes[start..].partition_point(|p| p.joint == joint);
+            let members = &probes[start..end];
+            let center = members.iter().map(|p| p.local).sum::<Vec3>() / members.len() as f64;
+            let radius = (members.iter())
+                .map(|p| (p.local - center).norm() + p.radius)
+                .fold(0.0, f64::max);
+            groups.push(ProbeGroup {
+                joint,
+                range: start..end,
+                center,
+                radius,
+            });
+            start = end;
+        }
+        groups
+    }
+}
+
 /// The contact model of one robot in one environment, with its persistent stiction
 /// anchors.
 pub struct Contacts {
     config: ContactConfig,
     probes: Vec<Probe>,
+    groups: Vec<ProbeGroup>,
+    /// Per (group, surface): whether its probes were tested while anchors moved (so
+    /// some may be set).
+    near: Vec<bool>,
     ground: Option<f64>,
     obstacles: Vec<Obstacle>,
     /// Stiction anchor per (probe, surface): where the contact stuck, in the world.
@@ -142,11 +194,12 @@ pub struct Contacts {
 impl Contacts {
     /// Contacts of `model`'s collision shapes with `environment`.
     pub fn new(model: &Model, environment: &Environment, config: &ContactConfig) -> Contacts {
-        let (probes, skipped_meshes) = if config.enabled {
+        let (mut probes, skipped_meshes) = if config.enabled {
             probes(model, config.cylinder_rim_points)
         } else {
             (Vec::new(), 0)
         };
+        let groups = ProbeGroup::of(&mut probes);
         let obstacles: Vec<Obstacle> = environment
             .boxes
             .iter()
@@ -161,7 +214,9 @@ impl Contacts {
             config: config.clone(),
             anchors: vec![None; probes.len() * surfaces],
             active: Vec::with_capacity(probes.len() * surfaces),
+            near: vec![false; groups.len() * surfaces],
             probes,
+            groups,
             ground: environment.ground.then_some(environment.ground_height_m),
             obstacles,
             skipped_meshes,
@@ -201,46 +256,66 @@ impl Contacts {
         }
         forward_kinematics_velocity(model, data, q, v);
         let surfaces = 1 + self.obstacles.len();
-        for (p, probe) in self.probes.iter().enumerate() {
-            let x = &data.world_from_joint[probe.joint];
-            let center = x.transform_point(&probe.local);
-            let twist = &data.v[probe.joint];
-            let velocity = x.rotation * (twist.linear + twist.angular.cross(&probe.local));
+        for (g, group) in self.groups.iter().enumerate() {
+            let x = &data.world_from_joint[group.joint];
+            let twist = &data.v[group.joint];
+            let reach = x.transform_point(&group.center);
             for s in 0..surfaces {
-                let touch = if s == 0 {
-                    self.ground.and_then(|h| {
-                        let depth = probe.radius - (center.z - h);
-                        (depth > 0.0).then(|| Touch {
-                            depth,
-                            normal: Vec3::z(),
-                            point: Vec3::new(center.x, center.y, h),
-                        })
-                    })
+                let near = if s == 0 {
+                    self.ground.is_some_and(|h| reach.z - group.radius <= h)
                 } else {
-                    self.obstacles[s - 1].touch(&center, probe.radius)
+                    self.obstacles[s - 1].reaches(&reach, group.radius)
                 };
-                let slot = p * surfaces + s;
-                let Some(touch) = touch else {
-                    if update_anchors {
-                        self.anchors[slot] = None;
+                let tested = &mut self.near[g * surfaces + s];
+                if !near {
+                    // Out of reach: no anchors left behind from when it was near.
+                    if update_anchors && std::mem::take(tested) {
+                        for p in group.range.clone() {
+                            self.anchors[p * surfaces + s] = None;
+                        }
                     }
                     continue;
-                };
-                let force = contact_force(
-                    &self.config,
-                    &mut self.anchors[slot],
-                    &touch,
-                    &velocity,
-                    update_anchors,
-                );
-                forces[probe.joint] =
-                    forces[probe.joint].add(&Force::at_point(force, &touch.point));
-                self.active.push(ActiveContact {
-                    joint: probe.joint,
-                    point: touch.point,
-                    force,
-                    normal: touch.normal,
-                });
+                }
+                *tested |= update_anchors;
+                for p in group.range.clone() {
+                    let probe = &self.probes[p];
+                    let center = x.transform_point(&probe.local);
+                    let touch = if s == 0 {
+                        self.ground.and_then(|h| {
+                            let depth = probe.radius - (center.z - h);
+                            (depth > 0.0).then(|| Touch {
+                                depth,
+                                normal: Vec3::z(),
+                                point: Vec3::new(center.x, center.y, h),
+                            })
+                        })
+                    } else {
+                        self.obstacles[s - 1].touch(&center, probe.radius)
+                    };
+                    let slot = p * surfaces + s;
+                    let Some(touch) = touch else {
+                        if update_anchors {
+                            self.anchors[slot] = None;
+                        }
+                        continue;
+                    };
+                    let velocity = x.rotation * (twist.linear + twist.angular.cross(&probe.local));
+                    let force = contact_force(
+                        &self.config,
+                        &mut self.anchors[slot],
+                        &touch,
+                        &velocity,
+                        update_anchors,
+                    );
+                    forces[probe.joint] =
+                        forces[probe.joint].add(&Force::at_point(force, &touch.point));
+                    self.active.push(ActiveContact {
+                        joint: probe.joint,
+                        point: touch.point,
+                        force,
+                        normal: touch.normal,
+                    });
+                }
             }
         }
     }

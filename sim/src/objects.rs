@@ -48,7 +48,7 @@ use std::sync::Arc;
 
 use embody_model::spatial::{Force, Mat3, Transform, Vec3};
 use embody_model::{Data, Model, Shape as ModelShape};
-use nalgebra::{DMatrix, DVector, UnitQuaternion};
+use nalgebra::{DMatrix, DVector, Rotation3, UnitQuaternion};
 use parry3d_f64::math::{Pose, Rotation, Vector};
 use parry3d_f64::query::{ContactManifold, DefaultQueryDispatcher, PersistentQueryDispatcher};
 use parry3d_f64::shape::{Ball, Capsule, ConvexPolyhedron, Cuboid, Cylinder, Shape};
@@ -875,7 +875,9 @@ impl Objects {
             };
             let placed = x.mul(&local);
             body.position = placed.translation;
-            body.rotation = UnitQuaternion::from_matrix(&placed.rotation);
+            body.rotation = UnitQuaternion::from_rotation_matrix(
+                &Rotation3::from_matrix_unchecked(placed.rotation),
+            );
             // The twist is in the joint frame, about its origin.
             body.velocity = x.rotation * (twist.linear + twist.angular.cross(&local.translation));
             body.angular = x.rotation * twist.angular;

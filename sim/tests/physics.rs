@@ -200,6 +200,38 @@ fn a_box_rests_on_the_ground_without_drift() {
     assert_eq!(world.contacts().active().len(), 4);
 }
 
+/// A box lifted off the ground and set down elsewhere stays where it is put: the
+/// stiction anchors of where it stood were let go when its corners went out of reach.
+#[test]
+fn a_box_set_down_elsewhere_keeps_no_grip_on_where_it_stood() {
+    let config = SimConfig {
+        contact: ContactConfig::default(),
+        ..SimConfig::ideal()
+    };
+    let mut world = World::new(model(BOX_URDF, true), &Environment::default(), config);
+    let at = |x: f64, z: f64| [x, 0.0, z, 0.0, 0.0, 0.0, 1.0];
+    world.set_state(&at(0.0, 0.0499), &[0.0; 6]);
+    for _ in 0..2000 {
+        world.step();
+    }
+    assert_eq!(world.contacts().active().len(), 4, "it stands");
+    // Lifted 0.3 m for a step, then put down 0.4 m along, touching.
+    world.set_state(&at(0.0, 0.35), &[0.0; 6]);
+    world.step();
+    world.set_state(&at(0.4, 0.0499), &[0.0; 6]);
+    for _ in 0..2000 {
+        world.step();
+    }
+    let q = world.q();
+    assert_eq!(world.contacts().active().len(), 4, "it stands again");
+    assert!(
+        (q[0] - 0.4).abs() < 1e-6 && q[1].abs() < 1e-6,
+        "it stands at ({:.5}, {:.5}), not where it was put (0.4, 0)",
+        q[0],
+        q[1]
+    );
+}
+
 /// A light link swinging into its stop under RK4 (an explicit integrator): the limit
 /// spring must not blow up, as stiff stops once did on the panda's wrist.
 #[test]
