@@ -161,6 +161,14 @@ def embody_rate(embody, args):
     return json.loads(out.stdout)
 
 
+def against_line(embody, args, medians):
+    """`embody sim bench` once more, given MuJoCo's medians: its own lines on the ratio."""
+    against = [f"--against={who.replace('MuJoCo', 'MuJoCo ' + mujoco.__version__)}={rate}"
+               for who, rate in medians.items()]
+    out = subprocess.run([embody, "sim", "bench", *args, *against], check=True, capture_output=True, text=True)
+    return "\n".join(line for line in out.stdout.splitlines() if line.startswith("against "))
+
+
 def mujoco_rate(model, data, steps):
     began = time.perf_counter()
     mujoco.mj_step(model, data, nstep=steps)
@@ -213,7 +221,8 @@ def speed(embody, work, rounds):
             data.ctrl[:] = 0.0
             theirs.append(mujoco_rate(model, data, 20000))
         settled = data.qpos[2] if floating else None
-        cases.append((name, floating, contacts, float(np.median(ours)), float(np.median(theirs)), settled, first))
+        against = against_line(embody, args, {"MuJoCo": float(np.median(theirs))})
+        cases.append((name, floating, contacts, float(np.median(ours)), float(np.median(theirs)), settled, first, against))
     return cases
 
 
@@ -298,7 +307,7 @@ def held_scene(embody, work):
 
 def object_speed(embody, work, rounds):
     text = strip(open(ARM7).read())
-    arm = os.path.join(work, "arm7_rigid_fingers.urdf")
+    arm = os.path.abspath(os.path.join(work, "arm7_rigid_fingers.urdf"))
     open(arm, "w").write(text)
     efforts = urdf_efforts(text)
     scenes = []
@@ -342,10 +351,7 @@ def object_speed(embody, work, rounds):
                 if posture:
                     held[who] = bool(data.xpos[model.body("box").id][2] > 0.3)
         medians = {who: float(np.median(r)) for who, r in theirs.items()}
-        against = [f"--against={who.replace('MuJoCo', 'MuJoCo ' + mujoco.__version__)}={rate}"
-                   for who, rate in medians.items()]
-        line = subprocess.run([embody, "sim", "bench", *args, *against], check=True, capture_output=True, text=True).stdout
-        cases.append((name, float(np.median(ours)), medians, first, line, held))
+        cases.append((name, float(np.median(ours)), medians, first, against_line(embody, args, medians), held))
     return cases
 
 
@@ -365,18 +371,22 @@ def main():
               f"{(f'{base[2.0]:.2e}' if floating else '-'):>10} {(f'{stop:.3f} s' if stop is not None else 'none'):>11}")
     print(f"\nspeed: steps/s on one thread, dt 2 ms, median of {args.rounds} alternating rounds")
     print(f"{'robot':<10} {'base':<9} {'contact':<8} {'embody':>10} {'MuJoCo':>10} {'ratio':>7}")
-    for name, floating, contacts, ours, theirs, settled, first in speed(args.embody, args.work, args.rounds):
+    cases = speed(args.embody, args.work, args.rounds)
+    for name, floating, contacts, ours, theirs, settled, first, _ in cases:
         base = "floating" if floating else "fixed"
         print(f"{name:<10} {base:<9} {'ground' if contacts else 'none':<8} {ours:>10.0f} {theirs:>10.0f} {ours / theirs:>7.2f}")
         if contacts:
             print(f"           base height after the run: embody {first['final_base_height_m']:.3f} m, MuJoCo {settled:.3f} m")
+    print("embody sim bench given MuJoCo's medians (--against), one more run of ours:")
+    for name, floating, contacts, _, _, _, _, against in cases:
+        print(f"  {name} ({'floating' if floating else 'fixed'}, {'ground' if contacts else 'no contact'}): {against}")
     print(f"\nobjects: steps/s on one thread, dt 2 ms, the arm holding, median of {args.rounds} alternating rounds")
     for name, ours, theirs, first, line, held in object_speed(args.embody, args.work, args.rounds):
         peers = ", ".join(f"{who} {rate:.0f} ({ours / rate:.2f}×"
                           + (")" if who not in held else ", box held)" if held[who] else ", box fell)")
                           for who, rate in theirs.items())
         print(f"{name}: embody {ours:.0f} steps/s, {first['mean_object_contacts']:.0f} object contact points; {peers}")
-        print("  embody sim bench: " + "\n  ".join(line.strip().splitlines()))
+        print("  embody sim bench: " + "\n  embody sim bench: ".join(line.splitlines()))
 
 if __name__ == "__main__":
     main()
