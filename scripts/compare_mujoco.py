@@ -336,7 +336,7 @@ def object_speed(embody, work, rounds):
         open(scenario, "w").write(scenario_toml)
         args = ["--scenario", scenario, "--steps", "20000", "--batches", "3"]
         first = embody_rate(embody, args)
-        ours, theirs, held = [], {who: [] for who, _ in models}, {}
+        ours, theirs, held, ncon = [], {who: [] for who, _ in models}, {}, {}
         for _ in range(rounds):
             ours.append(embody_rate(embody, args)["steps_per_s"])
             for who, model in models:
@@ -348,10 +348,11 @@ def object_speed(embody, work, rounds):
                     data.ctrl[model.actuator(f"hold_{joint}").id] = value
                 mujoco.mj_step(model, data, nstep=500)  # settled, as our batches after the first
                 theirs[who].append(mujoco_rate(model, data, 20000))
+                ncon[who] = int(data.ncon)
                 if posture:
                     held[who] = bool(data.xpos[model.body("box").id][2] > 0.3)
         medians = {who: float(np.median(r)) for who, r in theirs.items()}
-        cases.append((name, float(np.median(ours)), medians, first, against_line(embody, args, medians), held))
+        cases.append((name, float(np.median(ours)), medians, first, against_line(embody, args, medians), held, ncon))
     return cases
 
 
@@ -381,8 +382,8 @@ def main():
     for name, floating, contacts, _, _, _, _, against in cases:
         print(f"  {name} ({'floating' if floating else 'fixed'}, {'ground' if contacts else 'no contact'}): {against}")
     print(f"\nobjects: steps/s on one thread, dt 2 ms, the arm holding, median of {args.rounds} alternating rounds")
-    for name, ours, theirs, first, line, held in object_speed(args.embody, args.work, args.rounds):
-        peers = ", ".join(f"{who} {rate:.0f} ({ours / rate:.2f}×"
+    for name, ours, theirs, first, line, held, ncon in object_speed(args.embody, args.work, args.rounds):
+        peers = ", ".join(f"{who} {rate:.0f} ({ours / rate:.2f}×, {ncon[who]} contacts"
                           + (")" if who not in held else ", box held)" if held[who] else ", box fell)")
                           for who, rate in theirs.items())
         print(f"{name}: embody {ours:.0f} steps/s, {first['mean_object_contacts']:.0f} object contact points; {peers}")
