@@ -1301,7 +1301,8 @@ fn link_bodies(model: &Model, friction: f64) -> Vec<(Body, usize)> {
                 }
                 &ModelShape::Capsule { radius, length } => ObjectShape::Capsule { radius, length },
                 // Its convex hull in the mesh's frame; a mesh that cannot be read (a
-                // `package://` path, a missing file) is left out, as the probes do.
+                // package nowhere to be found, a missing file) is left out, as the probes
+                // do.
                 ModelShape::Mesh { filename, scale } => {
                     let path = PathBuf::from(filename);
                     let Ok(hull) = crate::mesh::load_hull(&path, [scale.x, scale.y, scale.z])

@@ -4,7 +4,7 @@
 //! Every defect is reported as a [`ModelError`] naming the element; nothing panics.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nalgebra::{DVector, SymmetricEigen};
 
@@ -17,7 +17,10 @@ use crate::model::{
 use crate::spatial::{Inertia, Mat3, Transform, Vec3};
 
 /// Reads and builds a model from a URDF file. Its meshes' relative paths (and `file://`
-/// ones) are made relative to the file's folder; `package://` ones are kept as written.
+/// ones) are made relative to the file's folder. `package://NAME/…` ones are looked for
+/// in a folder named `NAME`: the file's folder or one of its ancestors, a child of one of
+/// them (a workspace's `src/NAME`), else `NAME` under a root of `ROS_PACKAGE_PATH`; they
+/// are kept as written when the package is nowhere.
 pub fn from_urdf_file(path: &Path, options: &ModelOptions) -> Result<Model, ModelError> {
     let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
         path: path.to_path_buf(),
@@ -25,17 +28,49 @@ pub fn from_urdf_file(path: &Path, options: &ModelOptions) -> Result<Model, Mode
     })?;
     let mut model = from_urdf_str(&text, &path.display().to_string(), options)?;
     let folder = path.parent().unwrap_or(Path::new(""));
+    let ros_path = std::env::var_os("ROS_PACKAGE_PATH");
+    let roots: Vec<PathBuf> = ros_path
+        .as_deref()
+        .map_or_else(Vec::new, |p| std::env::split_paths(p).collect());
     for link in &mut model.links {
         for geometry in link.visuals.iter_mut().chain(link.collisions.iter_mut()) {
-            if let Shape::Mesh { filename, .. } = &mut geometry.shape
-                && !filename.starts_with("package://")
-            {
-                let written = filename.strip_prefix("file://").unwrap_or(filename);
-                *filename = folder.join(written).display().to_string();
+            let Shape::Mesh { filename, .. } = &mut geometry.shape else {
+                continue;
+            };
+            let resolved = match filename.strip_prefix("package://") {
+                Some(uri) => package_path(uri, folder, &roots),
+                None => {
+                    let written = filename.strip_prefix("file://").unwrap_or(filename);
+                    Some(folder.join(written))
+                }
+            };
+            if let Some(resolved) = resolved {
+                *filename = resolved.display().to_string();
             }
         }
     }
     Ok(model)
+}
+
+/// Where `package://` URI `uri` (`NAME/rest`, the scheme taken off) points: `rest` in
+/// the nearest folder named `NAME` that is the URDF's folder, one of its ancestors, or a
+/// child of one of them; else in `NAME` under one of `roots`. `None` when no such folder
+/// exists.
+fn package_path(uri: &str, urdf_folder: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
+    let (name, rest) = uri.split_once('/')?;
+    if name.is_empty() || name == "." || name == ".." {
+        return None;
+    }
+    let folder = std::path::absolute(urdf_folder).unwrap_or_else(|_| urdf_folder.to_path_buf());
+    let ancestors = folder.ancestors().flat_map(|a| {
+        let named = (a.file_name() == Some(name.as_ref())).then(|| a.to_path_buf());
+        named.into_iter().chain(std::iter::once(a.join(name)))
+    });
+    let under_roots = roots.iter().map(|root| root.join(name));
+    ancestors
+        .chain(under_roots)
+        .find(|package| package.is_dir())
+        .map(|package| package.join(rest))
 }
 
 /// Builds a model from URDF text; `source_name` names it in errors.
@@ -738,4 +773,78 @@ fn geometry(
         origin: pose(source, "link", link, origin)?,
         rgba: material.and_then(|m| m.color.as_ref()).map(|c| *c.rgba),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workspace: `ws/src/arm_pkg/urdf` holds the URDF, `ws/src/parts_pkg` a sibling
+    /// package, `opt/far_pkg` a package only `ROS_PACKAGE_PATH` knows.
+    fn workspace(test: &str) -> PathBuf {
+        let root =
+            std::env::temp_dir().join(format!("embody-packages-{}-{test}", std::process::id()));
+        for dir in ["ws/src/arm_pkg/urdf", "ws/src/parts_pkg", "opt/far_pkg"] {
+            std::fs::create_dir_all(root.join(dir)).expect("temp dirs");
+        }
+        root
+    }
+
+    #[test]
+    fn package_uris_are_found_in_the_workspace_and_on_the_package_path() {
+        let root = workspace("found");
+        let urdf_folder = root.join("ws/src/arm_pkg/urdf");
+        let roots = [root.join("opt")];
+        let find = |uri: &str| package_path(uri, &urdf_folder, &roots);
+        // The URDF's own package, an ancestor of its folder.
+        assert_eq!(
+            find("arm_pkg/meshes/base.stl"),
+            Some(root.join("ws/src/arm_pkg/meshes/base.stl"))
+        );
+        // A sibling package beside it.
+        assert_eq!(
+            find("parts_pkg/hand.obj"),
+            Some(root.join("ws/src/parts_pkg/hand.obj"))
+        );
+        // Only on the package path.
+        assert_eq!(
+            find("far_pkg/m/x.stl"),
+            Some(root.join("opt/far_pkg/m/x.stl"))
+        );
+        // Nowhere, or not a package name.
+        assert_eq!(find("missing_pkg/x.stl"), None);
+        assert_eq!(find("no_slash"), None);
+        assert_eq!(find("../x.stl"), None);
+        assert_eq!(find("/x.stl"), None);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_urdf_file_s_package_meshes_point_into_its_package() {
+        let root = workspace("file");
+        std::fs::create_dir_all(root.join("my_robot/urdf")).expect("temp dirs");
+        let urdf = root.join("my_robot/urdf/r.urdf");
+        std::fs::write(
+            &urdf,
+            r#"<robot name="r"><link name="base"><visual><geometry>
+               <mesh filename="package://my_robot/meshes/base.stl"/></geometry></visual>
+               <collision><geometry><mesh filename="package://nowhere_pkg/c.stl"/></geometry>
+               </collision></link></robot>"#,
+        )
+        .expect("write");
+        let model = from_urdf_file(&urdf, &ModelOptions::default()).expect("model");
+        let base = &model.links[0];
+        let Shape::Mesh { filename, .. } = &base.visuals[0].shape else {
+            panic!("a mesh");
+        };
+        assert_eq!(
+            Path::new(filename),
+            std::path::absolute(root.join("my_robot/meshes/base.stl")).expect("absolute")
+        );
+        let Shape::Mesh { filename, .. } = &base.collisions[0].shape else {
+            panic!("a mesh");
+        };
+        assert_eq!(filename, "package://nowhere_pkg/c.stl", "kept as written");
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }

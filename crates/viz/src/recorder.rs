@@ -792,7 +792,7 @@ fn log_shape(
                             ),
                         )
                     }),
-                // A mesh the host cannot read (missing, or a package:// path):
+                // A mesh the host cannot read (missing, or in a package not found):
                 // the link is drawn without it, and the user told why.
                 Err(e) => {
                     tracing::warn!(
