@@ -264,7 +264,7 @@ def add_hold(spec, efforts, names):
 
 def held_scene(embody, work):
     """The grasp: (scenario TOML, MjSpec, initial qpos by joint name, box pose)."""
-    rows, steps = embody_grasp(embody, work, 0.9)
+    rows, steps, _ = embody_grasp(embody, work, 0.9)
     row = min(rows, key=lambda r: abs(r["t"] - (steps["hold"][0] + 2.0)))
     names = [f"joint{k}" for k in range(1, 8)] + ["finger_left_joint"]
     posture = dict(zip(names, row["q"]))

@@ -15,8 +15,8 @@ checks both against the analytic answer:
 - the humanoid does the humanoid_moves example (`embody run`, then 2 s standing still)
   on its sole boxes: it ends upright in both (MuJoCo's position servos following
   embody's recorded joints), and standing still the ground carries its weight within 2 %;
-- the arm7 gripper closes on a 0.5 kg box on a table (`embody run` of a grasp task) and
-  lifts it 170 mm: with μ 0.9 the box rises with the fingers and slips less than 1 mm
+- the arm7 gripper closes on a 0.5 kg box on a table (`embody run
+  examples/tasks/lift.toml`) and lifts it 170 mm: with μ 0.9 the box rises with the fingers and slips less than 1 mm
   over a 5 s hold, and MuJoCo, its arm following embody's recorded joint trajectory and
   its fingers pressing with the grip force embody's fingers reached, lifts it as high
   within 2 mm; with μ 0.15 (2μF below the weight) the box stays on the table in both.
@@ -204,64 +204,31 @@ STILL_S = 2.0  # the hold appended to humanoid_moves, to weigh the robot standin
 BOX_KG = 0.5
 BOX_REST_Z = 0.225
 LIFT_M = 0.17
-GRASP_TASK = """name = "grasp"
-robot = "arm7"
-[environment]
-boxes = [{{ center = [-0.45, 0.15, 0.1], size = [0.4, 0.7, 0.2] }}]
-[[environment.objects]]
-name = "box"
-shape = "box"
-size = [0.05, 0.05, 0.05]
-mass_kg = 0.5
-friction = {mu}
-position_m = [-0.45, 0.0, 0.225]
-[postures]
-over_table = {{ joint1 = 0.0, joint2 = 0.5, joint3 = 0.0, joint4 = -2.0, joint5 = 0.0, joint6 = -1.64, joint7 = 0.0 }}
-[[steps]]
-skill = "gripper"
-action = "open"
-[[steps]]
-skill = "move_joints"
-posture = "over_table"
-speed = 0.6
-[[steps]]
-skill = "move_pose"
-frame = "tcp"
-position = [-0.45, 0.0, 0.23]
-path = "line"
-[[steps]]
-name = "grip"
-skill = "gripper"
-action = "close"
-force_n = 20.0
-[[steps]]
-name = "lift"
-skill = "move_pose"
-frame = "tcp"
-position = [-0.45, 0.0, {top}]
-path = "line"
-[[steps]]
-name = "hold"
-skill = "hold"
-seconds = 5.0
-"""
+LIFT_TASK = os.path.join(ROOT, "examples/tasks/lift.toml")
 
 
 def embody_grasp(embody, work, mu):
-    """Runs the grasp task with friction `mu` everywhere; (record rows, step times)."""
+    """Runs examples/tasks/lift.toml with friction `mu` everywhere (the box's, and the
+    fingers' and the table's through a scenario); (record rows, step times)."""
     task = os.path.join(work, f"grasp_{mu}.toml")
     scenario = os.path.join(work, f"grasp_{mu}_sim.toml")
     record = os.path.join(work, f"grasp_{mu}.jsonl")
+    with open(LIFT_TASK) as f:
+        text = f.read()
+    assert "friction = 0.9" in text and "position = [-0.45, 0.0, 0.40]" in text
     with open(task, "w") as f:
-        f.write(GRASP_TASK.format(mu=mu, top=0.23 + LIFT_M))
+        f.write(text.replace("friction = 0.9", f"friction = {mu}"))
     with open(scenario, "w") as f:
         f.write(f'robot = "arm7"\nduration_s = 1.0\n[sim]\ndt_s = {DT}\n[sim.contact]\nfriction = {mu}\n')
+    # The task's last step checks the box is in the fingers: it fails when it slipped.
     out = subprocess.run([embody, "run", task, "--scenario", scenario, "--record", record, "--json"],
-                         check=True, capture_output=True, text=True)
-    steps = {s["name"]: (s["started_s"], s["started_s"] + s["duration_s"]) for s in json.loads(out.stdout)["steps"]}
+                         capture_output=True, text=True)
+    report = json.loads(out.stdout)
+    steps = {s["name"]: (s["started_s"], s["started_s"] + s["duration_s"]) for s in report["steps"]}
+    held = report["result"] == "succeeded"
     with open(record) as f:
         rows = [json.loads(line) for line in f.read().splitlines()[1:]]
-    return rows, steps
+    return rows, steps, held
 
 
 def mujoco_grasp(rows, steps, mu, grip_n, noslip):
@@ -309,7 +276,10 @@ def check_grasp(embody, work):
     with the fingers and slips less than 1 mm over the 5 s hold, in both, and both lift it
     as high within 2 mm; with μ 0.15 (2μF below the weight) it stays on the table."""
     for mu, holds in ((0.9, True), (0.15, False)):
-        rows, steps = embody_grasp(embody, work, mu)
+        rows, steps, held = embody_grasp(embody, work, mu)
+        if held != holds:
+            fail(f"embody's lift task at μ {mu} {'failed' if holds else 'succeeded'}: the box should "
+                 f"{'stay in' if holds else 'slip out of'} the fingers")
         t = np.array([r["t"] for r in rows])
         z = np.array([r["objects"][0][2] for r in rows])
         tau = np.abs([r["tau"][7] for r in rows])

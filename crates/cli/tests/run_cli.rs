@@ -91,6 +91,15 @@ fn pick_and_place_ends_home_with_the_gripper_open() {
 }
 
 #[test]
+fn the_arm_lifts_a_box_and_holds_it() {
+    let report = json_of(&embody(&["run", &example("lift.toml"), "--json"]));
+    assert_eq!(report["result"], "succeeded", "{report}");
+    // The fingers hold it 17 cm up, a few millimetres below the tool point at 0.40 m.
+    let held = object_at(&report, "box");
+    assert_near(held, [-0.45, 0.0, ON_TABLE_Z + 0.165], 0.005, "the box");
+}
+
+#[test]
 fn the_arm_pushes_a_box_and_stacks_one_box_on_another() {
     let report = json_of(&embody(&["run", &example("push.toml"), "--json"]));
     assert_eq!(report["result"], "succeeded", "{report}");

@@ -1,6 +1,6 @@
-//! Grasping by friction, end to end: a task closes the arm7 gripper on a 0.5 kg box on
-//! a table, lifts it and holds it still for 5 s, and the simulator's state record says
-//! what the box did. Coulomb's law is the reference: two fingers pressing with `F`
+//! Grasping by friction, end to end: a task (`examples/tasks/lift.toml`) closes the arm7
+//! gripper on a 0.5 kg box on a table, lifts it and holds it still for 5 s, and the
+//! simulator's state record says what the box did. Coulomb's law is the reference: two fingers pressing with `F`
 //! each hold the box when `2·μ·F > m·g` and let it slip when `2·μ·F < m·g`, `F` being
 //! half the finger joint's measured effort (the right finger mimics the left, so the
 //! joint feels both). A pair of bodies has the larger of their frictions, so the
@@ -15,54 +15,15 @@ const G: f64 = 9.81;
 const REST_Z: f64 = 0.225;
 const LIFT_M: f64 = 0.17;
 
-/// The task: grip the box (friction `mu`), lift it, hold 5 s.
+/// The task: `examples/tasks/lift.toml` (grip the box, lift it, hold 5 s) with the box's
+/// friction `mu`.
 fn grasp_task(mu: f64) -> Task {
-    let text = format!(
-        r#"
-name = "grasp"
-robot = "arm7"
-[environment]
-boxes = [{{ center = [-0.45, 0.15, 0.1], size = [0.4, 0.7, 0.2] }}]
-[[environment.objects]]
-name = "box"
-shape = "box"
-size = [0.05, 0.05, 0.05]
-mass_kg = {MASS_KG}
-friction = {mu}
-position_m = [-0.45, 0.0, {REST_Z}]
-[postures]
-over_table = {{ joint1 = 0.0, joint2 = 0.5, joint3 = 0.0, joint4 = -2.0, joint5 = 0.0, joint6 = -1.64, joint7 = 0.0 }}
-[[steps]]
-skill = "gripper"
-action = "open"
-[[steps]]
-skill = "move_joints"
-posture = "over_table"
-speed = 0.6
-[[steps]]
-skill = "move_pose"
-frame = "tcp"
-position = [-0.45, 0.0, 0.23]
-path = "line"
-[[steps]]
-name = "grip"
-skill = "gripper"
-action = "close"
-force_n = 20.0
-[[steps]]
-name = "lift"
-skill = "move_pose"
-frame = "tcp"
-position = [-0.45, 0.0, {}]
-path = "line"
-[[steps]]
-name = "hold"
-skill = "hold"
-seconds = 5.0
-"#,
-        0.23 + LIFT_M
-    );
-    Task::parse(Source::new("grasp.toml", text)).expect("the task parses")
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tasks/lift.toml");
+    let text = std::fs::read_to_string(&path).expect("the example");
+    assert!(text.contains("friction = 0.9") && text.contains("position = [-0.45, 0.0, 0.40]"));
+    let text = text.replace("friction = 0.9", &format!("friction = {mu}"));
+    Task::parse(Source::new(path, text)).expect("the task parses")
 }
 
 /// One record line: time, the finger joint's effort, the box's height.
