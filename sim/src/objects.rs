@@ -1,5 +1,7 @@
-//! Dynamic objects: boxes, spheres, cylinders and capsules that rest, slide, topple and
-//! stack on the ground, on static boxes (tilted ones too) and on each other.
+//! Dynamic objects: boxes, spheres, cylinders, capsules and convex meshes that rest,
+//! slide, topple and stack on the ground, on static boxes (tilted ones too) and on each
+//! other; and fixed ones (`fixed = true`), of any of those shapes, held where they are —
+//! a post, a fixture — that the free objects and the robot's links touch.
 //!
 //! Why this contact law. Contact is compliant — a spring and damper along the normal and,
 //! along the surface, a stiction spring anchored where the contact began, its force
@@ -29,8 +31,8 @@
 //! parry — a known limit of this first step.
 //!
 //! The robot's moving links touch objects through their collision shapes — primitives,
-//! and meshes as their convex hulls ([`Objects::step_with_robot`]): a link is a body of known motion in the objects'
-//! solve, counted with its own body's mass (a lower bound of its effective mass, so the
+//! and meshes as their convex hulls ([`Objects::step_with_robot`]): a link is a body of
+//! known motion in the objects' solve, counted with its own body's mass (a lower bound of its effective mass, so the
 //! spring is never too stiff for the robot's explicit side), and each contact's
 //! reaction joins the robot's link forces in the same step.
 //!
@@ -180,6 +182,10 @@ pub struct Object {
     /// Its starting angular velocity (rad/s, world).
     #[serde(default)]
     pub angular_velocity_radps: [f64; 3],
+    /// Held where it is, as the static boxes are (its mass then plays no part). Default
+    /// false: it moves freely.
+    #[serde(default)]
+    pub fixed: bool,
 }
 
 impl Object {
@@ -218,6 +224,7 @@ impl Object {
             rpy_rad: [0.0; 3],
             velocity_mps: [0.0; 3],
             angular_velocity_radps: [0.0; 3],
+            fixed: false,
         }
     }
 
@@ -600,7 +607,10 @@ const SAME_POINT_M: f64 = 0.005;
 /// Every object in the world and the static bodies they touch. See the module docs.
 pub struct Objects {
     bodies: Vec<Body>,
+    /// Every object's name, free and fixed, as written; and its body.
     names: Vec<String>,
+    body_of: Vec<usize>,
+    /// The free objects are the first `free` bodies, the fixed ones next.
     free: usize,
     pairs: Vec<Pair>,
     contact: ObjectContact,
@@ -656,8 +666,21 @@ impl Objects {
     ) -> Result<Objects, ObjectError> {
         let gravity = model.gravity;
         let mut bodies = Vec::new();
-        let mut names = Vec::new();
-        for (index, object) in environment.objects.iter().enumerate() {
+        let mut body_of = vec![0; environment.objects.len()];
+        // The free objects first (their unknowns in order), then the fixed ones.
+        let in_order = (environment
+            .objects
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| !o.fixed))
+        .chain(
+            environment
+                .objects
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| o.fixed),
+        );
+        for (index, object) in in_order {
             let mut body = free_body(object, bodies.len()).map_err(|reason| ObjectError {
                 index,
                 name: object.name.clone(),
@@ -669,12 +692,21 @@ impl Objects {
                 body.bounce_damping =
                     Some(bounce_damping(body.restitution, omega, contact.dt_s).unwrap_or(0.0));
             }
+            if object.fixed {
+                body.slot = None;
+                body.mass = f64::INFINITY;
+                (body.velocity, body.angular) = (Vec3::zeros(), Vec3::zeros());
+            }
+            body_of[index] = bodies.len();
             bodies.push(body);
-            names.push(object.name.clone());
         }
-        let free = bodies.len();
-        // The ground and static boxes matter to objects only; the links to objects and,
-        // with self-collision, to each other.
+        let names = (environment.objects.iter())
+            .map(|o| o.name.clone())
+            .collect();
+        let free = (environment.objects.iter()).filter(|o| !o.fixed).count();
+        let objects = bodies.len();
+        // The ground and static boxes matter to free objects only; the links to objects
+        // and, with self-collision, to each other.
         if free > 0 {
             if environment.ground {
                 let mut ground = static_box(&StaticBox {
@@ -701,7 +733,7 @@ impl Objects {
             }
         }
         let mut links = Vec::new();
-        if free > 0 || contact.self_collision {
+        if objects > 0 || contact.self_collision {
             for (body, link) in link_bodies(model, contact.environment_friction) {
                 links.push((bodies.len(), link));
                 bodies.push(body);
@@ -712,6 +744,9 @@ impl Objects {
             for b in a + 1..bodies.len() {
                 candidates.push((a, b));
             }
+        }
+        for a in free..objects {
+            candidates.extend(links.iter().map(|&(b, _)| (a, b)));
         }
         if contact.self_collision {
             for (i, &(a, link_a)) in links.iter().enumerate() {
@@ -739,6 +774,7 @@ impl Objects {
         Ok(Objects {
             bodies,
             names,
+            body_of,
             free,
             pairs,
             contact,
@@ -756,6 +792,7 @@ impl Objects {
         Objects {
             bodies: Vec::new(),
             names: Vec::new(),
+            body_of: Vec::new(),
             free: 0,
             pairs: Vec::new(),
             contact: ObjectContact::default(),
@@ -768,14 +805,14 @@ impl Objects {
         }
     }
 
-    /// How many objects move.
+    /// How many objects there are, free and fixed.
     pub fn len(&self) -> usize {
-        self.free
+        self.names.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.free == 0
+        self.names.is_empty()
     }
 
     /// Whether anything here may touch (objects, or the robot's links each other).
@@ -783,21 +820,21 @@ impl Objects {
         !self.pairs.is_empty()
     }
 
-    /// The objects' names, in order.
+    /// The objects' names, in the order they were written.
     pub fn names(&self) -> &[String] {
         &self.names
     }
 
     /// Object `k`'s pose: `x y z qx qy qz qw` (world).
     pub fn pose(&self, k: usize) -> Option<[f64; 7]> {
-        let b = self.bodies.get(k).filter(|_| k < self.free)?;
+        let b = &self.bodies[*self.body_of.get(k)?];
         let (p, q) = (b.position, b.rotation);
         Some([p.x, p.y, p.z, q.i, q.j, q.k, q.w])
     }
 
     /// Object `k`'s linear and angular velocity (world).
     pub fn velocity(&self, k: usize) -> Option<(Vec3, Vec3)> {
-        let b = self.bodies.get(k).filter(|_| k < self.free)?;
+        let b = &self.bodies[*self.body_of.get(k)?];
         Some((b.velocity, b.angular))
     }
 
@@ -1219,6 +1256,14 @@ fn free_body(object: &Object, index: usize) -> Result<Body, String> {
         && finite(&object.angular_velocity_radps))
     {
         return Err("position, rpy and velocities must be finite and within 10 km".into());
+    }
+    if object.fixed
+        && (object.velocity_mps != [0.0; 3] || object.angular_velocity_radps != [0.0; 3])
+    {
+        return Err(
+            "a fixed object does not move: give it no velocity_mps or angular_velocity_radps"
+                .into(),
+        );
     }
     let scale = mass / volume;
     let [r, p, y] = object.rpy_rad;

@@ -15,7 +15,7 @@
 //! boxes = [{ center = [0.8, 0.0, 0.35], size = [0.4, 0.6, 0.7] },
 //!          { center = [0.0, 2.0, 0.1], size = [1.0, 1.0, 0.2], rpy_rad = [0.0, -0.3, 0.0] }]
 //!
-//! [[environment.objects]]       # free objects (crate::objects)
+//! [[environment.objects]]       # objects (crate::objects)
 //! name = "crate"
 //! shape = "box"                 # box (size), sphere (radius), cylinder, capsule (radius, length),
 //!                               # mesh (mesh = "mug.stl" or .obj beside this file, scale; its convex hull)
@@ -25,6 +25,7 @@
 //! restitution = 0.0             # share of the approach speed it bounces back with
 //! position_m = [0.8, 0.0, 0.75]
 //! # inertia_kgm2 = [ixx, iyy, izz] principal moments (default: uniform density)
+//! # fixed = true                # held where it is (a post, a fixture); default: free
 //!
 //! [sim]
 //! seed = 7

@@ -3,8 +3,9 @@
 //! sphere and box come to rest at their height and stay; a stack of five boxes stands;
 //! a ball with a restitution bounces back at that share of its speed; a ball rolls down a
 //! slope as fast as its inertia (default or given) lets it; a mesh object collides as
-//! its convex hull about its centre of mass, and a robot link's mesh as its hull; a run is bit-identical for the same setup; bad
-//! objects are refused by name.
+//! its convex hull about its centre of mass, and a robot link's mesh as its hull; a fixed
+//! object holds a box up and stops a link; a run is bit-identical for the same setup;
+//! bad objects are refused by name.
 
 use std::sync::Arc;
 
@@ -582,5 +583,124 @@ fn a_box_resting_on_the_arm_loads_its_shoulder_by_weight_times_lever() {
     assert!(
         ((got - want) / want).abs() < 0.02,
         "the shoulder carries {got:.4} N·m more, the box's weight × lever is {want:.4}"
+    );
+}
+
+#[test]
+fn a_fixed_post_holds_a_box_up_and_stays_put() {
+    // A post 0.4 m tall (a cylinder standing on the ground) and a 0.1 m box dropped on
+    // it: the box rests on its top, 0.45 m up, and the post never moves.
+    let post = Object {
+        fixed: true,
+        mass_kg: Some(0.01), // plays no part
+        ..Object::new(
+            "post",
+            ObjectShape::Cylinder {
+                radius: 0.05,
+                length: 0.4,
+            },
+            [0.0, 0.0, 0.2],
+        )
+    };
+    let environment = Environment {
+        objects: vec![post, cube("box", 0.1, 1.0, [0.0, 0.0, 0.6], 0.8)],
+        ..Environment::default()
+    };
+    let mut w = world(environment, 0.8, 0.001);
+    assert_eq!(w.objects().names(), ["post", "box"], "in the order written");
+    let post_at = w.objects().pose(0).expect("the post");
+    run(&mut w, 2.0);
+    assert_eq!(w.objects().pose(0), Some(post_at), "the post moved");
+    let rest = position(&w, 1);
+    assert!(
+        (rest.z - 0.45).abs() < 1e-3 && (rest.x - 3.0).abs() < 1e-3,
+        "the box rests at {rest:?}; on the post's top it is at z 0.45 m"
+    );
+    // A fixed object cannot be given a velocity.
+    let mut moving = Object {
+        fixed: true,
+        ..cube("crate", 0.1, 1.0, [0.0, 0.0, 0.05], 0.8)
+    };
+    moving.velocity_mps = [1.0, 0.0, 0.0];
+    let e = Objects::check(&Environment {
+        objects: vec![moving],
+        ..Environment::default()
+    })
+    .expect_err("refused");
+    assert!(
+        e.to_string().contains("objects[0] (crate): a fixed object"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_fixed_sphere_stops_a_swinging_link() {
+    // A 0.5 m pendulum (a 4 cm square bar hanging from a pivot 1 m up, swinging about
+    // y) let go at 1.2 rad. A fixed sphere (r 0.05 m) sits in its path on the far side,
+    // its centre 0.447 m from the pivot at −0.464 rad: the bar stops against it near
+    // −0.31 rad (the bar's half width and the radius over that distance), where without
+    // it the bar swings through to about −1.2 rad.
+    let urdf = r#"<robot name="pendulum">
+  <link name="base"/>
+  <joint name="swing" type="revolute">
+    <parent link="base"/><child link="bar"/>
+    <origin xyz="0 0 1"/><axis xyz="0 1 0"/>
+    <limit lower="-3" upper="3" effort="10" velocity="10"/>
+  </joint>
+  <link name="bar">
+    <inertial><origin xyz="0 0 -0.25"/><mass value="1"/>
+      <inertia ixx="0.021" iyy="0.021" izz="0.0003" ixy="0" ixz="0" iyz="0"/></inertial>
+    <collision><origin xyz="0 0 -0.25"/><geometry><box size="0.04 0.04 0.5"/></geometry></collision>
+  </link>
+</robot>"#;
+    let model = Arc::new(
+        embody_model::from_urdf_str(urdf, "pendulum.urdf", &Default::default()).expect("urdf"),
+    );
+    let swing = |with_sphere: bool| {
+        let objects = if with_sphere {
+            vec![Object {
+                fixed: true,
+                ..Object::new(
+                    "stop",
+                    ObjectShape::Sphere { radius: 0.05 },
+                    [0.2, 0.0, 0.6],
+                )
+            }]
+        } else {
+            Vec::new()
+        };
+        let mut config = SimConfig {
+            dt_s: 0.001,
+            ..SimConfig::ideal()
+        };
+        config.contact.enabled = false;
+        let environment = Environment {
+            objects,
+            ground: false,
+            ..Environment::default()
+        };
+        let mut w = World::new(model.clone(), &environment, config);
+        w.set_state(&[1.2], &[0.0]);
+        let mut lowest = f64::MAX;
+        for _ in 0..1500 {
+            w.step();
+            lowest = lowest.min(w.q()[0]);
+        }
+        (lowest, w.objects().pose(0))
+    };
+    let (free_swing, _) = swing(false);
+    assert!(
+        free_swing < -1.0,
+        "without the sphere it swings to {free_swing:.3} rad"
+    );
+    let (stopped, sphere) = swing(true);
+    assert!(
+        (stopped - -0.31).abs() < 0.02,
+        "the bar stopped at {stopped:.3} rad, against the sphere at about -0.31"
+    );
+    assert_eq!(
+        sphere,
+        Some([0.2, 0.0, 0.6, 0.0, 0.0, 0.0, 1.0]),
+        "the sphere moved"
     );
 }

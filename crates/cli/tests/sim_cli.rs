@@ -164,7 +164,8 @@ fn realtime_runs_at_wall_clock_pace() {
     assert_eq!(report["final_state"], "running");
 }
 
-/// The objects example: the stack, the ball and the box on the slope settle and stay;
+/// The objects example: the stack, the ball, the box on the slope and the box on the
+/// fixed post settle and stay;
 /// `--json` gives each object's final pose and `--record` every tick's, the last of
 /// which is the final one.
 #[test]
@@ -183,7 +184,16 @@ fn objects_settle_and_stay_and_are_reported_and_recorded() {
     let names: Vec<&str> = objects.iter().filter_map(|o| o["name"].as_str()).collect();
     assert_eq!(
         names,
-        ["bottom", "middle", "top", "ball", "can", "on the slope"]
+        [
+            "bottom",
+            "middle",
+            "top",
+            "ball",
+            "can",
+            "on the slope",
+            "post",
+            "cap"
+        ]
     );
     let at = |k: usize| -> Vec<f64> {
         (objects[k]["position_m"]
@@ -194,7 +204,16 @@ fn objects_settle_and_stay_and_are_reported_and_recorded() {
         .collect()
     };
     // The can (a mesh's hull, 115 mm tall) stands with its centre of mass half way up.
-    for (k, z) in [(0, 0.05), (1, 0.15), (2, 0.25), (3, 0.05), (4, 0.0575)] {
+    // The cap rests on the 0.3 m post.
+    let rests = [
+        (0, 0.05),
+        (1, 0.15),
+        (2, 0.25),
+        (3, 0.05),
+        (4, 0.0575),
+        (6, 0.15),
+    ];
+    for (k, z) in rests.into_iter().chain([(7, 0.35)]) {
         let p = at(k);
         assert!((p[2] - z).abs() < 3e-3, "{}: z {}", names[k], p[2]);
     }
@@ -204,7 +223,7 @@ fn objects_settle_and_stay_and_are_reported_and_recorded() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect();
-    assert_eq!(lines[0]["objects"].as_array().map(Vec::len), Some(6));
+    assert_eq!(lines[0]["objects"].as_array().map(Vec::len), Some(8));
     let pose = |line: &Value, k: usize| -> Vec<f64> {
         (line["objects"][k].as_array().expect("pose").iter())
             .map(|v| v.as_f64().expect("number"))

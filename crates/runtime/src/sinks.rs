@@ -103,6 +103,7 @@ fn scene_items(robot: &AnyRobot) -> Vec<SceneItem> {
             shape,
             pose: objects.pose(k)?,
             offset,
+            // Every object's pose comes each time, a fixed one's too.
             fixed: false,
         })
     });
