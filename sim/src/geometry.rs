@@ -1,14 +1,16 @@
 //! Collision geometry as contact probes: every URDF collision shape of a moving body
 //! becomes a few points with a radius, fixed in the body's joint frame — a sphere its
 //! centre, a capsule its two cap centres, a box its eight corners, a cylinder points on
-//! its two cap rims. Meshes are not loaded: they are skipped and counted. This is what
-//! compliant contact against a ground plane and boxes needs, at a cost of a
-//! point–plane or point–box test per probe.
+//! its two cap rims, a mesh its convex hull's corners (read once, by `crate::mesh`;
+//! one that cannot be read is skipped and counted). This is what compliant contact
+//! against a ground plane and boxes needs, at a cost of a point–plane or point–box test
+//! per probe.
 //!
-//! Why not `parry3d`: every query here is a closed form on points, done with the
-//! model's own placements, allocation-free and deterministic; parry's general shape
-//! pairs (GJK/EPA, BVHs) would add a second nalgebra version to the build for queries
-//! we do not make. Robot–robot self-collision is not modelled.
+//! Why not parry's shape pairs here: every query is a closed form on points, done with
+//! the model's own placements, allocation-free and deterministic. Contact with objects,
+//! and between links, is parry's (`crate::objects`).
+
+use std::path::Path;
 
 use embody_model::{Data, Model, Shape, forward_kinematics, spatial::Vec3};
 
@@ -23,7 +25,8 @@ pub struct Probe {
     pub radius: f64,
 }
 
-/// The probes of every moving body of `model`, and how many mesh shapes were skipped.
+/// The probes of every moving body of `model`, and how many mesh shapes could not be
+/// read (and were skipped).
 pub fn probes(model: &Model, rim_points: usize) -> (Vec<Probe>, usize) {
     let mut out = Vec::new();
     let mut skipped_meshes = 0;
@@ -68,7 +71,17 @@ pub fn probes(model: &Model, rim_points: usize) -> (Vec<Probe>, usize) {
                         }
                     }
                 }
-                Shape::Mesh { .. } => skipped_meshes += 1,
+                // Its convex hull's corners; a mesh that cannot be read is left out.
+                Shape::Mesh { filename, scale } => {
+                    match crate::mesh::load_hull(Path::new(filename), [scale.x, scale.y, scale.z]) {
+                        Ok(hull) => {
+                            for v in hull.points() {
+                                add(Vec3::new(v.x, v.y, v.z), 0.0);
+                            }
+                        }
+                        Err(_) => skipped_meshes += 1,
+                    }
+                }
             }
         }
     }

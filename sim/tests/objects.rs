@@ -299,12 +299,10 @@ fn a_mesh_tetrahedron_rests_on_a_face_with_its_centre_a_quarter_up() {
     assert!((position(&w, 0).z - rest).abs() < 1e-4, "it stays");
 }
 
-#[test]
-fn a_box_rests_on_a_robot_links_mesh_at_its_hulls_top() {
-    // A turntable: one link spinning about z, its collision a 300 × 300 × 20 mm plate
-    // mesh (OBJ, millimetres, scaled in the URDF) centred 0.5 m up. A 0.1 m box dropped
-    // on its middle rests on the plate's top: 0.51 + 0.05 m.
-    let folder = std::env::temp_dir().join(format!("embody-plate-{}", std::process::id()));
+/// A folder holding `plate.obj`: a 300 × 300 × 20 mm plate centred on its origin, in
+/// millimetres.
+fn plate_obj(test: &str) -> std::path::PathBuf {
+    let folder = std::env::temp_dir().join(format!("embody-plate-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&folder).expect("folder");
     let mut obj = String::new();
     for z in [-10.0, 10.0] {
@@ -319,6 +317,48 @@ fn a_box_rests_on_a_robot_links_mesh_at_its_hulls_top() {
     }
     obj += "f 1 4 3 2\nf 5 6 7 8\nf 1 2 6 5\nf 2 3 7 6\nf 3 4 8 7\nf 4 1 5 8\n";
     std::fs::write(folder.join("plate.obj"), obj).expect("obj");
+    folder
+}
+
+#[test]
+fn a_body_whose_collision_is_a_mesh_stands_on_the_ground_on_its_hull() {
+    // A floating-base body whose only collision shape is the plate mesh, dropped flat
+    // from 5 cm: it lands on its hull's corners and rests 10 mm up (its half
+    // thickness, less the contact's give), not falling through the ground.
+    let folder = plate_obj("floor");
+    let urdf = r#"<robot name="slab">
+  <link name="slab">
+    <inertial><mass value="2"/><inertia ixx="0.015" iyy="0.015" izz="0.03" ixy="0" ixz="0" iyz="0"/></inertial>
+    <collision><geometry><mesh filename="plate.obj" scale="0.001 0.001 0.001"/></geometry></collision>
+  </link>
+</robot>"#;
+    let path = folder.join("slab.urdf");
+    std::fs::write(&path, urdf).expect("urdf");
+    let model = embody_model::robots::load(path.to_str().expect("utf-8"), Some(true))
+        .expect("the URDF loads");
+    let config = SimConfig {
+        dt_s: 0.001,
+        ..SimConfig::ideal()
+    };
+    let mut w = World::new(Arc::new(model), &Environment::default(), config);
+    let _ = std::fs::remove_dir_all(&folder);
+    assert_eq!(w.contacts().probe_count(), 8, "the hull's eight corners");
+    w.set_state(&[0.0, 0.0, 0.06, 0.0, 0.0, 0.0, 1.0], &[0.0; 6]);
+    run(&mut w, 2.0);
+    let z = w.q()[2];
+    assert!(
+        (z - 0.01).abs() < 5e-4,
+        "the slab rests with its centre {z:.5} m up, 0.01 m on its hull"
+    );
+    assert_eq!(w.contacts().active().len(), 4, "on its four bottom corners");
+}
+
+#[test]
+fn a_box_rests_on_a_robot_links_mesh_at_its_hulls_top() {
+    // A turntable: one link spinning about z, its collision a 300 × 300 × 20 mm plate
+    // mesh (OBJ, millimetres, scaled in the URDF) centred 0.5 m up. A 0.1 m box dropped
+    // on its middle rests on the plate's top: 0.51 + 0.05 m.
+    let folder = plate_obj("turntable");
     let urdf = r#"<robot name="turntable">
   <link name="base"/>
   <joint name="spin" type="revolute">
