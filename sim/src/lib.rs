@@ -20,6 +20,7 @@ mod geometry;
 pub mod mesh;
 pub mod objects;
 mod record;
+pub mod render;
 mod robot;
 mod scenario;
 mod sensors;

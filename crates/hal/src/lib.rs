@@ -25,6 +25,7 @@
 //! assert!((sensors.joints[0].q - 0.1).abs() < 1e-3);
 //! ```
 
+mod camera;
 mod clock;
 mod command;
 mod faults;
@@ -32,6 +33,7 @@ mod mock;
 mod robot;
 mod sensor;
 
+pub use camera::{Camera, CameraInfo, Image, ImagePool, Intrinsics, Mount};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use command::{CommandFrame, CommandMode, CommandModes, JointCommand};
 pub use faults::FaultSwitches;
