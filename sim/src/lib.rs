@@ -25,6 +25,7 @@ mod robot;
 mod scenario;
 mod sensors;
 pub mod srdf;
+pub mod view;
 mod world;
 
 pub use config::{ActuatorConfig, ContactConfig, Integrator, SensorConfig, SimConfig};

@@ -1,18 +1,25 @@
-//! Mesh files for objects and robot links: the vertices of an STL (binary or ASCII, read by `stl_io`) or
-//! Wavefront OBJ (read by `tobj`; the vertices its faces use) file, scaled, and their
-//! convex hull (parry's) — the shape the object collides with. A file that cannot be read, has no vertices or no
-//! volume is refused with the path and the reason.
+//! Mesh files for objects and robot links: an STL (binary or ASCII, read by `stl_io`) or
+//! Wavefront OBJ (read by `tobj`) file's vertices and triangles, scaled; their convex
+//! hull (parry's) is the shape it collides with, the triangles what a camera sees. A
+//! file that cannot be read, has no vertices or no volume is refused with the path and
+//! the reason.
 
 use std::path::Path;
 
+use embody_model::spatial::Vec3;
 use parry3d_f64::math::Vector;
 use parry3d_f64::shape::{ConvexPolyhedron, Shape};
+
+use crate::render::TriMesh;
 
 /// The largest mesh file read (bytes): 64 MiB.
 pub const MAX_MESH_BYTES: u64 = 64 << 20;
 
-/// The convex hull of the mesh at `path`, its vertices scaled by `scale` per axis.
-pub fn load_hull(path: &Path, scale: [f64; 3]) -> Result<ConvexPolyhedron, String> {
+/// A mesh file's vertices and triangles (indices into them).
+type Read = (Vec<[f64; 3]>, Vec<[u32; 3]>);
+
+/// The vertices and triangles of the mesh file at `path`.
+fn read_mesh(path: &Path) -> Result<Read, String> {
     let size = std::fs::metadata(path)
         .map_err(|e| format!("{}: cannot read: {e}", path.display()))?
         .len();
@@ -25,16 +32,37 @@ pub fn load_hull(path: &Path, scale: [f64; 3]) -> Result<ConvexPolyhedron, Strin
     let extension = (path.extension().and_then(|e| e.to_str()))
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let vertices = match extension.as_str() {
-        "stl" => stl_vertices(path)?,
-        "obj" => obj_vertices(path)?,
-        other => {
-            return Err(format!(
-                "{}: a mesh is an .stl or .obj file, not '.{other}'",
-                path.display()
-            ));
-        }
-    };
+    match extension.as_str() {
+        "stl" => read_stl(path),
+        "obj" => read_obj(path),
+        other => Err(format!(
+            "{}: a mesh is an .stl or .obj file, not '.{other}'",
+            path.display()
+        )),
+    }
+}
+
+/// The mesh at `path`, its vertices scaled by `scale` per axis, as triangles.
+pub fn load_triangles(path: &Path, scale: [f64; 3]) -> Result<TriMesh, String> {
+    let (vertices, triangles) = read_mesh(path)?;
+    let n = vertices.len();
+    if triangles.iter().flatten().any(|&i| i as usize >= n) {
+        return Err(format!(
+            "{}: a face names a vertex it does not have",
+            path.display()
+        ));
+    }
+    Ok(TriMesh {
+        vertices: (vertices.iter())
+            .map(|v| Vec3::new(v[0] * scale[0], v[1] * scale[1], v[2] * scale[2]))
+            .collect(),
+        triangles,
+    })
+}
+
+/// The convex hull of the mesh at `path`, its vertices scaled by `scale` per axis.
+pub fn load_hull(path: &Path, scale: [f64; 3]) -> Result<ConvexPolyhedron, String> {
+    let (vertices, _) = read_mesh(path)?;
     let points: Vec<Vector> = (vertices.iter())
         .map(|v| Vector::new(v[0] * scale[0], v[1] * scale[1], v[2] * scale[2]))
         .filter(|v| v.is_finite())
@@ -62,17 +90,21 @@ pub fn load_hull(path: &Path, scale: [f64; 3]) -> Result<ConvexPolyhedron, Strin
     Ok(hull)
 }
 
-fn stl_vertices(path: &Path) -> Result<Vec<[f64; 3]>, String> {
+fn read_stl(path: &Path) -> Result<Read, String> {
     let mut file =
         std::fs::File::open(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     let mesh = stl_io::read_stl(&mut file)
         .map_err(|e| format!("{}: not an STL file: {e}", path.display()))?;
-    Ok((mesh.vertices.iter())
+    let vertices = (mesh.vertices.iter())
         .map(|v| [f64::from(v[0]), f64::from(v[1]), f64::from(v[2])])
-        .collect())
+        .collect();
+    let triangles = (mesh.faces.iter())
+        .map(|f| f.vertices.map(|i| u32::try_from(i).unwrap_or(u32::MAX)))
+        .collect();
+    Ok((vertices, triangles))
 }
 
-fn obj_vertices(path: &Path) -> Result<Vec<[f64; 3]>, String> {
+fn read_obj(path: &Path) -> Result<Read, String> {
     let options = tobj::LoadOptions {
         single_index: false,
         triangulate: true,
@@ -81,10 +113,22 @@ fn obj_vertices(path: &Path) -> Result<Vec<[f64; 3]>, String> {
     };
     let (models, _) = tobj::load_obj(path, &options)
         .map_err(|e| format!("{}: not an OBJ file: {e}", path.display()))?;
-    Ok((models.iter())
-        .flat_map(|m| m.mesh.positions.chunks_exact(3))
-        .map(|p| [f64::from(p[0]), f64::from(p[1]), f64::from(p[2])])
-        .collect())
+    let (mut vertices, mut triangles) = (Vec::new(), Vec::new());
+    for model in &models {
+        let base = u32::try_from(vertices.len()).unwrap_or(u32::MAX);
+        vertices.extend(
+            (model.mesh.positions.chunks_exact(3))
+                .map(|p| [f64::from(p[0]), f64::from(p[1]), f64::from(p[2])]),
+        );
+        triangles.extend((model.mesh.indices.chunks_exact(3)).map(|t| {
+            [
+                base.saturating_add(t[0]),
+                base.saturating_add(t[1]),
+                base.saturating_add(t[2]),
+            ]
+        }));
+    }
+    Ok((vertices, triangles))
 }
 
 #[cfg(test)]

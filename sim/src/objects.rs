@@ -186,6 +186,9 @@ pub struct Object {
     /// false: it moves freely.
     #[serde(default)]
     pub fixed: bool,
+    /// Its colour as cameras see it, RGB 0–1. Default orange.
+    #[serde(default)]
+    pub color: Option<[f64; 3]>,
 }
 
 impl Object {
@@ -225,6 +228,7 @@ impl Object {
             velocity_mps: [0.0; 3],
             angular_velocity_radps: [0.0; 3],
             fixed: false,
+            color: None,
         }
     }
 

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use embody_hal::{Image, Intrinsics};
 use embody_model::spatial::{Transform, Vec3};
+use parry3d_f64::shape::{Ball, Capsule, ConvexPolyhedron, Cuboid, Cylinder};
 
 /// A triangle mesh in its own frame.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -27,108 +28,51 @@ pub struct TriMesh {
 }
 
 /// Facets around a round shape.
-const ROUND: usize = 24;
+const ROUND: u32 = 24;
 
 impl TriMesh {
-    /// A box of full sides `size`, centred.
-    pub fn cuboid(size: [f64; 3]) -> TriMesh {
-        let h = Vec3::from(size) / 2.0;
-        let vertices = (0..8)
-            .map(|c| {
-                let s = |bit: usize| if c & bit == 0 { -1.0 } else { 1.0 };
-                Vec3::new(s(1) * h.x, s(2) * h.y, s(4) * h.z)
+    /// parry's triangulation, its long axis (y) turned onto z as ours is when `y_to_z`.
+    fn of_parry(parts: (Vec<parry3d_f64::math::Vector>, Vec<[u32; 3]>), y_to_z: bool) -> TriMesh {
+        let (points, triangles) = parts;
+        let vertices = (points.iter())
+            .map(|p| match y_to_z {
+                true => Vec3::new(p.x, -p.z, p.y),
+                false => Vec3::new(p.x, p.y, p.z),
             })
-            .collect();
-        // Each face as two triangles, wound outwards.
-        let faces = [
-            [0, 2, 6, 4],
-            [1, 5, 7, 3],
-            [0, 4, 5, 1],
-            [2, 3, 7, 6],
-            [0, 1, 3, 2],
-            [4, 6, 7, 5],
-        ];
-        let triangles = faces
-            .iter()
-            .flat_map(|f| [[f[0], f[1], f[2]], [f[0], f[2], f[3]]])
             .collect();
         TriMesh {
             vertices,
             triangles,
         }
+    }
+
+    /// A box of full sides `size`, centred.
+    pub fn cuboid(size: [f64; 3]) -> TriMesh {
+        let half = parry3d_f64::math::Vector::new(size[0] / 2.0, size[1] / 2.0, size[2] / 2.0);
+        TriMesh::of_parry(Cuboid::new(half).to_trimesh(), false)
     }
 
     /// A sphere of `radius`, centred.
     pub fn sphere(radius: f64) -> TriMesh {
-        TriMesh::capsule(radius, 0.0)
+        TriMesh::of_parry(Ball::new(radius).to_trimesh(ROUND, ROUND / 2), false)
     }
 
     /// A capsule: caps of `radius` whose centres are `length` apart along z.
     pub fn capsule(radius: f64, length: f64) -> TriMesh {
-        let rings = ROUND / 2;
-        let mut vertices = Vec::new();
-        for i in 0..=rings {
-            let polar = std::f64::consts::PI * i as f64 / rings as f64;
-            // The upper cap's rings sit `length / 2` up, the lower's down; the
-            // equator is written twice, once for each cap.
-            let shifts: &[f64] = if i == rings / 2 {
-                &[length / 2.0, -length / 2.0]
-            } else if i < rings / 2 {
-                &[length / 2.0]
-            } else {
-                &[-length / 2.0]
-            };
-            for &shift in shifts {
-                for k in 0..ROUND {
-                    let azimuth = std::f64::consts::TAU * k as f64 / ROUND as f64;
-                    vertices.push(Vec3::new(
-                        radius * polar.sin() * azimuth.cos(),
-                        radius * polar.sin() * azimuth.sin(),
-                        radius * polar.cos() + shift,
-                    ));
-                }
-            }
-        }
-        let rows = vertices.len() / ROUND;
-        let mut triangles = Vec::new();
-        for r in 0..rows - 1 {
-            for k in 0..ROUND {
-                let a = (r * ROUND + k) as u32;
-                let b = (r * ROUND + (k + 1) % ROUND) as u32;
-                let (c, d) = (a + ROUND as u32, b + ROUND as u32);
-                triangles.push([a, c, b]);
-                triangles.push([b, c, d]);
-            }
-        }
-        TriMesh {
-            vertices,
-            triangles,
-        }
+        let capsule = Capsule::new_y(length / 2.0, radius);
+        TriMesh::of_parry(capsule.to_trimesh(ROUND, ROUND / 2), true)
     }
 
     /// A cylinder of `radius` and `length` along z, centred, with its caps.
     pub fn cylinder(radius: f64, length: f64) -> TriMesh {
-        let mut vertices = Vec::new();
-        for z in [length / 2.0, -length / 2.0] {
-            for k in 0..ROUND {
-                let a = std::f64::consts::TAU * k as f64 / ROUND as f64;
-                vertices.push(Vec3::new(radius * a.cos(), radius * a.sin(), z));
-            }
-        }
-        let n = ROUND as u32;
-        vertices.push(Vec3::new(0.0, 0.0, length / 2.0));
-        vertices.push(Vec3::new(0.0, 0.0, -length / 2.0));
-        let (top, bottom) = (2 * n, 2 * n + 1);
-        let mut triangles = Vec::new();
-        for k in 0..n {
-            let next = (k + 1) % n;
-            triangles.push([k, n + k, next]);
-            triangles.push([next, n + k, n + next]);
-            triangles.push([top, k, next]);
-            triangles.push([bottom, n + next, n + k]);
-        }
+        TriMesh::of_parry(Cylinder::new(length / 2.0, radius).to_trimesh(ROUND), true)
+    }
+
+    /// A convex hull's surface.
+    pub fn hull(hull: &ConvexPolyhedron) -> TriMesh {
+        let (points, triangles) = hull.to_trimesh();
         TriMesh {
-            vertices,
+            vertices: points.iter().map(|p| Vec3::new(p.x, p.y, p.z)).collect(),
             triangles,
         }
     }
@@ -362,4 +306,33 @@ impl Rasterizer {
 /// A 0–1 colour channel as a byte (gamma 2.2).
 fn to_byte(c: f32) -> u8 {
     (c.clamp(0.0, 1.0).powf(1.0 / 2.2) * 255.0).round() as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mesh's extent along each axis.
+    fn extent(mesh: &TriMesh) -> [f64; 3] {
+        [0, 1, 2].map(|i| {
+            let values = mesh.vertices.iter().map(|v| v[i]);
+            values.clone().fold(f64::MIN, f64::max) - values.fold(f64::MAX, f64::min)
+        })
+    }
+
+    #[test]
+    fn shapes_have_their_sizes_along_our_axes() {
+        let close = |a: [f64; 3], b: [f64; 3]| (0..3).all(|i| (a[i] - b[i]).abs() < 1e-3);
+        let e = extent(&TriMesh::cuboid([0.1, 0.2, 0.3]));
+        assert!(close(e, [0.1, 0.2, 0.3]), "{e:?}");
+        let e = extent(&TriMesh::cylinder(0.05, 0.4));
+        assert!(
+            close(e, [0.1, 0.1, 0.4]),
+            "the cylinder lies along z: {e:?}"
+        );
+        let e = extent(&TriMesh::capsule(0.05, 0.2));
+        assert!(close(e, [0.1, 0.1, 0.3]), "the capsule lies along z: {e:?}");
+        let e = extent(&TriMesh::sphere(0.05));
+        assert!(close(e, [0.1, 0.1, 0.1]), "{e:?}");
+    }
 }

@@ -1,6 +1,6 @@
 //! `embody bench loop` end to end: it runs the loop thread, reports its figures as JSON,
 //! and refuses bad arguments with a message and a non-zero exit; `embody bench flash`
-//! interrupted removes its scratch files.
+//! interrupted removes its scratch files; `embody bench camera` renders and saves a frame.
 
 use std::process::Command;
 
@@ -123,4 +123,45 @@ fn bench_loop_refuses_an_endless_measurement() {
             "{stderr}"
         );
     }
+}
+
+#[test]
+fn the_camera_benchmark_renders_the_arm_and_table_and_saves_the_frame() {
+    let ppm = std::env::temp_dir().join(format!("embody-camera-{}.ppm", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_embody"))
+        .args(["bench", "camera", "--width", "320", "--height", "240"])
+        .args(["--frames", "2", "--batches", "1", "--json", "--save"])
+        .arg(&ppm)
+        .output()
+        .expect("embody runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(
+        (report["width"].as_u64(), report["height"].as_u64()),
+        (Some(320), Some(240))
+    );
+    assert!(report["fps"].as_f64().is_some_and(|f| f > 0.0), "{report}");
+    assert!(
+        report["triangles_drawn"].as_u64().is_some_and(|n| n > 100),
+        "{report}"
+    );
+    // The floor, the table and the arm fill most of the view.
+    assert!(
+        report["coverage"].as_f64().is_some_and(|c| c > 0.5),
+        "{report}"
+    );
+    let bytes = std::fs::read(&ppm).expect("the saved frame");
+    let _ = std::fs::remove_file(&ppm);
+    let header = b"P6\n320 240\n255\n";
+    assert_eq!(&bytes[..header.len()], header);
+    assert_eq!(bytes.len(), header.len() + 320 * 240 * 3);
+    let out = Command::new(env!("CARGO_BIN_EXE_embody"))
+        .args(["bench", "camera", "--width", "4"])
+        .output()
+        .expect("embody runs");
+    assert_eq!(out.status.code(), Some(2), "a 4 px wide image is refused");
 }

@@ -3,6 +3,7 @@
 
 use clap::Subcommand;
 
+mod camera_bench;
 mod flash_bench;
 mod loop_bench;
 mod plan_bench;
@@ -24,6 +25,9 @@ pub enum BenchCommand {
     /// Time what recording to Rerun costs the loop: rounds with and without a live
     /// recorder (saving to a file), alternating, on the mock robot at 1 kHz.
     Viz(viz_bench::VizArgs),
+    /// Render the simulated RGB-D camera (arm7 over a table with a box) on one thread,
+    /// and print its frames per second.
+    Camera(camera_bench::CameraArgs),
     /// Flash many virtual units at once on links paced at a baud rate: total time and
     /// each unit's throughput as a share of its link.
     Flash(flash_bench::FlashBenchArgs),
@@ -40,5 +44,6 @@ pub fn run(command: BenchCommand) -> crate::error::Result {
         BenchCommand::Plan(args) => plan_bench::run(&args),
         BenchCommand::Viz(args) => viz_bench::run(&args),
         BenchCommand::Flash(args) => flash_bench::run(&args),
+        BenchCommand::Camera(args) => camera_bench::run(&args),
     }
 }

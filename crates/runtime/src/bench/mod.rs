@@ -8,7 +8,9 @@
 //! - [`plan`]: a jerk-limited joint move and a Cartesian line through IK.
 //! - [`policy`]: a learned policy's step: observation, inference, action.
 //! - [`model`]: the rigid-body algorithms per call; [`sim`]: physics steps per second.
+//! - [`camera`]: the simulated camera's RGB-D frames per second.
 
+pub mod camera;
 pub mod flash;
 pub mod loop_timing;
 pub mod model;
