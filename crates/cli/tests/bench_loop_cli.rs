@@ -6,18 +6,10 @@ use std::process::Command;
 
 use serde_json::Value;
 
-#[test]
-fn reports_tick_timing_of_a_running_loop_as_json() {
+/// Runs embody with `args`; its JSON on stdout, once it has succeeded.
+fn json_of(args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_embody"))
-        .args([
-            "bench",
-            "loop",
-            "--robot",
-            "arm7",
-            "--seconds",
-            "0.5",
-            "--json",
-        ])
+        .args(args)
         .output()
         .expect("embody runs");
     assert!(
@@ -25,7 +17,20 @@ fn reports_tick_timing_of_a_running_loop_as_json() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+#[test]
+fn reports_tick_timing_of_a_running_loop_as_json() {
+    let report = json_of(&[
+        "bench",
+        "loop",
+        "--robot",
+        "arm7",
+        "--seconds",
+        "0.5",
+        "--json",
+    ]);
     assert_eq!(report["lifecycle"], "running");
     assert_eq!(report["faults"], serde_json::json!([]));
     assert_eq!(report["joints"], 8);
@@ -128,18 +133,22 @@ fn bench_loop_refuses_an_endless_measurement() {
 #[test]
 fn the_camera_benchmark_renders_the_arm_and_table_and_saves_the_frame() {
     let ppm = std::env::temp_dir().join(format!("embody-camera-{}.ppm", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_embody"))
-        .args(["bench", "camera", "--width", "320", "--height", "240"])
-        .args(["--frames", "2", "--batches", "1", "--json", "--save"])
-        .arg(&ppm)
-        .output()
-        .expect("embody runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let saved = ppm.to_str().expect("utf-8");
+    let report = json_of(&[
+        "bench",
+        "camera",
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--frames",
+        "2",
+        "--batches",
+        "1",
+        "--json",
+        "--save",
+        saved,
+    ]);
     assert_eq!(
         (report["width"].as_u64(), report["height"].as_u64()),
         (Some(320), Some(240))
