@@ -14,6 +14,7 @@
 //! Everything that runs per step is allocation-free.
 
 pub mod actuator;
+pub mod camera;
 mod config;
 pub mod contact;
 mod geometry;

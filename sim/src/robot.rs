@@ -148,6 +148,16 @@ pub enum SimError {
     /// A sensor mount names a frame the model does not have.
     #[error("no frame named '{0}' to mount a sensor on")]
     UnknownFrame(String),
+    /// A camera makes no sense.
+    #[error("cameras[{index}].{key}: {reason}")]
+    BadCamera {
+        /// Its index.
+        index: usize,
+        /// The key.
+        key: String,
+        /// Why it is refused.
+        reason: String,
+    },
     /// A setting is out of range.
     #[error("sim.{key}: {reason}")]
     BadSetting {
@@ -165,6 +175,7 @@ pub struct SimRobot {
     sensors: Sensors,
     faults: SimFaults,
     objects: ObjectView,
+    cameras: Vec<crate::camera::SimCamera>,
     health: LinkHealth,
     dt_ns: u64,
     start: Option<Timestamp>,
@@ -182,6 +193,33 @@ pub struct SimRobot {
 }
 
 impl SimRobot {
+    /// Starts `configs`' cameras on this robot, each on its own thread, their depth noise
+    /// seeded from `seed`. They draw the simulator's state at their rate as time
+    /// advances (see [`crate::camera`]).
+    pub fn add_cameras(
+        &mut self,
+        configs: &[crate::camera::CameraConfig],
+        seed: u64,
+    ) -> Result<(), SimError> {
+        for (index, config) in configs.iter().enumerate() {
+            let info = (config.info(self.world.model()))
+                .map_err(|(key, reason)| SimError::BadCamera { index, key, reason })?;
+            self.cameras.push(crate::camera::SimCamera::spawn(
+                info,
+                config.depth_noise_m,
+                self.world.model().clone(),
+                self.world.environment(),
+                seed.wrapping_add(index as u64),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Its cameras.
+    pub fn cameras(&self) -> &[crate::camera::SimCamera] {
+        &self.cameras
+    }
+
     /// `model` in `environment` with sensors at `mounts`, at its neutral configuration.
     pub fn new(
         model: Arc<Model>,
@@ -233,6 +271,7 @@ impl SimRobot {
             fault_bits: vec![FaultBits::NONE; n],
             faults: SimFaults::new(n),
             objects,
+            cameras: Vec::new(),
             world,
             caps,
             sensors,
@@ -309,6 +348,9 @@ impl SimRobot {
         }
         if !self.world.objects().is_empty() {
             self.objects.publish(self.world.objects());
+        }
+        for camera in &mut self.cameras {
+            camera.offer(now, &self.world);
         }
     }
 

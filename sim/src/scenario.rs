@@ -27,6 +27,12 @@
 //! # inertia_kgm2 = [ixx, iyy, izz] principal moments (default: uniform density)
 //! # fixed = true                # held where it is (a post, a fixture); default: free
 //!
+//! [[cameras]]                  # simulated RGB-D cameras (crate::camera)
+//! name = "wrist"
+//! frame = "tcp"                 # on a robot frame, or fixed: xyz and look_at (or rpy)
+//! width = 320
+//! height = 240
+//!
 //! [sim]
 //! seed = 7
 //!
@@ -76,6 +82,9 @@ pub struct Scenario {
     /// Faults to inject.
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// Simulated cameras ([`crate::camera`]).
+    #[serde(default)]
+    pub cameras: Vec<crate::camera::CameraConfig>,
 }
 
 /// The state a scenario starts from.
@@ -432,6 +441,17 @@ impl Scenario {
                 return fail(
                     format!("sim.contact.disabled_pairs[{i}]"),
                     format!("no link named '{name}' in {}", model.name),
+                );
+            }
+        }
+        for (i, camera) in self.cameras.iter().enumerate() {
+            camera
+                .info(model)
+                .map_err(|(key, reason)| (format!("cameras[{i}].{key}"), reason))?;
+            if self.cameras[..i].iter().any(|c| c.name == camera.name) {
+                return fail(
+                    format!("cameras[{i}].name"),
+                    format!("a second camera named '{}'", camera.name),
                 );
             }
         }

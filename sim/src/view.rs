@@ -166,6 +166,11 @@ impl SceneView {
         }
     }
 
+    /// The drawables as last placed.
+    pub fn drawables(&self) -> &[Drawable] {
+        &self.drawables
+    }
+
     /// Triangles in the scene.
     pub fn triangles(&self) -> usize {
         self.drawables.iter().map(|d| d.mesh.triangles.len()).sum()

@@ -155,3 +155,121 @@ fn the_ground_s_depth_is_the_ray_s_distance_at_every_pixel() {
         worst * 1e3
     );
 }
+
+/// A scenario with the pick-and-place table and box, and two cameras: a fixed one
+/// looking at the table, and one on the arm's tool.
+const SCENE: &str = r#"
+robot = "arm7"
+duration_s = 1.0
+[environment]
+boxes = [{ center = [-0.45, 0.15, 0.1], size = [0.4, 0.7, 0.2] }]
+[[environment.objects]]
+name = "box"
+shape = "box"
+size = [0.05, 0.05, 0.05]
+color = [0.1, 0.2, 0.9]
+position_m = [-0.45, 0.0, 0.225]
+[[cameras]]
+name = "table"
+width = 320
+height = 240
+rate_hz = 30.0
+xyz = [-0.45, 0.0, 1.0]
+rpy = [3.141592653589793, 0.0, 0.0]
+[[cameras]]
+name = "wrist"
+width = 160
+height = 120
+rate_hz = 10.0
+frame = "tcp"
+depth = false
+"#;
+
+#[test]
+fn scenario_cameras_draw_the_simulated_state_at_their_rate() {
+    use embody_hal::{Camera, Robot, SensorFrame, Timestamp};
+    use embody_sim::{Scenario, SensorMounts, SimRobot};
+    let loaded = Scenario::parse(SCENE, std::path::Path::new("cameras.toml")).expect("scenario");
+    let model = Arc::new(loaded.model.clone());
+    let mut robot = SimRobot::new(
+        model.clone(),
+        &loaded.scenario.environment,
+        loaded.scenario.sim.clone(),
+        &SensorMounts::detect(&model),
+    )
+    .expect("robot");
+    robot
+        .add_cameras(&loaded.scenario.cameras, 7)
+        .expect("cameras");
+    let mut frame = SensorFrame::for_robot(robot.capabilities());
+    // One simulated second, read at 1 kHz; a pause now and then lets the threads draw.
+    for tick in 0..=1000u64 {
+        robot
+            .read(Timestamp::from_nanos(tick * 1_000_000), &mut frame)
+            .expect("read");
+        if tick % 20 == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(3));
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let [table, wrist] = robot.cameras() else {
+        panic!("two cameras");
+    };
+    // 31 frames due at 30 Hz over 0–1 s, 11 at 10 Hz: each drawn or skipped, none lost.
+    let table_images = table.images();
+    assert_eq!(table_images.published() + table.skipped(), 31);
+    assert_eq!(wrist.images().published() + wrist.skipped(), 11);
+    assert!(
+        table_images.published() >= 20,
+        "drawn {}",
+        table_images.published()
+    );
+    let image = table_images.latest().expect("an image");
+    assert!(image.captured <= Timestamp::from_nanos(1_000_000_000));
+    assert_eq!(
+        image.captured.as_nanos() % 33_333_333 / 1_000_000,
+        0,
+        "on the frame grid"
+    );
+    // Straight down from 1 m above the box: its top (blue) fills the centre, 0.75 m away.
+    let centre = image.rgb_at(160, 120).expect("pixel");
+    assert!(centre[2] > 2 * centre[0], "the box is blue: {centre:?}");
+    let depth = image.depth_at(160, 120).expect("depth");
+    assert!(
+        (depth - 0.75).abs() < 1e-3,
+        "the box top is {depth} m below"
+    );
+    // The table around it, 0.8 m below.
+    let table_depth = image.depth_at(160, 20).expect("depth");
+    assert!(
+        (table_depth - 0.8).abs() < 1e-3,
+        "the table is {table_depth} m below"
+    );
+    let wrist_image = wrist.images().latest().expect("an image");
+    assert!(wrist_image.depth.is_empty() && wrist_image.rgb.len() == 160 * 120 * 3);
+}
+
+#[test]
+fn a_bad_camera_is_refused_with_its_key() {
+    use embody_sim::Scenario;
+    for (change, needle) in [
+        (
+            ("frame = \"tcp\"", "frame = \"nose\""),
+            "cameras[1].frame: no frame named 'nose'",
+        ),
+        (("width = 160", "width = 4"), "cameras[1].width: 4 px"),
+        (("rate_hz = 10.0", "rate_hz = -1.0"), "cameras[1].rate_hz"),
+        (
+            ("name = \"wrist\"", "name = \"table\""),
+            "cameras[1].name: a second camera named 'table'",
+        ),
+        (
+            ("depth = false", "depth = false\nlook_at = [0.0, 0.0, 0.0]"),
+            "cameras[1].look_at",
+        ),
+    ] {
+        let text = SCENE.replace(change.0, change.1);
+        let e = Scenario::parse(&text, std::path::Path::new("cameras.toml")).expect_err("refused");
+        assert!(e.to_string().contains(needle), "'{needle}' not in: {e}");
+    }
+}

@@ -177,6 +177,9 @@ fn simulated(
     robot
         .world_mut()
         .set_state(q0.as_slice(), &vec![0.0; model.nv]);
+    if let Some(scenario) = &sim.scenario {
+        robot.add_cameras(&scenario.scenario.cameras, seed)?;
+    }
     let period_ns = (1e9 / rate_hz).round() as u64;
     Ok(AnyRobot::Sim(Box::new(SimBackend::new(
         robot,

@@ -50,7 +50,7 @@ pub use error::RuntimeError;
 pub use lockstep::Lockstep;
 pub use policy_driver::{PolicyOutcome, PolicyRun, Reach};
 pub use realtime::{RealtimeLoop, arm_and_start};
-pub use report::{FaultReport, Report, UnitReport};
+pub use report::{CameraCount, FaultReport, Report, UnitReport};
 pub use robot::{AnyRobot, SimBackend};
 pub use session::{Observer, Pacing, Quiet, Session, default_control, stiff_joint_pd};
 pub use task::{Task, TaskDriver};

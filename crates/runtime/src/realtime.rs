@@ -241,6 +241,7 @@ pub(crate) fn run(
             contacts: robot.sim().map(|s| s.world().contacts().active().len()),
             origin_ns,
             objects: crate::report::object_poses(&robot),
+            cameras: crate::report::camera_counts(&robot),
         }],
         wall_s: wall.elapsed().as_secs_f64(),
         timing,

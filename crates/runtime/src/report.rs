@@ -37,6 +37,35 @@ pub struct UnitReport {
     pub origin_ns: u64,
     /// Each simulated object's name and final pose, `x y z qx qy qz qw`.
     pub objects: Vec<(String, [f64; 7])>,
+    /// Each simulated camera: its name, the images it published and the frames it
+    /// skipped (still drawing the one before).
+    pub cameras: Vec<CameraCount>,
+}
+
+/// What one simulated camera did in a run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CameraCount {
+    /// Its name.
+    pub name: String,
+    /// Images published.
+    pub images: u64,
+    /// Frames skipped.
+    pub skipped: u64,
+}
+
+/// `robot`'s simulated cameras and their counts (none off the simulator).
+pub(crate) fn camera_counts(robot: &crate::robot::AnyRobot) -> Vec<CameraCount> {
+    use embody_hal::Camera;
+    let Some(sim) = robot.sim() else {
+        return Vec::new();
+    };
+    (sim.cameras().iter())
+        .map(|c| CameraCount {
+            name: c.info().name.clone(),
+            images: c.images().published(),
+            skipped: c.skipped(),
+        })
+        .collect()
 }
 
 /// Each object of `robot`'s simulator with its pose (none off the simulator).

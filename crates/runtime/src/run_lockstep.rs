@@ -126,6 +126,7 @@ impl UnitRun {
             contacts: (self.rig.robot.sim()).map(|s| s.world().contacts().active().len()),
             origin_ns: 0,
             objects: crate::report::object_poses(&self.rig.robot),
+            cameras: crate::report::camera_counts(&self.rig.robot),
         }
     }
 }

@@ -114,6 +114,7 @@ pub fn run(args: &RunArgs) -> Result {
             "faults_injected": faults.len(),
             "events": events,
             "objects": unit.objects_json(),
+            "cameras": unit.cameras,
         });
         println!("{out}");
     } else {
