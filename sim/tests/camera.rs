@@ -273,3 +273,77 @@ fn a_bad_camera_is_refused_with_its_key() {
         assert!(e.to_string().contains(needle), "'{needle}' not in: {e}");
     }
 }
+
+#[test]
+fn a_coloured_box_is_found_where_it_is_from_rgb_d() {
+    use embody_perception::vision::{ColorTarget, find_by_color};
+    use embody_sim::objects::{Object, ObjectShape};
+    use embody_sim::view::{SceneView, look_at};
+    use embody_sim::{Environment, StaticBox};
+    let model = Arc::new(embody_model::robots::load("arm7", None).expect("arm7"));
+    let table = StaticBox {
+        center: [-0.45, 0.15, 0.1],
+        size: [0.4, 0.7, 0.2],
+        yaw_rad: 0.0,
+        rpy_rad: None,
+    };
+    let lens = Intrinsics::from_fov(WIDTH, HEIGHT, 60f64.to_radians());
+    let eye = look_at([0.2, -0.6, 0.9], [-0.45, 0.15, 0.2]).expect("aimed");
+    // The box's colour as the camera encodes it (gamma 2.2); shading scales all three
+    // channels alike, so its chromaticity is the same on every face.
+    let blue = ColorTarget {
+        rgb: [0.1f64, 0.2, 0.9].map(|c| (c.powf(1.0 / 2.2) * 255.0).round() as u8),
+        tolerance: 0.08,
+        min_pixels: 20,
+    };
+    for at in [
+        [-0.45, 0.0, 0.225],
+        [-0.55, 0.3, 0.225],
+        [-0.35, 0.12, 0.225],
+    ] {
+        let environment = Environment {
+            boxes: vec![table.clone()],
+            objects: vec![Object {
+                color: Some([0.1, 0.2, 0.9]),
+                ..Object::new("box", ObjectShape::Box { size: [0.05; 3] }, at)
+            }],
+            ..Environment::default()
+        };
+        let mut view = SceneView::new(model.clone(), &environment);
+        let mut raster = Rasterizer::new(WIDTH, HEIGHT, lens, Lighting::default());
+        let mut im = image();
+        let q = model.neutral_configuration();
+        let items = view.place(q.as_slice(), &[[at[0], at[1], at[2], 0.0, 0.0, 0.0, 1.0]]);
+        raster.render(&eye, items, &mut im);
+        let found = find_by_color(&im, &lens, &eye, &blue).expect("the box is seen");
+        // The centre of its visible surface: the top and the sides facing the camera,
+        // all within half the box's side of its centre.
+        let miss = (found.position - Vec3::from(at)).norm();
+        eprintln!(
+            "box at {at:?}: found at {:.4?}, {miss:.4} m off, {} px, confidence {:.2}",
+            found.position, found.pixels, found.confidence
+        );
+        assert!(
+            miss < 0.025,
+            "found {:?}, {miss:.4} m from {at:?}",
+            found.position
+        );
+        assert!(
+            found.position.z > at[2],
+            "the top is seen, so the centroid is above the centre"
+        );
+        assert!(found.confidence > 0.95);
+        assert!(
+            find_by_color(
+                &im,
+                &lens,
+                &eye,
+                &ColorTarget {
+                    rgb: [230, 30, 30],
+                    ..blue
+                }
+            )
+            .is_none()
+        );
+    }
+}
