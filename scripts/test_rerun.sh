@@ -6,6 +6,8 @@
 #   values with the simulator's own record of the same run (and the humanoid's contact
 #   forces with its weight);
 # - a fleet of simulated units lands in one recording, one entity tree per unit;
+# - a simulated camera's JPEGs and depth images land once each, on its frame grid, and its
+#   logged lens and pose put the ground's depth pixels at z = 0;
 # - a policy's actions, observation terms and latency land under policy/, equal to what
 #   the network was fed and gave (scripts/peers/verify_policy_rerun.py);
 # - the connect sink reaches a running server (and refuses a dead address at once), and
@@ -63,6 +65,12 @@ for case in "pick_and_place arm7" "humanoid_moves humanoid"; do
   "$python" scripts/peers/verify_rerun.py "$work/$unit.rrd" --unit "$unit" \
     --states "$work/$unit.jsonl" --summary "$work/$unit.json" "${weigh[@]}"
 done
+
+echo "== embody sim run examples/scenarios/objects.toml --rerun save: a simulated camera's images"
+"$bin" sim run examples/scenarios/objects.toml --rerun "save=$work/cameras.rrd" --json \
+  > "$work/cameras.json"
+"$rerun" rrd verify "$work/cameras.rrd"
+"$python" scripts/peers/verify_rerun.py "$work/cameras.rrd" --unit arm7 --cameras "$work/cameras.json"
 
 echo "== embody run --units 3 --rerun save: a fleet in one recording"
 "$bin" run examples/tasks/pick_and_place.toml --units 3 --rerun "save=$work/fleet.rrd" > /dev/null

@@ -200,6 +200,69 @@ def check_scene(path, robot, header, states):
     return f", {len(objects)} objects with {arrows} contact force arrows"
 
 
+def check_cameras(path, robot, summary):
+    """Each simulated camera's images are in the recording once each, on its frame grid,
+    with its lens and pose: the JPEGs decode (Pillow) to the lens's size and show a scene,
+    and the depth images, placed in the world by the logged pinhole and pose, put the
+    ground's pixels at z = 0."""
+    import io
+
+    from PIL import Image
+    cameras = summary.get("cameras") or []
+    if not cameras:
+        fail("the run reports no cameras")
+    for camera in cameras:
+        root = f"{robot}/cameras/{camera['name']}"
+        rows = {}
+        for suffix, field in (("", "Transform3D:translation"), ("", "Pinhole:image_from_camera"),
+                              ("/rgb", "EncodedImage:blob"), ("/depth", "DepthImage:buffer")):
+            for chunk in chunks(path, root + suffix):
+                batch = chunk.to_record_batch()
+                values = column(batch, field)
+                if values is None:
+                    continue
+                times = batch.column("sim_time").cast("int64").to_numpy()
+                rows.setdefault(field, []).extend(zip(times, values.to_pylist()))
+        for field in rows:
+            rows[field].sort(key=lambda r: r[0])
+        rgb = rows.get("EncodedImage:blob", [])
+        if not camera["images"] - 1 <= len(rgb) <= camera["images"]:
+            fail(f"{root}: {len(rgb)} colour images logged, the camera published {camera['images']}")
+        period_ns = round(1e9 / 30.0)
+        # Captured at the first loop tick (1 ms) that saw the frame due, read a tick later.
+        off_grid = [t for t, _ in rgb if (t % period_ns) > 2_500_000]
+        if off_grid:
+            fail(f"{root}: images at {off_grid[:3]} ns, not within 2 ms after the 30 Hz grid")
+        k = np.array(rows["Pinhole:image_from_camera"][0][1]).reshape(3, 3).T  # column-major
+        t, q = rows["Transform3D:translation"][-1][1], None
+        for chunk in chunks(path, root):
+            quat = column(chunk.to_record_batch(), "Transform3D:quaternion")
+            if quat is not None:
+                q = quat.to_pylist()[-1]
+        x, y, z, w = np.array(q, dtype=float).reshape(4)
+        rotation = np.array([
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ])
+        # Each row holds one blob (a list of one list of bytes).
+        picture = Image.open(io.BytesIO(bytes(rgb[-1][1][0]))).convert("RGB")
+        width, height = picture.size
+        pixels = np.asarray(picture, dtype=float)
+        if abs(k[0, 2] * 2 - width) > 1 or pixels.std() < 10:
+            fail(f"{root}: a {width}×{height} JPEG, principal point {k[0, 2]}, spread {pixels.std():.1f}")
+        depth = np.frombuffer(bytes(rows["DepthImage:buffer"][-1][1][0]), dtype="<f4").reshape(height, width)
+        v, u = np.nonzero(depth > 0)
+        d = depth[v, u].astype(float)
+        cam = np.stack([(u - k[0, 2]) / k[0, 0] * d, (v - k[1, 2]) / k[1, 1] * d, d])
+        world = rotation @ cam + np.array(t, dtype=float).reshape(3, 1)
+        ground = np.abs(world[2]) < 2e-3
+        if ground.mean() < 0.3:
+            fail(f"{root}: only {ground.mean():.0%} of the depth pixels land on the ground plane")
+        print(f"camera {camera['name']}: {len(rgb)} JPEGs of {width}×{height} within 2 ms of the 30 Hz grid, "
+              f"depth puts {ground.mean():.0%} of pixels on the ground within 2 mm")
+
+
 def check_live(path, robot, ticks):
     found = entities(path)
     expected = [f"{robot}/joints/{q}" for q in QUANTITIES]
@@ -269,6 +332,7 @@ def main():
     parser.add_argument("--mass", type=float, help="the robot's mass (kg), to weigh it")
     parser.add_argument("--blueprint", help="write the screenshot layout here and stop")
     parser.add_argument("--screenshot", help="check this PNG is not blank and stop")
+    parser.add_argument("--cameras", help="an `embody sim run --json` summary: check its cameras and stop")
     args = parser.parse_args()
     if args.blueprint:
         write_blueprint(args.blueprint, args.unit)
@@ -277,6 +341,9 @@ def main():
         check_screenshot(args.screenshot)
         return
 
+    if args.cameras:
+        check_cameras(args.rrd, f"/robot/{args.unit}", json.load(open(args.cameras)))
+        return
     if args.live:
         check_live(args.rrd, f"/robot/{args.unit}", args.live)
         return

@@ -248,7 +248,13 @@ impl SimCamera {
                 for snapshot in work {
                     view.place(&snapshot.q, &snapshot.poses);
                     if let Some(eye) = view.camera_pose(&mount) {
+                        let q = nalgebra::UnitQuaternion::from_rotation_matrix(
+                            &nalgebra::Rotation3::from_matrix_unchecked(eye.rotation),
+                        );
+                        let p = eye.translation;
+                        let pose = [p.x, p.y, p.z, q.i, q.j, q.k, q.w];
                         images.fill(snapshot.at, |image| {
+                            image.pose = Some(pose);
                             raster.render(&eye, view.drawables(), image);
                             if let Some(noise) = noise.filter(|_| depth_noise_m > 0.0) {
                                 for d in image.depth.iter_mut().filter(|d| **d > 0.0) {

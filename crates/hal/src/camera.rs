@@ -201,6 +201,9 @@ pub struct Image {
     pub rgb: Vec<u8>,
     /// Depth, empty without.
     pub depth: Vec<f32>,
+    /// Where the camera was when it captured the image, when it knows: world from
+    /// camera, `x y z qx qy qz qw` (OpenCV's camera axes).
+    pub pose: Option<[f64; 7]>,
 }
 
 impl Image {
@@ -217,6 +220,7 @@ impl Image {
             } else {
                 Vec::new()
             },
+            pose: None,
         }
     }
 

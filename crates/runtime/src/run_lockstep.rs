@@ -68,6 +68,7 @@ impl UnitRun {
             }
             recorder.record(now_s, &self.view, self.stats)?;
             sinks::record_scene(recorder, &self.rig.robot, now_s)?;
+            sinks::record_cameras(recorder, &self.rig.robot)?;
             for event in &self.rig.events[fresh..] {
                 recorder.event(now_s, &event.kind.to_string(), event.is_fault())?;
             }

@@ -1,7 +1,8 @@
 //! Where a session's state goes besides the loop: Rerun recordings (one per unit, the
 //! units of a fleet in one recording side by side) and the simulator's state record
 //! (JSON Lines, every tick, the first unit). A simulated robot's recording shows its
-//! scene too: the static boxes and the objects, moving, with their contact forces.
+//! scene too: the static boxes and the objects, moving, with their contact forces, and
+//! its cameras' images (in lockstep).
 //! Recorders run between lockstep ticks or on
 //! their own thread in real time, never on the loop thread.
 
@@ -108,6 +109,24 @@ fn scene_items(robot: &AnyRobot) -> Vec<SceneItem> {
         })
     });
     boxes.chain(moving).collect()
+}
+
+/// Records the simulated cameras' newest images (each once, at its capture time on the
+/// loop's clock).
+pub(crate) fn record_cameras(
+    recorder: &mut Recorder,
+    robot: &AnyRobot,
+) -> Result<(), RuntimeError> {
+    use embody_hal::Camera;
+    let Some(sim) = robot.sim() else {
+        return Ok(());
+    };
+    for camera in sim.cameras() {
+        if let Some(image) = camera.images().latest() {
+            recorder.camera(image.captured.as_secs_f64(), camera.info(), &image)?;
+        }
+    }
+    Ok(())
 }
 
 /// Records the simulator's objects (poses and contact forces) at `t_s`.

@@ -3,6 +3,7 @@
 //! events and timing — batched so logging never costs the loop anything, into any
 //! [`Sink`]. The only crate (with the CLI) that depends on Rerun.
 
+mod cameras;
 mod live;
 mod recorder;
 mod sink;

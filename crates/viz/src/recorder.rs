@@ -19,6 +19,8 @@
 //!   time (at the link poses' rate), with its shape as the child `shape`;
 //! - `scene/contact_forces`: the objects' contact forces as arrows at their points, in
 //!   the world, 1 mm per newton (at the link poses' rate);
+//! - `cameras/<name>`: a camera's pose and lens, with `rgb` (JPEG) and `depth` images
+//!   as children, at each image's capture time ([`crate::cameras`]);
 //! - `link`: the link's counters (frames intact and corrupted, timeouts, bus errors);
 //! - `events`: lifecycle transitions, task steps and other events (`TextLog`);
 //! - `timing/compute_us`, `timing/jitter_us`, `timing/overruns`: the loop's compute per
@@ -214,6 +216,8 @@ pub struct Recorder {
     /// Entities of the moving scene items, in the order their poses come.
     moving: Vec<String>,
     last_scene: Option<f64>,
+    /// The camera images logged so far.
+    cameras: crate::cameras::Logged,
 }
 
 impl Recorder {
@@ -334,6 +338,7 @@ impl Recorder {
             dropped: 0,
             moving: Vec::new(),
             last_scene: None,
+            cameras: Default::default(),
         };
         recorder.scene(&scene)?;
         Ok(recorder)
@@ -585,6 +590,27 @@ impl Recorder {
                     .with_colors([rerun::Color::from_rgb(240, 200, 40)]),
             )
             .map_err(rerun_err)
+    }
+
+    /// Records `camera`'s `image` at the time it was captured (`t_s`, on this
+    /// recording's clock), unless it was recorded before: see the `cameras` entities in
+    /// the module docs.
+    pub fn camera(
+        &mut self,
+        t_s: f64,
+        camera: &embody_hal::CameraInfo,
+        image: &embody_hal::Image,
+    ) -> Result<(), VizError> {
+        self.set_time(t_s);
+        let root = format!("robot/{}", self.config.unit);
+        crate::cameras::log(
+            &self.stream,
+            &mut self.cameras,
+            &root,
+            self.config.origin,
+            camera,
+            image,
+        )
     }
 
     /// Whether [`Recorder::scene_state`] would record at `t_s` (there are moving items

@@ -1,0 +1,88 @@
+//! Camera images in a recording: each camera at `robot/<unit>/cameras/<name>` — its pose
+//! (`Transform3D`, when the image carries one) and lens (`Pinhole`, OpenCV's axes), so
+//! its frustum sits in the 3D view — with its colour as a JPEG (`EncodedImage`) at
+//! `…/<name>/rgb` and its depth (`DepthImage`, metres) at `…/<name>/depth`, each at the
+//! time the image was captured. An image already logged is not logged again.
+
+use embody_hal::{CameraInfo, Image};
+use rerun::RecordingStream;
+
+use crate::recorder::VizError;
+
+/// JPEG quality of the colour images.
+const JPEG_QUALITY: u8 = 85;
+
+/// The last image logged of each camera, by name.
+#[derive(Debug, Default)]
+pub(crate) struct Logged(Vec<(String, u64)>);
+
+impl Logged {
+    /// Whether `image` of `camera` is newer than the one logged last (and note it).
+    fn take(&mut self, camera: &str, image: &Image) -> bool {
+        match self.0.iter_mut().find(|(name, _)| name == camera) {
+            Some((_, last)) if *last >= image.counter + 1 => false,
+            Some((_, last)) => {
+                *last = image.counter + 1;
+                true
+            }
+            None => {
+                self.0.push((camera.to_owned(), image.counter + 1));
+                true
+            }
+        }
+    }
+}
+
+/// Logs `image` of `camera` under `root` (`robot/<unit>`), the robot's `origin` added to
+/// its pose; the caller has set the time. Nothing when it was logged before.
+pub(crate) fn log(
+    stream: &RecordingStream,
+    logged: &mut Logged,
+    root: &str,
+    origin: [f64; 3],
+    camera: &CameraInfo,
+    image: &Image,
+) -> Result<(), VizError> {
+    if !logged.take(&camera.name, image) {
+        return Ok(());
+    }
+    let err = |e: rerun::RecordingStreamError| VizError::Rerun(e.to_string());
+    let path = format!("{root}/cameras/{}", camera.name);
+    if let Some(p) = image.pose {
+        let placed = rerun::Transform3D::from_translation_rotation(
+            [0, 1, 2].map(|i| (p[i] + origin[i]) as f32),
+            rerun::Quaternion::from_xyzw([3, 4, 5, 6].map(|i| p[i] as f32)),
+        );
+        stream.log(path.as_str(), &placed).map_err(err)?;
+    }
+    let k = &camera.intrinsics;
+    let pinhole = rerun::Pinhole::from_focal_length_and_resolution(
+        [k.fx as f32, k.fy as f32],
+        [image.width as f32, image.height as f32],
+    )
+    .with_principal_point([k.cx as f32, k.cy as f32])
+    .with_camera_xyz(rerun::components::ViewCoordinates::RDF);
+    stream.log(path.as_str(), &pinhole).map_err(err)?;
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, JPEG_QUALITY)
+        .encode(
+            &image.rgb,
+            image.width,
+            image.height,
+            image::ExtendedColorType::Rgb8,
+        )
+        .map_err(|e| VizError::Rerun(format!("camera {}: JPEG: {e}", camera.name)))?;
+    let encoded =
+        rerun::EncodedImage::from_file_contents(jpeg).with_media_type(rerun::MediaType::JPEG);
+    stream.log(format!("{path}/rgb"), &encoded).map_err(err)?;
+    if !image.depth.is_empty() {
+        let bytes: Vec<u8> = image.depth.iter().flat_map(|d| d.to_le_bytes()).collect();
+        let depth = rerun::DepthImage::new(
+            bytes,
+            rerun::ImageFormat::depth([image.width, image.height], rerun::ChannelDatatype::F32),
+        )
+        .with_meter(1.0);
+        stream.log(format!("{path}/depth"), &depth).map_err(err)?;
+    }
+    Ok(())
+}
