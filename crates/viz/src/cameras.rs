@@ -20,7 +20,7 @@ impl Logged {
     /// Whether `image` of `camera` is newer than the one logged last (and note it).
     fn take(&mut self, camera: &str, image: &Image) -> bool {
         match self.0.iter_mut().find(|(name, _)| name == camera) {
-            Some((_, last)) if *last >= image.counter + 1 => false,
+            Some((_, last)) if *last > image.counter => false,
             Some((_, last)) => {
                 *last = image.counter + 1;
                 true
