@@ -4,8 +4,10 @@
 //! in buffers that go back and forth, so nothing is allocated on the loop's side); the
 //! thread places the scene ([`crate::view`]), draws it ([`crate::render`]), adds seeded
 //! depth noise and publishes the image in the camera's [`ImagePool`], stamped with the
-//! time of the state it shows. A camera still drawing when its next frame is due skips
-//! that frame (counted): the simulator never waits for it.
+//! time of the state it shows. In real time a camera still drawing when its next frame
+//! is due skips that frame (counted): the simulator never waits for it. In lockstep
+//! ([`SimCamera::wait_for_frames`]) simulated time stands still while the camera draws,
+//! so every frame is drawn and a run is the same each time.
 //!
 //! ```toml
 //! [[cameras]]
@@ -201,9 +203,13 @@ pub struct SimCamera {
     /// Snapshots the thread is done with, and the way to hand it one.
     free: Receiver<Snapshot>,
     todo: Option<SyncSender<Snapshot>>,
+    /// Snapshots back from the thread and not yet reused.
+    idle: Vec<Snapshot>,
     period_ns: u64,
     next_ns: Option<u64>,
     skipped: u64,
+    /// Wait for each frame to be drawn (lockstep).
+    wait: bool,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -275,8 +281,10 @@ impl SimCamera {
             pool,
             free,
             todo: Some(todo),
+            idle: Vec::with_capacity(2),
             next_ns: None,
             skipped: 0,
+            wait: false,
             thread,
         }
     }
@@ -292,7 +300,8 @@ impl SimCamera {
         // The next frame on the camera's own grid (frames missed by a slow caller are
         // not made up).
         self.next_ns = Some(due + self.period_ns * ((t - due) / self.period_ns + 1));
-        let Ok(mut snapshot) = self.free.try_recv() else {
+        let snapshot = (self.idle.pop()).or_else(|| self.free.try_recv().ok());
+        let Some(mut snapshot) = snapshot else {
             self.skipped += 1;
             return;
         };
@@ -303,10 +312,27 @@ impl SimCamera {
             *pose = objects.pose(k).unwrap_or(*pose);
         }
         match self.todo.as_ref().map(|todo| todo.try_send(snapshot)) {
+            Some(Ok(())) if self.wait => match self.free.recv() {
+                // Drawn and published: simulated time may go on.
+                Ok(back) => self.idle.push(back),
+                Err(_) => self.skipped += 1,
+            },
             Some(Ok(())) => {}
-            Some(Err(TrySendError::Full(_) | TrySendError::Disconnected(_))) | None => {
+            Some(Err(TrySendError::Full(back) | TrySendError::Disconnected(back))) => {
+                self.idle.push(back);
                 self.skipped += 1;
             }
+            None => self.skipped += 1,
+        }
+    }
+
+    /// Makes [`SimCamera::offer`] wait until each frame is drawn and published (for
+    /// lockstep, where simulated time does not run on its own).
+    pub fn wait_for_frames(&mut self, wait: bool) {
+        self.wait = wait;
+        // Every snapshot at hand, so the one handed over is the one waited for.
+        while let Ok(snapshot) = self.free.try_recv() {
+            self.idle.push(snapshot);
         }
     }
 

@@ -220,6 +220,14 @@ impl SimRobot {
         &self.cameras
     }
 
+    /// Makes its cameras draw every frame before simulated time goes on (lockstep), or
+    /// skip the frames due while they draw (real time, the default).
+    pub fn cameras_wait_for_frames(&mut self, wait: bool) {
+        for camera in &mut self.cameras {
+            camera.wait_for_frames(wait);
+        }
+    }
+
     /// `model` in `environment` with sensors at `mounts`, at its neutral configuration.
     pub fn new(
         model: Arc<Model>,

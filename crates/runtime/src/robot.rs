@@ -63,6 +63,14 @@ impl AnyRobot {
         }
     }
 
+    /// The simulated robot, mutable, when this is one.
+    pub fn sim_mut(&mut self) -> Option<&mut SimRobot> {
+        match self {
+            AnyRobot::Sim(s) => Some(&mut s.robot),
+            _ => None,
+        }
+    }
+
     /// The simulator's base pose `[x y z qx qy qz qw]`, for a floating-base robot there.
     pub fn base_pose(&self) -> Option<[f64; 7]> {
         let world = self.sim()?.world();

@@ -158,7 +158,11 @@ pub(crate) fn run(
     let count = robots.len();
     let mut stream: Option<RecordingStream> = None;
     let mut units = Vec::with_capacity(count);
-    for (k, robot) in robots.into_iter().enumerate() {
+    for (k, mut robot) in robots.into_iter().enumerate() {
+        // Simulated time stands still while a camera draws: every frame is drawn.
+        if let Some(sim) = robot.sim_mut() {
+            sim.cameras_wait_for_frames(true);
+        }
         let driver = session.drive.driver(&model, sensors(&robot))?;
         let recorder = match &session.rerun {
             Some(base) => {
