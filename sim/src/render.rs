@@ -188,19 +188,21 @@ impl Rasterizer {
             px.copy_from_slice(&bg);
         }
         let camera_from_world = world_from_camera.inverse();
-        let light = -self.lighting.direction.normalize();
+        // The light's direction in the camera frame: each triangle is shaded there.
+        let light = camera_from_world.rotation * -self.lighting.direction.normalize();
         let mut drawn = 0;
         for item in items {
             let camera_from_mesh = camera_from_world.mul(&item.pose);
             for t in &item.mesh.triangles {
-                let world = t.map(|i| item.pose.transform_point(&item.mesh.vertices[i as usize]));
-                let normal = (world[1] - world[0]).cross(&(world[2] - world[0]));
+                let corners =
+                    t.map(|i| camera_from_mesh.transform_point(&item.mesh.vertices[i as usize]));
+                let normal = (corners[1] - corners[0]).cross(&(corners[2] - corners[0]));
                 let Some(normal) = normal.try_normalize(1e-18) else {
                     continue;
                 };
-                // Lit from either side (a mesh's winding is not to be trusted).
-                let toward_camera = world_from_camera.translation - world[0];
-                let n = if normal.dot(&toward_camera) < 0.0 {
+                // Lit from either side (a mesh's winding is not to be trusted): the side
+                // facing the camera, at the origin.
+                let n = if normal.dot(&corners[0]) > 0.0 {
                     -normal
                 } else {
                     normal
@@ -208,8 +210,6 @@ impl Rasterizer {
                 let shade = self.lighting.ambient
                     + (1.0 - self.lighting.ambient) * (n.dot(&light).max(0.0) as f32);
                 let color = item.color.map(|c| to_byte(c * shade));
-                let corners =
-                    t.map(|i| camera_from_mesh.transform_point(&item.mesh.vertices[i as usize]));
                 drawn += self.clip_and_fill(corners, color, image) as usize;
             }
         }
