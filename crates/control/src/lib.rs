@@ -39,6 +39,7 @@ pub use channels::{ChannelStats, LoopClient, LoopCommand, QueueFull};
 pub use controllers::{
     CartesianConfig, CartesianImpedance, ComputedTorque, ComputedTorqueConfig, ControlInput,
     ControllerKind, JointFriction, JointPd, JointPdConfig, PRISMATIC_SCALE, equivalent_torque,
+    gain_scale,
 };
 pub use core::{ControlConfig, LoopCore};
 pub use events::{Cause, Event, EventKind, Lifecycle};

@@ -20,6 +20,15 @@ use super::{ControlInput, JointFriction};
 /// revolute joint is 0.2 rad off.
 pub const PRISMATIC_SCALE: f64 = 10.0;
 
+/// How much a joint's gains per unit of effort limit are scaled: [`PRISMATIC_SCALE`]
+/// for a prismatic joint, 1 for the rest.
+pub fn gain_scale(kind: &JointKind) -> f64 {
+    match kind {
+        JointKind::Prismatic(_) => PRISMATIC_SCALE,
+        _ => 1.0,
+    }
+}
+
 /// Gains of [`JointPd`].
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -62,11 +71,7 @@ impl JointPd {
             .actuated_joints()
             .map(|j| {
                 let joint = &model.joints[j.0];
-                let scale = match joint.kind {
-                    JointKind::Prismatic(_) => PRISMATIC_SCALE,
-                    _ => 1.0,
-                };
-                (joint.limits.effort.min(1e4), scale)
+                (joint.limits.effort.min(1e4), gain_scale(&joint.kind))
             })
             .unzip();
         JointPd {

@@ -11,7 +11,7 @@ mod joint_pd;
 
 pub use cartesian::{CartesianConfig, CartesianImpedance};
 pub use computed_torque::{ComputedTorque, ComputedTorqueConfig};
-pub use joint_pd::{JointPd, JointPdConfig, PRISMATIC_SCALE};
+pub use joint_pd::{JointPd, JointPdConfig, PRISMATIC_SCALE, gain_scale};
 
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};

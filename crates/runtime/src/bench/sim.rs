@@ -11,9 +11,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
-use embody_control::PRISMATIC_SCALE;
+use embody_control::gain_scale;
 use embody_hal::JointCommand;
-use embody_model::{JointKind, Model};
+use embody_model::Model;
 use embody_sim::{Environment, Integrator, LoadedScenario, SimConfig, World, lowest_point};
 use serde::Serialize;
 
@@ -21,7 +21,7 @@ use super::median;
 use crate::error::RuntimeError;
 
 /// Hold gains per N·m of effort limit (as a session holding a posture uses; a prismatic
-/// joint's per N, [`PRISMATIC_SCALE`] times stiffer, as the loop's joint PD).
+/// joint's per N, scaled as the loop's joint PD scales it: `gain_scale`).
 const HOLD_KP_PER_NM: f64 = 20.0;
 const HOLD_KD_PER_NM: f64 = 0.6;
 
@@ -131,11 +131,7 @@ pub fn run(model: Arc<Model>, bench: &SimBench) -> Result<SimFigures, RuntimeErr
             .enumerate()
             .map(|(k, j)| {
                 let joint = &model.joints[j.0];
-                let scale = match joint.kind {
-                    JointKind::Prismatic(_) => PRISMATIC_SCALE,
-                    _ => 1.0,
-                };
-                let effort = joint.limits.effort.min(1e4) * scale;
+                let effort = joint.limits.effort.min(1e4) * gain_scale(&joint.kind);
                 JointCommand::Impedance {
                     q: world.joint(k).0,
                     dq: 0.0,
