@@ -18,7 +18,7 @@ pub(crate) struct Logged(Vec<(String, u64)>);
 
 impl Logged {
     /// Whether `image` of `camera` is newer than the one logged last (and note it).
-    fn take(&mut self, camera: &str, image: &Image) -> bool {
+    pub(crate) fn take(&mut self, camera: &str, image: &Image) -> bool {
         match self.0.iter_mut().find(|(name, _)| name == camera) {
             Some((_, last)) if *last > image.counter => false,
             Some((_, last)) => {
@@ -34,18 +34,14 @@ impl Logged {
 }
 
 /// Logs `image` of `camera` under `root` (`robot/<unit>`), the robot's `origin` added to
-/// its pose; the caller has set the time. Nothing when it was logged before.
+/// its pose; the caller has set the time and checked it is new ([`Logged::take`]).
 pub(crate) fn log(
     stream: &RecordingStream,
-    logged: &mut Logged,
     root: &str,
     origin: [f64; 3],
     camera: &CameraInfo,
     image: &Image,
 ) -> Result<(), VizError> {
-    if !logged.take(&camera.name, image) {
-        return Ok(());
-    }
     let err = |e: rerun::RecordingStreamError| VizError::Rerun(e.to_string());
     let path = format!("{root}/cameras/{}", camera.name);
     if let Some(p) = image.pose {

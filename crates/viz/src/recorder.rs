@@ -601,16 +601,12 @@ impl Recorder {
         camera: &embody_hal::CameraInfo,
         image: &embody_hal::Image,
     ) -> Result<(), VizError> {
+        if !self.cameras.take(&camera.name, image) {
+            return Ok(()); // logged already
+        }
         self.set_time(t_s);
         let root = format!("robot/{}", self.config.unit);
-        crate::cameras::log(
-            &self.stream,
-            &mut self.cameras,
-            &root,
-            self.config.origin,
-            camera,
-            image,
-        )
+        crate::cameras::log(&self.stream, &root, self.config.origin, camera, image)
     }
 
     /// Whether [`Recorder::scene_state`] would record at `t_s` (there are moving items
