@@ -165,12 +165,7 @@ impl CameraConfig {
                             .into(),
                     );
                 };
-                let (r, p, y) =
-                    nalgebra::Rotation3::from_matrix_unchecked(eye.rotation).euler_angles();
-                Mount::World {
-                    xyz: self.xyz,
-                    rpy: [r, p, y],
-                }
+                Mount::in_world(&eye)
             }
             (None, None) => Mount::World {
                 xyz: self.xyz,

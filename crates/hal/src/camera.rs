@@ -159,6 +159,17 @@ pub enum Mount {
     },
 }
 
+impl Mount {
+    /// Fixed in the world at `pose` (world from camera).
+    pub fn in_world(pose: &embody_model::spatial::Transform) -> Mount {
+        let (r, p, y) = nalgebra::Rotation3::from_matrix_unchecked(pose.rotation).euler_angles();
+        Mount::World {
+            xyz: pose.translation.into(),
+            rpy: [r, p, y],
+        }
+    }
+}
+
 /// What a camera is; fixed for its lifetime.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CameraInfo {

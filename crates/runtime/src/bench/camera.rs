@@ -126,14 +126,7 @@ pub fn run(bench: &CameraBench) -> Result<CameraFigures, RuntimeError> {
         rate_hz: 30.0,
         depth: true,
         intrinsics: lens,
-        mount: Mount::World {
-            xyz: eye.translation.into(),
-            rpy: {
-                let (r, p, y) =
-                    nalgebra::Rotation3::from_matrix_unchecked(eye.rotation).euler_angles();
-                [r, p, y]
-            },
-        },
+        mount: Mount::in_world(&eye),
     };
     let mut image = Image::blank(&info);
     let mut raster = Rasterizer::new(bench.width, bench.height, lens, Lighting::default());
