@@ -185,9 +185,8 @@ frame = "tcp"
 depth = false
 "#;
 
-#[test]
-fn scenario_cameras_draw_the_simulated_state_at_their_rate() {
-    use embody_hal::{Camera, Robot, SensorFrame, Timestamp};
+/// The robot of [`SCENE`] with its cameras started.
+fn scene_robot() -> embody_sim::SimRobot {
     use embody_sim::{Scenario, SensorMounts, SimRobot};
     let loaded = Scenario::parse(SCENE, std::path::Path::new("cameras.toml")).expect("scenario");
     let model = Arc::new(loaded.model.clone());
@@ -201,6 +200,13 @@ fn scenario_cameras_draw_the_simulated_state_at_their_rate() {
     robot
         .add_cameras(&loaded.scenario.cameras, 7)
         .expect("cameras");
+    robot
+}
+
+#[test]
+fn scenario_cameras_draw_the_simulated_state_at_their_rate() {
+    use embody_hal::{Camera, Robot, SensorFrame, Timestamp};
+    let mut robot = scene_robot();
     let mut frame = SensorFrame::for_robot(robot.capabilities());
     // One simulated second, read at 1 kHz; a pause now and then lets the threads draw.
     for tick in 0..=1000u64 {
@@ -351,21 +357,8 @@ fn a_coloured_box_is_found_where_it_is_from_rgb_d() {
 #[test]
 fn in_lockstep_every_frame_is_drawn_and_runs_repeat_exactly() {
     use embody_hal::{Camera, Robot, SensorFrame, Timestamp};
-    use embody_sim::{Scenario, SensorMounts, SimRobot};
     let run = || {
-        let loaded =
-            Scenario::parse(SCENE, std::path::Path::new("cameras.toml")).expect("scenario");
-        let model = Arc::new(loaded.model.clone());
-        let mut robot = SimRobot::new(
-            model.clone(),
-            &loaded.scenario.environment,
-            loaded.scenario.sim.clone(),
-            &SensorMounts::detect(&model),
-        )
-        .expect("robot");
-        robot
-            .add_cameras(&loaded.scenario.cameras, 7)
-            .expect("cameras");
+        let mut robot = scene_robot();
         robot.cameras_wait_for_frames(true);
         let mut frame = SensorFrame::for_robot(robot.capabilities());
         // No pauses: the robot waits for its cameras at each frame.
