@@ -4,7 +4,8 @@
 # needed to regenerate them or to benchmark against Pinocchio and MuJoCo), and the
 # python-can peer test installs python-can into .venv-can on first use; the Rerun checks
 # install rerun-sdk into .venv-rerun and, when missing, Mesa's Vulkan drivers with apt;
-# the object checks install mujoco-core into .venv-mujoco.
+# the object checks install mujoco-core into .venv-mujoco; the AprilTag check installs
+# opencv-python-headless into .venv-opencv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -23,6 +24,8 @@ echo "== third-party peer: onnxruntime recomputes embody's policy inferences"
 scripts/test_policy.sh "$bin"
 echo "== third-party peer: MuJoCo 4.0 in the same scenes (incline, drop, stack, grasp, humanoid standing)"
 scripts/test_mujoco_objects.sh "$bin"
+echo "== third-party peer: OpenCV's ArUco AprilTag detector and solvePnP on embody's rendered tags"
+scripts/test_tags.sh "$bin"
 echo "== third-party peer: OpenSSL on embody's signed firmware images"
 scripts/test_fw_openssl.sh "$bin"
 echo "all tests passed in $(( $(date +%s) - start )) s"

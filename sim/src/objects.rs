@@ -189,6 +189,46 @@ pub struct Object {
     /// Its colour as cameras see it, RGB 0–1. Default orange.
     #[serde(default)]
     pub color: Option<[f64; 3]>,
+    /// An AprilTag printed on a box's top face (+z), centred, its x and y along the
+    /// box's. Default none.
+    #[serde(default)]
+    pub tag: Option<PrintedTag>,
+}
+
+/// An AprilTag 36h11 printed on an object.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrintedTag {
+    /// Its id, 0–586.
+    pub id: u16,
+    /// The side of its black square (m); its white ring adds a quarter of that.
+    pub size_m: f64,
+}
+
+impl PrintedTag {
+    /// Checks it fits the top face of a box of `size`.
+    fn check(&self, shape: &ObjectShape) -> Result<(), String> {
+        if self.id >= embody_vision::tags::TAG36H11_COUNT {
+            return Err(format!(
+                "tag id {} is not in 36h11 (0–{})",
+                self.id,
+                embody_vision::tags::TAG36H11_COUNT - 1
+            ));
+        }
+        let ObjectShape::Box { size } = shape else {
+            return Err("a tag is printed on a box's top face; this is no box".into());
+        };
+        let printed = self.size_m * (embody_vision::TAG_CELLS as f64)
+            / (embody_vision::TAG_BLACK_CELLS as f64);
+        if !(self.size_m.is_finite() && self.size_m > 0.0 && printed <= size[0].min(size[1])) {
+            return Err(format!(
+                "tag size_m {} m: with its white ring ({printed:.4} m) it must fit the top \
+                 face ({} × {} m)",
+                self.size_m, size[0], size[1]
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Object {
@@ -229,6 +269,7 @@ impl Object {
             angular_velocity_radps: [0.0; 3],
             fixed: false,
             color: None,
+            tag: None,
         }
     }
 
@@ -1197,6 +1238,9 @@ impl Objects {
 fn free_body(object: &Object, index: usize) -> Result<Body, String> {
     let positive = |v: f64| v.is_finite() && v > 0.0 && v <= 1e3;
     let shape = object.geometry()?;
+    if let Some(tag) = &object.tag {
+        tag.check(&shape)?;
+    }
     let (solid, volume, unit_inertia, reach) = match &shape {
         ObjectShape::Hull(mesh) => hull_body(mesh)?,
         _ => {

@@ -77,19 +77,26 @@ impl TriMesh {
         }
     }
 
-    /// A flat rectangle of `size_x × size_y` tiles of `tile` (m) each, in the z = 0 plane
+    /// A flat rectangle of `tiles × tiles` tiles of `tile` (m) each, in the z = 0 plane
     /// facing +z, centred; every other tile in `odd` (a checkerboard as two meshes).
     pub fn checkerboard(tiles: usize, tile: f64) -> (TriMesh, TriMesh) {
-        let mut even = TriMesh::default();
-        let mut odd = TriMesh::default();
+        TriMesh::grid(tiles, tile, |i, j| (i + j) % 2 == 0)
+    }
+
+    /// A flat square of `tiles × tiles` tiles of `tile` (m) each, in the z = 0 plane
+    /// facing +z, centred: the tiles `pick(i, j)` takes (`i` along x, `j` along y, from
+    /// the −x −y corner) in the first mesh, the others in the second.
+    pub fn grid(
+        tiles: usize,
+        tile: f64,
+        pick: impl Fn(usize, usize) -> bool,
+    ) -> (TriMesh, TriMesh) {
+        let mut picked = TriMesh::default();
+        let mut others = TriMesh::default();
         let origin = -(tiles as f64) * tile / 2.0;
         for i in 0..tiles {
             for j in 0..tiles {
-                let mesh = if (i + j) % 2 == 0 {
-                    &mut even
-                } else {
-                    &mut odd
-                };
+                let mesh = if pick(i, j) { &mut picked } else { &mut others };
                 let base = mesh.vertices.len() as u32;
                 let (x, y) = (origin + i as f64 * tile, origin + j as f64 * tile);
                 for (dx, dy) in [(0.0, 0.0), (tile, 0.0), (tile, tile), (0.0, tile)] {
@@ -99,7 +106,7 @@ impl TriMesh {
                 mesh.triangles.push([base, base + 2, base + 3]);
             }
         }
-        (even, odd)
+        (picked, others)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The simulated scene as a camera sees it: the robot's visual shapes (primitives and
-//! meshes, in their URDF material colours), the objects (their shapes and colours), the
+//! meshes, in their URDF material colours), the objects (their shapes, colours and
+//! printed AprilTags), the
 //! static boxes and a checkerboard ground, as [`Drawable`]s placed for a configuration
 //! and the objects' poses; and where a [`Mount`] puts a camera. Meshes are read once.
 
@@ -11,7 +12,7 @@ use embody_model::{Data, Model, Shape, forward_kinematics};
 use nalgebra::{Quaternion, UnitQuaternion};
 
 use crate::contact::Environment;
-use crate::objects::ObjectShape;
+use crate::objects::{ObjectShape, PrintedTag};
 use crate::render::{Drawable, TriMesh};
 
 /// A robot link's colour when its URDF gives none.
@@ -20,6 +21,11 @@ const LINK_GREY: [f32; 3] = [0.55, 0.56, 0.6];
 const OBJECT_ORANGE: [f32; 3] = [0.9, 0.45, 0.1];
 /// Static boxes (tables, steps).
 const BOX_WOOD: [f32; 3] = [0.55, 0.4, 0.25];
+/// A printed tag's ink and paper, and how far above its face it is drawn (m): enough
+/// for the depth test to put it in front.
+const TAG_BLACK: [f32; 3] = [0.02, 0.02, 0.02];
+const TAG_WHITE: [f32; 3] = [0.95, 0.95, 0.95];
+const PRINT_M: f64 = 2e-4;
 /// The ground's two tiles, and their size (m) and count a side.
 const GROUND: ([f32; 3], [f32; 3]) = ([0.7, 0.7, 0.68], [0.45, 0.45, 0.43]);
 const TILE_M: f64 = 0.5;
@@ -32,8 +38,8 @@ enum Attached {
     World,
     /// A robot joint's body, at a placement in its frame.
     Joint(usize, Transform),
-    /// Object `k`, at its centre.
-    Object(usize),
+    /// Object `k`, at a placement in its frame.
+    Object(usize, Transform),
 }
 
 /// The scene's drawables, placed by [`SceneView::place`].
@@ -112,9 +118,42 @@ impl SceneView {
                 ObjectShape::Hull(mesh) => TriMesh::hull(&mesh.hull),
             };
             let color = object.color.map_or(OBJECT_ORANGE, |c| c.map(|x| x as f32));
-            view.add(Attached::Object(k), mesh, Transform::default(), color);
+            view.add(
+                Attached::Object(k, Transform::default()),
+                mesh,
+                Transform::default(),
+                color,
+            );
+            if let (Some(tag), ObjectShape::Box { size }) = (&object.tag, &shape) {
+                view.add_tag(k, tag, size[2] / 2.0);
+            }
         }
         view
+    }
+
+    /// `tag` printed on object `k`'s face `height` above its centre, facing +z.
+    fn add_tag(&mut self, k: usize, tag: &PrintedTag, height: f64) {
+        let Some(cells) = embody_vision::tag36h11_cells(tag.id) else {
+            return; // refused when the scene was checked
+        };
+        let cell = tag.size_m / embody_vision::TAG_BLACK_CELLS as f64;
+        let last = embody_vision::TAG_CELLS - 1;
+        // Printed rows count down from the top (+y); the grid counts up.
+        let (black, white) =
+            TriMesh::grid(embody_vision::TAG_CELLS, cell, |i, j| cells[last - j][i]);
+        let on_face = Transform::from_xyz_rpy([0.0, 0.0, height + PRINT_M], [0.0; 3]);
+        self.add(
+            Attached::Object(k, on_face),
+            black,
+            Transform::default(),
+            TAG_BLACK,
+        );
+        self.add(
+            Attached::Object(k, on_face),
+            white,
+            Transform::default(),
+            TAG_WHITE,
+        );
     }
 
     fn add(&mut self, attached: Attached, mesh: TriMesh, pose: Transform, color: [f32; 3]) {
@@ -136,15 +175,16 @@ impl SceneView {
                 Attached::Joint(joint, local) => {
                     drawable.pose = self.data.world_from_joint[*joint].mul(local);
                 }
-                Attached::Object(k) => {
+                Attached::Object(k, local) => {
                     if let Some(p) = poses.get(*k) {
                         let rotation = UnitQuaternion::from_quaternion(Quaternion::new(
                             p[6], p[3], p[4], p[5],
                         ));
-                        drawable.pose = Transform::new(
+                        let object = Transform::new(
                             *rotation.to_rotation_matrix().matrix(),
                             Vec3::new(p[0], p[1], p[2]),
                         );
+                        drawable.pose = object.mul(local);
                     }
                 }
             }

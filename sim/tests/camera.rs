@@ -282,10 +282,10 @@ fn a_bad_camera_is_refused_with_its_key() {
 
 #[test]
 fn a_coloured_box_is_found_where_it_is_from_rgb_d() {
-    use embody_perception::vision::{ColorTarget, find_by_color};
     use embody_sim::objects::{Object, ObjectShape};
     use embody_sim::view::{SceneView, look_at};
     use embody_sim::{Environment, StaticBox};
+    use embody_vision::{ColorTarget, find_by_color};
     let model = Arc::new(embody_model::robots::load("arm7", None).expect("arm7"));
     let table = StaticBox {
         center: [-0.45, 0.15, 0.1],
@@ -380,4 +380,80 @@ fn in_lockstep_every_frame_is_drawn_and_runs_repeat_exactly() {
         a.rgb == b.rgb && a.depth == b.depth,
         "two runs drew different images"
     );
+}
+
+#[test]
+fn a_printed_tag_is_found_at_its_pose() {
+    use embody_sim::objects::{Object, ObjectShape, PrintedTag};
+    use embody_sim::view::{SceneView, look_at};
+    use embody_sim::{Environment, StaticBox};
+    use embody_vision::TagDetector;
+    use nalgebra::UnitQuaternion;
+    let model = Arc::new(embody_model::robots::load("arm7", None).expect("arm7"));
+    let lens = Intrinsics::from_fov(WIDTH, HEIGHT, 60f64.to_radians());
+    let mut detector = TagDetector::new(WIDTH, HEIGHT).expect("a detector");
+    let size = 0.04;
+    // The box on the table, turned; the camera about 0.5 m from the tag, from above
+    // and from the sides.
+    for (at, yaw, eye) in [
+        ([-0.45, 0.0, 0.225], 0.0, [-0.45, 0.0, 0.725]),
+        ([-0.45, 0.05, 0.225], 0.5, [-0.2, -0.2, 0.6]),
+        ([-0.5, -0.1, 0.225], -0.4, [-0.75, 0.1, 0.62]),
+        ([-0.4, 0.2, 0.225], 1.2, [-0.1, 0.3, 0.55]),
+    ] {
+        let object = Object {
+            rpy_rad: [0.0, 0.0, yaw],
+            tag: Some(PrintedTag {
+                id: 7,
+                size_m: size,
+            }),
+            ..Object::new("box", ObjectShape::Box { size: [0.05; 3] }, at)
+        };
+        let environment = Environment {
+            boxes: vec![StaticBox {
+                center: [-0.45, 0.15, 0.1],
+                size: [0.4, 0.7, 0.2],
+                yaw_rad: 0.0,
+                rpy_rad: None,
+            }],
+            objects: vec![object],
+            ..Environment::default()
+        };
+        let mut view = SceneView::new(model.clone(), &environment);
+        let mut raster = Rasterizer::new(WIDTH, HEIGHT, lens, Lighting::default());
+        let mut im = image();
+        let q = model.neutral_configuration();
+        let turn = UnitQuaternion::from_euler_angles(0.0, 0.0, yaw);
+        let c = turn.coords;
+        let items = view.place(q.as_slice(), &[[at[0], at[1], at[2], c.x, c.y, c.z, c.w]]);
+        // Looking straight down needs a direction to call up.
+        let eye = look_at(eye, [at[0], at[1], at[2]])
+            .or_else(|| look_at([eye[0] + 1e-3, eye[1], eye[2]], at))
+            .expect("aimed");
+        raster.render(&eye, items, &mut im);
+        let tags = detector
+            .detect(&im, &lens, &eye, &|_| Some(size))
+            .expect("detects");
+        assert_eq!(tags.len(), 1, "one tag in view, found {tags:?}");
+        let tag = &tags[0];
+        assert_eq!(tag.id, 7);
+        // The tag's frame: the box's, on its top face.
+        let truth = Transform::new(
+            *turn.to_rotation_matrix().matrix(),
+            Vec3::new(at[0], at[1], at[2] + 0.025 + 2e-4),
+        );
+        let miss = (tag.world_from_tag.translation - truth.translation).norm();
+        let cos = ((tag.world_from_tag.rotation.transpose() * truth.rotation).trace() - 1.0) / 2.0;
+        let angle = cos.clamp(-1.0, 1.0).acos().to_degrees();
+        let q = UnitQuaternion::from_matrix(&tag.world_from_tag.rotation);
+        eprintln!(
+            "tag at {at:?} yaw {yaw}: {:.1} mm, {angle:.2}° off, reprojection {:.2} px, confidence {:.2}, yaw seen {:.3}",
+            miss * 1e3,
+            tag.reprojection_px,
+            tag.confidence,
+            q.euler_angles().2
+        );
+        assert!(miss < 0.005, "tag {:.1} mm from the truth", miss * 1e3);
+        assert!(angle < 1.0, "tag turned {angle:.2}° from the truth");
+    }
 }

@@ -7,8 +7,6 @@
 //! [`ContactDetector`] (force or kinematics, debounced), [`BaseEstimator`] (leg odometry
 //! fused with the IMU) and [`SensorHealth`] (staleness and outliers). None allocates after
 //! construction. Each is tested against synthetic signals with known ground truth.
-//!
-//! Off the loop, [`vision`] finds objects in camera images (by colour, from RGB-D).
 
 mod attitude;
 mod base;
@@ -16,7 +14,6 @@ mod contact;
 mod estimator;
 mod health;
 mod joint_velocity;
-pub mod vision;
 
 pub use attitude::{AttitudeConfig, AttitudeFilter};
 pub use base::{BaseConfig, BaseEstimator, BaseInputs, FootKinematics};

@@ -27,6 +27,7 @@ pub mod demonstrate;
 mod drive;
 mod error;
 mod lockstep;
+pub mod look;
 pub mod policy_driver;
 pub mod policy_eval;
 mod policy_outcome;

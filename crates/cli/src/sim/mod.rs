@@ -1,8 +1,9 @@
-//! `embody sim bench|run`: the simulator from the command line.
+//! `embody sim bench|run|look`: the simulator from the command line.
 
 use clap::Subcommand;
 
 mod bench;
+mod look;
 mod run;
 
 /// The `sim` subcommands.
@@ -13,6 +14,9 @@ pub enum SimCommand {
     /// Run a scenario file in lockstep (or real time) under the loop holding the initial
     /// posture, inject its faults, and optionally record the states.
     Run(run::RunArgs),
+    /// One frame from a scenario's camera at its start: write it, find its AprilTags,
+    /// and say where the scene puts them.
+    Look(look::LookArgs),
 }
 
 /// Runs a `sim` subcommand.
@@ -20,5 +24,6 @@ pub fn run(command: SimCommand) -> crate::error::Result {
     match command {
         SimCommand::Bench(args) => bench::run(&args),
         SimCommand::Run(args) => run::run(&args),
+        SimCommand::Look(args) => look::run(&args),
     }
 }
