@@ -26,6 +26,8 @@ echo "== third-party peer: MuJoCo 4.0 in the same scenes (incline, drop, stack, 
 scripts/test_mujoco_objects.sh "$bin"
 echo "== third-party peer: OpenCV's ArUco AprilTag detector and solvePnP on embody's rendered tags"
 scripts/test_tags.sh "$bin"
+echo "== example: pick_seen finds the tagged box with its camera and places it, 50 seeds (≥ 95 %)"
+scripts/test_pick_seen.sh "$bin"
 echo "== third-party peer: OpenSSL on embody's signed firmware images"
 scripts/test_fw_openssl.sh "$bin"
 echo "all tests passed in $(( $(date +%s) - start )) s"

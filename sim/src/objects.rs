@@ -193,6 +193,40 @@ pub struct Object {
     /// box's. Default none.
     #[serde(default)]
     pub tag: Option<PrintedTag>,
+    /// Where it starts drawn afresh for each run's seed ([`Environment::placed`]).
+    /// Default none: where `position_m` and `rpy_rad` put it.
+    #[serde(default)]
+    pub random: Option<RandomPlacement>,
+}
+
+/// Offsets drawn for each run's seed, each uniformly within its range, added to an
+/// object's `position_m` and to its yaw. A range left out is no offset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RandomPlacement {
+    /// Along x (m).
+    pub x_m: [f64; 2],
+    /// Along y (m).
+    pub y_m: [f64; 2],
+    /// About the vertical (rad).
+    pub yaw_rad: [f64; 2],
+}
+
+impl RandomPlacement {
+    fn check(&self) -> Result<(), String> {
+        for (key, [lo, hi], limit) in [
+            ("x_m", self.x_m, 10.0),
+            ("y_m", self.y_m, 10.0),
+            ("yaw_rad", self.yaw_rad, std::f64::consts::PI),
+        ] {
+            if !(lo.is_finite() && hi.is_finite() && lo <= hi && lo >= -limit && hi <= limit) {
+                return Err(format!(
+                    "random.{key} [{lo}, {hi}]: a range from low to high within ±{limit}"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// An AprilTag 36h11 printed on an object.
@@ -270,6 +304,7 @@ impl Object {
             fixed: false,
             color: None,
             tag: None,
+            random: None,
         }
     }
 
@@ -361,6 +396,30 @@ pub fn bounce_damping(e: f64, omega: f64, dt: f64) -> Option<f64> {
 }
 
 impl Environment {
+    /// This environment with each object that asks for it ([`Object::random`]) placed
+    /// by `seed`: the same seed, the same places.
+    pub fn placed(&self, seed: u64) -> Environment {
+        use rand::{Rng, SeedableRng};
+        let mut placed = self.clone();
+        // Its own stream: the sensors' noise does not shift with the objects.
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed ^ 0x006f_626a_6563_7473);
+        let mut draw = |[lo, hi]: [f64; 2]| {
+            if hi > lo {
+                rng.random_range(lo..=hi)
+            } else {
+                lo
+            }
+        };
+        for object in &mut placed.objects {
+            if let Some(r) = object.random {
+                object.position_m[0] += draw(r.x_m);
+                object.position_m[1] += draw(r.y_m);
+                object.rpy_rad[2] += draw(r.yaw_rad);
+            }
+        }
+        placed
+    }
+
     /// Reads the mesh of every object that names one (its path relative to `folder`,
     /// the scenario's or task file's); on failure the object's key and why.
     pub fn load_meshes(&mut self, folder: &Path) -> Result<(), (String, String)> {
@@ -1240,6 +1299,9 @@ fn free_body(object: &Object, index: usize) -> Result<Body, String> {
     let shape = object.geometry()?;
     if let Some(tag) = &object.tag {
         tag.check(&shape)?;
+    }
+    if let Some(random) = &object.random {
+        random.check()?;
     }
     let (solid, volume, unit_inertia, reach) = match &shape {
         ObjectShape::Hull(mesh) => hull_body(mesh)?,

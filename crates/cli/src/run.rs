@@ -112,6 +112,14 @@ pub fn run(args: &RunArgs) -> Result {
             None => failed.push(format!("{}: no task ran", unit.name)),
         }
     }
+    if report.units.len() > 1 && !args.json {
+        let n = report.units.len();
+        let ok = n - failed.len();
+        println!(
+            "{ok} of {n} units succeeded ({:.0} %)",
+            100.0 * ok as f64 / n as f64
+        );
+    }
     args.viz.linger();
     if failed.is_empty() {
         Ok(())

@@ -15,7 +15,10 @@ use std::sync::Arc;
 use embody_control::{Interpolation, JointPoint, Segment};
 
 use crate::motion::{Chain, JointMove, Motion};
-use crate::plan::{Action, Condition, Plan, PolicyStep, PoseMotion, RobotInfo, Step};
+use crate::plan::{
+    Action, Condition, Plan, PolicyStep, PoseMotion, Relative, RobotInfo, Step, plan_pose,
+};
+use embody_model::{Data, frame_placements};
 
 /// Streaming period and lead.
 const SEGMENT_S: f64 = 0.01;
@@ -38,9 +41,27 @@ pub struct Observation<'a> {
     /// The scene objects' poses `[x y z qx qy qz qw]`, in [`RobotInfo::objects`]'
     /// order (empty when they are not seen: a `wait_until` on one is then skipped).
     pub objects: &'a [[f64; 7]],
+    /// Where the cameras last saw each object of [`RobotInfo::seen`], in its order
+    /// (`None`: not seen yet).
+    pub seen: &'a [Option<SeenObject>],
     /// The loop faulted, with this cause.
     pub fault: Option<&'a str>,
 }
+
+/// Where the cameras last saw an object.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SeenObject {
+    /// Its pose in the world, `x y z qx qy qz qw` (a tag's frame; the world's axes for
+    /// an object found by colour).
+    pub pose: [f64; 7],
+    /// When the image it was seen in was captured (s, loop time).
+    pub captured_s: f64,
+    /// How much to trust it, 0–1.
+    pub confidence: f64,
+}
+
+/// How recently an object must have been seen for a `seen` condition to hold (s).
+pub const SEEN_FRESH_S: f64 = 0.5;
 
 /// How a step ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -336,6 +357,12 @@ impl Executor {
                 obs.tau.get(joint).is_some_and(|t| t.abs() > threshold)
             }
             Condition::Contact { sensor } => obs.contacts & (1 << sensor) != 0,
+            Condition::Seen { object } => obs
+                .seen
+                .get(object)
+                .copied()
+                .flatten()
+                .is_some_and(|s| obs.now_s - s.captured_s <= SEEN_FRESH_S),
             Condition::ObjectNear {
                 object,
                 position,
@@ -397,7 +424,12 @@ impl Executor {
     /// The motion a leaf starts at `start_s`: the checked one, its approach re-planned
     /// when the reference there is not where it was checked to start; with how far
     /// that was.
-    fn start_motion(&mut self, action: &Action, start_s: f64) -> (Option<usize>, Option<f64>) {
+    fn start_motion(
+        &mut self,
+        action: &Action,
+        start_s: f64,
+        obs: &Observation<'_>,
+    ) -> Result<(Option<usize>, Option<f64>), String> {
         let from = self.sample(start_s);
         let q = &from.q[..self.n];
         let joint_move = |m: &JointMove| -> (Box<dyn Motion>, f64) {
@@ -412,6 +444,51 @@ impl Executor {
             Action::MoveJoints { motion, .. } | Action::Gripper { motion, .. } => {
                 joint_move(motion)
             }
+            Action::MovePose {
+                frame,
+                position,
+                rpy,
+                relative_to: Some(relative),
+                speed,
+                motion: PoseMotion::AtStart { line },
+            } => {
+                let (at, turn, what) = match relative {
+                    Relative::Start => {
+                        let mut data = Data::new(&self.robot.model);
+                        frame_placements(&self.robot.model, &mut data, q);
+                        let here = data.world_from_frame[frame.0].translation;
+                        let at = [0, 1, 2].map(|i| here[i] + position[i]);
+                        let what = format!("from [{:.3}, {:.3}, {:.3}]", here.x, here.y, here.z);
+                        (at, *rpy, what)
+                    }
+                    Relative::Seen(k) => {
+                        let name = self.robot.seen.get(*k).map_or("?", String::as_str);
+                        let seen = (obs.seen.get(*k).copied().flatten())
+                            .ok_or_else(|| format!("'{name}' has not been seen"))?;
+                        let (at, turn) = seen_target(&seen, *position, *rpy);
+                        let p = seen.pose;
+                        let what =
+                            format!("'{name}' seen at [{:.3}, {:.3}, {:.3}]", p[0], p[1], p[2]);
+                        (at, turn, what)
+                    }
+                };
+                let motion =
+                    plan_pose(&self.robot, *frame, q, at, turn, *line, *speed).map_err(|e| {
+                        format!(
+                            "{what}: no way to [{:.3}, {:.3}, {:.3}]: {e}",
+                            at[0], at[1], at[2]
+                        )
+                    })?;
+                match motion {
+                    PoseMotion::Joints(m) => (Box::new(m) as Box<dyn Motion>, 0.0),
+                    PoseMotion::Line(path) => (Box::new(path) as Box<dyn Motion>, 0.0),
+                    PoseMotion::AtStart { .. } => return Ok((None, None)),
+                }
+            }
+            Action::MovePose {
+                motion: PoseMotion::AtStart { .. },
+                ..
+            } => return Ok((None, None)),
             Action::MovePose {
                 motion: PoseMotion::Joints(m),
                 ..
@@ -440,7 +517,7 @@ impl Executor {
                     )
                 }
             }
-            _ => return (None, None),
+            _ => return Ok((None, None)),
         };
         let owner = self.next_owner;
         self.next_owner += 1;
@@ -449,7 +526,7 @@ impl Executor {
             start_s,
             motion,
         });
-        (Some(owner), (off > SAME_START).then_some(off))
+        Ok((Some(owner), (off > SAME_START).then_some(off)))
     }
 
     /// Advances one step; `Some(outcome)` when it ended.
@@ -492,18 +569,21 @@ impl Executor {
                     start_s: now,
                     child: Box::new(Run::NotStarted),
                 },
-                action => match self.start_motion(action, start_s) {
-                    (Some(motion), replanned_from) => Run::Leaf {
+                action => match self.start_motion(action, start_s, obs) {
+                    Ok((Some(motion), replanned_from)) => Run::Leaf {
                         start_s,
                         motion: Some(motion),
                         replanned_from,
                     },
                     // Waits and holds count from now.
-                    (None, _) => Run::Leaf {
+                    Ok((None, _)) => Run::Leaf {
                         start_s: now,
                         motion: None,
                         replanned_from: None,
                     },
+                    Err(reason) => {
+                        return self.report(step, now, now, t0, Outcome::Failed(reason));
+                    }
                 },
             };
         }
@@ -717,4 +797,32 @@ fn leaf_motion(run: &Run) -> Option<usize> {
         Run::Leaf { motion, .. } => *motion,
         _ => None,
     }
+}
+
+/// Where a pose given in a seen object's frame (`position`, and `rpy` if given) is in
+/// the world: its position, and its roll, pitch, yaw when `rpy` was given.
+fn seen_target(
+    seen: &SeenObject,
+    position: [f64; 3],
+    rpy: Option<[f64; 3]>,
+) -> ([f64; 3], Option<[f64; 3]>) {
+    let p = seen.pose;
+    let object = nalgebra::Isometry3::from_parts(
+        nalgebra::Translation3::new(p[0], p[1], p[2]),
+        nalgebra::UnitQuaternion::from_quaternion(nalgebra::Quaternion::new(
+            p[6], p[3], p[4], p[5],
+        )),
+    );
+    let [r, pi, y] = rpy.unwrap_or([0.0; 3]);
+    let offset = nalgebra::Isometry3::from_parts(
+        nalgebra::Translation3::new(position[0], position[1], position[2]),
+        nalgebra::UnitQuaternion::from_euler_angles(r, pi, y),
+    );
+    let target = object * offset;
+    let t = target.translation.vector;
+    let turn = rpy.map(|_| {
+        let (r, p, y) = target.rotation.euler_angles();
+        [r, p, y]
+    });
+    ([t.x, t.y, t.z], turn)
 }

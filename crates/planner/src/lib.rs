@@ -15,8 +15,10 @@ pub mod plan;
 pub mod scurve;
 pub mod task;
 
-pub use executor::{Executor, Observation, Outcome, Progress, Status, StepReport};
+pub use executor::{
+    Executor, Observation, Outcome, Progress, SEEN_FRESH_S, SeenObject, Status, StepReport,
+};
 pub use motion::{Chain, JointMove, LineOptions, LinePath, Motion, MotionError, chain_joints};
-pub use plan::{Action, Condition, Plan, PolicyStep, PoseMotion, RobotInfo, Step, check};
+pub use plan::{Action, Condition, Plan, PolicyStep, PoseMotion, Relative, RobotInfo, Step, check};
 pub use scurve::{Limits, SCurve};
 pub use task::{MAX_TASK_BYTES, RawTask, Source, TaskError};

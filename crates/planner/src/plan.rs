@@ -53,6 +53,22 @@ pub enum Condition {
         /// Sensor index.
         sensor: usize,
     },
+    /// The cameras have seen this object ([`RobotInfo::seen`]) lately.
+    Seen {
+        /// Its index in [`RobotInfo::seen`].
+        object: usize,
+    },
+}
+
+/// What a `move_pose` target is relative to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Relative {
+    /// Where the frame is when the step starts: `position` is an offset along the
+    /// world's axes (`rpy` stays the world's).
+    Start,
+    /// A seen object ([`RobotInfo::seen`], by index): `position` and `rpy` are in its
+    /// frame, where it was last seen when the step starts.
+    Seen(usize),
 }
 
 /// A pose move as checked: a joint-space move to the IK solution, or a sampled line.
@@ -62,6 +78,12 @@ pub enum PoseMotion {
     Joints(JointMove),
     /// A straight line of the frame, sampled through IK.
     Line(LinePath),
+    /// Relative to where the frame is or where an object was last seen: planned when
+    /// the step starts (a straight line when `line`).
+    AtStart {
+        /// A straight line rather than a joint-space move.
+        line: bool,
+    },
 }
 
 /// What a step does.
@@ -84,6 +106,8 @@ pub enum Action {
         position: [f64; 3],
         /// Target roll, pitch, yaw (rad); keep the current orientation if absent.
         rpy: Option<[f64; 3]>,
+        /// What `position` (and `rpy`) are relative to; the world when `None`.
+        relative_to: Option<Relative>,
         /// Fraction of the bounds.
         speed: f64,
         /// The motion as checked.
@@ -227,6 +251,9 @@ pub struct RobotInfo {
     /// The scene's objects by name, in the order their poses are observed (none
     /// unless given: [`RobotInfo::with_objects`]).
     pub objects: Vec<String>,
+    /// The objects the cameras look for, by name, in the order they are observed (none
+    /// unless given: [`RobotInfo::with_seen`]).
+    pub seen: Vec<String>,
 }
 
 impl RobotInfo {
@@ -271,7 +298,15 @@ impl RobotInfo {
             gripper,
             sensors,
             objects: Vec::new(),
+            seen: Vec::new(),
         }
+    }
+
+    /// This view with the objects its cameras look for named (in the order they are
+    /// observed).
+    pub fn with_seen(mut self, seen: Vec<String>) -> RobotInfo {
+        self.seen = seen;
+        self
     }
 
     /// This view with the scene's objects named (in the order they are observed).
@@ -433,9 +468,15 @@ impl<'a> Checker<'a> {
             c.force_above_n.is_some(),
             c.contact.is_some(),
             c.position.is_some(),
+            c.seen.is_some(),
         ];
         if forms.iter().filter(|f| **f).count() != 1 {
-            return Err(self.source.error(span, "a condition has exactly one of `near` (with `joint`), `force_above_n` (with `joint`), `contact` or `position` (with `object`)"));
+            return Err(self.source.error(span, "a condition has exactly one of `near` (with `joint`), `force_above_n` (with `joint`), `contact`, `position` (with `object`) or `seen`"));
+        }
+        if let Some(name) = &c.seen {
+            return Ok(Condition::Seen {
+                object: self.seen_object(name, span)?,
+            });
         }
         if let Some(position) = c.position {
             return self.object_condition(c, position, span);
@@ -488,6 +529,23 @@ impl<'a> Checker<'a> {
                 threshold: numbers::force("force_above_n", threshold).map_err(bad)?,
             },
             _ => unreachable!("one form checked above"),
+        })
+    }
+
+    /// The index of the seen object `name`.
+    fn seen_object(&self, name: &str, span: std::ops::Range<usize>) -> Result<usize, TaskError> {
+        (self.robot.seen.iter().position(|o| o == name)).ok_or_else(|| {
+            self.source.error(
+                span,
+                if self.robot.seen.is_empty() {
+                    format!("no seen object named '{name}': the task looks for none (declare it in [[seen]], with the camera that looks for it)")
+                } else {
+                    format!(
+                        "no seen object named '{name}' (the task looks for: {})",
+                        self.robot.seen.join(", ")
+                    )
+                },
+            )
         })
     }
 
@@ -606,7 +664,7 @@ impl<'a> Checker<'a> {
         // Which keys each skill takes; any other key given is an error.
         let allowed: &[&str] = match skill {
             "move_joints" => &["posture", "joints", "speed"],
-            "move_pose" => &["frame", "position", "rpy", "path", "speed"],
+            "move_pose" => &["frame", "position", "rpy", "path", "speed", "relative_to"],
             "hold" | "wait" => &["seconds"],
             "gripper" => &["action", "force_n"],
             "wait_until" => &["condition", "timeout_s"],
@@ -629,6 +687,7 @@ impl<'a> Checker<'a> {
             ("position", r.position.is_some()),
             ("rpy", r.rpy.is_some()),
             ("path", r.path.is_some()),
+            ("relative_to", r.relative_to.is_some()),
             ("seconds", r.seconds.is_some()),
             ("action", r.action.is_some()),
             ("force_n", r.force_n.is_some()),
@@ -747,9 +806,32 @@ impl<'a> Checker<'a> {
                             .error(span, format!("path '{other}': `line` or `free`")));
                     }
                 };
-                let motion = plan_pose(self.robot, frame, q, position, rpy, line, speed).map_err(
-                    |reason| err(format!("move_pose to {}: {reason}", shown3(position))),
-                )?;
+                let relative_to = match &r.relative_to {
+                    Some(to) if to.get_ref() == "start" => Some(Relative::Start),
+                    Some(to) => {
+                        let Some(name) = to.get_ref().strip_prefix("object:") else {
+                            return Err(self.source.error(
+                                to.span(),
+                                format!(
+                                    "relative_to '{}': `start` (where the frame is) or `object:<name>` (a [[seen]] object)",
+                                    to.get_ref()
+                                ),
+                            ));
+                        };
+                        Some(Relative::Seen(self.seen_object(name, to.span())?))
+                    }
+                    None => None,
+                };
+                // Relative to where the frame is or to a seen object, where it goes is
+                // known when it starts: the steps after it are checked from where the
+                // steps before it left the robot, and start from wherever it ends.
+                let motion = if relative_to.is_some() {
+                    PoseMotion::AtStart { line }
+                } else {
+                    plan_pose(self.robot, frame, q, position, rpy, line, speed).map_err(
+                        |reason| err(format!("move_pose to {}: {reason}", shown3(position))),
+                    )?
+                };
                 match &motion {
                     PoseMotion::Joints(m) => {
                         self.motion_time(skill, m.duration(), span.clone())?;
@@ -757,6 +839,7 @@ impl<'a> Checker<'a> {
                             q[*j] = *v;
                         }
                     }
+                    PoseMotion::AtStart { .. } => {}
                     PoseMotion::Line(path) => {
                         self.line_budget(path, span.clone())?;
                         self.motion_time(skill, path.duration(), span.clone())?;
@@ -771,6 +854,7 @@ impl<'a> Checker<'a> {
                     frame,
                     position,
                     rpy,
+                    relative_to,
                     speed,
                     motion,
                 }

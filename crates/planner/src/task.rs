@@ -1,6 +1,8 @@
 //! Task files. A task is a tree of steps — `sequence`, `parallel`, `retry`, `timeout`,
 //! and an `if` guard on any step — over skills: `move_joints`, `move_pose`, `hold`,
-//! `wait`, `gripper`, `wait_until`. Loading checks the file against the robot before
+//! `wait`, `gripper`, `wait_until`. A `move_pose` may be relative to where the frame is
+//! (`relative_to = "start"`) or to an object the cameras see (`relative_to =
+//! "object:box"`), planned when it starts. Loading checks the file against the robot before
 //! anything moves: unknown skills and keys, bad joint or frame names, out-of-limit
 //! targets and unreachable poses are reported with the file, the line and the reason.
 //!
@@ -49,6 +51,10 @@ pub struct RawStep {
     pub rpy: Option<Spanned<[f64; 3]>>,
     /// `move_pose`: `line` (straight) or `free` (joint space). Default `free`.
     pub path: Option<Spanned<String>>,
+    /// `move_pose`: `start`: `position` is an offset from where the frame is when the
+    /// step starts; `object:<name>`: `position` and `rpy` are in that seen object's
+    /// frame, where the cameras last saw it when the step starts.
+    pub relative_to: Option<Spanned<String>>,
     /// `hold`, `wait`, `timeout`: seconds.
     pub seconds: Option<Spanned<f64>>,
     /// `gripper`: `open` or `close`.
@@ -89,6 +95,8 @@ pub struct RawCondition {
     pub object: Option<String>,
     /// … within `tolerance` of this position in the world (m).
     pub position: Option<[f64; 3]>,
+    /// Seen form: a `[[seen]]` object the cameras have seen in the last half second.
+    pub seen: Option<String>,
 }
 
 /// A task file as written.
@@ -102,6 +110,11 @@ pub struct RawTask {
     /// The scene the task is written for: the simulator's `[environment]` (ground,
     /// static boxes, objects) as a scenario gives it, read by the runtime.
     pub environment: Option<Spanned<toml::Value>>,
+    /// Cameras the simulator adds for the task (`[[cameras]]`, as a scenario gives
+    /// them), read by the runtime.
+    pub cameras: Option<Spanned<toml::Value>>,
+    /// Objects the task looks for with its cameras (`[[seen]]`), read by the runtime.
+    pub seen: Option<Spanned<toml::Value>>,
     /// Extra named postures: name → joint → value.
     #[serde(default)]
     pub postures: BTreeMap<String, Spanned<BTreeMap<String, f64>>>,

@@ -6,7 +6,8 @@
 use embody_control::{JointPoint, Segment};
 use embody_model::robots;
 use embody_planner::{
-    Action, Executor, Observation, Outcome, PoseMotion, RobotInfo, Source, Status, check,
+    Action, Executor, Observation, Outcome, PoseMotion, RobotInfo, SeenObject, Source, Status,
+    check,
 };
 
 struct IdealLoop {
@@ -14,6 +15,8 @@ struct IdealLoop {
     reference: JointPoint,
     now: f64,
     segments: Vec<Segment>,
+    /// Where the cameras saw the task's one seen object, `box`.
+    seen: [Option<SeenObject>; 1],
 }
 
 fn start(text: &str) -> IdealLoop {
@@ -21,13 +24,14 @@ fn start(text: &str) -> IdealLoop {
     let raw = source.parse().expect("parses");
     let model = robots::load("arm7", None).expect("arm7");
     let q0 = vec![0.0, 0.3, 0.0, -1.0, 0.0, 0.8, 0.0, 0.02];
-    let robot = RobotInfo::new(model, Vec::new());
+    let robot = RobotInfo::new(model, Vec::new()).with_seen(vec!["box".into()]);
     let plan = check(&source, &raw, &robot, &q0).expect("checks");
     IdealLoop {
         executor: Executor::new(plan, robot, &q0),
         reference: JointPoint::at_rest(&q0),
         now: 0.0,
         segments: Vec::new(),
+        seen: [None],
     }
 }
 
@@ -43,6 +47,7 @@ impl IdealLoop {
                 tau: &[0.0; 8],
                 contacts: 0,
                 objects: &[],
+                seen: &self.seen,
                 fault,
             },
             &mut out,
@@ -224,6 +229,7 @@ fn a_reading_just_outside_a_stop_starts_the_motion_at_the_stop() {
         reference: JointPoint::at_rest(&reading),
         now: 0.0,
         segments: Vec::new(),
+        seen: [None],
     };
     assert_eq!(ideal.run(5.0), Status::Succeeded);
     assert!(
@@ -234,11 +240,7 @@ fn a_reading_just_outside_a_stop_starts_the_motion_at_the_stop() {
 
 /// Where arm7's tool is at `q`.
 fn tcp_at(q: &[f64]) -> [f64; 3] {
-    let model = robots::load("arm7", None).expect("arm7");
-    let mut data = embody_model::Data::new(&model);
-    embody_model::frame_placements(&model, &mut data, q);
-    let t = data.world_from_frame[model.frame_id("tcp").expect("tcp").0].translation;
-    [t[0], t[1], t[2]]
+    tcp_pose(q).translation.into()
 }
 
 /// The checked line of the task's step `k` (a `move_pose` with `path = "line"`).
@@ -297,4 +299,141 @@ fn what_runs_is_what_was_checked_and_a_changed_start_replans_only_the_approach()
             assert_eq!(end.q[j], checked_end[j], "joint {j}");
         }
     }
+}
+
+/// The tcp's placement at `q`.
+fn tcp_pose(q: &[f64]) -> embody_model::spatial::Transform {
+    let model = robots::load("arm7", None).expect("arm7");
+    let mut data = embody_model::Data::new(&model);
+    embody_model::frame_placements(&model, &mut data, q);
+    data.world_from_frame[model.frame_id("tcp").expect("tcp").0]
+}
+
+const OVER_THE_BOX: &str = r#"
+[[steps]]
+skill = "move_joints"
+joints = { joint2 = 0.5, joint4 = -2.0, joint6 = -1.64 }
+[[steps]]
+name = "over"
+skill = "move_pose"
+frame = "tcp"
+relative_to = "object:box"
+position = [0.0, 0.0, 0.1]
+rpy = [0.0, 3.141592653589793, 0.0]
+[[steps]]
+name = "up"
+skill = "move_pose"
+frame = "tcp"
+relative_to = "start"
+position = [0.0, 0.0, 0.05]
+path = "line"
+"#;
+
+#[test]
+fn a_move_relative_to_a_seen_object_goes_where_it_was_seen_turned_with_it() {
+    let mut run = start(OVER_THE_BOX);
+    // Seen on the table, turned 0.4 rad.
+    let (yaw, at) = (0.4f64, [-0.45, 0.05, 0.25]);
+    run.seen[0] = Some(SeenObject {
+        pose: [
+            at[0],
+            at[1],
+            at[2],
+            0.0,
+            0.0,
+            (yaw / 2.0).sin(),
+            (yaw / 2.0).cos(),
+        ],
+        captured_s: 0.0,
+        confidence: 1.0,
+    });
+    while run.executor.reports().len() < 2 {
+        assert_eq!(run.poll(None), Status::Running);
+    }
+    let reached = tcp_pose(&run.reference.q[..8]);
+    let want = nalgebra::Vector3::new(at[0], at[1], at[2] + 0.1);
+    assert!(
+        (reached.translation - want).norm() < 1e-3,
+        "over the box: {:?}, want {want:?}",
+        reached.translation
+    );
+    // Pointing down, its x axis along the box's turned x (pitch π flips x).
+    let x = reached.rotation.column(0);
+    let z = reached.rotation.column(2);
+    assert!(z.z < -0.999, "pointing down: z axis {z:?}");
+    assert!(
+        (x.x + yaw.cos()).abs() < 1e-3 && (x.y + yaw.sin()).abs() < 1e-3,
+        "x axis {x:?}"
+    );
+    // Then straight up 5 cm from there.
+    assert_eq!(run.run(5.0), Status::Succeeded);
+    let up = tcp_pose(&run.reference.q[..8]);
+    assert!((up.translation - want - nalgebra::Vector3::new(0.0, 0.0, 0.05)).norm() < 1e-3);
+}
+
+#[test]
+fn a_move_relative_to_an_object_not_seen_fails_and_says_so() {
+    let mut run = start(OVER_THE_BOX);
+    let Status::Failed(why) = run.run(10.0) else {
+        panic!("the move cannot run unseen");
+    };
+    assert!(why.contains("'box' has not been seen"), "{why}");
+}
+
+#[test]
+fn waiting_until_seen_holds_on_a_fresh_sighting_only() {
+    let wait = r#"
+[[steps]]
+skill = "wait_until"
+condition = { seen = "box" }
+timeout_s = 1.0
+"#;
+    let sighting = |captured_s| {
+        Some(SeenObject {
+            pose: [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+            captured_s,
+            confidence: 1.0,
+        })
+    };
+    // Seen two seconds before: stale, and nothing newer comes.
+    let mut run = start(wait);
+    run.seen[0] = sighting(-2.0);
+    assert!(matches!(run.run(2.0), Status::Failed(_)));
+    // Seen as it starts.
+    let mut run = start(wait);
+    run.seen[0] = sighting(0.0);
+    assert_eq!(run.run(2.0), Status::Succeeded);
+}
+
+#[test]
+fn seen_objects_and_relative_moves_are_checked_where_they_are_written() {
+    let source = |text: &str| Source::new("t.toml", text);
+    let model = robots::load("arm7", None).expect("arm7");
+    let q0 = vec![0.0, 0.3, 0.0, -1.0, 0.0, 0.8, 0.0, 0.02];
+    let robot = RobotInfo::new(model, Vec::new()).with_seen(vec!["box".into()]);
+    let refused = |text: &str| {
+        let s = source(text);
+        let raw = s.parse().expect("parses");
+        check(&s, &raw, &robot, &q0)
+            .expect_err("refused")
+            .to_string()
+    };
+    let step = |extra: &str| {
+        format!("[[steps]]\nskill = \"move_pose\"\nposition = [0.0, 0.0, 0.1]\n{extra}\n")
+    };
+    let why = refused(&step("relative_to = \"object:cup\""));
+    assert!(
+        why.contains("t.toml:4")
+            && why.contains("no seen object named 'cup' (the task looks for: box)"),
+        "{why}"
+    );
+    let why = refused(&step("relative_to = \"box\""));
+    assert!(
+        why.contains("`start` (where the frame is) or `object:<name>`"),
+        "{why}"
+    );
+    let why = refused("[[steps]]\nskill = \"wait_until\"\ncondition = { seen = \"cup\" }\n");
+    assert!(why.contains("no seen object named 'cup'"), "{why}");
+    let why = refused("[[steps]]\nskill = \"wait\"\nseconds = 1.0\nrelative_to = \"start\"\n");
+    assert!(why.contains("`relative_to` is not a key of wait"), "{why}");
 }

@@ -235,6 +235,11 @@ fn longest_s(step: &Step) -> f64 {
             motion: PoseMotion::Line(path),
             ..
         } => path.duration(),
+        // Planned when it starts.
+        Action::MovePose {
+            motion: PoseMotion::AtStart { .. },
+            ..
+        } => 0.0,
         Action::Hold { seconds } | Action::Wait { seconds } => *seconds,
         Action::WaitUntil { timeout_s, .. } => *timeout_s,
         Action::Policy(p) => p.seconds.unwrap_or(0.0),

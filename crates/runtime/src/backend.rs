@@ -12,6 +12,7 @@ use embody_fleet::Unit;
 use embody_fleet::defaults::{self, DefaultMap};
 use embody_hal::{MockRobot, Robot};
 use embody_model::{Model, robots};
+use embody_sim::camera::CameraConfig;
 use embody_sim::{Environment, LoadedScenario, SensorMounts, SimConfig, SimRobot, lowest_point};
 use nalgebra::DVector;
 
@@ -30,6 +31,8 @@ pub struct Simulator {
     pub initial: Option<DVector<f64>>,
     /// A scenario whose faults are injected on time.
     pub scenario: Option<LoadedScenario>,
+    /// Simulated cameras (a scenario's, or a task's).
+    pub cameras: Vec<CameraConfig>,
     /// Record and show the simulator's true state instead of the loop's estimate.
     pub show_truth: bool,
 }
@@ -42,6 +45,7 @@ impl Simulator {
             environment: scenario.scenario.environment.clone(),
             config: scenario.scenario.sim.clone(),
             initial: Some(scenario.initial_configuration()),
+            cameras: scenario.scenario.cameras.clone(),
             scenario: Some(scenario),
             show_truth: true,
         }
@@ -158,7 +162,7 @@ fn simulated(
     };
     let mut robot = SimRobot::new(
         model.clone(),
-        &sim.environment,
+        &sim.environment.placed(seed),
         config,
         &SensorMounts::detect(model),
     )?;
@@ -177,9 +181,7 @@ fn simulated(
     robot
         .world_mut()
         .set_state(q0.as_slice(), &vec![0.0; model.nv]);
-    if let Some(scenario) = &sim.scenario {
-        robot.add_cameras(&scenario.scenario.cameras, seed)?;
-    }
+    robot.add_cameras(&sim.cameras, seed)?;
     let period_ns = (1e9 / rate_hz).round() as u64;
     Ok(AnyRobot::Sim(Box::new(SimBackend::new(
         robot,

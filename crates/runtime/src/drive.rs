@@ -31,13 +31,16 @@ pub struct Poll<'a> {
     pub scene: &'a Scene,
 }
 
-/// The scene's objects: their names and their poses as last seen.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// The scene's objects: their names and their poses as last seen; and the robot's
+/// cameras, to read their images.
+#[derive(Clone, Debug, Default)]
 pub struct Scene {
     /// Names, in the simulator's order.
     pub names: Vec<String>,
     /// Poses `[x y z qx qy qz qw]` (m), in the same order.
     pub poses: Vec<[f64; 7]>,
+    /// The cameras: what each is, and its images.
+    pub cameras: Vec<(embody_hal::CameraInfo, embody_hal::ImagePool)>,
 }
 
 impl Scene {
@@ -49,6 +52,12 @@ impl Scene {
                 let mut scene = Scene {
                     names: sim.world().objects().names().to_vec(),
                     poses: Vec::new(),
+                    cameras: (sim.cameras().iter())
+                        .map(|c| {
+                            use embody_hal::Camera;
+                            (c.info().clone(), c.images().clone())
+                        })
+                        .collect(),
                 };
                 view.read(&mut scene.poses);
                 (scene, Some(view))

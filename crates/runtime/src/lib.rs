@@ -35,6 +35,7 @@ mod realtime;
 mod report;
 mod robot;
 mod run_lockstep;
+pub mod seen;
 mod session;
 mod sinks;
 mod task;

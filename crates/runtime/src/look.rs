@@ -105,7 +105,10 @@ pub fn look(
     let info = (config.info(&model)).map_err(|(key, why)| {
         RuntimeError::Invalid(format!("cameras '{}': {key}: {why}", config.name))
     })?;
-    let environment = &scenario.scenario.environment;
+    let environment = &scenario
+        .scenario
+        .environment
+        .placed(scenario.scenario.sim.seed);
     let starts: Vec<Transform> = (environment.objects.iter())
         .map(|o| Transform::from_xyz_rpy(o.position_m, o.rpy_rad))
         .collect();

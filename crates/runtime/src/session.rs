@@ -165,23 +165,34 @@ impl Session {
             Drive::Demonstrate(demo) => &demo.task,
             _ => return Ok(std::borrow::Cow::Borrowed(&self.backend)),
         };
-        let Some(environment) = &task.environment else {
+        if task.environment.is_none() && task.cameras.is_empty() {
             return Ok(std::borrow::Cow::Borrowed(&self.backend));
-        };
+        }
+        let file = task.source.file.display();
         match &self.backend {
-            Backend::Simulator(sim) if sim.environment != Environment::default() => {
-                Err(RuntimeError::Invalid(format!(
-                    "{}: the task gives the scene ([environment]) and so does the simulator's scenario: give it in one of them",
-                    task.source.file.display()
-                )))
-            }
             Backend::Simulator(sim) => {
                 let mut sim = sim.clone();
-                sim.environment = environment.clone();
+                if let Some(environment) = &task.environment {
+                    if sim.environment != Environment::default() {
+                        return Err(RuntimeError::Invalid(format!(
+                            "{file}: the task gives the scene ([environment]) and so does the simulator's scenario: give it in one of them"
+                        )));
+                    }
+                    sim.environment = environment.clone();
+                }
+                for camera in &task.cameras {
+                    if sim.cameras.iter().any(|c| c.name == camera.name) {
+                        return Err(RuntimeError::Invalid(format!(
+                            "{file}: camera '{}' is in the task and in the scenario: name them apart",
+                            camera.name
+                        )));
+                    }
+                    sim.cameras.push(camera.clone());
+                }
                 Ok(std::borrow::Cow::Owned(Backend::Simulator(sim)))
             }
             _ => {
-                observer.note("the task's [environment] is the simulator's scene: this robot does not see it, and the steps that wait on its objects are skipped");
+                observer.note("the task's [environment] and [[cameras]] are the simulator's: this robot does not see them, and the steps that wait on the scene's objects are skipped");
                 Ok(std::borrow::Cow::Borrowed(&self.backend))
             }
         }

@@ -18,11 +18,13 @@ use embody_planner::{
     Executor, Observation, Progress, RawTask, RobotInfo, Source, Status, TaskError, check,
 };
 use embody_sim::Environment;
+use embody_sim::camera::CameraConfig;
 use serde::Deserialize;
 
 use crate::drive::{DriveStatus, Driver, Poll, Series, TaskOutcome};
 use crate::error::RuntimeError;
 use crate::policy_driver::{PolicyDriver, PolicyOutcome, PolicyRun};
+use crate::seen::{Seeing, SeenConfig};
 
 /// A task file, read and parsed.
 #[derive(Clone, Debug)]
@@ -33,6 +35,10 @@ pub struct Task {
     pub raw: RawTask,
     /// The scene it is written for (its `[environment]`, checked): the simulator's.
     pub environment: Option<Environment>,
+    /// Cameras it adds to the simulator (`[[cameras]]`).
+    pub cameras: Vec<CameraConfig>,
+    /// Objects it looks for with the cameras (`[[seen]]`).
+    pub seen: Vec<SeenConfig>,
 }
 
 impl Task {
@@ -60,10 +66,22 @@ impl Task {
             }
             None => None,
         };
+        let cameras: Vec<CameraConfig> = match &raw.cameras {
+            Some(value) => Vec::deserialize(value.get_ref().clone())
+                .map_err(|e| source.error(value.span(), format!("cameras: {}", e.message())))?,
+            None => Vec::new(),
+        };
+        let seen: Vec<SeenConfig> = match &raw.seen {
+            Some(value) => Vec::deserialize(value.get_ref().clone())
+                .map_err(|e| source.error(value.span(), format!("seen: {}", e.message())))?,
+            None => Vec::new(),
+        };
         Ok(Task {
             source,
             raw,
             environment,
+            cameras,
+            seen,
         })
     }
 
@@ -92,6 +110,8 @@ pub struct TaskDriver {
     running: Option<(usize, ControllerKind)>,
     /// The last policy step's outcome.
     policy_outcome: Option<PolicyOutcome>,
+    /// What the cameras see of the task's `[[seen]]` objects.
+    seeing: Option<Seeing>,
 }
 
 impl TaskDriver {
@@ -114,6 +134,7 @@ impl TaskDriver {
             policies: BTreeMap::new(),
             running: None,
             policy_outcome: None,
+            seeing: None,
         }
     }
 }
@@ -139,6 +160,23 @@ fn rejection(events: &[Event]) -> Option<String> {
 }
 
 impl TaskDriver {
+    /// The task's `[[seen]]` objects, checked against the robot's cameras.
+    fn see(&self, poll: &Poll<'_>) -> Result<Seeing, RuntimeError> {
+        let cameras: Vec<String> = (poll.scene.cameras.iter())
+            .map(|(info, _)| info.name.clone())
+            .collect();
+        for (k, object) in self.task.seen.iter().enumerate() {
+            object.check(&cameras).map_err(|(key, reason)| {
+                let span = self.task.raw.seen.as_ref().map_or(0..0, |s| s.span());
+                self.task.source.error(
+                    span,
+                    format!("seen[{k}] ({}): {key}: {reason}", object.name),
+                )
+            })?;
+        }
+        Ok(Seeing::new(&self.task.seen, &poll.scene.cameras))
+    }
+
     /// Starts, steps or ends the policy step running (`running`: its line).
     fn drive_policy(
         &mut self,
@@ -190,6 +228,9 @@ impl Driver for TaskDriver {
                 } else {
                     poll.scene.names.clone()
                 };
+                let seeing = self.see(poll)?;
+                self.info.seen = seeing.names();
+                self.seeing = Some(seeing);
                 let plan = check(&self.task.source, &self.task.raw, &self.info, &start)?;
                 self.name = plan.name.clone();
                 for (line, step) in plan.policy_steps() {
@@ -221,6 +262,13 @@ impl Driver for TaskDriver {
             );
         }
         let cause = fault_cause(poll.events);
+        let seen = match &mut self.seeing {
+            Some(seeing) => {
+                seeing.update(poll.now_s, poll.snapshot.stamp_ns);
+                seeing.found()
+            }
+            None => &[],
+        };
         let status = executor.poll(
             &Observation {
                 now_s: poll.now_s,
@@ -228,6 +276,7 @@ impl Driver for TaskDriver {
                 tau: &poll.snapshot.tau_measured[..n],
                 contacts: poll.snapshot.contacts,
                 objects: &poll.scene.poses,
+                seen,
                 fault: cause.as_deref(),
             },
             &mut self.segments,

@@ -8,5 +8,6 @@ pub mod tags;
 
 pub use color::{ColorTarget, Detection, find_by_color};
 pub use tags::{
-    TAG_BLACK_CELLS, TAG_CELLS, TagDetection, TagDetector, TagError, tag_pose, tag36h11_cells,
+    TAG_BLACK_CELLS, TAG_CELLS, TagDetection, TagDetector, TagError, tag_pose, tag_poses,
+    tag36h11_cells,
 };

@@ -128,8 +128,9 @@ impl TagDetector {
 
     /// The tags in `image` seen through `lens` from `world_from_camera` (OpenCV's
     /// camera axes), each `size_m(id)` across its black square: tags it gives no size
-    /// are left out, the best of any id seen twice is kept. An image of another size
-    /// than the detector's finds nothing.
+    /// are left out, the best of any id seen twice is kept. Of a tag's two poses the
+    /// one whose face lies as the depth image's points do is taken, or without depth the
+    /// better reprojecting. An image of another size than the detector's finds nothing.
     pub fn detect(
         &mut self,
         image: &Image,
@@ -176,7 +177,18 @@ impl TagDetector {
                 let p = d.quad.homography_project(x as f32, y as f32);
                 [f64::from(p.x), f64::from(p.y)]
             });
-            let Some((camera_from_tag, reprojection_px)) = tag_pose(&corners, lens, size_m) else {
+            let poses = tag_poses(&corners, lens, size_m);
+            // With depth, the pose whose face lies as the depth image's does.
+            let by_depth = (poses.len() > 1)
+                .then(|| depth_normal(image, lens, &corners))
+                .flatten()
+                .and_then(|n| {
+                    poses.iter().max_by(|a, b| {
+                        let along = |p: &Transform| p.rotation.column(2).dot(&n);
+                        along(&a.0).total_cmp(&along(&b.0))
+                    })
+                });
+            let Some(&(camera_from_tag, reprojection_px)) = by_depth.or(poses.first()) else {
                 continue;
             };
             let detection = TagDetection {
@@ -207,18 +219,112 @@ pub fn tag_corners(size_m: f64) -> [Vec3; 4] {
 
 /// The pose of a tag `size_m` across whose corners (OpenCV's order) are at `corners`
 /// in the image seen through `lens`, and the RMS reprojection error (px); `None` when
-/// the corners do not make a tag in front of the camera.
+/// the corners do not make a tag in front of the camera. The better reprojecting of
+/// its two poses ([`tag_poses`]).
 pub fn tag_pose(
     corners: &[[f64; 2]; 4],
     lens: &Intrinsics,
     size_m: f64,
 ) -> Option<(Transform, f64)> {
+    tag_poses(corners, lens, size_m).into_iter().next()
+}
+
+/// Both poses of a tag that fit its corners, the better reprojecting first. A small
+/// square seen nearly face on has two poses that reproject almost alike, its face
+/// tilted either way about the line of sight; which is right the corners alone may
+/// not tell (a depth image does: [`TagDetector::detect`]).
+pub fn tag_poses(corners: &[[f64; 2]; 4], lens: &Intrinsics, size_m: f64) -> Vec<(Transform, f64)> {
     let object = tag_corners(size_m);
     let rays = corners.map(|c| lens.ray(c));
-    let start = planar_pose(&object, &rays)?;
-    let pose = refine(start, &object, corners, lens)?;
-    let error = reprojection_rms(&pose, &object, corners, lens)?;
-    Some((pose, error))
+    let Some(start) = planar_pose(&object, &rays) else {
+        return Vec::new();
+    };
+    let mut poses: Vec<(Transform, f64)> = [Some(start), mirrored(&start)]
+        .into_iter()
+        .flatten()
+        .filter_map(|start| {
+            let pose = refine(start, &object, corners, lens)?;
+            Some((pose, reprojection_rms(&pose, &object, corners, lens)?))
+        })
+        .collect();
+    poses.sort_by(|a, b| a.1.total_cmp(&b.1));
+    // The same minimum reached from both starts is one pose.
+    if poses.len() == 2 && turned_deg(&poses[0].0, &poses[1].0) < 1.0 {
+        poses.pop();
+    }
+    poses
+}
+
+/// The angle between two poses' rotations (degrees).
+fn turned_deg(a: &Transform, b: &Transform) -> f64 {
+    let cos = ((a.rotation.transpose() * b.rotation).trace() - 1.0) / 2.0;
+    cos.clamp(-1.0, 1.0).acos().to_degrees()
+}
+
+/// The normal (camera frame, towards the camera) of the plane through the depth
+/// image's points inside `corners`; `None` without depth there.
+fn depth_normal(image: &Image, lens: &Intrinsics, corners: &[[f64; 2]; 4]) -> Option<Vec3> {
+    if image.depth.len() != image.rgb.len() / 3 {
+        return None;
+    }
+    let (lo, hi) = corners
+        .iter()
+        .fold(([f64::MAX; 2], [f64::MIN; 2]), |(lo, hi), c| {
+            (
+                [lo[0].min(c[0]), lo[1].min(c[1])],
+                [hi[0].max(c[0]), hi[1].max(c[1])],
+            )
+        });
+    let inside = |u: f64, v: f64| {
+        // Same side of all four edges (the quad is convex).
+        let side =
+            |a: [f64; 2], b: [f64; 2]| (b[0] - a[0]) * (v - a[1]) - (b[1] - a[1]) * (u - a[0]);
+        let s: Vec<f64> = (0..4)
+            .map(|k| side(corners[k], corners[(k + 1) % 4]))
+            .collect();
+        s.iter().all(|x| *x > 0.0) || s.iter().all(|x| *x < 0.0)
+    };
+    let mut points = Vec::new();
+    for v in (lo[1].max(0.0) as u32)..=(hi[1].min(f64::from(image.height) - 1.0) as u32) {
+        for u in (lo[0].max(0.0) as u32)..=(hi[0].min(f64::from(image.width) - 1.0) as u32) {
+            let (fu, fv) = (f64::from(u), f64::from(v));
+            let Some(d) = image.depth_at(u, v).filter(|d| d.is_finite() && *d > 0.0) else {
+                continue;
+            };
+            if inside(fu, fv) {
+                points.push(Vec3::from(lens.ray([fu, fv])) * f64::from(d));
+            }
+        }
+    }
+    if points.len() < 12 {
+        return None;
+    }
+    let mean = points.iter().sum::<Vec3>() / points.len() as f64;
+    let spread = points.iter().fold(Mat3::zeros(), |m, p| {
+        m + (p - mean) * (p - mean).transpose()
+    });
+    let eigen = spread.symmetric_eigen();
+    let k = eigen.eigenvalues.imin();
+    let normal = eigen.eigenvectors.column(k).into_owned();
+    // Towards the camera.
+    Some(if normal.dot(&mean) > 0.0 {
+        -normal
+    } else {
+        normal
+    })
+}
+
+/// `pose` with its face tilted the other way about the line of sight to its centre:
+/// where the other pose that reprojects alike lies.
+fn mirrored(pose: &Transform) -> Option<Transform> {
+    let sight = pose.translation.try_normalize(1e-12)?;
+    let normal = pose.rotation.column(2).into_owned();
+    let other = 2.0 * normal.dot(&sight) * sight - normal;
+    let turn = UnitQuaternion::rotation_between(&normal, &other)?;
+    Some(Transform::new(
+        turn.to_rotation_matrix().matrix() * pose.rotation,
+        pose.translation,
+    ))
 }
 
 /// The pose from the homography taking the plane points (z = 0) to the normalised
