@@ -72,6 +72,11 @@ echo "== embody sim run examples/scenarios/objects.toml --rerun save: a simulate
 "$rerun" rrd verify "$work/cameras.rrd"
 "$python" scripts/peers/verify_rerun.py "$work/cameras.rrd" --unit arm7 --cameras "$work/cameras.json"
 
+echo "== embody run examples/tasks/pick_seen.toml --rerun save: what its camera saw"
+"$bin" run examples/tasks/pick_seen.toml --seed 3 --rerun "save=$work/seen.rrd" --json > "$work/seen.json"
+"$rerun" rrd verify "$work/seen.rrd"
+"$python" scripts/peers/verify_rerun.py "$work/seen.rrd" --unit arm7 --seen "$work/seen.json"
+
 echo "== embody run --units 3 --rerun save: a fleet in one recording"
 "$bin" run examples/tasks/pick_and_place.toml --units 3 --rerun "save=$work/fleet.rrd" > /dev/null
 "$rerun" rrd verify "$work/fleet.rrd"

@@ -200,6 +200,50 @@ def check_scene(path, robot, header, states):
     return f", {len(objects)} objects with {arrows} contact force arrows"
 
 
+def check_seen(path, robot, summary):
+    """What the pick_seen task's camera saw: 2D boxes over the overhead camera's images
+    (labelled `box`, inside the image, about the tag's size in pixels) and the box's
+    pose with its axes, on the table top where the task found it, at times the camera
+    captured images."""
+    if summary.get("result") != "succeeded":
+        fail(f"the run did not succeed: {summary.get('result')}")
+    boxes, labels, times = [], [], []
+    for chunk in chunks(path, f"{robot}/cameras/overhead/detections/box"):
+        batch = chunk.to_record_batch()
+        half = column(batch, "Boxes2D:half_sizes")
+        if half is None:
+            continue
+        centers = column(batch, "Boxes2D:centers").to_pylist()
+        label = column(batch, "Boxes2D:labels")
+        labels += [row[0] for row in label.to_pylist()] if label is not None else []
+        boxes += [(c[0], h[0]) for c, h in zip(centers, half.to_pylist())]
+        times += batch.column("sim_time").cast("int64").to_numpy().tolist()
+    if len(boxes) < 5:
+        fail(f"{len(boxes)} detection boxes logged, expected the box seen in several frames")
+    for (c, h) in boxes:
+        if not (0 < c[0] < 640 and 0 < c[1] < 480 and 8 < 2 * h[0] < 120 and 8 < 2 * h[1] < 120):
+            fail(f"a detection box at {c} of size {[2 * x for x in h]} px is not the tag in a 640x480 image")
+    if not all(lab.startswith("box ") for lab in labels):
+        fail(f"labels {set(labels)} do not name the box")
+    period_ns = round(1e9 / 5.0)
+    if any(t % period_ns > 2_500_000 for t in times):
+        fail("detections are not at the 5 Hz camera's capture times")
+    poses = []
+    for chunk in chunks(path, f"{robot}/seen/box"):
+        t = column(chunk.to_record_batch(), "Transform3D:translation")
+        if t is not None:
+            poses += t.to_pylist()
+    axes = [c for c in chunks(path, f"{robot}/seen/box")
+            if column(c.to_record_batch(), "TransformAxes3D:axis_length") is not None]
+    if not poses or not axes:
+        fail("the seen box's pose or axes are missing")
+    first = np.array(poses[0], dtype=float).reshape(3)
+    if abs(first[2] - 0.25) > 0.005 or not (-0.52 < first[0] < -0.38) or abs(first[1]) > 0.11:
+        fail(f"the box was first seen at {first}: not its tag on the table top")
+    print(f"verify_rerun: {len(boxes)} detections of the box by the overhead camera, first seen at "
+          f"[{first[0]:.3f}, {first[1]:.3f}, {first[2]:.3f}] m, with its pose and axes")
+
+
 def check_cameras(path, robot, summary):
     """Each simulated camera's images are in the recording once each, on its frame grid,
     with its lens and pose: the JPEGs decode (Pillow) to the lens's size and show a scene,
@@ -333,6 +377,7 @@ def main():
     parser.add_argument("--blueprint", help="write the screenshot layout here and stop")
     parser.add_argument("--screenshot", help="check this PNG is not blank and stop")
     parser.add_argument("--cameras", help="an `embody sim run --json` summary: check its cameras and stop")
+    parser.add_argument("--seen", help="an `embody run --json` summary of pick_seen: check what its camera saw and stop")
     args = parser.parse_args()
     if args.blueprint:
         write_blueprint(args.blueprint, args.unit)
@@ -343,6 +388,9 @@ def main():
 
     if args.cameras:
         check_cameras(args.rrd, f"/robot/{args.unit}", json.load(open(args.cameras)))
+        return
+    if args.seen:
+        check_seen(args.rrd, f"/robot/{args.unit}", json.loads(open(args.seen).readline()))
         return
     if args.live:
         check_live(args.rrd, f"/robot/{args.unit}", args.live)

@@ -84,6 +84,8 @@ pub(crate) enum Note {
     Event(String, bool),
     /// Values to record.
     Series(Series),
+    /// What a camera's image showed, at its capture time (s).
+    Sighting(f64, embody_viz::Sighting),
 }
 
 /// Whether a driver has more to do.
@@ -136,6 +138,12 @@ pub trait Driver: Send {
 
     /// Values to record (Rerun) since the last call, e.g. a policy's actions.
     fn series(&mut self) -> Vec<Series> {
+        Vec::new()
+    }
+
+    /// What its cameras saw since the last call, each at its image's capture time (s),
+    /// to record.
+    fn sightings(&mut self) -> Vec<(f64, embody_viz::Sighting)> {
         Vec::new()
     }
 
@@ -345,6 +353,9 @@ pub(crate) fn poll_driver(
     }
     for series in driver.series() {
         record(Note::Series(series))?;
+    }
+    for (t_s, sighting) in driver.sightings() {
+        record(Note::Sighting(t_s, sighting))?;
     }
     if status == DriveStatus::Done && settle_until.is_none() {
         *settle_until = Some(poll.now_s + driver.settle_s());

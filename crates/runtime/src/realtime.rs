@@ -106,6 +106,11 @@ impl<R: Robot + 'static> RealtimeLoop<R> {
                     live.series(s.t_s, s.path, s.values);
                 }
             }
+            Note::Sighting(t_s, s) => {
+                if let Some(live) = &self.live {
+                    live.sighting(t_s, s);
+                }
+            }
         }
     }
 

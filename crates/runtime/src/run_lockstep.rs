@@ -98,6 +98,7 @@ impl UnitRun {
                     (Some(recorder), Note::Series(s)) => {
                         Ok(recorder.series(s.t_s, &s.path, &s.values)?)
                     }
+                    (Some(recorder), Note::Sighting(t_s, s)) => Ok(recorder.sighting(t_s, &s)?),
                     (None, _) => Ok(()),
                 },
             )?;

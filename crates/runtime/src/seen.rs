@@ -17,9 +17,13 @@ use embody_hal::{CameraInfo, Image, ImagePool, Mount, Timestamp};
 use embody_model::spatial::Transform;
 use embody_planner::SeenObject;
 use embody_vision::{ColorTarget, TagDetector, find_by_color};
+use embody_viz::Sighting;
 use serde::Deserialize;
 
 use crate::look::pose7;
+
+/// Sightings kept for recording at most, between two drains.
+const MAX_UNRECORDED: usize = 256;
 
 /// A tag sighting whose corners the pose reprojects worse than this (px) is not used.
 const MAX_REPROJECTION_PX: f64 = 2.0;
@@ -109,6 +113,8 @@ pub struct Seeing {
     objects: Vec<(SeenConfig, usize)>,
     eyes: Vec<Eye>,
     found: Vec<Option<SeenObject>>,
+    /// Sightings not yet handed on to be recorded, at their images' capture times.
+    new: Vec<(f64, Sighting)>,
 }
 
 impl Seeing {
@@ -133,12 +139,19 @@ impl Seeing {
             found: vec![None; objects.len()],
             objects,
             eyes,
+            new: Vec::new(),
         }
     }
 
     /// The objects' names, in order.
     pub fn names(&self) -> Vec<String> {
         self.objects.iter().map(|(o, _)| o.name.clone()).collect()
+    }
+
+    /// The sightings since the last call, each at its image's capture time (s), to
+    /// record.
+    pub fn drain(&mut self) -> Vec<(f64, Sighting)> {
+        std::mem::take(&mut self.new)
     }
 
     /// Where each object was last found, in order.
@@ -165,11 +178,22 @@ impl Seeing {
                 if *camera != k {
                     continue;
                 }
-                if let Some(sighting) = look_for(object, eye, &image, &world_from_camera) {
-                    *found = Some(SeenObject {
-                        captured_s,
-                        ..sighting
-                    });
+                if let Some((seen, bbox)) = look_for(object, eye, &image, &world_from_camera) {
+                    *found = Some(SeenObject { captured_s, ..seen });
+                    // Bounded: a driver that is never asked keeps the newest.
+                    if self.new.len() >= MAX_UNRECORDED {
+                        self.new.remove(0);
+                    }
+                    self.new.push((
+                        image.captured.as_secs_f64(),
+                        Sighting {
+                            object: object.name.clone(),
+                            camera: eye.info.name.clone(),
+                            pose: seen.pose,
+                            bbox,
+                            confidence: seen.confidence,
+                        },
+                    ));
                 }
             }
         }
@@ -195,13 +219,14 @@ fn seconds_between(captured: Timestamp, stamp_ns: u64) -> f64 {
     stamp_ns.saturating_sub(captured.as_nanos()) as f64 * 1e-9
 }
 
-/// `object` in `image`, if it is there (its capture time still to be set).
+/// `object` in `image`, if it is there (its capture time still to be set), and its
+/// box in the image (`[u_min, v_min, u_max, v_max]`, px).
 fn look_for(
     object: &SeenConfig,
     eye: &mut Eye,
     image: &Arc<Image>,
     world_from_camera: &Transform,
-) -> Option<SeenObject> {
+) -> Option<(SeenObject, [f64; 4])> {
     let lens = &eye.info.intrinsics;
     if let Some(tag) = object.tag {
         if eye.tags.is_none() {
@@ -217,11 +242,23 @@ fn look_for(
         let t = (found.into_iter()).find(|t| {
             t.id == tag.id && t.hamming == 0 && t.reprojection_px < MAX_REPROJECTION_PX
         })?;
-        return Some(SeenObject {
+        let bbox = t
+            .corners
+            .iter()
+            .fold([f64::MAX, f64::MAX, f64::MIN, f64::MIN], |b, c| {
+                [
+                    b[0].min(c[0]),
+                    b[1].min(c[1]),
+                    b[2].max(c[0]),
+                    b[3].max(c[1]),
+                ]
+            });
+        let seen = SeenObject {
             pose: pose7(&t.world_from_tag),
             captured_s: 0.0,
             confidence: t.confidence,
-        });
+        };
+        return Some((seen, bbox));
     }
     let color = object.color?;
     let target = ColorTarget {
@@ -232,9 +269,10 @@ fn look_for(
     };
     let d = find_by_color(image, lens, world_from_camera, &target)?;
     let p = d.position;
-    Some(SeenObject {
+    let seen = SeenObject {
         pose: [p.x, p.y, p.z, 0.0, 0.0, 0.0, 1.0],
         captured_s: 0.0,
         confidence: d.confidence,
-    })
+    };
+    Some((seen, d.bbox.map(f64::from)))
 }

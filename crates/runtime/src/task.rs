@@ -345,6 +345,10 @@ impl Driver for TaskDriver {
         }
     }
 
+    fn sightings(&mut self) -> Vec<(f64, embody_viz::Sighting)> {
+        self.seeing.as_mut().map(Seeing::drain).unwrap_or_default()
+    }
+
     fn policy_outcome(&self) -> Option<PolicyOutcome> {
         match self.running.and_then(|(line, _)| self.policies.get(&line)) {
             Some(driver) => Some(driver.outcome().clone()),

@@ -128,9 +128,12 @@ impl TagDetector {
 
     /// The tags in `image` seen through `lens` from `world_from_camera` (OpenCV's
     /// camera axes), each `size_m(id)` across its black square: tags it gives no size
-    /// are left out, the best of any id seen twice is kept. Of a tag's two poses the
-    /// one whose face lies as the depth image's points do is taken, or without depth the
-    /// better reprojecting. An image of another size than the detector's finds nothing.
+    /// are left out, the best of any id seen twice is kept. With a depth image, of a
+    /// tag's two poses the one whose face lies nearer the plane of the depth points inside
+    /// it is taken, turned onto that plane and placed where the depth puts the tag's
+    /// centre (the corners then give only its turn in the plane); without depth, the
+    /// better reprojecting.
+    /// An image of another size than the detector's finds nothing.
     pub fn detect(
         &mut self,
         image: &Image,
@@ -178,17 +181,27 @@ impl TagDetector {
                 [f64::from(p.x), f64::from(p.y)]
             });
             let poses = tag_poses(&corners, lens, size_m);
-            // With depth, the pose whose face lies as the depth image's does.
-            let by_depth = (poses.len() > 1)
-                .then(|| depth_normal(image, lens, &corners))
-                .flatten()
-                .and_then(|n| {
-                    poses.iter().max_by(|a, b| {
-                        let along = |p: &Transform| p.rotation.column(2).dot(&n);
-                        along(&a.0).total_cmp(&along(&b.0))
-                    })
-                });
-            let Some(&(camera_from_tag, reprojection_px)) = by_depth.or(poses.first()) else {
+            // With depth: the pose whose face lies as the depth image's does, at the
+            // depth the image measures where the tag's centre is.
+            let plane = depth_plane(image, lens, &corners);
+            let by_depth = plane.and_then(|(n, on)| {
+                let best = poses.iter().max_by(|a, b| {
+                    let along = |p: &Transform| p.rotation.column(2).dot(&n);
+                    along(&a.0).total_cmp(&along(&b.0))
+                })?;
+                let centre = d.quad.homography_project(0.0, 0.0);
+                let ray = Vec3::from(lens.ray([f64::from(centre.x), f64::from(centre.y)]));
+                let along = n.dot(&on) / n.dot(&ray);
+                let at = (along.is_finite() && along > 0.0).then(|| ray * along)?;
+                // Its face turned onto the measured plane; its turn in the plane the
+                // corners'.
+                let face = best.0.rotation.column(2).into_owned();
+                let onto = UnitQuaternion::rotation_between(&face, &n)?;
+                let rotation = onto.to_rotation_matrix().matrix() * best.0.rotation;
+                Some((Transform::new(rotation, at), best.1))
+            });
+            let Some((camera_from_tag, reprojection_px)) = by_depth.or(poses.first().copied())
+            else {
                 continue;
             };
             let detection = TagDetection {
@@ -261,9 +274,9 @@ fn turned_deg(a: &Transform, b: &Transform) -> f64 {
     cos.clamp(-1.0, 1.0).acos().to_degrees()
 }
 
-/// The normal (camera frame, towards the camera) of the plane through the depth
-/// image's points inside `corners`; `None` without depth there.
-fn depth_normal(image: &Image, lens: &Intrinsics, corners: &[[f64; 2]; 4]) -> Option<Vec3> {
+/// The plane through the depth image's points inside `corners` (camera frame): its
+/// normal, towards the camera, and a point on it; `None` without depth there.
+fn depth_plane(image: &Image, lens: &Intrinsics, corners: &[[f64; 2]; 4]) -> Option<(Vec3, Vec3)> {
     if image.depth.len() != image.rgb.len() / 3 {
         return None;
     }
@@ -307,11 +320,12 @@ fn depth_normal(image: &Image, lens: &Intrinsics, corners: &[[f64; 2]; 4]) -> Op
     let k = eigen.eigenvalues.imin();
     let normal = eigen.eigenvectors.column(k).into_owned();
     // Towards the camera.
-    Some(if normal.dot(&mean) > 0.0 {
+    let normal = if normal.dot(&mean) > 0.0 {
         -normal
     } else {
         normal
-    })
+    };
+    Some((normal, mean))
 }
 
 /// `pose` with its face tilted the other way about the line of sight to its centre:

@@ -3,11 +3,73 @@
 //! its frustum sits in the 3D view — with its colour as a JPEG (`EncodedImage`) at
 //! `…/<name>/rgb` and its depth (`DepthImage`, metres) at `…/<name>/depth`, each at the
 //! time the image was captured. An image already logged is not logged again.
+//!
+//! What a camera's image showed ([`Sighting`]): a 2D box over the image at
+//! `…/<name>/detections/<object>`, labelled with the object and its confidence, and the
+//! object's pose at `robot/<unit>/seen/<object>` (a transform drawn with its axes).
 
 use embody_hal::{CameraInfo, Image};
 use rerun::RecordingStream;
 
 use crate::recorder::VizError;
+
+/// An object found in a camera's image, to record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sighting {
+    /// The object's name.
+    pub object: String,
+    /// The camera that saw it.
+    pub camera: String,
+    /// Its pose in the world, `x y z qx qy qz qw`.
+    pub pose: [f64; 7],
+    /// Where it is in the image: `[u_min, v_min, u_max, v_max]` (px).
+    pub bbox: [f64; 4],
+    /// How much to trust it, 0–1.
+    pub confidence: f64,
+}
+
+/// Length of a seen object's drawn axes (m).
+const AXIS_M: f32 = 0.05;
+
+/// Logs `sighting` under `root`, the robot's `origin` added to its pose; the caller has
+/// set the time.
+pub(crate) fn log_sighting(
+    stream: &RecordingStream,
+    root: &str,
+    origin: [f64; 3],
+    sighting: &Sighting,
+) -> Result<(), VizError> {
+    let err = |e: rerun::RecordingStreamError| VizError::Rerun(e.to_string());
+    let b = sighting.bbox;
+    let label = format!("{} {:.2}", sighting.object, sighting.confidence);
+    stream
+        .log(
+            format!(
+                "{root}/cameras/{}/detections/{}",
+                sighting.camera, sighting.object
+            ),
+            &rerun::Boxes2D::from_mins_and_sizes(
+                [[b[0] as f32, b[1] as f32]],
+                [[(b[2] - b[0]) as f32, (b[3] - b[1]) as f32]],
+            )
+            .with_labels([label]),
+        )
+        .map_err(err)?;
+    let p = sighting.pose;
+    let path = format!("{root}/seen/{}", sighting.object);
+    stream
+        .log(
+            path.as_str(),
+            &rerun::Transform3D::from_translation_rotation(
+                [0, 1, 2].map(|i| (p[i] + origin[i]) as f32),
+                rerun::Quaternion::from_xyzw([3, 4, 5, 6].map(|i| p[i] as f32)),
+            ),
+        )
+        .map_err(err)?;
+    stream
+        .log(path.as_str(), &rerun::TransformAxes3D::new(AXIS_M))
+        .map_err(err)
+}
 
 /// JPEG quality of the colour images.
 const JPEG_QUALITY: u8 = 85;

@@ -3,7 +3,8 @@
 //! 64), hands each snapshot to a [`Recorder`], and counts the ticks the ring overwrote
 //! before it got to them. The loop thread never knows it is watched: the ring is
 //! lock-free and readers never block the writer. Events (task steps, transitions), a
-//! driver's series (a policy's actions) and the scene's object poses come in over a
+//! driver's series (a policy's actions), the scene's object poses and what the cameras
+//! saw come in over a
 //! channel from whoever has them.
 
 use std::sync::Arc;
@@ -39,6 +40,10 @@ enum Message {
     Scene {
         t_s: f64,
         poses: Vec<[f64; 7]>,
+    },
+    Sighting {
+        t_s: f64,
+        sighting: crate::Sighting,
     },
 }
 
@@ -105,6 +110,11 @@ impl LiveRecorder {
         let _ = self.events.send(Message::Scene { t_s, poses });
     }
 
+    /// Logs what a camera's image showed at `t_s` (see [`Recorder::sighting`]).
+    pub fn sighting(&self, t_s: f64, sighting: crate::Sighting) {
+        let _ = self.events.send(Message::Sighting { t_s, sighting });
+    }
+
     /// Stops following, flushes the recording and closes the sink.
     pub fn finish(mut self) -> Result<LiveStats, VizError> {
         self.stop.store(true, Ordering::Release);
@@ -150,6 +160,7 @@ fn follow(
                 Message::Event { t_s, text, warning } => recorder.event(t_s, &text, warning)?,
                 Message::Series { t_s, path, values } => recorder.series(t_s, &path, &values)?,
                 Message::Scene { t_s, poses } => recorder.scene_state(t_s, &poses, &[])?,
+                Message::Sighting { t_s, sighting } => recorder.sighting(t_s, &sighting)?,
             }
         }
         while let Next::Snapshot { skipped } = client.snapshots().next(&mut cursor, &mut snapshot) {

@@ -609,6 +609,14 @@ impl Recorder {
         crate::cameras::log(&self.stream, &root, self.config.origin, camera, image)
     }
 
+    /// Records what a camera's image showed, at the time it was captured (`t_s`): see
+    /// [`crate::Sighting`].
+    pub fn sighting(&mut self, t_s: f64, sighting: &crate::Sighting) -> Result<(), VizError> {
+        self.set_time(t_s);
+        let root = format!("robot/{}", self.config.unit);
+        crate::cameras::log_sighting(&self.stream, &root, self.config.origin, sighting)
+    }
+
     /// Whether [`Recorder::scene_state`] would record at `t_s` (there are moving items
     /// and their rate's period has passed): the caller may skip gathering them.
     pub fn scene_due(&self, t_s: f64) -> bool {

@@ -35,6 +35,10 @@ pub struct LoopArgs {
     /// Keep every other core busy with a spinning thread while measuring.
     #[arg(long)]
     load: bool,
+    /// Measure what simulated cameras cost the loop: the robot in the simulator
+    /// without cameras, then with this many (640×480 RGB-D at 30 Hz each).
+    #[arg(long, conflicts_with_all = ["port", "unit"], value_parser = clap::value_parser!(u32).range(1..=8))]
+    cameras: Option<u32>,
     #[command(flatten)]
     wire: WireArgs,
     #[command(flatten)]
@@ -77,7 +81,11 @@ pub fn run(args: &LoopArgs) -> Result {
         load: args.load,
         wire,
         rerun: args.viz.config(&robot)?,
+        cameras: None,
     };
+    if let Some(cameras) = args.cameras {
+        return camera_cost(&bench, cameras, args.json);
+    }
     if !args.json {
         eprintln!(
             "measuring {} s at {} Hz on {robot} after a warm-up...",
@@ -140,5 +148,42 @@ pub fn run(args: &LoopArgs) -> Result {
             faults.join("; ")
         )));
     }
+    Ok(())
+}
+
+/// `--cameras N`: the loop in the simulator without cameras and with N.
+fn camera_cost(bench: &LoopBench, cameras: u32, json: bool) -> Result {
+    if !json {
+        eprintln!(
+            "measuring {} s at {} Hz on {} in the simulator without cameras, then with {cameras}...",
+            bench.seconds, bench.rate_hz, bench.robot
+        );
+    }
+    let c = loop_timing::camera_cost(bench, cameras, &mut crate::Notes)?;
+    if json {
+        println!("{:#}", serde_json::json!(c));
+        return Ok(());
+    }
+    println!(
+        "{:<34} {:>9} {:>9} {:>9} {:>9}",
+        "whole tick (µs)", "p50", "p99", "p99.9", "max"
+    );
+    println!("{}", row("without cameras", &c.without.timing.compute));
+    println!(
+        "{}",
+        row(
+            &format!("with {cameras} 640×480 RGB-D at 30 Hz"),
+            &c.with.timing.compute
+        )
+    );
+    println!(
+        "tick p99 with cameras / without: {:.3} ({:+.1} %); overruns {} → {}; the cameras drew {} frames, skipped {}",
+        c.tick_p99_ratio,
+        100.0 * (c.tick_p99_ratio - 1.0),
+        c.without.timing.overruns,
+        c.with.timing.overruns,
+        c.frames,
+        c.skipped
+    );
     Ok(())
 }

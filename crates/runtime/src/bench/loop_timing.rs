@@ -4,19 +4,22 @@
 //! every stage does real work. After a warm-up it measures, per tick: the stages'
 //! compute (estimation, control, safety, snapshot), the whole tick including the
 //! robot's I/O, and the wake-up jitter against the absolute deadline — optionally with
-//! every other core kept busy.
+//! every other core kept busy. [`camera_cost`] runs the robot in the simulator twice,
+//! without cameras and with simulated 640×480 RGB-D cameras drawing at 30 Hz on their
+//! own threads, and compares the ticks.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use embody_control::{ControlConfig, Lifecycle, RtConfig, RtStatus, TimingReport};
+use embody_sim::camera::CameraConfig;
 use embody_viz::{LiveStats, VizConfig};
 use serde::Serialize;
 
-use crate::backend::{Backend, Wire};
+use crate::backend::{Backend, Simulator, Wire};
 use crate::drive::Drive;
 use crate::error::RuntimeError;
-use crate::report::FaultReport;
+use crate::report::{CameraCount, FaultReport};
 use crate::session::{Observer, Pacing, Session};
 
 /// What to measure.
@@ -36,6 +39,9 @@ pub struct LoopBench {
     pub wire: Option<Wire>,
     /// Record live to Rerun while measuring.
     pub rerun: Option<VizConfig>,
+    /// The simulator instead of the mock, with this many cameras watching the robot
+    /// (640×480 RGB-D at 30 Hz each); `None`: the mock.
+    pub cameras: Option<u32>,
 }
 
 /// What a measurement saw.
@@ -61,6 +67,8 @@ pub struct LoopFigures {
     pub realtime: RtStatus,
     /// The live recorder's counts, when recording.
     pub viz: Option<Recorded>,
+    /// The simulated cameras' counts.
+    pub cameras: Vec<CameraCount>,
 }
 
 /// What a live recording kept of the loop.
@@ -126,9 +134,13 @@ pub fn run(bench: &LoopBench, observer: &mut dyn Observer) -> Result<LoopFigures
         )));
     }
     let warmup_s = bench.seconds.min(2.5);
-    let backend = match &bench.wire {
-        Some(wire) => Backend::Wire(wire.clone()),
-        None => Backend::Mock,
+    let backend = match (&bench.wire, bench.cameras) {
+        (Some(wire), _) => Backend::Wire(wire.clone()),
+        (None, Some(n)) => Backend::Simulator(Simulator {
+            cameras: (0..n).map(watching).collect(),
+            ..Simulator::default()
+        }),
+        (None, None) => Backend::Mock,
     };
     let session = Session {
         robot: Some(bench.robot.clone()),
@@ -161,5 +173,80 @@ pub fn run(bench: &LoopBench, observer: &mut dyn Observer) -> Result<LoopFigures
         timing: report.timing.unwrap_or_default(),
         realtime: report.rt.clone().unwrap_or_default(),
         viz: report.recording.map(Recorded::from),
+        cameras: unit.cameras.clone(),
+    })
+}
+
+/// Camera `k` of the benchmark: 640×480 RGB-D at 30 Hz, fixed 2 m from the robot's
+/// base, each from another side, looking at it.
+fn watching(k: u32) -> CameraConfig {
+    let angle = f64::from(k) * 2.0;
+    CameraConfig {
+        name: format!("camera{k}"),
+        width: 640,
+        height: 480,
+        rate_hz: 30.0,
+        depth: true,
+        fov_deg: Some(60.0),
+        intrinsics: None,
+        frame: None,
+        xyz: [2.0 * angle.cos(), 2.0 * angle.sin(), 1.2],
+        rpy: None,
+        look_at: Some([0.0, 0.0, 0.5]),
+        depth_noise_m: 0.0,
+    }
+}
+
+/// The loop in the simulator without cameras and with `cameras` of them.
+#[derive(Clone, Debug, Serialize)]
+pub struct CameraCost {
+    /// Cameras in the second run.
+    pub cameras: u32,
+    /// Without cameras.
+    pub without: LoopFigures,
+    /// With them.
+    pub with: LoopFigures,
+    /// The whole tick's p99 with cameras over without.
+    pub tick_p99_ratio: f64,
+    /// Frames the cameras drew, and skipped because still drawing.
+    pub frames: u64,
+    /// Skipped.
+    pub skipped: u64,
+}
+
+/// Measures the loop in the simulator as `bench` says, without cameras and then with
+/// `cameras` (640×480 RGB-D at 30 Hz each, drawn on their own threads).
+pub fn camera_cost(
+    bench: &LoopBench,
+    cameras: u32,
+    observer: &mut dyn Observer,
+) -> Result<CameraCost, RuntimeError> {
+    if bench.wire.is_some() {
+        return Err(RuntimeError::Invalid(
+            "the camera cost is measured in the simulator, not on the wire".into(),
+        ));
+    }
+    let without = run(
+        &LoopBench {
+            cameras: Some(0),
+            ..bench.clone()
+        },
+        observer,
+    )?;
+    let with = run(
+        &LoopBench {
+            cameras: Some(cameras),
+            ..bench.clone()
+        },
+        observer,
+    )?;
+    let p99 = |f: &LoopFigures| f.timing.compute.p99_ns.max(1) as f64;
+    Ok(CameraCost {
+        cameras,
+        tick_p99_ratio: p99(&with) / p99(&without),
+        frames: with.cameras.iter().map(|c| c.images).sum(),
+        skipped: with.cameras.iter().map(|c| c.skipped).sum(),
+        without,
+        with,
     })
 }

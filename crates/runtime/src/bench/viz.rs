@@ -89,6 +89,7 @@ pub fn run(
         load: false,
         wire: None,
         rerun,
+        cameras: None,
     };
     let fault = |f: &LoopFigures| {
         let faults: Vec<String> = f.faults.iter().map(ToString::to_string).collect();
