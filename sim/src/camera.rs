@@ -1,11 +1,12 @@
 //! Simulated cameras: a scenario's `[[cameras]]` ([`CameraConfig`]), each rendered on
 //! its own thread ([`SimCamera`]). At the camera's rate in simulated time the simulator
-//! hands the thread a snapshot of the state (the configuration and the objects' poses,
-//! in buffers that go back and forth, so nothing is allocated on the loop's side); the
-//! thread places the scene ([`crate::view`]), draws it ([`crate::render`]), adds seeded
+//! leaves a snapshot of the state (the configuration and the objects' poses) in a slot
+//! the thread looks at every millisecond — no channel, so the loop's side makes no
+//! system call, and buffers that change hands, so it allocates nothing; the thread
+//! places the scene ([`crate::view`]), draws it ([`crate::render`]), adds seeded
 //! depth noise and publishes the image in the camera's [`ImagePool`], stamped with the
-//! time of the state it shows. In real time a camera still drawing when its next frame
-//! is due skips that frame (counted): the simulator never waits for it. In lockstep
+//! time of the state it shows. In real time a camera that has not taken its last frame
+//! when the next is due skips it (counted): the simulator never waits for it. In lockstep
 //! ([`SimCamera::wait_for_frames`]) simulated time stands still while the camera draws,
 //! so every frame is drawn and a run is the same each time.
 //!
@@ -22,9 +23,11 @@
 //! depth_noise_m = 0.001        # σ of the depth's noise; default 0
 //! ```
 
-use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use embody_hal::{Camera, CameraInfo, ImagePool, Intrinsics, Mount, Timestamp};
 use embody_model::Model;
@@ -191,15 +194,31 @@ struct Snapshot {
     poses: Vec<[f64; 7]>,
 }
 
+/// Where the simulator leaves a frame's state for the camera's thread.
+struct Slot {
+    snapshot: Snapshot,
+    /// Left and not yet taken.
+    fresh: bool,
+}
+
+/// What the simulator and a camera's thread share.
+struct Shared {
+    slot: Mutex<Slot>,
+    /// The thread is stalled (an injected fault): it takes nothing until it is not.
+    stalled: AtomicBool,
+    stop: AtomicBool,
+}
+
+/// How long the thread sleeps between looks at the slot when it finds nothing there.
+const IDLE: Duration = Duration::from_millis(1);
+
 /// A simulated camera and its rendering thread. Dropping it stops the thread.
 pub struct SimCamera {
     info: CameraInfo,
     pool: ImagePool,
-    /// Snapshots the thread is done with, and the way to hand it one.
-    free: Receiver<Snapshot>,
-    todo: Option<SyncSender<Snapshot>>,
-    /// Snapshots back from the thread and not yet reused.
-    idle: Vec<Snapshot>,
+    shared: Arc<Shared>,
+    /// A frame drawn and published (lockstep waits on it).
+    drawn: Receiver<()>,
     period_ns: u64,
     next_ns: Option<u64>,
     skipped: u64,
@@ -222,17 +241,21 @@ impl SimCamera {
         seed: u64,
     ) -> SimCamera {
         let pool = ImagePool::new(&info, POOL_IMAGES);
-        // Two snapshots: one the thread draws while the simulator fills the other.
-        let (give_back, free) = sync_channel(2);
-        for _ in 0..2 {
-            let _ = give_back.send(Snapshot {
-                at: Timestamp::from_nanos(0),
-                q: vec![0.0; model.nq],
-                poses: vec![[0.0; 7]; environment.objects.len()],
-            });
-        }
-        let (todo, work) = sync_channel::<Snapshot>(1);
-        let mut view = SceneView::new(model, environment);
+        let blank = || Snapshot {
+            at: Timestamp::from_nanos(0),
+            q: vec![0.0; model.nq],
+            poses: vec![[0.0; 7]; environment.objects.len()],
+        };
+        let shared = Arc::new(Shared {
+            slot: Mutex::new(Slot {
+                snapshot: blank(),
+                fresh: false,
+            }),
+            stalled: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+        });
+        let (tell_drawn, drawn) = sync_channel(1);
+        let mut view = SceneView::new(model.clone(), environment);
         let mut raster = Rasterizer::new(
             info.width,
             info.height,
@@ -241,31 +264,50 @@ impl SimCamera {
         );
         let (mount, images) = (info.mount.clone(), pool.clone());
         let name = info.name.clone();
+        let mut mine = blank();
         let thread = std::thread::Builder::new()
             .name(format!("camera {name}"))
-            .spawn(move || {
-                let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
-                let noise = rand_distr::Normal::new(0.0, depth_noise_m).ok();
-                for snapshot in work {
-                    view.place(&snapshot.q, &snapshot.poses);
-                    if let Some(eye) = view.camera_pose(&mount) {
-                        let q = nalgebra::UnitQuaternion::from_rotation_matrix(
-                            &nalgebra::Rotation3::from_matrix_unchecked(eye.rotation),
-                        );
-                        let p = eye.translation;
-                        let pose = [p.x, p.y, p.z, q.i, q.j, q.k, q.w];
-                        images.fill(snapshot.at, |image| {
-                            image.pose = Some(pose);
-                            raster.render(&eye, view.drawables(), image);
-                            if let Some(noise) = noise.filter(|_| depth_noise_m > 0.0) {
-                                for d in image.depth.iter_mut().filter(|d| **d > 0.0) {
-                                    *d = (*d + noise.sample(&mut rng) as f32).max(0.0);
+            .spawn({
+                let shared = shared.clone();
+                move || {
+                    // Drawing waits for the loop, never the loop for drawing.
+                    let _ = embody_hal::thread::run_in_background();
+                    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+                    let noise = rand_distr::Normal::new(0.0, depth_noise_m).ok();
+                    while !shared.stop.load(Ordering::Acquire) {
+                        let took = !shared.stalled.load(Ordering::Acquire)
+                            && shared.slot.lock().is_ok_and(|mut slot| {
+                                let fresh = slot.fresh;
+                                if fresh {
+                                    // The buffers change hands: nothing is allocated.
+                                    std::mem::swap(&mut slot.snapshot, &mut mine);
+                                    slot.fresh = false;
                                 }
-                            }
-                        });
-                    }
-                    if give_back.send(snapshot).is_err() {
-                        break;
+                                fresh
+                            });
+                        if !took {
+                            std::thread::sleep(IDLE);
+                            continue;
+                        }
+                        view.place(&mine.q, &mine.poses);
+                        if let Some(eye) = view.camera_pose(&mount) {
+                            let q = nalgebra::UnitQuaternion::from_rotation_matrix(
+                                &nalgebra::Rotation3::from_matrix_unchecked(eye.rotation),
+                            );
+                            let p = eye.translation;
+                            let pose = [p.x, p.y, p.z, q.i, q.j, q.k, q.w];
+                            images.fill(mine.at, |image| {
+                                image.pose = Some(pose);
+                                raster.render(&eye, view.drawables(), image);
+                                if let Some(noise) = noise.filter(|_| depth_noise_m > 0.0) {
+                                    for d in image.depth.iter_mut().filter(|d| **d > 0.0) {
+                                        *d = (*d + noise.sample(&mut rng) as f32).max(0.0);
+                                    }
+                                }
+                            });
+                        }
+                        // Full when nobody waits (real time): then nothing to wake.
+                        let _ = tell_drawn.try_send(());
                     }
                 }
             })
@@ -274,9 +316,8 @@ impl SimCamera {
             period_ns: (1e9 / info.rate_hz).round().max(1.0) as u64,
             info,
             pool,
-            free,
-            todo: Some(todo),
-            idle: Vec::with_capacity(2),
+            shared,
+            drawn,
             next_ns: None,
             skipped: 0,
             wait: false,
@@ -284,8 +325,9 @@ impl SimCamera {
         }
     }
 
-    /// Hands the thread the state of `world` at `now` when a frame is due. Never waits:
-    /// when the thread is still drawing the frame is skipped.
+    /// Leaves the state of `world` at `now` for the thread when a frame is due. In real
+    /// time it never waits and makes no system call: when the thread still has the slot
+    /// or has not taken the last frame, the frame is skipped (counted).
     pub fn offer(&mut self, now: Timestamp, world: &World) {
         let t = now.as_nanos();
         let due = *self.next_ns.get_or_insert(t);
@@ -295,29 +337,40 @@ impl SimCamera {
         // The next frame on the camera's own grid (frames missed by a slow caller are
         // not made up).
         self.next_ns = Some(due + self.period_ns * ((t - due) / self.period_ns + 1));
-        let snapshot = (self.idle.pop()).or_else(|| self.free.try_recv().ok());
-        let Some(mut snapshot) = snapshot else {
-            self.skipped += 1;
-            return;
-        };
-        snapshot.at = now;
-        snapshot.q.copy_from_slice(world.q().as_slice());
-        let objects = world.objects();
-        for (k, pose) in snapshot.poses.iter_mut().enumerate() {
-            *pose = objects.pose(k).unwrap_or(*pose);
-        }
-        match self.todo.as_ref().map(|todo| todo.try_send(snapshot)) {
-            Some(Ok(())) if self.wait => match self.free.recv() {
-                // Drawn and published: simulated time may go on.
-                Ok(back) => self.idle.push(back),
-                Err(_) => self.skipped += 1,
-            },
-            Some(Ok(())) => {}
-            Some(Err(TrySendError::Full(back) | TrySendError::Disconnected(back))) => {
-                self.idle.push(back);
+        let stalled = self.shared.stalled.load(Ordering::Acquire);
+        if self.wait {
+            // A stalled thread in lockstep would stop simulated time: its frames are
+            // skipped instead (in real time the thread itself stalls).
+            if stalled || self.thread.is_none() {
                 self.skipped += 1;
+                return;
             }
-            None => self.skipped += 1,
+            while self.drawn.try_recv().is_ok() {} // an earlier frame's
+        }
+        // Lockstep may wait for the lock; real time only tries it.
+        let slot = if self.wait {
+            self.shared.slot.lock().ok()
+        } else {
+            self.shared.slot.try_lock().ok()
+        };
+        let left = match slot {
+            Some(mut slot) if !slot.fresh || self.wait => {
+                slot.snapshot.at = now;
+                slot.snapshot.q.copy_from_slice(world.q().as_slice());
+                let objects = world.objects();
+                for (k, pose) in slot.snapshot.poses.iter_mut().enumerate() {
+                    *pose = objects.pose(k).unwrap_or(*pose);
+                }
+                slot.fresh = true;
+                true
+            }
+            // The thread is taking the slot, or has not taken the last frame yet.
+            _ => false,
+        };
+        // Lockstep: drawn and published before simulated time goes on.
+        let drawn = left && (!self.wait || self.drawn.recv().is_ok());
+        if !drawn {
+            self.skipped += 1;
         }
     }
 
@@ -325,10 +378,11 @@ impl SimCamera {
     /// lockstep, where simulated time does not run on its own).
     pub fn wait_for_frames(&mut self, wait: bool) {
         self.wait = wait;
-        // Every snapshot at hand, so the one handed over is the one waited for.
-        while let Ok(snapshot) = self.free.try_recv() {
-            self.idle.push(snapshot);
-        }
+    }
+
+    /// Stalls its thread (an injected fault: it draws nothing) or lets it go on.
+    pub fn stall(&mut self, stalled: bool) {
+        self.shared.stalled.store(stalled, Ordering::Release);
     }
 
     /// Frames skipped because the camera was still drawing (or its pool was held).
@@ -349,7 +403,7 @@ impl Camera for SimCamera {
 
 impl Drop for SimCamera {
     fn drop(&mut self) {
-        self.todo = None; // the thread's queue ends
+        self.shared.stop.store(true, Ordering::Release);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

@@ -220,6 +220,11 @@ impl SimRobot {
         &self.cameras
     }
 
+    /// Its cameras, to inject faults into.
+    pub fn cameras_mut(&mut self) -> &mut [crate::camera::SimCamera] {
+        &mut self.cameras
+    }
+
     /// Makes its cameras draw every frame before simulated time goes on (lockstep), or
     /// skip the frames due while they draw (real time, the default).
     pub fn cameras_wait_for_frames(&mut self, wait: bool) {

@@ -204,6 +204,15 @@ pub enum Fault {
         /// For how long (s).
         duration_s: Option<f64>,
     },
+    /// A camera's thread stalls: it publishes nothing while the fault lasts.
+    CameraStall {
+        /// When (s).
+        at_s: f64,
+        /// For how long (s).
+        duration_s: Option<f64>,
+        /// The camera.
+        camera: String,
+    },
 }
 
 fn default_actuator_fault() -> ActuatorFaultKind {
@@ -228,7 +237,10 @@ impl Fault {
                 at_s, duration_s, ..
             }
             | Fault::LinkDown { at_s, duration_s }
-            | Fault::Estop { at_s, duration_s } => (*at_s, *duration_s),
+            | Fault::Estop { at_s, duration_s }
+            | Fault::CameraStall {
+                at_s, duration_s, ..
+            } => (*at_s, *duration_s),
         }
     }
 
@@ -242,6 +254,7 @@ impl Fault {
             Fault::JointStuck { .. } => "joint_stuck",
             Fault::LinkDown { .. } => "link_down",
             Fault::Estop { .. } => "estop",
+            Fault::CameraStall { .. } => "camera_stall",
         }
     }
 }
@@ -471,6 +484,15 @@ impl Scenario {
                 Fault::ActuatorFault { joint, .. } | Fault::JointStuck { joint, .. } => {
                     Some(joint_index(format!("faults[{i}].joint"), joint)?)
                 }
+                Fault::CameraStall { camera, .. } => {
+                    if !self.cameras.iter().any(|c| c.name == *camera) {
+                        return fail(
+                            format!("faults[{i}].camera"),
+                            format!("no camera named '{camera}' in [[cameras]]"),
+                        );
+                    }
+                    None
+                }
                 Fault::LatencySpike { ticks, .. } => {
                     if !(1..=MAX_LATENCY_TICKS).contains(ticks) {
                         return fail(
@@ -488,6 +510,16 @@ impl Scenario {
 }
 
 impl LoadedScenario {
+    /// Whether camera `name` is stalled at simulated time `t_s`.
+    pub fn camera_stalled(&self, name: &str, t_s: f64) -> bool {
+        self.scenario.faults.iter().any(|fault| {
+            let (at, duration) = fault.window();
+            matches!(fault, Fault::CameraStall { camera, .. } if camera == name)
+                && t_s >= at
+                && duration.is_none_or(|d| t_s < at + d)
+        })
+    }
+
     /// Sets every injected fault as it should be at simulated time `t_s`.
     pub fn apply_faults(&self, t_s: f64, faults: &SimFaults) {
         let mut latency = 0;
@@ -522,6 +554,8 @@ impl LoadedScenario {
                 Fault::LatencySpike { ticks, .. } => latency = latency.max(*ticks),
                 Fault::LinkDown { .. } => link_down = true,
                 Fault::Estop { .. } => estop = true,
+                // The cameras' own: [`LoadedScenario::stalled_cameras`].
+                Fault::CameraStall { .. } => {}
             }
         }
         for k in 0..n.min(64) {

@@ -411,6 +411,8 @@ fn policy_case(dir: &Path, bytes: &[u8], model: &embody_model::Model) -> Result<
         base_pose: [0.0, 0.0, 0.8, 0.0, 0.0, 0.0, 1.0],
         base_velocity: [0.0; 6],
         command: &command,
+        objects: &[],
+        images: &[],
     };
     let mut targets = vec![JointCommand::Off; n];
     match policy.step(model, &state, &mut targets) {

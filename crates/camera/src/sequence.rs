@@ -114,6 +114,8 @@ impl ImageSequence {
         let thread = std::thread::Builder::new()
             .name(format!("camera {name}"))
             .spawn(move || {
+                // Decoding waits for the loop, never the loop for decoding.
+                let _ = embody_hal::thread::run_in_background();
                 let mut next = clock.now();
                 'play: loop {
                     for file in &files {

@@ -400,7 +400,11 @@ impl V4l2Camera {
         };
         let thread = std::thread::Builder::new()
             .name(format!("camera {}", config.name))
-            .spawn(move || capture.run())
+            .spawn(move || {
+                // Converting waits for the loop, never the loop for converting.
+                let _ = embody_hal::thread::run_in_background();
+                capture.run()
+            })
             .map_err(|source| V4l2Error::Spawn { path, source })?;
         Ok(V4l2Camera {
             info,

@@ -32,6 +32,7 @@ mod faults;
 mod mock;
 mod robot;
 mod sensor;
+pub mod thread;
 
 pub use camera::{Camera, CameraInfo, Image, ImagePool, Intrinsics, Mount};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

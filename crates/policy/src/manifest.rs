@@ -81,7 +81,14 @@ pub struct Manifest {
     /// An episode for `policy eval`.
     #[serde(default)]
     pub episode: Option<Episode>,
+    /// An `image` term's image older than this (s) holds the policy: no step runs, the
+    /// robot keeps its last targets. Default 0.25.
+    #[serde(default)]
+    pub max_image_age_s: Option<f64>,
 }
+
+/// How old an `image` term's image may be before the policy is held (s), by default.
+pub const MAX_IMAGE_AGE_S: f64 = 0.25;
 
 fn default_onnx() -> PathBuf {
     PathBuf::from("model.onnx")
@@ -131,6 +138,51 @@ pub struct Term {
     /// For `phase`: the gait period (s).
     #[serde(default)]
     pub period_s: Option<f64>,
+    /// For `object_pose`: the object (a task's `[[seen]]` object, else the simulator's
+    /// scene object of that name).
+    #[serde(default)]
+    pub object: Option<String>,
+    /// For `image`: the camera, its crop, the size the network takes, the layout and
+    /// each channel's normalisation.
+    #[serde(default)]
+    pub image: Option<ImageTerm>,
+}
+
+/// What an `image` term takes of a camera's colour image: the `crop` (default all)
+/// resized bilinearly to `width × height`, each channel `(v / 255 − mean) / std`, laid
+/// out as `chw` (planes, the default) or `hwc` (interleaved), as 32-bit floats.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageTerm {
+    /// The camera's name.
+    pub camera: String,
+    /// The width the network takes (px).
+    pub width: usize,
+    /// The height the network takes (px).
+    pub height: usize,
+    /// The part of the image taken, `[u, v, width, height]` (px); default all of it.
+    #[serde(default)]
+    pub crop: Option<[u32; 4]>,
+    /// `chw` or `hwc`. Default `chw`.
+    #[serde(default)]
+    pub layout: ImageLayout,
+    /// Subtracted from each channel (0–1 scale). Default 0.
+    #[serde(default)]
+    pub mean: Option<[f64; 3]>,
+    /// Each channel divided by it. Default 1.
+    #[serde(default)]
+    pub std: Option<[f64; 3]>,
+}
+
+/// How an image's values are laid out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageLayout {
+    /// Channel planes: all red, then green, then blue.
+    #[default]
+    Chw,
+    /// Interleaved: red, green, blue of each pixel.
+    Hwc,
 }
 
 fn one() -> usize {
@@ -165,6 +217,10 @@ pub enum TermKind {
     EePosition,
     /// A frame's position and orientation quaternion `x y z qx qy qz qw` in the world (7).
     EePose,
+    /// An object's pose `x y z qx qy qz qw` in the world, as last seen (7).
+    ObjectPose,
+    /// A camera's colour image (3 · width · height).
+    Image,
 }
 
 impl TermKind {
@@ -183,6 +239,8 @@ impl TermKind {
             TermKind::Phase => "phase",
             TermKind::EePosition => "ee_position",
             TermKind::EePose => "ee_pose",
+            TermKind::ObjectPose => "object_pose",
+            TermKind::Image => "image",
         }
     }
 }
@@ -487,6 +545,11 @@ impl Manifest {
                 );
             }
         }
+        if let Some(age) = self.max_image_age_s
+            && !(age.is_finite() && age > 0.0 && age <= 60.0)
+        {
+            bad("max_image_age_s".into(), "must be in (0, 60] s".into());
+        }
         if let Some(episode) = &self.episode {
             if !(episode.seconds.is_finite() && episode.seconds > 0.0 && episode.seconds <= 3600.0)
             {
@@ -571,7 +634,8 @@ impl Term {
             TermKind::JointPos | TermKind::JointVel | TermKind::JointEffort => n,
             TermKind::LastAction => action,
             TermKind::Phase => 2,
-            TermKind::EePose => 7,
+            TermKind::EePose | TermKind::ObjectPose => 7,
+            TermKind::Image => self.image.as_ref().map_or(0, |i| 3 * i.width * i.height),
         }
     }
 
@@ -607,6 +671,37 @@ impl Term {
             };
             return Err(("frame".into(), format!("this term {why}")));
         }
+        if (self.kind == TermKind::ObjectPose) != self.object.is_some() {
+            return Err((
+                "object".into(),
+                if self.kind == TermKind::ObjectPose {
+                    "an object_pose term names its object: give `object`".into()
+                } else {
+                    "only an object_pose term takes it".into()
+                },
+            ));
+        }
+        match (self.kind, &self.image) {
+            (TermKind::Image, Some(image)) => image
+                .check()
+                .map_err(|(k, why)| (format!("image.{k}"), why))?,
+            (TermKind::Image, None) => {
+                return Err((
+                    "image".into(),
+                    "an image term needs `image = { camera, width, height }`".into(),
+                ));
+            }
+            (_, Some(_)) => return Err(("image".into(), "only an image term takes it".into())),
+            _ => {}
+        }
+        if self.kind == TermKind::Image
+            && (self.scale.is_some() || self.offset.is_some() || self.clip.is_some())
+        {
+            return Err((
+                "scale".into(),
+                "an image term is normalised by its image's `mean` and `std`, not scale, offset or clip".into(),
+            ));
+        }
         if self.goal_frame.is_some() && self.kind != TermKind::GoalPosition {
             return Err((
                 "goal_frame".into(),
@@ -622,6 +717,35 @@ impl Term {
             (_, Some(_)) => Err(("period_s".into(), "only a phase term takes it".into())),
             _ => Ok(()),
         }
+    }
+}
+
+impl ImageTerm {
+    /// The image term on its own; on a problem, the key and why.
+    fn check(&self) -> Result<(), (String, String)> {
+        if self.camera.is_empty() {
+            return Err(("camera".into(), "names the camera".into()));
+        }
+        for (key, side) in [("width", self.width), ("height", self.height)] {
+            if !(1..=1024).contains(&side) {
+                return Err((key.into(), format!("{side} px: from 1 to 1024")));
+            }
+        }
+        if let Some([_, _, w, h]) = self.crop
+            && (w == 0 || h == 0)
+        {
+            return Err(("crop".into(), "an empty crop".into()));
+        }
+        if self.mean.is_some_and(|m| m.iter().any(|x| !x.is_finite())) {
+            return Err(("mean".into(), "must be finite".into()));
+        }
+        if self
+            .std
+            .is_some_and(|s| s.iter().any(|x| !(x.is_finite() && *x > 0.0)))
+        {
+            return Err(("std".into(), "must be positive and finite".into()));
+        }
+        Ok(())
     }
 }
 

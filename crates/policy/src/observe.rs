@@ -5,12 +5,15 @@
 //! frame; end-effector poses and goals in the world unless a goal term says `base`.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+
+use embody_hal::Image;
 
 use embody_model::spatial::{Mat3, Vec3};
 use embody_model::{Data, FrameId, Model, frame_placements};
 use nalgebra::UnitQuaternion;
 
-use crate::manifest::{GoalFrame, Manifest, PerElement, Term, TermKind};
+use crate::manifest::{GoalFrame, ImageLayout, ImageTerm, Manifest, PerElement, Term, TermKind};
 use crate::stats::Normalizer;
 
 /// The command a policy follows.
@@ -59,6 +62,10 @@ pub struct StepInput<'a> {
     pub base_velocity: [f64; 6],
     /// What the policy is commanded to do.
     pub command: &'a Command,
+    /// Objects' poses in the world, `x y z qx qy qz qw`, by name (`object_pose` terms).
+    pub objects: &'a [(String, [f64; 7])],
+    /// The cameras' newest images, by camera name (`image` terms).
+    pub images: &'a [(String, Arc<Image>)],
 }
 
 /// One term, ready to fill.
@@ -73,6 +80,8 @@ struct TermPlan {
     frame: Option<FrameId>,
     goal_in_base: bool,
     period_s: f64,
+    object: Option<String>,
+    image: Option<ImageTerm>,
     /// Past values, oldest first.
     past: VecDeque<Vec<f64>>,
 }
@@ -127,6 +136,8 @@ impl ObservationBuilder {
                             frame: t.frame.as_deref().and_then(|f| model.frame_id(f)),
                             goal_in_base: t.goal_frame == Some(GoalFrame::Base),
                             period_s: t.period_s.unwrap_or(1.0),
+                            object: t.object.clone(),
+                            image: t.image.clone(),
                             past: VecDeque::with_capacity(t.history),
                         }
                     })
@@ -275,6 +286,19 @@ fn observe(
             let angle = std::f64::consts::TAU * (state.t_s / term.period_s).fract();
             out.extend([angle.sin(), angle.cos()]);
         }
+        TermKind::ObjectPose => {
+            let name = term.object.as_deref().unwrap_or_default();
+            match state.objects.iter().find(|(n, _)| n == name) {
+                Some((_, pose)) => out.extend(pose),
+                None => out.extend(std::iter::repeat_n(0.0, 7)),
+            }
+        }
+        TermKind::Image => {
+            if let Some(spec) = &term.image {
+                let image = state.images.iter().find(|(n, _)| *n == spec.camera);
+                image_values(spec, image.map(|(_, i)| i.as_ref()), out);
+            }
+        }
         TermKind::EePosition | TermKind::EePose => {
             let Some(frame) = term.frame else {
                 out.extend(std::iter::repeat_n(0.0, term.size));
@@ -285,6 +309,52 @@ fn observe(
             if term.kind == TermKind::EePose {
                 let r = UnitQuaternion::from_matrix(&placement.rotation);
                 out.extend([r.i, r.j, r.k, r.w]);
+            }
+        }
+    }
+}
+
+/// Appends `spec`'s values of `image` (zeros when there is none, or it has no colour):
+/// its crop resized bilinearly (sampling at pixel centres, as OpenCV's `INTER_LINEAR`),
+/// each channel `(v / 255 − mean) / std`, in the term's layout.
+pub fn image_values(spec: &ImageTerm, image: Option<&Image>, out: &mut Vec<f64>) {
+    let (w, h) = (spec.width, spec.height);
+    let start = out.len();
+    out.resize(start + 3 * w * h, 0.0);
+    let Some(im) = image.filter(|i| i.rgb.len() == 3 * i.width as usize * i.height as usize) else {
+        return;
+    };
+    let (iw, ih) = (im.width as usize, im.height as usize);
+    if iw == 0 || ih == 0 {
+        return;
+    }
+    let [u0, v0, cw, ch] = spec.crop.map_or([0, 0, iw, ih], |c| c.map(|x| x as usize));
+    let (u0, v0) = (u0.min(iw - 1), v0.min(ih - 1));
+    let (cw, ch) = (cw.clamp(1, iw - u0), ch.clamp(1, ih - v0));
+    let mean = spec.mean.unwrap_or([0.0; 3]);
+    let std = spec.std.unwrap_or([1.0; 3]);
+    // The source coordinate of an output pixel's centre, and its two neighbours' weights.
+    let taps = |i: usize, n: usize, from: usize, len: usize| {
+        let x = (i as f64 + 0.5) * len as f64 / n as f64 - 0.5;
+        let x = x.clamp(0.0, (len - 1) as f64);
+        let lo = x.floor() as usize;
+        let hi = (lo + 1).min(len - 1);
+        (from + lo, from + hi, x - lo as f64)
+    };
+    let at = |u: usize, v: usize, c: usize| f64::from(im.rgb[3 * (v * iw + u) + c]);
+    for y in 0..h {
+        let (v_lo, v_hi, fy) = taps(y, h, v0, ch);
+        for x in 0..w {
+            let (u_lo, u_hi, fx) = taps(x, w, u0, cw);
+            for c in 0..3 {
+                let top = at(u_lo, v_lo, c) * (1.0 - fx) + at(u_hi, v_lo, c) * fx;
+                let bottom = at(u_lo, v_hi, c) * (1.0 - fx) + at(u_hi, v_hi, c) * fx;
+                let v = top * (1.0 - fy) + bottom * fy;
+                let k = match spec.layout {
+                    ImageLayout::Chw => c * h * w + y * w + x,
+                    ImageLayout::Hwc => (y * w + x) * 3 + c,
+                };
+                out[start + k] = (v / 255.0 - mean[c]) / std[c];
             }
         }
     }

@@ -87,6 +87,8 @@ fn every_term_lands_where_the_manifest_says_and_targets_follow_the_action() {
             base_pose: pose([0.1, -0.2, 0.75], roll, pitch, yaw),
             base_velocity: velocity,
             command: &command,
+            objects: &[],
+            images: &[],
         };
         let mut targets = vec![JointCommand::Off; n];
         let report = policy.step(&model, &state, &mut targets).expect("step");

@@ -164,6 +164,8 @@ fn a_policy_carries_the_same_recurrent_state_on_both_engines() {
             base_pose: [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
             base_velocity: [0.0; 6],
             command: &command,
+            objects: &[],
+            images: &[],
         };
         let a = tract
             .step(&model, &state, &mut targets)

@@ -32,6 +32,8 @@ fn the_hidden_state_is_carried_between_steps_and_reset_to_zero() {
         base_pose: [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
         base_velocity: [0.0; 6],
         command: &command,
+        objects: &[],
+        images: &[],
     };
     let mut targets = vec![JointCommand::Off; n];
     let mut step = |policy: &mut Policy| {

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use embody_control::targets::TargetFrame;
 use embody_control::{ControllerKind, Lifecycle, LoopCommand};
-use embody_hal::JointCommand;
+use embody_hal::{Image, JointCommand};
 use embody_model::{Data, FrameId, Model, frame_placements, gravity_torques};
 use embody_policy::manifest::{Episode, Success};
 use embody_policy::observe::{Command, StepInput};
@@ -72,6 +72,8 @@ pub(crate) fn step_input<'a>(
         base_pose: s.base_pose,
         base_velocity: s.base_velocity,
         command,
+        objects: &[],
+        images: &[],
     }
 }
 
@@ -140,6 +142,13 @@ pub struct PolicyDriver {
     /// Each observation term's Rerun entity: (input, first value, values, path).
     term_paths: Vec<(usize, usize, usize, String)>,
     series: Vec<Series>,
+    /// The cameras its `image` terms read, and the oldest image they may take (s).
+    cameras: Vec<String>,
+    max_image_age_s: f64,
+    /// The objects its `object_pose` terms observe.
+    objects: Vec<String>,
+    /// Where the task's cameras last saw objects, by name (set before each poll).
+    seen: Vec<(String, [f64; 7])>,
 }
 
 /// The model's configuration and frames at the measured state, for gravity torques and
@@ -220,6 +229,14 @@ impl PolicyDriver {
             ..PolicyOutcome::default()
         };
         let term_paths = term_paths(&package.manifest);
+        let terms = || package.manifest.inputs.iter().flat_map(|i| &i.terms);
+        let mut cameras: Vec<String> = terms()
+            .filter_map(|t| t.image.as_ref().map(|i| i.camera.clone()))
+            .collect();
+        cameras.dedup();
+        let objects: Vec<String> = terms().filter_map(|t| t.object.clone()).collect();
+        let max_image_age_s =
+            (package.manifest.max_image_age_s).unwrap_or(embody_policy::manifest::MAX_IMAGE_AGE_S);
         let approach = run.approach.then(|| {
             let m = &package.manifest;
             let start = m.start.clone().unwrap_or_default();
@@ -249,12 +266,94 @@ impl PolicyDriver {
             reach_frame,
             term_paths,
             series: Vec::new(),
+            cameras,
+            max_image_age_s,
+            objects,
+            seen: Vec::new(),
         })
+    }
+
+    /// Where the task's cameras last saw its objects, by name: what `object_pose` terms
+    /// observe (before the simulator's own objects).
+    pub fn set_seen(&mut self, seen: Vec<(String, [f64; 7])>) {
+        self.seen = seen;
+    }
+
+    /// The images and object poses its terms take from `poll`; `Err` with the camera
+    /// and the image's age (ms, `None` for no image) when one is missing or too old.
+    #[allow(clippy::type_complexity)]
+    fn sights(
+        &mut self,
+        poll: &Poll<'_>,
+    ) -> Result<(Vec<(String, Arc<Image>)>, Vec<(String, [f64; 7])>), (String, Option<f64>)> {
+        let mut images = Vec::with_capacity(self.cameras.len());
+        for camera in &self.cameras {
+            let latest = (poll.scene.cameras.iter())
+                .find(|(info, _)| info.name == *camera)
+                .and_then(|(_, pool)| pool.latest());
+            let Some(image) = latest else {
+                return Err((camera.clone(), None));
+            };
+            let age_ms = poll
+                .snapshot
+                .stamp_ns
+                .saturating_sub(image.captured.as_nanos()) as f64
+                * 1e-6;
+            self.outcome.max_image_age_ms = self.outcome.max_image_age_ms.max(age_ms);
+            self.series.push(Series {
+                t_s: poll.now_s,
+                path: format!("policy/image_age_ms/{camera}"),
+                values: vec![age_ms],
+            });
+            if age_ms > self.max_image_age_s * 1e3 {
+                return Err((camera.clone(), Some(age_ms)));
+            }
+            images.push((camera.clone(), image));
+        }
+        let objects = (self.objects.iter())
+            .filter_map(|name| {
+                let seen = self.seen.iter().find(|(n, _)| n == name).map(|(_, p)| *p);
+                let scene = || {
+                    let k = poll.scene.names.iter().position(|n| n == name)?;
+                    poll.scene.poses.get(k).copied()
+                };
+                Some((name.clone(), seen.or_else(scene)?))
+            })
+            .collect();
+        Ok((images, objects))
+    }
+
+    /// Holds the policy for a step: no inference; its joints keep their last targets.
+    fn hold(&mut self, poll: &Poll<'_>, camera: &str, age_ms: Option<f64>) {
+        if self.outcome.held == 0 {
+            let why = age_ms.map_or("none yet".to_owned(), |a| format!("{a:.0} ms old"));
+            tracing::warn!(camera, "policy held: the camera's image is {why}");
+        }
+        self.outcome.held += 1;
+        self.series.push(Series {
+            t_s: poll.now_s,
+            path: "policy/held".into(),
+            values: vec![1.0],
+        });
+        let mut frame = TargetFrame::default();
+        for &k in &self.policy.package().joints {
+            frame.set(k, self.targets[k]);
+        }
+        if poll.client.send_targets(frame).is_err() {
+            self.outcome.refused += 1;
+        }
     }
 
     /// One policy step on `poll`'s snapshot.
     fn step(&mut self, poll: &Poll<'_>, t_s: f64) -> Result<(), RuntimeError> {
         let read = Instant::now();
+        let (images, objects) = match self.sights(poll) {
+            Ok(sights) => sights,
+            Err((camera, age_ms)) => {
+                self.hold(poll, &camera, age_ms);
+                return Ok(());
+            }
+        };
         let s = poll.snapshot;
         if self.model.free_flyer().is_some() {
             let [_, _, z, qx, qy, _, _] = s.base_pose;
@@ -265,7 +364,11 @@ impl PolicyDriver {
             self.outcome.max_tilt_rad = self.outcome.max_tilt_rad.max(tilt);
         }
         let n = s.n.min(self.targets.len());
-        let state = step_input(s, n, t_s, &self.command);
+        let state = StepInput {
+            objects: &objects,
+            images: &images,
+            ..step_input(s, n, t_s, &self.command)
+        };
         if self.gravity_feedforward || self.reach_frame.is_some() {
             self.kinematics.set(&s.q[..n], &s.base_pose);
         }

@@ -24,6 +24,11 @@ pub struct PolicyOutcome {
     pub max_tilt_rad: f64,
     /// For a package whose episode succeeds by reaching: how close its frame came.
     pub reach: Option<Reach>,
+    /// Steps held (no inference, the last targets kept) because an `image` term's image
+    /// was older than the package allows, or missing.
+    pub held: u64,
+    /// The oldest image an `image` term was given or held on (ms).
+    pub max_image_age_ms: f64,
 }
 
 /// How close a frame came to the commanded goal position.

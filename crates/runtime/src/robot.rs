@@ -38,6 +38,11 @@ impl SimBackend {
             let since_ns = now.nanos_since(origin).max(0) as u64;
             let t_s = (since_ns + self.period_ns) as f64 * 1e-9;
             scenario.apply_faults(t_s, &self.robot.faults());
+            for camera in self.robot.cameras_mut() {
+                use embody_hal::Camera;
+                let stalled = scenario.camera_stalled(&camera.info().name, t_s);
+                camera.stall(stalled);
+            }
         }
     }
 }

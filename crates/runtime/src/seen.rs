@@ -154,6 +154,13 @@ impl Seeing {
         std::mem::take(&mut self.new)
     }
 
+    /// Where each object found so far was last found, by name.
+    pub fn poses(&self) -> Vec<(String, [f64; 7])> {
+        (self.objects.iter().zip(&self.found))
+            .filter_map(|((o, _), f)| Some((o.name.clone(), f.as_ref()?.pose)))
+            .collect()
+    }
+
     /// Where each object was last found, in order.
     pub fn found(&self) -> &[Option<SeenObject>] {
         &self.found

@@ -199,6 +199,9 @@ impl TaskDriver {
         let Some(driver) = self.policies.get_mut(&line) else {
             return Ok(());
         };
+        if let Some(seeing) = &self.seeing {
+            driver.set_seen(seeing.poses());
+        }
         if self.running.is_none() {
             driver.restart();
             let before = ControllerKind::from_u8(poll.snapshot.controller)

@@ -39,6 +39,10 @@ pub struct LoopArgs {
     /// without cameras, then with this many (640×480 RGB-D at 30 Hz each).
     #[arg(long, conflicts_with_all = ["port", "unit"], value_parser = clap::value_parser!(u32).range(1..=8))]
     cameras: Option<u32>,
+    /// With `--cameras`: rounds, each without and then with them; the median is
+    /// reported.
+    #[arg(long, default_value_t = 3, requires = "cameras", value_parser = count::<usize>(1..=100))]
+    rounds: usize,
     #[command(flatten)]
     wire: WireArgs,
     #[command(flatten)]
@@ -84,7 +88,7 @@ pub fn run(args: &LoopArgs) -> Result {
         cameras: None,
     };
     if let Some(cameras) = args.cameras {
-        return camera_cost(&bench, cameras, args.json);
+        return camera_cost(&bench, cameras, args.rounds, args.json);
     }
     if !args.json {
         eprintln!(
@@ -152,14 +156,14 @@ pub fn run(args: &LoopArgs) -> Result {
 }
 
 /// `--cameras N`: the loop in the simulator without cameras and with N.
-fn camera_cost(bench: &LoopBench, cameras: u32, json: bool) -> Result {
+fn camera_cost(bench: &LoopBench, cameras: u32, rounds: usize, json: bool) -> Result {
     if !json {
         eprintln!(
-            "measuring {} s at {} Hz on {} in the simulator without cameras, then with {cameras}...",
+            "measuring {rounds} × ({} s without cameras, then with {cameras}) at {} Hz on {} in the simulator...",
             bench.seconds, bench.rate_hz, bench.robot
         );
     }
-    let c = loop_timing::camera_cost(bench, cameras, &mut crate::Notes)?;
+    let c = loop_timing::camera_cost(bench, cameras, rounds, &mut crate::Notes)?;
     if json {
         println!("{:#}", serde_json::json!(c));
         return Ok(());
@@ -176,8 +180,16 @@ fn camera_cost(bench: &LoopBench, cameras: u32, json: bool) -> Result {
             &c.with.timing.compute
         )
     );
+    let rounds: Vec<String> = (c.p99_ns.iter())
+        .map(|(a, b)| format!("{:.1} → {:.1}", *a as f64 * 1e-3, *b as f64 * 1e-3))
+        .collect();
     println!(
-        "tick p99 with cameras / without: {:.3} ({:+.1} %); overruns {} → {}; the cameras drew {} frames, skipped {}",
+        "tick p99 (µs) per round, without → with: {}",
+        rounds.join(", ")
+    );
+    println!(
+        "tick p99 with cameras / without, median of {} rounds: {:.3} ({:+.1} %); last round: overruns {} → {}, the cameras drew {} frames, skipped {}",
+        c.rounds,
         c.tick_p99_ratio,
         100.0 * (c.tick_p99_ratio - 1.0),
         c.without.timing.overruns,

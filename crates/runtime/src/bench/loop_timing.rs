@@ -206,7 +206,11 @@ pub struct CameraCost {
     pub without: LoopFigures,
     /// With them.
     pub with: LoopFigures,
-    /// The whole tick's p99 with cameras over without.
+    /// Rounds measured, each without and then with cameras.
+    pub rounds: usize,
+    /// The whole tick's p99 in each round without cameras, and with (ns).
+    pub p99_ns: Vec<(u64, u64)>,
+    /// The median over the rounds of the whole tick's p99 with cameras over without.
     pub tick_p99_ratio: f64,
     /// Frames the cameras drew, and skipped because still drawing.
     pub frames: u64,
@@ -215,10 +219,12 @@ pub struct CameraCost {
 }
 
 /// Measures the loop in the simulator as `bench` says, without cameras and then with
-/// `cameras` (640×480 RGB-D at 30 Hz each, drawn on their own threads).
+/// `cameras` (640×480 RGB-D at 30 Hz each, drawn on their own threads), `rounds` times;
+/// the figures are the last round's, the ratio the median of the rounds'.
 pub fn camera_cost(
     bench: &LoopBench,
     cameras: u32,
+    rounds: usize,
     observer: &mut dyn Observer,
 ) -> Result<CameraCost, RuntimeError> {
     if bench.wire.is_some() {
@@ -226,24 +232,34 @@ pub fn camera_cost(
             "the camera cost is measured in the simulator, not on the wire".into(),
         ));
     }
-    let without = run(
-        &LoopBench {
-            cameras: Some(0),
-            ..bench.clone()
-        },
-        observer,
-    )?;
-    let with = run(
-        &LoopBench {
-            cameras: Some(cameras),
-            ..bench.clone()
-        },
-        observer,
-    )?;
-    let p99 = |f: &LoopFigures| f.timing.compute.p99_ns.max(1) as f64;
+    let measure = |n: u32, observer: &mut dyn Observer| {
+        run(
+            &LoopBench {
+                cameras: Some(n),
+                ..bench.clone()
+            },
+            observer,
+        )
+    };
+    let mut p99_ns = Vec::new();
+    let mut ratios = Vec::new();
+    let mut last = None;
+    for _ in 0..rounds.max(1) {
+        let without = measure(0, observer)?;
+        let with = measure(cameras, observer)?;
+        let (a, b) = (without.timing.compute.p99_ns, with.timing.compute.p99_ns);
+        p99_ns.push((a, b));
+        ratios.push(b.max(1) as f64 / a.max(1) as f64);
+        last = Some((without, with));
+    }
+    let Some((without, with)) = last else {
+        return Err(RuntimeError::Invalid("no round ran".into()));
+    };
     Ok(CameraCost {
         cameras,
-        tick_p99_ratio: p99(&with) / p99(&without),
+        rounds: p99_ns.len(),
+        p99_ns,
+        tick_p99_ratio: super::median(ratios),
         frames: with.cameras.iter().map(|c| c.images).sum(),
         skipped: with.cameras.iter().map(|c| c.skipped).sum(),
         without,

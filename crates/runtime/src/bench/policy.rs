@@ -77,6 +77,8 @@ pub fn run(dir: &Path, steps: usize) -> Result<PolicyFigures, RuntimeError> {
             base_pose: [0.0, 0.0, 0.8, 0.0, 0.0, 0.0, 1.0],
             base_velocity: [0.0; 6],
             command: &command,
+            objects: &[],
+            images: &[],
         };
         let start = Instant::now();
         black_box(policy.step(&model, &state, &mut targets)?);
