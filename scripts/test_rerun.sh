@@ -7,7 +7,8 @@
 #   forces with its weight);
 # - a fleet of simulated units lands in one recording, one entity tree per unit;
 # - a simulated camera's JPEGs and depth images land once each, on its frame grid, and its
-#   logged lens and pose put the ground's depth pixels at z = 0;
+#   logged lens and pose put the ground's depth pixels at z = 0 (in lockstep, and live in
+#   real time); what pick_seen's camera saw lands as 2D boxes and the box's pose;
 # - a policy's actions, observation terms and latency land under policy/, equal to what
 #   the network was fed and gave (scripts/peers/verify_policy_rerun.py);
 # - the connect sink reaches a running server (and refuses a dead address at once), and
@@ -71,6 +72,12 @@ echo "== embody sim run examples/scenarios/objects.toml --rerun save: a simulate
   > "$work/cameras.json"
 "$rerun" rrd verify "$work/cameras.rrd"
 "$python" scripts/peers/verify_rerun.py "$work/cameras.rrd" --unit arm7 --cameras "$work/cameras.json"
+
+echo "== embody sim run examples/scenarios/objects.toml --realtime --rerun save: the camera, live"
+"$bin" sim run examples/scenarios/objects.toml --realtime --duration 2 --rerun "save=$work/live-cameras.rrd" \
+  --json > "$work/live-cameras.json"
+"$rerun" rrd verify "$work/live-cameras.rrd"
+"$python" scripts/peers/verify_rerun.py "$work/live-cameras.rrd" --unit arm7 --live-cameras "$work/live-cameras.json"
 
 echo "== embody run examples/tasks/pick_seen.toml --rerun save: what its camera saw"
 "$bin" run examples/tasks/pick_seen.toml --seed 3 --rerun "save=$work/seen.rrd" --json > "$work/seen.json"

@@ -244,7 +244,7 @@ def check_seen(path, robot, summary):
           f"[{first[0]:.3f}, {first[1]:.3f}, {first[2]:.3f}] m, with its pose and axes")
 
 
-def check_cameras(path, robot, summary):
+def check_cameras(path, robot, summary, live=False):
     """Each simulated camera's images are in the recording once each, on its frame grid,
     with its lens and pose: the JPEGs decode (Pillow) to the lens's size and show a scene,
     and the depth images, placed in the world by the logged pinhole and pose, put the
@@ -270,13 +270,25 @@ def check_cameras(path, robot, summary):
         for field in rows:
             rows[field].sort(key=lambda r: r[0])
         rgb = rows.get("EncodedImage:blob", [])
-        if not camera["images"] - 1 <= len(rgb) <= camera["images"]:
+        # Live (real time), the recorder reads each camera's newest image every 20 ms:
+        # one replaced before it was read, or published after the recording stopped, is
+        # not logged; none twice.
+        least = 0.8 * camera["images"] if live else camera["images"] - 1
+        if not least <= len(rgb) <= camera["images"]:
             fail(f"{root}: {len(rgb)} colour images logged, the camera published {camera['images']}")
         period_ns = round(1e9 / 30.0)
-        # Captured at the first loop tick (1 ms) that saw the frame due, read a tick later.
-        off_grid = [t for t, _ in rgb if (t % period_ns) > 2_500_000]
-        if off_grid:
-            fail(f"{root}: images at {off_grid[:3]} ns, not within 2 ms after the 30 Hz grid")
+        if live:
+            # On the loop's time from its origin: each frame once, about a period apart
+            # (a late tick offers a frame late, the next one on time).
+            times = [t for t, _ in rgb]
+            close = [b - a for a, b in zip(times, times[1:]) if b - a < period_ns // 2]
+            if close:
+                fail(f"{root}: images {close[:3]} ns apart, under half the 30 Hz period")
+        else:
+            # Captured at the first loop tick (1 ms) that saw the frame due, read a tick later.
+            off_grid = [t for t, _ in rgb if (t % period_ns) > 2_500_000]
+            if off_grid:
+                fail(f"{root}: images at {off_grid[:3]} ns, not within 2 ms after the 30 Hz grid")
         k = np.array(rows["Pinhole:image_from_camera"][0][1]).reshape(3, 3).T  # column-major
         t, q = rows["Transform3D:translation"][-1][1], None
         for chunk in chunks(path, root):
@@ -303,7 +315,8 @@ def check_cameras(path, robot, summary):
         ground = np.abs(world[2]) < 2e-3
         if ground.mean() < 0.3:
             fail(f"{root}: only {ground.mean():.0%} of the depth pixels land on the ground plane")
-        print(f"camera {camera['name']}: {len(rgb)} JPEGs of {width}×{height} within 2 ms of the 30 Hz grid, "
+        timing = "each once, live" if live else "within 2 ms of the 30 Hz grid"
+        print(f"camera {camera['name']}: {len(rgb)} of {camera['images']} JPEGs of {width}×{height} {timing}, "
               f"depth puts {ground.mean():.0%} of pixels on the ground within 2 mm")
 
 
@@ -377,6 +390,7 @@ def main():
     parser.add_argument("--blueprint", help="write the screenshot layout here and stop")
     parser.add_argument("--screenshot", help="check this PNG is not blank and stop")
     parser.add_argument("--cameras", help="an `embody sim run --json` summary: check its cameras and stop")
+    parser.add_argument("--live-cameras", help="as --cameras, for a real-time run")
     parser.add_argument("--seen", help="an `embody run --json` summary of pick_seen: check what its camera saw and stop")
     args = parser.parse_args()
     if args.blueprint:
@@ -388,6 +402,9 @@ def main():
 
     if args.cameras:
         check_cameras(args.rrd, f"/robot/{args.unit}", json.load(open(args.cameras)))
+        return
+    if args.live_cameras:
+        check_cameras(args.rrd, f"/robot/{args.unit}", json.load(open(args.live_cameras)), live=True)
         return
     if args.seen:
         check_seen(args.rrd, f"/robot/{args.unit}", json.loads(open(args.seen).readline()))

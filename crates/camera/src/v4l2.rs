@@ -77,6 +77,16 @@ pub struct V4l2Config {
     pub mount: Mount,
 }
 
+impl V4l2Config {
+    /// Checks the numbers without touching the device; why not, when they make no sense.
+    pub fn check(&self) -> Result<(), String> {
+        check(self).map_err(|e| match e {
+            V4l2Error::Config(why) => why,
+            other => other.to_string(),
+        })
+    }
+}
+
 impl Default for V4l2Config {
     fn default() -> V4l2Config {
         V4l2Config {

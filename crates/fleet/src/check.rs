@@ -2,7 +2,8 @@
 //! damping time, the robot model (no more joints than a bridge drives), one actuator per
 //! actuated joint and no more, CAN ids unique on each bus, each bus's cycle within the
 //! control period, ratings and MIT ranges positive and finite with the joints' limits
-//! within them, and a calibration that names real joints with sane values.
+//! within them, a calibration that names real joints with sane values, and cameras
+//! whose numbers make sense, mounted on frames the robot has.
 
 use std::collections::BTreeMap;
 
@@ -155,6 +156,22 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
                 joints.len()
             ),
         );
+    }
+    for (name, camera) in &config.cameras {
+        if let Err(why) = crate::name::check("a camera name", name) {
+            say(&format!("cameras.{name}"), why.to_string());
+        }
+        if let Err(why) = camera.check() {
+            say(&format!("cameras.{name}"), why);
+        }
+        if let embody_hal::Mount::Frame { frame, .. } = &camera.mount
+            && model.frame_id(frame).is_none()
+        {
+            say(
+                &format!("cameras.{name}.mount"),
+                format!("{} has no frame '{frame}'", model.name),
+            );
+        }
     }
     for name in joints.keys() {
         if !config.actuators.contains_key(name) {

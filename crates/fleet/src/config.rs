@@ -155,6 +155,11 @@ pub struct UnitConfig {
     /// Calibration.
     #[serde(default)]
     pub calibration: Calibration,
+    /// Cameras (V4L2), by name: `[cameras.wrist]` with `device`, `width`, `height`,
+    /// `rate_hz`, `format`, `intrinsics` and `mount` (see `embody_camera::V4l2Config`;
+    /// the camera's name is its key).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cameras: BTreeMap<String, embody_camera::V4l2Config>,
 }
 
 /// A problem, located.

@@ -164,6 +164,7 @@ pub fn unit_config(
         },
         actuators: actuators(model, map)?,
         calibration: Calibration::default(),
+        cameras: Default::default(),
     })
 }
 

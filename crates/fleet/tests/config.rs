@@ -205,3 +205,37 @@ proptest! {
         let _ = fleet.problems();
     }
 }
+
+#[test]
+fn a_units_cameras_are_checked_against_its_robot() {
+    let camera = "\n[cameras.wrist]\ndevice = \"/dev/video2\"\nwidth = 640\nheight = 480\nrate_hz = 30.0\nmount = { frame = { frame = \"link7\", xyz = [0.0, 0.0, 0.05] } }\n";
+    let fleet = Fleet::new("camera");
+    fleet.append("units/ARM-0001.toml", camera);
+    assert_eq!(fleet.problems(), vec![]);
+    let (layers, config) = load(&fleet.dir, "ARM-0001").expect("loads");
+    assert_eq!(
+        config.cameras["wrist"].device,
+        std::path::Path::new("/dev/video2")
+    );
+    assert_eq!(
+        layers.source("cameras.wrist.device"),
+        fleet.file("units/ARM-0001.toml")
+    );
+    let fleet = Fleet::new("camera-frame");
+    fleet.append("units/ARM-0001.toml", &camera.replace("link7", "link9"));
+    fleet.expect_one(
+        "units/ARM-0001.toml",
+        "cameras.wrist.mount",
+        "no frame 'link9'",
+    );
+    let fleet = Fleet::new("camera-rate");
+    fleet.append("units/ARM-0001.toml", &camera.replace("30.0", "0.0"));
+    fleet.expect_one("units/ARM-0001.toml", "cameras.wrist", "rate_hz 0");
+    let fleet = Fleet::new("camera-key");
+    fleet.append("units/ARM-0001.toml", &camera.replace("width", "widht"));
+    fleet.expect_one(
+        "units/ARM-0001.toml",
+        "cameras.wrist.widht",
+        "unknown field",
+    );
+}

@@ -96,6 +96,9 @@ pub(crate) struct Opened {
     pub robots: Vec<AnyRobot>,
     /// What the session should tell its user (the map it uses, …).
     pub notes: Vec<String>,
+    /// A unit's own cameras, streaming while they are kept (none elsewhere: simulated
+    /// cameras are the simulator's).
+    pub cameras: Vec<embody_camera::V4l2Camera>,
 }
 
 /// The model of `robot` as the loop on `backend` controls it: a floating base pinned on
@@ -134,6 +137,12 @@ pub(crate) fn open(
         ));
     }
     let mut notes = Vec::new();
+    let cameras = match backend {
+        Backend::Wire(Wire {
+            unit: Some(unit), ..
+        }) => open_cameras(unit)?,
+        _ => Vec::new(),
+    };
     let robots = match backend {
         Backend::Simulator(sim) => (0..units.max(1))
             .map(|k| simulated(&model, sim, seed.wrapping_add(u64::from(k)), rate_hz))
@@ -145,7 +154,25 @@ pub(crate) fn open(
         model,
         robots,
         notes,
+        cameras,
     })
+}
+
+/// Opens `unit`'s cameras, stamping their images on the system clock (the bridge's);
+/// the first that cannot be opened stops the session before any motor is enabled.
+fn open_cameras(unit: &Unit) -> Result<Vec<embody_camera::V4l2Camera>, RuntimeError> {
+    let clock: Arc<dyn embody_hal::Clock> = Arc::new(embody_hal::SystemClock);
+    (unit.config.cameras.iter())
+        .map(|(name, config)| {
+            let config = embody_camera::V4l2Config {
+                name: name.clone(),
+                ..config.clone()
+            };
+            embody_camera::V4l2Camera::open(&config, clock.clone()).map_err(|e| {
+                RuntimeError::Invalid(format!("unit {}: camera '{name}': {e}", unit.config.serial))
+            })
+        })
+        .collect()
 }
 
 /// A simulated robot at the simulator's initial state (default: neutral, a floating

@@ -73,6 +73,20 @@ impl<R: Robot + 'static> RealtimeLoop<R> {
         })
     }
 
+    /// Records `cameras`' images in the live recording, if any, at their capture times
+    /// less `offset_ns` (the loop's origin on their clock).
+    pub(crate) fn record_cameras(
+        &self,
+        cameras: Vec<(embody_hal::CameraInfo, embody_hal::ImagePool)>,
+        offset_ns: u64,
+    ) {
+        if let Some(live) = &self.live
+            && !cameras.is_empty()
+        {
+            live.cameras(cameras, offset_ns);
+        }
+    }
+
     /// What the OS granted of the real-time settings.
     pub fn rt_status(&self) -> &RtStatus {
         self.handle.rt_status()
@@ -145,6 +159,7 @@ pub(crate) fn run(
         model,
         mut robots,
         notes,
+        cameras,
     } = opened;
     let robot = robots
         .pop()
@@ -158,7 +173,15 @@ pub(crate) fn run(
         .map(|base| viz_config(base, &model, &robot, &config, clock, (0, 1)));
     let mut driver = session.drive.driver(&model, sensors(&robot))?;
     let (mut scene, view) = Scene::of(&robot);
+    // The unit's own cameras (kept streaming until the session ends).
+    scene.cameras.extend(cameras.iter().map(|c| {
+        use embody_hal::Camera;
+        (c.info().clone(), c.images().clone())
+    }));
     let running = RealtimeLoop::start(&model, robot, config, rt, driver.arms(), viz)?;
+    // In real time every robot's images are stamped on the system clock, where the
+    // loop's time counts from its origin.
+    running.record_cameras(scene.cameras.clone(), running.origin_ns);
     let rt_status = running.rt_status().clone();
     let client = running.client.clone();
     let wall = Instant::now();

@@ -155,6 +155,8 @@ pub(crate) fn run(
         model,
         robots,
         notes,
+        // Real cameras come with a unit on the wire, which runs in real time.
+        cameras: _,
     } = opened;
     let count = robots.len();
     let mut stream: Option<RecordingStream> = None;

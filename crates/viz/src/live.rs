@@ -4,8 +4,9 @@
 //! before it got to them. The loop thread never knows it is watched: the ring is
 //! lock-free and readers never block the writer. Events (task steps, transitions), a
 //! driver's series (a policy's actions), the scene's object poses and what the cameras
-//! saw come in over a
-//! channel from whoever has them.
+//! saw come in over a channel from whoever has them; the cameras' newest images are read
+//! from their pools at each wake and logged once each (JPEG-encoded here, never on the
+//! loop's thread).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +15,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use embody_control::{Cursor, LoopClient, Next, StateSnapshot};
+use embody_hal::{CameraInfo, ImagePool};
 
 use crate::recorder::{LoopStats, Recorder, VizError};
 
@@ -44,6 +46,10 @@ enum Message {
     Sighting {
         t_s: f64,
         sighting: crate::Sighting,
+    },
+    Cameras {
+        cameras: Vec<(CameraInfo, ImagePool)>,
+        offset_ns: u64,
     },
 }
 
@@ -115,6 +121,13 @@ impl LiveRecorder {
         let _ = self.events.send(Message::Sighting { t_s, sighting });
     }
 
+    /// Records these cameras' images from now on, each new one once, at its capture
+    /// time less `offset_ns` (the loop's origin on the cameras' clock) — JPEG-encoded on
+    /// the recorder's thread.
+    pub fn cameras(&self, cameras: Vec<(CameraInfo, ImagePool)>, offset_ns: u64) {
+        let _ = self.events.send(Message::Cameras { cameras, offset_ns });
+    }
+
     /// Stops following, flushes the recording and closes the sink.
     pub fn finish(mut self) -> Result<LiveStats, VizError> {
         self.stop.store(true, Ordering::Release);
@@ -152,6 +165,7 @@ fn follow(
     let mut stats = LiveStats::default();
     let mut loop_stats = LoopStats::default();
     let mut next_timing_tick = 0;
+    let mut cameras: (Vec<(CameraInfo, ImagePool)>, u64) = (Vec::new(), 0);
     loop {
         // One last catch-up after the stop, so the recording ends where the loop did.
         let stopping = stop.load(Ordering::Acquire);
@@ -161,6 +175,16 @@ fn follow(
                 Message::Series { t_s, path, values } => recorder.series(t_s, &path, &values)?,
                 Message::Scene { t_s, poses } => recorder.scene_state(t_s, &poses, &[])?,
                 Message::Sighting { t_s, sighting } => recorder.sighting(t_s, &sighting)?,
+                Message::Cameras {
+                    cameras: c,
+                    offset_ns,
+                } => cameras = (c, offset_ns),
+            }
+        }
+        for (info, images) in &cameras.0 {
+            if let Some(image) = images.latest() {
+                let t_s = image.captured.as_nanos().saturating_sub(cameras.1) as f64 * 1e-9;
+                recorder.camera(t_s, info, &image)?;
             }
         }
         while let Next::Snapshot { skipped } = client.snapshots().next(&mut cursor, &mut snapshot) {
