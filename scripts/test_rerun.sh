@@ -14,8 +14,9 @@
 # - the connect sink reaches a running server (and refuses a dead address at once), and
 #   a served recording reaches a headless viewer;
 # - the humanoid's recording renders headless (Vulkan on Mesa's software rasterizer, from
-#   apt's mesa-vulkan-drivers when missing) to a screenshot that must not be blank.
-# Usage: scripts/test_rerun.sh [EMBODY_BIN] [--update-docs: copy the screenshot to docs/]
+#   apt's mesa-vulkan-drivers when missing) to a screenshot that must not be blank, and so
+#   does a recording of three simulated cameras around a tagged box.
+# Usage: scripts/test_rerun.sh [EMBODY_BIN] [--update-docs: copy the screenshots to docs/]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -129,6 +130,13 @@ port=$("$python" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0));
   --window-size 1280x800 --screenshot-to "$work/humanoid.png" humanoid.rrd layout.rbl \
   > "$work/viewer.log" 2>&1) || { cat "$work/viewer.log" >&2; exit 1; }
 "$python" scripts/peers/verify_rerun.py - --unit humanoid --screenshot "$work/humanoid.png"
+echo "== headless screenshot of the cameras: examples/scenarios/tags.toml's three, and what two saw"
+"$bin" sim run examples/scenarios/tags.toml --duration 0.1 --rerun "save=$work/tags.rrd" > /dev/null
+"$python" scripts/peers/verify_rerun.py - --unit arm7 --camera-blueprint "$work/cameras.rbl"
+(cd "$work" && timeout 300 "$rerun" --headless --renderer vulkan --port "$port" \
+  --window-size 1280x800 --screenshot-to "$work/cameras.png" tags.rrd cameras.rbl \
+  > "$work/viewer.log" 2>&1) || { cat "$work/viewer.log" >&2; exit 1; }
+"$python" scripts/peers/verify_rerun.py - --unit arm7 --screenshot "$work/cameras.png"
 echo "== live sinks: connect to a running server, serve to a (headless) viewer"
 port=$("$python" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
 "$rerun" --serve-grpc --port "$port" > "$work/server.log" 2>&1 &
@@ -156,6 +164,8 @@ if [ "$update_docs" = "--update-docs" ]; then
   mkdir -p docs
   "$python" -c "from PIL import Image; import sys; Image.open(sys.argv[1]).resize((1280, 800)).save(sys.argv[2], optimize=True)" \
     "$work/humanoid.png" docs/rerun_humanoid.png
-  echo "docs/rerun_humanoid.png updated"
+  "$python" -c "from PIL import Image; import sys; Image.open(sys.argv[1]).resize((1280, 800)).save(sys.argv[2], optimize=True)" \
+    "$work/cameras.png" docs/rerun_cameras.png
+  echo "docs/rerun_humanoid.png and docs/rerun_cameras.png updated"
 fi
 echo "rerun checks passed"

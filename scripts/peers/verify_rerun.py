@@ -132,6 +132,34 @@ def write_blueprint(path, unit):
     blueprint.save("embody", path)
 
 
+def write_camera_blueprint(path, unit):
+    """A layout of examples/scenarios/tags.toml's recording: the arm, the table and the
+    tagged box with the three cameras' frustums, beside what two of them saw."""
+    robot = f"/robot/{unit}"
+    blueprint = rrb.Blueprint(
+        rrb.Horizontal(
+            rrb.Spatial3DView(
+                origin="/",
+                contents=[f"{robot}/links/**", f"{robot}/scene/**"]
+                + [f"{robot}/cameras/{name}" for name in ("side", "above", "across")],
+                name="arm7, the tagged box and three cameras",
+                eye_controls=rrb.EyeControls3D(
+                    position=[0.6, -1.2, 1.1], look_target=[-0.35, 0.05, 0.3]
+                ),
+            ),
+            rrb.Vertical(
+                *[rrb.Spatial2DView(origin=f"{robot}/cameras/{name}",
+                                    contents=[f"{robot}/cameras/{name}/rgb"], name=name)
+                  for name in ("side", "above")]
+            ),
+            column_shares=[3, 2],
+        ),
+        rrb.TimePanel(state="collapsed"),
+        collapse_panels=True,
+    )
+    blueprint.save("embody", path)
+
+
 def check_screenshot(path):
     from PIL import Image
 
@@ -390,11 +418,15 @@ def main():
     parser.add_argument("--blueprint", help="write the screenshot layout here and stop")
     parser.add_argument("--screenshot", help="check this PNG is not blank and stop")
     parser.add_argument("--cameras", help="an `embody sim run --json` summary: check its cameras and stop")
+    parser.add_argument("--camera-blueprint", help="write the cameras' layout (.rbl) here and stop")
     parser.add_argument("--live-cameras", help="as --cameras, for a real-time run")
     parser.add_argument("--seen", help="an `embody run --json` summary of pick_seen: check what its camera saw and stop")
     args = parser.parse_args()
     if args.blueprint:
         write_blueprint(args.blueprint, args.unit)
+        return
+    if args.camera_blueprint:
+        write_camera_blueprint(args.camera_blueprint, args.unit)
         return
     if args.screenshot:
         check_screenshot(args.screenshot)

@@ -71,6 +71,9 @@ pub(crate) fn log_sighting(
         .map_err(err)
 }
 
+/// How far the 3D view draws a camera's image plane from it (m).
+const FRUSTUM_M: f32 = 0.1;
+
 /// JPEG quality of the colour images.
 const JPEG_QUALITY: u8 = 85;
 
@@ -119,7 +122,9 @@ pub(crate) fn log(
         [image.width as f32, image.height as f32],
     )
     .with_principal_point([k.cx as f32, k.cy as f32])
-    .with_camera_xyz(rerun::components::ViewCoordinates::RDF);
+    .with_camera_xyz(rerun::components::ViewCoordinates::RDF)
+    // A frustum of robot size in the 3D view.
+    .with_image_plane_distance(FRUSTUM_M);
     stream.log(path.as_str(), &pinhole).map_err(err)?;
     let mut jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, JPEG_QUALITY)
