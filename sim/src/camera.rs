@@ -291,11 +291,7 @@ impl SimCamera {
                         }
                         view.place(&mine.q, &mine.poses);
                         if let Some(eye) = view.camera_pose(&mount) {
-                            let q = nalgebra::UnitQuaternion::from_rotation_matrix(
-                                &nalgebra::Rotation3::from_matrix_unchecked(eye.rotation),
-                            );
-                            let p = eye.translation;
-                            let pose = [p.x, p.y, p.z, q.i, q.j, q.k, q.w];
+                            let pose = eye.to_pose();
                             images.fill(mine.at, |image| {
                                 image.pose = Some(pose);
                                 raster.render(&eye, view.drawables(), image);

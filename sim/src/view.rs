@@ -9,7 +9,6 @@ use std::sync::Arc;
 use embody_hal::Mount;
 use embody_model::spatial::{Transform, Vec3};
 use embody_model::{Data, Model, Shape, forward_kinematics};
-use nalgebra::{Quaternion, UnitQuaternion};
 
 use crate::contact::Environment;
 use crate::objects::{ObjectShape, PrintedTag};
@@ -177,14 +176,7 @@ impl SceneView {
                 }
                 Attached::Object(k, local) => {
                     if let Some(p) = poses.get(*k) {
-                        let rotation = UnitQuaternion::from_quaternion(Quaternion::new(
-                            p[6], p[3], p[4], p[5],
-                        ));
-                        let object = Transform::new(
-                            *rotation.to_rotation_matrix().matrix(),
-                            Vec3::new(p[0], p[1], p[2]),
-                        );
-                        drawable.pose = object.mul(local);
+                        drawable.pose = Transform::from_pose(p).mul(local);
                     }
                 }
             }

@@ -65,6 +65,25 @@ impl Transform {
         Self::new(rotation, translation)
     }
 
+    /// This transform as `[x, y, z, qx, qy, qz, qw]`: its translation and its rotation as
+    /// a unit quaternion (the pose form records, images and object views carry).
+    pub fn to_pose(&self) -> [f64; 7] {
+        let q = UnitQuaternion::from_rotation_matrix(&nalgebra::Rotation3::from_matrix_unchecked(
+            self.rotation,
+        ));
+        let p = self.translation;
+        [p.x, p.y, p.z, q.i, q.j, q.k, q.w]
+    }
+
+    /// The transform of a pose `[x, y, z, qx, qy, qz, qw]` ([`Transform::to_pose`]); the
+    /// quaternion is normalised first.
+    pub fn from_pose(pose: &[f64; 7]) -> Self {
+        Self::from_translation_quaternion(
+            Vec3::new(pose[0], pose[1], pose[2]),
+            [pose[3], pose[4], pose[5], pose[6]],
+        )
+    }
+
     /// Composition `self * other` (apply `other` first).
     #[inline]
     pub fn mul(&self, other: &Transform) -> Transform {
@@ -545,6 +564,16 @@ mod tests {
 
     fn sample_transform() -> Transform {
         Transform::from_xyz_rpy([0.3, -0.2, 0.5], [0.4, -1.1, 2.0])
+    }
+
+    #[test]
+    fn a_pose_round_trips() {
+        let t = sample_transform();
+        let back = Transform::from_pose(&t.to_pose());
+        assert!((back.rotation - t.rotation).norm() < 1e-12);
+        assert!((back.translation - t.translation).norm() < 1e-15);
+        let q = t.to_pose();
+        assert!(((q[3] * q[3] + q[4] * q[4] + q[5] * q[5] + q[6] * q[6]) - 1.0).abs() < 1e-12);
     }
 
     #[test]

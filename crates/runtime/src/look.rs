@@ -68,15 +68,6 @@ pub struct Look {
     pub printed: Vec<PrintedTag>,
 }
 
-/// `pose` as `x y z qx qy qz qw`.
-pub fn pose7(pose: &Transform) -> [f64; 7] {
-    let q = nalgebra::UnitQuaternion::from_rotation_matrix(
-        &nalgebra::Rotation3::from_matrix_unchecked(pose.rotation),
-    );
-    let p = pose.translation;
-    [p.x, p.y, p.z, q.i, q.j, q.k, q.w]
-}
-
 /// Renders camera `camera` (the scenario's first when `None`) of `scenario` at its
 /// start, finds the tags in the image and writes it to `save` (PNG) if given.
 pub fn look(
@@ -112,7 +103,7 @@ pub fn look(
     let starts: Vec<Transform> = (environment.objects.iter())
         .map(|o| Transform::from_xyz_rpy(o.position_m, o.rpy_rad))
         .collect();
-    let poses: Vec<[f64; 7]> = starts.iter().map(pose7).collect();
+    let poses: Vec<[f64; 7]> = starts.iter().map(Transform::to_pose).collect();
     let mut view = SceneView::new(model, environment);
     view.place(scenario.initial_configuration().as_slice(), &poses);
     let eye = view.camera_pose(&info.mount).ok_or_else(|| {
@@ -138,7 +129,7 @@ pub fn look(
                 object: o.name.clone(),
                 id: tag.id,
                 size_m: tag.size_m,
-                world_from_tag: pose7(&start.mul(&on_face)),
+                world_from_tag: start.mul(&on_face).to_pose(),
             })
         })
         .collect();
@@ -151,8 +142,8 @@ pub fn look(
         .map(|t| SeenTag {
             id: t.id,
             corners: t.corners,
-            camera_from_tag: pose7(&t.camera_from_tag),
-            world_from_tag: pose7(&t.world_from_tag),
+            camera_from_tag: t.camera_from_tag.to_pose(),
+            world_from_tag: t.world_from_tag.to_pose(),
             reprojection_px: t.reprojection_px,
             confidence: t.confidence,
         })
@@ -172,7 +163,7 @@ pub fn look(
         width: info.width,
         height: info.height,
         intrinsics: info.intrinsics,
-        world_from_camera: pose7(&eye),
+        world_from_camera: eye.to_pose(),
         image: save.map(Path::to_path_buf),
         tags,
         printed,

@@ -20,8 +20,6 @@ use embody_vision::{ColorTarget, TagDetector, find_by_color};
 use embody_viz::Sighting;
 use serde::Deserialize;
 
-use crate::look::pose7;
-
 /// Sightings kept for recording at most, between two drains.
 const MAX_UNRECORDED: usize = 256;
 
@@ -212,10 +210,7 @@ impl Seeing {
 /// say (not placed yet).
 fn camera_pose(info: &CameraInfo, image: &Image) -> Option<Transform> {
     match (image.pose, &info.mount) {
-        (Some(p), _) => Some(Transform::from_translation_quaternion(
-            [p[0], p[1], p[2]].into(),
-            [p[3], p[4], p[5], p[6]],
-        )),
+        (Some(p), _) => Some(Transform::from_pose(&p)),
         (None, Mount::World { xyz, rpy }) => Some(Transform::from_xyz_rpy(*xyz, *rpy)),
         (None, Mount::Frame { .. }) => None,
     }
@@ -261,7 +256,7 @@ fn look_for(
                 ]
             });
         let seen = SeenObject {
-            pose: pose7(&t.world_from_tag),
+            pose: t.world_from_tag.to_pose(),
             captured_s: 0.0,
             confidence: t.confidence,
         };
