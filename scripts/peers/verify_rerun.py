@@ -287,7 +287,8 @@ def check_cameras(path, robot, summary, live=False):
         root = f"{robot}/cameras/{camera['name']}"
         rows = {}
         for suffix, field in (("", "Transform3D:translation"), ("", "Pinhole:image_from_camera"),
-                              ("/rgb", "EncodedImage:blob"), ("/depth", "DepthImage:buffer")):
+                              ("/rgb", "EncodedImage:blob"), ("/depth", "DepthImage:buffer"),
+                              ("/depth", "DepthImage:meter")):
             for chunk in chunks(path, root + suffix):
                 batch = chunk.to_record_batch()
                 values = column(batch, field)
@@ -298,7 +299,7 @@ def check_cameras(path, robot, summary, live=False):
         for field in rows:
             rows[field].sort(key=lambda r: r[0])
         rgb = rows.get("EncodedImage:blob", [])
-        # Live (real time), the recorder reads each camera's newest image every 20 ms:
+        # Live (real time), the recorder reads each camera's newest image every 10 ms:
         # one replaced before it was read, or published after the recording stopped, is
         # not logged; none twice.
         least = 0.8 * camera["images"] if live else camera["images"] - 1
@@ -335,12 +336,14 @@ def check_cameras(path, robot, summary, live=False):
         pixels = np.asarray(picture, dtype=float)
         if abs(k[0, 2] * 2 - width) > 1 or pixels.std() < 10:
             fail(f"{root}: a {width}×{height} JPEG, principal point {k[0, 2]}, spread {pixels.std():.1f}")
-        depth = np.frombuffer(bytes(rows["DepthImage:buffer"][-1][1][0]), dtype="<f4").reshape(height, width)
+        # 16-bit, in the units the logged meter says (millimetres, as depth cameras give it).
+        raw = np.frombuffer(bytes(rows["DepthImage:buffer"][-1][1][0]), dtype="<u2").reshape(height, width)
+        depth = raw / float(np.ravel(rows["DepthImage:meter"][-1][1])[0])
         v, u = np.nonzero(depth > 0)
         d = depth[v, u].astype(float)
         cam = np.stack([(u - k[0, 2]) / k[0, 0] * d, (v - k[1, 2]) / k[1, 1] * d, d])
         world = rotation @ cam + np.array(t, dtype=float).reshape(3, 1)
-        ground = np.abs(world[2]) < 2e-3
+        ground = np.abs(world[2]) < 2e-3  # the millimetre rounds to 0.5 mm of z
         if ground.mean() < 0.3:
             fail(f"{root}: only {ground.mean():.0%} of the depth pixels land on the ground plane")
         timing = "each once, live" if live else "within 2 ms of the 30 Hz grid"

@@ -206,6 +206,8 @@ struct Shared {
     slot: Mutex<Slot>,
     /// The thread is stalled (an injected fault): it takes nothing until it is not.
     stalled: AtomicBool,
+    /// The simulator waits for each frame (lockstep): the thread must not run idle.
+    lockstep: AtomicBool,
     stop: AtomicBool,
 }
 
@@ -252,6 +254,7 @@ impl SimCamera {
                 fresh: false,
             }),
             stalled: AtomicBool::new(false),
+            lockstep: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         });
         let (tell_drawn, drawn) = sync_channel(1);
@@ -270,8 +273,11 @@ impl SimCamera {
             .spawn({
                 let shared = shared.clone();
                 move || {
-                    // Drawing waits for the loop, never the loop for drawing.
+                    // Drawing waits for the loop, never the loop for drawing: at nice 10,
+                    // and in real time idle (decided at the first frame, once the
+                    // simulator has said whether it waits).
                     let _ = embody_hal::thread::run_in_background();
+                    let mut idle = None;
                     let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
                     let noise = rand_distr::Normal::new(0.0, depth_noise_m).ok();
                     while !shared.stop.load(Ordering::Acquire) {
@@ -288,6 +294,11 @@ impl SimCamera {
                         if !took {
                             std::thread::sleep(IDLE);
                             continue;
+                        }
+                        let realtime = !shared.lockstep.load(Ordering::Acquire);
+                        if idle != Some(realtime) {
+                            let _ = embody_hal::thread::run_when_idle(realtime);
+                            idle = Some(realtime);
                         }
                         view.place(&mine.q, &mine.poses);
                         if let Some(eye) = view.camera_pose(&mount) {
@@ -374,6 +385,7 @@ impl SimCamera {
     /// lockstep, where simulated time does not run on its own).
     pub fn wait_for_frames(&mut self, wait: bool) {
         self.wait = wait;
+        self.shared.lockstep.store(wait, Ordering::Release);
     }
 
     /// Stalls its thread (an injected fault: it draws nothing) or lets it go on.

@@ -206,18 +206,29 @@ fn scene_robot() -> embody_sim::SimRobot {
 #[test]
 fn scenario_cameras_draw_the_simulated_state_at_their_rate() {
     use embody_hal::{Camera, Robot, SensorFrame, Timestamp};
+    use embody_sim::SimRobot;
     let mut robot = scene_robot();
     let mut frame = SensorFrame::for_robot(robot.capabilities());
-    // One simulated second, read at 1 kHz; a pause now and then lets the threads draw.
+    // One simulated second, read at 1 kHz. The threads run idle (real time), so on a
+    // busy machine they may get no CPU at all: after each tick the test waits (a while
+    // at most) until every frame due so far is drawn or skipped.
+    let settled = |robot: &SimRobot, tick: u64| {
+        let [table, wrist] = robot.cameras() else {
+            return true;
+        };
+        let due = |period_ns: u64| tick * 1_000_000 / period_ns + 1;
+        table.images().published() + table.skipped() == due(33_333_333)
+            && wrist.images().published() + wrist.skipped() == due(100_000_000)
+    };
     for tick in 0..=1000u64 {
         robot
             .read(Timestamp::from_nanos(tick * 1_000_000), &mut frame)
             .expect("read");
-        if tick % 20 == 0 {
-            std::thread::sleep(std::time::Duration::from_millis(3));
+        let start = std::time::Instant::now();
+        while !settled(&robot, tick) && start.elapsed().as_secs() < 5 {
+            std::thread::sleep(std::time::Duration::from_micros(200));
         }
     }
-    std::thread::sleep(std::time::Duration::from_millis(100));
     let [table, wrist] = robot.cameras() else {
         panic!("two cameras");
     };

@@ -114,8 +114,9 @@ impl ImageSequence {
         let thread = std::thread::Builder::new()
             .name(format!("camera {name}"))
             .spawn(move || {
-                // Decoding waits for the loop, never the loop for decoding.
-                let _ = embody_hal::thread::run_in_background();
+                // Decoding waits for the loop, never the loop for decoding (idle: a
+                // replay runs in real time).
+                let _ = embody_hal::thread::run_when_idle(true);
                 let mut next = clock.now();
                 'play: loop {
                     for file in &files {

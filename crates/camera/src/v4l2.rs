@@ -411,8 +411,9 @@ impl V4l2Camera {
         let thread = std::thread::Builder::new()
             .name(format!("camera {}", config.name))
             .spawn(move || {
-                // Converting waits for the loop, never the loop for converting.
-                let _ = embody_hal::thread::run_in_background();
+                // Converting waits for the loop, never the loop for converting (idle:
+                // a real camera runs in real time).
+                let _ = embody_hal::thread::run_when_idle(true);
                 capture.run()
             })
             .map_err(|source| V4l2Error::Spawn { path, source })?;

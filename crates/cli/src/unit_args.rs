@@ -73,8 +73,8 @@ impl WireArgs {
     }
 }
 
-/// `[--realtime] [--port PATH] [--unit SERIAL …] [--priority N]`: where a run goes and
-/// how it is paced.
+/// `[--realtime] [--port PATH] [--unit SERIAL …] [--priority N] [--cpu N]`: where a run
+/// goes and how it is paced.
 #[derive(Args, Debug, Clone)]
 pub struct PacingArgs {
     /// Pace the run by the wall clock instead of lockstep (on its own thread).
@@ -86,6 +86,10 @@ pub struct PacingArgs {
     /// when the OS refuses, it warns and runs without.
     #[arg(long, value_parser = clap::value_parser!(i32).range(1..=99))]
     pub priority: Option<i32>,
+    /// Give the loop this CPU alone in a real-time run (every other thread runs on the
+    /// other CPUs); when the OS refuses, it warns and runs without.
+    #[arg(long)]
+    pub cpu: Option<usize>,
 }
 
 impl PacingArgs {
@@ -94,19 +98,20 @@ impl PacingArgs {
         self.realtime || self.wire.given()
     }
 
-    /// The pacing asked for; `--priority` without a real-time run is refused.
+    /// The pacing asked for; `--priority` or `--cpu` without a real-time run is refused.
     pub fn pacing(&self) -> Result<Pacing> {
         if !self.live() {
-            return match self.priority {
-                Some(_) => Err(CliError::Usage(
-                    "--priority applies to a real-time run: add --realtime, --port or --unit"
+            return match (self.priority, self.cpu) {
+                (None, None) => Ok(Pacing::Lockstep),
+                _ => Err(CliError::Usage(
+                    "--priority and --cpu apply to a real-time run: add --realtime, --port or --unit"
                         .into(),
                 )),
-                None => Ok(Pacing::Lockstep),
             };
         }
         Ok(Pacing::Realtime(RtConfig {
             priority: self.priority,
+            cpu: self.cpu,
             ..RtConfig::default()
         }))
     }

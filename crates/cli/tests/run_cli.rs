@@ -219,7 +219,7 @@ fn priority_is_refused_for_a_lockstep_run() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("--priority applies to a real-time run"),
+        stderr.contains("--priority and --cpu apply to a real-time run"),
         "{stderr}"
     );
     let out = embody(&[

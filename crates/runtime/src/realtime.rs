@@ -184,7 +184,16 @@ pub(crate) fn run(
     running.record_cameras(scene.cameras.clone(), running.origin_ns);
     let rt_status = running.rt_status().clone();
     let client = running.client.clone();
-    let wall = Instant::now();
+    // Wall time counts from the loop's origin, as its ticks do (this thread may be
+    // descheduled a while after starting it).
+    let since_origin_ns = SystemClock
+        .now()
+        .as_nanos()
+        .saturating_sub(running.origin_ns);
+    let now = Instant::now();
+    let wall = now
+        .checked_sub(Duration::from_nanos(since_origin_ns))
+        .unwrap_or(now);
     let mut events = Vec::new();
     let mut snapshot = StateSnapshot::new(0);
     let mut baseline: Option<TimingReport> = None;

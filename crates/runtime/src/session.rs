@@ -214,6 +214,18 @@ impl Session {
             control.rate_hz = unit.config.control.rate_hz;
         }
         self.drive.adjust(&mut control);
+        // A loop pinned to a CPU has it to itself: everything started from here on (the
+        // cameras, the recorder, the loop's helpers) starts elsewhere.
+        let _reserved = match self.pacing {
+            Pacing::Realtime(RtConfig { cpu: Some(cpu), .. }) => {
+                embody_hal::thread::reserve_cpu(cpu)
+                    .inspect_err(|e| {
+                        observer.note(&format!("CPU {cpu} not kept for the loop: {e}"))
+                    })
+                    .ok()
+            }
+            _ => None,
+        };
         let backend = self.scene_backend(observer)?;
         let opened = backend::open(
             &backend,

@@ -1,8 +1,9 @@
 //! Camera images in a recording: each camera at `robot/<unit>/cameras/<name>` — its pose
 //! (`Transform3D`, when the image carries one) and lens (`Pinhole`, OpenCV's axes), so
 //! its frustum sits in the 3D view — with its colour as a JPEG (`EncodedImage`) at
-//! `…/<name>/rgb` and its depth (`DepthImage`, metres) at `…/<name>/depth`, each at the
-//! time the image was captured. An image already logged is not logged again.
+//! `…/<name>/rgb` and its depth (`DepthImage`, 16-bit millimetres as depth cameras give
+//! it) at `…/<name>/depth`, each at the time the image was captured. An image already
+//! logged is not logged again. A [`CameraLog`] does this from a thread of its own.
 //!
 //! What a camera's image showed ([`Sighting`]): a 2D box over the image at
 //! `…/<name>/detections/<object>`, labelled with the object and its confidence, and the
@@ -11,7 +12,7 @@
 use embody_hal::{CameraInfo, Image};
 use rerun::RecordingStream;
 
-use crate::recorder::VizError;
+use crate::recorder::{Timeline, VizError};
 
 /// An object found in a camera's image, to record.
 #[derive(Clone, Debug, PartialEq)]
@@ -127,25 +128,58 @@ pub(crate) fn log(
     .with_image_plane_distance(FRUSTUM_M);
     stream.log(path.as_str(), &pinhole).map_err(err)?;
     let mut jpeg = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, JPEG_QUALITY)
+    let size = |n: u32| {
+        u16::try_from(n).map_err(|_| {
+            VizError::Rerun(format!(
+                "camera {}: {n} px is too large for JPEG",
+                camera.name
+            ))
+        })
+    };
+    jpeg_encoder::Encoder::new(&mut jpeg, JPEG_QUALITY)
         .encode(
             &image.rgb,
-            image.width,
-            image.height,
-            image::ExtendedColorType::Rgb8,
+            size(image.width)?,
+            size(image.height)?,
+            jpeg_encoder::ColorType::Rgb,
         )
         .map_err(|e| VizError::Rerun(format!("camera {}: JPEG: {e}", camera.name)))?;
     let encoded =
         rerun::EncodedImage::from_file_contents(jpeg).with_media_type(rerun::MediaType::JPEG);
     stream.log(format!("{path}/rgb"), &encoded).map_err(err)?;
     if !image.depth.is_empty() {
-        let bytes: Vec<u8> = image.depth.iter().flat_map(|d| d.to_le_bytes()).collect();
+        // Millimetres, rounded; beyond 65.5 m saturates (nothing is drawn that far).
+        let mut bytes = Vec::with_capacity(2 * image.depth.len());
+        for d in &image.depth {
+            bytes.extend_from_slice(&((d * 1000.0 + 0.5) as u16).to_le_bytes());
+        }
         let depth = rerun::DepthImage::new(
             bytes,
-            rerun::ImageFormat::depth([image.width, image.height], rerun::ChannelDatatype::F32),
+            rerun::ImageFormat::depth([image.width, image.height], rerun::ChannelDatatype::U16),
         )
-        .with_meter(1.0);
+        .with_meter(1000.0);
         stream.log(format!("{path}/depth"), &depth).map_err(err)?;
     }
     Ok(())
+}
+
+/// Logs cameras' images into a recording from any thread (Rerun's time is per thread):
+/// made by [`crate::Recorder::camera_log`].
+pub struct CameraLog {
+    pub(crate) stream: RecordingStream,
+    pub(crate) root: String,
+    pub(crate) origin: [f64; 3],
+    pub(crate) timeline: Timeline,
+    pub(crate) logged: Logged,
+}
+
+impl CameraLog {
+    /// Logs `image` of `camera` at `t_s` (loop time), unless it was logged already.
+    pub fn camera(&mut self, t_s: f64, camera: &CameraInfo, image: &Image) -> Result<(), VizError> {
+        if !self.logged.take(&camera.name, image) {
+            return Ok(());
+        }
+        self.timeline.set(&self.stream, t_s);
+        log(&self.stream, &self.root, self.origin, camera, image)
+    }
 }

@@ -8,7 +8,7 @@ mod live;
 mod recorder;
 mod sink;
 
-pub use cameras::Sighting;
+pub use cameras::{CameraLog, Sighting};
 pub use live::{LiveRecorder, LiveStats};
 pub use recorder::{Clock, LoopStats, Recorder, SceneItem, VizConfig, VizError};
 pub use rerun::RecordingStream;

@@ -4,9 +4,10 @@
 //! before it got to them. The loop thread never knows it is watched: the ring is
 //! lock-free and readers never block the writer. Events (task steps, transitions), a
 //! driver's series (a policy's actions), the scene's object poses and what the cameras
-//! saw come in over a channel from whoever has them; the cameras' newest images are read
-//! from their pools at each wake and logged once each (JPEG-encoded here, never on the
-//! loop's thread).
+//! saw come in over a channel from whoever has them. The cameras' newest images are
+//! logged once each by a thread of their own in `SCHED_IDLE` ([`log_cameras`]): encoding
+//! two 640×480 images 30 times a second is most of a recording's work, and it must take
+//! the CPU only when nothing else wants it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,8 +16,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use embody_control::{Cursor, LoopClient, Next, StateSnapshot};
-use embody_hal::{CameraInfo, ImagePool};
+use embody_hal::{CameraInfo, Clock as _, ImagePool, SystemClock};
 
+use crate::cameras::CameraLog;
 use crate::recorder::{LoopStats, Recorder, VizError};
 
 /// What a live recording saw.
@@ -122,8 +124,8 @@ impl LiveRecorder {
     }
 
     /// Records these cameras' images from now on, each new one once, at its capture
-    /// time less `offset_ns` (the loop's origin on the cameras' clock) — JPEG-encoded on
-    /// the recorder's thread.
+    /// time less `offset_ns` (the loop's origin on the cameras' clock) — encoded on a
+    /// thread of their own, in `SCHED_IDLE`.
     pub fn cameras(&self, cameras: Vec<(CameraInfo, ImagePool)>, offset_ns: u64) {
         let _ = self.events.send(Message::Cameras { cameras, offset_ns });
     }
@@ -165,7 +167,7 @@ fn follow(
     let mut stats = LiveStats::default();
     let mut loop_stats = LoopStats::default();
     let mut next_timing_tick = 0;
-    let mut cameras: (Vec<(CameraInfo, ImagePool)>, u64) = (Vec::new(), 0);
+    let mut cameras: Option<CameraThread> = None;
     loop {
         // One last catch-up after the stop, so the recording ends where the loop did.
         let stopping = stop.load(Ordering::Acquire);
@@ -178,13 +180,14 @@ fn follow(
                 Message::Cameras {
                     cameras: c,
                     offset_ns,
-                } => cameras = (c, offset_ns),
-            }
-        }
-        for (info, images) in &cameras.0 {
-            if let Some(image) = images.latest() {
-                let t_s = image.captured.as_nanos().saturating_sub(cameras.1) as f64 * 1e-9;
-                recorder.camera(t_s, info, &image)?;
+                } => {
+                    if let Some(old) = cameras.take() {
+                        old.finish()?;
+                    }
+                    let now_s = SystemClock.now().as_nanos().saturating_sub(origin_ns) as f64;
+                    let log = recorder.camera_log(now_s * 1e-9);
+                    cameras = Some(CameraThread::spawn(log, c, offset_ns)?);
+                }
             }
         }
         while let Next::Snapshot { skipped } = client.snapshots().next(&mut cursor, &mut snapshot) {
@@ -204,6 +207,68 @@ fn follow(
         }
         std::thread::sleep(NAP);
     }
+    if let Some(cameras) = cameras {
+        cameras.finish()?;
+    }
     recorder.finish()?;
     Ok(stats)
+}
+
+/// How often the cameras' thread looks for new images (cameras run at 30 Hz or less).
+const CAMERA_NAP: Duration = Duration::from_millis(10);
+
+/// The thread logging cameras' images; see [`log_cameras`].
+struct CameraThread {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<Result<(), VizError>>,
+}
+
+impl CameraThread {
+    fn spawn(
+        log: CameraLog,
+        cameras: Vec<(CameraInfo, ImagePool)>,
+        offset_ns: u64,
+    ) -> Result<CameraThread, VizError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::Builder::new()
+            .name("viz cameras".into())
+            .spawn({
+                let stop = stop.clone();
+                move || log_cameras(log, &cameras, offset_ns, &stop)
+            })
+            .map_err(|e| VizError::Rerun(format!("the cameras' recording thread: {e}")))?;
+        Ok(CameraThread { stop, thread })
+    }
+
+    /// Logs what is new once more and ends the thread.
+    fn finish(self) -> Result<(), VizError> {
+        self.stop.store(true, Ordering::Release);
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err(VizError::Rerun("the cameras' thread panicked".into())))
+    }
+}
+
+/// Logs each new image of `cameras` at its capture time less `offset_ns`, in
+/// `SCHED_IDLE` (encoding waits for the loop, never the loop for encoding), until `stop`.
+fn log_cameras(
+    mut log: CameraLog,
+    cameras: &[(CameraInfo, ImagePool)],
+    offset_ns: u64,
+    stop: &AtomicBool,
+) -> Result<(), VizError> {
+    let _ = embody_hal::thread::run_when_idle(true);
+    loop {
+        let stopping = stop.load(Ordering::Acquire);
+        for (info, images) in cameras {
+            if let Some(image) = images.latest() {
+                let t_s = image.captured.as_nanos().saturating_sub(offset_ns) as f64 * 1e-9;
+                log.camera(t_s, info, &image)?;
+            }
+        }
+        if stopping {
+            return Ok(());
+        }
+        std::thread::sleep(CAMERA_NAP);
+    }
 }

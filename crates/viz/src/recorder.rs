@@ -210,8 +210,7 @@ pub struct Recorder {
     feet: Vec<embody_model::FrameId>,
     /// Frame of each force-torque sensor (at most `MAX_FORCE_SENSORS`).
     force_frames: Vec<embody_model::FrameId>,
-    /// Seconds since the epoch at loop time 0 (wall clock only).
-    epoch_s: Option<f64>,
+    timeline: Timeline,
     dropped: u64,
     /// Entities of the moving scene items, in the order their poses come.
     moving: Vec<String>,
@@ -320,6 +319,10 @@ impl Recorder {
             links.push((frame.joint.0, path, frame.placement));
         }
         let scene = config.scene.clone();
+        let timeline = Timeline {
+            clock: config.clock,
+            epoch_s: None,
+        };
         let mut recorder = Recorder {
             stream,
             joints: names.len(),
@@ -334,7 +337,7 @@ impl Recorder {
             floating,
             feet,
             force_frames,
-            epoch_s: None,
+            timeline,
             dropped: 0,
             moving: Vec::new(),
             last_scene: None,
@@ -355,28 +358,27 @@ impl Recorder {
     }
 
     fn set_time(&mut self, t_s: f64) {
-        match self.config.clock {
-            Clock::Sim => self.stream.set_duration_secs("sim_time", t_s),
-            Clock::Wall => {
-                let epoch = *self.epoch_s.get_or_insert_with(|| epoch_now_s() - t_s);
-                self.stream
-                    .set_timestamp_secs_since_epoch("wall_time", epoch + t_s)
-            }
-        }
+        self.timeline.set(&self.stream, t_s);
     }
 
     fn time_column(&mut self, times: &[f64]) -> TimeColumn {
-        match self.config.clock {
-            Clock::Sim => TimeColumn::new_duration_secs("sim_time", times.iter().copied()),
-            Clock::Wall => {
-                let epoch = *self
-                    .epoch_s
-                    .get_or_insert_with(|| epoch_now_s() - times.first().copied().unwrap_or(0.0));
-                TimeColumn::new_timestamp_secs_since_epoch(
-                    "wall_time",
-                    times.iter().map(|t| epoch + t),
-                )
-            }
+        self.timeline.column(times)
+    }
+
+    /// A logger of camera images into this recording for another thread, its clock set
+    /// to match this recorder's (`now_t_s` is the loop time now).
+    pub fn camera_log(&mut self, now_t_s: f64) -> crate::cameras::CameraLog {
+        if self.timeline.clock == Clock::Wall {
+            self.timeline
+                .epoch_s
+                .get_or_insert_with(|| epoch_now_s() - now_t_s);
+        }
+        crate::cameras::CameraLog {
+            stream: self.stream.clone(),
+            root: format!("robot/{}", self.config.unit),
+            origin: self.config.origin,
+            timeline: self.timeline,
+            logged: Default::default(),
         }
     }
 
@@ -754,6 +756,44 @@ impl Recorder {
                     "the end of the recording did not reach the viewer within {} s: {e}",
                     NETWORK_FLUSH.as_secs()
                 )))
+            }
+        }
+    }
+}
+
+/// The recording's timeline: simulated time, or the wall clock with loop time 0 at
+/// `epoch_s` (fixed by the first time set).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeline {
+    pub(crate) clock: Clock,
+    /// Seconds since the epoch at loop time 0 (wall clock only).
+    pub(crate) epoch_s: Option<f64>,
+}
+
+impl Timeline {
+    /// Sets `stream`'s time on this thread to `t_s` of loop time.
+    pub(crate) fn set(&mut self, stream: &RecordingStream, t_s: f64) {
+        match self.clock {
+            Clock::Sim => stream.set_duration_secs("sim_time", t_s),
+            Clock::Wall => {
+                let epoch = *self.epoch_s.get_or_insert_with(|| epoch_now_s() - t_s);
+                stream.set_timestamp_secs_since_epoch("wall_time", epoch + t_s)
+            }
+        }
+    }
+
+    /// A time column of `times` (loop time).
+    fn column(&mut self, times: &[f64]) -> TimeColumn {
+        match self.clock {
+            Clock::Sim => TimeColumn::new_duration_secs("sim_time", times.iter().copied()),
+            Clock::Wall => {
+                let epoch = *self
+                    .epoch_s
+                    .get_or_insert_with(|| epoch_now_s() - times.first().copied().unwrap_or(0.0));
+                TimeColumn::new_timestamp_secs_since_epoch(
+                    "wall_time",
+                    times.iter().map(|t| epoch + t),
+                )
             }
         }
     }
