@@ -5,7 +5,8 @@
 # python-can peer test installs python-can into .venv-can on first use; the Rerun checks
 # install rerun-sdk into .venv-rerun and, when missing, Mesa's Vulkan drivers with apt;
 # the object checks install mujoco-core into .venv-mujoco; the AprilTag check installs
-# opencv-python-headless into .venv-opencv.
+# opencv-python-headless into .venv-opencv; the dataset check installs pyarrow and PyAV
+# into .venv-dataset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -28,6 +29,8 @@ echo "== third-party peer: OpenCV's ArUco AprilTag detector and solvePnP on embo
 scripts/test_tags.sh "$bin"
 echo "== example: pick_seen finds the tagged box with its camera and places it, 50 seeds (≥ 95 %)"
 scripts/test_pick_seen.sh "$bin"
+echo "== third-party readers: pyarrow and PyAV on a dataset embody recorded (LeRobotDataset v3.0)"
+scripts/test_dataset.sh "$bin"
 echo "== third-party peer: OpenSSL on embody's signed firmware images"
 scripts/test_fw_openssl.sh "$bin"
 echo "all tests passed in $(( $(date +%s) - start )) s"

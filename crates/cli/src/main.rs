@@ -11,6 +11,7 @@ use tracing_subscriber::EnvFilter;
 mod bench;
 mod calibrate;
 mod config;
+mod dataset;
 mod error;
 mod flash;
 mod fw;
@@ -55,6 +56,9 @@ enum Command {
     /// Simulate: `embody sim bench`, `embody sim run <scenario.toml>`.
     #[command(subcommand)]
     Sim(sim::SimCommand),
+    /// Demonstration datasets (LeRobotDataset v3.0): `embody dataset info|check DIR`.
+    #[command(subcommand)]
+    Dataset(dataset::DatasetCommand),
     /// Learned policies: `embody policy info|check <package>`.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Command::Bench(command) => bench::run(command),
         Command::Sim(command) => sim::run(command),
         Command::Policy(command) => policy::run(command),
+        Command::Dataset(command) => dataset::run(command),
         Command::Vmcu(args) => vmcu::run(&args),
         Command::Fw(command) => fw::run(command),
         Command::Config(command) => config::run(command),

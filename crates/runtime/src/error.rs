@@ -26,6 +26,9 @@ pub enum RuntimeError {
     /// The recording to Rerun failed.
     #[error("rerun: {0}")]
     Viz(#[from] embody_viz::VizError),
+    /// A dataset could not be written or read.
+    #[error("dataset: {0}")]
+    Dataset(#[from] embody_dataset::DatasetError),
     /// A file could not be written.
     #[error("{path}: {source}")]
     Io {

@@ -23,6 +23,7 @@
 
 mod backend;
 pub mod bench;
+pub mod dataset;
 pub mod demonstrate;
 mod drive;
 mod error;

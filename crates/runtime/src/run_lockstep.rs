@@ -33,6 +33,8 @@ struct UnitRun {
     poll_every: u64,
     /// The simulator's objects as its driver sees them, and where they are read from.
     scene: (Scene, Option<ObjectView>),
+    /// Takes its frames into a dataset (the first unit).
+    dataset: Option<crate::dataset::FrameSampler>,
 }
 
 /// What the units share: when runs end, whether the recordings show the simulator's
@@ -54,8 +56,12 @@ impl UnitRun {
         let tick = self.rig.tick;
         let now_s = self.rig.loop_time_s();
         let poll = tick.is_multiple_of(self.poll_every);
-        if self.recorder.is_some() || poll {
+        let sample = self.dataset.as_ref().is_some_and(|d| d.due(now_s));
+        if self.recorder.is_some() || poll || sample {
             self.rig.read_snapshot();
+        }
+        if let Some(dataset) = self.dataset.as_mut().filter(|_| sample) {
+            dataset.take(&self.rig.model, &self.rig.robot, &self.rig.snapshot)?;
         }
         if let Some(recorder) = self.recorder.as_mut() {
             self.view.clone_from(&self.rig.snapshot);
@@ -189,6 +195,9 @@ pub(crate) fn run(
             settle_until: None,
             done: false,
             scene,
+            dataset: (session.dataset.as_ref())
+                .filter(|_| k == 0)
+                .map(|d| d.sampler(config.rate_hz)),
         });
     }
     let mut states = match (&session.record, units.first()) {

@@ -70,6 +70,8 @@ pub struct Session {
     pub stop_after_s: Option<f64>,
     /// Time the loop from this much loop time on (s): a warm-up before measuring.
     pub measure_after_s: f64,
+    /// Take the first unit's frames into this dataset (see [`crate::dataset::record`]).
+    pub dataset: Option<crate::dataset::DatasetSink>,
 }
 
 impl Session {
@@ -89,6 +91,7 @@ impl Session {
             units: 1,
             stop_after_s: None,
             measure_after_s: 0.0,
+            dataset: None,
         }
     }
 
