@@ -166,7 +166,9 @@ fn ints(batch: &RecordBatch, name: &str) -> Result<Vec<i64>, String> {
     let column = batch
         .column_by_name(name)
         .ok_or_else(|| format!("no column {name:?}"))?;
-    let cast = arrow_cast(column, &DataType::Int64).map_err(|e| format!("column {name:?}: {e}"))?;
+    // Any integer width a writer chose.
+    let cast =
+        arrow_cast::cast(column, &DataType::Int64).map_err(|e| format!("column {name:?}: {e}"))?;
     let values = cast
         .as_any()
         .downcast_ref::<Int64Array>()
@@ -192,60 +194,6 @@ fn floats(batch: &RecordBatch, name: &str) -> Result<Vec<f64>, String> {
         "column {name:?} is {}, not floats",
         column.data_type()
     ))
-}
-
-/// `column` as `to`, for the integer widths parquet writers choose.
-fn arrow_cast(column: &ArrayRef, to: &DataType) -> Result<ArrayRef, String> {
-    match column.data_type() {
-        t if t == to => Ok(column.clone()),
-        DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64 => {
-            let values: Vec<i64> = (0..column.len())
-                .map(|k| match column.data_type() {
-                    DataType::Int8 => i64::from(
-                        column
-                            .as_primitive::<arrow_array::types::Int8Type>()
-                            .value(k),
-                    ),
-                    DataType::Int16 => i64::from(
-                        column
-                            .as_primitive::<arrow_array::types::Int16Type>()
-                            .value(k),
-                    ),
-                    DataType::Int32 => i64::from(
-                        column
-                            .as_primitive::<arrow_array::types::Int32Type>()
-                            .value(k),
-                    ),
-                    DataType::UInt8 => i64::from(
-                        column
-                            .as_primitive::<arrow_array::types::UInt8Type>()
-                            .value(k),
-                    ),
-                    DataType::UInt16 => i64::from(
-                        column
-                            .as_primitive::<arrow_array::types::UInt16Type>()
-                            .value(k),
-                    ),
-                    DataType::UInt32 => i64::from(
-                        column
-                            .as_primitive::<arrow_array::types::UInt32Type>()
-                            .value(k),
-                    ),
-                    _ => column
-                        .as_primitive::<arrow_array::types::UInt64Type>()
-                        .value(k) as i64,
-                })
-                .collect();
-            Ok(std::sync::Arc::new(Int64Array::from(values)))
-        }
-        other => Err(format!("{other}, not integers")),
-    }
 }
 
 /// `meta/tasks.parquet`: the tasks' texts, row `k` task `k`.

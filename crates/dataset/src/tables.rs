@@ -200,32 +200,25 @@ pub(crate) fn write_episodes(
         ints(&|r| r.from_index + r.length),
     ];
     for (k, camera) in cameras.iter().enumerate() {
-        let span = |f: &dyn Fn(&VideoSpan) -> f64| -> Vec<f64> {
-            rows.iter()
-                .map(|r| r.videos.get(k).map_or(0.0, f))
-                .collect()
+        let ints = |f: &dyn Fn(&VideoSpan) -> u64| {
+            int_column(
+                rows.iter()
+                    .map(|r| r.videos.get(k).map_or(0, f) as i64)
+                    .collect(),
+            )
+        };
+        let floats = |f: &dyn Fn(&VideoSpan) -> f64| {
+            float64_column(
+                rows.iter()
+                    .map(|r| r.videos.get(k).map_or(0.0, f))
+                    .collect(),
+            )
         };
         for (name, column) in [
-            (
-                "chunk_index",
-                int_column(
-                    span(&|v| v.chunk as f64)
-                        .into_iter()
-                        .map(|v| v as i64)
-                        .collect(),
-                ),
-            ),
-            (
-                "file_index",
-                int_column(
-                    span(&|v| v.file as f64)
-                        .into_iter()
-                        .map(|v| v as i64)
-                        .collect(),
-                ),
-            ),
-            ("from_timestamp", float64_column(span(&|v| v.from_s))),
-            ("to_timestamp", float64_column(span(&|v| v.to_s))),
+            ("chunk_index", ints(&|v| v.chunk)),
+            ("file_index", ints(&|v| v.file)),
+            ("from_timestamp", floats(&|v| v.from_s)),
+            ("to_timestamp", floats(&|v| v.to_s)),
         ] {
             fields.push(Field::new(
                 format!("videos/{camera}/{name}"),

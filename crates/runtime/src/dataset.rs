@@ -172,7 +172,6 @@ fn take_frame(
         sink.writer = Some(DatasetWriter::create(&sink.episodes.dir, spec)?);
     }
     let task = sink.task.clone();
-    let begun = sink.begun;
     let reference = sink.episodes.reference_frames.clone();
     let Some(writer) = sink.writer.as_mut() else {
         return Ok(());
@@ -182,6 +181,7 @@ fn take_frame(
         sink.episode = Some(0);
         sink.begun += 1;
     }
+    let first_episode = sink.begun == 1;
     let n = writer.spec().vectors[0].1.len();
     state.clear();
     state.extend(snapshot.q.iter().take(n).map(|&v| v as f32));
@@ -199,7 +199,7 @@ fn take_frame(
         })
         .collect();
     writer.frame(&[state, action], &rgb)?;
-    if let Some(dir) = reference.filter(|_| begun <= 1 && frame.is_multiple_of(10)) {
+    if let Some(dir) = reference.filter(|_| first_episode && frame.is_multiple_of(10)) {
         for (camera, image) in writer.spec().cameras.iter().zip(&images) {
             if let Some(image) = image {
                 save_png(&dir, &camera.name, frame, image)?;

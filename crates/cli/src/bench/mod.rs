@@ -7,6 +7,7 @@ mod camera_bench;
 mod flash_bench;
 mod loop_bench;
 mod plan_bench;
+mod record_bench;
 mod viz_bench;
 mod wire_bench;
 
@@ -28,6 +29,9 @@ pub enum BenchCommand {
     /// Render the simulated RGB-D camera (arm7 over a table with a box) on one thread,
     /// and print its frames per second.
     Camera(camera_bench::CameraArgs),
+    /// Write a dataset's cameras (H.264) and rows on one thread, and print frames per
+    /// second against real time and the size per minute.
+    Record(record_bench::RecordArgs),
     /// Flash many virtual units at once on links paced at a baud rate: total time and
     /// each unit's throughput as a share of its link.
     Flash(flash_bench::FlashBenchArgs),
@@ -45,5 +49,6 @@ pub fn run(command: BenchCommand) -> crate::error::Result {
         BenchCommand::Viz(args) => viz_bench::run(&args),
         BenchCommand::Flash(args) => flash_bench::run(&args),
         BenchCommand::Camera(args) => camera_bench::run(&args),
+        BenchCommand::Record(args) => record_bench::run(&args),
     }
 }

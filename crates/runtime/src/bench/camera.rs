@@ -87,6 +87,72 @@ fn scene() -> Environment {
     }
 }
 
+/// arm7 reaching over the scene's table, seen from a fixed camera beside it.
+pub(crate) struct ArmScene {
+    view: SceneView,
+    raster: Rasterizer,
+    eye: embody_model::spatial::Transform,
+    /// The last frame drawn.
+    pub(crate) image: Image,
+    /// The arm's joint positions.
+    pub(crate) q: nalgebra::DVector<f64>,
+    poses: Vec<[f64; 7]>,
+}
+
+impl ArmScene {
+    /// The scene, drawn at `width` × `height`.
+    pub(crate) fn new(width: u32, height: u32) -> Result<ArmScene, RuntimeError> {
+        let model = Arc::new(robots::load("arm7", None)?);
+        let environment = scene();
+        let view = SceneView::new(model.clone(), &environment);
+        // The arm reaching over the table, as when it picks the box.
+        let mut q = model.neutral_configuration();
+        for (j, value) in [(1, 0.5), (3, -2.0), (5, -1.64)] {
+            q[j] = value;
+        }
+        let poses: Vec<[f64; 7]> = (environment.objects.iter())
+            .map(|o| {
+                [
+                    o.position_m[0],
+                    o.position_m[1],
+                    o.position_m[2],
+                    0.0,
+                    0.0,
+                    0.0,
+                    1.0,
+                ]
+            })
+            .collect();
+        let lens = Intrinsics::from_fov(width, height, 70f64.to_radians());
+        let eye = look_at([0.5, -0.9, 1.0], [-0.3, 0.1, 0.2])
+            .ok_or_else(|| RuntimeError::Invalid("the camera looks straight down".into()))?;
+        let info = CameraInfo {
+            name: "bench".into(),
+            width,
+            height,
+            rate_hz: 30.0,
+            depth: true,
+            intrinsics: lens,
+            mount: Mount::in_world(&eye),
+        };
+        Ok(ArmScene {
+            view,
+            raster: Rasterizer::new(width, height, lens, Lighting::default()),
+            eye,
+            image: Image::blank(&info),
+            q,
+            poses,
+        })
+    }
+
+    /// Places the scene and draws it (as a running camera does each frame); the
+    /// triangles drawn.
+    pub(crate) fn render(&mut self) -> usize {
+        let items = self.view.place(self.q.as_slice(), &self.poses);
+        self.raster.render(&self.eye, items, &mut self.image)
+    }
+}
+
 /// Renders the scene `bench.frames × bench.batches` times.
 pub fn run(bench: &CameraBench) -> Result<CameraFigures, RuntimeError> {
     if !(16..=8192).contains(&bench.width) || !(16..=8192).contains(&bench.height) {
@@ -95,52 +161,17 @@ pub fn run(bench: &CameraBench) -> Result<CameraFigures, RuntimeError> {
             bench.width, bench.height
         )));
     }
-    let model = Arc::new(robots::load("arm7", None)?);
-    let environment = scene();
-    let mut view = SceneView::new(model.clone(), &environment);
-    // The arm reaching over the table, as when it picks the box.
-    let mut q = model.neutral_configuration();
-    for (j, value) in [(1, 0.5), (3, -2.0), (5, -1.64)] {
-        q[j] = value;
-    }
-    let poses: Vec<[f64; 7]> = (environment.objects.iter())
-        .map(|o| {
-            [
-                o.position_m[0],
-                o.position_m[1],
-                o.position_m[2],
-                0.0,
-                0.0,
-                0.0,
-                1.0,
-            ]
-        })
-        .collect();
-    let lens = Intrinsics::from_fov(bench.width, bench.height, 70f64.to_radians());
-    let eye = look_at([0.5, -0.9, 1.0], [-0.3, 0.1, 0.2])
-        .ok_or_else(|| RuntimeError::Invalid("the camera looks straight down".into()))?;
-    let info = CameraInfo {
-        name: "bench".into(),
-        width: bench.width,
-        height: bench.height,
-        rate_hz: 30.0,
-        depth: true,
-        intrinsics: lens,
-        mount: Mount::in_world(&eye),
-    };
-    let mut image = Image::blank(&info);
-    let mut raster = Rasterizer::new(bench.width, bench.height, lens, Lighting::default());
+    let mut arm = ArmScene::new(bench.width, bench.height)?;
     let mut rates = Vec::new();
     let mut drawn = 0;
     for _ in 0..bench.batches.max(1) {
         let began = Instant::now();
         for _ in 0..bench.frames.max(1) {
-            // Placing the scene is part of every frame, as in a running camera.
-            let items = view.place(q.as_slice(), &poses);
-            drawn = raster.render(&eye, items, &mut image);
+            drawn = arm.render();
         }
         rates.push(bench.frames.max(1) as f64 / began.elapsed().as_secs_f64());
     }
+    let ArmScene { image, view, .. } = arm;
     if let Some(path) = &bench.save {
         let mut ppm = format!("P6\n{} {}\n255\n", image.width, image.height).into_bytes();
         ppm.extend_from_slice(&image.rgb);

@@ -9,6 +9,7 @@
 //! - [`policy`]: a learned policy's step: observation, inference, action.
 //! - [`model`]: the rigid-body algorithms per call; [`sim`]: physics steps per second.
 //! - [`camera`]: the simulated camera's RGB-D frames per second.
+//! - [`record`]: a dataset's cameras and rows written per second.
 
 pub mod camera;
 pub mod flash;
@@ -16,6 +17,7 @@ pub mod loop_timing;
 pub mod model;
 pub mod plan;
 pub mod policy;
+pub mod record;
 pub mod sim;
 pub mod viz;
 pub mod wire;
