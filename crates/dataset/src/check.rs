@@ -404,7 +404,9 @@ fn check_frames(
             report(
                 problems,
                 &path,
-                format!("columns {have:?}, the features (less videos) are {want:?}"),
+                format!(
+                    "columns {have:?}, the features (less videos) are {want:?}: LeRobot cannot load it, and its rows are not read here"
+                ),
             );
             continue;
         }

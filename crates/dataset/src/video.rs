@@ -514,11 +514,13 @@ pub(crate) fn check_videos(
                 .iter()
                 .any(|&(_, d)| (f64::from(d) - one_frame).abs() > 1e-9)
             {
+                let shown: Vec<_> = track.durations.iter().take(4).collect();
                 problems.push(problem(
                     &path,
                     format!(
-                        "frame durations {:?} at timescale {}: not every frame 1/{fps} s",
-                        track.durations, track.timescale
+                        "frame durations (frames, ticks) {shown:?}{} at timescale {}: not every frame 1/{fps} s (LeRobot matches frame times to 0.1 ms)",
+                        if track.durations.len() > 4 { " …" } else { "" },
+                        track.timescale
                     ),
                 ));
             }

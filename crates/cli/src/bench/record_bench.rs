@@ -5,7 +5,7 @@ use clap::Args;
 use embody_runtime::bench::record::{self, RecordBench};
 
 use crate::error::Result;
-use crate::numbers::count;
+use crate::numbers::{count, float};
 
 /// Arguments of `embody bench record`.
 #[derive(Args, Debug)]
@@ -14,7 +14,7 @@ pub struct RecordArgs {
     #[arg(long, default_value_t = 2, value_parser = count::<u32>(1..=8))]
     cameras: u32,
     /// Seconds of recording at 30 fps.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, value_parser = float(0.1..=3600.0, " s"))]
     seconds: f64,
     /// Print JSON instead of text.
     #[arg(long)]
