@@ -161,6 +161,16 @@ fn read_table(path: &Path) -> Result<(Vec<RecordBatch>, HashMap<String, String>)
     Ok((batches, metadata))
 }
 
+/// [`read_table`], or `None` with why noted as a problem of `path`.
+fn read_or_note(
+    path: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<(Vec<RecordBatch>, HashMap<String, String>)> {
+    read_table(path)
+        .map_err(|e| problems.push(problem(path, e.to_string())))
+        .ok()
+}
+
 /// Column `name` of `batch` as int64 values (any integer type), or why not.
 fn ints(batch: &RecordBatch, name: &str) -> Result<Vec<i64>, String> {
     let column = batch
@@ -199,12 +209,8 @@ fn floats(batch: &RecordBatch, name: &str) -> Result<Vec<f64>, String> {
 /// `meta/tasks.parquet`: the tasks' texts, row `k` task `k`.
 fn read_tasks(dir: &Path, info: &Info, problems: &mut Vec<Problem>) -> Vec<String> {
     let path = dir.join("meta/tasks.parquet");
-    let (batches, metadata) = match read_table(&path) {
-        Ok(b) => b,
-        Err(e) => {
-            problems.push(problem(&path, e.to_string()));
-            return Vec::new();
-        }
+    let Some((batches, metadata)) = read_or_note(&path, problems) else {
+        return Vec::new();
     };
     let mut tasks = Vec::new();
     for batch in &batches {
@@ -261,12 +267,8 @@ fn read_episodes(dir: &Path, info: &Info, problems: &mut Vec<Problem>) -> Vec<Ep
     let keys: Vec<String> = info.video_keys().map(str::to_owned).collect();
     let mut episodes = Vec::new();
     for path in files {
-        let (batches, _) = match read_table(&path) {
-            Ok(b) => b,
-            Err(e) => {
-                problems.push(problem(&path, e.to_string()));
-                continue;
-            }
+        let Some((batches, _)) = read_or_note(&path, problems) else {
+            continue;
         };
         for batch in &batches {
             match episode_rows(batch, &keys) {
@@ -274,7 +276,6 @@ fn read_episodes(dir: &Path, info: &Info, problems: &mut Vec<Problem>) -> Vec<Ep
                 Err(why) => problems.push(problem(&path, why)),
             }
         }
-        let _ = &path;
     }
     let mut next_from = 0;
     for (k, e) in episodes.iter().enumerate() {
@@ -387,12 +388,8 @@ fn check_frames(
         reported += 1;
     };
     for path in files {
-        let (batches, _) = match read_table(&path) {
-            Ok(b) => b,
-            Err(e) => {
-                problems.push(problem(&path, e.to_string()));
-                continue;
-            }
+        let Some((batches, _)) = read_or_note(&path, problems) else {
+            continue;
         };
         let Some(first) = batches.first() else {
             continue;
