@@ -3,8 +3,12 @@
 # .venv-dataset): pick_seen recorded as a LeRobotDataset v3.0 — three episodes checked
 # for agreeing counts, timestamps and decodable video; one more with the simulator's
 # state and the rendered frames beside it, checked against them
-# (scripts/peers/check_dataset.py says what and how closely); and `embody dataset check`
-# on both, and on damaged copies.
+# (scripts/peers/check_dataset.py says what and how closely); `embody dataset check`
+# on both, and on damaged copies; `embody dataset replay` picking and placing the box
+# again where the recording has it; and the loop closed — scripts/train_bc.py trains a
+# package from a recorded dataset that `embody policy check` accepts and `policy eval`
+# runs, and the committed examples/policies/arm7_pick (trained by it on 200
+# demonstrations, seeds 0-199) places the box in at least 90 % of 20 unseen seeds.
 # Usage: scripts/test_dataset.sh [EMBODY_BIN]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,4 +44,37 @@ if "$bin" dataset check "$work/damaged" > "$work/damaged.txt"; then
   echo "a damaged video passed the check"; exit 1
 fi
 grep -q "file-000.mp4" "$work/damaged.txt"
+echo "== embody dataset replay: the recorded actions pick and place the box again"
+"$bin" dataset replay "$work/three" --episode 2 --json > "$work/replay.json"
+"$venv/bin/python" - "$work/three" "$work/replay.json" <<'PY'
+import json, sys
+import numpy as np
+import pyarrow.parquet as pq
+frames = pq.read_table(f"{sys.argv[1]}/data/chunk-000/file-000.parquet")
+episode = frames.column("episode_index").to_numpy()
+boxes = np.stack(frames.column("observation.environment_state").to_numpy(zero_copy_only=False))
+recorded = boxes[episode == 2][-1][:3]
+replayed = next(o["position_m"] for o in json.load(open(sys.argv[2]))["objects"] if o["name"] == "box")
+miss = float(np.linalg.norm(np.array(replayed) - recorded))
+print(f"replay: the box ended {miss * 1e3:.1f} mm from where the recording left it")
+if miss > 0.01:
+    sys.exit(f"replayed box at {replayed}, recorded at {recorded.tolist()}")
+PY
+
+echo "== scripts/train_bc.py: a dataset becomes a policy package"
+py=$(scripts/policy_venv.sh)
+"$py" scripts/train_bc.py "$work/three" "$work/bc" --task examples/tasks/pick_seen.toml \
+  --embody "$bin" --epochs 2 --success-object box --success-position -0.30 0.30 0.225 2>/dev/null
+"$bin" policy check "$work/bc" > /dev/null
+"$bin" policy eval "$work/bc" --episodes 1 --seed 1000 > /dev/null
+
+echo "== embody policy eval examples/policies/arm7_pick: 20 unseen seeds (>= 90 %)"
+"$bin" policy eval examples/policies/arm7_pick --episodes 20 --seed 1000 --json > "$work/eval.json"
+"$venv/bin/python" - "$work/eval.json" <<'PY'
+import json, sys
+result = json.load(open(sys.argv[1]))
+print(f"arm7_pick: {result['succeeded']} of {result['episodes']} placed")
+if result["success_rate"] < 0.9:
+    sys.exit(f"arm7_pick placed the box in {result['succeeded']} of {result['episodes']}")
+PY
 echo "dataset checks passed"

@@ -9,6 +9,8 @@
 # - a simulated camera's JPEGs and depth images land once each, on its frame grid, and its
 #   logged lens and pose put the ground's depth pixels at z = 0 (in lockstep, and live in
 #   real time); what pick_seen's camera saw lands as 2D boxes and the box's pose;
+# - `embody dataset view` puts a dataset's joints and actions in the recording as its
+#   parquet has them, and each camera's MP4 with a frame reference per frame;
 # - a policy's actions, observation terms and latency land under policy/, equal to what
 #   the network was fed and gave (scripts/peers/verify_policy_rerun.py);
 # - the connect sink reaches a running server (and refuses a dead address at once), and
@@ -84,6 +86,12 @@ echo "== embody run examples/tasks/pick_seen.toml --rerun save: what its camera 
 "$bin" run examples/tasks/pick_seen.toml --seed 3 --rerun "save=$work/seen.rrd" --json > "$work/seen.json"
 "$rerun" rrd verify "$work/seen.rrd"
 "$python" scripts/peers/verify_rerun.py "$work/seen.rrd" --unit arm7 --seen "$work/seen.json"
+
+echo "== embody dataset view --rerun save: a recorded dataset's joints, actions and video"
+"$bin" run examples/tasks/pick_seen.toml --seed 5 --dataset "$work/dataset" --episodes 2 2>/dev/null
+"$bin" dataset view "$work/dataset" --rerun "save=$work/view.rrd" > /dev/null
+"$rerun" rrd verify "$work/view.rrd"
+"$python" scripts/peers/verify_rerun.py "$work/view.rrd" --unit arm7 --dataset-view "$work/dataset"
 
 echo "== embody run --units 3 --rerun save: a fleet in one recording"
 "$bin" run examples/tasks/pick_and_place.toml --units 3 --rerun "save=$work/fleet.rrd" > /dev/null

@@ -409,6 +409,54 @@ def check_fleet(path, unit, count):
     print(f"{path}: {count} units of {unit} side by side, {samples.pop()} samples each")
 
 
+def check_dataset_view(path, robot, dataset):
+    """`embody dataset view`: every frame's joints and actions as the dataset's parquet
+    has them, each camera's MP4 logged once byte for byte, and one frame reference per
+    frame at the episode's video time."""
+    import pathlib
+    import pyarrow.parquet as pq
+    root = pathlib.Path(dataset)
+    info = json.loads((root / "meta" / "info.json").read_text())
+    fps = info["fps"]
+    frames = pq.read_table(root / "data" / "chunk-000" / "file-000.parquet")
+    episodes = pq.read_table(root / "meta" / "episodes" / "chunk-000" / "file-000.parquet")
+    state = np.stack(frames.column("observation.state").to_numpy(zero_copy_only=False))
+    action = np.stack(frames.column("action").to_numpy(zero_copy_only=False))
+    for name, want in (("q", state), ("q_ref", action)):
+        _, got = series(path, f"{robot}/joints/{name}")
+        got = np.array(got)
+        if got.shape != want.shape or np.abs(got - want).max() > 1e-6:
+            fail(f"joints/{name}: {got.shape} logged, the dataset's {want.shape}")
+    cameras = [k for k, f in info["features"].items() if f["dtype"] == "video"]
+    for key in cameras:
+        camera = key.removeprefix("observation.images.")
+        blob = None
+        for chunk in chunks(path, f"/dataset/{key}/000-000"):
+            column_ = column(chunk.to_record_batch(), "AssetVideo:blob")
+            if chunk.is_static and column_ is not None:
+                blob = bytes(column_.to_pylist()[0][0])
+        mp4 = (root / info["video_path"].format(video_key=key, chunk_index=0, file_index=0))
+        if blob != mp4.read_bytes():
+            fail(f"{key}: the logged video is not the dataset's file {mp4}")
+        rows = []
+        for chunk in chunks(path, f"{robot}/cameras/{camera}/video"):
+            batch = chunk.to_record_batch()
+            stamps = column(batch, "VideoFrameReference:timestamp")
+            if stamps is None:
+                continue
+            times = batch.column("sim_time").cast("int64").to_numpy() * 1e-9
+            rows += zip(times, [v[0] * 1e-9 for v in stamps.to_pylist()])
+        rows.sort()
+        starts = episodes.column(f"videos/{key}/from_timestamp").to_pylist()
+        lengths = episodes.column("length").to_pylist()
+        want = [start + k / fps for start, n in zip(starts, lengths) for k in range(n)]
+        got = [r[1] for r in rows]
+        if len(got) != len(want) or max(abs(a - b) for a, b in zip(got, want)) > 1e-6:
+            fail(f"{key}: {len(got)} frame references, the dataset has {len(want)} frames")
+    print(f"{path}: {len(state)} frames of joints and actions, {len(cameras)} camera videos"
+          f" with a reference per frame, as the dataset has them")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rrd")
@@ -423,6 +471,7 @@ def main():
     parser.add_argument("--cameras", help="an `embody sim run --json` summary: check its cameras and stop")
     parser.add_argument("--camera-blueprint", help="write the cameras' layout (.rbl) here and stop")
     parser.add_argument("--live-cameras", help="as --cameras, for a real-time run")
+    parser.add_argument("--dataset-view", help="the dataset `embody dataset view` drew: check it and stop")
     parser.add_argument("--seen", help="an `embody run --json` summary of pick_seen: check what its camera saw and stop")
     args = parser.parse_args()
     if args.blueprint:
@@ -440,6 +489,9 @@ def main():
         return
     if args.live_cameras:
         check_cameras(args.rrd, f"/robot/{args.unit}", json.load(open(args.live_cameras)), live=True)
+        return
+    if args.dataset_view:
+        check_dataset_view(args.rrd, f"/robot/{args.unit}", args.dataset_view)
         return
     if args.seen:
         check_seen(args.rrd, f"/robot/{args.unit}", json.loads(open(args.seen).readline()))

@@ -1,6 +1,7 @@
 //! `embody dataset info|check DIR`: what a LeRobotDataset v3.0 holds (made by `embody run
 //! --dataset` or by LeRobot) — robot, rate, features, episodes, tasks, videos — and, for
-//! `check`, every problem found with its file and why (exiting non-zero if any).
+//! `check`, every problem found with its file and why (exiting non-zero if any);
+//! `replay` and `view` are [`crate::dataset_replay`]'s.
 
 use std::path::PathBuf;
 
@@ -28,6 +29,12 @@ pub enum DatasetCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Drive the robot through an episode's recorded actions: in the simulator (in the
+    /// recorded task's scene, with the episode's seed) or on the wire.
+    Replay(crate::dataset_replay::ReplayArgs),
+    /// Draw the dataset in Rerun: the robot at each frame's joint positions, the
+    /// actions as its reference, each camera's video.
+    View(crate::dataset_replay::ViewArgs),
 }
 
 /// Runs an `embody dataset` command.
@@ -35,6 +42,8 @@ pub fn run(command: DatasetCommand) -> Result {
     let (dir, json, strict) = match command {
         DatasetCommand::Info { dir, json } => (dir, json, false),
         DatasetCommand::Check { dir, json } => (dir, json, true),
+        DatasetCommand::Replay(args) => return crate::dataset_replay::replay(&args),
+        DatasetCommand::View(args) => return crate::dataset_replay::view(&args),
     };
     let report = check(&dir).map_err(|e| CliError::Failed(e.to_string()))?;
     if json {

@@ -12,6 +12,7 @@ mod bench;
 mod calibrate;
 mod config;
 mod dataset;
+mod dataset_replay;
 mod error;
 mod flash;
 mod fw;
@@ -56,7 +57,7 @@ enum Command {
     /// Simulate: `embody sim bench`, `embody sim run <scenario.toml>`.
     #[command(subcommand)]
     Sim(sim::SimCommand),
-    /// Demonstration datasets (LeRobotDataset v3.0): `embody dataset info|check DIR`.
+    /// Demonstration datasets (LeRobotDataset v3.0): `embody dataset info|check|replay|view`.
     #[command(subcommand)]
     Dataset(dataset::DatasetCommand),
     /// Learned policies: `embody policy info|check <package>`.

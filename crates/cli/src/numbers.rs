@@ -119,7 +119,14 @@ mod tests {
     }
 
     /// Options for which zero is a meaningful value.
-    const ZERO_IS_VALID: &[&str] = &["seed", "cpu", "as-built", "counter", "start-jitter"];
+    const ZERO_IS_VALID: &[&str] = &[
+        "seed",
+        "cpu",
+        "as-built",
+        "counter",
+        "start-jitter",
+        "episode",
+    ];
 
     #[test]
     fn every_numeric_option_refuses_nan_infinities_negatives_and_overflow() {

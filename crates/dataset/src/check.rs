@@ -48,6 +48,8 @@ pub struct EpisodeInfo {
     pub success: Option<bool>,
     /// Frames the loop did not keep time for (embody datasets only).
     pub late_frames: Option<u64>,
+    /// The seed its session ran with (embody datasets only).
+    pub seed: Option<u64>,
 }
 
 /// What a dataset holds, and what is wrong with it.
@@ -127,7 +129,7 @@ pub(crate) fn problem(path: &Path, why: impl Into<String>) -> Problem {
 }
 
 /// The parquet files `dir/<sub>/*/*.parquet`, sorted by path (as LeRobot reads them).
-fn nested_parquet(dir: &Path, sub: &str) -> Vec<PathBuf> {
+pub(crate) fn nested_parquet(dir: &Path, sub: &str) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let Ok(chunks) = std::fs::read_dir(dir.join(sub)) else {
         return files;
@@ -147,7 +149,9 @@ fn nested_parquet(dir: &Path, sub: &str) -> Vec<PathBuf> {
 }
 
 /// All of `path`'s rows, and its schema's metadata.
-fn read_table(path: &Path) -> Result<(Vec<RecordBatch>, HashMap<String, String>), DatasetError> {
+pub(crate) fn read_table(
+    path: &Path,
+) -> Result<(Vec<RecordBatch>, HashMap<String, String>), DatasetError> {
     let file = File::open(path).map_err(|e| DatasetError::io(path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| DatasetError::parquet(path, e))?;
@@ -172,7 +176,7 @@ fn read_or_note(
 }
 
 /// Column `name` of `batch` as int64 values (any integer type), or why not.
-fn ints(batch: &RecordBatch, name: &str) -> Result<Vec<i64>, String> {
+pub(crate) fn ints(batch: &RecordBatch, name: &str) -> Result<Vec<i64>, String> {
     let column = batch
         .column_by_name(name)
         .ok_or_else(|| format!("no column {name:?}"))?;
@@ -328,6 +332,7 @@ fn episode_rows(batch: &RecordBatch, keys: &[String]) -> Result<Vec<EpisodeInfo>
         .column_by_name("embody_success")
         .and_then(|c| c.as_any().downcast_ref::<BooleanArray>().cloned());
     let late = ints(batch, "embody_late_frames").ok();
+    let seed = ints(batch, "embody_seed").ok();
     let mut rows = Vec::new();
     for k in 0..batch.num_rows() {
         if from[k] < 0 || to[k] < from[k] {
@@ -354,6 +359,7 @@ fn episode_rows(batch: &RecordBatch, keys: &[String]) -> Result<Vec<EpisodeInfo>
                 .collect(),
             success: success.as_ref().map(|s| s.value(k)),
             late_frames: late.as_ref().map(|l| l[k].max(0) as u64),
+            seed: seed.as_ref().map(|s| s[k] as u64),
         });
     }
     Ok(rows)

@@ -1,12 +1,13 @@
 //! embody-dataset: demonstrations as LeRobotDataset v3.0, the format the field trains
 //! from. [`DatasetWriter`] records episodes — state and action vectors, camera video, a
 //! task's text — into `data/`, `videos/` and `meta/`; [`check`] reads a dataset (made by
-//! embody or by LeRobot) and says what is wrong with it, file by file. Nothing here runs
-//! on a loop thread.
+//! embody or by LeRobot) and says what is wrong with it, file by file; [`read_episode`]
+//! reads an episode's vectors back. Nothing here runs on a loop thread.
 
 pub mod check;
 mod error;
 pub mod info;
+mod read;
 pub mod stats;
 mod tables;
 pub mod video;
@@ -14,6 +15,7 @@ mod writer;
 
 pub use error::DatasetError;
 pub use info::{Feature, Info};
+pub use read::{RecordedEpisode, read_episode};
 pub use tables::{EpisodeRow, VideoSpan};
 pub use writer::{
     CameraSpec, DatasetSpec, DatasetSummary, DatasetWriter, EpisodeEnd, MAX_VIDEO_FILE_S,

@@ -78,6 +78,12 @@ pub struct Manifest {
     /// The state the simulator starts from.
     #[serde(default)]
     pub start: Option<Start>,
+    /// The simulator's scene: a task file, relative to the package (the one its
+    /// demonstrations ran, say), whose `[environment]` and `[[cameras]]` the policy runs
+    /// among in simulation, its `random` objects placed afresh for each episode's seed.
+    /// Default: the ground alone.
+    #[serde(default)]
+    pub scene: Option<PathBuf>,
     /// An episode for `policy eval`.
     #[serde(default)]
     pub episode: Option<Episode>,
@@ -435,6 +441,15 @@ pub enum Success {
     },
     /// The base stays up (never falls) for the whole episode.
     Upright,
+    /// The scene's `object` ends the episode within `within_m` of `position` (m, world).
+    Placed {
+        /// The object's name in the scene.
+        object: String,
+        /// Where it should be.
+        position: [f64; 3],
+        /// Distance (m).
+        within_m: f64,
+    },
 }
 
 /// Most inputs, terms, joints or chunk steps a manifest may declare: far past any
@@ -569,10 +584,17 @@ impl Manifest {
                     );
                 }
             }
-            if let Success::Reach { within_m, .. } = &episode.success
-                && !(within_m.is_finite() && *within_m > 0.0)
-            {
+            let within_m = match &episode.success {
+                Success::Reach { within_m, .. } | Success::Placed { within_m, .. } => *within_m,
+                Success::Upright => 1.0,
+            };
+            if !(within_m.is_finite() && within_m > 0.0) {
                 bad("episode.success.within_m".into(), "must be positive".into());
+            }
+            if let Success::Placed { position, .. } = &episode.success
+                && !position.iter().all(|v| v.is_finite())
+            {
+                bad("episode.success.position".into(), "must be finite".into());
             }
         }
         problems

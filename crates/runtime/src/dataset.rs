@@ -2,7 +2,9 @@
 //! a session once per episode, each with the next seed (so a task's `random` objects land
 //! somewhere new), and while it runs a [`FrameSampler`] takes, at the dataset's rate on
 //! the loop's clock, the loop's joint positions (`observation.state`), its joint
-//! reference (`action`) and each simulated camera's newest image. Episodes run in
+//! reference (`action`), the simulator's objects' poses `x y z qx qy qz qw` each
+//! (`observation.environment_state`, when the scene has objects: what a policy's
+//! `object_pose` terms observe) and each simulated camera's newest image. Episodes run in
 //! lockstep: the sampler runs between ticks, never on a loop thread, and simulated time
 //! waits for it, so no frame is ever late.
 
@@ -16,6 +18,11 @@ use embody_model::Model;
 use crate::error::RuntimeError;
 use crate::robot::AnyRobot;
 use crate::session::{Observer, Pacing, Session};
+
+/// The feature of the objects' poses.
+const ENVIRONMENT_STATE: &str = "observation.environment_state";
+/// An object pose's elements, in order.
+const POSE_NAMES: [&str; 7] = ["x", "y", "z", "qx", "qy", "qz", "qw"];
 
 /// What to record.
 #[derive(Clone, Debug, PartialEq)]
@@ -152,15 +159,23 @@ fn take_frame(
     frame: u64,
 ) -> Result<(), RuntimeError> {
     let cameras = robot.sim().map(|s| s.cameras()).unwrap_or_default();
+    let objects = crate::report::object_poses(robot);
     if sink.writer.is_none() {
         let names = crate::report::joint_names(model);
+        let mut vectors = vec![
+            ("observation.state".into(), names.clone()),
+            ("action".into(), names),
+        ];
+        if !objects.is_empty() {
+            let names = (objects.iter())
+                .flat_map(|(object, _)| POSE_NAMES.map(|n| format!("{object}.{n}")))
+                .collect();
+            vectors.push((ENVIRONMENT_STATE.into(), names));
+        }
         let spec = DatasetSpec {
             robot_type: model.name.clone(),
             fps: sink.episodes.fps,
-            vectors: vec![
-                ("observation.state".into(), names.clone()),
-                ("action".into(), names),
-            ],
+            vectors,
             cameras: (cameras.iter())
                 .map(|c| CameraSpec {
                     name: c.info().name.clone(),
@@ -198,7 +213,14 @@ fn take_frame(
                 .map_or(blank.as_slice(), |i| i.rgb.as_slice())
         })
         .collect();
-    writer.frame(&[state, action], &rgb)?;
+    let environment: Vec<f32> = (objects.iter())
+        .flat_map(|(_, pose)| pose.map(|v| v as f32))
+        .collect();
+    if writer.spec().vectors.len() > 2 {
+        writer.frame(&[state, action, &environment], &rgb)?;
+    } else {
+        writer.frame(&[state, action], &rgb)?;
+    }
     if let Some(dir) = reference.filter(|_| first_episode && frame.is_multiple_of(10)) {
         for (camera, image) in writer.spec().cameras.iter().zip(&images) {
             if let Some(image) = image {
@@ -327,6 +349,12 @@ pub fn record(
         Some(writer) => writer.finish()?,
         None => return Err(RuntimeError::Invalid("no frame was recorded".into())),
     };
+    // The task, for `dataset replay` to set its scene again.
+    if let crate::drive::Drive::Task(task) = &session.drive {
+        let path = crate::replay::task_file(&episodes.dir);
+        std::fs::write(&path, task.source.text())
+            .map_err(|source| RuntimeError::Io { path, source })?;
+    }
     Ok(Recorded {
         summary,
         episodes: reports,

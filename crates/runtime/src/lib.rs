@@ -24,6 +24,7 @@
 mod backend;
 pub mod bench;
 pub mod dataset;
+pub mod dataset_view;
 pub mod demonstrate;
 mod drive;
 mod error;
@@ -33,6 +34,7 @@ pub mod policy_driver;
 pub mod policy_eval;
 mod policy_outcome;
 mod realtime;
+pub mod replay;
 mod report;
 mod robot;
 mod run_lockstep;

@@ -1,8 +1,9 @@
 //! Policies in simulation: [`simulation`] makes the lockstep session a package runs in
-//! (its robot, started in the manifest's start state), and [`evaluate`] runs the
-//! episodes a package defines — each with a command drawn from the episode's ranges by a
-//! seeded generator, for the episode's time — and scores each by the episode's success
-//! test. A faulted loop fails its episode.
+//! (its robot, started in the manifest's start state, among its `scene`'s objects and
+//! cameras), and [`evaluate`] runs the episodes a package defines — each with a command
+//! drawn from the episode's ranges by a seeded generator, its scene's `random` objects
+//! placed by the episode's own seed, for the episode's time — and scores each by the
+//! episode's success test. A faulted loop fails its episode.
 
 use std::path::PathBuf;
 
@@ -42,11 +43,16 @@ pub fn simulation(
         choice.floating_base,
     )?;
     let model = embody_model::robots::load(&robot, floating_base)?;
-    let simulator = Simulator {
+    let mut simulator = Simulator {
         initial: Some(start_configuration(&model, &manifest, 0.0)),
         show_truth: true,
         ..Simulator::default()
     };
+    if let Some(scene) = &manifest.scene {
+        let task = crate::task::Task::load(&run.package.join(scene))?;
+        simulator.environment = task.environment.unwrap_or_default();
+        simulator.cameras = task.cameras;
+    }
     // Time for an approach to the start posture, then the run (its driver ends it).
     let stop = run.seconds.map(|s| s + 60.0);
     let session = Session {
@@ -69,6 +75,9 @@ pub struct Episode {
     pub succeeded: bool,
     /// What the policy did.
     pub outcome: PolicyOutcome,
+    /// For a `placed` test: how far the object ended from its place (m; infinite when
+    /// the scene has no such object).
+    pub placed_miss_m: Option<f64>,
     /// The loop's faults.
     pub faults: Vec<FaultReport>,
 }
@@ -123,6 +132,7 @@ pub fn sample_commands(
 
 /// Runs `episodes` episodes of the package in `package` on `choice`'s robot, commands
 /// drawn with `seed`; `each` hears every episode as it ends.
+/// Episode `k` runs with seed `seed + k` (its scene's objects, its sensors' noise).
 pub fn evaluate(
     package: &std::path::Path,
     choice: &RobotChoice,
@@ -142,7 +152,8 @@ pub fn evaluate(
             record: None,
             approach: false,
         };
-        let (session, _) = simulation(run, choice)?;
+        let (mut session, _) = simulation(run, choice)?;
+        session.seed = seed.wrapping_add(u64::from(index));
         let report: Report = session.run(&mut Quiet)?;
         let unit = report
             .units
@@ -150,15 +161,32 @@ pub fn evaluate(
             .ok_or_else(|| RuntimeError::Invalid("no unit ran".into()))?;
         let outcome = unit.policy.clone().unwrap_or_default();
         let faults = unit.fault_reports();
+        let placed_miss_m = match &spec.success {
+            Success::Placed {
+                object, position, ..
+            } => Some(
+                (unit.objects.iter())
+                    .find(|(name, _)| name == object)
+                    .map_or(f64::INFINITY, |(_, pose)| {
+                        (0..3)
+                            .map(|i| (pose[i] - position[i]).powi(2))
+                            .sum::<f64>()
+                            .sqrt()
+                    }),
+            ),
+            _ => None,
+        };
         let met = match &spec.success {
             Success::Reach { .. } => outcome.reach.as_ref().is_some_and(|r| r.succeeded()),
             Success::Upright => !outcome.fell(),
+            Success::Placed { within_m, .. } => placed_miss_m.is_some_and(|m| m <= *within_m),
         };
         let episode = Episode {
             index,
             command,
             succeeded: met && faults.is_empty(),
             outcome,
+            placed_miss_m,
             faults,
         };
         each(&episode);

@@ -663,6 +663,34 @@ impl Recorder {
             .map_err(rerun_err)
     }
 
+    /// Logs the video file at `path` (MP4) once, for all time, under `entity`, for
+    /// [`Recorder::video_frame`] to show frames of.
+    pub fn video_asset(&mut self, entity: &str, path: &std::path::Path) -> Result<(), VizError> {
+        let video = rerun::AssetVideo::from_file_path(path)
+            .map_err(|e| VizError::Rerun(format!("{}: {e}", path.display())))?;
+        self.stream
+            .log_static(entity.to_owned(), &video)
+            .map_err(rerun_err)
+    }
+
+    /// Shows, at `t_s` under the robot's `path`, the frame at `video_s` of the video
+    /// logged under `video`.
+    pub fn video_frame(
+        &mut self,
+        t_s: f64,
+        path: &str,
+        video: &str,
+        video_s: f64,
+    ) -> Result<(), VizError> {
+        self.set_time(t_s);
+        let frame =
+            rerun::VideoFrameReference::new(rerun::components::VideoTimestamp::from_secs(video_s))
+                .with_video_reference(video.to_owned());
+        self.stream
+            .log(format!("robot/{}/{path}", self.config.unit), &frame)
+            .map_err(rerun_err)
+    }
+
     /// Sends the buffered block of joint series.
     pub fn flush(&mut self) -> Result<(), VizError> {
         let block = std::mem::take(&mut self.block);

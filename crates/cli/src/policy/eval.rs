@@ -49,6 +49,7 @@ fn episode_json(e: &Episode) -> serde_json::Value {
         "final_m": reach.map(|r| r.final_m),
         "reached_at_s": reach.and_then(|r| r.reached_at_s),
         "fell": e.outcome.fell(),
+        "placed_miss_m": e.placed_miss_m.filter(|m| m.is_finite()),
         "faults": e.faults,
     })
 }
@@ -95,9 +96,12 @@ pub fn eval(args: &EvalArgs) -> Result {
             let reach = (e.outcome.reach.as_ref()).map_or(String::new(), |r| {
                 format!(", {:.1} mm away", r.final_m * 1e3)
             });
+            let placed = e.placed_miss_m.map_or(String::new(), |m| {
+                format!(", the object {:.1} mm from its place", m * 1e3)
+            });
             let faults = e.faults.first().map_or(String::new(), |f| format!(", {f}"));
             println!(
-                "episode {} failed: {}{reach}{faults}",
+                "episode {} failed: {}{reach}{placed}{faults}",
                 e.index,
                 command.join(",")
             );
