@@ -8,7 +8,8 @@
 # again where the recording has it; and the loop closed — scripts/train_bc.py trains a
 # package from a recorded dataset that `embody policy check` accepts and `policy eval`
 # runs, and the committed examples/policies/arm7_pick (trained by it on 200
-# demonstrations, seeds 0-199) places the box in at least 90 % of 20 unseen seeds.
+# demonstrations, seeds 0-199) places the box in at least 90 % of 20 unseen seeds, and
+# its own runs recorded with `policy run --dataset` read back as the first dataset did.
 # Usage: scripts/test_dataset.sh [EMBODY_BIN]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,4 +78,9 @@ print(f"arm7_pick: {result['succeeded']} of {result['episodes']} placed")
 if result["success_rate"] < 0.9:
     sys.exit(f"arm7_pick placed the box in {result['succeeded']} of {result['episodes']}")
 PY
+echo "== embody policy run arm7_pick --dataset: a policy's own runs recorded"
+"$bin" policy run examples/policies/arm7_pick --seconds 14.4 --seed 3000 \
+  --dataset "$work/policy" --episodes 2 2>/dev/null
+"$bin" dataset check "$work/policy" > /dev/null
+"$venv/bin/python" scripts/peers/check_dataset.py "$work/policy"
 echo "dataset checks passed"

@@ -12,6 +12,7 @@ mod bench;
 mod calibrate;
 mod config;
 mod dataset;
+mod dataset_args;
 mod dataset_replay;
 mod error;
 mod flash;

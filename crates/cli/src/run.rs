@@ -50,23 +50,8 @@ pub struct RunArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
-    /// Record the run as a LeRobotDataset v3.0 in this new directory: the joints
-    /// (`observation.state`), their reference (`action`) and each simulated camera's
-    /// video, one episode a run (lockstep).
-    #[arg(long, conflicts_with_all = ["realtime", "port", "unit", "units"])]
-    dataset: Option<PathBuf>,
-    /// Episodes to record into `--dataset`, seeds `--seed`, `--seed`+1, ….
-    #[arg(long, default_value_t = 1, requires = "dataset",
-          value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    episodes: u32,
-    /// Frames per second of `--dataset`.
-    #[arg(long, default_value_t = 30, requires = "dataset",
-          value_parser = clap::value_parser!(u32).range(1..=1000))]
-    fps: u32,
-    /// Also save every tenth frame of each camera in the first episode as PNG here (to
-    /// check the video against what was rendered).
-    #[arg(long, requires = "dataset")]
-    reference_frames: Option<PathBuf>,
+    #[command(flatten)]
+    dataset: crate::dataset_args::DatasetArgs,
 }
 
 /// Longest task (s of loop time) before it is stopped as hung.
@@ -110,8 +95,11 @@ pub fn run(args: &RunArgs) -> Result {
         ..Session::new(backend, Drive::Task(task))
     };
     session.rerun = args.viz.config(&session.robot_name())?;
-    if let Some(dir) = &args.dataset {
-        return record_dataset(args, &session, dir);
+    if args
+        .dataset
+        .record(&session, &mut Printer { live: false }, args.json)?
+    {
+        return Ok(());
     }
     let report = session.run(&mut Printer { live: realtime })?;
     let factor = |unit: &UnitReport| unit.loop_s / report.wall_s.max(1e-9);
@@ -241,41 +229,4 @@ fn print_summary(unit: &UnitReport, factor: f64) {
     if let Some(b) = unit.base_pose {
         println!("base at ({:.3}, {:.3}, {:.3}) m", b[0], b[1], b[2]);
     }
-}
-
-/// `embody run … --dataset DIR`: the episodes, then what the dataset holds.
-fn record_dataset(args: &RunArgs, session: &Session, dir: &std::path::Path) -> Result {
-    let episodes = embody_runtime::dataset::Episodes {
-        dir: dir.to_owned(),
-        episodes: args.episodes,
-        fps: args.fps,
-        reference_frames: args.reference_frames.clone(),
-    };
-    let recorded =
-        embody_runtime::dataset::record(session, &episodes, &mut Printer { live: false })?;
-    let s = &recorded.summary;
-    if args.json {
-        let episodes: Vec<_> = (recorded.episodes.iter())
-            .map(|e| json!({"seed": e.seed, "frames": e.frames, "success": e.success}))
-            .collect();
-        println!(
-            "{}",
-            json!({
-                "dataset": s.dir, "episodes": s.episodes, "frames": s.frames,
-                "successes": s.successes, "late_episodes": s.late_episodes, "bytes": s.bytes,
-                "each": episodes,
-            })
-        );
-    } else {
-        println!(
-            "{}: {} episodes ({} succeeded), {} frames at {} fps, {:.1} MB",
-            s.dir.display(),
-            s.episodes,
-            s.successes,
-            s.frames,
-            args.fps,
-            s.bytes as f64 / 1e6
-        );
-    }
-    Ok(())
 }

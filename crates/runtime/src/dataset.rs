@@ -256,6 +256,25 @@ fn save_png(
     .map_err(|e| RuntimeError::Invalid(format!("{}: {e}", path.display())))
 }
 
+/// Whether an episode succeeded: its task did, or its policy ran without a fault and
+/// met its package's success test (if it has one).
+fn succeeded(drive: &crate::drive::Drive, unit: &crate::report::UnitReport) -> bool {
+    match drive {
+        crate::drive::Drive::Policy(run) => {
+            let outcome = unit.policy.clone().unwrap_or_default();
+            let test = embody_policy::package::read_manifest(&run.package)
+                .ok()
+                .and_then(|m| m.episode)
+                .map(|e| crate::policy_eval::succeeded(&e.success, unit, &outcome).0);
+            unit.fault_reports().is_empty() && test.unwrap_or(true)
+        }
+        _ => unit
+            .task
+            .as_ref()
+            .is_some_and(|t| t.status == embody_planner::Status::Succeeded),
+    }
+}
+
 /// Runs `session` once per episode into a new dataset; see the module docs. `observer`
 /// hears each episode's end.
 pub fn record(
@@ -318,9 +337,10 @@ pub fn record(
             ..session.clone()
         };
         let report = run.run(observer)?;
-        let success = (report.units.first())
-            .and_then(|u| u.task.as_ref())
-            .is_some_and(|t| t.status == embody_planner::Status::Succeeded);
+        let success = report
+            .units
+            .first()
+            .is_some_and(|u| succeeded(&session.drive, u));
         let mut state = sink.lock();
         if let Some(e) = state.error.take() {
             return Err(e);

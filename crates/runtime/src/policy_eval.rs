@@ -130,6 +130,34 @@ pub fn sample_commands(
         .collect()
 }
 
+/// Whether `unit`'s run (the policy's `outcome`) met `success`, and for a `placed` test
+/// how far the object ended from its place (m; infinite when the scene lacks it).
+pub fn succeeded(
+    success: &Success,
+    unit: &crate::report::UnitReport,
+    outcome: &PolicyOutcome,
+) -> (bool, Option<f64>) {
+    match success {
+        Success::Reach { .. } => (outcome.reach.as_ref().is_some_and(|r| r.succeeded()), None),
+        Success::Upright => (!outcome.fell(), None),
+        Success::Placed {
+            object,
+            position,
+            within_m,
+        } => {
+            let miss = (unit.objects.iter())
+                .find(|(name, _)| name == object)
+                .map_or(f64::INFINITY, |(_, pose)| {
+                    (0..3)
+                        .map(|i| (pose[i] - position[i]).powi(2))
+                        .sum::<f64>()
+                        .sqrt()
+                });
+            (miss <= *within_m, Some(miss))
+        }
+    }
+}
+
 /// Runs `episodes` episodes of the package in `package` on `choice`'s robot, commands
 /// drawn with `seed`; `each` hears every episode as it ends.
 /// Episode `k` runs with seed `seed + k` (its scene's objects, its sensors' noise).
@@ -161,26 +189,7 @@ pub fn evaluate(
             .ok_or_else(|| RuntimeError::Invalid("no unit ran".into()))?;
         let outcome = unit.policy.clone().unwrap_or_default();
         let faults = unit.fault_reports();
-        let placed_miss_m = match &spec.success {
-            Success::Placed {
-                object, position, ..
-            } => Some(
-                (unit.objects.iter())
-                    .find(|(name, _)| name == object)
-                    .map_or(f64::INFINITY, |(_, pose)| {
-                        (0..3)
-                            .map(|i| (pose[i] - position[i]).powi(2))
-                            .sum::<f64>()
-                            .sqrt()
-                    }),
-            ),
-            _ => None,
-        };
-        let met = match &spec.success {
-            Success::Reach { .. } => outcome.reach.as_ref().is_some_and(|r| r.succeeded()),
-            Success::Upright => !outcome.fell(),
-            Success::Placed { within_m, .. } => placed_miss_m.is_some_and(|m| m <= *within_m),
-        };
+        let (met, placed_miss_m) = succeeded(&spec.success, unit, &outcome);
         let episode = Episode {
             index,
             command,

@@ -34,8 +34,13 @@ pub struct RunArgs {
     seconds: f64,
     #[command(flatten)]
     live: PacingArgs,
+    /// Seed of the simulator: its noise, and where the scene's `random` objects land.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
     #[command(flatten)]
     viz: RerunArgs,
+    #[command(flatten)]
+    dataset: crate::dataset_args::DatasetArgs,
     /// Write every inference's inputs and outputs to this file (JSON lines), for a peer
     /// to recompute.
     #[arg(long)]
@@ -66,6 +71,15 @@ pub(super) fn command(pairs: &[String]) -> Result<Vec<(String, f64)>> {
         .collect()
 }
 
+/// Prints the session's notes (each recorded episode's end).
+struct Notes;
+
+impl embody_runtime::Observer for Notes {
+    fn note(&mut self, text: &str) {
+        eprintln!("{text}");
+    }
+}
+
 /// Runs `embody policy run`.
 pub fn run(args: &RunArgs) -> Result {
     let pacing = args.live.pacing()?;
@@ -86,7 +100,11 @@ pub fn run(args: &RunArgs) -> Result {
         session.floating_base = None;
     }
     session.pacing = pacing;
+    session.seed = args.seed;
     session.rerun = args.viz.config(&session.robot_name())?;
+    if args.dataset.record(&session, &mut Notes, args.json)? {
+        return Ok(());
+    }
     let report = session.run(&mut Quiet)?;
     let unit = report
         .units
