@@ -25,7 +25,7 @@ pub enum PolicyCommand {
     Check(PackageArgs),
     /// Run a package on its robot: in simulation from the manifest's start state
     /// (lockstep, or `--realtime`), or on the wire (`--port`, `--unit`).
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Time a package's step (observation, inference, action) on tract.
     Bench(BenchArgs),
     /// Run the episodes a package defines in simulation and score them by its success
