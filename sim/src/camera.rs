@@ -36,7 +36,7 @@ use rand_distr::Distribution;
 use serde::{Deserialize, Serialize};
 
 use crate::contact::Environment;
-use crate::render::{Lighting, Rasterizer};
+use crate::render::Rasterizer;
 use crate::view::{SceneView, look_at};
 use crate::world::World;
 
@@ -263,7 +263,7 @@ impl SimCamera {
             info.width,
             info.height,
             info.intrinsics,
-            Lighting::default(),
+            environment.light.lighting(),
         );
         let (mount, images) = (info.mount.clone(), pool.clone());
         let name = info.name.clone();

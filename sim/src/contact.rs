@@ -52,6 +52,8 @@ pub struct Environment {
     pub boxes: Vec<StaticBox>,
     /// Dynamic objects ([`crate::objects`]).
     pub objects: Vec<crate::objects::Object>,
+    /// The light simulated cameras see the scene in.
+    pub light: crate::render::Light,
 }
 
 impl Default for Environment {
@@ -61,6 +63,7 @@ impl Default for Environment {
             ground_height_m: 0.0,
             boxes: Vec::new(),
             objects: Vec::new(),
+            light: crate::render::Light::default(),
         }
     }
 }

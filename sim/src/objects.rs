@@ -396,8 +396,9 @@ pub fn bounce_damping(e: f64, omega: f64, dt: f64) -> Option<f64> {
 }
 
 impl Environment {
-    /// This environment with each object that asks for it ([`Object::random`]) placed
-    /// by `seed`: the same seed, the same places.
+    /// This environment with each object that asks for it ([`Object::random`]) placed,
+    /// and its light varied if it asks ([`crate::render::Light::random`]), by `seed`:
+    /// the same seed, the same places and light.
     pub fn placed(&self, seed: u64) -> Environment {
         use rand::{Rng, SeedableRng};
         let mut placed = self.clone();
@@ -417,6 +418,8 @@ impl Environment {
                 object.rpy_rad[2] += draw(r.yaw_rad);
             }
         }
+        // After the objects: a scene that adds a random light keeps its objects' places.
+        placed.light = self.light.drawn(&mut draw);
         placed
     }
 

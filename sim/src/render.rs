@@ -133,6 +133,107 @@ pub struct Lighting {
     pub background: [f32; 3],
 }
 
+/// The light a scene's cameras see it in, as a scene file gives it (`[environment.light]`).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Light {
+    /// Direction the light travels (world), any length. Default `[0.3, 0.2, -1]`.
+    pub direction: [f64; 3],
+    /// Share of a colour seen without direct light, 0–1. Default 0.35.
+    pub ambient: f64,
+    /// Drawn afresh for each run's seed ([`crate::Environment::placed`]). Default none.
+    pub random: Option<RandomLight>,
+}
+
+/// How a light varies from seed to seed, each drawn uniformly within its range: its
+/// direction turned about the vertical by `yaw_rad`, its ambient share taken from
+/// `ambient`. A range left out is no change.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RandomLight {
+    /// Turn of the direction about the vertical (rad).
+    pub yaw_rad: Option<[f64; 2]>,
+    /// The ambient share.
+    pub ambient: Option<[f64; 2]>,
+}
+
+impl Default for Light {
+    fn default() -> Self {
+        let lighting = Lighting::default();
+        Light {
+            direction: [
+                lighting.direction.x,
+                lighting.direction.y,
+                lighting.direction.z,
+            ],
+            ambient: f64::from(lighting.ambient),
+            random: None,
+        }
+    }
+}
+
+impl Light {
+    /// Problems with its numbers: the key below `light` and why.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        let length = Vec3::from(self.direction).norm();
+        if !(length.is_finite() && length > 1e-9) {
+            return Err((
+                "direction".into(),
+                "must be a finite, non-zero vector".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.ambient) {
+            return Err(("ambient".into(), format!("{} is outside 0–1", self.ambient)));
+        }
+        let random = self.random.unwrap_or_default();
+        for (key, range, lo_max, hi_max) in [
+            (
+                "random.yaw_rad",
+                random.yaw_rad,
+                -std::f64::consts::PI,
+                std::f64::consts::PI,
+            ),
+            ("random.ambient", random.ambient, 0.0, 1.0),
+        ] {
+            if let Some([lo, hi]) = range
+                && !(lo.is_finite() && hi.is_finite() && lo <= hi && lo >= lo_max && hi <= hi_max)
+            {
+                return Err((
+                    key.into(),
+                    format!("[{lo}, {hi}]: a range from low to high within [{lo_max}, {hi_max}]"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// This light with its `random` ranges drawn by `draw` (low, high → a value).
+    pub fn drawn(&self, draw: &mut dyn FnMut([f64; 2]) -> f64) -> Light {
+        let Some(random) = self.random else {
+            return *self;
+        };
+        let mut light = *self;
+        if let Some(range) = random.yaw_rad {
+            let (s, c) = draw(range).sin_cos();
+            let [x, y, z] = self.direction;
+            light.direction = [c * x - s * y, s * x + c * y, z];
+        }
+        if let Some(range) = random.ambient {
+            light.ambient = draw(range);
+        }
+        light
+    }
+
+    /// The renderer's lighting.
+    pub fn lighting(&self) -> Lighting {
+        Lighting {
+            direction: Vec3::from(self.direction),
+            ambient: self.ambient as f32,
+            ..Lighting::default()
+        }
+    }
+}
+
 impl Default for Lighting {
     fn default() -> Self {
         Lighting {

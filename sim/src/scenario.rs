@@ -610,6 +610,7 @@ impl Environment {
     pub fn check(&self) -> Result<(), (String, String)> {
         let fail = |key: String, reason: String| Err((key, reason));
         in_range("ground_height_m", self.ground_height_m, -100.0, 100.0)?;
+        (self.light.check()).map_err(|(key, reason)| (format!("light.{key}"), reason))?;
         for (i, b) in self.boxes.iter().enumerate() {
             for (axis, (&c, &size)) in ["x", "y", "z"].iter().zip(b.center.iter().zip(&b.size)) {
                 in_range(&format!("boxes[{i}].center.{axis}"), c, -1e3, 1e3)?;

@@ -104,3 +104,59 @@ fn nonsense_ranges_and_tags_are_refused_naming_the_object() {
     };
     assert!(why(on_a_ball).contains("no box"));
 }
+
+#[test]
+fn a_seed_varies_the_light_within_its_ranges_and_leaves_the_objects_where_they_were() {
+    use embody_sim::render::{Light, RandomLight};
+    let plain = scene(RANGES, None);
+    let lit = Environment {
+        light: Light {
+            random: Some(RandomLight {
+                yaw_rad: Some([-1.0, 1.0]),
+                ambient: Some([0.2, 0.6]),
+            }),
+            ..Light::default()
+        },
+        ..plain.clone()
+    };
+    assert!(lit.light.check().is_ok());
+    let base = Light::default().direction;
+    let mut ambients = Vec::new();
+    for seed in 0..100 {
+        let placed = lit.placed(seed);
+        // The objects land where they do without the light's draw.
+        assert_eq!(placed.objects, plain.placed(seed).objects);
+        let light = placed.light;
+        assert!((0.2..=0.6).contains(&light.ambient));
+        // Turned about the vertical: same height, same horizontal length, within ±1 rad.
+        let [x, y, z] = light.direction;
+        assert_eq!(z, base[2]);
+        assert!((x.hypot(y) - base[0].hypot(base[1])).abs() < 1e-12);
+        let turn = (y.atan2(x) - base[1].atan2(base[0]) + std::f64::consts::PI)
+            .rem_euclid(std::f64::consts::TAU)
+            - std::f64::consts::PI;
+        assert!(turn.abs() <= 1.0 + 1e-12, "turned {turn} rad");
+        ambients.push(light.ambient);
+    }
+    ambients.dedup();
+    assert_eq!(ambients.len(), 100, "every seed a light of its own");
+    // A light without `random` is the same for every seed.
+    assert_eq!(plain.placed(5).light, Light::default());
+    // Nonsense is refused, naming the key.
+    let bad = Light {
+        ambient: 1.5,
+        ..Light::default()
+    };
+    assert_eq!(bad.check().map_err(|(k, _)| k), Err("ambient".to_owned()));
+    let backwards = Light {
+        random: Some(RandomLight {
+            yaw_rad: Some([0.5, -0.5]),
+            ambient: None,
+        }),
+        ..Light::default()
+    };
+    assert_eq!(
+        backwards.check().map_err(|(k, _)| k),
+        Err("random.yaw_rad".to_owned())
+    );
+}

@@ -115,6 +115,8 @@ pub struct RawTask {
     pub cameras: Option<Spanned<toml::Value>>,
     /// Objects the task looks for with its cameras (`[[seen]]`), read by the runtime.
     pub seen: Option<Spanned<toml::Value>>,
+    /// How the robot starts in the simulator (`[start]`), read by the runtime.
+    pub start: Option<Spanned<toml::Value>>,
     /// Extra named postures: name → joint → value.
     #[serde(default)]
     pub postures: BTreeMap<String, Spanned<BTreeMap<String, f64>>>,

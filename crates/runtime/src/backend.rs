@@ -35,6 +35,9 @@ pub struct Simulator {
     pub cameras: Vec<CameraConfig>,
     /// Record and show the simulator's true state instead of the loop's estimate.
     pub show_truth: bool,
+    /// Start each joint up to this far from the initial configuration (rad; a sliding
+    /// joint a tenth of it in m), drawn by the unit's seed, within its limits.
+    pub start_jitter_rad: f64,
 }
 
 impl Simulator {
@@ -48,6 +51,7 @@ impl Simulator {
             cameras: scenario.scenario.cameras.clone(),
             scenario: Some(scenario),
             show_truth: true,
+            start_jitter_rad: 0.0,
         }
     }
 }
@@ -205,6 +209,7 @@ fn simulated(
             q0
         }
     };
+    let q0 = jittered(model, q0, sim.start_jitter_rad, seed);
     robot
         .world_mut()
         .set_state(q0.as_slice(), &vec![0.0; model.nv]);
@@ -215,6 +220,31 @@ fn simulated(
         sim.scenario.clone(),
         period_ns,
     ))))
+}
+
+/// `q` with each one-coordinate joint moved uniformly by up to `jitter` (rad; a sliding
+/// joint a tenth of it in m), drawn by `seed`, within its limits.
+fn jittered(model: &Model, mut q: DVector<f64>, jitter: f64, seed: u64) -> DVector<f64> {
+    use rand::{Rng as _, SeedableRng as _};
+    if jitter <= 0.0 {
+        return q;
+    }
+    // Its own stream: the objects' places and the sensors' noise do not shift with it.
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed ^ 0x7374_6172_7420_6a69);
+    for j in model.actuated_joints() {
+        let joint = &model.joints[j.0];
+        if joint.nq() != 1 {
+            continue;
+        }
+        let reach = match joint.kind {
+            embody_model::JointKind::Prismatic(_) => 0.1 * jitter,
+            _ => jitter,
+        };
+        let l = joint.limits;
+        let moved = q[joint.idx_q] + rng.random_range(-reach..=reach);
+        q[joint.idx_q] = moved.clamp(l.lower, l.upper);
+    }
+    q
 }
 
 /// The hal's mock of `model` (named `robot`): a floating base pinned, with an IMU and

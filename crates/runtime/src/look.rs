@@ -9,7 +9,7 @@ use std::sync::Arc;
 use embody_hal::{Image, Intrinsics};
 use embody_model::spatial::Transform;
 use embody_sim::LoadedScenario;
-use embody_sim::render::{Lighting, Rasterizer};
+use embody_sim::render::Rasterizer;
 use embody_sim::view::SceneView;
 use embody_vision::TagDetector;
 use serde::Serialize;
@@ -117,7 +117,7 @@ pub fn look(
         info.width,
         info.height,
         info.intrinsics,
-        Lighting::default(),
+        environment.light.lighting(),
     )
     .render(&eye, view.drawables(), &mut image);
     let printed: Vec<PrintedTag> = (environment.objects.iter().zip(&starts))

@@ -168,13 +168,15 @@ impl Session {
             Drive::Demonstrate(demo) => &demo.task,
             _ => return Ok(std::borrow::Cow::Borrowed(&self.backend)),
         };
-        if task.environment.is_none() && task.cameras.is_empty() {
+        let jitter = task.start.jitter_rad;
+        if task.environment.is_none() && task.cameras.is_empty() && jitter == 0.0 {
             return Ok(std::borrow::Cow::Borrowed(&self.backend));
         }
         let file = task.source.file.display();
         match &self.backend {
             Backend::Simulator(sim) => {
                 let mut sim = sim.clone();
+                sim.start_jitter_rad = jitter;
                 if let Some(environment) = &task.environment {
                     if sim.environment != Environment::default() {
                         return Err(RuntimeError::Invalid(format!(

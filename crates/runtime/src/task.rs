@@ -39,6 +39,18 @@ pub struct Task {
     pub cameras: Vec<CameraConfig>,
     /// Objects it looks for with the cameras (`[[seen]]`).
     pub seen: Vec<SeenConfig>,
+    /// How the robot starts in the simulator (`[start]`).
+    pub start: TaskStart,
+}
+
+/// How a task's robot starts in the simulator: `[start] jitter_rad = 0.05` moves each
+/// joint from its starting posture by up to that much (uniformly, a sliding joint a tenth
+/// of it in metres, within its limits), drawn afresh for each run's seed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TaskStart {
+    /// The largest move of a joint (rad), 0–1.
+    pub jitter_rad: f64,
 }
 
 impl Task {
@@ -76,12 +88,28 @@ impl Task {
                 .map_err(|e| source.error(value.span(), format!("seen: {}", e.message())))?,
             None => Vec::new(),
         };
+        let start = match &raw.start {
+            Some(value) => {
+                let at = |reason: String| source.error(value.span(), reason);
+                let start = TaskStart::deserialize(value.get_ref().clone())
+                    .map_err(|e| at(format!("start: {}", e.message())))?;
+                if !(0.0..=1.0).contains(&start.jitter_rad) {
+                    return Err(at(format!(
+                        "start.jitter_rad: {} is outside 0–1 rad",
+                        start.jitter_rad
+                    )));
+                }
+                start
+            }
+            None => TaskStart::default(),
+        };
         Ok(Task {
             source,
             raw,
             environment,
             cameras,
             seen,
+            start,
         })
     }
 
