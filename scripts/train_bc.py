@@ -98,6 +98,26 @@ def floored(stats, key, size):
     return mean, std
 
 
+def gradients(params, xb, yb):
+    """The gradients of a 2-hidden-layer tanh MLP's mean squared error on a batch."""
+    w1, b1, w2, b2, w3, b3 = params
+    h1 = np.tanh(xb @ w1 + b1)
+    h2 = np.tanh(h1 @ w2 + b2)
+    g = 2 * (h2 @ w3 + b3 - yb) / len(xb)
+    g2 = (g @ w3.T) * (1 - h2 ** 2)
+    g1 = (g2 @ w2.T) * (1 - h1 ** 2)
+    return [xb.T @ g1, g1.sum(0), h1.T @ g2, g2.sum(0), h2.T @ g, g.sum(0)]
+
+
+def adam(params, grads, m, v, t, rate):
+    """One Adam step (β 0.9, 0.999) of `params` in place; `t` counts steps from 1."""
+    for i, grad in enumerate(grads):
+        m[i] = 0.9 * m[i] + 0.1 * grad
+        v[i] = 0.999 * v[i] + 0.001 * grad ** 2
+        mh, vh = m[i] / (1 - 0.9 ** t), v[i] / (1 - 0.999 ** t)
+        params[i] -= rate * mh / (np.sqrt(vh) + 1e-8)
+
+
 def fit(xs, y, norm, hidden, epochs, noise, rng, batch=256, lr=2e-3):
     """A tanh MLP on the normalised inputs to the normalised steps from the state to each
     action of the chunk (`y`: frames × chunk × joints).
@@ -132,19 +152,8 @@ def fit(xs, y, norm, hidden, epochs, noise, rng, batch=256, lr=2e-3):
         rate = lr * 0.5 * (1 + np.cos(np.pi * epoch / epochs))
         for start in range(0, len(y), batch):
             xb, yb = batch_of(order[start:start + batch], True)
-            w1, b1, w2, b2, w3, b3 = params
-            h1 = np.tanh(xb @ w1 + b1)
-            h2 = np.tanh(h1 @ w2 + b2)
-            g = 2 * (h2 @ w3 + b3 - yb) / len(xb)
-            g2 = (g @ w3.T) * (1 - h2 ** 2)
-            g1 = (g2 @ w2.T) * (1 - h1 ** 2)
-            grads = [xb.T @ g1, g1.sum(0), h1.T @ g2, g2.sum(0), h2.T @ g, g.sum(0)]
             t += 1
-            for i, grad in enumerate(grads):
-                m[i] = 0.9 * m[i] + 0.1 * grad
-                v[i] = 0.999 * v[i] + 0.001 * grad ** 2
-                mh, vh = m[i] / (1 - 0.9 ** t), v[i] / (1 - 0.999 ** t)
-                params[i] -= rate * mh / (np.sqrt(vh) + 1e-8)
+            adam(params, gradients(params, xb, yb), m, v, t, rate)
         if epoch % 10 == 0 or epoch == epochs - 1:
             w1, b1, w2, b2, w3, b3 = params
             x, target = batch_of(np.arange(len(y)), False)

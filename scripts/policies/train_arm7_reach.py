@@ -28,6 +28,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from train_bc import adam, gradients  # noqa: E402  (the same MLP and optimiser)
 PACKAGE = ROOT / "examples" / "policies" / "arm7_reach"
 JOINTS, OBS, HIDDEN = 7, 13, 128
 DEMOS = 400
@@ -104,23 +106,8 @@ def fit(obs, act, rng, epochs=300, batch=256, lr=2e-3):
         rate = lr * 0.5 * (1 + np.cos(np.pi * epoch / epochs))
         for start in range(0, len(x), batch):
             idx = order[start:start + batch]
-            xb, yb = x[idx], y[idx]
-            w1, b1, w2, b2, w3, b3 = params
-            h1 = np.tanh(xb @ w1 + b1)
-            h2 = np.tanh(h1 @ w2 + b2)
-            out = h2 @ w3 + b3
-            g = 2 * (out - yb) / len(xb)
-            gw3, gb3 = h2.T @ g, g.sum(0)
-            g2 = (g @ w3.T) * (1 - h2 ** 2)
-            gw2, gb2 = h1.T @ g2, g2.sum(0)
-            g1 = (g2 @ w2.T) * (1 - h1 ** 2)
-            gw1, gb1 = xb.T @ g1, g1.sum(0)
             t += 1
-            for i, grad in enumerate([gw1, gb1, gw2, gb2, gw3, gb3]):
-                m[i] = 0.9 * m[i] + 0.1 * grad
-                v[i] = 0.999 * v[i] + 0.001 * grad ** 2
-                mh, vh = m[i] / (1 - 0.9 ** t), v[i] / (1 - 0.999 ** t)
-                params[i] -= rate * mh / (np.sqrt(vh) + 1e-8)
+            adam(params, gradients(params, x[idx], y[idx]), m, v, t, rate)
         if epoch % 50 == 0 or epoch == epochs - 1:
             w1, b1, w2, b2, w3, b3 = params
             pred = np.tanh(np.tanh(x @ w1 + b1) @ w2 + b2) @ w3 + b3
