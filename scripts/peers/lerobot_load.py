@@ -1,6 +1,7 @@
 """LeRobot itself (lerobot 0.6.1) loads a dataset embody recorded, offline, with
 `LeRobotDataset(repo_id, root=DIR)`, and returns the same values pyarrow reads from its
-tables: observation.state, action, timestamp, indices and the task's text for frames
+tables: observation.state, observation.environment_state, action, timestamp, indices
+and the task's text for frames
 across every episode; each camera's image decoded by LeRobot's own video decoder
 matches the frame the simulator rendered (PSNR ≥ 35 dB, from `--reference-frames`).
 Usage: lerobot_load.py DATASET REFERENCE_DIR"""
@@ -16,6 +17,10 @@ import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from PIL import Image  # noqa: E402
 from lerobot.datasets.lerobot_dataset import LeRobotDataset  # noqa: E402
+
+
+# The vector features compared (the objects' poses when the scene has objects).
+VECTORS = ("observation.state", "observation.environment_state", "action")
 
 
 def fail(why):
@@ -40,7 +45,7 @@ def main():
     first = table["episode_index"].count(0)
     for row in sorted(set(range(0, frames, 37)) | set(range(0, first, 10)) | {frames - 1}):
         item = dataset[row]
-        for key in ("observation.state", "action"):
+        for key in [k for k in VECTORS if k in table]:
             got = item[key].numpy()
             want = np.array(table[key][row], dtype=np.float32)
             if not np.array_equal(got, want):
@@ -65,7 +70,7 @@ def main():
     if not psnrs or min(psnrs) < 35:
         fail(f"LeRobot's decoded images against the rendered ones: {psnrs}")
     print(f"lerobot_load: LeRobotDataset loaded {frames} frames of {dataset.num_episodes} episodes; "
-          f"{checked} items agree with the tables (state, action, indices, task text); "
+          f"{checked} items agree with the tables (state, objects, action, indices, task text); "
           f"{len(psnrs)} images decoded by LeRobot ({getattr(dataset, '_video_backend', '?')}) against the rendered "
           f"ones: PSNR min {min(psnrs):.1f} dB")
 

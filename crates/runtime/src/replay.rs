@@ -54,6 +54,18 @@ impl Replay {
 /// Episode `episode` of the dataset in `dir`, ready to replay.
 pub fn load(dir: &Path, episode: u64) -> Result<Replay, RuntimeError> {
     let episode = read_episode(dir, episode, &["action"])?;
+    if let Some((_, names, frames)) = episode.features.first() {
+        for (k, frame) in frames.iter().enumerate() {
+            if frame.len() != names.len() || frame.iter().any(|v| !v.is_finite()) {
+                return Err(RuntimeError::Invalid(format!(
+                    "{}: episode {} frame {k}: the action is not {} finite numbers: nothing is replayed",
+                    dir.display(),
+                    episode.info.index,
+                    names.len()
+                )));
+            }
+        }
+    }
     let task_file = dir.join(TASK_FILE);
     let task = match std::fs::read_to_string(&task_file) {
         Ok(text) => Some(Task::parse(embody_planner::Source::new(task_file, text))?),
