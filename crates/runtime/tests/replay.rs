@@ -2,7 +2,7 @@
 //! the simulated arm to where they end (the values written are the reference), and an
 //! episode with a non-finite action is refused with its frame before anything moves.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use embody_dataset::{DatasetSpec, DatasetWriter, EpisodeEnd};
 use embody_runtime::{Backend, Quiet, replay};
@@ -25,7 +25,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// A one-episode arm7 dataset whose action at frame k is `action(k)`.
-fn dataset(dir: &PathBuf, frames: usize, action: impl Fn(usize) -> [f32; 8]) {
+fn dataset(dir: &Path, frames: usize, action: impl Fn(usize) -> [f32; 8]) {
     let names: Vec<String> = JOINTS.iter().map(|j| j.to_string()).collect();
     let spec = DatasetSpec {
         robot_type: "arm7".into(),
