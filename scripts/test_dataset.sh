@@ -9,7 +9,8 @@
 # package from a recorded dataset that `embody policy check` accepts and `policy eval`
 # runs, and the committed examples/policies/arm7_pick (trained by it on 200
 # demonstrations, seeds 0-199) places the box in at least 90 % of 20 unseen seeds, and
-# its own runs recorded with `policy run --dataset` read back as the first dataset did.
+# its own runs recorded with `policy run --dataset` read back as the first dataset did;
+# and a real-time recording reads back the same, its late frames counted in its table.
 # Usage: scripts/test_dataset.sh [EMBODY_BIN]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -83,4 +84,19 @@ echo "== embody policy run arm7_pick --dataset: a policy's own runs recorded"
   --dataset "$work/policy" --episodes 2 2>/dev/null
 "$bin" dataset check "$work/policy" > /dev/null
 "$venv/bin/python" scripts/peers/check_dataset.py "$work/policy"
+echo "== embody run --realtime --dataset: frames taken off the loop's snapshots in real time"
+"$bin" run examples/tasks/pick_seen.toml --realtime --seed 6 --dataset "$work/live" --json \
+  > "$work/live.json" 2>/dev/null
+"$bin" dataset check "$work/live" > /dev/null
+"$venv/bin/python" scripts/peers/check_dataset.py "$work/live"
+"$venv/bin/python" - "$work/live" "$work/live.json" <<'PY'
+import json, sys
+import pyarrow.parquet as pq
+said = json.load(open(sys.argv[2]))["each"][0]
+table = pq.read_table(f"{sys.argv[1]}/meta/episodes/chunk-000/file-000.parquet").to_pydict()
+late, length = table["embody_late_frames"][0], table["length"][0]
+print(f"real time: {length} frames at 30 fps, {late} taken more than 1.5 ms after their time")
+if late != said["late_frames"] or length != said["frames"]:
+    sys.exit(f"the episodes' table says {length} frames, {late} late; the run said {said}")
+PY
 echo "dataset checks passed"

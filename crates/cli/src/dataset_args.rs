@@ -1,6 +1,7 @@
 //! `--dataset DIR [--episodes N] [--fps F] [--reference-frames DIR]`, shared by `embody
 //! run` and `embody policy run`: record the session as a LeRobotDataset v3.0 (the
-//! runtime's `dataset::record`), one episode per seed, and print what was written.
+//! runtime's `dataset::record`), one episode per seed, and print what was written (and
+//! how many frames came late, in real time).
 
 use std::path::PathBuf;
 
@@ -15,9 +16,10 @@ use crate::error::Result;
 pub struct DatasetArgs {
     /// Record the run as a LeRobotDataset v3.0 in this new directory: the joints
     /// (`observation.state`), their reference (`action`), the scene's objects' poses
-    /// (`observation.environment_state`) and each simulated camera's video, one episode
-    /// a run (lockstep).
-    #[arg(long, conflicts_with_all = ["realtime", "port", "unit"])]
+    /// (`observation.environment_state`) and each camera's video, one episode a run (in
+    /// lockstep, in real time or on the wire: frames more than 1.5 loop periods off
+    /// their time are counted late).
+    #[arg(long)]
     pub dataset: Option<PathBuf>,
     /// Episodes to record into `--dataset`, seeds `--seed`, `--seed`+1, ….
     #[arg(long, default_value_t = 1, requires = "dataset",
@@ -55,7 +57,10 @@ impl DatasetArgs {
         let s = &recorded.summary;
         if json {
             let each: Vec<_> = (recorded.episodes.iter())
-                .map(|e| json!({"seed": e.seed, "frames": e.frames, "success": e.success}))
+                .map(|e| {
+                    json!({"seed": e.seed, "frames": e.frames, "late_frames": e.late_frames,
+                           "success": e.success})
+                })
                 .collect();
             println!(
                 "{}",

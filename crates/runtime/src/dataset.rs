@@ -4,20 +4,25 @@
 //! the loop's clock, the loop's joint positions (`observation.state`), its joint
 //! reference (`action`), the simulator's objects' poses `x y z qx qy qz qw` each
 //! (`observation.environment_state`, when the scene has objects: what a policy's
-//! `object_pose` terms observe) and each simulated camera's newest image. Episodes run in
-//! lockstep: the sampler runs between ticks, never on a loop thread, and simulated time
-//! waits for it, so no frame is ever late.
+//! `object_pose` terms observe) and each camera's newest image. In lockstep the sampler
+//! runs between ticks and simulated time waits for it, so no frame is ever late. In real
+//! time (and on the wire) a [`LiveDataset`] thread follows the loop's snapshots: frame k
+//! is the first snapshot at or after k / fps, and a frame whose snapshot came more than
+//! 1.5 loop periods after its time is counted late (`embody_late_frames`), never moved.
+//! Neither runs on the loop's thread.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use embody_control::{Cursor, LoopClient, Next};
 use embody_dataset::{CameraSpec, DatasetSpec, DatasetSummary, DatasetWriter, EpisodeEnd};
 use embody_hal::Camera as _;
 use embody_model::Model;
 
 use crate::error::RuntimeError;
 use crate::robot::AnyRobot;
-use crate::session::{Observer, Pacing, Session};
+use crate::session::{Observer, Session};
 
 /// The feature of the objects' poses.
 const ENVIRONMENT_STATE: &str = "observation.environment_state";
@@ -45,6 +50,8 @@ pub struct EpisodeReport {
     pub seed: u64,
     /// Its frames.
     pub frames: u64,
+    /// Those taken more than 1.5 loop periods after their time (real time only).
+    pub late_frames: u64,
     /// Whether its task succeeded.
     pub success: bool,
 }
@@ -80,6 +87,8 @@ struct SinkState {
     episode: Option<u64>,
     /// Episodes begun.
     begun: u64,
+    /// Frames of the episode recording now that came late.
+    late: u64,
     error: Option<RuntimeError>,
 }
 
@@ -120,46 +129,77 @@ impl FrameSampler {
         now_s >= self.next as f64 / self.fps - 1e-3 * self.period_s
     }
 
-    /// Takes the frame due: the loop's `q` and `q_ref` from `snapshot`, `robot`'s cameras'
-    /// newest images.
+    /// Takes the frame due: the loop's `q` and `q_ref` from `snapshot`, the simulated
+    /// `robot`'s cameras' newest images and its objects' poses.
     pub(crate) fn take(
         &mut self,
         model: &Model,
         robot: &AnyRobot,
         snapshot: &embody_control::StateSnapshot,
     ) -> Result<(), RuntimeError> {
-        let mut sink = self.sink.lock();
-        if sink.error.is_some() {
-            return Ok(()); // reported once, at the end
-        }
-        let result = take_frame(
-            &mut sink,
-            model,
-            robot,
-            snapshot,
-            &mut self.state,
-            &mut self.action,
-            self.next,
-        );
-        if let Err(e) = result {
-            sink.error = Some(e);
-        }
-        self.next += 1;
+        let cameras: Vec<_> = (robot.sim().map(|s| s.cameras()).unwrap_or_default().iter())
+            .map(|c| (c.info().clone(), c.images().clone()))
+            .collect();
+        let objects = crate::report::object_poses(robot);
+        self.take_from(model, &cameras, &objects, snapshot, false);
         Ok(())
     }
+
+    /// The time of the frame due next (s of loop time).
+    fn due_s(&self) -> f64 {
+        self.next as f64 / self.fps
+    }
+
+    /// Takes the frame due from `snapshot`, `cameras`' newest images and `objects`;
+    /// `late` counts it late. An error is kept for the episode's end.
+    fn take_from(
+        &mut self,
+        model: &Model,
+        cameras: &[Camera],
+        objects: &[(String, [f64; 7])],
+        snapshot: &embody_control::StateSnapshot,
+        late: bool,
+    ) {
+        let mut sink = self.sink.lock();
+        if sink.error.is_some() {
+            return; // reported once, at the end
+        }
+        let frame = Frame {
+            model,
+            cameras,
+            objects,
+            snapshot,
+            index: self.next,
+        };
+        if let Err(e) = take_frame(&mut sink, &frame, &mut self.state, &mut self.action) {
+            sink.error = Some(e);
+        }
+        sink.late += u64::from(late);
+        self.next += 1;
+    }
+}
+
+/// A camera: what it is, and its images.
+type Camera = (embody_hal::CameraInfo, embody_hal::ImagePool);
+
+/// What one frame is taken from.
+struct Frame<'a> {
+    model: &'a Model,
+    cameras: &'a [Camera],
+    objects: &'a [(String, [f64; 7])],
+    snapshot: &'a embody_control::StateSnapshot,
+    /// Its index in the episode.
+    index: u64,
 }
 
 fn take_frame(
     sink: &mut SinkState,
-    model: &Model,
-    robot: &AnyRobot,
-    snapshot: &embody_control::StateSnapshot,
+    frame: &Frame<'_>,
     state: &mut Vec<f32>,
     action: &mut Vec<f32>,
-    frame: u64,
 ) -> Result<(), RuntimeError> {
-    let cameras = robot.sim().map(|s| s.cameras()).unwrap_or_default();
-    let objects = crate::report::object_poses(robot);
+    let (model, cameras, objects, snapshot) =
+        (frame.model, frame.cameras, frame.objects, frame.snapshot);
     if sink.writer.is_none() {
         let names = crate::report::joint_names(model);
         let mut vectors = vec![
@@ -177,10 +217,10 @@ fn take_frame(
             fps: sink.episodes.fps,
             vectors,
             cameras: (cameras.iter())
-                .map(|c| CameraSpec {
-                    name: c.info().name.clone(),
-                    width: c.info().width,
-                    height: c.info().height,
+                .map(|(info, _)| CameraSpec {
+                    name: info.name.clone(),
+                    width: info.width,
+                    height: info.height,
                 })
                 .collect(),
         };
@@ -202,7 +242,7 @@ fn take_frame(
     state.extend(snapshot.q.iter().take(n).map(|&v| v as f32));
     action.clear();
     action.extend(snapshot.q_ref.iter().take(n).map(|&v| v as f32));
-    let images: Vec<_> = cameras.iter().map(|c| c.images().latest()).collect();
+    let images: Vec<_> = cameras.iter().map(|(_, pool)| pool.latest()).collect();
     let blank: Vec<Vec<u8>> = (writer.spec().cameras.iter())
         .map(|c| vec![0; 3 * (c.width * c.height) as usize])
         .collect();
@@ -221,10 +261,10 @@ fn take_frame(
     } else {
         writer.frame(&[state, action], &rgb)?;
     }
-    if let Some(dir) = reference.filter(|_| first_episode && frame.is_multiple_of(10)) {
+    if let Some(dir) = reference.filter(|_| first_episode && frame.index.is_multiple_of(10)) {
         for (camera, image) in writer.spec().cameras.iter().zip(&images) {
             if let Some(image) = image {
-                save_png(&dir, &camera.name, frame, image)?;
+                save_png(&dir, &camera.name, frame.index, image)?;
             }
         }
     }
@@ -232,6 +272,90 @@ fn take_frame(
         *frames += 1;
     }
     Ok(())
+}
+
+/// How long the live sampler sleeps when it has caught up with the loop.
+const LIVE_NAP: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Takes a real-time session's frames on its own thread; see the module docs.
+pub(crate) struct LiveDataset {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LiveDataset {
+    /// Starts following `client`'s snapshots (from the loop's first, loop time counted
+    /// from `origin_ns`) at `rate_hz`, with `scene`'s cameras and, through `view`, its
+    /// objects.
+    pub(crate) fn spawn(
+        sink: &DatasetSink,
+        model: Arc<Model>,
+        client: LoopClient,
+        origin_ns: u64,
+        rate_hz: f64,
+        scene: &crate::drive::Scene,
+        view: Option<embody_sim::ObjectView>,
+    ) -> Result<LiveDataset, RuntimeError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut sampler = sink.sampler(rate_hz);
+        let cameras = scene.cameras.clone();
+        let names = scene.names.clone();
+        let thread = std::thread::Builder::new()
+            .name("dataset".into())
+            .spawn({
+                let stop = stop.clone();
+                move || {
+                    // Off the loop's CPU, at a lower weight; refused, it runs as it is.
+                    let _ = embody_hal::thread::run_in_background();
+                    let mut cursor = Cursor::default();
+                    let mut snapshot = embody_control::StateSnapshot::new(0);
+                    let mut poses = Vec::new();
+                    loop {
+                        let stopping = stop.load(Ordering::Acquire);
+                        while let Next::Snapshot { .. } =
+                            client.snapshots().next(&mut cursor, &mut snapshot)
+                        {
+                            let now_s = snapshot.stamp_ns.saturating_sub(origin_ns) as f64 * 1e-9;
+                            while sampler.due(now_s) {
+                                let late = now_s - sampler.due_s() > 1.5 * sampler.period_s;
+                                if let Some(view) = &view {
+                                    view.read(&mut poses);
+                                }
+                                let objects: Vec<(String, [f64; 7])> =
+                                    names.iter().cloned().zip(poses.iter().copied()).collect();
+                                sampler.take_from(&model, &cameras, &objects, &snapshot, late);
+                            }
+                        }
+                        if stopping {
+                            return;
+                        }
+                        std::thread::sleep(LIVE_NAP);
+                    }
+                }
+            })
+            .map_err(|source| RuntimeError::Io {
+                path: "the dataset's thread".into(),
+                source,
+            })?;
+        Ok(LiveDataset {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Takes the frames of the snapshots published so far, then stops.
+    pub(crate) fn finish(self) {
+        drop(self);
+    }
+}
+
+impl Drop for LiveDataset {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Saves `image` as `dir/<camera>-<frame>.png`.
@@ -282,11 +406,6 @@ pub fn record(
     episodes: &Episodes,
     observer: &mut dyn Observer,
 ) -> Result<Recorded, RuntimeError> {
-    if session.pacing != Pacing::Lockstep {
-        return Err(RuntimeError::Invalid(
-            "datasets are recorded in lockstep (in the simulator) for now, not in real time or on the wire".into(),
-        ));
-    }
     if session.units > 1 {
         return Err(RuntimeError::Invalid(
             "record a dataset with one unit (its episodes run one after another)".into(),
@@ -307,68 +426,31 @@ pub fn record(
             "--record writes one episode's states: record one episode with it".into(),
         ));
     }
-    if episodes.dir.join("meta").exists() {
-        return Err(RuntimeError::Invalid(format!(
-            "{} holds a dataset already: give a new directory (nothing is overwritten)",
-            episodes.dir.display()
-        )));
-    }
-    let task = match &session.drive {
-        crate::drive::Drive::Task(task) => task.raw.name.clone().unwrap_or_else(|| "task".into()),
-        crate::drive::Drive::Policy(p) => format!("policy {}", p.package.display()),
-        _ => "hold".into(),
-    };
-    let sink = DatasetSink {
-        inner: Arc::new(Mutex::new(SinkState {
-            episodes: episodes.clone(),
-            writer: None,
-            task,
-            episode: None,
-            begun: 0,
-            error: None,
-        })),
-    };
+    let sink = DatasetSink::new(session, episodes)?;
     let mut reports = Vec::new();
     for k in 0..u64::from(episodes.episodes) {
-        let seed = session.seed + k;
         let run = Session {
-            seed,
-            dataset: Some(sink.clone()),
+            seed: session.seed + k,
             ..session.clone()
         };
-        let report = run.run(observer)?;
-        let success = report
-            .units
-            .first()
-            .is_some_and(|u| succeeded(&session.drive, u));
-        let mut state = sink.lock();
-        if let Some(e) = state.error.take() {
-            return Err(e);
-        }
-        let frames = state.episode.take().unwrap_or(0);
-        if let Some(writer) = state.writer.as_mut() {
-            writer.end_episode(EpisodeEnd {
-                success,
-                late_frames: 0,
-                seed,
-            })?;
-        }
-        drop(state);
+        let (_, episode) = sink.episode(&run, observer)?;
+        let late = match episode.late_frames {
+            0 => String::new(),
+            n => format!(", {n} late"),
+        };
         observer.note(&format!(
-            "episode {k} (seed {seed}): {frames} frames, {}",
-            if success { "succeeded" } else { "failed" }
+            "episode {k} (seed {}): {} frames{late}, {}",
+            episode.seed,
+            episode.frames,
+            if episode.success {
+                "succeeded"
+            } else {
+                "failed"
+            }
         ));
-        reports.push(EpisodeReport {
-            seed,
-            frames,
-            success,
-        });
+        reports.push(episode);
     }
-    let writer = sink.lock().writer.take();
-    let summary = match writer {
-        Some(writer) => writer.finish()?,
-        None => return Err(RuntimeError::Invalid("no frame was recorded".into())),
-    };
+    let summary = sink.finish()?;
     // The task, for `dataset replay` to set its scene again.
     if let crate::drive::Drive::Task(task) = &session.drive {
         let path = crate::replay::task_file(&episodes.dir);
@@ -379,4 +461,95 @@ pub fn record(
         summary,
         episodes: reports,
     })
+}
+
+/// Runs `session` once, recorded as a one-episode dataset in the new directory `dir` at
+/// 30 fps: its report, the episode and the dataset (for benchmarks).
+pub(crate) fn record_run(
+    session: &Session,
+    dir: &std::path::Path,
+    observer: &mut dyn Observer,
+) -> Result<(crate::report::Report, EpisodeReport, DatasetSummary), RuntimeError> {
+    let episodes = Episodes {
+        dir: dir.to_owned(),
+        episodes: 1,
+        fps: 30,
+        reference_frames: None,
+    };
+    let sink = DatasetSink::new(session, &episodes)?;
+    let (report, episode) = sink.episode(session, observer)?;
+    Ok((report, episode, sink.finish()?))
+}
+
+impl DatasetSink {
+    /// A sink for a new dataset in `episodes.dir`, with `session`'s task as its text.
+    fn new(session: &Session, episodes: &Episodes) -> Result<DatasetSink, RuntimeError> {
+        if episodes.dir.join("meta").exists() {
+            return Err(RuntimeError::Invalid(format!(
+                "{} holds a dataset already: give a new directory (nothing is overwritten)",
+                episodes.dir.display()
+            )));
+        }
+        let task = match &session.drive {
+            crate::drive::Drive::Task(task) => {
+                task.raw.name.clone().unwrap_or_else(|| "task".into())
+            }
+            crate::drive::Drive::Policy(p) => format!("policy {}", p.package.display()),
+            _ => "hold".into(),
+        };
+        Ok(DatasetSink {
+            inner: Arc::new(Mutex::new(SinkState {
+                episodes: episodes.clone(),
+                writer: None,
+                task,
+                episode: None,
+                begun: 0,
+                late: 0,
+                error: None,
+            })),
+        })
+    }
+
+    /// Runs `session` (with its seed) as the next episode.
+    fn episode(
+        &self,
+        session: &Session,
+        observer: &mut dyn Observer,
+    ) -> Result<(crate::report::Report, EpisodeReport), RuntimeError> {
+        let run = Session {
+            dataset: Some(self.clone()),
+            ..session.clone()
+        };
+        let report = run.run(observer)?;
+        let success = (report.units.first()).is_some_and(|u| succeeded(&session.drive, u));
+        let mut state = self.lock();
+        if let Some(e) = state.error.take() {
+            return Err(e);
+        }
+        let frames = state.episode.take().unwrap_or(0);
+        let late_frames = std::mem::take(&mut state.late);
+        if let Some(writer) = state.writer.as_mut() {
+            writer.end_episode(EpisodeEnd {
+                success,
+                late_frames,
+                seed: session.seed,
+            })?;
+        }
+        let episode = EpisodeReport {
+            seed: session.seed,
+            frames,
+            late_frames,
+            success,
+        };
+        Ok((report, episode))
+    }
+
+    /// Writes the dataset's tables and metadata.
+    fn finish(&self) -> Result<DatasetSummary, RuntimeError> {
+        let writer = self.lock().writer.take();
+        match writer {
+            Some(writer) => Ok(writer.finish()?),
+            None => Err(RuntimeError::Invalid("no frame was recorded".into())),
+        }
+    }
 }

@@ -178,10 +178,23 @@ pub(crate) fn run(
         use embody_hal::Camera;
         (c.info().clone(), c.images().clone())
     }));
+    let rate_hz = config.rate_hz;
     let running = RealtimeLoop::start(&model, robot, config, rt, driver.arms(), viz)?;
     // In real time every robot's images are stamped on the system clock, where the
     // loop's time counts from its origin.
     running.record_cameras(scene.cameras.clone(), running.origin_ns);
+    let dataset = match &session.dataset {
+        Some(sink) => Some(crate::dataset::LiveDataset::spawn(
+            sink,
+            model.clone(),
+            running.client.clone(),
+            running.origin_ns,
+            rate_hz,
+            &scene,
+            view.clone(),
+        )?),
+        None => None,
+    };
     let rt_status = running.rt_status().clone();
     let client = running.client.clone();
     // Wall time counts from the loop's origin, as its ticks do (this thread may be
@@ -260,6 +273,10 @@ pub(crate) fn run(
             })
         });
     let timing = baseline.map(|b| since(&b, &client.timing()));
+    // The last frames before the loop stops.
+    if let Some(dataset) = dataset {
+        dataset.finish();
+    }
     let origin_ns = running.origin_ns;
     let stopped = running.stop();
     let loop_s = result?;

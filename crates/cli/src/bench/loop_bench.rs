@@ -39,6 +39,10 @@ pub struct LoopArgs {
     /// without cameras, then with this many (640×480 RGB-D at 30 Hz each).
     #[arg(long, conflicts_with_all = ["port", "unit"], value_parser = clap::value_parser!(u32).range(1..=8))]
     cameras: Option<u32>,
+    /// With `--cameras`: also record each run with them as a LeRobotDataset (30 fps,
+    /// state, action and the cameras' video) in `DIR/round-K`, and count its late frames.
+    #[arg(long, requires = "cameras")]
+    dataset: Option<std::path::PathBuf>,
     /// With `--cameras`: rounds, each without and then with them; the median is
     /// reported.
     #[arg(long, default_value_t = 3, requires = "cameras", value_parser = count::<usize>(1..=100))]
@@ -86,6 +90,7 @@ pub fn run(args: &LoopArgs) -> Result {
         wire,
         rerun: args.viz.config(&robot)?,
         cameras: None,
+        dataset: args.dataset.clone(),
     };
     if let Some(cameras) = args.cameras {
         return camera_cost(&bench, cameras, args.rounds, args.json);
@@ -197,5 +202,13 @@ fn camera_cost(bench: &LoopBench, cameras: u32, rounds: usize, json: bool) -> Re
         c.frames,
         c.skipped
     );
+    if let Some(d) = &c.with.dataset {
+        println!(
+            "last round's dataset: {} frames at 30 fps, {} late, {:.1} MB",
+            d.frames,
+            d.late_frames,
+            d.bytes as f64 / 1e6
+        );
+    }
     Ok(())
 }

@@ -17,7 +17,7 @@ pub enum BenchCommand {
     /// Run the full control loop (estimation, RNEA-compensated control, safety) at a fixed
     /// rate against an in-process mock robot, and print per-tick compute time and wake-up
     /// jitter percentiles.
-    Loop(loop_bench::LoopArgs),
+    Loop(Box<loop_bench::LoopArgs>),
     /// Time the wire: frame codec for a 30-joint tick, bus scheduler capacity, and the
     /// host → bridge → host round trip (to `--port`, or to a virtual MCU it starts).
     Wire(wire_bench::WireArgs),

@@ -42,6 +42,9 @@ pub struct LoopBench {
     /// The simulator instead of the mock, with this many cameras watching the robot
     /// (640×480 RGB-D at 30 Hz each); `None`: the mock.
     pub cameras: Option<u32>,
+    /// Record the run as a LeRobotDataset (30 fps, the cameras' video) in this new
+    /// directory while measuring.
+    pub dataset: Option<std::path::PathBuf>,
 }
 
 /// What a measurement saw.
@@ -69,6 +72,19 @@ pub struct LoopFigures {
     pub viz: Option<Recorded>,
     /// The simulated cameras' counts.
     pub cameras: Vec<CameraCount>,
+    /// The dataset recorded while measuring, if asked.
+    pub dataset: Option<DatasetFigures>,
+}
+
+/// What a dataset recorded while measuring holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct DatasetFigures {
+    /// Frames.
+    pub frames: u64,
+    /// Frames taken more than 1.5 loop periods after their time.
+    pub late_frames: u64,
+    /// Its size on disk (bytes).
+    pub bytes: u64,
 }
 
 /// What a live recording kept of the loop.
@@ -155,9 +171,19 @@ pub fn run(bench: &LoopBench, observer: &mut dyn Observer) -> Result<LoopFigures
         ..Session::new(backend, Drive::Motion)
     };
     let load = bench.load.then(Load::start);
-    let report = session.run(observer);
+    let result = match &bench.dataset {
+        Some(dir) => crate::dataset::record_run(&session, dir, observer).map(|(r, e, d)| {
+            let figures = DatasetFigures {
+                frames: e.frames,
+                late_frames: e.late_frames,
+                bytes: d.bytes,
+            };
+            (r, Some(figures))
+        }),
+        None => session.run(observer).map(|r| (r, None)),
+    };
     drop(load);
-    let report = report?;
+    let (report, dataset) = result?;
     let unit = report
         .units
         .first()
@@ -174,6 +200,7 @@ pub fn run(bench: &LoopBench, observer: &mut dyn Observer) -> Result<LoopFigures
         realtime: report.rt.clone().unwrap_or_default(),
         viz: report.recording.map(Recorded::from),
         cameras: unit.cameras.clone(),
+        dataset,
     })
 }
 
@@ -219,7 +246,8 @@ pub struct CameraCost {
 }
 
 /// Measures the loop in the simulator as `bench` says, without cameras and then with
-/// `cameras` (640×480 RGB-D at 30 Hz each, drawn on their own threads), `rounds` times;
+/// `cameras` (640×480 RGB-D at 30 Hz each, drawn on their own threads; with
+/// `bench.dataset`, also recorded as a dataset in `round-K` under it), `rounds` times;
 /// the figures are the last round's, the ratio the median of the rounds'.
 pub fn camera_cost(
     bench: &LoopBench,
@@ -232,10 +260,12 @@ pub fn camera_cost(
             "the camera cost is measured in the simulator, not on the wire".into(),
         ));
     }
-    let measure = |n: u32, observer: &mut dyn Observer| {
+    // Only the runs with cameras record (a dataset of its own per round).
+    let measure = |n: u32, dataset: Option<std::path::PathBuf>, observer: &mut dyn Observer| {
         run(
             &LoopBench {
                 cameras: Some(n),
+                dataset,
                 ..bench.clone()
             },
             observer,
@@ -244,9 +274,10 @@ pub fn camera_cost(
     let mut p99_ns = Vec::new();
     let mut ratios = Vec::new();
     let mut last = None;
-    for _ in 0..rounds.max(1) {
-        let without = measure(0, observer)?;
-        let with = measure(cameras, observer)?;
+    for round in 0..rounds.max(1) {
+        let without = measure(0, None, observer)?;
+        let dataset = (bench.dataset.as_ref()).map(|d| d.join(format!("round-{round}")));
+        let with = measure(cameras, dataset, observer)?;
         let (a, b) = (without.timing.compute.p99_ns, with.timing.compute.p99_ns);
         p99_ns.push((a, b));
         ratios.push(b.max(1) as f64 / a.max(1) as f64);

@@ -90,6 +90,7 @@ pub fn run(
         wire: None,
         rerun,
         cameras: None,
+        dataset: None,
     };
     let fault = |f: &LoopFigures| {
         let faults: Vec<String> = f.faults.iter().map(ToString::to_string).collect();
