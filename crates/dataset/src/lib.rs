@@ -15,7 +15,7 @@ mod writer;
 
 pub use error::DatasetError;
 pub use info::{Feature, Info};
-pub use read::{RecordedEpisode, read_episode};
+pub use read::{RecordedEpisode, read_checked_episode, read_episode};
 pub use tables::{EpisodeRow, VideoSpan};
 pub use writer::{
     CameraSpec, DatasetSpec, DatasetSummary, DatasetWriter, EpisodeEnd, MAX_VIDEO_FILE_S,

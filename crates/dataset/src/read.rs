@@ -1,5 +1,6 @@
-//! Reading one episode back: [`read_episode`] checks the dataset first (a dataset with
-//! problems is refused, with the first of them), then takes the episode's rows of the
+//! Reading one episode back: [`read_episode`] checks the dataset first (a reader of many
+//! episodes checks once and calls [`read_checked_episode`]); a dataset with problems is
+//! refused, with the first of them. Then it takes the episode's rows of the
 //! vector features asked for from the frames' tables, in frame order.
 
 use std::path::Path;
@@ -42,8 +43,18 @@ pub fn read_episode(
     episode: u64,
     keys: &[&str],
 ) -> Result<RecordedEpisode, DatasetError> {
-    let report = check(dir)?;
-    usable(&report)?;
+    read_checked_episode(&check(dir)?, episode, keys)
+}
+
+/// [`read_episode`] of a dataset [`check`] has read already (`report`): a reader of
+/// many episodes checks the dataset once.
+pub fn read_checked_episode(
+    report: &DatasetReport,
+    episode: u64,
+    keys: &[&str],
+) -> Result<RecordedEpisode, DatasetError> {
+    usable(report)?;
+    let dir = report.dir.as_path();
     let info = (report.episodes.iter())
         .find(|e| e.index == episode)
         .cloned()

@@ -136,13 +136,12 @@ impl FrameSampler {
         model: &Model,
         robot: &AnyRobot,
         snapshot: &embody_control::StateSnapshot,
-    ) -> Result<(), RuntimeError> {
+    ) {
         let cameras: Vec<_> = (robot.sim().map(|s| s.cameras()).unwrap_or_default().iter())
             .map(|c| (c.info().clone(), c.images().clone()))
             .collect();
         let objects = crate::report::object_poses(robot);
         self.take_from(model, &cameras, &objects, snapshot, false);
-        Ok(())
     }
 
     /// The time of the frame due next (s of loop time).

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use embody_control::StateSnapshot;
 use embody_dataset::check::check;
-use embody_dataset::{info, read_episode};
+use embody_dataset::{info, read_checked_episode};
 use embody_viz::{LoopStats, Recorder, VizConfig};
 
 use crate::error::RuntimeError;
@@ -64,7 +64,7 @@ pub fn view(dir: &Path, only: Option<u64>, config: VizConfig) -> Result<Viewed, 
     let mut logged_videos = std::collections::BTreeSet::new();
     let mut start_s = 0.0;
     for k in episodes {
-        let episode = read_episode(dir, k, &keys)?;
+        let episode = read_checked_episode(&report, k, &keys)?;
         let (_, states) = episode.feature("observation.state").unwrap_or_default();
         let (_, actions) = episode.feature("action").unwrap_or_default();
         let objects = episode.feature("observation.environment_state");

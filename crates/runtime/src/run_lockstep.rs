@@ -61,7 +61,7 @@ impl UnitRun {
             self.rig.read_snapshot();
         }
         if let Some(dataset) = self.dataset.as_mut().filter(|_| sample) {
-            dataset.take(&self.rig.model, &self.rig.robot, &self.rig.snapshot)?;
+            dataset.take(&self.rig.model, &self.rig.robot, &self.rig.snapshot);
         }
         if let Some(recorder) = self.recorder.as_mut() {
             self.view.clone_from(&self.rig.snapshot);
