@@ -3,22 +3,11 @@
 //! the cameras see, read from the rendered frames). The same seed draws the same, other
 //! seeds differently, within the ranges; a bad range is refused with its line.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn embody(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_embody"))
-        .args(args)
-        .output()
-        .expect("embody runs")
-}
+use std::path::Path;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("embody-randomised-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch");
-    dir
-}
+use common::{Scratch, embody};
 
 const TASK: &str = r#"name = "varied"
 robot = "arm7"
@@ -79,7 +68,8 @@ fn run(dir: &Path, task: &Path, seed: u64) -> (Vec<f64>, f64) {
 
 #[test]
 fn a_seed_draws_the_start_and_the_light_and_the_same_seed_draws_them_again() {
-    let dir = scratch("draws");
+    let scratch = Scratch::new("randomised-draws");
+    let dir = scratch.0.clone();
     let task = dir.join("varied.toml");
     std::fs::write(&task, TASK).expect("task");
     let (q3, light3) = run(&dir, &task, 3);
@@ -99,12 +89,12 @@ fn a_seed_draws_the_start_and_the_light_and_the_same_seed_draws_them_again() {
             "{q:?}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_bad_range_is_refused_with_its_line() {
-    let dir = scratch("bad");
+    let scratch = Scratch::new("randomised-bad");
+    let dir = scratch.0.clone();
     for (bad, says) in [
         ("jitter_rad = 0.2", "jitter_rad = 3.0"),
         ("ambient = [0.1, 0.9]", "ambient = [0.9, 0.1]"),
@@ -116,5 +106,4 @@ fn a_bad_range_is_refused_with_its_line() {
         assert_eq!(out.status.code(), Some(1), "{says}: {stderr}");
         assert!(stderr.contains("bad.toml:"), "{says}: {stderr}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
