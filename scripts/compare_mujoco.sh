@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 python=$(scripts/setup_venv.sh)
 if ! "$python" -c "import mujoco" 2>/dev/null; then
-  "$(dirname "$python")/pip" install --quiet --disable-pip-version-check "mujoco==4.0.0" >&2
+  "$(dirname "$python")/pip" install --quiet --disable-pip-version-check --no-cache-dir "mujoco==4.0.0" >&2
 fi
 echo "building embody (release) ..." >&2
 cargo build --release --locked -p embody-cli >&2

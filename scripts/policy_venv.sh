@@ -13,6 +13,6 @@ if [ ! -x "$python" ]; then
   python3 -m venv "$venv" >&2
 fi
 if ! "$python" -c "import onnx, onnxruntime, numpy, pyarrow" 2>/dev/null; then
-  "$python" -m pip install --quiet --disable-pip-version-check "${pins[@]}" >&2
+  "$python" -m pip install --quiet --disable-pip-version-check --no-cache-dir "${pins[@]}" >&2
 fi
 echo "$python"

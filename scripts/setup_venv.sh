@@ -9,7 +9,7 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 if ! "$venv/bin/python" -c "import pinocchio" 2>/dev/null; then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-cache-dir \
     "pin==4.1.0" example-robot-data cmeel-eigen cmeel-urdfdom-headers >&2
 fi
 echo "$venv/bin/python"

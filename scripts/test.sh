@@ -10,6 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+# Disk is short on some CI machines: a one-off build keeps no incremental state, and
+# its binaries no debug information (a panic still says where it happened).
+export CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_STRIP=debuginfo
 echo "== cargo test --workspace (it builds target/debug/embody, which every script below shares)"
 cargo test --workspace --locked
 bin=target/debug/embody

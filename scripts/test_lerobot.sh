@@ -15,7 +15,7 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 if ! "$venv/bin/python" -c "import lerobot" 2>/dev/null; then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "lerobot[dataset]==0.6.1" >&2
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-cache-dir "lerobot[dataset]==0.6.1" >&2
 fi
 [ -x "$bin" ] || cargo build --locked -p embody-cli >&2
 work=$(mktemp -d /tmp/embody-lerobot-XXXXXX)

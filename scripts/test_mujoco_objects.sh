@@ -13,7 +13,7 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 if ! "$venv/bin/python" -c "import mujoco" 2>/dev/null; then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "mujoco-core==4.0.0" "numpy<3" >&2
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-cache-dir "mujoco-core==4.0.0" "numpy<3" >&2
 fi
 [ -x "$bin" ] || cargo build --locked -p embody-cli >&2
 work=$(mktemp -d /tmp/embody-mujoco-XXXXXX)

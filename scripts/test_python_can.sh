@@ -14,11 +14,11 @@ if [ ! -x "$python" ] && ! python3 -m venv "$venv" >&2; then
   python=python3
   export PYTHONPATH="$root/.pydeps-can${PYTHONPATH:+:$PYTHONPATH}"
   if ! "$python" -c "import can, serial" 2>/dev/null; then
-    "$python" -m pip install --quiet --disable-pip-version-check --target "$root/.pydeps-can" \
+    "$python" -m pip install --quiet --disable-pip-version-check --no-cache-dir --target "$root/.pydeps-can" \
       "python-can==4.*" pyserial >&2
   fi
 elif ! "$python" -c "import can, serial" 2>/dev/null; then
-  "$python" -m pip install --quiet --disable-pip-version-check "python-can==4.*" pyserial >&2
+  "$python" -m pip install --quiet --disable-pip-version-check --no-cache-dir "python-can==4.*" pyserial >&2
 fi
 [ -x "$bin" ] || cargo build --release --locked -p embody-cli >&2
 link=$(mktemp -u /tmp/embody-slcan-XXXXXX)

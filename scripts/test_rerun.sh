@@ -35,12 +35,12 @@ if [ ! -x "$python" ] && ! python3 -m venv "$venv" >&2; then
   rerun="$root/.pydeps-rerun/bin/rerun"
   if ! "$python" -c "import rerun, PIL" 2>/dev/null; then
     echo "installing rerun-sdk 0.36.3 into .pydeps-rerun..." >&2
-    "$python" -m pip install --quiet --disable-pip-version-check --target "$root/.pydeps-rerun" \
+    "$python" -m pip install --quiet --disable-pip-version-check --no-cache-dir --target "$root/.pydeps-rerun" \
       "rerun-sdk[datafusion]==0.36.3" pillow >&2
   fi
 elif ! "$python" -c "import rerun, PIL" 2>/dev/null; then
   echo "installing rerun-sdk 0.36.3 into $venv..." >&2
-  "$python" -m pip install --quiet --disable-pip-version-check \
+  "$python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
     "rerun-sdk[datafusion]==0.36.3" pillow >&2
 fi
 [ -x "$bin" ] || cargo build --release --locked -p embody-cli >&2

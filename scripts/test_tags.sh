@@ -12,7 +12,7 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 if ! "$venv/bin/python" -c "import cv2" 2>/dev/null; then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "opencv-python-headless==4.12.0.88" "numpy<3" >&2
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-cache-dir "opencv-python-headless==4.12.0.88" "numpy<3" >&2
 fi
 [ -x "$bin" ] || cargo build --locked -p embody-cli >&2
 work=$(mktemp -d /tmp/embody-tags-XXXXXX)

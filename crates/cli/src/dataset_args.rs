@@ -72,9 +72,10 @@ impl DatasetArgs {
             );
         } else {
             println!(
-                "{}: {} episodes ({} succeeded), {} frames at {} fps, {:.1} MB",
+                "{}: {} episode{} ({} succeeded), {} frames at {} fps, {:.1} MB",
                 s.dir.display(),
                 s.episodes,
+                if s.episodes == 1 { "" } else { "s" },
                 s.successes,
                 s.frames,
                 self.fps,

@@ -1,7 +1,9 @@
 //! A task's randomised keys, drawn per seed: `[start] jitter_rad` (where the robot
 //! starts, read from the simulator's own record) and `[environment.light] random` (what
 //! the cameras see, read from the rendered frames). The same seed draws the same, other
-//! seeds differently, within the ranges; a bad range is refused with its line.
+//! seeds differently, within the ranges; a bad range is refused with its line, and so is
+//! a bad or unknown place (`[places]`; where a drawn goal lands is checked by
+//! `scripts/test_dataset.sh`, with pyarrow reading the recorded goal and box).
 
 mod common;
 
@@ -105,5 +107,48 @@ fn a_bad_range_is_refused_with_its_line() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{says}: {stderr}");
         assert!(stderr.contains("bad.toml:"), "{says}: {stderr}");
+    }
+}
+
+#[test]
+fn a_bad_place_or_an_unknown_one_is_refused_with_its_line() {
+    let scratch = Scratch::new("randomised-places");
+    let dir = scratch.0.clone();
+    let good = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tasks/pick_to_goal.toml"),
+    )
+    .expect("the example");
+    for (bad, says, why) in [
+        (
+            "x_m = [-0.08, 0.0]",
+            "x_m = [0.0, -0.08]",
+            "places.drop.random.x_m",
+        ),
+        (
+            "position = [-0.30, 0.30, 0.225]",
+            "position = [-0.30, 0.30]",
+            "places:",
+        ),
+        (
+            "place = \"drop\"",
+            "place = \"dropp\"",
+            "no place named 'dropp' (the task's places: drop)",
+        ),
+        (
+            "relative_to = \"place:drop\"",
+            "relative_to = \"place:table\"",
+            "no place named 'table'",
+        ),
+    ] {
+        let task = dir.join("bad.toml");
+        assert!(good.contains(bad), "{bad}");
+        std::fs::write(&task, good.replacen(bad, says, 1)).expect("task");
+        let out = embody(&["run", task.to_str().expect("path")]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{says}: {stderr}");
+        assert!(
+            stderr.contains("bad.toml:") && stderr.contains(why),
+            "{says}: {stderr}"
+        );
     }
 }

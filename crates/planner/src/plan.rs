@@ -254,6 +254,10 @@ pub struct RobotInfo {
     /// The objects the cameras look for, by name, in the order they are observed (none
     /// unless given: [`RobotInfo::with_seen`]).
     pub seen: Vec<String>,
+    /// Named points in the world (m) that steps move to and conditions check against
+    /// (`relative_to = "place:<name>"`, `{ object, place }`): a task's `[places]`, drawn
+    /// for the run (none unless given: [`RobotInfo::with_places`]).
+    pub places: BTreeMap<String, [f64; 3]>,
 }
 
 impl RobotInfo {
@@ -299,6 +303,7 @@ impl RobotInfo {
             sensors,
             objects: Vec::new(),
             seen: Vec::new(),
+            places: BTreeMap::new(),
         }
     }
 
@@ -306,6 +311,12 @@ impl RobotInfo {
     /// observed).
     pub fn with_seen(mut self, seen: Vec<String>) -> RobotInfo {
         self.seen = seen;
+        self
+    }
+
+    /// This view with the task's places where they are for this run.
+    pub fn with_places(mut self, places: BTreeMap<String, [f64; 3]>) -> RobotInfo {
+        self.places = places;
         self
     }
 
@@ -467,16 +478,21 @@ impl<'a> Checker<'a> {
             c.near.is_some(),
             c.force_above_n.is_some(),
             c.contact.is_some(),
-            c.position.is_some(),
+            c.position.is_some() || c.place.is_some(),
             c.seen.is_some(),
         ];
-        if forms.iter().filter(|f| **f).count() != 1 {
-            return Err(self.source.error(span, "a condition has exactly one of `near` (with `joint`), `force_above_n` (with `joint`), `contact`, `position` (with `object`) or `seen`"));
+        if forms.iter().filter(|f| **f).count() != 1 || (c.position.is_some() && c.place.is_some())
+        {
+            return Err(self.source.error(span, "a condition has exactly one of `near` (with `joint`), `force_above_n` (with `joint`), `contact`, `position` or `place` (with `object`) or `seen`"));
         }
         if let Some(name) = &c.seen {
             return Ok(Condition::Seen {
                 object: self.seen_object(name, span)?,
             });
+        }
+        if let Some(name) = &c.place {
+            let position = self.place(name, span.clone())?;
+            return self.object_condition(c, position, span);
         }
         if let Some(position) = c.position {
             return self.object_condition(c, position, span);
@@ -549,7 +565,26 @@ impl<'a> Checker<'a> {
         })
     }
 
-    /// `{ object = "box", position = [x, y, z], tolerance = m }`.
+    /// Where the place `name` is for this run.
+    fn place(&self, name: &str, span: std::ops::Range<usize>) -> Result<[f64; 3], TaskError> {
+        self.robot.places.get(name).copied().ok_or_else(|| {
+            self.source.error(
+                span,
+                if self.robot.places.is_empty() {
+                    format!("no place named '{name}': the task has no [places]")
+                } else {
+                    format!(
+                        "no place named '{name}' (the task's places: {})",
+                        (self.robot.places.keys().cloned())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+            )
+        })
+    }
+
+    /// `{ object = "box", position = [x, y, z], tolerance = m }` (or `place = "drop"`).
     fn object_condition(
         &self,
         c: &RawCondition,
@@ -788,7 +823,7 @@ impl<'a> Checker<'a> {
                 let Some(position) = &r.position else {
                     return Err(err("move_pose needs `position`".into()));
                 };
-                let position = numbers::position(*position.get_ref())
+                let mut position = numbers::position(*position.get_ref())
                     .map_err(|reason| self.source.error(position.span(), reason))?;
                 let rpy = match &r.rpy {
                     Some(rpy) => Some(
@@ -808,12 +843,21 @@ impl<'a> Checker<'a> {
                 };
                 let relative_to = match &r.relative_to {
                     Some(to) if to.get_ref() == "start" => Some(Relative::Start),
+                    // A place is where it is for the whole run: the move is planned now.
+                    Some(to) if to.get_ref().starts_with("place:") => {
+                        let name = &to.get_ref()["place:".len()..];
+                        let place = self.place(name, to.span())?;
+                        for (p, o) in position.iter_mut().zip(place) {
+                            *p += o;
+                        }
+                        None
+                    }
                     Some(to) => {
                         let Some(name) = to.get_ref().strip_prefix("object:") else {
                             return Err(self.source.error(
                                 to.span(),
                                 format!(
-                                    "relative_to '{}': `start` (where the frame is) or `object:<name>` (a [[seen]] object)",
+                                    "relative_to '{}': `start` (where the frame is), `object:<name>` (a [[seen]] object) or `place:<name>` (one of [places])",
                                     to.get_ref()
                                 ),
                             ));

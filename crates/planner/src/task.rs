@@ -1,8 +1,9 @@
 //! Task files. A task is a tree of steps — `sequence`, `parallel`, `retry`, `timeout`,
 //! and an `if` guard on any step — over skills: `move_joints`, `move_pose`, `hold`,
 //! `wait`, `gripper`, `wait_until`. A `move_pose` may be relative to where the frame is
-//! (`relative_to = "start"`) or to an object the cameras see (`relative_to =
-//! "object:box"`), planned when it starts. Loading checks the file against the robot before
+//! (`relative_to = "start"`), to an object the cameras see (`relative_to =
+//! "object:box"`), planned when it starts, or to one of the task's places (`relative_to =
+//! "place:drop"`, where the runtime drew it for the run). Loading checks the file against the robot before
 //! anything moves: unknown skills and keys, bad joint or frame names, out-of-limit
 //! targets and unreachable poses are reported with the file, the line and the reason.
 //!
@@ -53,7 +54,8 @@ pub struct RawStep {
     pub path: Option<Spanned<String>>,
     /// `move_pose`: `start`: `position` is an offset from where the frame is when the
     /// step starts; `object:<name>`: `position` and `rpy` are in that seen object's
-    /// frame, where the cameras last saw it when the step starts.
+    /// frame, where the cameras last saw it when the step starts; `place:<name>`:
+    /// `position` is an offset (along the world's axes) from that place of `[places]`.
     pub relative_to: Option<Spanned<String>>,
     /// `hold`, `wait`, `timeout`: seconds.
     pub seconds: Option<Spanned<f64>>,
@@ -93,8 +95,10 @@ pub struct RawCondition {
     pub contact: Option<String>,
     /// Object form: this scene object …
     pub object: Option<String>,
-    /// … within `tolerance` of this position in the world (m).
+    /// … within `tolerance` of this position in the world (m) …
     pub position: Option<[f64; 3]>,
+    /// … or of this place (`[places]`), where it is for the run.
+    pub place: Option<String>,
     /// Seen form: a `[[seen]]` object the cameras have seen in the last half second.
     pub seen: Option<String>,
 }
@@ -117,6 +121,10 @@ pub struct RawTask {
     pub seen: Option<Spanned<toml::Value>>,
     /// How the robot starts in the simulator (`[start]`), read by the runtime.
     pub start: Option<Spanned<toml::Value>>,
+    /// Named points in the world, each maybe drawn from ranges per run (`[places]`),
+    /// read by the runtime, which gives the planner where they are
+    /// ([`crate::RobotInfo::places`]).
+    pub places: Option<Spanned<toml::Value>>,
     /// Extra named postures: name → joint → value.
     #[serde(default)]
     pub postures: BTreeMap<String, Spanned<BTreeMap<String, f64>>>,

@@ -410,7 +410,9 @@ fn seen_objects_and_relative_moves_are_checked_where_they_are_written() {
     let source = |text: &str| Source::new("t.toml", text);
     let model = robots::load("arm7", None).expect("arm7");
     let q0 = vec![0.0, 0.3, 0.0, -1.0, 0.0, 0.8, 0.0, 0.02];
-    let robot = RobotInfo::new(model, Vec::new()).with_seen(vec!["box".into()]);
+    let robot = RobotInfo::new(model, Vec::new())
+        .with_seen(vec!["box".into()])
+        .with_places([("drop".to_string(), [-0.30, 0.30, 0.225])].into());
     let refused = |text: &str| {
         let s = source(text);
         let raw = s.parse().expect("parses");
@@ -429,7 +431,28 @@ fn seen_objects_and_relative_moves_are_checked_where_they_are_written() {
     );
     let why = refused(&step("relative_to = \"box\""));
     assert!(
-        why.contains("`start` (where the frame is) or `object:<name>`"),
+        why.contains("`start` (where the frame is), `object:<name>`")
+            && why.contains("`place:<name>`"),
+        "{why}"
+    );
+    // A place is where it is for the whole run: a move to it is checked before the run
+    // (out of reach: refused), and an unknown one is named.
+    let why = refused(&step("relative_to = \"place:table\""));
+    assert!(
+        why.contains("t.toml:4")
+            && why.contains("no place named 'table' (the task's places: drop)"),
+        "{why}"
+    );
+    let why = refused(&step("relative_to = \"place:drop\"").replace("0.1]", "5.0]"));
+    assert!(why.contains("move_pose to [-0.3, 0.3, 5.225]"), "{why}");
+    let reachable = source(&step("relative_to = \"place:drop\""));
+    let raw = reachable.parse().expect("parses");
+    check(&reachable, &raw, &robot, &q0).expect("a move to the place checks");
+    let why = refused(
+        "[[steps]]\nskill = \"wait_until\"\ncondition = { object = \"box\", place = \"drop\", position = [0.0, 0.0, 0.0] }\n",
+    );
+    assert!(
+        why.contains("`position` or `place` (with `object`)"),
         "{why}"
     );
     let why = refused("[[steps]]\nskill = \"wait_until\"\ncondition = { seen = \"cup\" }\n");

@@ -4,7 +4,9 @@
 //! the loop's clock, the loop's joint positions (`observation.state`), its joint
 //! reference (`action`), the simulator's objects' poses `x y z qx qy qz qw` each
 //! (`observation.environment_state`, when the scene has objects: what a policy's
-//! `object_pose` terms observe) and each camera's newest image. In lockstep the sampler
+//! `object_pose` terms observe), where the task's places are for the episode
+//! (`observation.goal`, `x y z` each, when it has `[places]`: a goal drawn per seed) and
+//! each camera's newest image. In lockstep the sampler
 //! runs between ticks and simulated time waits for it, so no frame is ever late. In real
 //! time (and on the wire) a [`LiveDataset`] thread follows the loop's snapshots: frame k
 //! is the first snapshot at or after k / fps, and a frame whose snapshot came more than
@@ -26,6 +28,8 @@ use crate::session::{Observer, Session};
 
 /// The feature of the objects' poses.
 const ENVIRONMENT_STATE: &str = "observation.environment_state";
+/// The feature of the task's places (`[places]`): where each is in the episode.
+const GOAL: &str = "observation.goal";
 /// An object pose's elements, in order.
 const POSE_NAMES: [&str; 7] = ["x", "y", "z", "qx", "qy", "qz", "qw"];
 
@@ -89,6 +93,8 @@ struct SinkState {
     begun: u64,
     /// Frames of the episode recording now that came late.
     late: u64,
+    /// Where the task's places are in the episode recording now (`observation.goal`).
+    goal: Vec<(String, [f64; 3])>,
     error: Option<RuntimeError>,
 }
 
@@ -211,6 +217,12 @@ fn take_frame(
                 .collect();
             vectors.push((ENVIRONMENT_STATE.into(), names));
         }
+        if !sink.goal.is_empty() {
+            let names = (sink.goal.iter())
+                .flat_map(|(place, _)| ["x", "y", "z"].map(|n| format!("{place}.{n}")))
+                .collect();
+            vectors.push((GOAL.into(), names));
+        }
         let spec = DatasetSpec {
             robot_type: model.name.clone(),
             fps: sink.episodes.fps,
@@ -255,11 +267,14 @@ fn take_frame(
     let environment: Vec<f32> = (objects.iter())
         .flat_map(|(_, pose)| pose.map(|v| v as f32))
         .collect();
-    if writer.spec().vectors.len() > 2 {
-        writer.frame(&[state, action, &environment], &rgb)?;
-    } else {
-        writer.frame(&[state, action], &rgb)?;
+    let goal: Vec<f32> = (sink.goal.iter())
+        .flat_map(|(_, at)| at.map(|v| v as f32))
+        .collect();
+    let mut vectors: Vec<&[f32]> = vec![state.as_slice(), action.as_slice()];
+    for (name, _) in &writer.spec().vectors[2..] {
+        vectors.push(if name == GOAL { &goal } else { &environment });
     }
+    writer.frame(&vectors, &rgb)?;
     if let Some(dir) = reference.filter(|_| first_episode && frame.index.is_multiple_of(10)) {
         for (camera, image) in writer.spec().cameras.iter().zip(&images) {
             if let Some(image) = image {
@@ -504,6 +519,7 @@ impl DatasetSink {
                 episode: None,
                 begun: 0,
                 late: 0,
+                goal: Vec::new(),
                 error: None,
             })),
         })
@@ -518,6 +534,10 @@ impl DatasetSink {
         let run = Session {
             dataset: Some(self.clone()),
             ..session.clone()
+        };
+        self.lock().goal = match &session.drive {
+            crate::drive::Drive::Task(task) => task.places(session.seed).into_iter().collect(),
+            _ => Vec::new(),
         };
         let report = run.run(observer)?;
         let success = (report.units.first()).is_some_and(|u| succeeded(&session.drive, u));

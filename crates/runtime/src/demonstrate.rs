@@ -83,11 +83,13 @@ pub struct DemonstrationDriver {
 }
 
 impl DemonstrationDriver {
-    /// The driver for `demo` on `model`, whose force-torque sensors are `sensors`.
+    /// The driver for `demo` on `model`, whose force-torque sensors are `sensors` (its
+    /// task's places drawn by `seed`).
     pub fn new(
         demo: &Demonstration,
         model: &Arc<Model>,
         sensors: Vec<String>,
+        seed: u64,
     ) -> Result<DemonstrationDriver, RuntimeError> {
         let package = Package::load(&demo.package, model)?;
         let m = &package.manifest;
@@ -120,7 +122,7 @@ impl DemonstrationDriver {
             source,
         })?;
         Ok(DemonstrationDriver {
-            task: TaskDriver::new(demo.task.clone(), model, sensors),
+            task: TaskDriver::new(demo.task.clone(), model, sensors, seed),
             model: model.clone(),
             observe: package.observation_builder(model),
             command,

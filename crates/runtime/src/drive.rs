@@ -203,20 +203,22 @@ impl Drive {
         }
     }
 
-    /// A driver for one unit of `model`, whose force-torque sensors are `sensors`.
+    /// A driver for one unit of `model`, whose force-torque sensors are `sensors`, and
+    /// whose seed (for a task's places) is `seed`.
     pub fn driver(
         &self,
         model: &Arc<Model>,
         sensors: Vec<String>,
+        seed: u64,
     ) -> Result<Box<dyn Driver>, RuntimeError> {
         Ok(match self {
-            Drive::Task(task) => Box::new(TaskDriver::new(task.clone(), model, sensors)),
+            Drive::Task(task) => Box::new(TaskDriver::new(task.clone(), model, sensors, seed)),
             Drive::Hold => Box::new(Hold),
             Drive::Off => Box::new(Off),
             Drive::Motion => Box::new(MotionDriver::new(model.clone())),
             Drive::Policy(run) => Box::new(PolicyDriver::new(run, model)?),
             Drive::Demonstrate(demo) => Box::new(crate::demonstrate::DemonstrationDriver::new(
-                demo, model, sensors,
+                demo, model, sensors, seed,
             )?),
             Drive::Custom(factory) => (factory.0)(model, sensors),
         })

@@ -171,7 +171,9 @@ pub(crate) fn run(
     };
     let viz = (session.rerun.as_ref())
         .map(|base| viz_config(base, &model, &robot, &config, clock, (0, 1)));
-    let mut driver = session.drive.driver(&model, sensors(&robot))?;
+    let mut driver = session
+        .drive
+        .driver(&model, sensors(&robot), session.seed)?;
     let (mut scene, view) = Scene::of(&robot);
     // The unit's own cameras (kept streaming until the session ends).
     scene.cameras.extend(cameras.iter().map(|c| {

@@ -172,7 +172,8 @@ pub(crate) fn run(
         if let Some(sim) = robot.sim_mut() {
             sim.cameras_wait_for_frames(true);
         }
-        let driver = session.drive.driver(&model, sensors(&robot))?;
+        let seed = session.seed.wrapping_add(k as u64);
+        let driver = session.drive.driver(&model, sensors(&robot), seed)?;
         let recorder = match &session.rerun {
             Some(base) => {
                 let viz = sinks::viz_config(base, &model, &robot, &config, Clock::Sim, (k, count));

@@ -41,6 +41,56 @@ pub struct Task {
     pub seen: Vec<SeenConfig>,
     /// How the robot starts in the simulator (`[start]`).
     pub start: TaskStart,
+    /// Its named points in the world (`[places]`), by name.
+    pub places: BTreeMap<String, Place>,
+}
+
+/// A named point in the world that steps move to (`relative_to = "place:drop"`) and
+/// conditions check against (`{ object = "box", place = "drop" }`), moved for each
+/// run's seed by up to its ranges: `[places] drop = { position = [-0.3, 0.3, 0.225],
+/// random = { x_m = [-0.05, 0.05] } }`.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Place {
+    /// Where it is (m, world).
+    pub position: [f64; 3],
+    /// The ranges it is moved by along x, y and z (m), drawn afresh for each run's seed.
+    #[serde(default)]
+    pub random: PlaceRandom,
+}
+
+/// How far a [`Place`] is moved: each axis uniformly within its `[lo, hi]` (m).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlaceRandom {
+    /// Along x (m).
+    pub x_m: [f64; 2],
+    /// Along y (m).
+    pub y_m: [f64; 2],
+    /// Along z (m).
+    pub z_m: [f64; 2],
+}
+
+/// The largest range a place is moved by along an axis (m).
+const PLACE_RANGE_M: f64 = 10.0;
+
+impl Place {
+    /// Why this place is wrong, if it is: its position and ranges must be finite, each
+    /// range `[lo, hi]` with lo ≤ hi and no wider than 10 m.
+    fn check(&self) -> Result<(), String> {
+        if let Some(x) = self.position.iter().find(|x| !x.is_finite()) {
+            return Err(format!("position: {x} is not a finite number of metres"));
+        }
+        let r = &self.random;
+        for (axis, [lo, hi]) in ["x_m", "y_m", "z_m"].iter().zip([r.x_m, r.y_m, r.z_m]) {
+            if !(lo.is_finite() && hi.is_finite() && lo <= hi && hi - lo <= PLACE_RANGE_M) {
+                return Err(format!(
+                    "random.{axis}: [{lo}, {hi}] is not a range [lo, hi] of finite metres with lo ≤ hi, at most {PLACE_RANGE_M} m wide"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// How a task's robot starts in the simulator: `[start] jitter_rad = 0.05` moves each
@@ -103,6 +153,21 @@ impl Task {
             }
             None => TaskStart::default(),
         };
+        let places: BTreeMap<String, Place> = match &raw.places {
+            Some(value) => {
+                let at = |reason: String| source.error(value.span(), reason);
+                let places = BTreeMap::deserialize(value.get_ref().clone())
+                    .map_err(|e| at(format!("places: {}", e.message())))?;
+                for (name, place) in &places {
+                    let place: &Place = place;
+                    place
+                        .check()
+                        .map_err(|reason| at(format!("places.{name}.{reason}")))?;
+                }
+                places
+            }
+            None => BTreeMap::new(),
+        };
         Ok(Task {
             source,
             raw,
@@ -110,7 +175,33 @@ impl Task {
             cameras,
             seen,
             start,
+            places,
         })
+    }
+
+    /// Where its places are for the run with `seed`: each moved by a draw within its
+    /// ranges, in name order, from a stream of its own (the same seed, the same places;
+    /// the scene's objects and the sensors' noise do not shift with them).
+    pub fn places(&self, seed: u64) -> BTreeMap<String, [f64; 3]> {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed ^ 0x0070_6c61_6365_7321);
+        let mut draw = |[lo, hi]: [f64; 2]| {
+            if hi > lo {
+                rng.random_range(lo..=hi)
+            } else {
+                lo
+            }
+        };
+        (self.places.iter())
+            .map(|(name, place)| {
+                let r = place.random;
+                let [x, y, z] = place.position;
+                (
+                    name.clone(),
+                    [x + draw(r.x_m), y + draw(r.y_m), z + draw(r.z_m)],
+                )
+            })
+            .collect()
     }
 
     /// The robot the task was written for, if it says.
@@ -143,15 +234,16 @@ pub struct TaskDriver {
 }
 
 impl TaskDriver {
-    /// A driver for `task` on `model`, whose force-torque sensors are `sensors`.
-    pub fn new(task: Task, model: &Arc<Model>, sensors: Vec<String>) -> TaskDriver {
+    /// A driver for `task` on `model`, whose force-torque sensors are `sensors`, with
+    /// its places where `seed` draws them.
+    pub fn new(task: Task, model: &Arc<Model>, sensors: Vec<String>, seed: u64) -> TaskDriver {
         let name = task
             .raw
             .name
             .clone()
             .unwrap_or_else(|| task.source.file.display().to_string());
         TaskDriver {
-            info: RobotInfo::new(model.as_ref().clone(), sensors),
+            info: RobotInfo::new(model.as_ref().clone(), sensors).with_places(task.places(seed)),
             task,
             executor: None,
             name,
