@@ -8,7 +8,9 @@ block runs on its own in `bash -euo pipefail` from the repository's root, with `
 on the PATH (the binary given, default target/debug/embody); background jobs
 it starts (`embody vmcu … &`) are stopped with SIGINT when it ends, as Ctrl-C would. A
 block fails on a non-zero exit or after its time limit; the report names its file and
-line and shows its output.
+line and shows its output. A block that runs the loop in real time (`--priority`) gets a
+second try, said in the report: this machine is a virtual one whose host now and then
+stops it for longer than the loop's sensor timeout, and the loop rightly faults.
 
 Usage: scripts/test_docs.py [EMBODY_BIN] [FILE.md …]
 """
@@ -53,9 +55,9 @@ trap stop_jobs EXIT
 """
 
 
-def run(embody_dir, path, line, text):
+def attempt(embody_dir, text):
+    """Runs `text` once: whether it failed, why, and its output."""
     env = dict(os.environ, PATH=f"{embody_dir}:{os.environ['PATH']}")
-    started = time.monotonic()
     with tempfile.TemporaryFile(mode="w+") as log:
         try:
             proc = subprocess.Popen(
@@ -78,13 +80,23 @@ def run(embody_dir, path, line, text):
                 proc.wait()
             failed, why = True, f"still running after {LIMIT_S} s"
         log.seek(0)
-        output = log.read()
-    took = time.monotonic() - started
+        return failed, why, log.read()
+
+
+def run(embody_dir, path, line, text):
+    started = time.monotonic()
     where = f"{path.relative_to(ROOT)}:{line}"
+    failed, why, output = attempt(embody_dir, text)
+    again = ""
+    if failed and "--priority" in text:
+        last = (output.strip().splitlines() or [""])[-1]
+        again = f", on the second try: the first ended with {why}: {last}"
+        failed, why, output = attempt(embody_dir, text)
+    took = time.monotonic() - started
     if failed:
-        print(f"FAILED {where} ({why}, {took:.1f} s):\n{text}\n--- output ---\n{output}")
+        print(f"FAILED {where} ({why}, {took:.1f} s{again}):\n{text}\n--- output ---\n{output}")
         return False
-    print(f"ok     {where} ({took:.1f} s)")
+    print(f"ok     {where} ({took:.1f} s{again})")
     return True
 
 
