@@ -99,7 +99,20 @@ fn a_unit_on_three_buses_of_three_variants_runs_pick_and_place_and_a_changed_id_
         }
         embody(&args)
     };
-    let out = run(true);
+    // This machine is a virtual one whose host now and then stops it for longer than the
+    // loop's 5 ms sensor timeout: a run that faults on stale sensors, and only that, is
+    // tried again, twice at most.
+    let stalled = |out: &std::process::Output| {
+        let said = [&out.stdout, &out.stderr].map(|b| String::from_utf8_lossy(b).into_owned());
+        !out.status.success() && said.concat().contains("sensor data stopped arriving")
+    };
+    let mut out = run(true);
+    for _ in 0..2 {
+        if !stalled(&out) {
+            break;
+        }
+        out = run(true);
+    }
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     // The bridge was set up from the unit file: three buses, each with its variant.

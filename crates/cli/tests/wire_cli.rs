@@ -63,29 +63,56 @@ fn json_of(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
+/// The JSON of a real-time run over the wire, given three tries. This machine is a
+/// virtual one: its host now and then stops it for longer than the loop's 5 ms sensor
+/// timeout, and the loop rightly faults (stale sensors). Such a stall is the only fault
+/// allowed, and one of three runs must have none.
+fn real_time_json(mut run: impl FnMut() -> std::process::Output) -> Value {
+    let mut stalls = Vec::new();
+    for _ in 0..3 {
+        let out = run();
+        if out.status.success() {
+            return json_of(&out);
+        }
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("no JSON: {}", String::from_utf8_lossy(&out.stderr)));
+        let faults = report["faults"].as_array().expect("faults");
+        assert!(
+            !faults.is_empty() && faults.iter().all(|f| f["kind"] == "stale_sensors"),
+            "a failure other than a stall: {report}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stalls.push(report["faults"].clone());
+    }
+    panic!("three runs in a row stalled: {stalls:?}");
+}
+
 #[test]
 fn the_loop_runs_over_the_virtual_mcu_for_both_link_kinds() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     for (name, extra) in [("bridge", &[][..]), ("slcan", &["--slcan"][..])] {
-        let vmcu = Vmcu::start(name, extra);
-        let mut args = vec![
-            "bench",
-            "loop",
-            "--robot",
-            "arm7",
-            "--seconds",
-            "1",
-            "--json",
-            "--priority",
-            "80",
-            "--port",
-        ];
-        args.push(vmcu.link.to_str().expect("utf-8"));
-        args.extend_from_slice(extra);
-        let report = json_of(&embody().args(&args).output().expect("runs"));
+        let report = real_time_json(|| {
+            let vmcu = Vmcu::start(name, extra);
+            let mut args = vec![
+                "bench",
+                "loop",
+                "--robot",
+                "arm7",
+                "--seconds",
+                "1",
+                "--json",
+                "--priority",
+                "80",
+                "--port",
+            ];
+            args.push(vmcu.link.to_str().expect("utf-8"));
+            args.extend_from_slice(extra);
+            let out = embody().args(&args).output().expect("runs");
+            vmcu.interrupt();
+            out
+        });
         assert_eq!(report["lifecycle"], "running", "{name}: {report}");
         assert_eq!(report["faults"], serde_json::json!([]), "{name}: {report}");
-        vmcu.interrupt();
     }
 }
 
@@ -137,25 +164,27 @@ fn bad_wire_arguments_are_refused() {
 #[test]
 fn a_policy_runs_on_the_wire_from_where_the_arm_stands() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let vmcu = Vmcu::start("policy", &[]);
     let package =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/arm7_reach");
-    let out = embody()
-        .args(["policy", "run", package.to_str().expect("utf-8"), "--port"])
-        .arg(&vmcu.link)
-        .args([
-            "--seconds",
-            "3",
-            "--command",
-            "x=-0.35,y=0.05,z=0.32",
-            "--json",
-            "--priority",
-            "80",
-        ])
-        .output()
-        .expect("policy run");
-    vmcu.interrupt();
-    let v = json_of(&out);
+    let v = real_time_json(|| {
+        let vmcu = Vmcu::start("policy", &[]);
+        let out = embody()
+            .args(["policy", "run", package.to_str().expect("utf-8"), "--port"])
+            .arg(&vmcu.link)
+            .args([
+                "--seconds",
+                "3",
+                "--command",
+                "x=-0.35,y=0.05,z=0.32",
+                "--json",
+                "--priority",
+                "80",
+            ])
+            .output()
+            .expect("policy run");
+        vmcu.interrupt();
+        out
+    });
     // The arm glided from its neutral posture to the policy's start, then the policy
     // stepped at 20 Hz for 3 s over the wire and brought the tool to the goal.
     assert_eq!(v["faults"].as_array().map(Vec::len), Some(0), "{v}");

@@ -3,7 +3,11 @@
 //! limit, a gyro or accelerometer beyond its range, a non-finite value). An outlying
 //! joint reading is replaced by the prediction from its last good value for a few ticks;
 //! if it persists it is accepted as real (the joint was moved) and counted. The report
-//! feeds the safety supervisor. Allocation-free after `new`.
+//! feeds the safety supervisor. Ages are counted while the loop runs: a tick that comes
+//! later than the joint timeout after the one before (the loop itself was held up — by
+//! the OS, or a virtual machine's host stopping it) does not count its lateness against
+//! the sensors; they have one timeout from that tick to deliver again. Allocation-free
+//! after `new`.
 
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +84,8 @@ pub struct SensorHealth {
     strikes: Vec<u32>,
     last_seq: Option<u64>,
     joints_changed_at: Timestamp,
+    /// The last tick that came late (the loop held up): ages count from it at most.
+    resumed_at: Timestamp,
     report: HealthReport,
     started: bool,
 }
@@ -96,6 +102,7 @@ impl SensorHealth {
             strikes: vec![0; n],
             last_seq: None,
             joints_changed_at: Timestamp::ZERO,
+            resumed_at: Timestamp::ZERO,
             report: HealthReport::default(),
             started: false,
         }
@@ -113,7 +120,11 @@ impl SensorHealth {
 
     /// Checks one frame read at `now`, `dt_s` after the previous tick.
     pub fn check(&mut self, frame: &SensorFrame, now: Timestamp, dt_s: f64) -> &HealthReport {
-        let ms = |t: Timestamp| now.nanos_since(t) as f64 * 1e-6;
+        if self.started && dt_s * 1e3 > self.config.joint_timeout_ms {
+            self.resumed_at = now;
+        }
+        let resumed_at = self.resumed_at;
+        let ms = |t: Timestamp| now.nanos_since(t.max(resumed_at)) as f64 * 1e-6;
         if self.last_seq != Some(frame.seq) {
             self.last_seq = Some(frame.seq);
             self.joints_changed_at = now;
@@ -227,6 +238,35 @@ mod tests {
         assert!(
             !health
                 .check(&frame(21, 21, &[0.0]), at(21), 1e-3)
+                .any_stale()
+        );
+    }
+
+    #[test]
+    fn a_loop_held_up_gives_its_sensors_one_timeout_to_deliver_again() {
+        let mut health = SensorHealth::new(&[5.0], HealthConfig::default());
+        for ms in 0..10 {
+            assert!(
+                !health
+                    .check(&frame(ms, ms, &[0.0]), at(ms), 1e-3)
+                    .any_stale()
+            );
+        }
+        // The loop stopped for 50 ms: its next tick reads the frame from before.
+        let old = frame(9, 9, &[0.0]);
+        assert!(!health.check(&old, at(59), 50e-3).any_stale());
+        assert!(!health.check(&old, at(63), 1e-3).joints_stale);
+        // A source that stays silent is stale one timeout after the loop came back ...
+        assert!(health.check(&old, at(65), 1e-3).joints_stale);
+        // ... and one that delivers is not.
+        let mut again = SensorHealth::new(&[5.0], HealthConfig::default());
+        for ms in 0..10 {
+            again.check(&frame(ms, ms, &[0.0]), at(ms), 1e-3);
+        }
+        again.check(&old, at(59), 50e-3);
+        assert!(
+            !again
+                .check(&frame(60, 60, &[0.0]), at(60), 1e-3)
                 .any_stale()
         );
     }
