@@ -6,34 +6,38 @@
 # install rerun-sdk into .venv-rerun and, when missing, Mesa's Vulkan drivers with apt;
 # the object checks install mujoco-core into .venv-mujoco; the AprilTag check installs
 # opencv-python-headless into .venv-opencv; the dataset check installs pyarrow and PyAV
-# into .venv-dataset.
+# into .venv-dataset; the fleet check installs eclipse-zenoh into .venv-fleet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 # Disk is short on some CI machines: a one-off build keeps no incremental state, and
 # its binaries no debug information (a panic still says where it happened).
 export CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_STRIP=debuginfo
-echo "== cargo test --workspace (it builds target/debug/embody, which every script below shares)"
+# Each phase says when it starts (s since the suite began): the suite has a time budget.
+phase() { echo "== [$(( $(date +%s) - start )) s] $*"; }
+phase "cargo test --workspace (it builds target/debug/embody, which every script below shares)"
 cargo test --workspace --locked
 bin=target/debug/embody
-echo "== the documentation: every sh block of README.md and docs/*.md, with the runtime's examples"
+phase "the documentation: every sh block of README.md and docs/*.md, with the runtime's examples"
 python3 scripts/test_docs.py "$bin"
-echo "== CLI smoke: embody bench plan"
+phase "CLI smoke: embody bench plan"
 $bin bench plan > /dev/null
-echo "== third-party peer: python-can's slcan interface against embody vmcu --slcan"
+phase "third-party peer: python-can's slcan interface against embody vmcu --slcan"
 scripts/test_python_can.sh "$bin"
-echo "== third-party reader: Rerun's rrd verify and RrdReader on embody's recordings"
+phase "third-party reader: Rerun's rrd verify and RrdReader on embody's recordings"
 scripts/test_rerun.sh "$bin"
-echo "== third-party peer: onnxruntime recomputes embody's policy inferences"
+phase "third-party peer: onnxruntime recomputes embody's policy inferences"
 scripts/test_policy.sh "$bin"
-echo "== third-party peer: MuJoCo 4.0 in the same scenes (incline, drop, stack, grasp, humanoid standing)"
+phase "third-party peer: MuJoCo 4.0 in the same scenes (incline, drop, stack, grasp, humanoid standing)"
 scripts/test_mujoco_objects.sh "$bin"
-echo "== third-party peer: OpenCV's ArUco AprilTag detector and solvePnP on embody's rendered tags"
+phase "third-party peer: OpenCV's ArUco AprilTag detector and solvePnP on embody's rendered tags"
 scripts/test_tags.sh "$bin"
-echo "== example: pick_seen finds the tagged box with its camera and places it, 50 seeds (≥ 95 %)"
+phase "example: pick_seen finds the tagged box with its camera and places it, 50 seeds (≥ 95 %)"
 scripts/test_pick_seen.sh "$bin"
-echo "== third-party readers: pyarrow and PyAV on a dataset embody recorded (LeRobotDataset v3.0)"
+phase "third-party readers: pyarrow and PyAV on a dataset embody recorded (LeRobotDataset v3.0)"
 scripts/test_dataset.sh "$bin"
-echo "== third-party peer: OpenSSL on embody's signed firmware images"
+phase "third-party peer: Python eclipse-zenoh reads and commands 50 simulated units on embody's router"
+scripts/test_fleet.sh "$bin"
+phase "third-party peer: OpenSSL on embody's signed firmware images"
 scripts/test_fw_openssl.sh "$bin"
 echo "all tests passed in $(( $(date +%s) - start )) s"

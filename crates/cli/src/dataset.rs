@@ -31,7 +31,7 @@ pub enum DatasetCommand {
     },
     /// Drive the robot through an episode's recorded actions: in the simulator (in the
     /// recorded task's scene, with the episode's seed) or on the wire.
-    Replay(crate::dataset_replay::ReplayArgs),
+    Replay(Box<crate::dataset_replay::ReplayArgs>),
     /// Draw the dataset in Rerun: the robot at each frame's joint positions, the
     /// actions as its reference, each camera's video.
     View(crate::dataset_replay::ViewArgs),

@@ -59,6 +59,7 @@ pub fn replay(args: &ReplayArgs) -> Result {
         session.robot = Some(robot.clone());
     }
     session.rerun = args.viz.config(&session.robot_name())?;
+    session.net = (args.live.net).link(&args.live.wire, &session.robot_name())?;
     if plan.task.is_none() && !args.live.wire.given() {
         eprintln!(
             "{} keeps no task ({}): the robot replays in an empty scene",

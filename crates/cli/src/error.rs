@@ -31,6 +31,9 @@ pub enum CliError {
     /// The virtual MCU.
     #[error(transparent)]
     Vmcu(#[from] embody_vmcu::VmcuError),
+    /// The network: joining it, or a unit or router on it.
+    #[error(transparent)]
+    Net(#[from] embody_net::NetError),
     /// A file.
     #[error("{path}: {reason}")]
     File {

@@ -16,6 +16,7 @@ mod dataset_args;
 mod dataset_replay;
 mod error;
 mod flash;
+mod fleet_net;
 mod fw;
 mod model;
 mod numbers;
@@ -48,7 +49,7 @@ struct Cli {
 enum Command {
     /// Run a task file: in simulation on the built-in default robot unless `--robot`
     /// (lockstep unless `--realtime`), or on the wire (`--port`, `--unit`).
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Inspect robot models and evaluate or benchmark their kinematics and dynamics.
     #[command(subcommand)]
     Model(model::ModelCommand),
@@ -77,6 +78,9 @@ enum Command {
     /// Install a signed firmware image on units over their links (A/B, confirmed after
     /// a self-test; units already running it are skipped).
     Flash(flash::FlashArgs),
+    /// The fleet across machines, over zenoh: `embody fleet router|simulate|status|send`.
+    #[command(subcommand)]
+    Fleet(fleet_net::FleetCommand),
     /// Find a unit's joint zeros and directions (each joint driven into both stops),
     /// write its calibration file and store it on the unit's bridge.
     Calibrate(calibrate::CalibrateArgs),
@@ -93,7 +97,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("warn,zenoh=error")),
         )
         .init();
     let result = match cli.command {
@@ -106,6 +111,7 @@ fn main() -> ExitCode {
         Command::Vmcu(args) => vmcu::run(&args),
         Command::Fw(command) => fw::run(command),
         Command::Config(command) => config::run(command),
+        Command::Fleet(command) => fleet_net::run(command),
         Command::Flash(args) => flash::run(&args),
         Command::Calibrate(args) => calibrate::run(&args),
     };

@@ -95,6 +95,7 @@ pub fn run(args: &RunArgs) -> Result {
         ..Session::new(backend, Drive::Task(task))
     };
     session.rerun = args.viz.config(&session.robot_name())?;
+    session.net = (args.live.net).link(&args.live.wire, &session.robot_name())?;
     if args
         .dataset
         .record(&session, &mut Printer { live: false }, args.json)?

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 use embody_control::RtConfig;
 use embody_fleet::{Unit, name};
+use embody_net::{NetConfig, UnitInfo, UnitLinkConfig};
 use embody_runtime::{Pacing, Wire};
 
 use crate::error::{CliError, Result};
@@ -90,6 +91,48 @@ pub struct PacingArgs {
     /// other CPUs); when the OS refuses, it warns and runs without.
     #[arg(long)]
     pub cpu: Option<usize>,
+    #[command(flatten)]
+    pub net: JoinArgs,
+}
+
+/// `[--join ENDPOINT [--fleet NAME] [--unit-name NAME]]`: a real-time run on the site's
+/// network.
+#[derive(Args, Debug, Clone)]
+pub struct JoinArgs {
+    /// Join the site's network through the zenoh router at this endpoint
+    /// (`tcp/10.0.0.2:7447`): publish the unit's state and events, take operators'
+    /// commands (`embody fleet send`). Real time only.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub join: Option<String>,
+    /// The fleet it joins.
+    #[arg(long, default_value = "lab", requires = "join")]
+    pub fleet: String,
+    /// The unit's name on the network (default: `--unit`'s serial, else the robot's).
+    #[arg(long, requires = "join")]
+    pub unit_name: Option<String>,
+    /// State messages a second on the network.
+    #[arg(long, default_value_t = 50.0, requires = "join",
+          value_parser = crate::numbers::float(0.1..=1000.0, " Hz"))]
+    pub net_rate: f64,
+}
+
+impl JoinArgs {
+    /// The unit's link to the network, for a session of `robot`, if `--join` was given.
+    pub fn link(&self, wire: &WireArgs, robot: &str) -> Result<Option<UnitLinkConfig>> {
+        let Some(endpoint) = &self.join else {
+            return Ok(None);
+        };
+        let name = (self.unit_name.clone())
+            .or_else(|| wire.unit.unit.clone())
+            .unwrap_or_else(|| robot.to_owned());
+        let info = UnitInfo {
+            robot: robot.to_owned(),
+            ..UnitInfo::default()
+        };
+        let mut config = UnitLinkConfig::new(NetConfig::client(endpoint), &self.fleet, &name, info);
+        config.rate_hz = self.net_rate;
+        Ok(Some(config))
+    }
 }
 
 impl PacingArgs {
@@ -101,6 +144,11 @@ impl PacingArgs {
     /// The pacing asked for; `--priority` or `--cpu` without a real-time run is refused.
     pub fn pacing(&self) -> Result<Pacing> {
         if !self.live() {
+            if self.net.join.is_some() {
+                return Err(CliError::Usage(
+                    "--join applies to a real-time run: add --realtime, --port or --unit".into(),
+                ));
+            }
             return match (self.priority, self.cpu) {
                 (None, None) => Ok(Pacing::Lockstep),
                 _ => Err(CliError::Usage(

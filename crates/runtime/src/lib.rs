@@ -42,6 +42,7 @@ pub mod seen;
 mod session;
 mod sinks;
 mod task;
+mod uplink;
 
 pub use backend::{Backend, Simulator, Wire};
 pub use demonstrate::Demonstration;

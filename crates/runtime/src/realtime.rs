@@ -21,6 +21,7 @@ use crate::report::{Report, UnitReport, describe_events, joint_names};
 use crate::robot::AnyRobot;
 use crate::session::{Observer, Session};
 use crate::sinks::viz_config;
+use crate::uplink::Directive;
 
 /// A loop running on its own thread. See the module docs.
 pub struct RealtimeLoop<R> {
@@ -197,6 +198,9 @@ pub(crate) fn run(
         )?),
         None => None,
     };
+    let mut uplink = (session.net.as_ref())
+        .map(|config| crate::uplink::Uplink::start(config, &session.drive))
+        .transpose()?;
     let rt_status = running.rt_status().clone();
     let client = running.client.clone();
     // Wall time counts from the loop's origin, as its ticks do (this thread may be
@@ -232,6 +236,9 @@ pub(crate) fn run(
                         let t_s = event.stamp_ns.saturating_sub(running.origin_ns) as f64 * 1e-9;
                         running.record_event(t_s, event.kind.to_string(), event.is_fault());
                     }
+                    if let Some(uplink) = &mut uplink {
+                        uplink.forward(&fresh);
+                    }
                     events.extend(fresh);
                     if !client.snapshots().read(&mut snapshot) {
                         if wall.elapsed().as_secs_f64() > FIRST_SNAPSHOT_S {
@@ -250,10 +257,21 @@ pub(crate) fn run(
                         view.read(&mut scene.poses);
                         running.record_scene(now_s, &scene.poses);
                     }
+                    let mut driver_s = now_s;
+                    if let Some(uplink) = &mut uplink {
+                        match uplink.poll(&snapshot, now_s, driver.as_ref(), &client) {
+                            Directive::Drive => driver_s = uplink.driver_time(now_s),
+                            Directive::Hold => continue,
+                            Directive::End(why) => {
+                                observer.note(&why);
+                                return Ok(now_s);
+                            }
+                        }
+                    }
                     poll_driver(
                         driver.as_mut(),
                         &Poll {
-                            now_s,
+                            now_s: driver_s,
                             snapshot: &snapshot,
                             events: &events,
                             client: &client,
@@ -267,7 +285,7 @@ pub(crate) fn run(
                             Ok(())
                         },
                     )?;
-                    let settled = settle_until.is_some_and(|t| now_s >= t);
+                    let settled = settle_until.is_some_and(|t| driver_s >= t);
                     if settled || session.stop_after_s.is_some_and(|s| now_s >= s) {
                         return Ok(now_s);
                     }
@@ -281,6 +299,13 @@ pub(crate) fn run(
     }
     let origin_ns = running.origin_ns;
     let stopped = running.stop();
+    if let Some(uplink) = uplink {
+        let why = match &result {
+            Ok(_) => "its driver is done".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        uplink.finish(&why);
+    }
     let loop_s = result?;
     let (_, robot, recording) = stopped?;
     events.extend(client.drain_events());

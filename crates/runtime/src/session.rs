@@ -72,6 +72,9 @@ pub struct Session {
     pub measure_after_s: f64,
     /// Take the first unit's frames into this dataset (see [`crate::dataset::record`]).
     pub dataset: Option<crate::dataset::DatasetSink>,
+    /// Join the site's network as this unit (real time): publish its state and events,
+    /// take operators' commands (see `embody_net`).
+    pub net: Option<embody_net::UnitLinkConfig>,
 }
 
 impl Session {
@@ -92,6 +95,7 @@ impl Session {
             stop_after_s: None,
             measure_after_s: 0.0,
             dataset: None,
+            net: None,
         }
     }
 
@@ -131,6 +135,11 @@ impl Session {
         }
         if self.record.is_some() && !(sim && lockstep) {
             return refuse("a state record is written in lockstep simulation only");
+        }
+        if self.net.is_some() && lockstep {
+            return refuse(
+                "a unit joins the network in real time only: lockstep runs faster than the clock",
+            );
         }
         if self.units > 1 && !(sim && lockstep) {
             return refuse("several units side by side run in lockstep simulation only");

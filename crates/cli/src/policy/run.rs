@@ -102,6 +102,7 @@ pub fn run(args: &RunArgs) -> Result {
     session.pacing = pacing;
     session.seed = args.seed;
     session.rerun = args.viz.config(&session.robot_name())?;
+    session.net = (args.live.net).link(&args.live.wire, &session.robot_name())?;
     if args.dataset.record(&session, &mut Notes, args.json)? {
         return Ok(());
     }

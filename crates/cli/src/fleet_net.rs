@@ -1,0 +1,297 @@
+//! `embody fleet router|simulate|status|send`: the fleet across machines, over zenoh
+//! (`embody-net`). Every command joins the site's network as a client of the router at
+//! `--connect`; `router` is that router.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use embody_net::sim_units::SimFleet;
+use embody_net::wire::{ActivityKind, UnitState};
+use embody_net::{Command, Fleet, NetConfig, Router, SendReport, UnitStatus};
+
+use crate::error::{CliError, Result};
+use crate::numbers::{count, float};
+
+/// `embody fleet …`.
+#[derive(Subcommand, Debug)]
+pub enum FleetCommand {
+    /// Run a zenoh router for the site's units and operators until Ctrl-C (or run
+    /// `zenohd`: either works).
+    Router(RouterArgs),
+    /// Run light simulated units, each with its own zenoh session, until Ctrl-C or
+    /// `--seconds`: for load and fault tests.
+    Simulate(SimulateArgs),
+    /// One row per unit alive: state, fault, activity, link health, firmware, last seen.
+    Status(StatusArgs),
+    /// Send a command to units and gather their acknowledgements: `embody fleet send
+    /// all estop`, `embody fleet send ARM-0001,ARM-0002 task pick_and_place`.
+    Send(SendArgs),
+}
+
+/// Where the site's network is.
+#[derive(Args, Debug)]
+pub struct NetArgs {
+    /// The router to connect to.
+    #[arg(long, default_value = "tcp/127.0.0.1:7447")]
+    connect: String,
+    /// The fleet's name: the units' keys are `embody/<fleet>/<unit>`.
+    #[arg(long, default_value = "lab")]
+    fleet: String,
+}
+
+impl NetArgs {
+    fn net(&self) -> NetConfig {
+        NetConfig::client(&self.connect)
+    }
+}
+
+/// Arguments of `embody fleet router`.
+#[derive(Args, Debug)]
+pub struct RouterArgs {
+    /// Endpoints to listen on.
+    #[arg(long, default_value = "tcp/0.0.0.0:7447")]
+    listen: Vec<String>,
+}
+
+/// Arguments of `embody fleet simulate`.
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    net: NetArgs,
+    /// How many units (SIM-0001, SIM-0002, …).
+    #[arg(long, default_value_t = 10, value_parser = count::<usize>(1..=10_000))]
+    units: usize,
+    /// State messages a second, per unit.
+    #[arg(long, default_value_t = 50.0, value_parser = float(0.1..=1000.0, " Hz"))]
+    rate: f64,
+    /// Stop after this long (s); else on Ctrl-C.
+    #[arg(long, value_parser = float(0.1..=1e6, " s"))]
+    seconds: Option<f64>,
+}
+
+/// Arguments of `embody fleet status`.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    net: NetArgs,
+    /// How long to wait for answers (s).
+    #[arg(long, default_value_t = 2.0, value_parser = float(0.1..=60.0, " s"))]
+    timeout: f64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `embody fleet send`.
+#[derive(Args, Debug)]
+pub struct SendArgs {
+    #[command(flatten)]
+    net: NetArgs,
+    /// The units, comma-separated, or `all` (every unit alive).
+    units: String,
+    /// The command: hold, resume, estop, clear, cancel, task <name>, policy <name>.
+    #[arg(required = true, num_args = 1..)]
+    command: Vec<String>,
+    /// Who sends it (recorded in each unit's events).
+    #[arg(long = "as", default_value_t = default_operator())]
+    operator: String,
+    /// How long to wait for acknowledgements (s).
+    #[arg(long, default_value_t = 2.0, value_parser = float(0.1..=60.0, " s"))]
+    timeout: f64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn default_operator() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "operator".into())
+}
+
+/// Runs `embody fleet …`.
+pub fn run(command: FleetCommand) -> Result {
+    match command {
+        FleetCommand::Router(args) => router(&args),
+        FleetCommand::Simulate(args) => simulate(&args),
+        FleetCommand::Status(args) => status(&args),
+        FleetCommand::Send(args) => send(&args),
+    }
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn wait_for_stop(seconds: Option<f64>) {
+    crate::signals::on_termination(&STOP);
+    let start = Instant::now();
+    while !STOP.load(Ordering::Acquire) && seconds.is_none_or(|s| start.elapsed().as_secs_f64() < s)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn router(args: &RouterArgs) -> Result {
+    let router = Router::start(&args.listen)?;
+    eprintln!(
+        "router listening on {}; Ctrl-C stops it",
+        args.listen.join(", ")
+    );
+    wait_for_stop(None);
+    Ok(router.close()?)
+}
+
+fn simulate(args: &SimulateArgs) -> Result {
+    let mut report = |k: usize| {
+        if k.is_multiple_of(100) || k == args.units {
+            eprintln!("{k} of {} units joined", args.units);
+        }
+    };
+    let units = SimFleet::start(
+        &args.net.net(),
+        &args.net.fleet,
+        args.units,
+        args.rate,
+        &mut report,
+    )?;
+    eprintln!(
+        "{} simulated units of fleet {} ({} … {}) publishing {} Hz via {}; {}",
+        units.units.len(),
+        args.net.fleet,
+        units.units[0],
+        units.units[units.units.len() - 1],
+        args.rate,
+        args.net.connect,
+        match args.seconds {
+            Some(s) => format!("stopping after {s} s"),
+            None => "Ctrl-C stops them".into(),
+        }
+    );
+    wait_for_stop(args.seconds);
+    let stats = units.stop()?;
+    let states: u64 = stats.iter().map(|s| s.states).sum();
+    let commands: u64 = stats.iter().map(|s| s.commands).sum();
+    eprintln!("stopped: {states} state messages, {commands} commands taken");
+    Ok(())
+}
+
+fn status(args: &StatusArgs) -> Result {
+    let fleet = Fleet::join(&args.net.net(), &args.net.fleet, &default_operator())?;
+    let (statuses, silent) = fleet.status(Duration::from_secs_f64(args.timeout))?;
+    if args.json {
+        let json = serde_json::json!({ "units": statuses, "silent": silent });
+        println!("{json}");
+        return Ok(());
+    }
+    println!(
+        "{:<12} {:<10} {:<14} {:<28} {:<22} {:<10} LAST SEEN",
+        "UNIT", "STATE", "FAULT", "ACTIVITY", "LINK ok/bad/lost/bus", "FIRMWARE"
+    );
+    for status in &statuses {
+        println!("{}", row(status));
+    }
+    for unit in &silent {
+        println!(
+            "{unit:<12} alive, but did not answer within {} s",
+            args.timeout
+        );
+    }
+    println!("{} units answered, {} silent", statuses.len(), silent.len());
+    Ok(())
+}
+
+fn row(status: &UnitStatus) -> String {
+    let dash = || "-".to_owned();
+    let state = status.state.as_ref();
+    let lifecycle = state.map_or_else(dash, |s| format!("{:?}", s.lifecycle).to_lowercase());
+    let fault = state.and_then(|s| s.fault.clone()).unwrap_or_else(dash);
+    let activity = state.map_or_else(dash, activity);
+    let link = state.map_or_else(dash, |s| {
+        let [ok, bad, lost, bus] = s.link;
+        format!("{ok}/{bad}/{lost}/{bus}")
+    });
+    let firmware = status.info.firmware.clone().unwrap_or_else(dash);
+    let seen = status
+        .last_seen_s
+        .map_or_else(dash, |s| format!("{:.1} s ago", s.max(0.0)));
+    format!(
+        "{:<12} {:<10} {:<14} {:<28} {:<22} {:<10} {}",
+        status.unit, lifecycle, fault, activity, link, firmware, seen
+    )
+}
+
+fn activity(state: &UnitState) -> String {
+    let a = &state.activity;
+    match a.kind {
+        ActivityKind::Idle => "idle".into(),
+        ActivityKind::Holding => "holding".into(),
+        ActivityKind::Task if a.steps == 0 => format!("task {} step {}", a.name, a.step + 1),
+        ActivityKind::Task => format!("task {} {}/{}", a.name, a.step + 1, a.steps),
+        ActivityKind::Policy => format!("policy {} step {}", a.name, a.step),
+    }
+}
+
+fn send(args: &SendArgs) -> Result {
+    let command =
+        Command::parse(&args.command.join(" ")).map_err(|e| CliError::Usage(e.to_string()))?;
+    let units: Vec<String> = match args.units.as_str() {
+        "all" => Vec::new(),
+        list => list.split(',').map(|u| u.trim().to_owned()).collect(),
+    };
+    let fleet = Fleet::join(&args.net.net(), &args.net.fleet, &args.operator)?;
+    let report = fleet.send(&units, &command, Duration::from_secs_f64(args.timeout))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    } else {
+        for (ack, took) in &report.acks {
+            println!(
+                "{:<12} {:<8} {:>7.1} ms  {:?}  {}",
+                ack.unit,
+                ack.outcome.word(),
+                took * 1e3,
+                ack.lifecycle,
+                ack.detail
+            );
+        }
+        for (unit, why) in &report.errors {
+            println!("{unit:<12} error    {why}");
+        }
+        println!("{}", summary(&report));
+    }
+    if report.sent.is_empty() {
+        return Err(CliError::Failed(format!(
+            "no unit of fleet {} is alive",
+            args.net.fleet
+        )));
+    }
+    if !report.silent.is_empty() || !report.errors.is_empty() {
+        return Err(CliError::Failed(format!(
+            "{} of {} units did not acknowledge '{}'",
+            report.silent.len() + report.errors.len(),
+            report.sent.len(),
+            command.words()
+        )));
+    }
+    Ok(())
+}
+
+/// "5 of 5 acknowledged in p50 3.1 ms, p99 4.0 ms; silent: …".
+fn summary(report: &SendReport) -> String {
+    let mut took: Vec<f64> = report.acks.iter().map(|(_, t)| t * 1e3).collect();
+    took.sort_by(f64::total_cmp);
+    let at = |p: f64| took[((took.len() - 1) as f64 * p).round() as usize];
+    let mut text = format!(
+        "{} of {} acknowledged",
+        report.acks.len(),
+        report.sent.len()
+    );
+    if !took.is_empty() {
+        text.push_str(&format!(
+            " in p50 {:.1} ms, p99 {:.1} ms",
+            at(0.5),
+            at(0.99)
+        ));
+    }
+    if !report.silent.is_empty() {
+        text.push_str(&format!("; silent: {}", report.silent.join(", ")));
+    }
+    text
+}

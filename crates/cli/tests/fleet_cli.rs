@@ -1,0 +1,179 @@
+//! `embody fleet router|status|send` with a real-time `embody run --join`: an operator
+//! sees the unit's task on the network, holds and resumes it, is refused another task,
+//! and an e-stop from the network faults the run.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Killed, Scratch, embody};
+use serde_json::Value;
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+fn spawn(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_embody"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("embody starts")
+}
+
+/// `embody fleet status --json` until `unit` is there and `ready` holds of it.
+fn status_of(endpoint: &str, unit: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let out = embody(&[
+            "fleet",
+            "status",
+            "--connect",
+            endpoint,
+            "--fleet",
+            "cli",
+            "--json",
+            "--timeout",
+            "1",
+        ]);
+        if out.status.success() {
+            let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+            let found = (v["units"].as_array().expect("units").iter())
+                .find(|u| u["unit"] == unit)
+                .cloned();
+            if let Some(status) = found.filter(|s| ready(s)) {
+                return status;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{unit} never ready: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn send(endpoint: &str, unit: &str, command: &[&str]) -> (bool, Value) {
+    let mut args = vec![
+        "fleet",
+        "send",
+        "--connect",
+        endpoint,
+        "--fleet",
+        "cli",
+        "--as",
+        "tester",
+        "--json",
+        unit,
+    ];
+    args.extend_from_slice(command);
+    let out = embody(&args);
+    (
+        out.status.success(),
+        serde_json::from_slice(&out.stdout).expect("JSON"),
+    )
+}
+
+const TASK: &str = "[[steps]]\\nskill = \"move_joints\"\\njoints = { joint1 = 0.3 }\\nspeed = 0.5\\n[[steps]]\\nskill = \"wait\"\\nseconds = 3.0\\n[[steps]]\\nskill = \"move_joints\"\\njoints = { joint1 = 0.0 }\\nspeed = 0.5\\n";
+
+#[test]
+fn an_operator_holds_resumes_and_estops_a_real_time_run() {
+    let scratch = Scratch::new("fleet-cli");
+    let task = scratch.0.join("slow.toml");
+    std::fs::write(&task, TASK.replace("\\n", "\n")).expect("task");
+    let task = task.to_str().expect("utf-8");
+    let port = free_port();
+    let endpoint = format!("tcp/127.0.0.1:{port}");
+    let _router = Killed(spawn(&["fleet", "router", "--listen", &endpoint]));
+    let run = |unit: &str| {
+        spawn(&[
+            "run",
+            task,
+            "--realtime",
+            "--json",
+            "--join",
+            &endpoint,
+            "--fleet",
+            "cli",
+            "--unit-name",
+            unit,
+        ])
+    };
+
+    let first = run("ARM-0001");
+    let status = status_of(&endpoint, "ARM-0001", |s| {
+        s["state"]["lifecycle"] == "running"
+    });
+    assert_eq!(status["info"]["robot"], "arm7", "{status}");
+    assert_eq!(status["state"]["activity"]["kind"], "task", "{status}");
+    let (ok, report) = send(&endpoint, "ARM-0001", &["hold"]);
+    assert!(ok, "{report}");
+    assert_eq!(report["acks"][0][0]["outcome"], "done", "{report}");
+    status_of(&endpoint, "ARM-0001", |s| {
+        s["state"]["activity"]["kind"] == "holding"
+    });
+    let (_, report) = send(&endpoint, "ARM-0001", &["task", "pick_and_place"]);
+    assert_eq!(report["acks"][0][0]["outcome"], "refused", "{report}");
+    let (ok, report) = send(&endpoint, "ARM-0001", &["resume"]);
+    assert!(
+        ok && report["acks"][0][0]["detail"] == "resumed",
+        "{report}"
+    );
+    let out = first.wait_with_output().expect("run ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(summary["result"], "succeeded", "{summary}");
+    // Gone from the network with its run: nobody answers.
+    let (ok, report) = send(&endpoint, "ARM-0001", &["hold"]);
+    assert!(
+        !ok && report["silent"] == serde_json::json!(["ARM-0001"]),
+        "{report}"
+    );
+
+    let second = run("ARM-0002");
+    status_of(&endpoint, "ARM-0002", |s| {
+        s["state"]["lifecycle"] == "running"
+    });
+    let (ok, report) = send(&endpoint, "ARM-0002", &["estop"]);
+    assert!(ok, "{report}");
+    let status = status_of(&endpoint, "ARM-0002", |s| s["state"]["fault"] == "e_stop");
+    assert_eq!(
+        status["recent_faults"].as_array().map(Vec::len),
+        Some(1),
+        "{status}"
+    );
+    let out = second.wait_with_output().expect("run ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "an e-stopped task fails: {stdout}");
+    assert!(stdout.contains("e-stop"), "{stdout}");
+}
+
+#[test]
+fn joining_is_for_real_time_runs_and_bad_commands_are_refused() {
+    let out = embody(&[
+        "run",
+        "examples/tasks/pick_and_place.toml",
+        "--join",
+        "tcp/127.0.0.1:7447",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--join applies to a real-time run"));
+    let out = embody(&[
+        "fleet",
+        "send",
+        "all",
+        "fly",
+        "--connect",
+        "tcp/127.0.0.1:1",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'fly' is no command"));
+    let out = embody(&["fleet", "status", "--connect", "127.0.0.1:7447"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("endpoint '127.0.0.1:7447'"));
+}

@@ -1,0 +1,510 @@
+//! [`Fleet`]: the operators' side of the network. It finds the units alive (their
+//! liveliness tokens), asks them for their status, sends a command to some or all and
+//! gathers their acknowledgements (with a summary of who did not answer), and keeps a
+//! live view of every unit ([`Watch`]): its latest state, state messages lost or out of
+//! order, how far behind the view is, and its events in order without gaps or
+//! duplicates — a gap (the router was away, a message was lost) is filled from the
+//! unit's log.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use zenoh::Wait;
+use zenoh::query::{ConsolidationMode, QueryTarget};
+use zenoh::sample::SampleKind;
+
+use crate::command::{Ack, Command, CommandMessage, from_json, to_json};
+use crate::config::NetConfig;
+use crate::error::NetError;
+use crate::keys::{self, UnitKeys, unit_of};
+use crate::unit_link::UnitInfo;
+use crate::wire::{UnitEvent, UnitState, decode, unix_ns};
+
+/// A unit's status, as it answers a status query.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnitStatus {
+    /// The unit.
+    pub unit: String,
+    /// What it says of itself.
+    pub info: UnitInfo,
+    /// Its latest state (none before its loop's first).
+    pub state: Option<UnitState>,
+    /// Its last faults, newest first (at most 10).
+    pub recent_faults: Vec<UnitEvent>,
+    /// How old its state was when the answer arrived (s): set by the reader.
+    pub last_seen_s: Option<f64>,
+}
+
+/// What came of a command sent to many units.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SendReport {
+    /// The units it was sent to.
+    pub sent: Vec<String>,
+    /// Their acknowledgements, with how long each took (s), in order of arrival.
+    pub acks: Vec<(Ack, f64)>,
+    /// Units that answered with an error (a malformed command, …).
+    pub errors: Vec<(String, String)>,
+    /// Units that did not answer in time.
+    pub silent: Vec<String>,
+}
+
+/// One unit's answer to a query: its payload or its error, and how long it took (s).
+struct Answer {
+    unit: String,
+    result: Result<Vec<u8>, String>,
+    took_s: f64,
+}
+
+/// The operators' side. See the module docs.
+pub struct Fleet {
+    session: zenoh::Session,
+    fleet: String,
+    operator: String,
+}
+
+impl Fleet {
+    /// Joins `fleet` on the network as `operator`.
+    pub fn join(net: &NetConfig, fleet: &str, operator: &str) -> Result<Fleet, NetError> {
+        keys::check_name("fleet", fleet)?;
+        let session = zenoh::open(net.zenoh()?)
+            .wait()
+            .map_err(|e| NetError::zenoh("opening the session", e))?;
+        Ok(Fleet {
+            session,
+            fleet: fleet.to_owned(),
+            operator: operator.to_owned(),
+        })
+    }
+
+    /// The units alive now, by name.
+    pub fn alive(&self, timeout: Duration) -> Result<Vec<String>, NetError> {
+        let replies = self
+            .session
+            .liveliness()
+            .get(keys::all_units(&self.fleet, None))
+            .timeout(timeout)
+            .wait()
+            .map_err(|e| NetError::zenoh("asking who is alive", e))?;
+        let mut units: Vec<String> = (replies.iter())
+            .filter_map(|r| r.into_result().ok())
+            .filter_map(|s| unit_of(&self.fleet, s.key_expr().as_str()).map(str::to_owned))
+            .collect();
+        units.sort();
+        units.dedup();
+        Ok(units)
+    }
+
+    /// Every unit's status, by name; and the units alive that did not answer.
+    pub fn status(&self, timeout: Duration) -> Result<(Vec<UnitStatus>, Vec<String>), NetError> {
+        let alive = self.alive(timeout)?;
+        let replies = self.gather(
+            &[keys::all_units(&self.fleet, Some("status"))],
+            None,
+            timeout,
+            alive.len(),
+        )?;
+        let now = unix_ns();
+        let mut statuses = Vec::new();
+        for answer in replies {
+            if let Ok(bytes) = answer.result {
+                let what = format!("status of {}", answer.unit);
+                let mut status: UnitStatus = from_json(&what, &bytes)?;
+                status.last_seen_s =
+                    (status.state.as_ref()).map(|s| now.saturating_sub(s.stamp_ns) as f64 * 1e-9);
+                statuses.push(status);
+            }
+        }
+        statuses.sort_by(|a, b| a.unit.cmp(&b.unit));
+        let silent = (alive.into_iter())
+            .filter(|u| !statuses.iter().any(|s| &s.unit == u))
+            .collect();
+        Ok((statuses, silent))
+    }
+
+    /// Sends `command` to `units` (every unit alive when none are named) and gathers
+    /// their acknowledgements for at most `timeout`.
+    pub fn send(
+        &self,
+        units: &[String],
+        command: &Command,
+        timeout: Duration,
+    ) -> Result<SendReport, NetError> {
+        let (sent, selectors) = if units.is_empty() {
+            let alive = self.alive(timeout)?;
+            (alive, vec![keys::all_units(&self.fleet, Some("command"))])
+        } else {
+            let mut selectors = Vec::new();
+            for unit in units {
+                selectors.push(UnitKeys::new(&self.fleet, unit)?.command);
+            }
+            (units.to_vec(), selectors)
+        };
+        let message = CommandMessage {
+            operator: self.operator.clone(),
+            command: command.clone(),
+        };
+        let mut report = SendReport {
+            sent: sent.clone(),
+            ..SendReport::default()
+        };
+        let answers = self.gather(&selectors, Some(to_json(&message)), timeout, sent.len())?;
+        let mut answered = std::collections::HashSet::new();
+        for answer in answers {
+            let what = format!("acknowledgement of {}", answer.unit);
+            match answer
+                .result
+                .and_then(|b| from_json::<Ack>(&what, &b).map_err(|e| e.to_string()))
+            {
+                Ok(ack) => report.acks.push((ack, answer.took_s)),
+                Err(why) => report.errors.push((answer.unit.clone(), why)),
+            }
+            answered.insert(answer.unit);
+        }
+        report.silent = (sent.iter())
+            .filter(|u| !answered.contains(*u))
+            .cloned()
+            .collect();
+        Ok(report)
+    }
+
+    /// Gathers the answers to `selectors` (with `payload`) until `expected` have come
+    /// or `timeout`, in order of arrival.
+    fn gather(
+        &self,
+        selectors: &[String],
+        payload: Option<Vec<u8>>,
+        timeout: Duration,
+        expected: usize,
+    ) -> Result<Vec<Answer>, NetError> {
+        let start = Instant::now();
+        let (tx, rx) = mpsc::channel();
+        for selector in selectors {
+            // An error reply has no key: a query to one unit names it.
+            let asked = unit_of(&self.fleet, selector)
+                .filter(|u| *u != "*")
+                .unwrap_or("?")
+                .to_owned();
+            let (tx, fleet) = (tx.clone(), self.fleet.clone());
+            let mut get = self
+                .session
+                .get(selector.as_str())
+                .target(QueryTarget::All)
+                .consolidation(ConsolidationMode::None)
+                .timeout(timeout);
+            if let Some(payload) = &payload {
+                get = get.payload(payload.clone());
+            }
+            get.callback(move |reply| {
+                let took_s = start.elapsed().as_secs_f64();
+                let answer = match reply.into_result() {
+                    Ok(sample) => Answer {
+                        unit: unit_of(&fleet, sample.key_expr().as_str())
+                            .unwrap_or(&asked)
+                            .to_owned(),
+                        result: Ok(sample.payload().to_bytes().into_owned()),
+                        took_s,
+                    },
+                    Err(e) => Answer {
+                        unit: asked.clone(),
+                        result: Err(String::from_utf8_lossy(&e.payload().to_bytes()).into_owned()),
+                        took_s,
+                    },
+                };
+                let _ = tx.send(answer);
+            })
+            .wait()
+            .map_err(|e| NetError::zenoh(&format!("asking {selector}"), e))?;
+        }
+        drop(tx);
+        let deadline = start + timeout;
+        let mut answers = Vec::new();
+        while answers.len() < expected {
+            // Every query ended, or time is up.
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(answer) => answers.push(answer),
+                Err(_) => break,
+            }
+        }
+        Ok(answers)
+    }
+
+    /// Starts a live view of every unit of the fleet.
+    pub fn watch(&self) -> Result<Watch, NetError> {
+        Watch::start(&self.session, &self.fleet)
+    }
+}
+
+/// One unit as a [`Watch`] sees it.
+#[derive(Clone, Debug, Default)]
+pub struct UnitView {
+    /// Alive (its liveliness token is declared).
+    pub alive: bool,
+    /// Its latest state.
+    pub state: Option<UnitState>,
+    /// State messages received.
+    pub states: u64,
+    /// State messages missed (gaps in their numbers).
+    pub lost: u64,
+    /// State messages that came after a later one.
+    pub out_of_order: u64,
+    /// The most the view was behind the unit (ns from a state's stamp to its arrival).
+    pub max_behind_ns: u64,
+    /// Its events, in order, without gaps or duplicates (those after a gap wait until
+    /// it is filled).
+    pub events: Vec<UnitEvent>,
+    /// Events received twice (ignored).
+    pub duplicates: u64,
+    /// Events that were gone from the unit's log when asked for (its log is bounded).
+    pub events_lost: u64,
+    /// Times it came back after its liveliness ended.
+    pub returns: u64,
+    waiting: BTreeMap<u64, UnitEvent>,
+    next_event: u64,
+    known_events: u64,
+    filling: bool,
+    fill_after: Option<Instant>,
+}
+
+impl UnitView {
+    /// The number to fill the unit's events from, when some are missing and no one
+    /// is filling them yet.
+    fn gap_to_fill(&mut self) -> Option<u64> {
+        let gap = !self.waiting.is_empty() || self.known_events > self.next_event;
+        let rested = self.fill_after.is_none_or(|t| Instant::now() >= t);
+        (gap && rested && !std::mem::replace(&mut self.filling, true)).then_some(self.next_event)
+    }
+
+    /// Moves the events that follow on from those in order into them.
+    fn take_in_order(&mut self) {
+        while let Some(event) = self.waiting.remove(&self.next_event) {
+            self.events.push(event);
+            self.next_event += 1;
+        }
+    }
+}
+
+#[derive(Default)]
+struct Table {
+    units: HashMap<String, UnitView>,
+}
+
+/// A live view of a fleet. See the module docs.
+pub struct Watch {
+    table: Arc<Mutex<Table>>,
+    _subscribers: Vec<zenoh::pubsub::Subscriber<()>>,
+}
+
+impl Watch {
+    fn start(session: &zenoh::Session, fleet: &str) -> Result<Watch, NetError> {
+        let table = Arc::new(Mutex::new(Table::default()));
+        let filler = spawn_filler(session.clone(), table.clone(), fleet.to_owned())?;
+        let fail = |what: &str| {
+            let what = what.to_owned();
+            move |e| NetError::zenoh(&format!("subscribing to {what}"), e)
+        };
+        let states = {
+            let (table, fleet, filler) = (table.clone(), fleet.to_owned(), filler.clone());
+            let key = keys::all_units(fleet.as_str(), Some("state"));
+            session
+                .declare_subscriber(key.clone())
+                .callback(move |sample| {
+                    let Some(unit) = unit_of(&fleet, sample.key_expr().as_str()) else {
+                        return;
+                    };
+                    let what = format!("state of {unit}");
+                    let Ok(state) = decode::<UnitState>(&what, &sample.payload().to_bytes()) else {
+                        return;
+                    };
+                    let fill = lock(&table).state(unit, state);
+                    if let Some(from) = fill {
+                        let _ = filler.send((unit.to_owned(), from));
+                    }
+                })
+                .wait()
+                .map_err(fail(&key))?
+        };
+        let events = {
+            let (table, fleet, filler) = (table.clone(), fleet.to_owned(), filler.clone());
+            let key = keys::all_units(fleet.as_str(), Some("events"));
+            session
+                .declare_subscriber(key.clone())
+                .callback(move |sample| {
+                    let Some(unit) = unit_of(&fleet, sample.key_expr().as_str()) else {
+                        return;
+                    };
+                    let what = format!("event of {unit}");
+                    if let Ok(event) = decode::<UnitEvent>(&what, &sample.payload().to_bytes()) {
+                        let fill = lock(&table).event(unit, event);
+                        if let Some(from) = fill {
+                            let _ = filler.send((unit.to_owned(), from));
+                        }
+                    }
+                })
+                .wait()
+                .map_err(fail(&key))?
+        };
+        let alive = {
+            let (table, fleet) = (table.clone(), fleet.to_owned());
+            let key = keys::all_units(fleet.as_str(), None);
+            session
+                .liveliness()
+                .declare_subscriber(key.clone())
+                .history(true)
+                .callback(move |sample| {
+                    if let Some(unit) = unit_of(&fleet, sample.key_expr().as_str()) {
+                        lock(&table).alive(unit, sample.kind() == SampleKind::Put);
+                    }
+                })
+                .wait()
+                .map_err(fail(&key))?
+        };
+        Ok(Watch {
+            table,
+            _subscribers: vec![states, events, alive],
+        })
+    }
+
+    /// Every unit seen so far, by name.
+    pub fn units(&self) -> BTreeMap<String, UnitView> {
+        (lock(&self.table).units.iter())
+            .map(|(name, view)| (name.clone(), view.clone()))
+            .collect()
+    }
+
+    /// Waits until `done` holds of the units seen, for at most `timeout`: whether it did.
+    pub fn wait_until(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&HashMap<String, UnitView>) -> bool,
+    ) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if done(&lock(&self.table).units) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn lock(table: &Mutex<Table>) -> MutexGuard<'_, Table> {
+    table.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Table {
+    /// Takes a state; the number to fill events from when it shows some are missing.
+    fn state(&mut self, unit: &str, state: UnitState) -> Option<u64> {
+        let now = unix_ns();
+        let view = self.units.entry(unit.to_owned()).or_default();
+        view.states += 1;
+        view.known_events = view.known_events.max(state.events);
+        view.max_behind_ns = view.max_behind_ns.max(now.saturating_sub(state.stamp_ns));
+        match &view.state {
+            Some(last) if state.seq <= last.seq => view.out_of_order += 1,
+            Some(last) => {
+                view.lost += state.seq - last.seq - 1;
+                view.state = Some(state);
+            }
+            None => view.state = Some(state),
+        }
+        view.gap_to_fill()
+    }
+
+    /// Takes an event; the number to fill from when it shows a gap no one fills yet.
+    fn event(&mut self, unit: &str, event: UnitEvent) -> Option<u64> {
+        let view = self.units.entry(unit.to_owned()).or_default();
+        if event.seq < view.next_event || view.waiting.contains_key(&event.seq) {
+            view.duplicates += 1;
+            return None;
+        }
+        view.waiting.insert(event.seq, event);
+        view.take_in_order();
+        view.gap_to_fill()
+    }
+
+    /// A fill from `from` ended, its first event numbered `first`: the number to fill
+    /// from next, if a gap remains and the fill got somewhere.
+    fn filled(&mut self, unit: &str, from: u64, first: Option<u64>) -> Option<u64> {
+        let view = self.units.get_mut(unit)?;
+        view.filling = false;
+        if let Some(first) = first.filter(|f| *f > view.next_event) {
+            // The log no longer holds the events before its first: they are lost.
+            view.events_lost += first - view.next_event;
+            view.next_event = first;
+            view.take_in_order();
+        }
+        if view.next_event == from {
+            // No progress (the unit is away): try again after a rest, on new news.
+            view.fill_after = Some(Instant::now() + Duration::from_secs(1));
+            return None;
+        }
+        view.gap_to_fill()
+    }
+
+    fn alive(&mut self, unit: &str, alive: bool) {
+        let view = self.units.entry(unit.to_owned()).or_default();
+        if alive && !view.alive && view.states > 0 {
+            view.returns += 1;
+        }
+        view.alive = alive;
+    }
+}
+
+/// Fills the gaps in units' events from their logs, on its own thread: `(unit, from)`
+/// asks the unit for its events from `from` on, and asks again while a gap remains.
+fn spawn_filler(
+    session: zenoh::Session,
+    table: Arc<Mutex<Table>>,
+    fleet: String,
+) -> Result<mpsc::Sender<(String, u64)>, NetError> {
+    let (tx, rx) = mpsc::channel::<(String, u64)>();
+    std::thread::Builder::new()
+        .name("fleet-filler".into())
+        .spawn(move || {
+            // Ends when the watch's subscribers (which hold the senders) are gone.
+            for (unit, from) in rx {
+                let mut next = Some(from);
+                while let Some(from) = next {
+                    let first = fill_from(&session, &table, &fleet, &unit, from);
+                    next = lock(&table).filled(&unit, from, first);
+                }
+            }
+        })
+        .map_err(|e| NetError::Thread(e.to_string()))?;
+    Ok(tx)
+}
+
+/// Asks `unit`'s log for its events from `from` on and feeds them to the table: the
+/// first one's number.
+fn fill_from(
+    session: &zenoh::Session,
+    table: &Mutex<Table>,
+    fleet: &str,
+    unit: &str,
+    from: u64,
+) -> Option<u64> {
+    let keys = UnitKeys::new(fleet, unit).ok()?;
+    let replies = session
+        .get(format!("{}?from={from}", keys.log))
+        .consolidation(ConsolidationMode::None)
+        .timeout(Duration::from_secs(2))
+        .wait();
+    let replies = replies.ok()?;
+    let mut first: Option<u64> = None;
+    // The channel ends with the query: every reply, or the timeout.
+    while let Ok(reply) = replies.recv() {
+        if let Ok(sample) = reply.result()
+            && let Ok(event) = decode::<UnitEvent>("logged event", &sample.payload().to_bytes())
+        {
+            first = Some(first.map_or(event.seq, |f| f.min(event.seq)));
+            let _ = lock(table).event(unit, event);
+        }
+    }
+    first
+}

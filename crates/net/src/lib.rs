@@ -1,0 +1,29 @@
+//! embody-net: units and operators on a site's network, over zenoh.
+//!
+//! Each unit joins a zenoh session ([`NetConfig`]: a peer or a client of the site's
+//! router) under `embody/<fleet>/<unit>` ([`keys`]) and, through a [`UnitLink`] on its
+//! own thread, declares its liveliness, publishes its state at a set rate and every
+//! event once, numbered ([`wire`]: postcard after a format byte), answers queries for
+//! its status and recent events (JSON and the same binary events), and takes commands
+//! ([`command`]: JSON) that it acknowledges with their outcome. The loop that owns a
+//! link never waits on it: it offers state and events and collects commands without
+//! blocking. [`Fleet`] is the operators' side: who is alive, each unit's status,
+//! commands to many units with a summary of who answered, and the live state of all.
+//! [`sim_units`] runs light simulated units for load and fault tests.
+
+pub mod command;
+mod config;
+mod error;
+mod fleet;
+pub mod keys;
+mod router;
+pub mod sim_units;
+mod unit_link;
+pub mod wire;
+
+pub use command::{Ack, Command, CommandMessage, Outcome};
+pub use config::{Mode, NetConfig};
+pub use error::NetError;
+pub use fleet::{Fleet, SendReport, UnitStatus, UnitView, Watch};
+pub use router::Router;
+pub use unit_link::{CommandRequest, LinkStats, UnitInfo, UnitLink, UnitLinkConfig};

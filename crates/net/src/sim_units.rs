@@ -1,0 +1,288 @@
+//! Light simulated units for load and fault tests (`embody fleet simulate`): each is
+//! a real [`UnitLink`] with its own zenoh session, driven by a small model of a unit —
+//! a lifecycle that an e-stop faults and a clear recovers, an activity (a task of eight
+//! steps it patrols through, a hold, a policy) that commands change, and seven joints
+//! that move while it runs — all ticked from one thread at the links' rate.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use embody_control::Lifecycle;
+
+use crate::command::{Command, Outcome};
+use crate::config::NetConfig;
+use crate::error::NetError;
+use crate::unit_link::{CommandRequest, LinkStats, UnitInfo, UnitLink, UnitLinkConfig};
+use crate::wire::{Activity, ActivityKind, EventKind, JointSummary, UnitState, unix_ns};
+
+/// The name of simulated unit `k` (from 0): `SIM-0001`, …
+pub fn unit_name(k: usize) -> String {
+    format!("SIM-{:04}", k + 1)
+}
+
+/// One simulated unit's model.
+struct SimUnit {
+    link: UnitLink,
+    lifecycle: Lifecycle,
+    fault: Option<String>,
+    activity: Activity,
+    held: Option<Activity>,
+    step_started: Instant,
+    phase: f32,
+}
+
+const STEPS: u32 = 8;
+const STEP_S: f64 = 2.0;
+const JOINTS: usize = 7;
+
+impl SimUnit {
+    fn new(link: UnitLink, k: usize) -> SimUnit {
+        SimUnit {
+            link,
+            lifecycle: Lifecycle::Running,
+            fault: None,
+            activity: task("patrol"),
+            held: None,
+            step_started: Instant::now(),
+            phase: k as f32 * 0.37,
+        }
+    }
+
+    fn tick(&mut self, t_s: f32) {
+        for request in self.link.commands() {
+            self.command(request);
+        }
+        let moving = self.lifecycle == Lifecycle::Running
+            && matches!(
+                self.activity.kind,
+                ActivityKind::Task | ActivityKind::Policy
+            );
+        if moving && self.step_started.elapsed().as_secs_f64() >= STEP_S {
+            self.step_started = Instant::now();
+            self.activity.step += 1;
+            if self.activity.kind == ActivityKind::Task && self.activity.step >= self.activity.steps
+            {
+                self.activity.step = 0;
+                self.link.event(
+                    EventKind::Step,
+                    format!("task {} done: starting it over", self.activity.name),
+                    None,
+                );
+            }
+        }
+        let speed = if moving { 0.5 } else { 0.0 };
+        let q = (0..JOINTS)
+            .map(|j| 0.4 * (speed * t_s + self.phase + j as f32).sin())
+            .collect();
+        self.link.offer_state(UnitState {
+            stamp_ns: unix_ns(),
+            lifecycle: self.lifecycle,
+            fault: self.fault.clone(),
+            activity: self.activity.clone(),
+            joints: JointSummary {
+                q,
+                max_speed: 0.4 * speed,
+                max_torque: if self.lifecycle == Lifecycle::Fault {
+                    0.0
+                } else {
+                    2.5
+                },
+                max_error: 0.002,
+            },
+            base_pose: [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+            ..UnitState::default()
+        });
+    }
+
+    fn command(&mut self, request: CommandRequest) {
+        let operator = request.message.operator.clone();
+        let (outcome, detail) = self.apply(&request.message.command, &operator);
+        self.link.ack(request.id, outcome, detail, self.lifecycle);
+    }
+
+    fn apply(&mut self, command: &Command, operator: &str) -> (Outcome, String) {
+        let faulted = self.lifecycle == Lifecycle::Fault;
+        let refuse = |why: &str| (Outcome::Refused, why.to_owned());
+        match command {
+            Command::Estop => {
+                if !faulted {
+                    self.lifecycle = Lifecycle::Fault;
+                    self.fault = Some("e_stop".into());
+                    self.link.event(
+                        EventKind::Fault,
+                        format!("e-stop pressed by {operator}: damping, then torque off"),
+                        Some(operator.to_owned()),
+                    );
+                }
+                (Outcome::Done, "e-stop pressed".into())
+            }
+            Command::ClearFault if faulted => {
+                self.lifecycle = Lifecycle::Armed;
+                self.fault = None;
+                self.activity = Activity::default();
+                self.link.event(
+                    EventKind::Transition,
+                    "fault cleared: armed, holding".into(),
+                    Some(operator.to_owned()),
+                );
+                (Outcome::Done, "fault cleared".into())
+            }
+            Command::ClearFault => refuse("no fault to clear"),
+            _ if faulted => refuse("faulted: clear the fault first"),
+            Command::Hold if self.activity.kind == ActivityKind::Holding => {
+                (Outcome::Done, "already holding".into())
+            }
+            Command::Hold => {
+                self.held = Some(std::mem::replace(&mut self.activity, holding()));
+                (Outcome::Done, "holding".into())
+            }
+            Command::Resume => match self.held.take() {
+                Some(activity) => {
+                    self.activity = activity;
+                    self.lifecycle = Lifecycle::Running;
+                    (Outcome::Done, format!("resumed {}", self.activity.name))
+                }
+                None => refuse("not holding"),
+            },
+            Command::Cancel => {
+                self.held = None;
+                self.activity = holding();
+                (Outcome::Done, "cancelled: holding".into())
+            }
+            Command::RunTask { name } | Command::RunPolicy { name } => {
+                self.held = None;
+                self.lifecycle = Lifecycle::Running;
+                self.step_started = Instant::now();
+                self.activity = match command {
+                    Command::RunTask { .. } => task(name),
+                    _ => Activity {
+                        kind: ActivityKind::Policy,
+                        name: name.clone(),
+                        ..Activity::default()
+                    },
+                };
+                self.link.event(
+                    EventKind::Step,
+                    format!("{} started", command.words()),
+                    Some(operator.to_owned()),
+                );
+                (Outcome::Done, format!("{} started", command.words()))
+            }
+        }
+    }
+}
+
+fn task(name: &str) -> Activity {
+    Activity {
+        kind: ActivityKind::Task,
+        name: name.to_owned(),
+        step: 0,
+        steps: STEPS,
+    }
+}
+
+fn holding() -> Activity {
+    Activity {
+        kind: ActivityKind::Holding,
+        ..Activity::default()
+    }
+}
+
+/// Simulated units running. See the module docs.
+pub struct SimFleet {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Vec<Result<LinkStats, NetError>>>>,
+    /// The units' names.
+    pub units: Vec<String>,
+}
+
+impl SimFleet {
+    /// Starts `count` units of `fleet` on `net`, publishing their state `rate_hz` times
+    /// a second; `progress` hears each unit that joined.
+    pub fn start(
+        net: &NetConfig,
+        fleet: &str,
+        count: usize,
+        rate_hz: f64,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<SimFleet, NetError> {
+        if !(1..=10_000).contains(&count) {
+            return Err(NetError::Invalid(format!(
+                "1 to 10000 simulated units, not {count}"
+            )));
+        }
+        let mut units = Vec::with_capacity(count);
+        for k in 0..count {
+            let mut config = UnitLinkConfig::new(
+                net.clone(),
+                fleet,
+                &unit_name(k),
+                UnitInfo {
+                    robot: "arm7".into(),
+                    firmware: Some("sim".into()),
+                    config_digest: None,
+                },
+            );
+            config.rate_hz = rate_hz;
+            units.push(SimUnit::new(UnitLink::spawn(config)?, k));
+            progress(k + 1);
+        }
+        let names = (0..count).map(unit_name).collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            let period = Duration::from_secs_f64(1.0 / rate_hz);
+            std::thread::Builder::new()
+                .name("sim-units".into())
+                .spawn(move || {
+                    let start = Instant::now();
+                    let mut next = start;
+                    while !stop.load(Ordering::Relaxed) {
+                        let t_s = start.elapsed().as_secs_f32();
+                        for unit in &mut units {
+                            unit.tick(t_s);
+                        }
+                        next += period;
+                        let now = Instant::now();
+                        if next > now {
+                            std::thread::sleep(next - now);
+                        } else {
+                            next = now;
+                        }
+                    }
+                    units.into_iter().map(|u| u.link.finish()).collect()
+                })
+                .map_err(|e| NetError::Thread(e.to_string()))?
+        };
+        Ok(SimFleet {
+            stop,
+            thread: Some(thread),
+            units: names,
+        })
+    }
+
+    /// Stops every unit (their liveliness ends) and says what each link did.
+    pub fn stop(mut self) -> Result<Vec<LinkStats>, NetError> {
+        self.stop.store(true, Ordering::Relaxed);
+        let thread = self.thread.take();
+        let results = thread
+            .map(|t| {
+                t.join()
+                    .map_err(|_| NetError::Thread("simulated units panicked".into()))
+            })
+            .transpose()?
+            .unwrap_or_default();
+        results.into_iter().collect()
+    }
+}
+
+impl Drop for SimFleet {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

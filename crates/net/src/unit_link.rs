@@ -1,0 +1,565 @@
+//! [`UnitLink`]: a unit on the network, on its own thread. It declares the unit's
+//! liveliness, publishes the latest state it was offered at its rate and every event
+//! once (numbered, and kept in a bounded log that late readers query from a number on),
+//! answers status queries, and passes commands to its owner, replying with the owner's
+//! acknowledgement (or saying the owner did not answer in time). The owner — a
+//! session's loop driver or a simulated unit — never waits on it: offering state and
+//! events and collecting commands do not block, and a full inbox drops and counts.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use embody_control::Lifecycle;
+use serde::{Deserialize, Serialize};
+use zenoh::Wait;
+use zenoh::qos::CongestionControl;
+use zenoh::query::Query;
+
+use crate::command::{Ack, CommandMessage, Outcome, from_json, to_json};
+use crate::config::NetConfig;
+use crate::error::NetError;
+use crate::fleet::UnitStatus;
+use crate::keys::UnitKeys;
+use crate::wire::{EventKind, UnitEvent, UnitState, encode, unix_ns};
+
+/// What a unit says of itself in its status besides its state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UnitInfo {
+    /// The robot it is.
+    pub robot: String,
+    /// Its bridge's firmware version, when known.
+    pub firmware: Option<String>,
+    /// Its configuration record's digest (hex), when it runs a configured unit.
+    pub config_digest: Option<String>,
+}
+
+/// A unit link's settings.
+#[derive(Clone, Debug)]
+pub struct UnitLinkConfig {
+    /// How to join the network.
+    pub net: NetConfig,
+    /// The fleet's name.
+    pub fleet: String,
+    /// The unit's name (its serial).
+    pub unit: String,
+    /// State messages a second (default 50).
+    pub rate_hz: f64,
+    /// Events kept for late readers (default 1024).
+    pub event_log: usize,
+    /// How long a command waits for the owner's acknowledgement (default 2 s).
+    pub ack_timeout: Duration,
+    /// What the unit says of itself.
+    pub info: UnitInfo,
+}
+
+impl UnitLinkConfig {
+    /// `unit` of `fleet` on `net`, with the default rate, log and timeout.
+    pub fn new(net: NetConfig, fleet: &str, unit: &str, info: UnitInfo) -> UnitLinkConfig {
+        UnitLinkConfig {
+            net,
+            fleet: fleet.to_owned(),
+            unit: unit.to_owned(),
+            rate_hz: 50.0,
+            event_log: 1024,
+            ack_timeout: Duration::from_secs(2),
+            info,
+        }
+    }
+}
+
+/// A command for the link's owner to carry out and acknowledge with [`UnitLink::ack`].
+#[derive(Clone, Debug)]
+pub struct CommandRequest {
+    /// Names the command in the acknowledgement.
+    pub id: u64,
+    /// Who sent what.
+    pub message: CommandMessage,
+}
+
+/// What a link did, when it finished.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkStats {
+    /// State messages published.
+    pub states: u64,
+    /// Events published.
+    pub events: u64,
+    /// Commands taken.
+    pub commands: u64,
+    /// Messages the owner offered while the inbox was full (dropped).
+    pub dropped: u64,
+    /// Events that fell out of the log before anyone asked for them again.
+    pub log_overflow: u64,
+}
+
+enum Inbox {
+    State(UnitState),
+    Event(UnitEvent),
+    Ack(u64, Outcome, String, Lifecycle),
+    Status(Query),
+    Log(Query),
+    Command(Query),
+    Stop,
+}
+
+/// A unit on the network. See the module docs.
+pub struct UnitLink {
+    inbox: SyncSender<Inbox>,
+    commands: Receiver<CommandRequest>,
+    dropped: Arc<AtomicU64>,
+    thread: Option<JoinHandle<Result<LinkStats, NetError>>>,
+}
+
+/// Room in the inbox: 20 s of 50 Hz state, or a burst of events.
+const INBOX: usize = 1024;
+
+impl UnitLink {
+    /// Joins the network as the configured unit and starts publishing. Fails if the
+    /// names, endpoints or settings are wrong; a router that cannot be reached yet is
+    /// tried again every second in the background, the unit's events kept meanwhile.
+    pub fn spawn(config: UnitLinkConfig) -> Result<UnitLink, NetError> {
+        if !(config.rate_hz.is_finite() && (0.1..=1000.0).contains(&config.rate_hz)) {
+            return Err(NetError::Invalid(format!(
+                "a unit publishes its state 0.1 to 1000 times a second, not {}",
+                config.rate_hz
+            )));
+        }
+        let keys = UnitKeys::new(&config.fleet, &config.unit)?;
+        let zenoh_config = config.net.zenoh()?;
+        let (inbox, inbox_rx) = mpsc::sync_channel(INBOX);
+        let (commands_tx, commands) = mpsc::channel();
+        let dropped = Arc::new(AtomicU64::new(0));
+        let thread = {
+            let dropped = dropped.clone();
+            let opener = Opener {
+                config: zenoh_config,
+                keys: keys.clone(),
+                inbox: inbox.clone(),
+            };
+            std::thread::Builder::new()
+                .name(format!("net-{}", config.unit))
+                .spawn(move || {
+                    Worker::new(config, keys, opener, commands_tx, dropped).run(inbox_rx)
+                })
+                .map_err(|e| NetError::Thread(e.to_string()))?
+        };
+        Ok(UnitLink {
+            inbox,
+            commands,
+            dropped,
+            thread: Some(thread),
+        })
+    }
+
+    fn offer(&self, message: Inbox) {
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+            self.inbox.try_send(message)
+        {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The unit's state now; the link publishes the latest it has at its rate (`seq`
+    /// and `events` are the link's to set).
+    pub fn offer_state(&self, state: UnitState) {
+        self.offer(Inbox::State(state));
+    }
+
+    /// An event, stamped now; the link numbers it.
+    pub fn event(&self, kind: EventKind, text: String, operator: Option<String>) {
+        self.offer(Inbox::Event(UnitEvent {
+            seq: 0,
+            stamp_ns: unix_ns(),
+            kind,
+            text,
+            operator,
+        }));
+    }
+
+    /// The commands that came in since the last call.
+    pub fn commands(&self) -> Vec<CommandRequest> {
+        self.commands.try_iter().collect()
+    }
+
+    /// Acknowledges command `id` with what came of it and the loop's lifecycle now.
+    pub fn ack(&self, id: u64, outcome: Outcome, detail: String, lifecycle: Lifecycle) {
+        self.offer(Inbox::Ack(id, outcome, detail, lifecycle));
+    }
+
+    /// Leaves the network (the unit's liveliness ends) and says what the link did.
+    pub fn finish(mut self) -> Result<LinkStats, NetError> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<LinkStats, NetError> {
+        // The stop must get through even when the inbox is full.
+        let _ = self.inbox.send(Inbox::Stop);
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .map_err(|_| NetError::Thread("panicked".into()))?,
+            None => Ok(LinkStats::default()),
+        }
+    }
+}
+
+impl Drop for UnitLink {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// Opens the link's session and declares what it publishes and answers.
+struct Opener {
+    config: zenoh::Config,
+    keys: UnitKeys,
+    inbox: SyncSender<Inbox>,
+}
+
+impl Opener {
+    fn open(&self) -> Result<Declared, NetError> {
+        let session = zenoh::open(self.config.clone())
+            .wait()
+            .map_err(|e| NetError::zenoh("opening the session", e))?;
+        Declared::new(session, &self.keys, self.inbox.clone())
+    }
+}
+
+/// What the link declared on its session (undeclared when dropped).
+struct Declared {
+    session: zenoh::Session,
+    state: zenoh::pubsub::Publisher<'static>,
+    events: zenoh::pubsub::Publisher<'static>,
+    _alive: zenoh::liveliness::LivelinessToken,
+    _queryables: Vec<zenoh::query::Queryable<()>>,
+}
+
+impl Declared {
+    fn new(
+        session: zenoh::Session,
+        keys: &UnitKeys,
+        inbox: SyncSender<Inbox>,
+    ) -> Result<Declared, NetError> {
+        let publisher = |key: &str| {
+            session
+                .declare_publisher(key.to_owned())
+                .congestion_control(CongestionControl::Block)
+                .wait()
+                .map_err(|e| NetError::zenoh(&format!("declaring {key}"), e))
+        };
+        let state = publisher(&keys.state)?;
+        let events = publisher(&keys.events)?;
+        let queryable = |key: &str, wrap: fn(Query) -> Inbox| {
+            let inbox = inbox.clone();
+            session
+                .declare_queryable(key.to_owned())
+                .callback(move |query| {
+                    // A full inbox drops the query: the querier times out.
+                    let _ = inbox.try_send(wrap(query));
+                })
+                .wait()
+                .map_err(|e| NetError::zenoh(&format!("declaring {key}"), e))
+        };
+        let queryables = vec![
+            queryable(&keys.status, Inbox::Status)?,
+            queryable(&keys.log, Inbox::Log)?,
+            queryable(&keys.command, Inbox::Command)?,
+        ];
+        let alive = session
+            .liveliness()
+            .declare_token(keys.alive.clone())
+            .wait()
+            .map_err(|e| NetError::zenoh(&format!("declaring liveliness {}", keys.alive), e))?;
+        Ok(Declared {
+            session,
+            state,
+            events,
+            _alive: alive,
+            _queryables: queryables,
+        })
+    }
+}
+
+/// The link's thread.
+struct Worker {
+    config: UnitLinkConfig,
+    keys: UnitKeys,
+    opener: Opener,
+    declared: Option<Declared>,
+    next_open: Instant,
+    commands: mpsc::Sender<CommandRequest>,
+    dropped: Arc<AtomicU64>,
+    latest: Option<UnitState>,
+    log: VecDeque<UnitEvent>,
+    next_event: u64,
+    pending: HashMap<u64, (Query, CommandMessage, Instant)>,
+    next_command: u64,
+    reported_drops: u64,
+    stats: LinkStats,
+}
+
+impl Worker {
+    fn new(
+        config: UnitLinkConfig,
+        keys: UnitKeys,
+        opener: Opener,
+        commands: mpsc::Sender<CommandRequest>,
+        dropped: Arc<AtomicU64>,
+    ) -> Worker {
+        Worker {
+            config,
+            keys,
+            opener,
+            declared: None,
+            next_open: Instant::now(),
+            commands,
+            dropped,
+            latest: None,
+            log: VecDeque::new(),
+            next_event: 0,
+            pending: HashMap::new(),
+            next_command: 0,
+            reported_drops: 0,
+            stats: LinkStats::default(),
+        }
+    }
+
+    fn run(mut self, inbox: Receiver<Inbox>) -> Result<LinkStats, NetError> {
+        let period = Duration::from_secs_f64(1.0 / self.config.rate_hz);
+        let mut next = Instant::now();
+        loop {
+            let wait = next.saturating_duration_since(Instant::now());
+            match inbox.recv_timeout(wait) {
+                Ok(Inbox::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(message) => self.take(message),
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            let now = Instant::now();
+            if self.declared.is_none() && now >= self.next_open {
+                self.next_open = now + Duration::from_secs(1);
+                match self.opener.open() {
+                    Ok(declared) => self.declared = Some(declared),
+                    Err(e) => tracing::debug!("{}: {e}; trying again in 1 s", self.keys.alive),
+                }
+            }
+            if now >= next {
+                self.publish_state();
+                self.expire_commands(now);
+                next += period;
+                if next < now {
+                    next = now + period; // behind: skip, rather than burst
+                }
+            }
+        }
+        let Worker {
+            declared,
+            mut stats,
+            dropped,
+            ..
+        } = self;
+        stats.dropped = dropped.load(Ordering::Relaxed);
+        if let Some(Declared { session, .. }) = declared {
+            session
+                .close()
+                .wait()
+                .map_err(|e| NetError::zenoh("closing the session", e))?;
+        }
+        Ok(stats)
+    }
+
+    fn take(&mut self, message: Inbox) {
+        match message {
+            Inbox::State(state) => self.latest = Some(state),
+            Inbox::Event(event) => self.publish_event(event),
+            Inbox::Ack(id, outcome, detail, lifecycle) => {
+                self.acknowledge(id, outcome, detail, lifecycle)
+            }
+            Inbox::Status(query) => self.answer_status(&query),
+            Inbox::Log(query) => self.answer_log(&query),
+            Inbox::Command(query) => self.take_command(query),
+            Inbox::Stop => {}
+        }
+    }
+
+    fn publish_state(&mut self) {
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        if dropped > self.reported_drops {
+            let lost = dropped - self.reported_drops;
+            self.reported_drops = dropped;
+            self.publish_event(UnitEvent {
+                seq: 0,
+                stamp_ns: unix_ns(),
+                kind: EventKind::Link,
+                text: format!("{lost} messages from the loop dropped: the link's inbox was full"),
+                operator: None,
+            });
+        }
+        let Some(state) = &mut self.latest else {
+            return;
+        };
+        state.seq = self.stats.states;
+        state.events = self.next_event;
+        // Not connected yet, or the router is away: the put goes nowhere, and the
+        // unit's state is simply taken again at the next period.
+        if let Some(declared) = &self.declared
+            && let Err(e) = declared.state.put(encode(&*state)).wait()
+        {
+            tracing::debug!("{}: state not published: {e}", self.keys.state);
+        }
+        self.stats.states += 1;
+    }
+
+    fn publish_event(&mut self, mut event: UnitEvent) {
+        event.seq = self.next_event;
+        self.next_event += 1;
+        if let Some(declared) = &self.declared
+            && let Err(e) = declared.events.put(encode(&event)).wait()
+        {
+            tracing::debug!("{}: event not published: {e}", self.keys.events);
+        }
+        self.stats.events += 1;
+        self.log.push_back(event);
+        if self.log.len() > self.config.event_log {
+            self.log.pop_front();
+            self.stats.log_overflow += 1;
+        }
+    }
+
+    fn answer_status(&self, query: &Query) {
+        let status = UnitStatus {
+            unit: self.config.unit.clone(),
+            info: self.config.info.clone(),
+            state: self.latest.clone().map(|mut state| {
+                state.seq = self.stats.states.saturating_sub(1);
+                state.events = self.next_event;
+                state
+            }),
+            recent_faults: (self.log.iter())
+                .filter(|e| e.kind == EventKind::Fault)
+                .rev()
+                .take(10)
+                .cloned()
+                .collect(),
+            last_seen_s: None,
+        };
+        reply(query, &self.keys.status, to_json(&status));
+    }
+
+    /// `…/log?from=N`: each kept event numbered N or later, oldest first.
+    fn answer_log(&self, query: &Query) {
+        let from = match query.parameters().get("from").map(str::parse::<u64>) {
+            None => 0,
+            Some(Ok(from)) => from,
+            Some(Err(_)) => {
+                let _ = query
+                    .reply_err("from must be an event number: …/log?from=<seq>")
+                    .wait();
+                return;
+            }
+        };
+        for event in self.log.iter().filter(|e| e.seq >= from) {
+            reply(query, &self.keys.log, encode(event));
+        }
+    }
+
+    fn take_command(&mut self, query: Query) {
+        let bytes = query.payload().map(|p| p.to_bytes().into_owned());
+        let message = match bytes
+            .as_deref()
+            .map(|b| from_json::<CommandMessage>("command", b))
+        {
+            Some(Ok(message)) => message,
+            Some(Err(e)) => {
+                let _ = query.reply_err(e.to_string()).wait();
+                return;
+            }
+            None => {
+                let _ = query
+                    .reply_err("a command needs a payload: {\"operator\":…,\"command\":…}")
+                    .wait();
+                return;
+            }
+        };
+        let id = self.next_command;
+        self.next_command += 1;
+        self.stats.commands += 1;
+        let request = CommandRequest {
+            id,
+            message: message.clone(),
+        };
+        if self.commands.send(request).is_err() {
+            self.answer(
+                &query,
+                &message,
+                Outcome::Failed,
+                "the unit's loop has ended".into(),
+                Lifecycle::Idle,
+            );
+            return;
+        }
+        self.pending.insert(id, (query, message, Instant::now()));
+    }
+
+    fn acknowledge(&mut self, id: u64, outcome: Outcome, detail: String, lifecycle: Lifecycle) {
+        if let Some((query, message, _)) = self.pending.remove(&id) {
+            self.answer(&query, &message, outcome, detail, lifecycle);
+        }
+    }
+
+    fn expire_commands(&mut self, now: Instant) {
+        let timeout = self.config.ack_timeout;
+        let late: Vec<u64> = (self.pending.iter())
+            .filter(|(_, (_, _, since))| now.duration_since(*since) > timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in late {
+            if let Some((query, message, _)) = self.pending.remove(&id) {
+                let detail = format!("the unit's loop did not answer within {timeout:?}");
+                self.answer(&query, &message, Outcome::Failed, detail, Lifecycle::Idle);
+            }
+        }
+    }
+
+    /// Replies to a command and records it, with its operator, as an event.
+    fn answer(
+        &mut self,
+        query: &Query,
+        message: &CommandMessage,
+        outcome: Outcome,
+        detail: String,
+        lifecycle: Lifecycle,
+    ) {
+        let ack = Ack {
+            unit: self.config.unit.clone(),
+            outcome,
+            detail,
+            lifecycle,
+        };
+        reply(query, &self.keys.command, to_json(&ack));
+        let mut text = format!(
+            "{} from {}: {}",
+            message.command.words(),
+            message.operator,
+            outcome.word()
+        );
+        if !ack.detail.is_empty() {
+            text.push_str(&format!(" ({})", ack.detail));
+        }
+        self.publish_event(UnitEvent {
+            seq: 0,
+            stamp_ns: unix_ns(),
+            kind: EventKind::Command,
+            text,
+            operator: Some(message.operator.clone()),
+        });
+    }
+}
+
+fn reply(query: &Query, key: &str, payload: Vec<u8>) {
+    if let Err(e) = query.reply(key.to_owned(), payload).wait() {
+        tracing::debug!("{key}: reply not sent: {e}");
+    }
+}

@@ -1,0 +1,251 @@
+//! A real-time session on the site's network ([`crate::Session::net`]): the unit's
+//! [`UnitLink`] hears the loop's state and events from the session's poll (never from
+//! the loop's thread, and never waiting), and the operators' commands act on the loop
+//! through its client — e-stop and clear through the software e-stop and a reset; hold
+//! by no longer polling the driver, whose clock stops meanwhile (a task's trajectory
+//! runs out and the loop holds where it stands; a policy's loop is stopped, holding),
+//! and resume by going on from the same point of the driver's clock; cancel by ending
+//! the session.
+
+use embody_control::{
+    Event, EventKind as LoopEvent, Lifecycle, LoopClient, Request, StateSnapshot, TimingReport,
+};
+use embody_net::wire::{Activity, ActivityKind, EventKind, JointSummary, LoopTiming, UnitState};
+use embody_net::{Command, Outcome, UnitLink, UnitLinkConfig};
+
+use crate::drive::{Drive, Driver};
+use crate::error::RuntimeError;
+
+/// What the session does after the commands of a poll.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Directive {
+    /// Poll the driver as usual.
+    Drive,
+    /// Hold: leave the driver be.
+    Hold,
+    /// End the session, for this reason.
+    End(String),
+}
+
+/// The unit's link and what its commands have done. See the module docs.
+pub(crate) struct Uplink {
+    link: UnitLink,
+    /// The task's or policy's name.
+    name: String,
+    held: bool,
+    /// Loop time (s) when the hold began.
+    held_at_s: f64,
+    /// Loop time (s) spent held so far, before the current hold.
+    held_for_s: f64,
+    estop: bool,
+    ended: Option<String>,
+    fault: Option<String>,
+}
+
+impl Uplink {
+    /// Joins the network as `config` says, for a session driven by `drive`.
+    pub(crate) fn start(config: &UnitLinkConfig, drive: &Drive) -> Result<Uplink, RuntimeError> {
+        let name = match drive {
+            Drive::Policy(run) => (run.package.file_name())
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            _ => String::new(),
+        };
+        let link = UnitLink::spawn(config.clone())
+            .map_err(|e| RuntimeError::Invalid(format!("the site's network: {e}")))?;
+        Ok(Uplink {
+            link,
+            name,
+            held: false,
+            held_at_s: 0.0,
+            held_for_s: 0.0,
+            estop: false,
+            ended: None,
+            fault: None,
+        })
+    }
+
+    /// Passes on the loop's fresh events.
+    pub(crate) fn forward(&mut self, fresh: &[Event]) {
+        for event in fresh {
+            let kind = match &event.kind {
+                LoopEvent::Transition {
+                    to: Lifecycle::Fault,
+                    cause,
+                    ..
+                } => {
+                    self.fault = Some(cause.kind().to_owned());
+                    EventKind::Fault
+                }
+                LoopEvent::Transition { to, .. } => {
+                    if matches!(to, Lifecycle::Armed | Lifecycle::Running) {
+                        self.fault = None;
+                    }
+                    EventKind::Transition
+                }
+                _ => EventKind::Loop,
+            };
+            self.link.event(kind, event.kind.to_string(), None);
+        }
+    }
+
+    /// The driver's clock at loop time `now_s`: loop time less the time held.
+    pub(crate) fn driver_time(&self, now_s: f64) -> f64 {
+        now_s - self.held_for_s
+    }
+
+    /// Passes on the loop's state and carries out the commands that came in, at loop
+    /// time `now_s`.
+    pub(crate) fn poll(
+        &mut self,
+        snapshot: &StateSnapshot,
+        now_s: f64,
+        driver: &dyn Driver,
+        client: &LoopClient,
+    ) -> Directive {
+        let policy = driver.policy_outcome().is_some();
+        for request in self.link.commands() {
+            let (outcome, detail) = self.command(
+                &request.message.command,
+                snapshot.lifecycle,
+                now_s,
+                policy,
+                client,
+            );
+            self.link
+                .ack(request.id, outcome, detail, snapshot.lifecycle);
+        }
+        self.link
+            .offer_state(self.state(snapshot, driver, &client.timing()));
+        match (&self.ended, self.held) {
+            (Some(why), _) => Directive::End(why.clone()),
+            (None, true) => Directive::Hold,
+            (None, false) => Directive::Drive,
+        }
+    }
+
+    fn command(
+        &mut self,
+        command: &Command,
+        lifecycle: Lifecycle,
+        now_s: f64,
+        policy: bool,
+        client: &LoopClient,
+    ) -> (Outcome, String) {
+        let faulted = matches!(lifecycle, Lifecycle::Fault | Lifecycle::Recovering);
+        let queued = |r: Result<(), embody_control::QueueFull>, done: &str| match r {
+            Ok(()) => (Outcome::Done, done.to_owned()),
+            Err(e) => (
+                Outcome::Failed,
+                format!("the loop's queue is full: {}", e.0),
+            ),
+        };
+        match command {
+            Command::Estop => {
+                self.estop = true;
+                client.set_estop(true);
+                (Outcome::Done, "e-stop pressed".into())
+            }
+            Command::ClearFault if !faulted && !self.estop => {
+                (Outcome::Refused, "no fault to clear".into())
+            }
+            Command::ClearFault => {
+                self.estop = false;
+                client.set_estop(false);
+                queued(
+                    client.request(Request::Reset),
+                    "e-stop released, reset requested",
+                )
+            }
+            Command::Hold | Command::Resume if faulted => {
+                (Outcome::Refused, "faulted: clear the fault first".into())
+            }
+            Command::Hold if self.held => (Outcome::Done, "already holding".into()),
+            Command::Hold => {
+                self.held = true;
+                self.held_at_s = now_s;
+                // A policy's targets would stop arriving: its loop holds in Armed.
+                match policy {
+                    true => queued(client.request(Request::Stop), "holding"),
+                    false => (Outcome::Done, "holding".into()),
+                }
+            }
+            Command::Resume if !self.held => (Outcome::Refused, "not holding".into()),
+            Command::Resume => {
+                self.held = false;
+                self.held_for_s += now_s - self.held_at_s;
+                match policy {
+                    true => queued(client.request(Request::Start), "resumed"),
+                    false => (Outcome::Done, "resumed".into()),
+                }
+            }
+            Command::Cancel => {
+                self.ended = Some("cancelled from the network".into());
+                (Outcome::Done, "cancelled: the session ends".into())
+            }
+            Command::RunTask { .. } | Command::RunPolicy { .. } => (
+                Outcome::Refused,
+                "this session runs what it was started with; it takes no other task or policy"
+                    .into(),
+            ),
+        }
+    }
+
+    fn state(&self, s: &StateSnapshot, driver: &dyn Driver, timing: &TimingReport) -> UnitState {
+        let max_abs = |v: &[f64]| v.iter().fold(0.0f64, |m, x| m.max(x.abs())) as f32;
+        let error =
+            (s.q.iter().zip(&s.q_ref)).fold(0.0f64, |m, (q, r)| m.max((q - r).abs())) as f32;
+        let activity = if self.held {
+            Activity {
+                kind: ActivityKind::Holding,
+                ..Activity::default()
+            }
+        } else if let Some(task) = driver.outcome() {
+            Activity {
+                kind: ActivityKind::Task,
+                name: task.name,
+                step: task.steps.len() as u32,
+                steps: 0,
+            }
+        } else if let Some(policy) = driver.policy_outcome() {
+            Activity {
+                kind: ActivityKind::Policy,
+                name: self.name.clone(),
+                step: policy.steps as u32,
+                steps: 0,
+            }
+        } else {
+            Activity::default()
+        };
+        UnitState {
+            stamp_ns: embody_net::wire::unix_ns(),
+            lifecycle: s.lifecycle,
+            fault: (matches!(s.lifecycle, Lifecycle::Fault | Lifecycle::Recovering))
+                .then(|| self.fault.clone())
+                .flatten(),
+            activity,
+            joints: JointSummary {
+                q: s.q.iter().map(|q| *q as f32).collect(),
+                max_speed: max_abs(&s.dq),
+                max_torque: max_abs(&s.tau_measured),
+                max_error: error,
+            },
+            base_pose: s.base_pose.map(|v| v as f32),
+            link: s.link,
+            timing: LoopTiming {
+                ticks: timing.ticks,
+                overruns: timing.overruns,
+                missed: timing.missed_deadlines,
+            },
+            ..UnitState::default()
+        }
+    }
+
+    /// Leaves the network, with a last event saying why the session ended.
+    pub(crate) fn finish(self, why: &str) {
+        self.link
+            .event(EventKind::Step, format!("session ended: {why}"), None);
+        if let Err(e) = self.link.finish() {
+            tracing::warn!("the unit's network link: {e}");
+        }
+    }
+}
