@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use embody_net::sim_units::SimFleet;
-use embody_net::wire::{ActivityKind, UnitState};
-use embody_net::{Command, Fleet, NetConfig, Router, SendReport, UnitStatus};
+use embody_net::{Command, Fleet, NetConfig, Router, UnitStatus};
 
 use crate::error::{CliError, Result};
 use crate::numbers::{count, float};
@@ -203,7 +202,7 @@ fn row(status: &UnitStatus) -> String {
     let state = status.state.as_ref();
     let lifecycle = state.map_or_else(dash, |s| format!("{:?}", s.lifecycle).to_lowercase());
     let fault = state.and_then(|s| s.fault.clone()).unwrap_or_else(dash);
-    let activity = state.map_or_else(dash, activity);
+    let activity = state.map_or_else(dash, |s| s.activity.to_string());
     let link = state.map_or_else(dash, |s| {
         let [ok, bad, lost, bus] = s.link;
         format!("{ok}/{bad}/{lost}/{bus}")
@@ -216,17 +215,6 @@ fn row(status: &UnitStatus) -> String {
         "{:<12} {:<10} {:<14} {:<28} {:<22} {:<10} {}",
         status.unit, lifecycle, fault, activity, link, firmware, seen
     )
-}
-
-fn activity(state: &UnitState) -> String {
-    let a = &state.activity;
-    match a.kind {
-        ActivityKind::Idle => "idle".into(),
-        ActivityKind::Holding => "holding".into(),
-        ActivityKind::Task if a.steps == 0 => format!("task {} step {}", a.name, a.step + 1),
-        ActivityKind::Task => format!("task {} {}/{}", a.name, a.step + 1, a.steps),
-        ActivityKind::Policy => format!("policy {} step {}", a.name, a.step),
-    }
 }
 
 fn send(args: &SendArgs) -> Result {
@@ -254,7 +242,7 @@ fn send(args: &SendArgs) -> Result {
         for (unit, why) in &report.errors {
             println!("{unit:<12} error    {why}");
         }
-        println!("{}", summary(&report));
+        println!("{}", report.summary());
     }
     if report.sent.is_empty() {
         return Err(CliError::Failed(format!(
@@ -271,27 +259,4 @@ fn send(args: &SendArgs) -> Result {
         )));
     }
     Ok(())
-}
-
-/// "5 of 5 acknowledged in p50 3.1 ms, p99 4.0 ms; silent: …".
-fn summary(report: &SendReport) -> String {
-    let mut took: Vec<f64> = report.acks.iter().map(|(_, t)| t * 1e3).collect();
-    took.sort_by(f64::total_cmp);
-    let at = |p: f64| took[((took.len() - 1) as f64 * p).round() as usize];
-    let mut text = format!(
-        "{} of {} acknowledged",
-        report.acks.len(),
-        report.sent.len()
-    );
-    if !took.is_empty() {
-        text.push_str(&format!(
-            " in p50 {:.1} ms, p99 {:.1} ms",
-            at(0.5),
-            at(0.99)
-        ));
-    }
-    if !report.silent.is_empty() {
-        text.push_str(&format!("; silent: {}", report.silent.join(", ")));
-    }
-    text
 }

@@ -51,6 +51,27 @@ pub struct SendReport {
     pub silent: Vec<String>,
 }
 
+impl SendReport {
+    /// "5 of 5 acknowledged in p50 3.1 ms, p99 4.0 ms; silent: …".
+    pub fn summary(&self) -> String {
+        let mut took: Vec<f64> = self.acks.iter().map(|(_, t)| t * 1e3).collect();
+        took.sort_by(f64::total_cmp);
+        let mut text = format!("{} of {} acknowledged", self.acks.len(), self.sent.len());
+        if !took.is_empty() {
+            let at = |p: f64| took[((took.len() - 1) as f64 * p).round() as usize];
+            text.push_str(&format!(
+                " in p50 {:.1} ms, p99 {:.1} ms",
+                at(0.5),
+                at(0.99)
+            ));
+        }
+        if !self.silent.is_empty() {
+            text.push_str(&format!("; silent: {}", self.silent.join(", ")));
+        }
+        text
+    }
+}
+
 /// One unit's answer to a query: its payload or its error, and how long it took (s).
 struct Answer {
     unit: String,

@@ -51,6 +51,22 @@ pub struct Activity {
     pub steps: u32,
 }
 
+impl std::fmt::Display for Activity {
+    /// `idle`, `holding`, `task pick 3/12` (`task pick step 3` when the count is not
+    /// known), `policy arm7_reach step 40`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            ActivityKind::Idle => f.write_str("idle"),
+            ActivityKind::Holding => f.write_str("holding"),
+            ActivityKind::Task if self.steps == 0 => {
+                write!(f, "task {} step {}", self.name, self.step + 1)
+            }
+            ActivityKind::Task => write!(f, "task {} {}/{}", self.name, self.step + 1, self.steps),
+            ActivityKind::Policy => write!(f, "policy {} step {}", self.name, self.step),
+        }
+    }
+}
+
 /// See [`Activity`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -216,6 +232,15 @@ mod tests {
         let e = decode::<UnitState>("state", &bytes).expect_err("trailing");
         assert!(e.to_string().contains("1 bytes after"), "{e}");
         assert!(decode::<UnitState>("state", &[]).is_err());
+    }
+
+    #[test]
+    fn an_activity_in_words() {
+        let task = state().activity;
+        assert_eq!(task.to_string(), "task pick_and_place 4/12");
+        let counted_not = Activity { steps: 0, ..task };
+        assert_eq!(counted_not.to_string(), "task pick_and_place step 4");
+        assert_eq!(Activity::default().to_string(), "idle");
     }
 
     proptest! {

@@ -214,8 +214,8 @@ mod tests {
         Timestamp::from_nanos(ms * 1_000_000)
     }
 
-    #[test]
-    fn a_frozen_stream_turns_stale_after_the_timeout_and_fresh_again_after() {
+    /// One joint's health after 10 ms of fresh frames, each checked fresh.
+    fn fed_for_10_ms() -> SensorHealth {
         let mut health = SensorHealth::new(&[5.0], HealthConfig::default());
         for ms in 0..10 {
             assert!(
@@ -224,6 +224,12 @@ mod tests {
                     .any_stale()
             );
         }
+        health
+    }
+
+    #[test]
+    fn a_frozen_stream_turns_stale_after_the_timeout_and_fresh_again_after() {
+        let mut health = fed_for_10_ms();
         // The backend stops updating at t = 9 ms.
         let frozen = frame(9, 9, &[0.0]);
         for ms in 10..=14 {
@@ -244,14 +250,7 @@ mod tests {
 
     #[test]
     fn a_loop_held_up_gives_its_sensors_one_timeout_to_deliver_again() {
-        let mut health = SensorHealth::new(&[5.0], HealthConfig::default());
-        for ms in 0..10 {
-            assert!(
-                !health
-                    .check(&frame(ms, ms, &[0.0]), at(ms), 1e-3)
-                    .any_stale()
-            );
-        }
+        let mut health = fed_for_10_ms();
         // The loop stopped for 50 ms: its next tick reads the frame from before.
         let old = frame(9, 9, &[0.0]);
         assert!(!health.check(&old, at(59), 50e-3).any_stale());
@@ -259,10 +258,7 @@ mod tests {
         // A source that stays silent is stale one timeout after the loop came back ...
         assert!(health.check(&old, at(65), 1e-3).joints_stale);
         // ... and one that delivers is not.
-        let mut again = SensorHealth::new(&[5.0], HealthConfig::default());
-        for ms in 0..10 {
-            again.check(&frame(ms, ms, &[0.0]), at(ms), 1e-3);
-        }
+        let mut again = fed_for_10_ms();
         again.check(&old, at(59), 50e-3);
         assert!(
             !again
