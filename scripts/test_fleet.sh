@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The fleet over zenoh with a third-party peer: embody's router, 50 simulated units
-# (`embody fleet simulate`), the Python eclipse-zenoh 1.10.2 (PyPI, in .venv-fleet)
-# subscribing, querying and commanding them, then `embody fleet status` and `send`.
+# The fleet over zenoh, secured, with third-party peers: a fleet CA and certificates
+# (`embody fleet certs`) that OpenSSL verifies; embody's router on mutual TLS enforcing
+# the fleet's access rules; 50 simulated units (`embody fleet simulate`), each with its
+# own certificate; the Python eclipse-zenoh 1.10.2 (PyPI, in .venv-fleet) as an operator
+# subscribing, querying and commanding them, and trying what the router must refuse;
+# then `embody fleet status` and `send`.
 # Usage: scripts/test_fleet.sh [EMBODY_BIN]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,26 +17,43 @@ if ! "$python" -c "import zenoh" 2>/dev/null; then
   "$python" -m pip install --quiet --disable-pip-version-check --no-cache-dir "eclipse-zenoh==1.10.2" >&2
 fi
 [ -x "$bin" ] || cargo build --locked -p embody-cli >&2
-port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-endpoint="tcp/127.0.0.1:$port"
+scripts/need_openssl.sh
+work=$(mktemp -d /tmp/embody-fleet-XXXXXX)
+certs="$work/certs"
 units=50
-"$bin" fleet router --listen "$endpoint" &
+"$bin" fleet certs init --dir "$certs" --fleet ci
+"$bin" fleet certs issue --dir "$certs" router site --host 127.0.0.1
+"$bin" fleet certs issue --dir "$certs" unit --sim $units
+"$bin" fleet certs issue --dir "$certs" operator py-ops ci-ops
+# OpenSSL checks the chain and reads the names the access rules match.
+openssl verify -CAfile "$certs/ca.pem" "$certs/routers/site.pem" "$certs/units/SIM-0050.pem" \
+  "$certs/operators/py-ops.pem"
+subject=$(openssl x509 -in "$certs/units/SIM-0007.pem" -noout -subject -nameopt RFC2253)
+[ "$subject" = "subject=CN=unit:SIM-0007" ] || { echo "unexpected $subject" >&2; exit 1; }
+openssl x509 -in "$certs/routers/site.pem" -noout -ext subjectAltName | grep -q "IP Address:127.0.0.1"
+[ "$(stat -c %a "$certs/units/SIM-0007.key")" = 600 ] || { echo "a key others can read" >&2; exit 1; }
+echo "openssl: the certificates chain to the fleet's CA; names and hosts as issued"
+
+port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+endpoint="tls/127.0.0.1:$port"
+net=(--connect "$endpoint" --fleet ci --certs "$certs")
+"$bin" fleet router --listen "$endpoint" --certs "$certs" --fleet ci &
 router=$!
-"$bin" fleet simulate --connect "$endpoint" --fleet ci --units $units --seconds 120 &
+"$bin" fleet simulate "${net[@]}" --units $units --seconds 120 &
 sim=$!
-trap 'kill -INT $sim $router 2>/dev/null; wait 2>/dev/null || true' EXIT
+trap 'kill -INT $sim $router 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 # Wait until every unit is alive (the router and units take a moment to start).
 for _ in $(seq 100); do
-  n=$("$bin" fleet status --connect "$endpoint" --fleet ci --json --timeout 1 \
-      | "$python" -c "import json, sys; print(len(json.load(sys.stdin)[\"units\"]))" || echo 0)
+  n=$("$bin" fleet status "${net[@]}" --as ci-ops --json --timeout 1 2>/dev/null \
+      | "$python" -c "import json, sys; print(len(json.load(sys.stdin)[\"units\"]))" 2>/dev/null || echo 0)
   [ "$n" = "$units" ] && break
   sleep 0.2
 done
 [ "$n" = "$units" ] || { echo "only $n of $units units came up" >&2; exit 1; }
-"$python" scripts/peers/zenoh_fleet.py "$endpoint" ci $units
+"$python" scripts/peers/zenoh_fleet.py "$endpoint" ci $units "$certs"
 # embody's own operator commands: the faulted unit clears, the others refuse.
-"$bin" fleet send all clear --connect "$endpoint" --fleet ci --as ci-ops --json > /tmp/embody-fleet-send.json
-"$python" - /tmp/embody-fleet-send.json $units <<'PY'
+"$bin" fleet send all clear "${net[@]}" --as ci-ops --json > "$work/send.json"
+"$python" - "$work/send.json" $units <<'PY'
 import json, sys
 report, units = json.load(open(sys.argv[1])), int(sys.argv[2])
 outcomes = sorted(a["outcome"] for a, _ in report["acks"])
@@ -41,10 +61,29 @@ assert len(report["sent"]) == units and not report["silent"], report
 assert outcomes == ["done"] + ["refused"] * (units - 1), outcomes
 print(f"embody fleet send all clear: {units} acknowledged, 1 done, {units - 1} refused")
 PY
-"$bin" fleet status --connect "$endpoint" --fleet ci | tail -1
+"$bin" fleet status "${net[@]}" --as ci-ops | tail -1
+kill -INT $router
+wait $router
+echo "embody's router stopped cleanly"
+
+# The same site under zenoh's own router (what `zenohd -c FILE` runs): the Python
+# eclipse-zenoh opened as a router from embody's printed configuration, on the same
+# endpoint. The units find it by themselves, and its access rules refuse the same.
+"$bin" fleet router --listen "$endpoint" --certs "$certs" --fleet ci --print-config > "$work/router.json"
+"$python" scripts/peers/zenoh_router.py "$work/router.json" &
+router=$!
+for _ in $(seq 100); do
+  n=$("$bin" fleet status "${net[@]}" --as ci-ops --json --timeout 1 2>/dev/null \
+      | "$python" -c "import json, sys; print(len(json.load(sys.stdin)[\"units\"]))" 2>/dev/null || echo 0)
+  [ "$n" = "$units" ] && break
+  sleep 0.2
+done
+[ "$n" = "$units" ] || { echo "only $n of $units units came back under zenoh's router" >&2; exit 1; }
+echo "all $units units are back, under zenoh's own router"
+"$python" scripts/peers/zenoh_fleet.py "$endpoint" ci $units "$certs" --refusals-only
 kill -INT $sim
 wait $sim
 kill -INT $router
 wait $router
-trap - EXIT
-echo "simulated units and router stopped cleanly"
+trap 'rm -rf "$work"' EXIT
+echo "simulated units and routers stopped cleanly"

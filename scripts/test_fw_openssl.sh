@@ -9,14 +9,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$root/target/release/embody}
 case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
-if ! command -v openssl > /dev/null; then
-  echo "installing openssl with apt..." >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq openssl > /dev/null 2>&1 || {
-    apt-get update -qq > /dev/null
-    apt-get install -y -qq openssl > /dev/null
-  }
-fi
+"$root/scripts/need_openssl.sh"
 work=$(mktemp -d /tmp/embody-fw-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

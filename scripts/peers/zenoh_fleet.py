@@ -1,9 +1,12 @@
 """A third-party peer on embody's fleet network: the Python `eclipse-zenoh` (PyPI)
 subscribes to simulated units' state and events, queries their status and liveliness,
 and commands one of them, decoding embody's binary messages from the layout in
-docs/fleet.md (postcard after a format byte) with its own reader below.
+docs/protocols.md (postcard after a format byte) with its own reader below. With the
+fleet's certificate directory it joins over mutual TLS as operator `py-ops`, and checks
+what the site's router refuses: a node without a certificate, a unit's certificate
+commanding, an operator commanding under another's name.
 
-Usage: zenoh_fleet.py ENDPOINT FLEET UNITS
+Usage: zenoh_fleet.py ENDPOINT FLEET UNITS [CERTS_DIR [--refusals-only]]
 """
 
 import json
@@ -84,13 +87,55 @@ def event(data: bytes) -> dict:
     return e
 
 
+def config(endpoint: str, certs, who=None, fail_fast=False) -> zenoh.Config:
+    """A client of `endpoint`; with `certs`, over mutual TLS as `who` ("operators/py-ops")."""
+    conf = zenoh.Config()
+    conf.insert_json5("mode", '"client"')
+    conf.insert_json5("connect/endpoints", json.dumps([endpoint]))
+    conf.insert_json5("scouting/multicast/enabled", "false")
+    if certs:
+        conf.insert_json5("transport/link/tls/root_ca_certificate", json.dumps(f"{certs}/ca.pem"))
+    if certs and who:
+        conf.insert_json5("transport/link/tls/enable_mtls", "true")
+        conf.insert_json5("transport/link/tls/connect_certificate", json.dumps(f"{certs}/{who}.pem"))
+        conf.insert_json5("transport/link/tls/connect_private_key", json.dumps(f"{certs}/{who}.key"))
+    if fail_fast:
+        conf.insert_json5("connect/timeout_ms", "3000")
+        conf.insert_json5("connect/exit_on_failure", "true")
+    return conf
+
+
+def estop(session, key: str) -> list:
+    return [r for r in session.get(key, payload=json.dumps({"command": "estop"}), timeout=2) if r.ok]
+
+
+def refusals(endpoint: str, fleet: str, certs: str, target: str):
+    """What the router must refuse, each tried for real."""
+    try:
+        zenoh.open(config(endpoint, certs, None, fail_fast=True)).close()
+        raise AssertionError("a node without a certificate joined")
+    except zenoh.ZError as e:
+        print(f"security: no certificate, no link ({str(e).splitlines()[0][:70]})")
+    with zenoh.open(config(endpoint, certs, "units/SIM-0001")) as unit:
+        assert estop(unit, f"embody/{fleet}/{target}/command/py-ops") == [], "a unit commanded a unit"
+        assert estop(unit, f"embody/{fleet}/*/command/SIM-0001") == [], "a unit commanded units"
+        print("security: a unit's certificate commands no unit")
+    with zenoh.open(config(endpoint, certs, "operators/py-ops")) as operator:
+        assert estop(operator, f"embody/{fleet}/{target}/command/ci-ops") == [], "py-ops posed as ci-ops"
+        print("security: an operator does not command under another operator's name")
+        # As itself it is answered (a resume, refused by a unit not held: nothing changes).
+        key = f"embody/{fleet}/{target}/command/py-ops"
+        replies = [r for r in operator.get(key, payload='{"command":"resume"}', timeout=2) if r.ok]
+        assert len(replies) == 1, f"{target} did not answer py-ops"
+        print(f"security: py-ops as itself is answered: {json.loads(replies[0].ok.payload.to_bytes())['outcome']}")
+
+
 def main():
     endpoint, fleet, units = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    config = zenoh.Config()
-    config.insert_json5("mode", '"client"')
-    config.insert_json5("connect/endpoints", json.dumps([endpoint]))
-    config.insert_json5("scouting/multicast/enabled", "false")
-    with zenoh.open(config) as session:
+    certs = sys.argv[4] if len(sys.argv) > 4 else None
+    if "--refusals-only" in sys.argv:
+        return refusals(endpoint, fleet, certs, "SIM-0003")
+    with zenoh.open(config(endpoint, certs, "operators/py-ops")) as session:
         alive = [s.ok.key_expr for s in session.liveliness().get(f"embody/{fleet}/*", timeout=5) if s.ok]
         assert len(alive) == units, f"{len(alive)} units alive, not {units}"
         print(f"liveliness: {units} units alive")
@@ -116,9 +161,11 @@ def main():
         print(f"state: {sum(len(v) for v in states.values())} messages from {units} units, in order, none lost")
 
         target = "SIM-0003"
-        message = json.dumps({"operator": "py-ops", "command": "estop"})
-        replies = list(session.get(f"embody/{fleet}/{target}/command", payload=message, timeout=5))
-        assert len(replies) == 1 and replies[0].ok, replies
+        if certs:
+            refusals(endpoint, fleet, certs, target)
+            assert states[target][-1]["lifecycle"] == "running", states[target][-1]
+        replies = estop(session, f"embody/{fleet}/{target}/command/py-ops")
+        assert len(replies) == 1, replies
         ack = json.loads(replies[0].ok.payload.to_bytes())
         assert ack == {"unit": target, "outcome": "done", "detail": "e-stop pressed", "lifecycle": "fault"}, ack
         print(f"command: {target} acknowledged the e-stop: {ack}")

@@ -1,15 +1,18 @@
-//! `embody fleet router|simulate|status|send`: the fleet across machines, over zenoh
-//! (`embody-net`). Every command joins the site's network as a client of the router at
-//! `--connect`; `router` is that router.
+//! `embody fleet router|simulate|status|send|certs`: the fleet across machines, over
+//! zenoh (`embody-net`). Every command joins the site's network as a client of the
+//! router at `--connect`, with its certificate where the site has them (`--certs`);
+//! `router` is that router.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use embody_net::sim_units::SimFleet;
-use embody_net::{Command, Fleet, NetConfig, Router, UnitStatus};
+use embody_net::{Authority, Command, Fleet, NetConfig, Role, Router, UnitStatus};
 
 use crate::error::{CliError, Result};
+use crate::fleet_certs::{self, CertsCommand, credentials, default_connect, router_net};
 use crate::numbers::{count, float};
 
 /// `embody fleet …`.
@@ -26,31 +29,66 @@ pub enum FleetCommand {
     /// Send a command to units and gather their acknowledgements: `embody fleet send
     /// all estop`, `embody fleet send ARM-0001,ARM-0002 task pick_and_place`.
     Send(SendArgs),
+    /// The fleet's certificate authority: `init`, then `issue` to units, operators and
+    /// routers.
+    #[command(subcommand)]
+    Certs(CertsCommand),
 }
 
 /// Where the site's network is.
 #[derive(Args, Debug)]
 pub struct NetArgs {
-    /// The router to connect to.
-    #[arg(long, default_value = "tcp/127.0.0.1:7447")]
-    connect: String,
+    /// The router to connect to [default: tcp/127.0.0.1:7447, tls/… with --certs].
+    #[arg(long)]
+    connect: Option<String>,
     /// The fleet's name: the units' keys are `embody/<fleet>/<unit>`.
     #[arg(long, default_value = "lab")]
     fleet: String,
+    /// The fleet's certificate directory (`embody fleet certs`): join over mutual TLS
+    /// with the certificate issued to this operator (or to each simulated unit).
+    #[arg(long, value_name = "DIR")]
+    certs: Option<PathBuf>,
+    /// The operator: named in the events of the units it commands; with --certs, the
+    /// certificate used.
+    #[arg(long = "as", default_value_t = default_operator())]
+    operator: String,
 }
 
 impl NetArgs {
-    fn net(&self) -> NetConfig {
-        NetConfig::client(&self.connect)
+    fn endpoint(&self) -> String {
+        (self.connect.clone()).unwrap_or_else(|| default_connect(self.certs.as_deref()))
+    }
+
+    /// The fleet, joined as the operator.
+    fn join(&self) -> Result<Fleet> {
+        let net = NetConfig {
+            tls: credentials(self.certs.as_deref(), Role::Operator, &self.operator)?,
+            ..NetConfig::client(&self.endpoint())
+        };
+        Ok(Fleet::join(&net, &self.fleet, &self.operator)?)
     }
 }
 
 /// Arguments of `embody fleet router`.
 #[derive(Args, Debug)]
 pub struct RouterArgs {
-    /// Endpoints to listen on.
-    #[arg(long, default_value = "tcp/0.0.0.0:7447")]
+    /// Endpoints to listen on [default: tcp/0.0.0.0:7447, tls/… with --certs].
+    #[arg(long)]
     listen: Vec<String>,
+    /// The fleet's certificate directory: take only mutual-TLS links from nodes with
+    /// the fleet's certificates, and enforce the fleet's access rules for every unit
+    /// and operator issued one (restart the router after issuing more).
+    #[arg(long, value_name = "DIR")]
+    certs: Option<PathBuf>,
+    /// The router's name in the certificate directory.
+    #[arg(long, default_value = "site", requires = "certs")]
+    name: String,
+    /// The fleet whose keys the access rules guard.
+    #[arg(long, default_value = "lab")]
+    fleet: String,
+    /// Print this router's zenoh configuration (JSON, for `zenohd -c FILE`) and exit.
+    #[arg(long)]
+    print_config: bool,
 }
 
 /// Arguments of `embody fleet simulate`.
@@ -92,9 +130,6 @@ pub struct SendArgs {
     /// The command: hold, resume, estop, clear, cancel, task <name>, policy <name>.
     #[arg(required = true, num_args = 1..)]
     command: Vec<String>,
-    /// Who sends it (recorded in each unit's events).
-    #[arg(long = "as", default_value_t = default_operator())]
-    operator: String,
     /// How long to wait for acknowledgements (s).
     #[arg(long, default_value_t = 2.0, value_parser = float(0.1..=60.0, " s"))]
     timeout: f64,
@@ -114,6 +149,7 @@ pub fn run(command: FleetCommand) -> Result {
         FleetCommand::Simulate(args) => simulate(&args),
         FleetCommand::Status(args) => status(&args),
         FleetCommand::Send(args) => send(&args),
+        FleetCommand::Certs(command) => fleet_certs::run(command),
     }
 }
 
@@ -129,10 +165,24 @@ fn wait_for_stop(seconds: Option<f64>) {
 }
 
 fn router(args: &RouterArgs) -> Result {
-    let router = Router::start(&args.listen)?;
+    let net = router_net(&args.listen, args.certs.as_deref(), &args.name, &args.fleet)?;
+    if args.print_config {
+        println!("{}", net.zenoh()?);
+        return Ok(());
+    }
+    let router = Router::start(&net)?;
+    let guarded = match &net.access {
+        Some(a) => format!(
+            ", mutual TLS, fleet {}'s rules for {} units and {} operators",
+            a.fleet,
+            a.units.len(),
+            a.operators.len()
+        ),
+        None => String::new(),
+    };
     eprintln!(
-        "router listening on {}; Ctrl-C stops it",
-        args.listen.join(", ")
+        "router listening on {}{guarded}; Ctrl-C stops it",
+        net.listen.join(", ")
     );
     wait_for_stop(None);
     Ok(router.close()?)
@@ -144,8 +194,11 @@ fn simulate(args: &SimulateArgs) -> Result {
             eprintln!("{k} of {} units joined", args.units);
         }
     };
+    let certs = args.net.certs.as_deref().map(Authority::open).transpose()?;
+    let net = NetConfig::client(&args.net.endpoint());
     let units = SimFleet::start(
-        &args.net.net(),
+        &net,
+        certs.as_ref(),
         &args.net.fleet,
         args.units,
         args.rate,
@@ -158,7 +211,7 @@ fn simulate(args: &SimulateArgs) -> Result {
         units.units[0],
         units.units[units.units.len() - 1],
         args.rate,
-        args.net.connect,
+        net.connect[0],
         match args.seconds {
             Some(s) => format!("stopping after {s} s"),
             None => "Ctrl-C stops them".into(),
@@ -173,7 +226,7 @@ fn simulate(args: &SimulateArgs) -> Result {
 }
 
 fn status(args: &StatusArgs) -> Result {
-    let fleet = Fleet::join(&args.net.net(), &args.net.fleet, &default_operator())?;
+    let fleet = args.net.join()?;
     let (statuses, silent) = fleet.status(Duration::from_secs_f64(args.timeout))?;
     if args.json {
         let json = serde_json::json!({ "units": statuses, "silent": silent });
@@ -224,7 +277,7 @@ fn send(args: &SendArgs) -> Result {
         "all" => Vec::new(),
         list => list.split(',').map(|u| u.trim().to_owned()).collect(),
     };
-    let fleet = Fleet::join(&args.net.net(), &args.net.fleet, &args.operator)?;
+    let fleet = args.net.join()?;
     let report = fleet.send(&units, &command, Duration::from_secs_f64(args.timeout))?;
     if args.json {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());

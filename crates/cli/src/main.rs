@@ -16,6 +16,7 @@ mod dataset_args;
 mod dataset_replay;
 mod error;
 mod flash;
+mod fleet_certs;
 mod fleet_net;
 mod fw;
 mod model;

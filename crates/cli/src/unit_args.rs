@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 use embody_control::RtConfig;
 use embody_fleet::{Unit, name};
-use embody_net::{NetConfig, UnitInfo, UnitLinkConfig};
+use embody_net::{NetConfig, Role, UnitInfo, UnitLinkConfig};
 use embody_runtime::{Pacing, Wire};
 
 use crate::error::{CliError, Result};
@@ -110,6 +110,10 @@ pub struct JoinArgs {
     /// The unit's name on the network (default: `--unit`'s serial, else the robot's).
     #[arg(long, requires = "join")]
     pub unit_name: Option<String>,
+    /// The fleet's certificate directory (`embody fleet certs`): join over mutual TLS
+    /// (`--join tls/<host>:7447`) with the certificate issued to this unit.
+    #[arg(long, value_name = "DIR", requires = "join")]
+    pub certs: Option<std::path::PathBuf>,
     /// State messages a second on the network.
     #[arg(long, default_value_t = 50.0, requires = "join",
           value_parser = crate::numbers::float(0.1..=1000.0, " Hz"))]
@@ -129,7 +133,11 @@ impl JoinArgs {
             robot: robot.to_owned(),
             ..UnitInfo::default()
         };
-        let mut config = UnitLinkConfig::new(NetConfig::client(endpoint), &self.fleet, &name, info);
+        let net = NetConfig {
+            tls: crate::fleet_certs::credentials(self.certs.as_deref(), Role::Unit, &name)?,
+            ..NetConfig::client(endpoint)
+        };
+        let mut config = UnitLinkConfig::new(net, &self.fleet, &name, info);
         config.rate_hz = self.net_rate;
         Ok(Some(config))
     }

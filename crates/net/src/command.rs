@@ -1,6 +1,7 @@
-//! Commands to a unit and their acknowledgements, in JSON on the unit's `command`
-//! queryable: a [`CommandMessage`] (who sends what) in the query's payload, an [`Ack`]
-//! (what came of it) in its reply. [`Command::parse`] reads the words an operator types.
+//! Commands to a unit and their acknowledgements, in JSON on the unit's
+//! `command/<operator>` queryable: the [`Command`] in the query's payload, an [`Ack`]
+//! (what came of it) in its reply; the key names who sent it, and a unit hands its owner
+//! both as a [`CommandMessage`]. [`Command::parse`] reads the words an operator types.
 
 use embody_control::Lifecycle;
 use serde::{Deserialize, Serialize};
@@ -71,7 +72,7 @@ impl Command {
     }
 }
 
-/// A command and who sends it: the query's payload.
+/// A command and who sent it (the last chunk of the command's key).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CommandMessage {
     /// The operator (their certificate's name where the site uses certificates).
@@ -160,31 +161,24 @@ mod tests {
     }
 
     #[test]
-    fn a_command_message_is_flat_json() {
-        let message = CommandMessage {
-            operator: "ops-ana".into(),
-            command: Command::RunTask {
-                name: "pick".into(),
-            },
+    fn a_command_is_flat_json() {
+        let command = Command::RunTask {
+            name: "pick".into(),
         };
-        let json = String::from_utf8(to_json(&message)).expect("utf-8");
+        let json = String::from_utf8(to_json(&command)).expect("utf-8");
+        assert_eq!(json, r#"{"command":"run_task","name":"pick"}"#);
         assert_eq!(
-            json,
-            r#"{"operator":"ops-ana","command":"run_task","name":"pick"}"#
+            from_json::<Command>("command", json.as_bytes()).expect("back"),
+            command
         );
-        assert_eq!(
-            from_json::<CommandMessage>("command", json.as_bytes()).expect("back"),
-            message
-        );
-        let e = from_json::<CommandMessage>("command", br#"{"operator":"x","command":"fly"}"#)
-            .expect_err("unknown");
+        let e = from_json::<Command>("command", br#"{"command":"fly"}"#).expect_err("unknown");
         assert!(e.to_string().starts_with("command: unknown variant"), "{e}");
     }
 
     proptest! {
         #[test]
         fn no_bytes_make_the_command_decoder_panic(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
-            let _ = from_json::<CommandMessage>("command", &bytes);
+            let _ = from_json::<Command>("command", &bytes);
             let _ = from_json::<Ack>("ack", &bytes);
         }
     }

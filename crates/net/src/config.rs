@@ -2,10 +2,13 @@
 //! client of the site's router, a peer, or the router itself — and the zenoh
 //! configuration it becomes. Scouting is off: a node talks only to the endpoints it is
 //! given, so the network's shape (units and operators around routers) is the site's
-//! choice, not discovered.
+//! choice, not discovered. With an [`Identity`] the node's links are mutual TLS with
+//! the fleet's CA; a router given [`Access`] enforces the fleet's access rules.
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::Access;
+use crate::certs::Identity;
 use crate::error::NetError;
 
 /// A node's role in zenoh's terms.
@@ -40,6 +43,12 @@ pub struct NetConfig {
     pub connect: Vec<String>,
     /// Endpoints to listen on (a router's, or a peer's that others connect to).
     pub listen: Vec<String>,
+    /// The node's certificate: every link is then `tls/`, both ends showing a
+    /// certificate of the fleet's CA.
+    pub tls: Option<Identity>,
+    /// The access rules a router enforces (it needs `tls`: the rules name
+    /// certificates).
+    pub access: Option<Access>,
 }
 
 impl NetConfig {
@@ -48,7 +57,7 @@ impl NetConfig {
         NetConfig {
             mode: Mode::Client,
             connect: vec![endpoint.to_owned()],
-            listen: Vec::new(),
+            ..NetConfig::default()
         }
     }
 
@@ -56,8 +65,8 @@ impl NetConfig {
     pub fn router(endpoint: &str) -> NetConfig {
         NetConfig {
             mode: Mode::Router,
-            connect: Vec::new(),
             listen: vec![endpoint.to_owned()],
+            ..NetConfig::default()
         }
     }
 
@@ -75,11 +84,10 @@ impl NetConfig {
                 .parse::<zenoh::config::EndPoint>()
                 .map_err(|e| NetError::Invalid(format!("endpoint '{endpoint}': {e}")))?;
         }
-        let mut config = zenoh::Config::default();
         fn json<T: Serialize + ?Sized>(value: &T) -> String {
             serde_json::to_string(value).unwrap_or_default()
         }
-        let settings = [
+        let mut settings = vec![
             ("mode", json(self.mode.zenoh_name())),
             ("connect/endpoints", json(&self.connect)),
             ("listen/endpoints", json(&self.listen)),
@@ -93,12 +101,70 @@ impl NetConfig {
                 "{period_init_ms: 100, period_max_ms: 1000, period_increase_factor: 2}".to_owned(),
             ),
         ];
+        settings.extend(self.tls_settings()?);
+        if let Some(access) = &self.access {
+            if self.tls.is_none() {
+                return Err(NetError::Invalid(
+                    "access rules name certificates: give the router its certificate too".into(),
+                ));
+            }
+            crate::keys::check_name("fleet", &access.fleet)?;
+            settings.push(("access_control", access.zenoh_rules().to_string()));
+        }
+        let mut config = zenoh::Config::default();
         for (key, value) in settings {
             config
                 .insert_json5(key, &value)
-                .map_err(|e| NetError::zenoh(&format!("setting {key} to {value}"), e))?;
+                .map_err(|e| NetError::zenoh(&format!("setting {key}"), e))?;
         }
         Ok(config)
+    }
+
+    /// Mutual TLS with the identity's certificate and the fleet's CA, on `tls/`
+    /// endpoints only; none without an identity, and then no `tls/` endpoint.
+    fn tls_settings(&self) -> Result<Vec<(&'static str, String)>, NetError> {
+        let endpoints = || self.connect.iter().chain(&self.listen);
+        let Some(identity) = &self.tls else {
+            return match endpoints().find(|e| e.starts_with("tls/")) {
+                Some(e) => Err(NetError::Invalid(format!(
+                    "endpoint '{e}' is TLS: give the node its certificate (--certs DIR)"
+                ))),
+                None => Ok(Vec::new()),
+            };
+        };
+        if let Some(e) = endpoints().find(|e| !e.starts_with("tls/")) {
+            return Err(NetError::Invalid(format!(
+                "endpoint '{e}': a node with a certificate talks over tls/<host>:<port> only"
+            )));
+        }
+        for path in [&identity.ca, &identity.cert, &identity.key] {
+            if !path.is_file() {
+                return Err(NetError::Certs {
+                    path: path.clone(),
+                    why: "missing".into(),
+                });
+            }
+        }
+        let path =
+            |p: &std::path::Path| serde_json::to_string(&p.to_string_lossy()).unwrap_or_default();
+        Ok(vec![
+            ("transport/link/tls/root_ca_certificate", path(&identity.ca)),
+            ("transport/link/tls/enable_mtls", "true".into()),
+            ("transport/link/tls/verify_name_on_connect", "true".into()),
+            (
+                "transport/link/tls/connect_certificate",
+                path(&identity.cert),
+            ),
+            (
+                "transport/link/tls/connect_private_key",
+                path(&identity.key),
+            ),
+            (
+                "transport/link/tls/listen_certificate",
+                path(&identity.cert),
+            ),
+            ("transport/link/tls/listen_private_key", path(&identity.key)),
+        ])
     }
 }
 

@@ -28,6 +28,14 @@ pub enum NetError {
     /// A setting out of range.
     #[error("{0}")]
     Invalid(String),
+    /// A certificate, key or the fleet's CA directory that cannot be used.
+    #[error("{}: {why}", path.display())]
+    Certs {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        why: String,
+    },
     /// The link's thread could not start or stopped abnormally.
     #[error("the network link's thread: {0}")]
     Thread(String),

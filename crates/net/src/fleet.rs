@@ -16,7 +16,8 @@ use zenoh::Wait;
 use zenoh::query::{ConsolidationMode, QueryTarget};
 use zenoh::sample::SampleKind;
 
-use crate::command::{Ack, Command, CommandMessage, from_json, to_json};
+use crate::certs::Role;
+use crate::command::{Ack, Command, from_json, to_json};
 use crate::config::NetConfig;
 use crate::error::NetError;
 use crate::keys::{self, UnitKeys, unit_of};
@@ -87,9 +88,20 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Joins `fleet` on the network as `operator`.
+    /// Joins `fleet` on the network as `operator` (the name its certificate has, where
+    /// the site uses certificates).
     pub fn join(net: &NetConfig, fleet: &str, operator: &str) -> Result<Fleet, NetError> {
         keys::check_name("fleet", fleet)?;
+        keys::check_name("operator", operator)?;
+        if let Some(identity) = &net.tls
+            && (identity.role != Role::Operator || identity.name != operator)
+        {
+            return Err(NetError::Invalid(format!(
+                "joining as operator {operator} with the certificate of {} {}",
+                identity.role.word(),
+                identity.name
+            )));
+        }
         let session = zenoh::open(net.zenoh()?)
             .wait()
             .map_err(|e| NetError::zenoh("opening the session", e))?;
@@ -155,23 +167,20 @@ impl Fleet {
     ) -> Result<SendReport, NetError> {
         let (sent, selectors) = if units.is_empty() {
             let alive = self.alive(timeout)?;
-            (alive, vec![keys::all_units(&self.fleet, Some("command"))])
+            let leaf = format!("command/{}", self.operator);
+            (alive, vec![keys::all_units(&self.fleet, Some(&leaf))])
         } else {
             let mut selectors = Vec::new();
             for unit in units {
-                selectors.push(UnitKeys::new(&self.fleet, unit)?.command);
+                selectors.push(UnitKeys::new(&self.fleet, unit)?.command_from(&self.operator)?);
             }
             (units.to_vec(), selectors)
-        };
-        let message = CommandMessage {
-            operator: self.operator.clone(),
-            command: command.clone(),
         };
         let mut report = SendReport {
             sent: sent.clone(),
             ..SendReport::default()
         };
-        let answers = self.gather(&selectors, Some(to_json(&message)), timeout, sent.len())?;
+        let answers = self.gather(&selectors, Some(to_json(command)), timeout, sent.len())?;
         let mut answered = std::collections::HashSet::new();
         for answer in answers {
             let what = format!("acknowledgement of {}", answer.unit);

@@ -1,7 +1,8 @@
 //! The key expressions of a fleet: `embody/<fleet>/<unit>` is a unit's liveliness token,
-//! and under it `state` and `events` (published), `status`, `log` and `command`
-//! (queryables). Fleet and unit names are checked to be single chunks a key expression
-//! can hold.
+//! and under it `state` and `events` (published), `status`, `log` and `command/*`
+//! (queryables; a command's key ends with its operator's name, which the site's access
+//! rules tie to the operator's certificate). Fleet, unit and operator names are checked
+//! to be single chunks a key expression can hold.
 
 use crate::error::NetError;
 
@@ -42,7 +43,8 @@ pub struct UnitKeys {
     pub status: String,
     /// `…/log`: answers with the recent events after `?after=<seq>`.
     pub log: String,
-    /// `…/command`: takes commands and answers with their acknowledgement.
+    /// `…/command`: under it, `…/command/<operator>` takes an operator's commands and
+    /// answers with their acknowledgement.
     pub command: String,
 }
 
@@ -61,6 +63,18 @@ impl UnitKeys {
             alive,
         })
     }
+
+    /// `…/command/<operator>`: where `operator` sends this unit commands.
+    pub fn command_from(&self, operator: &str) -> Result<String, NetError> {
+        check_name("operator", operator)?;
+        Ok(format!("{}/{operator}", self.command))
+    }
+}
+
+/// The operator named in a command's key (its last chunk), if it is a valid name.
+pub fn operator_of(key: &str) -> Option<&str> {
+    let (_, operator) = key.rsplit_once("/command/")?;
+    check_name("operator", operator).ok().map(|()| operator)
 }
 
 /// `embody/<fleet>/*`, `embody/<fleet>/*/<leaf>`: every unit's token or `leaf`.
@@ -102,5 +116,10 @@ mod tests {
         assert_eq!(unit_of("lab", &keys.alive), Some("ARM-0001"));
         assert_eq!(unit_of("farm", &keys.state), None);
         assert_eq!(all_units("lab", Some("state")), "embody/lab/*/state");
+        let from_ana = keys.command_from("ana").expect("ana");
+        assert_eq!(from_ana, "embody/lab/ARM-0001/command/ana");
+        assert_eq!(operator_of(&from_ana), Some("ana"));
+        assert_eq!(operator_of("embody/lab/ARM-0001/command/*"), None);
+        assert!(keys.command_from("a/b").is_err());
     }
 }

@@ -9,8 +9,13 @@
 //! link never waits on it: it offers state and events and collects commands without
 //! blocking. [`Fleet`] is the operators' side: who is alive, each unit's status,
 //! commands to many units with a summary of who answered, and the live state of all.
-//! [`sim_units`] runs light simulated units for load and fault tests.
+//! [`sim_units`] runs light simulated units for load and fault tests. [`certs`] is the
+//! fleet's certificate authority; with it, links are mutual TLS and the site's
+//! [`Router`] enforces [`Access`] rules: units speak only for themselves, operators
+//! command only under their own names.
 
+mod access;
+pub mod certs;
 pub mod command;
 mod config;
 mod error;
@@ -21,6 +26,8 @@ pub mod sim_units;
 mod unit_link;
 pub mod wire;
 
+pub use access::Access;
+pub use certs::{Authority, Identity, Role};
 pub use command::{Ack, Command, CommandMessage, Outcome};
 pub use config::{Mode, NetConfig};
 pub use error::NetError;

@@ -1,9 +1,11 @@
 //! [`Router`]: a zenoh router inside embody (`embody fleet router`), for a site or a
-//! test that does not run `zenohd`: units and operators connect to it as clients.
+//! test that does not run `zenohd`: units and operators connect to it as clients. With
+//! the fleet's certificates it takes only mutual-TLS links and enforces the fleet's
+//! access rules ([`crate::access`]).
 
 use zenoh::Wait;
 
-use crate::config::NetConfig;
+use crate::config::{Mode, NetConfig};
 use crate::error::NetError;
 
 /// A router running until closed or dropped.
@@ -12,19 +14,23 @@ pub struct Router {
 }
 
 impl Router {
-    /// Starts a router listening on `endpoints` (`tcp/0.0.0.0:7447`).
-    pub fn start(endpoints: &[String]) -> Result<Router, NetError> {
-        if endpoints.is_empty() {
+    /// Starts a router as `net` says: its listening endpoints (`tcp/0.0.0.0:7447`,
+    /// `tls/0.0.0.0:7447`), certificate and access rules.
+    pub fn start(net: &NetConfig) -> Result<Router, NetError> {
+        if net.listen.is_empty() {
             return Err(NetError::Invalid(
                 "a router needs an endpoint to listen on (tcp/0.0.0.0:7447)".into(),
             ));
         }
         let net = NetConfig {
-            listen: endpoints.to_vec(),
-            ..NetConfig::router("tcp/0.0.0.0:7447")
+            mode: Mode::Router,
+            ..net.clone()
         };
         let session = zenoh::open(net.zenoh()?).wait().map_err(|e| {
-            NetError::zenoh(&format!("starting a router on {}", endpoints.join(", ")), e)
+            NetError::zenoh(
+                &format!("starting a router on {}", net.listen.join(", ")),
+                e,
+            )
         })?;
         Ok(Router { session })
     }

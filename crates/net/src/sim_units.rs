@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use embody_control::Lifecycle;
 
+use crate::certs::{Authority, Role};
 use crate::command::{Command, Outcome};
 use crate::config::NetConfig;
 use crate::error::NetError;
@@ -200,9 +201,11 @@ pub struct SimFleet {
 
 impl SimFleet {
     /// Starts `count` units of `fleet` on `net`, publishing their state `rate_hz` times
-    /// a second; `progress` hears each unit that joined.
+    /// a second; `progress` hears each unit that joined. With `certs`, each unit joins
+    /// with its own certificate (issued beforehand: `units/SIM-0001.pem`, …).
     pub fn start(
         net: &NetConfig,
+        certs: Option<&Authority>,
         fleet: &str,
         count: usize,
         rate_hz: f64,
@@ -215,8 +218,12 @@ impl SimFleet {
         }
         let mut units = Vec::with_capacity(count);
         for k in 0..count {
+            let mut net = net.clone();
+            if let Some(certs) = certs {
+                net.tls = Some(certs.identity(Role::Unit, &unit_name(k))?);
+            }
             let mut config = UnitLinkConfig::new(
-                net.clone(),
+                net,
                 fleet,
                 &unit_name(k),
                 UnitInfo {

@@ -19,7 +19,7 @@ use zenoh::Wait;
 use zenoh::qos::CongestionControl;
 use zenoh::query::Query;
 
-use crate::command::{Ack, CommandMessage, Outcome, from_json, to_json};
+use crate::command::{Ack, Command, CommandMessage, Outcome, from_json, to_json};
 use crate::config::NetConfig;
 use crate::error::NetError;
 use crate::fleet::UnitStatus;
@@ -266,7 +266,7 @@ impl Declared {
         let queryables = vec![
             queryable(&keys.status, Inbox::Status)?,
             queryable(&keys.log, Inbox::Log)?,
-            queryable(&keys.command, Inbox::Command)?,
+            queryable(&format!("{}/*", keys.command), Inbox::Command)?,
         ];
         let alive = session
             .liveliness()
@@ -466,22 +466,27 @@ impl Worker {
     }
 
     fn take_command(&mut self, query: Query) {
+        let Some(operator) = crate::keys::operator_of(query.key_expr().as_str()) else {
+            let why = "a command's key ends with its operator's name: …/command/<operator>";
+            let _ = query.reply_err(why).wait();
+            return;
+        };
         let bytes = query.payload().map(|p| p.to_bytes().into_owned());
-        let message = match bytes
-            .as_deref()
-            .map(|b| from_json::<CommandMessage>("command", b))
-        {
-            Some(Ok(message)) => message,
+        let command = match bytes.as_deref().map(|b| from_json::<Command>("command", b)) {
+            Some(Ok(command)) => command,
             Some(Err(e)) => {
                 let _ = query.reply_err(e.to_string()).wait();
                 return;
             }
             None => {
-                let _ = query
-                    .reply_err("a command needs a payload: {\"operator\":…,\"command\":…}")
-                    .wait();
+                let why = "a command needs a payload: {\"command\":\"estop\"}";
+                let _ = query.reply_err(why).wait();
                 return;
             }
+        };
+        let message = CommandMessage {
+            operator: operator.to_owned(),
+            command,
         };
         let id = self.next_command;
         self.next_command += 1;
@@ -538,7 +543,8 @@ impl Worker {
             detail,
             lifecycle,
         };
-        reply(query, &self.keys.command, to_json(&ack));
+        let key = format!("{}/{}", self.keys.command, message.operator);
+        reply(query, &key, to_json(&ack));
         let mut text = format!(
             "{} from {}: {}",
             message.command.words(),

@@ -16,7 +16,7 @@ fn free_port() -> u16 {
 }
 
 fn router(port: u16) -> Router {
-    Router::start(&[format!("tcp/127.0.0.1:{port}")]).expect("router")
+    Router::start(&NetConfig::router(&format!("tcp/127.0.0.1:{port}"))).expect("router")
 }
 
 fn client(port: u16) -> NetConfig {
@@ -29,7 +29,7 @@ const WAIT: Duration = Duration::from_secs(10);
 fn an_operator_sees_the_units_and_commands_them() {
     let port = free_port();
     let _router = router(port);
-    let units = SimFleet::start(&client(port), "t1", 5, 50.0, &mut |_| {}).expect("units");
+    let units = SimFleet::start(&client(port), None, "t1", 5, 50.0, &mut |_| {}).expect("units");
     let fleet = Fleet::join(&client(port), "t1", "ops-ana").expect("fleet");
     let watch = fleet.watch().expect("watch");
     assert!(
