@@ -3,8 +3,9 @@
 # (`embody fleet certs`) that OpenSSL verifies; embody's router on mutual TLS enforcing
 # the fleet's access rules; 50 simulated units (`embody fleet simulate`), each with its
 # own certificate; the Python eclipse-zenoh 1.10.2 (PyPI, in .venv-fleet) as an operator
-# subscribing, querying and commanding them, and trying what the router must refuse;
-# then `embody fleet status` and `send`.
+# subscribing, querying and commanding them, and trying what the router must refuse, and
+# reading their ROS 2 joint_states and diagnostics decoded by rosbags (PyPI); then
+# `embody fleet status` and `send`.
 # Usage: scripts/test_fleet.sh [EMBODY_BIN]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,8 +14,9 @@ bin=${1:-target/debug/embody}
 venv=.venv-fleet
 python="$venv/bin/python"
 [ -x "$python" ] || python3 -m venv "$venv"
-if ! "$python" -c "import zenoh" 2>/dev/null; then
-  "$python" -m pip install --quiet --disable-pip-version-check --no-cache-dir "eclipse-zenoh==1.10.2" >&2
+if ! "$python" -c "import zenoh, rosbags" 2>/dev/null; then
+  "$python" -m pip install --quiet --disable-pip-version-check --no-cache-dir "eclipse-zenoh==1.10.2" \
+    "rosbags==0.11.9" >&2
 fi
 [ -x "$bin" ] || cargo build --locked -p embody-cli >&2
 scripts/need_openssl.sh
@@ -37,9 +39,9 @@ echo "openssl: the certificates chain to the fleet's CA; names and hosts as issu
 port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 endpoint="tls/127.0.0.1:$port"
 net=(--connect "$endpoint" --fleet ci --certs "$certs")
-"$bin" fleet router --listen "$endpoint" --certs "$certs" --fleet ci &
+"$bin" fleet router --listen "$endpoint" --certs "$certs" --fleet ci --ros-domain 0 &
 router=$!
-"$bin" fleet simulate "${net[@]}" --units $units --seconds 120 &
+"$bin" fleet simulate "${net[@]}" --units $units --seconds 120 --ros-domain 0 &
 sim=$!
 trap 'kill -INT $sim $router 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 # Wait until every unit is alive (the router and units take a moment to start).
@@ -69,7 +71,8 @@ echo "embody's router stopped cleanly"
 # The same site under zenoh's own router (what `zenohd -c FILE` runs): the Python
 # eclipse-zenoh opened as a router from embody's printed configuration, on the same
 # endpoint. The units find it by themselves, and its access rules refuse the same.
-"$bin" fleet router --listen "$endpoint" --certs "$certs" --fleet ci --print-config > "$work/router.json"
+"$bin" fleet router --listen "$endpoint" --certs "$certs" --fleet ci --ros-domain 0 --print-config \
+  > "$work/router.json"
 "$python" scripts/peers/zenoh_router.py "$work/router.json" &
 router=$!
 for _ in $(seq 100); do

@@ -4,7 +4,10 @@ and commands one of them, decoding embody's binary messages from the layout in
 docs/protocols.md (postcard after a format byte) with its own reader below. With the
 fleet's certificate directory it joins over mutual TLS as operator `py-ops`, and checks
 what the site's router refuses: a node without a certificate, a unit's certificate
-commanding, an operator commanding under another's name.
+commanding, an operator commanding under another's name. With ROS 2 on, it also reads the
+units' `joint_states` and `diagnostics` as a ROS 2 node on rmw_zenoh would — keys, type
+hashes, attachment and liveliness tokens — and decodes them with `rosbags` (PyPI), whose
+type store gives the type hashes independently of embody.
 
 Usage: zenoh_fleet.py ENDPOINT FLEET UNITS [CERTS_DIR [--refusals-only]]
 """
@@ -15,6 +18,15 @@ import sys
 import time
 
 import zenoh
+from rosbags.typesys import Stores, get_typestore
+
+ROS = get_typestore(Stores.ROS2_JAZZY)
+
+
+def ros_key(domain: int, topic: str, typename: str) -> str:
+    """rmw_zenoh's data key: domain, topic, DDS type name, type hash (RIHS01)."""
+    pkg, _, name = typename.split("/")
+    return f"{domain}/{topic}/{pkg}::msg::dds_::{name}_/{ROS.hash_rihs01(typename)}"
 
 
 class Reader:
@@ -130,6 +142,34 @@ def refusals(endpoint: str, fleet: str, certs: str, target: str):
         print(f"security: py-ops as itself is answered: {json.loads(replies[0].ok.payload.to_bytes())['outcome']}")
 
 
+def ros_joint_states(session, states: dict, joints: dict, units: int):
+    """Each unit's JointState carries its state's joint values, at its stamp."""
+    assert len(joints) == units, f"joint_states from {len(joints)} namespaces"
+    for unit, seen in states.items():
+        ns = unit.lower().replace("-", "_")
+        by_stamp = {s["stamp_ns"]: s["q"] for s in seen}
+        matched, seqs = 0, []
+        for attachment, payload in joints[ns]:
+            assert len(attachment) == 33 and attachment[16] == 16, attachment.hex()
+            seq, stamp = struct.unpack_from("<qq", attachment)
+            seqs.append(seq)
+            msg = ROS.deserialize_cdr(payload, "sensor_msgs/msg/JointState")
+            assert msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec == stamp
+            assert list(msg.name) == [f"joint{k}" for k in range(1, 8)], msg.name
+            if stamp in by_stamp:
+                assert list(msg.position) == by_stamp[stamp], (msg.position, by_stamp[stamp])
+                matched += 1
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), f"{ns}: attachment numbers {seqs[:5]}"
+        assert matched >= len(seen) - 2, f"{ns}: {matched} of {len(seen)} states matched"
+    tokens = [str(r.ok.key_expr) for r in session.liveliness().get("@ros2_lv/0/**", timeout=5) if r.ok]
+    hash_js = ROS.hash_rihs01("sensor_msgs/msg/JointState")
+    node = [t for t in tokens if t.endswith("/NN/%/%sim_0003/embody")]
+    pub = [t for t in tokens if "/MP/%/%sim_0003/embody/%sim_0003%joint_states/sensor_msgs::msg::dds_::JointState_/" + hash_js in t]
+    assert len(node) == 1 and len(pub) == 1, tokens[:4]
+    print(f"ros 2: joint_states of {units} units decoded by rosbags match their state; "
+          f"{len(tokens)} rmw_zenoh liveliness tokens, e.g. {pub[0][:60]}…")
+
+
 def main():
     endpoint, fleet, units = sys.argv[1], sys.argv[2], int(sys.argv[3])
     certs = sys.argv[4] if len(sys.argv) > 4 else None
@@ -148,6 +188,16 @@ def main():
             events.append((str(sample.key_expr).split("/")[2], event(sample.payload.to_bytes())))
         sub_state = session.declare_subscriber(f"embody/{fleet}/*/state", on_state)
         sub_events = session.declare_subscriber(f"embody/{fleet}/*/events", on_event)
+        joints, diagnostics = {}, []
+        def on_joints(sample):
+            ns = str(sample.key_expr).split("/")[1]
+            joints.setdefault(ns, []).append((sample.attachment.to_bytes(), sample.payload.to_bytes()))
+        def on_diagnostics(sample):
+            diagnostics.append(ROS.deserialize_cdr(sample.payload.to_bytes(), "diagnostic_msgs/msg/DiagnosticArray"))
+        typed = ros_key(0, "*/joint_states", "sensor_msgs/msg/JointState")
+        sub_joints = session.declare_subscriber(typed, on_joints)
+        sub_diag = session.declare_subscriber(
+            ros_key(0, "diagnostics", "diagnostic_msgs/msg/DiagnosticArray"), on_diagnostics)
         time.sleep(2.0)
         assert len(states) == units, f"state from {len(states)} units"
         for unit, seen in states.items():
@@ -159,6 +209,7 @@ def main():
             assert len(last["q"]) == 7 and all(abs(q) <= 0.4001 for q in last["q"]), last["q"]
             assert abs(last["base_pose"][6] - 1.0) < 1e-6
         print(f"state: {sum(len(v) for v in states.values())} messages from {units} units, in order, none lost")
+        ros_joint_states(session, states, joints, units)
 
         target = "SIM-0003"
         if certs:
@@ -194,6 +245,13 @@ def main():
         log = [event(r.ok.payload.to_bytes()) for r in replies]
         assert [e["seq"] for e in log] == list(range(len(log))) and len(log) >= 2, log
         print(f"log: {target} keeps {len(log)} events, numbered from 0")
+        mine = [s for d in diagnostics for s in d.status if s.hardware_id == target]
+        assert mine and mine[-1].level == 2 and mine[-1].message == "fault: e_stop", mine[-1:]
+        values = {v.key: v.value for v in mine[-1].values}
+        assert values["lifecycle"] == "fault" and values["fault"] == "e_stop", values
+        print(f"ros 2: /diagnostics says {target} is in ERROR ({mine[-1].message}), {len(diagnostics)} arrays read")
+        sub_joints.undeclare()
+        sub_diag.undeclare()
         sub_state.undeclare()
         sub_events.undeclare()
 

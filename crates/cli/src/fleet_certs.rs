@@ -139,12 +139,13 @@ pub fn default_connect(certs: Option<&Path>) -> String {
 
 /// A router's network: listening on `listen` (default port 7447 on every interface),
 /// and with `certs`, on mutual TLS as router `name`, enforcing `fleet`'s access rules
-/// for every unit and operator issued a certificate.
+/// for every unit and operator issued a certificate (and their ROS 2 domain's keys).
 pub fn router_net(
     listen: &[String],
     certs: Option<&Path>,
     name: &str,
     fleet: &str,
+    ros_domain: Option<u32>,
 ) -> Result<NetConfig> {
     let scheme = if certs.is_some() { "tls" } else { "tcp" };
     let mut net = NetConfig::router(&format!("{scheme}/0.0.0.0:7447"));
@@ -158,6 +159,7 @@ pub fn router_net(
             fleet: fleet.to_owned(),
             units: ca.roster(Role::Unit)?,
             operators: ca.roster(Role::Operator)?,
+            ros_domain,
         });
     }
     Ok(net)

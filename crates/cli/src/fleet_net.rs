@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
-use embody_net::sim_units::SimFleet;
+use embody_net::sim_units::{SimFleet, SimUnits};
 use embody_net::{Authority, Command, Fleet, NetConfig, Role, Router, UnitStatus};
 
 use crate::error::{CliError, Result};
@@ -86,6 +86,10 @@ pub struct RouterArgs {
     /// The fleet whose keys the access rules guard.
     #[arg(long, default_value = "lab")]
     fleet: String,
+    /// The ROS 2 domain the units publish to (`--ros-domain` of a run): the access
+    /// rules let them, and operators' ROS 2 tools, use its keys.
+    #[arg(long, value_name = "DOMAIN", requires = "certs", value_parser = count::<u32>(0..=232))]
+    ros_domain: Option<u32>,
     /// Print this router's zenoh configuration (JSON, for `zenohd -c FILE`) and exit.
     #[arg(long)]
     print_config: bool,
@@ -102,6 +106,9 @@ pub struct SimulateArgs {
     /// State messages a second, per unit.
     #[arg(long, default_value_t = 50.0, value_parser = float(0.1..=1000.0, " Hz"))]
     rate: f64,
+    /// Also publish each unit's joints and diagnostics to ROS 2 in this domain.
+    #[arg(long, value_name = "DOMAIN", value_parser = count::<u32>(0..=232))]
+    ros_domain: Option<u32>,
     /// Stop after this long (s); else on Ctrl-C.
     #[arg(long, value_parser = float(0.1..=1e6, " s"))]
     seconds: Option<f64>,
@@ -165,7 +172,13 @@ fn wait_for_stop(seconds: Option<f64>) {
 }
 
 fn router(args: &RouterArgs) -> Result {
-    let net = router_net(&args.listen, args.certs.as_deref(), &args.name, &args.fleet)?;
+    let net = router_net(
+        &args.listen,
+        args.certs.as_deref(),
+        &args.name,
+        &args.fleet,
+        args.ros_domain,
+    )?;
     if args.print_config {
         println!("{}", net.zenoh()?);
         return Ok(());
@@ -200,8 +213,11 @@ fn simulate(args: &SimulateArgs) -> Result {
         &net,
         certs.as_ref(),
         &args.net.fleet,
-        args.units,
-        args.rate,
+        &SimUnits {
+            count: args.units,
+            rate_hz: args.rate,
+            ros_domain: args.ros_domain,
+        },
         &mut report,
     )?;
     eprintln!(

@@ -114,6 +114,12 @@ pub struct JoinArgs {
     /// (`--join tls/<host>:7447`) with the certificate issued to this unit.
     #[arg(long, value_name = "DIR", requires = "join")]
     pub certs: Option<std::path::PathBuf>,
+    /// Also publish the unit's joints (`/<unit>/joint_states`) and diagnostics
+    /// (`/diagnostics`) to ROS 2 in this domain, as rmw_zenoh does: a ROS 2 node on
+    /// rmw_zenoh sees the robot without a bridge.
+    #[arg(long, value_name = "DOMAIN", requires = "join",
+          value_parser = crate::numbers::count::<u32>(0..=232))]
+    pub ros_domain: Option<u32>,
     /// State messages a second on the network.
     #[arg(long, default_value_t = 50.0, requires = "join",
           value_parser = crate::numbers::float(0.1..=1000.0, " Hz"))]
@@ -139,6 +145,10 @@ impl JoinArgs {
         };
         let mut config = UnitLinkConfig::new(net, &self.fleet, &name, info);
         config.rate_hz = self.net_rate;
+        config.ros = self.ros_domain.map(|domain| embody_net::ros2::RosConfig {
+            domain,
+            joint_names: Vec::new(),
+        });
         Ok(Some(config))
     }
 }

@@ -8,6 +8,10 @@
 //!   sends commands only as itself: `…/command/<own name>`, the suffix a unit records as
 //!   the command's operator.
 //!
+//! With a ROS 2 domain, a unit also publishes its own `joint_states` and the graph's
+//! `diagnostics` and declares rmw_zenoh liveliness tokens there, and operators (ROS 2
+//! tools among them) may watch that domain.
+//!
 //! The router checks what comes in from each node (ingress) against these rules; what
 //! it passes on to a node (egress) only has to be under the fleet's keys, since it was
 //! checked on the way in. A node without a certificate never gets a TLS link.
@@ -26,6 +30,8 @@ pub struct Access {
     pub units: Vec<String>,
     /// Operators issued certificates.
     pub operators: Vec<String>,
+    /// The ROS 2 domain units publish to, if they do ([`crate::ros2`]).
+    pub ros_domain: Option<u32>,
 }
 
 impl Access {
@@ -33,6 +39,10 @@ impl Access {
     pub fn zenoh_rules(&self) -> Value {
         let fleet = format!("{ROOT}/{}", self.fleet);
         let everything = format!("{fleet}/**");
+        let mut watched = vec![everything.clone()];
+        if let Some(domain) = self.ros_domain {
+            watched.extend([format!("{domain}/**"), format!("@ros2_lv/{domain}/**")]);
+        }
         let mut rules = Vec::new();
         let mut subjects = Vec::new();
         let mut policies = Vec::new();
@@ -58,15 +68,23 @@ impl Access {
                 "declare_liveliness_subscriber",
                 "liveliness_query",
             ],
-            vec![everything.clone()],
+            watched.clone(),
         );
         for unit in &self.units {
             let own = format!("{fleet}/{unit}");
+            let mut published = vec![format!("{own}/state"), format!("{own}/events")];
+            let mut tokens = vec![own.clone()];
+            if let Some(domain) = self.ros_domain {
+                let ns = crate::ros2::ros_name(unit);
+                published.push(format!("{domain}/{ns}/joint_states/**"));
+                published.push(format!("{domain}/diagnostics/**"));
+                tokens.push(format!("@ros2_lv/{domain}/*/*/*/*/%/%{ns}/**"));
+            }
             let publishes = rule(
                 format!("unit-{unit}-publishes"),
                 "ingress",
                 &["put"],
-                vec![format!("{own}/state"), format!("{own}/events")],
+                published,
             );
             let serves = rule(
                 format!("unit-{unit}-serves"),
@@ -82,7 +100,7 @@ impl Access {
                 format!("unit-{unit}-alive"),
                 "ingress",
                 &["liveliness_token"],
-                vec![own],
+                tokens,
             );
             let subject = format!("unit-{unit}");
             subjects.push(json!({
@@ -101,7 +119,7 @@ impl Access {
                     "declare_liveliness_subscriber",
                     "liveliness_query",
                 ],
-                vec![everything.clone()],
+                watched.clone(),
             );
             let asks = rule(
                 "operators-ask".into(),
@@ -145,6 +163,7 @@ mod tests {
             fleet: "lab".into(),
             units: vec!["A1".into(), "A2".into()],
             operators: vec!["ana".into()],
+            ros_domain: None,
         };
         let rules = access.zenoh_rules();
         let text = rules.to_string();

@@ -21,6 +21,7 @@ mod config;
 mod error;
 mod fleet;
 pub mod keys;
+pub mod ros2;
 mod router;
 pub mod sim_units;
 mod unit_link;

@@ -15,6 +15,7 @@ use crate::certs::{Authority, Role};
 use crate::command::{Command, Outcome};
 use crate::config::NetConfig;
 use crate::error::NetError;
+use crate::ros2::RosConfig;
 use crate::unit_link::{CommandRequest, LinkStats, UnitInfo, UnitLink, UnitLinkConfig};
 use crate::wire::{Activity, ActivityKind, EventKind, JointSummary, UnitState, unix_ns};
 
@@ -191,6 +192,17 @@ fn holding() -> Activity {
     }
 }
 
+/// How many simulated units, and what they publish.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimUnits {
+    /// How many (SIM-0001, SIM-0002, …; 1 to 10,000).
+    pub count: usize,
+    /// State messages a second, each.
+    pub rate_hz: f64,
+    /// Also publish to ROS 2 in this domain (joints `joint1` … `joint7`).
+    pub ros_domain: Option<u32>,
+}
+
 /// Simulated units running. See the module docs.
 pub struct SimFleet {
     stop: Arc<AtomicBool>,
@@ -200,17 +212,21 @@ pub struct SimFleet {
 }
 
 impl SimFleet {
-    /// Starts `count` units of `fleet` on `net`, publishing their state `rate_hz` times
-    /// a second; `progress` hears each unit that joined. With `certs`, each unit joins
-    /// with its own certificate (issued beforehand: `units/SIM-0001.pem`, …).
+    /// Starts `units` of `fleet` on `net`; `progress` hears each unit that joined. With
+    /// `certs`, each unit joins with its own certificate (issued beforehand:
+    /// `units/SIM-0001.pem`, …).
     pub fn start(
         net: &NetConfig,
         certs: Option<&Authority>,
         fleet: &str,
-        count: usize,
-        rate_hz: f64,
+        units: &SimUnits,
         progress: &mut dyn FnMut(usize),
     ) -> Result<SimFleet, NetError> {
+        let SimUnits { count, rate_hz, .. } = *units;
+        let ros = units.ros_domain.map(|domain| RosConfig {
+            domain,
+            joint_names: (1..=7).map(|k| format!("joint{k}")).collect(),
+        });
         if !(1..=10_000).contains(&count) {
             return Err(NetError::Invalid(format!(
                 "1 to 10000 simulated units, not {count}"
@@ -233,6 +249,7 @@ impl SimFleet {
                 },
             );
             config.rate_hz = rate_hz;
+            config.ros = ros.clone();
             units.push(SimUnit::new(UnitLink::spawn(config)?, k));
             progress(k + 1);
         }

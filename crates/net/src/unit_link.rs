@@ -24,6 +24,7 @@ use crate::config::NetConfig;
 use crate::error::NetError;
 use crate::fleet::UnitStatus;
 use crate::keys::UnitKeys;
+use crate::ros2::{RosConfig, RosLink};
 use crate::wire::{EventKind, UnitEvent, UnitState, encode, unix_ns};
 
 /// What a unit says of itself in its status besides its state.
@@ -54,6 +55,8 @@ pub struct UnitLinkConfig {
     pub ack_timeout: Duration,
     /// What the unit says of itself.
     pub info: UnitInfo,
+    /// Also publish the unit's joints and diagnostics to ROS 2 (rmw_zenoh's keys).
+    pub ros: Option<RosConfig>,
 }
 
 impl UnitLinkConfig {
@@ -67,6 +70,7 @@ impl UnitLinkConfig {
             event_log: 1024,
             ack_timeout: Duration::from_secs(2),
             info,
+            ros: None,
         }
     }
 }
@@ -137,6 +141,7 @@ impl UnitLink {
             let opener = Opener {
                 config: zenoh_config,
                 keys: keys.clone(),
+                ros: (config.ros.clone()).map(|ros| (ros, config.unit.clone())),
                 inbox: inbox.clone(),
             };
             std::thread::Builder::new()
@@ -216,6 +221,7 @@ impl Drop for UnitLink {
 struct Opener {
     config: zenoh::Config,
     keys: UnitKeys,
+    ros: Option<(RosConfig, String)>,
     inbox: SyncSender<Inbox>,
 }
 
@@ -224,7 +230,66 @@ impl Opener {
         let session = zenoh::open(self.config.clone())
             .wait()
             .map_err(|e| NetError::zenoh("opening the session", e))?;
-        Declared::new(session, &self.keys, self.inbox.clone())
+        let mut declared = Declared::new(session, &self.keys, self.inbox.clone())?;
+        if let Some((config, unit)) = &self.ros {
+            declared.ros = Some(RosDeclared::new(&declared.session, config, unit)?);
+        }
+        Ok(declared)
+    }
+}
+
+/// The unit in the ROS 2 graph: its publishers and liveliness tokens.
+struct RosDeclared {
+    link: RosLink,
+    joint_states: zenoh::pubsub::Publisher<'static>,
+    diagnostics: zenoh::pubsub::Publisher<'static>,
+    _tokens: Vec<zenoh::liveliness::LivelinessToken>,
+}
+
+impl RosDeclared {
+    fn new(
+        session: &zenoh::Session,
+        config: &RosConfig,
+        unit: &str,
+    ) -> Result<RosDeclared, NetError> {
+        let link = RosLink::new(config, unit, &session.zid().to_string());
+        let publisher = |key: &str| {
+            session
+                .declare_publisher(key.to_owned())
+                .wait()
+                .map_err(|e| NetError::zenoh(&format!("declaring {key}"), e))
+        };
+        let mut tokens = Vec::new();
+        for token in &link.tokens {
+            let declared = session.liveliness().declare_token(token.clone()).wait();
+            tokens.push(declared.map_err(|e| NetError::zenoh(&format!("declaring {token}"), e))?);
+        }
+        Ok(RosDeclared {
+            joint_states: publisher(&link.joint_states)?,
+            diagnostics: publisher(&link.diagnostics)?,
+            _tokens: tokens,
+            link,
+        })
+    }
+
+    /// Publishes the joints of the unit's `n`th state, and every `every`th its health.
+    fn publish(&self, state: &UnitState, n: u64, every: u64) {
+        let put = |publisher: &zenoh::pubsub::Publisher<'static>, payload, attachment: [u8; 33]| {
+            if let Err(e) = publisher
+                .put(payload)
+                .attachment(attachment.to_vec())
+                .wait()
+            {
+                tracing::debug!("{}: not published: {e}", publisher.key_expr());
+            }
+        };
+        let stamp = state.stamp_ns;
+        let attachment = self.link.attachment(false, n, stamp);
+        put(&self.joint_states, self.link.joint_state(state), attachment);
+        if n.is_multiple_of(every) {
+            let attachment = self.link.attachment(true, n / every, stamp);
+            put(&self.diagnostics, self.link.diagnostics(state), attachment);
+        }
     }
 }
 
@@ -235,6 +300,7 @@ struct Declared {
     events: zenoh::pubsub::Publisher<'static>,
     _alive: zenoh::liveliness::LivelinessToken,
     _queryables: Vec<zenoh::query::Queryable<()>>,
+    ros: Option<RosDeclared>,
 }
 
 impl Declared {
@@ -279,6 +345,7 @@ impl Declared {
             events,
             _alive: alive,
             _queryables: queryables,
+            ros: None,
         })
     }
 }
@@ -404,10 +471,15 @@ impl Worker {
         state.events = self.next_event;
         // Not connected yet, or the router is away: the put goes nowhere, and the
         // unit's state is simply taken again at the next period.
-        if let Some(declared) = &self.declared
-            && let Err(e) = declared.state.put(encode(&*state)).wait()
-        {
-            tracing::debug!("{}: state not published: {e}", self.keys.state);
+        if let Some(declared) = &self.declared {
+            if let Err(e) = declared.state.put(encode(&*state)).wait() {
+                tracing::debug!("{}: state not published: {e}", self.keys.state);
+            }
+            if let Some(ros) = &declared.ros {
+                // Diagnostics about once a second.
+                let every = self.config.rate_hz.round().max(1.0) as u64;
+                ros.publish(state, self.stats.states, every);
+            }
         }
         self.stats.states += 1;
     }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use embody_control::Lifecycle;
-use embody_net::sim_units::SimFleet;
+use embody_net::sim_units::{SimFleet, SimUnits};
 use embody_net::wire::{ActivityKind, EventKind};
 use embody_net::{Command, Fleet, NetConfig, Outcome, Router, UnitInfo, UnitLink, UnitLinkConfig};
 
@@ -25,11 +25,19 @@ fn client(port: u16) -> NetConfig {
 
 const WAIT: Duration = Duration::from_secs(10);
 
+fn sim(count: usize) -> SimUnits {
+    SimUnits {
+        count,
+        rate_hz: 50.0,
+        ros_domain: None,
+    }
+}
+
 #[test]
 fn an_operator_sees_the_units_and_commands_them() {
     let port = free_port();
     let _router = router(port);
-    let units = SimFleet::start(&client(port), None, "t1", 5, 50.0, &mut |_| {}).expect("units");
+    let units = SimFleet::start(&client(port), None, "t1", &sim(5), &mut |_| {}).expect("units");
     let fleet = Fleet::join(&client(port), "t1", "ops-ana").expect("fleet");
     let watch = fleet.watch().expect("watch");
     assert!(

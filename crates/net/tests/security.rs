@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use embody_control::Lifecycle;
-use embody_net::sim_units::SimFleet;
+use embody_net::sim_units::{SimFleet, SimUnits};
 use embody_net::wire::EventKind;
 use embody_net::{Access, Authority, Command, Fleet, Identity, NetConfig, Outcome, Role, Router};
 use zenoh::Wait;
@@ -103,6 +103,7 @@ fn only_the_fleets_certificates_join_and_each_does_only_its_part() {
         fleet: "lab".into(),
         units: ca.roster(Role::Unit).expect("units"),
         operators: ca.roster(Role::Operator).expect("operators"),
+        ros_domain: None,
     };
     let _router = Router::start(&NetConfig {
         tls: Some(router_id),
@@ -110,8 +111,13 @@ fn only_the_fleets_certificates_join_and_each_does_only_its_part() {
         ..NetConfig::router(&format!("tls/127.0.0.1:{port}"))
     })
     .expect("router");
-    let units = SimFleet::start(&client(port, None), Some(&ca), "lab", 2, 50.0, &mut |_| {})
-        .expect("units");
+    let two = SimUnits {
+        count: 2,
+        rate_hz: 50.0,
+        ros_domain: None,
+    };
+    let units =
+        SimFleet::start(&client(port, None), Some(&ca), "lab", &two, &mut |_| {}).expect("units");
 
     // An operator's certificate: the fleet is seen, asked and commanded.
     let fleet = Fleet::join(&client(port, Some(ana.clone())), "lab", "ana").expect("fleet");

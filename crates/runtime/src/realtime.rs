@@ -199,7 +199,7 @@ pub(crate) fn run(
         None => None,
     };
     let mut uplink = (session.net.as_ref())
-        .map(|config| crate::uplink::Uplink::start(config, &session.drive))
+        .map(|config| crate::uplink::Uplink::start(config, &session.drive, &model))
         .transpose()?;
     let rt_status = running.rt_status().clone();
     let client = running.client.clone();

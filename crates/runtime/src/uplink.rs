@@ -13,6 +13,8 @@ use embody_control::{
 use embody_net::wire::{Activity, ActivityKind, EventKind, JointSummary, LoopTiming, UnitState};
 use embody_net::{Command, Outcome, UnitLink, UnitLinkConfig};
 
+use embody_model::Model;
+
 use crate::drive::{Drive, Driver};
 use crate::error::RuntimeError;
 
@@ -43,14 +45,27 @@ pub(crate) struct Uplink {
 }
 
 impl Uplink {
-    /// Joins the network as `config` says, for a session driven by `drive`.
-    pub(crate) fn start(config: &UnitLinkConfig, drive: &Drive) -> Result<Uplink, RuntimeError> {
+    /// Joins the network as `config` says, for a session of `model` driven by `drive`
+    /// (the model names the joints it publishes to ROS 2, when it does).
+    pub(crate) fn start(
+        config: &UnitLinkConfig,
+        drive: &Drive,
+        model: &Model,
+    ) -> Result<Uplink, RuntimeError> {
         let name = match drive {
             Drive::Policy(run) => (run.package.file_name())
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
             _ => String::new(),
         };
-        let link = UnitLink::spawn(config.clone())
+        let mut config = config.clone();
+        if let Some(ros) = &mut config.ros
+            && ros.joint_names.is_empty()
+        {
+            ros.joint_names = (model.actuated_joints())
+                .map(|j| model.joints[j.0].name.clone())
+                .collect();
+        }
+        let link = UnitLink::spawn(config)
             .map_err(|e| RuntimeError::Invalid(format!("the site's network: {e}")))?;
         Ok(Uplink {
             link,
