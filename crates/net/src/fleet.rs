@@ -292,6 +292,7 @@ pub struct UnitView {
     /// Times it came back after its liveliness ended.
     pub returns: u64,
     waiting: BTreeMap<u64, UnitEvent>,
+    ever_alive: bool,
     next_event: u64,
     known_events: u64,
     filling: bool,
@@ -404,6 +405,13 @@ impl Watch {
             .collect()
     }
 
+    /// Forgets how far behind each unit's view has been, to measure from now.
+    pub fn clear_peaks(&self) {
+        for view in lock(&self.table).units.values_mut() {
+            view.max_behind_ns = 0;
+        }
+    }
+
     /// Waits until `done` holds of the units seen, for at most `timeout`: whether it did.
     pub fn wait_until(
         &self,
@@ -479,10 +487,11 @@ impl Table {
 
     fn alive(&mut self, unit: &str, alive: bool) {
         let view = self.units.entry(unit.to_owned()).or_default();
-        if alive && !view.alive && view.states > 0 {
+        if alive && !view.alive && view.ever_alive {
             view.returns += 1;
         }
         view.alive = alive;
+        view.ever_alive |= alive;
     }
 }
 

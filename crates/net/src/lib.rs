@@ -15,6 +15,7 @@
 //! command only under their own names.
 
 mod access;
+pub mod bench;
 pub mod certs;
 pub mod command;
 mod config;

@@ -5,6 +5,7 @@ use clap::Subcommand;
 
 mod camera_bench;
 mod flash_bench;
+mod fleet_bench;
 mod loop_bench;
 mod plan_bench;
 mod record_bench;
@@ -35,6 +36,11 @@ pub enum BenchCommand {
     /// Flash many virtual units at once on links paced at a baud rate: total time and
     /// each unit's throughput as a share of its link.
     Flash(flash_bench::FlashBenchArgs),
+    /// A fleet on the network in this process: N simulated units (default 1,000 at
+    /// 50 Hz) through a router to an operator's live view — state lost, out of order
+    /// and how far behind; an e-stop to all and its acknowledgements; the router killed
+    /// and restarted.
+    Fleet(fleet_bench::FleetBenchArgs),
 }
 
 /// Runs a `bench` subcommand.
@@ -50,5 +56,6 @@ pub fn run(command: BenchCommand) -> crate::error::Result {
         BenchCommand::Flash(args) => flash_bench::run(&args),
         BenchCommand::Camera(args) => camera_bench::run(&args),
         BenchCommand::Record(args) => record_bench::run(&args),
+        BenchCommand::Fleet(args) => fleet_bench::run(&args),
     }
 }
