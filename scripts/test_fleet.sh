@@ -39,19 +39,24 @@ echo "openssl: the certificates chain to the fleet's CA; names and hosts as issu
 port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 endpoint="tls/127.0.0.1:$port"
 net=(--connect "$endpoint" --fleet ci --certs "$certs")
+# Waits until every unit answers `embody fleet status` (routers and units take a moment).
+wait_for_units() {
+  local n=0
+  for _ in $(seq 100); do
+    n=$("$bin" fleet status "${net[@]}" --as ci-ops --json --timeout 1 2>/dev/null \
+        | "$python" -c "import json, sys; print(len(json.load(sys.stdin)[\"units\"]))" 2>/dev/null || echo 0)
+    [ "$n" = "$units" ] && return 0
+    sleep 0.2
+  done
+  echo "only $n of $units units $1" >&2
+  exit 1
+}
 "$bin" fleet router --listen "$endpoint" --certs "$certs" --fleet ci --ros-domain 0 &
 router=$!
 "$bin" fleet simulate "${net[@]}" --units $units --seconds 120 --ros-domain 0 &
 sim=$!
 trap 'kill -INT $sim $router 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"' EXIT
-# Wait until every unit is alive (the router and units take a moment to start).
-for _ in $(seq 100); do
-  n=$("$bin" fleet status "${net[@]}" --as ci-ops --json --timeout 1 2>/dev/null \
-      | "$python" -c "import json, sys; print(len(json.load(sys.stdin)[\"units\"]))" 2>/dev/null || echo 0)
-  [ "$n" = "$units" ] && break
-  sleep 0.2
-done
-[ "$n" = "$units" ] || { echo "only $n of $units units came up" >&2; exit 1; }
+wait_for_units "came up"
 "$python" scripts/peers/zenoh_fleet.py "$endpoint" ci $units "$certs"
 # embody's own operator commands: the faulted unit clears, the others refuse.
 "$bin" fleet send all clear "${net[@]}" --as ci-ops --json > "$work/send.json"
@@ -75,13 +80,7 @@ echo "embody's router stopped cleanly"
   > "$work/router.json"
 "$python" scripts/peers/zenoh_router.py "$work/router.json" &
 router=$!
-for _ in $(seq 100); do
-  n=$("$bin" fleet status "${net[@]}" --as ci-ops --json --timeout 1 2>/dev/null \
-      | "$python" -c "import json, sys; print(len(json.load(sys.stdin)[\"units\"]))" 2>/dev/null || echo 0)
-  [ "$n" = "$units" ] && break
-  sleep 0.2
-done
-[ "$n" = "$units" ] || { echo "only $n of $units units came back under zenoh's router" >&2; exit 1; }
+wait_for_units "came back under zenoh's router"
 echo "all $units units are back, under zenoh's own router"
 "$python" scripts/peers/zenoh_fleet.py "$endpoint" ci $units "$certs" --refusals-only
 kill -INT $sim

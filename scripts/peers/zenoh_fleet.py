@@ -245,7 +245,12 @@ def main():
         log = [event(r.ok.payload.to_bytes()) for r in replies]
         assert [e["seq"] for e in log] == list(range(len(log))) and len(log) >= 2, log
         print(f"log: {target} keeps {len(log)} events, numbered from 0")
-        mine = [s for d in diagnostics for s in d.status if s.hardware_id == target]
+        # Diagnostics come about once a second: wait for the first after the e-stop.
+        deadline = time.time() + 3
+        mine = []
+        while time.time() < deadline and not (mine and mine[-1].level == 2):
+            time.sleep(0.1)
+            mine = [s for d in diagnostics for s in d.status if s.hardware_id == target]
         assert mine and mine[-1].level == 2 and mine[-1].message == "fault: e_stop", mine[-1:]
         values = {v.key: v.value for v in mine[-1].values}
         assert values["lifecycle"] == "fault" and values["fault"] == "e_stop", values

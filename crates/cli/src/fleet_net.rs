@@ -1,4 +1,4 @@
-//! `embody fleet router|simulate|status|send|certs`: the fleet across machines, over
+//! `embody fleet router|simulate|status|watch|send|certs`: the fleet across machines, over
 //! zenoh (`embody-net`). Every command joins the site's network as a client of the
 //! router at `--connect`, with its certificate where the site has them (`--certs`);
 //! `router` is that router.
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use embody_net::sim_units::{SimFleet, SimUnits};
-use embody_net::{Authority, Command, Fleet, NetConfig, Role, Router, UnitStatus};
+use embody_net::{Authority, Command, Fleet, NetConfig, Role, Router};
 
 use crate::error::{CliError, Result};
 use crate::fleet_certs::{self, CertsCommand, credentials, default_connect, router_net};
@@ -26,6 +26,9 @@ pub enum FleetCommand {
     Simulate(SimulateArgs),
     /// One row per unit alive: state, fault, activity, link health, firmware, last seen.
     Status(StatusArgs),
+    /// A live table of every unit, those in trouble first (faulted, gone, recovering,
+    /// losing state): its state, states a second, state lost, how far behind, events.
+    Watch(WatchArgs),
     /// Send a command to units and gather their acknowledgements: `embody fleet send
     /// all estop`, `embody fleet send ARM-0001,ARM-0002 task pick_and_place`.
     Send(SendArgs),
@@ -127,6 +130,20 @@ pub struct StatusArgs {
     json: bool,
 }
 
+/// Arguments of `embody fleet watch`.
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    net: NetArgs,
+    /// Redraw every this long (s).
+    #[arg(long, default_value_t = 1.0, value_parser = float(0.1..=60.0, " s"))]
+    every: f64,
+    /// Stop after this long (s); else on Ctrl-C. Not on a terminal, the table is
+    /// printed once, when it stops.
+    #[arg(long, value_parser = float(0.1..=1e6, " s"))]
+    seconds: Option<f64>,
+}
+
 /// Arguments of `embody fleet send`.
 #[derive(Args, Debug)]
 pub struct SendArgs {
@@ -155,6 +172,7 @@ pub fn run(command: FleetCommand) -> Result {
         FleetCommand::Router(args) => router(&args),
         FleetCommand::Simulate(args) => simulate(&args),
         FleetCommand::Status(args) => status(&args),
+        FleetCommand::Watch(args) => watch(&args),
         FleetCommand::Send(args) => send(&args),
         FleetCommand::Certs(command) => fleet_certs::run(command),
     }
@@ -249,41 +267,21 @@ fn status(args: &StatusArgs) -> Result {
         println!("{json}");
         return Ok(());
     }
-    println!(
-        "{:<12} {:<10} {:<14} {:<28} {:<22} {:<10} LAST SEEN",
-        "UNIT", "STATE", "FAULT", "ACTIVITY", "LINK ok/bad/lost/bus", "FIRMWARE"
-    );
-    for status in &statuses {
-        println!("{}", row(status));
-    }
-    for unit in &silent {
-        println!(
-            "{unit:<12} alive, but did not answer within {} s",
-            args.timeout
-        );
-    }
-    println!("{} units answered, {} silent", statuses.len(), silent.len());
+    crate::fleet_view::print_status(&statuses, &silent, args.timeout);
     Ok(())
 }
 
-fn row(status: &UnitStatus) -> String {
-    let dash = || "-".to_owned();
-    let state = status.state.as_ref();
-    let lifecycle = state.map_or_else(dash, |s| format!("{:?}", s.lifecycle).to_lowercase());
-    let fault = state.and_then(|s| s.fault.clone()).unwrap_or_else(dash);
-    let activity = state.map_or_else(dash, |s| s.activity.to_string());
-    let link = state.map_or_else(dash, |s| {
-        let [ok, bad, lost, bus] = s.link;
-        format!("{ok}/{bad}/{lost}/{bus}")
-    });
-    let firmware = status.info.firmware.clone().unwrap_or_else(dash);
-    let seen = status
-        .last_seen_s
-        .map_or_else(dash, |s| format!("{:.1} s ago", s.max(0.0)));
-    format!(
-        "{:<12} {:<10} {:<14} {:<28} {:<22} {:<10} {}",
-        status.unit, lifecycle, fault, activity, link, firmware, seen
-    )
+fn watch(args: &WatchArgs) -> Result {
+    let fleet = args.net.join()?;
+    crate::signals::on_termination(&STOP);
+    let start = Instant::now();
+    let stop = || {
+        STOP.load(Ordering::Acquire)
+            || args
+                .seconds
+                .is_some_and(|s| start.elapsed().as_secs_f64() >= s)
+    };
+    crate::fleet_view::watch(&fleet, Duration::from_secs_f64(args.every), &stop)
 }
 
 fn send(args: &SendArgs) -> Result {

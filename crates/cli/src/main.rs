@@ -18,6 +18,7 @@ mod error;
 mod flash;
 mod fleet_certs;
 mod fleet_net;
+mod fleet_view;
 mod fw;
 mod model;
 mod numbers;

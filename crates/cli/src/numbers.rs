@@ -126,6 +126,7 @@ mod tests {
         "counter",
         "start-jitter",
         "episode",
+        "ros-domain",
     ];
 
     #[test]

@@ -15,6 +15,7 @@ use crate::error::NetError;
 use crate::fleet::{Fleet, UnitView};
 use crate::router::Router;
 use crate::sim_units::{SimFleet, SimUnits};
+use crate::wire::unix_ns;
 
 /// What to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -135,9 +136,12 @@ pub fn run(
     if !watch.wait_until(join_timeout, |u| {
         u.len() == n && u.values().all(|v| v.alive && v.states > 0)
     }) {
+        let seen = watch.units();
+        let live = seen.values().filter(|v| v.alive && v.states > 0).count();
         return Err(NetError::Invalid(format!(
-            "only {} of {n} units were seen within {join_timeout:?}",
-            watch.units().len()
+            "after {join_timeout:?}, {live} of {n} units were alive with state in the view \
+             ({} seen at all): the view cannot keep up with this load",
+            seen.len()
         )));
     }
     let joined_s = start.elapsed().as_secs_f64();
@@ -167,17 +171,23 @@ pub fn run(
         max_ms: took.last().copied().unwrap_or(0.0),
     };
 
+    // Running again (a step event every 2 s each), so events happen while away.
+    fleet.send(&[], &Command::ClearFault, Duration::from_secs(10))?;
+    let patrol = Command::RunTask {
+        name: "patrol".into(),
+    };
+    fleet.send(&[], &patrol, Duration::from_secs(10))?;
+    std::thread::sleep(Duration::from_millis(500));
     progress(&format!("router away for {} s", bench.outage_s));
     let before = watch.units();
-    let events_before: u64 = (before.values())
-        .map(|v| v.state.as_ref().map_or(0, |s| s.events))
-        .sum();
+    let away_ns = unix_ns();
     let last_seq = |v: &UnitView| v.state.as_ref().map_or(0, |s| s.seq);
     router.close()?;
     std::thread::sleep(Duration::from_secs_f64(bench.outage_s));
     // Measured from the restart: its own start-up counts.
     let during = watch.units();
     let restarted = Instant::now();
+    let back_ns = unix_ns();
     router = Router::start(&router_net)?;
     // Back: alive again, a state newer than the restart, and every event it counts.
     let back = watch.wait_until(join_timeout, |u| {
@@ -191,15 +201,16 @@ pub fn run(
     });
     let back_after_s = restarted.elapsed().as_secs_f64();
     let after = watch.units();
-    let events_after: u64 = (after.values())
-        .map(|v| v.state.as_ref().map_or(0, |s| s.events))
-        .sum();
+
     let restart = RestartFigures {
         returned: (after.iter())
             .filter(|(name, v)| v.returns > before.get(*name).map_or(0, |e| e.returns))
             .count(),
         back_after_s: if back { back_after_s } else { f64::NAN },
-        events_in_gap: events_after.saturating_sub(events_before),
+        events_in_gap: (after.values())
+            .flat_map(|v| &v.events)
+            .filter(|e| (away_ns..back_ns).contains(&e.stamp_ns))
+            .count() as u64,
         duplicates: after.values().map(|v| v.duplicates).sum(),
         events_lost: after.values().map(|v| v.events_lost).sum(),
         complete: (after.values())

@@ -67,11 +67,15 @@ impl SimUnit {
             if self.activity.kind == ActivityKind::Task && self.activity.step >= self.activity.steps
             {
                 self.activity.step = 0;
-                self.link.event(
-                    EventKind::Step,
-                    format!("task {} done: starting it over", self.activity.name),
-                    None,
+            }
+            if self.activity.kind == ActivityKind::Task {
+                let text = format!(
+                    "task {}: step {} of {}",
+                    self.activity.name,
+                    self.activity.step + 1,
+                    self.activity.steps
                 );
+                self.link.event(EventKind::Step, text, None);
             }
         }
         let speed = if moving { 0.5 } else { 0.0 };

@@ -309,15 +309,18 @@ impl Declared {
         keys: &UnitKeys,
         inbox: SyncSender<Inbox>,
     ) -> Result<Declared, NetError> {
-        let publisher = |key: &str| {
+        let publisher = |key: &str, congestion| {
             session
                 .declare_publisher(key.to_owned())
-                .congestion_control(CongestionControl::Block)
+                .congestion_control(congestion)
                 .wait()
                 .map_err(|e| NetError::zenoh(&format!("declaring {key}"), e))
         };
-        let state = publisher(&keys.state)?;
-        let events = publisher(&keys.events)?;
+        // State is the latest only: where a reader cannot keep up, the router drops
+        // some (the reader counts them lost) rather than closing its link. Every event
+        // must arrive: those wait.
+        let state = publisher(&keys.state, CongestionControl::Drop)?;
+        let events = publisher(&keys.events, CongestionControl::Block)?;
         let queryable = |key: &str, wrap: fn(Query) -> Inbox| {
             let inbox = inbox.clone();
             session

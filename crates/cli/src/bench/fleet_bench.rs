@@ -21,7 +21,7 @@ pub struct FleetBenchArgs {
     #[arg(long, default_value_t = 60.0, value_parser = float(1.0..=3600.0, " s"))]
     seconds: f64,
     /// How long the router is away (s).
-    #[arg(long, default_value_t = 5.0, value_parser = float(0.0..=600.0, " s"))]
+    #[arg(long, default_value_t = 5.0, value_parser = float(0.5..=600.0, " s"))]
     outage: f64,
     /// Print JSON.
     #[arg(long)]
