@@ -101,6 +101,10 @@ impl NetConfig {
                 "{period_init_ms: 100, period_max_ms: 1000, period_increase_factor: 2}".to_owned(),
             ),
         ];
+        if self.mode == Mode::Router {
+            // zenoh's default is 1,000 sessions: a site's units, operators and tools.
+            settings.push(("transport/unicast/max_sessions", "10000".to_owned()));
+        }
         settings.extend(self.tls_settings()?);
         if let Some(access) = &self.access {
             if self.tls.is_none() {
