@@ -155,12 +155,7 @@ pub fn router_net(
     if let Some(dir) = certs {
         let ca = Authority::open(dir)?;
         net.tls = Some(ca.identity(Role::Router, name)?);
-        net.access = Some(Access {
-            fleet: fleet.to_owned(),
-            units: ca.roster(Role::Unit)?,
-            operators: ca.roster(Role::Operator)?,
-            ros_domain,
-        });
+        net.access = Some(Access::from_roster(&ca, fleet, ros_domain)?);
     }
     Ok(net)
 }

@@ -180,11 +180,19 @@ pub fn run(command: FleetCommand) -> Result {
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
-fn wait_for_stop(seconds: Option<f64>) {
+/// Listens for Ctrl-C (and SIGTERM): whether to stop, once one came or `seconds` have
+/// passed.
+fn stop_after(seconds: Option<f64>) -> impl Fn() -> bool {
     crate::signals::on_termination(&STOP);
     let start = Instant::now();
-    while !STOP.load(Ordering::Acquire) && seconds.is_none_or(|s| start.elapsed().as_secs_f64() < s)
-    {
+    move || {
+        STOP.load(Ordering::Acquire) || seconds.is_some_and(|s| start.elapsed().as_secs_f64() >= s)
+    }
+}
+
+fn wait_for_stop(seconds: Option<f64>) {
+    let stop = stop_after(seconds);
+    while !stop() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -273,14 +281,7 @@ fn status(args: &StatusArgs) -> Result {
 
 fn watch(args: &WatchArgs) -> Result {
     let fleet = args.net.join()?;
-    crate::signals::on_termination(&STOP);
-    let start = Instant::now();
-    let stop = || {
-        STOP.load(Ordering::Acquire)
-            || args
-                .seconds
-                .is_some_and(|s| start.elapsed().as_secs_f64() >= s)
-    };
+    let stop = stop_after(args.seconds);
     crate::fleet_view::watch(&fleet, Duration::from_secs_f64(args.every), &stop)
 }
 
@@ -296,20 +297,7 @@ fn send(args: &SendArgs) -> Result {
     if args.json {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {
-        for (ack, took) in &report.acks {
-            println!(
-                "{:<12} {:<8} {:>7.1} ms  {:?}  {}",
-                ack.unit,
-                ack.outcome.word(),
-                took * 1e3,
-                ack.lifecycle,
-                ack.detail
-            );
-        }
-        for (unit, why) in &report.errors {
-            println!("{unit:<12} error    {why}");
-        }
-        println!("{}", report.summary());
+        crate::fleet_view::print_send(&report);
     }
     if report.sent.is_empty() {
         return Err(CliError::Failed(format!(

@@ -1,5 +1,5 @@
-//! How the fleet reads in a terminal: `embody fleet status`'s table, and `embody fleet
-//! watch`'s live one (units in trouble first), both on the columns of a unit's state.
+//! How the fleet reads in a terminal: `embody fleet status`'s and `send`'s tables, and
+//! `embody fleet watch`'s live one (units in trouble first), both on the columns of a unit's state.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use embody_control::Lifecycle;
 use embody_net::wire::UnitState;
-use embody_net::{Fleet, UnitStatus, UnitView};
+use embody_net::{Fleet, SendReport, UnitStatus, UnitView};
 
 /// Lifecycle, fault, activity and link counters of a unit's state, in columns.
 fn state_columns(state: Option<&UnitState>) -> String {
@@ -42,6 +42,24 @@ pub fn print_status(statuses: &[UnitStatus], silent: &[String], timeout_s: f64) 
         println!("{unit:<12} alive, but did not answer within {timeout_s} s");
     }
     println!("{} units answered, {} silent", statuses.len(), silent.len());
+}
+
+/// `embody fleet send`'s table: each acknowledgement, each error, then the summary.
+pub fn print_send(report: &SendReport) {
+    for (ack, took) in &report.acks {
+        println!(
+            "{:<12} {:<8} {:>7.1} ms  {:?}  {}",
+            ack.unit,
+            ack.outcome.word(),
+            took * 1e3,
+            ack.lifecycle,
+            ack.detail
+        );
+    }
+    for (unit, why) in &report.errors {
+        println!("{unit:<12} error    {why}");
+    }
+    println!("{}", report.summary());
 }
 
 /// How much trouble a unit is in (lower first): faulted, gone, recovering, losing

@@ -18,7 +18,8 @@
 
 use serde_json::{Value, json};
 
-use crate::certs::{Role, common_name};
+use crate::certs::{Authority, Role, common_name};
+use crate::error::NetError;
 use crate::keys::ROOT;
 
 /// The roster whose rules a router enforces.
@@ -35,6 +36,21 @@ pub struct Access {
 }
 
 impl Access {
+    /// The rules for `fleet` over every unit and operator `ca` issued a certificate
+    /// (and their ROS 2 domain, if they publish there).
+    pub fn from_roster(
+        ca: &Authority,
+        fleet: &str,
+        ros_domain: Option<u32>,
+    ) -> Result<Access, NetError> {
+        Ok(Access {
+            fleet: fleet.to_owned(),
+            units: ca.roster(Role::Unit)?,
+            operators: ca.roster(Role::Operator)?,
+            ros_domain,
+        })
+    }
+
     /// The `access_control` section of a zenoh configuration.
     pub fn zenoh_rules(&self) -> Value {
         let fleet = format!("{ROOT}/{}", self.fleet);

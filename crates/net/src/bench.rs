@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::command::Command;
 use crate::config::NetConfig;
 use crate::error::NetError;
-use crate::fleet::{Fleet, UnitView};
+use crate::fleet::{Fleet, UnitView, quantile};
 use crate::router::Router;
 use crate::sim_units::{SimFleet, SimUnits};
 use crate::wire::unix_ns;
@@ -161,13 +161,12 @@ pub fn run(
 
     progress("e-stop to all");
     let report = fleet.send(&[], &Command::Estop, Duration::from_secs(10))?;
-    let mut took: Vec<f64> = report.acks.iter().map(|(_, t)| t * 1e3).collect();
-    took.sort_by(f64::total_cmp);
+    let took = report.ack_ms();
     let estop = EstopFigures {
         acknowledged: report.acks.len(),
         silent: report.silent.len() + report.errors.len(),
-        p50_ms: percentile(&took, 0.5),
-        p99_ms: percentile(&took, 0.99),
+        p50_ms: quantile(&took, 0.5),
+        p99_ms: quantile(&took, 0.99),
         max_ms: took.last().copied().unwrap_or(0.0),
     };
 
@@ -256,17 +255,8 @@ fn state_figures(
     }
     behind.sort_by(f64::total_cmp);
     figures.max_behind_ms = behind.last().copied().unwrap_or(0.0);
-    figures.median_unit_behind_ms = percentile(&behind, 0.5);
+    figures.median_unit_behind_ms = quantile(&behind, 0.5);
     figures
-}
-
-/// The `p` quantile of sorted values (nearest rank).
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 impl FleetBenchReport {

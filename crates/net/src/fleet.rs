@@ -53,23 +53,36 @@ pub struct SendReport {
 }
 
 impl SendReport {
-    /// "5 of 5 acknowledged in p50 3.1 ms, p99 4.0 ms; silent: …".
-    pub fn summary(&self) -> String {
+    /// How long each acknowledgement took (ms), fastest first.
+    pub fn ack_ms(&self) -> Vec<f64> {
         let mut took: Vec<f64> = self.acks.iter().map(|(_, t)| t * 1e3).collect();
         took.sort_by(f64::total_cmp);
+        took
+    }
+
+    /// "5 of 5 acknowledged in p50 3.1 ms, p99 4.0 ms; silent: …".
+    pub fn summary(&self) -> String {
+        let took = self.ack_ms();
         let mut text = format!("{} of {} acknowledged", self.acks.len(), self.sent.len());
         if !took.is_empty() {
-            let at = |p: f64| took[((took.len() - 1) as f64 * p).round() as usize];
             text.push_str(&format!(
                 " in p50 {:.1} ms, p99 {:.1} ms",
-                at(0.5),
-                at(0.99)
+                quantile(&took, 0.5),
+                quantile(&took, 0.99)
             ));
         }
         if !self.silent.is_empty() {
             text.push_str(&format!("; silent: {}", self.silent.join(", ")));
         }
         text
+    }
+}
+
+/// The `p` quantile of sorted values (the nearest of their ranks; 0 for none).
+pub(crate) fn quantile(sorted: &[f64], p: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        n => sorted[((n - 1) as f64 * p).round() as usize],
     }
 }
 

@@ -99,12 +99,9 @@ fn only_the_fleets_certificates_join_and_each_does_only_its_part() {
     ca.issue(Role::Operator, "bo", &[], 1).expect("bo");
 
     let port = free_port();
-    let access = Access {
-        fleet: "lab".into(),
-        units: ca.roster(Role::Unit).expect("units"),
-        operators: ca.roster(Role::Operator).expect("operators"),
-        ros_domain: None,
-    };
+    let access = Access::from_roster(&ca, "lab", None).expect("roster");
+    assert_eq!(access.units, ["SIM-0001", "SIM-0002"]);
+    assert_eq!(access.operators, ["ana", "bo"]);
     let _router = Router::start(&NetConfig {
         tls: Some(router_id),
         access: Some(access),
