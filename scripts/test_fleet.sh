@@ -4,8 +4,9 @@
 # the fleet's access rules; 50 simulated units (`embody fleet simulate`), each with its
 # own certificate; the Python eclipse-zenoh 1.10.2 (PyPI, in .venv-fleet) as an operator
 # subscribing, querying and commanding them, and trying what the router must refuse, and
-# reading their ROS 2 joint_states and diagnostics decoded by rosbags (PyPI); then
-# `embody fleet status` and `send`.
+# reading their ROS 2 joint_states and diagnostics decoded by rosbags (PyPI), while
+# `embody fleet rerun` records them (read back by Rerun's Python SDK and compared with
+# what the peer decoded); then `embody fleet status` and `send`.
 # Usage: scripts/test_fleet.sh [EMBODY_BIN]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,9 +56,18 @@ wait_for_units() {
 router=$!
 "$bin" fleet simulate "${net[@]}" --units $units --seconds 120 --ros-domain 0 &
 sim=$!
-trap 'kill -INT $sim $router 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+recorder=
+trap 'kill -INT $sim $router $recorder 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 wait_for_units "came up"
-"$python" scripts/peers/zenoh_fleet.py "$endpoint" ci $units "$certs"
+# While the Python peer works, embody fleet rerun records the fleet as operator ci-ops.
+"$bin" fleet rerun "${net[@]}" --as ci-ops --rerun "save=$work/fleet.rrd" --hz 10 &
+recorder=$!
+"$python" scripts/peers/zenoh_fleet.py "$endpoint" ci $units "$certs" --dump "$work/peer.json"
+kill -INT $recorder
+wait $recorder
+# Rerun's own SDK reads the recording back; it must hold what the peer decoded.
+(. scripts/need_rerun.sh && "$python" scripts/peers/verify_fleet_rerun.py "$work/fleet.rrd" \
+  "$work/peer.json" $units 10 SIM-0003)
 # embody's own operator commands: the faulted unit clears, the others refuse.
 "$bin" fleet send all clear "${net[@]}" --as ci-ops --json > "$work/send.json"
 "$python" - "$work/send.json" $units <<'PY'

@@ -24,25 +24,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bin=${1:-target/release/embody}
 update_docs=${2:-}
-venv=.venv-rerun
-python="$venv/bin/python"
-rerun="$root/$venv/bin/rerun"
-if [ ! -x "$python" ] && ! python3 -m venv "$venv" >&2; then
-  # No venv module (a bare Debian python3): install into a private directory instead.
-  rm -rf "$venv"
-  python=python3
-  export PYTHONPATH="$root/.pydeps-rerun${PYTHONPATH:+:$PYTHONPATH}"
-  rerun="$root/.pydeps-rerun/bin/rerun"
-  if ! "$python" -c "import rerun, PIL" 2>/dev/null; then
-    echo "installing rerun-sdk 0.36.3 into .pydeps-rerun..." >&2
-    "$python" -m pip install --quiet --disable-pip-version-check --no-cache-dir --target "$root/.pydeps-rerun" \
-      "rerun-sdk[datafusion]==0.36.3" pillow >&2
-  fi
-elif ! "$python" -c "import rerun, PIL" 2>/dev/null; then
-  echo "installing rerun-sdk 0.36.3 into $venv..." >&2
-  "$python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
-    "rerun-sdk[datafusion]==0.36.3" pillow >&2
-fi
+. scripts/need_rerun.sh
 [ -x "$bin" ] || cargo build --release --locked -p embody-cli >&2
 work=$(mktemp -d /tmp/embody-rerun-XXXXXX)
 vmcu= server= served= port=

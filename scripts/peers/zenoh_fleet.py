@@ -9,7 +9,10 @@ units' `joint_states` and `diagnostics` as a ROS 2 node on rmw_zenoh would — k
 hashes, attachment and liveliness tokens — and decodes them with `rosbags` (PyPI), whose
 type store gives the type hashes independently of embody.
 
-Usage: zenoh_fleet.py ENDPOINT FLEET UNITS [CERTS_DIR [--refusals-only]]
+With `--dump PATH` it writes every state and event it decoded to PATH (JSON), for
+another reader's recording of the same fleet to be checked against.
+
+Usage: zenoh_fleet.py ENDPOINT FLEET UNITS [CERTS_DIR [--refusals-only]] [--dump PATH]
 """
 
 import json
@@ -171,8 +174,14 @@ def ros_joint_states(session, states: dict, joints: dict, units: int):
 
 
 def main():
-    endpoint, fleet, units = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    certs = sys.argv[4] if len(sys.argv) > 4 else None
+    args = sys.argv[1:]
+    dump = None
+    if "--dump" in args:
+        at = args.index("--dump")
+        dump = args[at + 1]
+        del args[at : at + 2]
+    endpoint, fleet, units = args[0], args[1], int(args[2])
+    certs = args[3] if len(args) > 3 and not args[3].startswith("--") else None
     if "--refusals-only" in sys.argv:
         return refusals(endpoint, fleet, certs, "SIM-0003")
     with zenoh.open(config(endpoint, certs, "operators/py-ops")) as session:
@@ -259,6 +268,9 @@ def main():
         sub_diag.undeclare()
         sub_state.undeclare()
         sub_events.undeclare()
+        if dump:
+            with open(dump, "w") as f:
+                json.dump({"states": states, "events": events}, f)
 
 
 if __name__ == "__main__":

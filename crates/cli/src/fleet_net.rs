@@ -1,4 +1,4 @@
-//! `embody fleet router|simulate|status|watch|send|certs`: the fleet across machines, over
+//! `embody fleet router|simulate|status|watch|send|rerun|certs`: the fleet across machines, over
 //! zenoh (`embody-net`). Every command joins the site's network as a client of the
 //! router at `--connect`, with its certificate where the site has them (`--certs`);
 //! `router` is that router.
@@ -32,6 +32,9 @@ pub enum FleetCommand {
     /// Send a command to units and gather their acknowledgements: `embody fleet send
     /// all estop`, `embody fleet send ARM-0001,ARM-0002 task pick_and_place`.
     Send(SendArgs),
+    /// Every unit in one Rerun recording: robots posed on a grid, joint series and
+    /// events, downsampled (`--hz`), until Ctrl-C or `--seconds`.
+    Rerun(crate::fleet_rerun::FleetRerunArgs),
     /// The fleet's certificate authority: `init`, then `issue` to units, operators and
     /// routers.
     #[command(subcommand)]
@@ -46,7 +49,7 @@ pub struct NetArgs {
     connect: Option<String>,
     /// The fleet's name: the units' keys are `embody/<fleet>/<unit>`.
     #[arg(long, default_value = "lab")]
-    fleet: String,
+    pub fleet: String,
     /// The fleet's certificate directory (`embody fleet certs`): join over mutual TLS
     /// with the certificate issued to this operator (or to each simulated unit).
     #[arg(long, value_name = "DIR")]
@@ -63,7 +66,7 @@ impl NetArgs {
     }
 
     /// The fleet, joined as the operator.
-    fn join(&self) -> Result<Fleet> {
+    pub fn join(&self) -> Result<Fleet> {
         let net = NetConfig {
             tls: credentials(self.certs.as_deref(), Role::Operator, &self.operator)?,
             ..NetConfig::client(&self.endpoint())
@@ -88,7 +91,7 @@ pub struct RouterArgs {
     name: String,
     /// The fleet whose keys the access rules guard.
     #[arg(long, default_value = "lab")]
-    fleet: String,
+    pub fleet: String,
     /// The ROS 2 domain the units publish to (`--ros-domain` of a run): the access
     /// rules let them, and operators' ROS 2 tools, use its keys.
     #[arg(long, value_name = "DOMAIN", requires = "certs", value_parser = count::<u32>(0..=232))]
@@ -174,6 +177,7 @@ pub fn run(command: FleetCommand) -> Result {
         FleetCommand::Status(args) => status(&args),
         FleetCommand::Watch(args) => watch(&args),
         FleetCommand::Send(args) => send(&args),
+        FleetCommand::Rerun(args) => crate::fleet_rerun::run(&args),
         FleetCommand::Certs(command) => fleet_certs::run(command),
     }
 }
@@ -182,7 +186,7 @@ static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Listens for Ctrl-C (and SIGTERM): whether to stop, once one came or `seconds` have
 /// passed.
-fn stop_after(seconds: Option<f64>) -> impl Fn() -> bool {
+pub fn stop_after(seconds: Option<f64>) -> impl Fn() -> bool {
     crate::signals::on_termination(&STOP);
     let start = Instant::now();
     move || {

@@ -18,6 +18,7 @@ mod error;
 mod flash;
 mod fleet_certs;
 mod fleet_net;
+mod fleet_rerun;
 mod fleet_view;
 mod fw;
 mod model;
@@ -80,7 +81,7 @@ enum Command {
     /// Install a signed firmware image on units over their links (A/B, confirmed after
     /// a self-test; units already running it are skipped).
     Flash(flash::FlashArgs),
-    /// The fleet across machines, over zenoh: `embody fleet router|simulate|status|send`.
+    /// The fleet across machines, over zenoh: `embody fleet router|simulate|status|watch|send|rerun|certs`.
     #[command(subcommand)]
     Fleet(fleet_net::FleetCommand),
     /// Find a unit's joint zeros and directions (each joint driven into both stops),

@@ -418,6 +418,13 @@ impl Watch {
             .collect()
     }
 
+    /// Visits every unit seen so far, in no order, without copying its view.
+    pub fn each(&self, mut visit: impl FnMut(&str, &UnitView)) {
+        for (name, view) in &lock(&self.table).units {
+            visit(name, view);
+        }
+    }
+
     /// Forgets how far behind each unit's view has been, to measure from now.
     pub fn clear_peaks(&self) {
         for view in lock(&self.table).units.values_mut() {

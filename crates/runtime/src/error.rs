@@ -29,6 +29,9 @@ pub enum RuntimeError {
     /// A dataset could not be written or read.
     #[error("dataset: {0}")]
     Dataset(#[from] embody_dataset::DatasetError),
+    /// The site's network.
+    #[error("the site's network: {0}")]
+    Net(#[from] embody_net::NetError),
     /// A file could not be written.
     #[error("{path}: {source}")]
     Io {

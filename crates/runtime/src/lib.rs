@@ -28,6 +28,7 @@ pub mod dataset_view;
 pub mod demonstrate;
 mod drive;
 mod error;
+pub mod fleet_rerun;
 mod lockstep;
 pub mod look;
 pub mod policy_driver;

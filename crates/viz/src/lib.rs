@@ -10,6 +10,6 @@ mod sink;
 
 pub use cameras::{CameraLog, Sighting};
 pub use live::{LiveRecorder, LiveStats};
-pub use recorder::{Clock, LoopStats, Recorder, SceneItem, VizConfig, VizError};
+pub use recorder::{Clock, LoopStats, Recorder, SceneItem, VizConfig, VizError, open};
 pub use rerun::RecordingStream;
 pub use sink::{Sink, SinkError};

@@ -106,6 +106,22 @@ fn check_viewer(url: &str) -> Result<(), VizError> {
         .map_err(|e| bad(e.to_string()))
 }
 
+/// Opens a recording into `sink` (a viewer to connect to must answer first).
+pub fn open(sink: &Sink) -> Result<RecordingStream, VizError> {
+    if let Sink::Connect(url) = sink {
+        check_viewer(url.as_deref().unwrap_or(DEFAULT_VIEWER))?;
+    }
+    let builder = rerun::RecordingStreamBuilder::new("embody");
+    match sink {
+        Sink::Spawn => builder.spawn(),
+        Sink::Connect(None) => builder.connect_grpc(),
+        Sink::Connect(Some(url)) => builder.connect_grpc_opts(url.clone()),
+        Sink::Save(path) => builder.save(path),
+        Sink::Serve => builder.serve_grpc(),
+    }
+    .map_err(rerun_err)
+}
+
 /// How long the end of a recording may take to reach a viewer over the network.
 const NETWORK_FLUSH: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -119,6 +135,9 @@ pub enum Clock {
     Sim,
     /// `wall_time`: timestamps, the loop's time anchored to the system clock (hardware).
     Wall,
+    /// `wall_time`, every time given as seconds since the UNIX epoch (a fleet's units,
+    /// each stamped by its own clock).
+    Unix,
 }
 
 /// The loop's timing alongside a snapshot.
@@ -222,18 +241,7 @@ pub struct Recorder {
 impl Recorder {
     /// Opens the sink and logs `model`'s joints and visual shapes.
     pub fn new(config: VizConfig, model: &Model) -> Result<Recorder, VizError> {
-        if let Sink::Connect(url) = &config.sink {
-            check_viewer(url.as_deref().unwrap_or(DEFAULT_VIEWER))?;
-        }
-        let builder = rerun::RecordingStreamBuilder::new("embody");
-        let stream = match &config.sink {
-            Sink::Spawn => builder.spawn(),
-            Sink::Connect(None) => builder.connect_grpc(),
-            Sink::Connect(Some(url)) => builder.connect_grpc_opts(url.clone()),
-            Sink::Save(path) => builder.save(path),
-            Sink::Serve => builder.serve_grpc(),
-        }
-        .map_err(rerun_err)?;
+        let stream = open(&config.sink)?;
         Recorder::on(stream, config, model)
     }
 
@@ -408,6 +416,21 @@ impl Recorder {
         if due {
             self.last_pose = Some(t_s);
             self.log_poses(t_s, snapshot)?;
+        }
+        Ok(())
+    }
+
+    /// Poses the robot at `t_s` from its joint positions and base pose alone (a fleet
+    /// unit's state in brief): link poses, sent with the next block; no joint series.
+    pub fn posture(&mut self, t_s: f64, q: &[f64], base_pose: [f64; 7]) -> Result<(), VizError> {
+        let mut snapshot = StateSnapshot::new(q.len());
+        let n = snapshot.n;
+        snapshot.q.copy_from_slice(&q[..n]);
+        snapshot.base_pose = base_pose;
+        self.log_poses(t_s, &snapshot)?;
+        let start = *self.block_start.get_or_insert(t_s);
+        if t_s - start >= self.config.block_s {
+            self.flush()?;
         }
         Ok(())
     }
@@ -803,6 +826,7 @@ impl Timeline {
     pub(crate) fn set(&mut self, stream: &RecordingStream, t_s: f64) {
         match self.clock {
             Clock::Sim => stream.set_duration_secs("sim_time", t_s),
+            Clock::Unix => stream.set_timestamp_secs_since_epoch("wall_time", t_s),
             Clock::Wall => {
                 let epoch = *self.epoch_s.get_or_insert_with(|| epoch_now_s() - t_s);
                 stream.set_timestamp_secs_since_epoch("wall_time", epoch + t_s)
@@ -814,6 +838,9 @@ impl Timeline {
     fn column(&mut self, times: &[f64]) -> TimeColumn {
         match self.clock {
             Clock::Sim => TimeColumn::new_duration_secs("sim_time", times.iter().copied()),
+            Clock::Unix => {
+                TimeColumn::new_timestamp_secs_since_epoch("wall_time", times.iter().copied())
+            }
             Clock::Wall => {
                 let epoch = *self
                     .epoch_s
