@@ -124,6 +124,15 @@ pub struct JoinArgs {
     #[arg(long, default_value_t = 50.0, requires = "join",
           value_parser = crate::numbers::float(0.1..=1000.0, " Hz"))]
     pub net_rate: f64,
+    /// What the unit does once it has lost the network: `hold` where it stands, or
+    /// `finish-step` (the task's step under way, then hold); either way it holds until
+    /// an operator resumes it.
+    #[arg(long, default_value = "hold", requires = "join", value_name = "POLICY")]
+    pub on_network_loss: embody_net::OnLoss,
+    /// How long the network must be gone before that (s).
+    #[arg(long, default_value_t = 1.0, requires = "join",
+          value_parser = crate::numbers::float(0.1..=600.0, " s"))]
+    pub network_loss_after: f64,
 }
 
 impl JoinArgs {
@@ -145,6 +154,8 @@ impl JoinArgs {
         };
         let mut config = UnitLinkConfig::new(net, &self.fleet, &name, info);
         config.rate_hz = self.net_rate;
+        config.on_loss = self.on_network_loss;
+        config.loss_after = std::time::Duration::from_secs_f64(self.network_loss_after);
         config.ros = self.ros_domain.map(|domain| embody_net::ros2::RosConfig {
             domain,
             joint_names: Vec::new(),

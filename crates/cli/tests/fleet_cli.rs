@@ -177,3 +177,83 @@ fn joining_is_for_real_time_runs_and_bad_commands_are_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("endpoint '127.0.0.1:7447'"));
 }
+
+#[test]
+fn a_unit_that_loses_the_network_finishes_its_step_holds_and_tells_what_happened_after() {
+    let scratch = Scratch::new("fleet-loss");
+    let task = scratch.0.join("slow.toml");
+    std::fs::write(&task, TASK.replace("\\n", "\n")).expect("task");
+    let task = task.to_str().expect("utf-8");
+    let endpoint = format!("tcp/127.0.0.1:{}", free_port());
+    let router = Killed(spawn(&["fleet", "router", "--listen", &endpoint]));
+    let run = spawn(&[
+        "run",
+        task,
+        "--realtime",
+        "--json",
+        "--join",
+        &endpoint,
+        "--fleet",
+        "cli",
+        "--unit-name",
+        "ARM-0003",
+        "--on-network-loss",
+        "finish-step",
+        "--network-loss-after",
+        "0.5",
+    ]);
+    // The move is done and the 3 s wait under way: the router goes.
+    status_of(&endpoint, "ARM-0003", |s| {
+        s["state"]["activity"]["kind"] == "task" && s["state"]["activity"]["step"] == 1
+    });
+    drop(router);
+    std::thread::sleep(Duration::from_secs(5));
+    let _router = Killed(spawn(&["fleet", "router", "--listen", &endpoint]));
+    status_of(&endpoint, "ARM-0003", |_| true);
+    let net = embody_net::NetConfig::client(&endpoint);
+    let fleet = embody_net::Fleet::join(&net, "cli", "tester").expect("joins");
+    let watch = fleet.watch().expect("watches");
+    // What the unit did while cut off reaches the operators once it is back.
+    let back = watch.wait_until(Duration::from_secs(15), |units| {
+        (units.get("ARM-0003"))
+            .is_some_and(|u| u.events.iter().any(|e| e.text.starts_with("network back")))
+    });
+    let events: Vec<String> = (watch.units().get("ARM-0003"))
+        .map(|u| u.events.iter().map(|e| e.text.clone()).collect())
+        .unwrap_or_default();
+    assert!(back, "no 'network back' among {events:#?}");
+    let at = |prefix: &str| {
+        (events.iter().position(|e| e.starts_with(prefix)))
+            .unwrap_or_else(|| panic!("no '{prefix}…' among {events:#?}"))
+    };
+    let lost = at("network lost for");
+    assert!(events[lost].ends_with("finishing the step under way, then holding"));
+    let waited = (events
+        .iter()
+        .position(|e| e.contains(": step 2 'wait@5' done after")))
+    .unwrap_or_else(|| panic!("the wait step did not end among {events:#?}"));
+    let held = at("the step finished: holding until an operator resumes");
+    let returned = at("network back: holding until an operator resumes");
+    assert!(
+        lost < waited && waited < held && held < returned,
+        "{events:#?}"
+    );
+    assert!(!events.iter().any(|e| e.contains("step 3")), "{events:#?}");
+    let status = status_of(&endpoint, "ARM-0003", |_| true);
+    assert_eq!(status["state"]["activity"]["kind"], "holding", "{status}");
+    let (ok, report) = send(&endpoint, "ARM-0003", &["resume"]);
+    assert!(ok, "{report}");
+    let out = run.wait_with_output().expect("run ends");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(summary["result"], "succeeded", "{summary}");
+    assert_eq!(
+        summary["steps"].as_array().map(Vec::len),
+        Some(3),
+        "{summary}"
+    );
+}

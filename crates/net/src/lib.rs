@@ -35,4 +35,4 @@ pub use config::{Mode, NetConfig};
 pub use error::NetError;
 pub use fleet::{Fleet, SendReport, UnitStatus, UnitView, Watch};
 pub use router::Router;
-pub use unit_link::{CommandRequest, LinkStats, UnitInfo, UnitLink, UnitLinkConfig};
+pub use unit_link::{CommandRequest, LinkStats, OnLoss, UnitInfo, UnitLink, UnitLinkConfig};

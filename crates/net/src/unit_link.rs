@@ -4,12 +4,14 @@
 //! answers status queries, and passes commands to its owner, replying with the owner's
 //! acknowledgement (or saying the owner did not answer in time). The owner — a
 //! session's loop driver or a simulated unit — never waits on it: offering state and
-//! events and collecting commands do not block, and a full inbox drops and counts.
+//! events and collecting commands do not block, and a full inbox drops and counts. It
+//! also watches whether the unit still reaches the network (a router or a peer), for
+//! its owner's [`OnLoss`] policy: [`UnitLink::offline_for`].
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -57,6 +59,36 @@ pub struct UnitLinkConfig {
     pub info: UnitInfo,
     /// Also publish the unit's joints and diagnostics to ROS 2 (rmw_zenoh's keys).
     pub ros: Option<RosConfig>,
+    /// What the unit's session does when it loses the network (default: hold).
+    pub on_loss: OnLoss,
+    /// How long the network must be gone before that (default 1 s).
+    pub loss_after: Duration,
+}
+
+/// What a unit's session does once it has lost the network — no router or peer reached
+/// for [`UnitLinkConfig::loss_after`] — until an operator resumes it after the network
+/// is back. Its local safety (the loop's limits and faults) is the same either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnLoss {
+    /// Hold where it stands at once.
+    #[default]
+    Hold,
+    /// Finish the task's step under way, then hold (a policy holds at once).
+    FinishStep,
+}
+
+impl std::str::FromStr for OnLoss {
+    type Err = NetError;
+
+    fn from_str(s: &str) -> Result<OnLoss, NetError> {
+        match s {
+            "hold" => Ok(OnLoss::Hold),
+            "finish-step" => Ok(OnLoss::FinishStep),
+            _ => Err(NetError::Invalid(format!(
+                "on losing the network: 'hold' or 'finish-step', not '{s}'"
+            ))),
+        }
+    }
 }
 
 impl UnitLinkConfig {
@@ -71,6 +103,8 @@ impl UnitLinkConfig {
             ack_timeout: Duration::from_secs(2),
             info,
             ros: None,
+            on_loss: OnLoss::Hold,
+            loss_after: Duration::from_secs(1),
         }
     }
 }
@@ -114,11 +148,24 @@ pub struct UnitLink {
     inbox: SyncSender<Inbox>,
     commands: Receiver<CommandRequest>,
     dropped: Arc<AtomicU64>,
+    presence: Arc<Mutex<Presence>>,
     thread: Option<JoinHandle<Result<LinkStats, NetError>>>,
 }
 
 /// Room in the inbox: 20 s of 50 Hz state, or a burst of events.
 const INBOX: usize = 1024;
+
+/// How often the link looks whether it still reaches a router or a peer.
+const PRESENCE_EVERY: Duration = Duration::from_millis(100);
+
+/// Whether the unit reaches the network.
+#[derive(Clone, Copy, Debug, Default)]
+struct Presence {
+    /// It reached a router or a peer at least once.
+    ever: bool,
+    /// Since when it reaches none (after it had).
+    lost_since: Option<Instant>,
+}
 
 impl UnitLink {
     /// Joins the network as the configured unit and starts publishing. Fails if the
@@ -136,8 +183,9 @@ impl UnitLink {
         let (inbox, inbox_rx) = mpsc::sync_channel(INBOX);
         let (commands_tx, commands) = mpsc::channel();
         let dropped = Arc::new(AtomicU64::new(0));
+        let presence = Arc::new(Mutex::new(Presence::default()));
         let thread = {
-            let dropped = dropped.clone();
+            let (dropped, presence) = (dropped.clone(), presence.clone());
             let opener = Opener {
                 config: zenoh_config,
                 keys: keys.clone(),
@@ -147,7 +195,7 @@ impl UnitLink {
             std::thread::Builder::new()
                 .name(format!("net-{}", config.unit))
                 .spawn(move || {
-                    Worker::new(config, keys, opener, commands_tx, dropped).run(inbox_rx)
+                    Worker::new(config, keys, opener, commands_tx, dropped, presence).run(inbox_rx)
                 })
                 .map_err(|e| NetError::Thread(e.to_string()))?
         };
@@ -155,6 +203,7 @@ impl UnitLink {
             inbox,
             commands,
             dropped,
+            presence,
             thread: Some(thread),
         })
     }
@@ -187,6 +236,14 @@ impl UnitLink {
     /// The commands that came in since the last call.
     pub fn commands(&self) -> Vec<CommandRequest> {
         self.commands.try_iter().collect()
+    }
+
+    /// How long the unit has been cut off from the network: none while it reaches a
+    /// router or a peer, and before it first did (a unit started offline has lost
+    /// nothing).
+    pub fn offline_for(&self) -> Option<Duration> {
+        let presence = *self.presence.lock().unwrap_or_else(|e| e.into_inner());
+        presence.lost_since.map(|t| t.elapsed())
     }
 
     /// Acknowledges command `id` with what came of it and the loop's lifecycle now.
@@ -353,6 +410,14 @@ impl Declared {
     }
 }
 
+impl Declared {
+    /// Whether the session reaches a router or a peer now.
+    fn online(&self) -> bool {
+        let info = self.session.info();
+        info.routers_zid().wait().next().is_some() || info.peers_zid().wait().next().is_some()
+    }
+}
+
 /// The link's thread.
 struct Worker {
     config: UnitLinkConfig,
@@ -369,6 +434,8 @@ struct Worker {
     next_command: u64,
     reported_drops: u64,
     stats: LinkStats,
+    presence: Arc<Mutex<Presence>>,
+    next_presence: Instant,
 }
 
 impl Worker {
@@ -378,6 +445,7 @@ impl Worker {
         opener: Opener,
         commands: mpsc::Sender<CommandRequest>,
         dropped: Arc<AtomicU64>,
+        presence: Arc<Mutex<Presence>>,
     ) -> Worker {
         Worker {
             config,
@@ -394,6 +462,8 @@ impl Worker {
             next_command: 0,
             reported_drops: 0,
             stats: LinkStats::default(),
+            presence,
+            next_presence: Instant::now(),
         }
     }
 
@@ -414,6 +484,10 @@ impl Worker {
                     Ok(declared) => self.declared = Some(declared),
                     Err(e) => tracing::debug!("{}: {e}; trying again in 1 s", self.keys.alive),
                 }
+            }
+            if now >= self.next_presence {
+                self.next_presence = now + PRESENCE_EVERY;
+                self.look_around(now);
             }
             if now >= next {
                 self.publish_state();
@@ -438,6 +512,22 @@ impl Worker {
                 .map_err(|e| NetError::zenoh("closing the session", e))?;
         }
         Ok(stats)
+    }
+
+    /// Notes whether the unit reaches the network now.
+    fn look_around(&mut self, now: Instant) {
+        let online = self.declared.as_ref().is_some_and(Declared::online);
+        let mut presence = self.presence.lock().unwrap_or_else(|e| e.into_inner());
+        match (online, presence.lost_since) {
+            (true, _) => {
+                *presence = Presence {
+                    ever: true,
+                    lost_since: None,
+                }
+            }
+            (false, None) if presence.ever => presence.lost_since = Some(now),
+            _ => {}
+        }
     }
 
     fn take(&mut self, message: Inbox) {

@@ -5,15 +5,18 @@
 //! by no longer polling the driver, whose clock stops meanwhile (a task's trajectory
 //! runs out and the loop holds where it stands; a policy's loop is stopped, holding),
 //! and resume by going on from the same point of the driver's clock; cancel by ending
-//! the session.
+//! the session. A unit that loses the network holds as its [`OnLoss`] policy says — at
+//! once, or once the task's step under way has finished — and stays holding, its events
+//! kept, until an operator resumes it once the network is back.
 
 use embody_control::{
     Event, EventKind as LoopEvent, Lifecycle, LoopClient, Request, StateSnapshot, TimingReport,
 };
 use embody_net::wire::{Activity, ActivityKind, EventKind, JointSummary, LoopTiming, UnitState};
-use embody_net::{Command, Outcome, UnitLink, UnitLinkConfig};
+use embody_net::{Command, OnLoss, Outcome, UnitLink, UnitLinkConfig};
 
 use embody_model::Model;
+use embody_planner::Outcome as StepOutcome;
 
 use crate::drive::{Drive, Driver};
 use crate::error::RuntimeError;
@@ -42,6 +45,12 @@ pub(crate) struct Uplink {
     estop: bool,
     ended: Option<String>,
     fault: Option<String>,
+    on_loss: OnLoss,
+    loss_after_s: f64,
+    /// The network is lost: the task's steps reported when it was (none for a policy).
+    lost: Option<Option<usize>>,
+    /// The task's steps told as events so far.
+    steps_told: usize,
 }
 
 impl Uplink {
@@ -65,6 +74,7 @@ impl Uplink {
                 .map(|j| model.joints[j.0].name.clone())
                 .collect();
         }
+        let (on_loss, loss_after_s) = (config.on_loss, config.loss_after.as_secs_f64());
         let link = UnitLink::spawn(config)
             .map_err(|e| RuntimeError::Invalid(format!("the site's network: {e}")))?;
         Ok(Uplink {
@@ -76,6 +86,10 @@ impl Uplink {
             estop: false,
             ended: None,
             fault: None,
+            on_loss,
+            loss_after_s,
+            lost: None,
+            steps_told: 0,
         })
     }
 
@@ -118,6 +132,8 @@ impl Uplink {
         client: &LoopClient,
     ) -> Directive {
         let policy = driver.policy_outcome().is_some();
+        self.tell_steps(driver);
+        self.watch_network(now_s, driver, client);
         for request in self.link.commands() {
             let (outcome, detail) = self.command(
                 &request.message.command,
@@ -175,15 +191,10 @@ impl Uplink {
                 (Outcome::Refused, "faulted: clear the fault first".into())
             }
             Command::Hold if self.held => (Outcome::Done, "already holding".into()),
-            Command::Hold => {
-                self.held = true;
-                self.held_at_s = now_s;
-                // A policy's targets would stop arriving: its loop holds in Armed.
-                match policy {
-                    true => queued(client.request(Request::Stop), "holding"),
-                    false => (Outcome::Done, "holding".into()),
-                }
-            }
+            Command::Hold => match self.hold(now_s, policy, client) {
+                Ok(()) => (Outcome::Done, "holding".into()),
+                Err(e) => (Outcome::Failed, e),
+            },
             Command::Resume if !self.held => (Outcome::Refused, "not holding".into()),
             Command::Resume => {
                 self.held = false;
@@ -202,6 +213,97 @@ impl Uplink {
                 "this session runs what it was started with; it takes no other task or policy"
                     .into(),
             ),
+        }
+    }
+
+    /// Holds at loop time `now_s`; a policy's loop is stopped (its targets would stop
+    /// arriving), holding in Armed.
+    fn hold(&mut self, now_s: f64, policy: bool, client: &LoopClient) -> Result<(), String> {
+        self.held = true;
+        self.held_at_s = now_s;
+        match policy {
+            true => (client.request(Request::Stop))
+                .map_err(|e| format!("the loop's queue is full: {}", e.0)),
+            false => Ok(()),
+        }
+    }
+
+    /// Publishes each task step that ended since the last poll as an event.
+    fn tell_steps(&mut self, driver: &dyn Driver) {
+        let Some(task) = driver.outcome() else {
+            return;
+        };
+        for (k, step) in task.steps.iter().enumerate().skip(self.steps_told) {
+            let how = match &step.outcome {
+                StepOutcome::Done => "done".to_owned(),
+                StepOutcome::Skipped => "skipped".to_owned(),
+                StepOutcome::Failed(why) => format!("failed: {why}"),
+            };
+            let text = format!(
+                "task {}: step {} '{}' {how} after {:.2} s",
+                task.name,
+                k + 1,
+                step.name,
+                step.duration_s
+            );
+            self.link.event(EventKind::Step, text, None);
+        }
+        self.steps_told = self.steps_told.max(task.steps.len());
+    }
+
+    /// Acts on the network's loss and return as the loss policy says.
+    fn watch_network(&mut self, now_s: f64, driver: &dyn Driver, client: &LoopClient) {
+        let policy = driver.policy_outcome().is_some();
+        let steps = driver.outcome().map(|task| task.steps.len());
+        let offline_s = self.link.offline_for().map(|d| d.as_secs_f64());
+        let say = |link: &UnitLink, text: String| link.event(EventKind::Link, text, None);
+        match (offline_s, self.lost) {
+            (Some(s), None) if s >= self.loss_after_s => {
+                let finish = self.on_loss == OnLoss::FinishStep && steps.is_some() && !self.held;
+                self.lost = Some(steps);
+                if finish {
+                    say(
+                        &self.link,
+                        format!(
+                            "network lost for {s:.1} s: finishing the step under way, then holding"
+                        ),
+                    );
+                } else {
+                    let why = if self.held {
+                        "already holding"
+                    } else {
+                        "holding"
+                    };
+                    if !self.held
+                        && let Err(e) = self.hold(now_s, policy, client)
+                    {
+                        say(&self.link, format!("network lost: could not hold: {e}"));
+                    }
+                    say(
+                        &self.link,
+                        format!("network lost for {s:.1} s: {why} until an operator resumes"),
+                    );
+                }
+            }
+            (Some(_), Some(Some(at))) if !self.held && steps.is_some_and(|n| n > at) => {
+                if let Err(e) = self.hold(now_s, policy, client) {
+                    say(&self.link, format!("network lost: could not hold: {e}"));
+                }
+                say(
+                    &self.link,
+                    "the step finished: holding until an operator resumes".into(),
+                );
+            }
+            (None, Some(_)) => {
+                self.lost = None;
+                let what = if self.held {
+                    "holding until an operator resumes"
+                } else {
+                    "going on"
+                };
+                say(&self.link, format!("network back: {what}"));
+            }
+            _ => {}
         }
     }
 
