@@ -80,29 +80,39 @@ fn send(endpoint: &str, unit: &str, command: &[&str]) -> (bool, Value) {
 
 const TASK: &str = "[[steps]]\\nskill = \"move_joints\"\\njoints = { joint1 = 0.3 }\\nspeed = 0.5\\n[[steps]]\\nskill = \"wait\"\\nseconds = 3.0\\n[[steps]]\\nskill = \"move_joints\"\\njoints = { joint1 = 0.0 }\\nspeed = 0.5\\n";
 
+/// TASK written into `scratch`: its path.
+fn slow_task(scratch: &Scratch) -> String {
+    let task = scratch.0.join("slow.toml");
+    std::fs::write(&task, TASK.replace("\\n", "\n")).expect("task");
+    task.to_str().expect("utf-8").to_owned()
+}
+
+/// `embody run TASK --realtime --json` joined to fleet `cli` at `endpoint` as `unit`.
+fn join_run(task: &str, endpoint: &str, unit: &str, extra: &[&str]) -> Child {
+    let mut args = vec![
+        "run",
+        task,
+        "--realtime",
+        "--json",
+        "--join",
+        endpoint,
+        "--fleet",
+        "cli",
+        "--unit-name",
+        unit,
+    ];
+    args.extend_from_slice(extra);
+    spawn(&args)
+}
+
 #[test]
 fn an_operator_holds_resumes_and_estops_a_real_time_run() {
     let scratch = Scratch::new("fleet-cli");
-    let task = scratch.0.join("slow.toml");
-    std::fs::write(&task, TASK.replace("\\n", "\n")).expect("task");
-    let task = task.to_str().expect("utf-8");
+    let task = slow_task(&scratch);
     let port = free_port();
     let endpoint = format!("tcp/127.0.0.1:{port}");
     let _router = Killed(spawn(&["fleet", "router", "--listen", &endpoint]));
-    let run = |unit: &str| {
-        spawn(&[
-            "run",
-            task,
-            "--realtime",
-            "--json",
-            "--join",
-            &endpoint,
-            "--fleet",
-            "cli",
-            "--unit-name",
-            unit,
-        ])
-    };
+    let run = |unit: &str| join_run(&task, &endpoint, unit, &[]);
 
     let first = run("ARM-0001");
     let status = status_of(&endpoint, "ARM-0001", |s| {
@@ -181,27 +191,16 @@ fn joining_is_for_real_time_runs_and_bad_commands_are_refused() {
 #[test]
 fn a_unit_that_loses_the_network_finishes_its_step_holds_and_tells_what_happened_after() {
     let scratch = Scratch::new("fleet-loss");
-    let task = scratch.0.join("slow.toml");
-    std::fs::write(&task, TASK.replace("\\n", "\n")).expect("task");
-    let task = task.to_str().expect("utf-8");
+    let task = slow_task(&scratch);
     let endpoint = format!("tcp/127.0.0.1:{}", free_port());
     let router = Killed(spawn(&["fleet", "router", "--listen", &endpoint]));
-    let run = spawn(&[
-        "run",
-        task,
-        "--realtime",
-        "--json",
-        "--join",
-        &endpoint,
-        "--fleet",
-        "cli",
-        "--unit-name",
-        "ARM-0003",
+    let loss = [
         "--on-network-loss",
         "finish-step",
         "--network-loss-after",
         "0.5",
-    ]);
+    ];
+    let run = join_run(&task, &endpoint, "ARM-0003", &loss);
     // The move is done and the 3 s wait under way: the router goes.
     status_of(&endpoint, "ARM-0003", |s| {
         s["state"]["activity"]["kind"] == "task" && s["state"]["activity"]["step"] == 1
