@@ -26,6 +26,7 @@ mod numbers;
 mod policy;
 mod rerun_args;
 mod run;
+mod serve;
 mod signals;
 mod sim;
 mod unit_args;
@@ -87,6 +88,10 @@ enum Command {
     /// Find a unit's joint zeros and directions (each joint driven into both stops),
     /// write its calibration file and store it on the unit's bridge.
     Calibrate(calibrate::CalibrateArgs),
+    /// Serve a library of tasks and policies to the site's operators (`--join`): the
+    /// unit waits, drives off, and runs what `embody fleet send UNIT task|policy NAME`
+    /// names, in real time (simulated unless `--port` or `--unit`).
+    Serve(Box<serve::ServeArgs>),
 }
 
 /// The command line, where a negative number after an option is its value (`--dt -1`
@@ -117,6 +122,7 @@ fn main() -> ExitCode {
         Command::Fleet(command) => fleet_net::run(command),
         Command::Flash(args) => flash::run(&args),
         Command::Calibrate(args) => calibrate::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

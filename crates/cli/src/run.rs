@@ -55,11 +55,11 @@ pub struct RunArgs {
 }
 
 /// Longest task (s of loop time) before it is stopped as hung.
-const MAX_TASK_S: f64 = 600.0;
+pub(crate) const MAX_TASK_S: f64 = 600.0;
 
 /// Prints notes, and in real time each step as it starts and ends.
-struct Printer {
-    live: bool,
+pub(crate) struct Printer {
+    pub(crate) live: bool,
 }
 
 impl Observer for Printer {

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -255,4 +256,78 @@ fn a_unit_that_loses_the_network_finishes_its_step_holds_and_tells_what_happened
         Some(3),
         "{summary}"
     );
+}
+
+#[test]
+fn a_unit_serving_its_library_runs_the_task_and_the_policy_operators_name() {
+    let scratch = Scratch::new("fleet-serve");
+    let library = scratch.0.join("library");
+    std::fs::create_dir_all(library.join("tasks")).expect("tasks");
+    std::fs::create_dir_all(library.join("policies")).expect("policies");
+    std::fs::copy(slow_task(&scratch), library.join("tasks/slow.toml")).expect("task");
+    let reach = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/arm7_reach");
+    std::os::unix::fs::symlink(reach, library.join("policies/arm7_reach")).expect("policy");
+    let endpoint = format!("tcp/127.0.0.1:{}", free_port());
+    let _router = Killed(spawn(&["fleet", "router", "--listen", &endpoint]));
+    let lib = library.to_str().expect("utf-8");
+    let _unit = Killed(spawn(&[
+        "serve",
+        lib,
+        "--join",
+        &endpoint,
+        "--fleet",
+        "cli",
+        "--unit-name",
+        "ARM-0004",
+    ]));
+    status_of(&endpoint, "ARM-0004", |s| s["state"]["lifecycle"] == "idle");
+    let net = embody_net::NetConfig::client(&endpoint);
+    let fleet = embody_net::Fleet::join(&net, "cli", "tester").expect("joins");
+    let watch = fleet.watch().expect("watches");
+    let ack = |command: &[&str]| send(&endpoint, "ARM-0004", command).1["acks"][0][0].clone();
+
+    let refused = ack(&["task", "fly"]);
+    assert_eq!(refused["outcome"], "refused", "{refused}");
+    assert_eq!(
+        refused["detail"], "no task 'fly' here (it has slow)",
+        "{refused}"
+    );
+    let started = ack(&["task", "slow"]);
+    assert_eq!(started["detail"], "task slow started", "{started}");
+    let running = status_of(&endpoint, "ARM-0004", |s| {
+        s["state"]["activity"]["kind"] == "task"
+    });
+    assert_eq!(running["state"]["lifecycle"], "running", "{running}");
+    let busy = ack(&["policy", "arm7_reach"]);
+    assert_eq!(busy["outcome"], "refused", "{busy}");
+    status_of(&endpoint, "ARM-0004", |s| s["state"]["lifecycle"] == "idle");
+    let said = |prefix: &str| {
+        watch.wait_until(Duration::from_secs(10), |units| {
+            (units.get("ARM-0004"))
+                .is_some_and(|u| u.events.iter().any(|e| e.text.starts_with(prefix)))
+        })
+    };
+    assert!(
+        said("task slow: succeeded in"),
+        "{:#?}",
+        watch.units().get("ARM-0004").map(|u| &u.events)
+    );
+
+    let started = ack(&["policy", "arm7_reach"]);
+    assert_eq!(started["outcome"], "done", "{started}");
+    status_of(&endpoint, "ARM-0004", |s| {
+        s["state"]["activity"]["kind"] == "policy"
+    });
+    let cancelled = ack(&["cancel"]);
+    assert_eq!(cancelled["outcome"], "done", "{cancelled}");
+    status_of(&endpoint, "ARM-0004", |s| s["state"]["lifecycle"] == "idle");
+    assert!(said("policy arm7_reach: ended after"));
+    // An e-stop while idle keeps runs from starting until it is cleared.
+    assert_eq!(ack(&["estop"])["outcome"], "done");
+    let held_off = ack(&["task", "slow"]);
+    assert_eq!(
+        held_off["detail"], "the e-stop is pressed: clear it first",
+        "{held_off}"
+    );
+    assert_eq!(ack(&["clear"])["outcome"], "done");
 }

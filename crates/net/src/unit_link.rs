@@ -146,7 +146,8 @@ enum Inbox {
 /// A unit on the network. See the module docs.
 pub struct UnitLink {
     inbox: SyncSender<Inbox>,
-    commands: Receiver<CommandRequest>,
+    /// Behind a lock so the link can be shared (a unit serving a library).
+    commands: Mutex<Receiver<CommandRequest>>,
     dropped: Arc<AtomicU64>,
     presence: Arc<Mutex<Presence>>,
     thread: Option<JoinHandle<Result<LinkStats, NetError>>>,
@@ -201,7 +202,7 @@ impl UnitLink {
         };
         Ok(UnitLink {
             inbox,
-            commands,
+            commands: Mutex::new(commands),
             dropped,
             presence,
             thread: Some(thread),
@@ -235,7 +236,8 @@ impl UnitLink {
 
     /// The commands that came in since the last call.
     pub fn commands(&self) -> Vec<CommandRequest> {
-        self.commands.try_iter().collect()
+        let commands = self.commands.lock().unwrap_or_else(|e| e.into_inner());
+        commands.try_iter().collect()
     }
 
     /// How long the unit has been cut off from the network: none while it reaches a

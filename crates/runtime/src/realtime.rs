@@ -138,6 +138,33 @@ impl<R: Robot + 'static> RealtimeLoop<R> {
     }
 }
 
+/// `config` with what the unit says of itself filled in where it knows more: its
+/// bridge's firmware version and its configuration's digest (a unit on the wire).
+fn described(
+    config: &embody_net::UnitLinkConfig,
+    backend: &crate::Backend,
+    robot: &AnyRobot,
+) -> embody_net::UnitLinkConfig {
+    let mut config = config.clone();
+    let info = &mut config.info;
+    if let (None, AnyRobot::Bridge(bridge)) = (&info.firmware, robot) {
+        let [major, minor, patch] = bridge.bridge_info().firmware;
+        info.firmware = Some(format!("{major}.{minor}.{patch}"));
+    }
+    if let (
+        None,
+        crate::Backend::Wire(crate::Wire {
+            unit: Some(unit), ..
+        }),
+    ) = (&info.config_digest, backend)
+    {
+        info.config_digest = embody_fleet::record::config_digest(&unit.config)
+            .ok()
+            .map(|digest| embody_fleet::hex(&digest));
+    }
+    config
+}
+
 /// Arms and starts the loop behind `client`.
 pub fn arm_and_start(client: &LoopClient) {
     // Fresh queues have room for both.
@@ -165,6 +192,7 @@ pub(crate) fn run(
     let robot = robots
         .pop()
         .ok_or_else(|| RuntimeError::Invalid("no robot".into()))?;
+    let net = (session.net.as_ref()).map(|config| described(config, &session.backend, &robot));
     // Hardware's recordings are on wall time; simulated and mocked robots' on loop time.
     let clock = match robot {
         AnyRobot::Bridge(_) | AnyRobot::Slcan(_) => Clock::Wall,
@@ -198,9 +226,15 @@ pub(crate) fn run(
         )?),
         None => None,
     };
-    let mut uplink = (session.net.as_ref())
-        .map(|config| crate::uplink::Uplink::start(config, &session.drive, &model))
-        .transpose()?;
+    let mut uplink = match (&session.link, net) {
+        (Some(shared), _) => Some(crate::uplink::Uplink::on(shared, &session.drive)),
+        (None, Some(config)) => Some(crate::uplink::Uplink::start(
+            &config,
+            &session.drive,
+            &model,
+        )?),
+        (None, None) => None,
+    };
     let rt_status = running.rt_status().clone();
     let client = running.client.clone();
     // Wall time counts from the loop's origin, as its ticks do (this thread may be

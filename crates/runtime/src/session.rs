@@ -75,6 +75,9 @@ pub struct Session {
     /// Join the site's network as this unit (real time): publish its state and events,
     /// take operators' commands (see `embody_net`).
     pub net: Option<embody_net::UnitLinkConfig>,
+    /// Join through this link, already open, instead (a unit serving a library:
+    /// [`crate::serve`]).
+    pub link: Option<crate::SharedLink>,
 }
 
 impl Session {
@@ -96,6 +99,7 @@ impl Session {
             measure_after_s: 0.0,
             dataset: None,
             net: None,
+            link: None,
         }
     }
 
@@ -136,7 +140,7 @@ impl Session {
         if self.record.is_some() && !(sim && lockstep) {
             return refuse("a state record is written in lockstep simulation only");
         }
-        if self.net.is_some() && lockstep {
+        if (self.net.is_some() || self.link.is_some()) && lockstep {
             return refuse(
                 "a unit joins the network in real time only: lockstep runs faster than the clock",
             );

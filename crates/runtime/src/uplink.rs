@@ -9,6 +9,8 @@
 //! once, or once the task's step under way has finished — and stays holding, its events
 //! kept, until an operator resumes it once the network is back.
 
+use std::sync::Arc;
+
 use embody_control::{
     Event, EventKind as LoopEvent, Lifecycle, LoopClient, Request, StateSnapshot, TimingReport,
 };
@@ -34,7 +36,7 @@ pub(crate) enum Directive {
 
 /// The unit's link and what its commands have done. See the module docs.
 pub(crate) struct Uplink {
-    link: UnitLink,
+    link: Arc<UnitLink>,
     /// The task's or policy's name.
     name: String,
     held: bool,
@@ -53,19 +55,27 @@ pub(crate) struct Uplink {
     steps_told: usize,
 }
 
-impl Uplink {
-    /// Joins the network as `config` says, for a session of `model` driven by `drive`
-    /// (the model names the joints it publishes to ROS 2, when it does).
-    pub(crate) fn start(
-        config: &UnitLinkConfig,
-        drive: &Drive,
-        model: &Model,
-    ) -> Result<Uplink, RuntimeError> {
-        let name = match drive {
-            Drive::Policy(run) => (run.package.file_name())
-                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-            _ => String::new(),
-        };
+/// A unit's link kept open across sessions (a unit serving a library): each session
+/// joins through it instead of opening its own.
+#[derive(Clone)]
+pub struct SharedLink {
+    pub(crate) link: Arc<UnitLink>,
+    pub(crate) on_loss: OnLoss,
+    pub(crate) loss_after: std::time::Duration,
+}
+
+impl std::fmt::Debug for SharedLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedLink")
+            .field("on_loss", &self.on_loss)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedLink {
+    /// Joins the network as `config` says, for sessions of `model` (it names the joints
+    /// published to ROS 2, when they are).
+    pub(crate) fn open(config: &UnitLinkConfig, model: &Model) -> Result<SharedLink, RuntimeError> {
         let mut config = config.clone();
         if let Some(ros) = &mut config.ros
             && ros.joint_names.is_empty()
@@ -74,11 +84,34 @@ impl Uplink {
                 .map(|j| model.joints[j.0].name.clone())
                 .collect();
         }
-        let (on_loss, loss_after_s) = (config.on_loss, config.loss_after.as_secs_f64());
-        let link = UnitLink::spawn(config)
-            .map_err(|e| RuntimeError::Invalid(format!("the site's network: {e}")))?;
-        Ok(Uplink {
-            link,
+        let (on_loss, loss_after) = (config.on_loss, config.loss_after);
+        Ok(SharedLink {
+            link: Arc::new(UnitLink::spawn(config)?),
+            on_loss,
+            loss_after,
+        })
+    }
+}
+
+impl Uplink {
+    /// Joins the network as `config` says, for a session of `model` driven by `drive`.
+    pub(crate) fn start(
+        config: &UnitLinkConfig,
+        drive: &Drive,
+        model: &Model,
+    ) -> Result<Uplink, RuntimeError> {
+        Ok(Uplink::on(&SharedLink::open(config, model)?, drive))
+    }
+
+    /// A session driven by `drive` on an open link.
+    pub(crate) fn on(shared: &SharedLink, drive: &Drive) -> Uplink {
+        let name = match drive {
+            Drive::Policy(run) => (run.package.file_name())
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            _ => String::new(),
+        };
+        Uplink {
+            link: shared.link.clone(),
             name,
             held: false,
             held_at_s: 0.0,
@@ -86,11 +119,11 @@ impl Uplink {
             estop: false,
             ended: None,
             fault: None,
-            on_loss,
-            loss_after_s,
+            on_loss: shared.on_loss,
+            loss_after_s: shared.loss_after.as_secs_f64(),
             lost: None,
             steps_told: 0,
-        })
+        }
     }
 
     /// Passes on the loop's fresh events.
@@ -357,11 +390,13 @@ impl Uplink {
         }
     }
 
-    /// Leaves the network, with a last event saying why the session ended.
+    /// Says why the session ended, and leaves the network unless the link is shared.
     pub(crate) fn finish(self, why: &str) {
         self.link
             .event(EventKind::Step, format!("session ended: {why}"), None);
-        if let Err(e) = self.link.finish() {
+        if let Ok(link) = Arc::try_unwrap(self.link)
+            && let Err(e) = link.finish()
+        {
             tracing::warn!("the unit's network link: {e}");
         }
     }
