@@ -3,7 +3,6 @@
 //! send UNIT task <name>` starts one.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
 use embody_control::RtConfig;
@@ -29,8 +28,6 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
 }
-
-static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Runs `embody serve`.
 pub fn run(args: &ServeArgs) -> Result {
@@ -58,15 +55,14 @@ pub fn run(args: &ServeArgs) -> Result {
     let Some(config) = (args.live.net).link(&args.live.wire, &session.robot_name())? else {
         return Err(CliError::Usage("give --join ENDPOINT".into()));
     };
-    crate::signals::on_termination(&STOP);
-    let stop = || STOP.load(Ordering::Acquire);
-    let served = serve(
+    // Ctrl-C ends the process as it ends `embody run`, a run under way included (on the
+    // wire the bridge's watchdog then damps the motors).
+    serve(
         &session,
         &library,
         &config,
-        &stop,
+        &|| false,
         &mut Printer { live: true },
     )?;
-    eprintln!("served {} runs", served.runs.len());
     Ok(())
 }
