@@ -163,7 +163,9 @@ def ros_joint_states(session, states: dict, joints: dict, units: int):
                 assert list(msg.position) == by_stamp[stamp], (msg.position, by_stamp[stamp])
                 matched += 1
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), f"{ns}: attachment numbers {seqs[:5]}"
-        assert matched >= len(seen) - 2, f"{ns}: {matched} of {len(seen)} states matched"
+        # The two subscriptions start and stop apart, and a loaded machine drops a few
+        # of either (both are latest-only): nearly all must meet.
+        assert matched >= 0.95 * len(seen) - 2, f"{ns}: {matched} of {len(seen)} states matched"
     tokens = [str(r.ok.key_expr) for r in session.liveliness().get("@ros2_lv/0/**", timeout=5) if r.ok]
     hash_js = ROS.hash_rihs01("sensor_msgs/msg/JointState")
     node = [t for t in tokens if t.endswith("/NN/%/%sim_0003/embody")]

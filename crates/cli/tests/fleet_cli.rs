@@ -115,7 +115,7 @@ fn an_operator_holds_resumes_and_estops_a_real_time_run() {
     let _router = Killed(spawn(&["fleet", "router", "--listen", &endpoint]));
     let run = |unit: &str| join_run(&task, &endpoint, unit, &[]);
 
-    let first = run("ARM-0001");
+    let mut first = Killed(run("ARM-0001"));
     let status = status_of(&endpoint, "ARM-0001", |s| {
         s["state"]["lifecycle"] == "running"
     });
@@ -134,7 +134,7 @@ fn an_operator_holds_resumes_and_estops_a_real_time_run() {
         ok && report["acks"][0][0]["detail"] == "resumed",
         "{report}"
     );
-    let out = first.wait_with_output().expect("run ends");
+    let out = first.output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let summary: Value = serde_json::from_slice(&out.stdout).expect("JSON");
@@ -146,7 +146,7 @@ fn an_operator_holds_resumes_and_estops_a_real_time_run() {
         "{report}"
     );
 
-    let second = run("ARM-0002");
+    let mut second = Killed(run("ARM-0002"));
     status_of(&endpoint, "ARM-0002", |s| {
         s["state"]["lifecycle"] == "running"
     });
@@ -158,7 +158,7 @@ fn an_operator_holds_resumes_and_estops_a_real_time_run() {
         Some(1),
         "{status}"
     );
-    let out = second.wait_with_output().expect("run ends");
+    let out = second.output();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "an e-stopped task fails: {stdout}");
     assert!(stdout.contains("e-stop"), "{stdout}");
@@ -201,7 +201,7 @@ fn a_unit_that_loses_the_network_finishes_its_step_holds_and_tells_what_happened
         "--network-loss-after",
         "0.5",
     ];
-    let run = join_run(&task, &endpoint, "ARM-0003", &loss);
+    let mut run = Killed(join_run(&task, &endpoint, "ARM-0003", &loss));
     // The move is done and the 3 s wait under way: the router goes.
     status_of(&endpoint, "ARM-0003", |s| {
         s["state"]["activity"]["kind"] == "task" && s["state"]["activity"]["step"] == 1
@@ -243,7 +243,7 @@ fn a_unit_that_loses_the_network_finishes_its_step_holds_and_tells_what_happened
     assert_eq!(status["state"]["activity"]["kind"], "holding", "{status}");
     let (ok, report) = send(&endpoint, "ARM-0003", &["resume"]);
     assert!(ok, "{report}");
-    let out = run.wait_with_output().expect("run ends");
+    let out = run.output();
     assert!(
         out.status.success(),
         "{}",

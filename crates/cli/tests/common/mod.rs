@@ -30,6 +30,30 @@ impl Drop for Scratch {
 /// A child process killed when dropped (an `embody vmcu` a test started).
 pub struct Killed(pub Child);
 
+impl Killed {
+    /// Waits for the process to end by itself and takes what it printed (its output
+    /// must fit the pipes: read after it ends).
+    #[allow(dead_code)] // not every test binary waits for one
+    pub fn output(&mut self) -> Output {
+        use std::io::Read;
+        let status = self.0.wait().expect("the process ends");
+        let read = |pipe: Option<&mut dyn Read>| {
+            let mut bytes = Vec::new();
+            if let Some(pipe) = pipe {
+                pipe.read_to_end(&mut bytes).expect("its output");
+            }
+            bytes
+        };
+        let stdout = read(self.0.stdout.as_mut().map(|p| p as &mut dyn Read));
+        let stderr = read(self.0.stderr.as_mut().map(|p| p as &mut dyn Read));
+        Output {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+}
+
 impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
