@@ -20,8 +20,9 @@ use embody_net::{Command, OnLoss, Outcome, UnitLink, UnitLinkConfig};
 use embody_model::Model;
 use embody_planner::Outcome as StepOutcome;
 
-use crate::drive::{Drive, Driver};
+use crate::drive::{Drive, Driver, TaskOutcome};
 use crate::error::RuntimeError;
+use crate::policy_outcome::PolicyOutcome;
 
 /// What the session does after the commands of a poll.
 #[derive(Clone, Debug, PartialEq)]
@@ -164,9 +165,11 @@ impl Uplink {
         driver: &dyn Driver,
         client: &LoopClient,
     ) -> Directive {
-        let policy = driver.policy_outcome().is_some();
-        self.tell_steps(driver);
-        self.watch_network(now_s, driver, client);
+        // What the driver has done so far, taken once: it is not polled meanwhile.
+        let (task, policy_run) = (driver.outcome(), driver.policy_outcome());
+        let policy = policy_run.is_some();
+        self.tell_steps(task.as_ref());
+        self.watch_network(now_s, task.as_ref(), policy, client);
         for request in self.link.commands() {
             let (outcome, detail) = self.command(
                 &request.message.command,
@@ -179,7 +182,7 @@ impl Uplink {
                 .ack(request.id, outcome, detail, snapshot.lifecycle);
         }
         self.link
-            .offer_state(self.state(snapshot, driver, &client.timing()));
+            .offer_state(self.state(snapshot, task, policy_run, &client.timing()));
         match (&self.ended, self.held) {
             (Some(why), _) => Directive::End(why.clone()),
             (None, true) => Directive::Hold,
@@ -262,8 +265,8 @@ impl Uplink {
     }
 
     /// Publishes each task step that ended since the last poll as an event.
-    fn tell_steps(&mut self, driver: &dyn Driver) {
-        let Some(task) = driver.outcome() else {
+    fn tell_steps(&mut self, task: Option<&TaskOutcome>) {
+        let Some(task) = task else {
             return;
         };
         for (k, step) in task.steps.iter().enumerate().skip(self.steps_told) {
@@ -285,9 +288,14 @@ impl Uplink {
     }
 
     /// Acts on the network's loss and return as the loss policy says.
-    fn watch_network(&mut self, now_s: f64, driver: &dyn Driver, client: &LoopClient) {
-        let policy = driver.policy_outcome().is_some();
-        let steps = driver.outcome().map(|task| task.steps.len());
+    fn watch_network(
+        &mut self,
+        now_s: f64,
+        task: Option<&TaskOutcome>,
+        policy: bool,
+        client: &LoopClient,
+    ) {
+        let steps = task.map(|task| task.steps.len());
         let offline_s = self.link.offline_for().map(|d| d.as_secs_f64());
         let say = |link: &UnitLink, text: String| link.event(EventKind::Link, text, None);
         match (offline_s, self.lost) {
@@ -340,7 +348,13 @@ impl Uplink {
         }
     }
 
-    fn state(&self, s: &StateSnapshot, driver: &dyn Driver, timing: &TimingReport) -> UnitState {
+    fn state(
+        &self,
+        s: &StateSnapshot,
+        task: Option<TaskOutcome>,
+        policy: Option<PolicyOutcome>,
+        timing: &TimingReport,
+    ) -> UnitState {
         let max_abs = |v: &[f64]| v.iter().fold(0.0f64, |m, x| m.max(x.abs())) as f32;
         let error =
             (s.q.iter().zip(&s.q_ref)).fold(0.0f64, |m, (q, r)| m.max((q - r).abs())) as f32;
@@ -349,14 +363,14 @@ impl Uplink {
                 kind: ActivityKind::Holding,
                 ..Activity::default()
             }
-        } else if let Some(task) = driver.outcome() {
+        } else if let Some(task) = task {
             Activity {
                 kind: ActivityKind::Task,
                 name: task.name,
                 step: task.steps.len() as u32,
                 steps: 0,
             }
-        } else if let Some(policy) = driver.policy_outcome() {
+        } else if let Some(policy) = policy {
             Activity {
                 kind: ActivityKind::Policy,
                 name: self.name.clone(),
