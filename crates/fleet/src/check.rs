@@ -120,6 +120,17 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
             ),
         );
     }
+    if let Some(ms) = c.sensor_timeout_ms
+        && !(ms * 1e3 >= 2.0 * period_us && ms <= 100.0)
+    {
+        say(
+            "control.sensor_timeout_ms",
+            format!(
+                "{ms} ms: at least two control periods ({:.1} ms) and at most 100 ms",
+                2e-3 * period_us
+            ),
+        );
+    }
     if c.damping_ms > 60_000 {
         say(
             "control.damping_ms",

@@ -25,6 +25,12 @@ pub struct Control {
     /// 1000.
     #[serde(default = "default_damping_ms")]
     pub damping_ms: u32,
+    /// How long the host loop goes on without a new joint state (reads that bring
+    /// nothing, states that do not change) before it faults (ms). Unset: the loop's
+    /// default, 5. A unit computer without real-time scheduling may need more. Unset, it
+    /// leaves the configuration's digest as it was before this key existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensor_timeout_ms: Option<f64>,
 }
 
 fn default_damping_ms() -> u32 {

@@ -158,6 +158,7 @@ pub fn unit_config(
             rate_hz: map.rate_hz,
             watchdog_ms: 50,
             damping_ms: 1000,
+            sensor_timeout_ms: None,
         },
         bus: Bus {
             bitrate: map.bitrate,

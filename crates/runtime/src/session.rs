@@ -229,7 +229,7 @@ impl Session {
             unit: Some(unit), ..
         }) = &self.backend
         {
-            control.rate_hz = unit.config.control.rate_hz;
+            unit_control(&mut control, &unit.config.control);
         }
         self.drive.adjust(&mut control);
         // A loop pinned to a CPU has it to itself: everything started from here on (the
@@ -273,9 +273,46 @@ pub fn default_control(model: &Model) -> ControlConfig {
     config
 }
 
+/// `control` with a unit's own settings: its loop rate and, where set, its sensor timeout —
+/// for joint states that stop changing and for reads that bring nothing new (link errors
+/// counted in ticks), so that neither faults before the other.
+fn unit_control(control: &mut ControlConfig, unit: &embody_fleet::config::Control) {
+    control.rate_hz = unit.rate_hz;
+    if let Some(ms) = unit.sensor_timeout_ms {
+        control.estimator.health.joint_timeout_ms = ms;
+        let ticks = (ms * 1e-3 * unit.rate_hz).ceil() as u32;
+        control.safety.link_error_ticks = control.safety.link_error_ticks.max(ticks);
+    }
+}
+
 /// Joint PD stiff enough to hold a humanoid up as an inverted pendulum on its ankles
 /// (20 and 0.6 per N·m of effort limit).
 pub fn stiff_joint_pd(config: &mut ControlConfig) {
     config.joint_pd.kp_per_effort = 20.0;
     config.joint_pd.kd_per_effort = 0.6;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unit_sets_the_loop_rate_and_only_a_sensor_timeout_it_names() {
+        let mut unit = embody_fleet::config::Control {
+            rate_hz: 500.0,
+            watchdog_ms: 50,
+            damping_ms: 1000,
+            sensor_timeout_ms: None,
+        };
+        let mut control = ControlConfig::default();
+        unit_control(&mut control, &unit);
+        assert_eq!(control.rate_hz, 500.0);
+        assert_eq!(control.estimator.health.joint_timeout_ms, 5.0);
+        assert_eq!(control.safety.link_error_ticks, 5);
+        unit.sensor_timeout_ms = Some(40.0);
+        unit_control(&mut control, &unit);
+        assert_eq!(control.estimator.health.joint_timeout_ms, 40.0);
+        // 40 ms at 500 Hz: 20 reads in a row may bring nothing.
+        assert_eq!(control.safety.link_error_ticks, 20);
+    }
 }
