@@ -54,7 +54,8 @@ wait_for_units() {
 }
 "$bin" fleet router --listen "$endpoint" --certs "$certs" --fleet ci --ros-domain 0 &
 router=$!
-"$bin" fleet simulate "${net[@]}" --units $units --seconds 120 --ros-domain 0 &
+# Long enough for a slow machine: the trap stops them once the checks are done.
+"$bin" fleet simulate "${net[@]}" --units $units --seconds 900 --ros-domain 0 &
 sim=$!
 recorder=
 trap 'kill -INT $sim $router $recorder 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -126,7 +126,10 @@ fn bench_wire_reports_codec_scheduler_and_round_trip() {
             .expect("runs"),
     );
     let rt = &report["round_trip"];
-    assert!(rt["lost"].as_u64().expect("lost") < 5, "{report}");
+    // Every frame intact; "lost" is a reply later than two periods, which a busy
+    // machine makes now and then (6 of 300 seen in a CI run); a broken echo loses all.
+    assert_eq!(rt["bad_frames"], 0, "{report}");
+    assert!(rt["lost"].as_u64().expect("lost") < 30, "{report}");
     assert!(rt["p50_us"].as_u64().expect("p50") > 0);
     let classic = &report["scheduler_1mbit_1khz"][0];
     assert_eq!(classic["actuators_per_bus"], 4);

@@ -99,10 +99,12 @@ fn a_stalled_camera_holds_the_policy_and_never_the_loop() {
         (48..=51).contains(&(outcome.steps + outcome.held)),
         "{outcome:?}"
     );
-    // The loop kept its rate while the camera stalled (it never waits on one).
+    // The loop kept its rate while the camera stalled (it never waits on one): a loop
+    // that waited out the 500 ms stall would have at most 2,000 of its 2,500 ticks; a
+    // busy machine costs it a few percent (2,354 seen under a parallel build).
     let expected = (seconds * 1000.0) as u64;
     assert!(
-        timing.ticks as f64 >= 0.95 * expected as f64,
+        timing.ticks as f64 >= 0.88 * expected as f64,
         "{} ticks of {expected}",
         timing.ticks
     );
