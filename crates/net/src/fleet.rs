@@ -127,17 +127,33 @@ impl Fleet {
 
     /// The units alive now, by name.
     pub fn alive(&self, timeout: Duration) -> Result<Vec<String>, NetError> {
-        let replies = self
-            .session
+        // Into an unbounded channel: the tokens this session already knows are answered
+        // inside the call, and more of them than a bounded channel holds (zenoh's default
+        // handler) would block it forever — `fleet send all` hung at 500 units.
+        let (tx, rx) = mpsc::channel();
+        let fleet = self.fleet.clone();
+        self.session
             .liveliness()
             .get(keys::all_units(&self.fleet, None))
             .timeout(timeout)
+            .callback(move |reply| {
+                if let Ok(sample) = reply.into_result()
+                    && let Some(unit) = unit_of(&fleet, sample.key_expr().as_str())
+                {
+                    let _ = tx.send(unit.to_owned());
+                }
+            })
             .wait()
             .map_err(|e| NetError::zenoh("asking who is alive", e))?;
-        let mut units: Vec<String> = (replies.iter())
-            .filter_map(|r| r.into_result().ok())
-            .filter_map(|s| unit_of(&self.fleet, s.key_expr().as_str()).map(str::to_owned))
-            .collect();
+        // The callback, and with it the sender, goes when the query is done.
+        let deadline = Instant::now() + timeout + Duration::from_millis(500);
+        let mut units = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(unit) => units.push(unit),
+                Err(_) => break,
+            }
+        }
         units.sort();
         units.dedup();
         Ok(units)

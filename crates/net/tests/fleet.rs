@@ -1,6 +1,6 @@
 //! Units and an operator around a router on this machine's loopback: liveliness,
-//! status, commands with acknowledgements, the live view, and a router that goes away
-//! and comes back while a unit has news.
+//! status, commands with acknowledgements, the live view, a router that goes away
+//! and comes back while a unit has news, and a unit describing itself once running.
 
 use std::time::Duration;
 
@@ -8,6 +8,7 @@ use embody_control::Lifecycle;
 use embody_net::sim_units::{SimFleet, SimUnits};
 use embody_net::wire::{ActivityKind, EventKind};
 use embody_net::{Command, Fleet, NetConfig, Outcome, Router, UnitInfo, UnitLink, UnitLinkConfig};
+use zenoh::Wait;
 
 /// A TCP port free on loopback now.
 fn free_port() -> u16 {
@@ -28,6 +29,7 @@ const WAIT: Duration = Duration::from_secs(10);
 fn sim(count: usize) -> SimUnits {
     SimUnits {
         count,
+        first: 0,
         rate_hz: 50.0,
         ros_domain: None,
     }
@@ -176,7 +178,60 @@ fn events_from_while_the_router_was_away_arrive_once_in_order() {
     );
     assert_eq!(view.events_lost, 0);
     assert!(view.returns >= 1, "{view:?}");
+
+    // What the unit learns of itself once running, its status says from then on.
+    let (statuses, _) = fleet.status(WAIT).expect("status");
+    assert_eq!(statuses[0].info.firmware, None);
+    link.describe(UnitInfo {
+        robot: "arm7".into(),
+        firmware: Some("1.2.3".into()),
+        config_digest: Some("47700dcf".into()),
+    });
+    let deadline = std::time::Instant::now() + WAIT;
+    let statuses = loop {
+        let (statuses, _) = fleet.status(WAIT).expect("status");
+        if statuses[0].info.firmware.is_some() || std::time::Instant::now() > deadline {
+            break statuses;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let info = &statuses[0].info;
+    assert_eq!(
+        (info.robot.as_str(), info.firmware.as_deref()),
+        ("arm7", Some("1.2.3"))
+    );
+    assert_eq!(info.config_digest.as_deref(), Some("47700dcf"));
     link.finish().expect("finish");
+}
+
+#[test]
+fn an_operator_watching_hundreds_of_units_finds_them_all_alive() {
+    // The watch keeps every unit's liveliness token: asking who is alive is then
+    // answered inside the call, 600 answers at once (zenoh's default channel holds 256,
+    // and `send all` used to hang there). One session stands in for 600 units' tokens.
+    let port = free_port();
+    let _router = router(port);
+    let units = zenoh::open(client(port).zenoh().expect("config"))
+        .wait()
+        .expect("session");
+    let tokens: Vec<_> = (0..600)
+        .map(|k| {
+            (units.liveliness())
+                .declare_token(format!("embody/t4/U-{k:04}"))
+                .wait()
+                .expect("token")
+        })
+        .collect();
+    let fleet = Fleet::join(&client(port), "t4", "ops").expect("fleet");
+    let watch = fleet.watch().expect("watch");
+    assert!(watch.wait_until(WAIT, |u| u.len() == 600 && u.values().all(|v| v.alive)));
+    let alive = fleet.alive(WAIT).expect("alive");
+    assert_eq!(alive.len(), 600);
+    assert_eq!(
+        (alive[0].as_str(), alive[599].as_str()),
+        ("U-0000", "U-0599")
+    );
+    drop(tokens);
 }
 
 #[test]
