@@ -140,6 +140,7 @@ enum Inbox {
     Status(Query),
     Log(Query),
     Command(Query),
+    Describe(UnitInfo),
     Stop,
 }
 
@@ -246,6 +247,13 @@ impl UnitLink {
     pub fn offline_for(&self) -> Option<Duration> {
         let presence = *self.presence.lock().unwrap_or_else(|e| e.into_inner());
         presence.lost_since.map(|t| t.elapsed())
+    }
+
+    /// What the unit says of itself from now on (its status answers): for a link opened
+    /// before the unit knew it all, as a serving unit's is before its first run opens
+    /// the bridge.
+    pub fn describe(&self, info: UnitInfo) {
+        self.offer(Inbox::Describe(info));
     }
 
     /// Acknowledges command `id` with what came of it and the loop's lifecycle now.
@@ -542,6 +550,7 @@ impl Worker {
             Inbox::Status(query) => self.answer_status(&query),
             Inbox::Log(query) => self.answer_log(&query),
             Inbox::Command(query) => self.take_command(query),
+            Inbox::Describe(info) => self.config.info = info,
             Inbox::Stop => {}
         }
     }

@@ -138,15 +138,9 @@ impl<R: Robot + 'static> RealtimeLoop<R> {
     }
 }
 
-/// `config` with what the unit says of itself filled in where it knows more: its
-/// bridge's firmware version and its configuration's digest (a unit on the wire).
-fn described(
-    config: &embody_net::UnitLinkConfig,
-    backend: &crate::Backend,
-    robot: &AnyRobot,
-) -> embody_net::UnitLinkConfig {
-    let mut config = config.clone();
-    let info = &mut config.info;
+/// Fills in what the unit says of itself where it knows more: its bridge's firmware
+/// version and its configuration's digest (a unit on the wire).
+fn describe(info: &mut embody_net::UnitInfo, backend: &crate::Backend, robot: &AnyRobot) {
     if let (None, AnyRobot::Bridge(bridge)) = (&info.firmware, robot) {
         let [major, minor, patch] = bridge.bridge_info().firmware;
         info.firmware = Some(format!("{major}.{minor}.{patch}"));
@@ -162,7 +156,6 @@ fn described(
             .ok()
             .map(|digest| embody_fleet::hex(&digest));
     }
-    config
 }
 
 /// Arms and starts the loop behind `client`.
@@ -192,7 +185,16 @@ pub(crate) fn run(
     let robot = robots
         .pop()
         .ok_or_else(|| RuntimeError::Invalid("no robot".into()))?;
-    let net = (session.net.as_ref()).map(|config| described(config, &session.backend, &robot));
+    let net = (session.net.as_ref()).map(|config| {
+        let mut config = config.clone();
+        describe(&mut config.info, &session.backend, &robot);
+        config
+    });
+    if let Some(shared) = &session.link {
+        let mut info = shared.info.clone();
+        describe(&mut info, &session.backend, &robot);
+        shared.link.describe(info);
+    }
     // Hardware's recordings are on wall time; simulated and mocked robots' on loop time.
     let clock = match robot {
         AnyRobot::Bridge(_) | AnyRobot::Slcan(_) => Clock::Wall,

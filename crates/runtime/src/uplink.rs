@@ -15,7 +15,7 @@ use embody_control::{
     Event, EventKind as LoopEvent, Lifecycle, LoopClient, Request, StateSnapshot, TimingReport,
 };
 use embody_net::wire::{Activity, ActivityKind, EventKind, JointSummary, LoopTiming, UnitState};
-use embody_net::{Command, OnLoss, Outcome, UnitLink, UnitLinkConfig};
+use embody_net::{Command, OnLoss, Outcome, UnitInfo, UnitLink, UnitLinkConfig};
 
 use embody_model::Model;
 use embody_planner::Outcome as StepOutcome;
@@ -61,6 +61,8 @@ pub(crate) struct Uplink {
 #[derive(Clone)]
 pub struct SharedLink {
     pub(crate) link: Arc<UnitLink>,
+    /// What the unit said of itself when the link opened.
+    pub(crate) info: UnitInfo,
     pub(crate) on_loss: OnLoss,
     pub(crate) loss_after: std::time::Duration,
 }
@@ -87,6 +89,7 @@ impl SharedLink {
         }
         let (on_loss, loss_after) = (config.on_loss, config.loss_after);
         Ok(SharedLink {
+            info: config.info.clone(),
             link: Arc::new(UnitLink::spawn(config)?),
             on_loss,
             loss_after,
