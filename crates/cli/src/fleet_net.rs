@@ -109,6 +109,10 @@ pub struct SimulateArgs {
     /// How many units (SIM-0001, SIM-0002, …).
     #[arg(long, default_value_t = 10, value_parser = count::<usize>(1..=10_000))]
     units: usize,
+    /// The first unit's number: `--first 501 --units 500` runs SIM-0501 … SIM-1000
+    /// (several processes, or machines, each run a share of one fleet).
+    #[arg(long, default_value_t = 1, value_parser = count::<usize>(1..=10_000))]
+    first: usize,
     /// State messages a second, per unit.
     #[arg(long, default_value_t = 50.0, value_parser = float(0.1..=1000.0, " Hz"))]
     rate: f64,
@@ -245,6 +249,7 @@ fn simulate(args: &SimulateArgs) -> Result {
         &args.net.fleet,
         &SimUnits {
             count: args.units,
+            first: args.first - 1,
             rate_hz: args.rate,
             ros_domain: args.ros_domain,
         },

@@ -3,8 +3,13 @@
 //! loopback. It measures what the site needs of the network: state from every unit
 //! without loss or disorder and how far behind the view runs, an e-stop to all and
 //! how fast each acknowledges, and the router going away and coming back — every unit
-//! returning, the events of the gap arriving once.
+//! returning, the events of the gap arriving once. The units may run in child
+//! processes instead (`embody fleet simulate`, each a share of the fleet), as they run
+//! on their own computers: their sessions then do not share this process's runtime
+//! with the router's and the view's.
 
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -28,6 +33,125 @@ pub struct FleetBench {
     pub seconds: f64,
     /// How long the router is away (s).
     pub outage_s: f64,
+    /// Where the units run.
+    pub host: UnitHost,
+}
+
+/// Where the benchmark's simulated units run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum UnitHost {
+    /// In this process, beside the router and the view.
+    Here,
+    /// In `processes` child processes of `program`, an `embody` binary, each running
+    /// `fleet simulate` on its share of the units.
+    Processes {
+        /// The `embody` binary.
+        program: PathBuf,
+        /// How many processes.
+        processes: usize,
+    },
+}
+
+/// The units, running.
+enum Units {
+    /// Kept until dropped: dropping it stops them.
+    Here {
+        _running: SimFleet,
+    },
+    Children(Vec<Child>),
+}
+
+impl Units {
+    fn start(
+        bench: &FleetBench,
+        client: &NetConfig,
+        endpoint: &str,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Units, NetError> {
+        let n = bench.units;
+        let (program, processes) = match &bench.host {
+            UnitHost::Here => {
+                let sim = SimUnits {
+                    count: n,
+                    first: 0,
+                    rate_hz: bench.rate_hz,
+                    ros_domain: None,
+                };
+                let mut joined = |k: usize| {
+                    if k.is_multiple_of(100) || k == n {
+                        progress(&format!("{k} of {n} units joined"));
+                    }
+                };
+                let fleet = SimFleet::start(client, None, "bench", &sim, &mut joined)?;
+                return Ok(Units::Here { _running: fleet });
+            }
+            UnitHost::Processes { program, processes } => (program, *processes),
+        };
+        if !(1..=n).contains(&processes) {
+            return Err(NetError::Invalid(format!(
+                "1 to {n} processes for {n} units, not {processes}"
+            )));
+        }
+        progress(&format!(
+            "{n} units in {processes} processes of {}",
+            program.display()
+        ));
+        let mut children = Vec::with_capacity(processes);
+        let mut first = 0;
+        for p in 0..processes {
+            let count = n / processes + usize::from(p < n % processes);
+            let child = std::process::Command::new(program)
+                .args([
+                    "fleet",
+                    "simulate",
+                    "--fleet",
+                    "bench",
+                    "--connect",
+                    endpoint,
+                ])
+                .args(["--first", &(first + 1).to_string()])
+                .args(["--units", &count.to_string()])
+                .args(["--rate", &bench.rate_hz.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .map_err(|e| NetError::Invalid(format!("cannot start {}: {e}", program.display())));
+            match child {
+                Ok(child) => children.push(child),
+                Err(e) => {
+                    drop(Units::Children(children));
+                    return Err(e);
+                }
+            }
+            first += count;
+        }
+        Ok(Units::Children(children))
+    }
+
+    /// Why the units stopped early, if they did (a child process exited).
+    fn failed(&mut self) -> Option<String> {
+        let Units::Children(children) = self else {
+            return None;
+        };
+        let of = children.len();
+        children.iter_mut().enumerate().find_map(|(k, child)| {
+            let status = child.try_wait().ok().flatten()?;
+            Some(format!("unit process {} of {of} exited ({status})", k + 1))
+        })
+    }
+}
+
+/// Stops the units: in this process, their links finish; child processes are killed
+/// (their sessions close with them), also when the benchmark fails half way.
+impl Drop for Units {
+    fn drop(&mut self) {
+        if let Units::Children(children) = self {
+            for child in children.iter_mut() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
 }
 
 /// State received while measuring.
@@ -120,29 +244,33 @@ pub fn run(
     let fleet = Fleet::join(&client, "bench", "bench")?;
     let watch = fleet.watch()?;
     let start = Instant::now();
-    let sim = SimUnits {
-        count: bench.units,
-        rate_hz: bench.rate_hz,
-        ros_domain: None,
-    };
-    let mut joined = |k: usize| {
-        if k.is_multiple_of(100) || k == bench.units {
-            progress(&format!("{k} of {} units joined", bench.units));
-        }
-    };
-    let units = SimFleet::start(&client, None, "bench", &sim, &mut joined)?;
+    let mut units = Units::start(bench, &client, &endpoint, progress)?;
     let n = bench.units;
     let join_timeout = Duration::from_secs(30 + n as u64 / 10);
-    if !watch.wait_until(join_timeout, |u| {
+    let all_seen = |u: &std::collections::HashMap<String, UnitView>| {
         u.len() == n && u.values().all(|v| v.alive && v.states > 0)
-    }) {
+    };
+    let mut said = Instant::now();
+    while !watch.wait_until(Duration::from_secs(1), all_seen) {
         let seen = watch.units();
         let live = seen.values().filter(|v| v.alive && v.states > 0).count();
-        return Err(NetError::Invalid(format!(
-            "after {join_timeout:?}, {live} of {n} units were alive with state in the view \
-             ({} seen at all): the view cannot keep up with this load",
-            seen.len()
-        )));
+        let why = match units.failed() {
+            Some(why) => Some(why),
+            None if start.elapsed() > join_timeout => Some(format!(
+                "after {join_timeout:?}, {live} of {n} units were alive with state in the \
+                 view ({} seen at all): the view cannot keep up with this load",
+                seen.len()
+            )),
+            None => None,
+        };
+        if let Some(why) = why {
+            drop(units);
+            return Err(NetError::Invalid(why));
+        }
+        if said.elapsed() >= Duration::from_secs(5) {
+            said = Instant::now();
+            progress(&format!("{live} of {n} units seen with state"));
+        }
     }
     let joined_s = start.elapsed().as_secs_f64();
     // Let the joining settle, then measure from here.
@@ -223,7 +351,7 @@ pub fn run(
             .count(),
     };
     progress("stopping the units");
-    units.stop()?;
+    drop(units);
     router.close()?;
     Ok(FleetBenchReport {
         units: n,

@@ -199,8 +199,11 @@ fn holding() -> Activity {
 /// How many simulated units, and what they publish.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimUnits {
-    /// How many (SIM-0001, SIM-0002, …; 1 to 10,000).
+    /// How many (1 to 10,000).
     pub count: usize,
+    /// The first one's index: unit `first` is `SIM-<first + 1>` (several processes
+    /// each run their own share of a fleet).
+    pub first: usize,
     /// State messages a second, each.
     pub rate_hz: f64,
     /// Also publish to ROS 2 in this domain (joints `joint1` … `joint7`).
@@ -226,18 +229,24 @@ impl SimFleet {
         units: &SimUnits,
         progress: &mut dyn FnMut(usize),
     ) -> Result<SimFleet, NetError> {
-        let SimUnits { count, rate_hz, .. } = *units;
+        let SimUnits {
+            count,
+            first,
+            rate_hz,
+            ..
+        } = *units;
         let ros = units.ros_domain.map(|domain| RosConfig {
             domain,
             joint_names: (1..=7).map(|k| format!("joint{k}")).collect(),
         });
-        if !(1..=10_000).contains(&count) {
+        if !(1..=10_000).contains(&count) || first + count > 10_000 {
             return Err(NetError::Invalid(format!(
-                "1 to 10000 simulated units, not {count}"
+                "1 to 10000 simulated units, SIM-0001 to SIM-10000, not {count} from SIM-{:04}",
+                first + 1
             )));
         }
         let mut units = Vec::with_capacity(count);
-        for k in 0..count {
+        for k in first..first + count {
             let mut net = net.clone();
             if let Some(certs) = certs {
                 net.tls = Some(certs.identity(Role::Unit, &unit_name(k))?);
@@ -255,9 +264,9 @@ impl SimFleet {
             config.rate_hz = rate_hz;
             config.ros = ros.clone();
             units.push(SimUnit::new(UnitLink::spawn(config)?, k));
-            progress(k + 1);
+            progress(k - first + 1);
         }
-        let names = (0..count).map(unit_name).collect();
+        let names = (first..first + count).map(unit_name).collect();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let stop = stop.clone();

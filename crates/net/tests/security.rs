@@ -110,6 +110,7 @@ fn only_the_fleets_certificates_join_and_each_does_only_its_part() {
     .expect("router");
     let two = SimUnits {
         count: 2,
+        first: 0,
         rate_hz: 50.0,
         ros_domain: None,
     };

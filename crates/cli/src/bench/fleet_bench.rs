@@ -3,7 +3,7 @@
 //! all, and the router killed and restarted.
 
 use clap::Args;
-use embody_net::bench::{self, FleetBench};
+use embody_net::bench::{self, FleetBench, UnitHost};
 
 use crate::error::{CliError, Result};
 use crate::numbers::{count, float};
@@ -23,6 +23,10 @@ pub struct FleetBenchArgs {
     /// How long the router is away (s).
     #[arg(long, default_value_t = 5.0, value_parser = float(0.5..=600.0, " s"))]
     outage: f64,
+    /// Run the units in this many child processes (`embody fleet simulate`, each a
+    /// share), as on their own computers; 0: in this process.
+    #[arg(long, default_value_t = 0, value_parser = count::<usize>(0..=1000))]
+    processes: usize,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -35,6 +39,14 @@ pub fn run(args: &FleetBenchArgs) -> Result {
         rate_hz: args.rate,
         seconds: args.seconds,
         outage_s: args.outage,
+        host: match args.processes {
+            0 => UnitHost::Here,
+            processes => UnitHost::Processes {
+                program: std::env::current_exe()
+                    .map_err(|e| CliError::Failed(format!("where is this program? {e}")))?,
+                processes,
+            },
+        },
     };
     let report = bench::run(&config, &mut |what| eprintln!("{what}"))?;
     if args.json {
