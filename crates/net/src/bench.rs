@@ -3,12 +3,14 @@
 //! loopback. It measures what the site needs of the network: state from every unit
 //! without loss or disorder and how far behind the view runs, an e-stop to all and
 //! how fast each acknowledges, and the router going away and coming back — every unit
-//! returning, the events of the gap arriving once. The units may run in child
-//! processes instead (`embody fleet simulate`, each a share of the fleet), as they run
-//! on their own computers: their sessions then do not share this process's runtime
-//! with the router's and the view's.
+//! returning, the events of the gap arriving once. The units and the router may run in
+//! child processes instead (`embody fleet simulate`, each a share of the fleet, and
+//! `embody fleet router`, killed and started again), as on a site: no session then
+//! shares a process's zenoh runtime with another's. In one process they do, and a router
+//! whose queue to the view is full blocks that runtime while the view, on the same
+//! runtime, cannot drain it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -43,7 +45,8 @@ pub enum UnitHost {
     /// In this process, beside the router and the view.
     Here,
     /// In `processes` child processes of `program`, an `embody` binary, each running
-    /// `fleet simulate` on its share of the units.
+    /// `fleet simulate` on its share of the units; the router in another
+    /// (`fleet router`).
     Processes {
         /// The `embody` binary.
         program: PathBuf,
@@ -52,13 +55,80 @@ pub enum UnitHost {
     },
 }
 
-/// The units, running.
+/// A child process of `embody`, killed when dropped (as a crashed one: its sessions
+/// close with it), also when the benchmark fails half way.
+struct ChildProcess(Child);
+
+impl ChildProcess {
+    fn spawn(program: &Path, args: &[&str]) -> Result<ChildProcess, NetError> {
+        std::process::Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .map(ChildProcess)
+            .map_err(|e| NetError::Invalid(format!("cannot start {}: {e}", program.display())))
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The site's router: in this process, or a child process.
+enum SiteRouter {
+    Here(Router),
+    Child(ChildProcess),
+}
+
+impl SiteRouter {
+    fn start(bench: &FleetBench, endpoint: &str) -> Result<SiteRouter, NetError> {
+        match &bench.host {
+            UnitHost::Here => Ok(SiteRouter::Here(Router::start(&NetConfig::router(
+                endpoint,
+            ))?)),
+            UnitHost::Processes { program, .. } => {
+                let mut child =
+                    ChildProcess::spawn(program, &["fleet", "router", "--listen", endpoint])?;
+                // Listening once it takes a connection (the operator's view joins next,
+                // and does not wait for a router).
+                let address = endpoint.trim_start_matches("tcp/");
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while std::net::TcpStream::connect(address).is_err() {
+                    if let Ok(Some(status)) = child.0.try_wait() {
+                        return Err(NetError::Invalid(format!("the router exited ({status})")));
+                    }
+                    if Instant::now() > deadline {
+                        return Err(NetError::Invalid(format!(
+                            "the router did not listen on {endpoint} within 30 s"
+                        )));
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Ok(SiteRouter::Child(child))
+            }
+        }
+    }
+
+    /// Closes it; a child router is killed.
+    fn close(self) -> Result<(), NetError> {
+        match self {
+            SiteRouter::Here(router) => router.close(),
+            SiteRouter::Child(child) => {
+                drop(child);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The units, running; dropping them stops them.
 enum Units {
-    /// Kept until dropped: dropping it stops them.
-    Here {
-        _running: SimFleet,
-    },
-    Children(Vec<Child>),
+    Here { _running: SimFleet },
+    Children(Vec<ChildProcess>),
 }
 
 impl Units {
@@ -100,29 +170,28 @@ impl Units {
         let mut first = 0;
         for p in 0..processes {
             let count = n / processes + usize::from(p < n % processes);
-            let child = std::process::Command::new(program)
-                .args([
+            let (from, count_text, rate) = (
+                (first + 1).to_string(),
+                count.to_string(),
+                bench.rate_hz.to_string(),
+            );
+            children.push(ChildProcess::spawn(
+                program,
+                &[
                     "fleet",
                     "simulate",
                     "--fleet",
                     "bench",
                     "--connect",
                     endpoint,
-                ])
-                .args(["--first", &(first + 1).to_string()])
-                .args(["--units", &count.to_string()])
-                .args(["--rate", &bench.rate_hz.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .spawn()
-                .map_err(|e| NetError::Invalid(format!("cannot start {}: {e}", program.display())));
-            match child {
-                Ok(child) => children.push(child),
-                Err(e) => {
-                    drop(Units::Children(children));
-                    return Err(e);
-                }
-            }
+                    "--first",
+                    &from,
+                    "--units",
+                    &count_text,
+                    "--rate",
+                    &rate,
+                ],
+            )?);
             first += count;
         }
         Ok(Units::Children(children))
@@ -135,22 +204,9 @@ impl Units {
         };
         let of = children.len();
         children.iter_mut().enumerate().find_map(|(k, child)| {
-            let status = child.try_wait().ok().flatten()?;
+            let status = child.0.try_wait().ok().flatten()?;
             Some(format!("unit process {} of {of} exited ({status})", k + 1))
         })
-    }
-}
-
-/// Stops the units: in this process, their links finish; child processes are killed
-/// (their sessions close with them), also when the benchmark fails half way.
-impl Drop for Units {
-    fn drop(&mut self) {
-        if let Units::Children(children) = self {
-            for child in children.iter_mut() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
     }
 }
 
@@ -238,9 +294,8 @@ pub fn run(
     progress: &mut dyn FnMut(&str),
 ) -> Result<FleetBenchReport, NetError> {
     let endpoint = format!("tcp/127.0.0.1:{}", free_port()?);
-    let router_net = NetConfig::router(&endpoint);
     let client = NetConfig::client(&endpoint);
-    let mut router = Router::start(&router_net)?;
+    let mut router = SiteRouter::start(bench, &endpoint)?;
     let fleet = Fleet::join(&client, "bench", "bench")?;
     let watch = fleet.watch()?;
     let start = Instant::now();
@@ -315,7 +370,7 @@ pub fn run(
     let during = watch.units();
     let restarted = Instant::now();
     let back_ns = unix_ns();
-    router = Router::start(&router_net)?;
+    router = SiteRouter::start(bench, &endpoint)?;
     // Back: alive again, a state newer than the restart, and every event it counts.
     let back = watch.wait_until(join_timeout, |u| {
         u.iter().all(|(name, v)| {

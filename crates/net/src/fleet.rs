@@ -96,6 +96,8 @@ struct Answer {
 /// The operators' side. See the module docs.
 pub struct Fleet {
     session: zenoh::Session,
+    /// How `session` was opened (a watch opens another like it).
+    config: zenoh::Config,
     fleet: String,
     operator: String,
 }
@@ -115,11 +117,13 @@ impl Fleet {
                 identity.name
             )));
         }
-        let session = zenoh::open(net.zenoh()?)
+        let config = net.zenoh()?;
+        let session = zenoh::open(config.clone())
             .wait()
             .map_err(|e| NetError::zenoh("opening the session", e))?;
         Ok(Fleet {
             session,
+            config,
             fleet: fleet.to_owned(),
             operator: operator.to_owned(),
         })
@@ -292,7 +296,14 @@ impl Fleet {
 
     /// Starts a live view of every unit of the fleet.
     pub fn watch(&self) -> Result<Watch, NetError> {
-        Watch::start(&self.session, &self.fleet)
+        // State and events come in on a session of their own: zenoh matches every
+        // message's key against what its session knows, and this operator's session
+        // knows every unit's queryables and liveliness token — with 500 units, that
+        // matching took most of a core and the view fell seconds behind.
+        let live = zenoh::open(self.config.clone())
+            .wait()
+            .map_err(|e| NetError::zenoh("opening the watch's session", e))?;
+        Watch::start(&self.session, live, &self.fleet)
     }
 }
 
@@ -355,10 +366,16 @@ struct Table {
 pub struct Watch {
     table: Arc<Mutex<Table>>,
     _subscribers: Vec<zenoh::pubsub::Subscriber<()>>,
+    /// The session state and events come in on (closed after the subscribers go).
+    _live: zenoh::Session,
 }
 
 impl Watch {
-    fn start(session: &zenoh::Session, fleet: &str) -> Result<Watch, NetError> {
+    fn start(
+        session: &zenoh::Session,
+        live: zenoh::Session,
+        fleet: &str,
+    ) -> Result<Watch, NetError> {
         let table = Arc::new(Mutex::new(Table::default()));
         let filler = spawn_filler(session.clone(), table.clone(), fleet.to_owned())?;
         let fail = |what: &str| {
@@ -368,8 +385,7 @@ impl Watch {
         let states = {
             let (table, fleet, filler) = (table.clone(), fleet.to_owned(), filler.clone());
             let key = keys::all_units(fleet.as_str(), Some("state"));
-            session
-                .declare_subscriber(key.clone())
+            live.declare_subscriber(key.clone())
                 .callback(move |sample| {
                     let Some(unit) = unit_of(&fleet, sample.key_expr().as_str()) else {
                         return;
@@ -389,8 +405,7 @@ impl Watch {
         let events = {
             let (table, fleet, filler) = (table.clone(), fleet.to_owned(), filler.clone());
             let key = keys::all_units(fleet.as_str(), Some("events"));
-            session
-                .declare_subscriber(key.clone())
+            live.declare_subscriber(key.clone())
                 .callback(move |sample| {
                     let Some(unit) = unit_of(&fleet, sample.key_expr().as_str()) else {
                         return;
@@ -424,6 +439,7 @@ impl Watch {
         Ok(Watch {
             table,
             _subscribers: vec![states, events, alive],
+            _live: live,
         })
     }
 

@@ -134,7 +134,6 @@ pub struct LinkStats {
 }
 
 enum Inbox {
-    State(UnitState),
     Event(UnitEvent),
     Ack(u64, Outcome, String, Lifecycle),
     Status(Query),
@@ -147,6 +146,8 @@ enum Inbox {
 /// A unit on the network. See the module docs.
 pub struct UnitLink {
     inbox: SyncSender<Inbox>,
+    /// The state offered last, taken at the link's rate: offering it wakes nobody.
+    offered: Arc<Mutex<Option<UnitState>>>,
     /// Behind a lock so the link can be shared (a unit serving a library).
     commands: Mutex<Receiver<CommandRequest>>,
     dropped: Arc<AtomicU64>,
@@ -154,7 +155,7 @@ pub struct UnitLink {
     thread: Option<JoinHandle<Result<LinkStats, NetError>>>,
 }
 
-/// Room in the inbox: 20 s of 50 Hz state, or a burst of events.
+/// Room in the inbox: a burst of events, acknowledgements and queries.
 const INBOX: usize = 1024;
 
 /// How often the link looks whether it still reaches a router or a peer.
@@ -186,8 +187,10 @@ impl UnitLink {
         let (commands_tx, commands) = mpsc::channel();
         let dropped = Arc::new(AtomicU64::new(0));
         let presence = Arc::new(Mutex::new(Presence::default()));
+        let offered = Arc::new(Mutex::new(None));
         let thread = {
             let (dropped, presence) = (dropped.clone(), presence.clone());
+            let offered = offered.clone();
             let opener = Opener {
                 config: zenoh_config,
                 keys: keys.clone(),
@@ -197,12 +200,22 @@ impl UnitLink {
             std::thread::Builder::new()
                 .name(format!("net-{}", config.unit))
                 .spawn(move || {
-                    Worker::new(config, keys, opener, commands_tx, dropped, presence).run(inbox_rx)
+                    Worker::new(
+                        config,
+                        keys,
+                        opener,
+                        commands_tx,
+                        dropped,
+                        presence,
+                        offered,
+                    )
+                    .run(inbox_rx)
                 })
                 .map_err(|e| NetError::Thread(e.to_string()))?
         };
         Ok(UnitLink {
             inbox,
+            offered,
             commands: Mutex::new(commands),
             dropped,
             presence,
@@ -221,7 +234,7 @@ impl UnitLink {
     /// The unit's state now; the link publishes the latest it has at its rate (`seq`
     /// and `events` are the link's to set).
     pub fn offer_state(&self, state: UnitState) {
-        self.offer(Inbox::State(state));
+        *self.offered.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
     }
 
     /// An event, stamped now; the link numbers it.
@@ -437,6 +450,7 @@ struct Worker {
     next_open: Instant,
     commands: mpsc::Sender<CommandRequest>,
     dropped: Arc<AtomicU64>,
+    offered: Arc<Mutex<Option<UnitState>>>,
     latest: Option<UnitState>,
     log: VecDeque<UnitEvent>,
     next_event: u64,
@@ -456,6 +470,7 @@ impl Worker {
         commands: mpsc::Sender<CommandRequest>,
         dropped: Arc<AtomicU64>,
         presence: Arc<Mutex<Presence>>,
+        offered: Arc<Mutex<Option<UnitState>>>,
     ) -> Worker {
         Worker {
             config,
@@ -465,6 +480,7 @@ impl Worker {
             next_open: Instant::now(),
             commands,
             dropped,
+            offered,
             latest: None,
             log: VecDeque::new(),
             next_event: 0,
@@ -542,7 +558,6 @@ impl Worker {
 
     fn take(&mut self, message: Inbox) {
         match message {
-            Inbox::State(state) => self.latest = Some(state),
             Inbox::Event(event) => self.publish_event(event),
             Inbox::Ack(id, outcome, detail, lifecycle) => {
                 self.acknowledge(id, outcome, detail, lifecycle)
@@ -568,6 +583,7 @@ impl Worker {
                 operator: None,
             });
         }
+        self.take_offered();
         let Some(state) = &mut self.latest else {
             return;
         };
@@ -604,7 +620,20 @@ impl Worker {
         }
     }
 
-    fn answer_status(&self, query: &Query) {
+    /// The state offered since the last look, if any, becomes the latest.
+    fn take_offered(&mut self) {
+        let offered = self
+            .offered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if offered.is_some() {
+            self.latest = offered;
+        }
+    }
+
+    fn answer_status(&mut self, query: &Query) {
+        self.take_offered();
         let status = UnitStatus {
             unit: self.config.unit.clone(),
             info: self.config.info.clone(),
