@@ -1,6 +1,7 @@
 //! `embody fleet router|status|send` with a real-time `embody run --join`: an operator
 //! sees the unit's task on the network, holds and resumes it, is refused another task,
-//! and an e-stop from the network faults the run.
+//! and an e-stop from the network faults the run; network loss, serving a library, and
+//! `embody bench fleet` with its units and router in processes of their own.
 
 mod common;
 
@@ -330,4 +331,44 @@ fn a_unit_serving_its_library_runs_the_task_and_the_policy_operators_name() {
         "{held_off}"
     );
     assert_eq!(ack(&["clear"])["outcome"], "done");
+}
+
+#[test]
+fn the_fleet_benchmark_runs_its_units_and_router_in_processes_of_their_own() {
+    // 20 units in two `fleet simulate` processes (SIM-0001…0010 and SIM-0011…0020) and
+    // the router in a third, killed and started again: every unit's state, its e-stop
+    // acknowledgement and its return, with its events complete.
+    let out = embody(&[
+        "bench",
+        "fleet",
+        "--units",
+        "20",
+        "--seconds",
+        "2",
+        "--outage",
+        "1.5",
+        "--processes",
+        "2",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let state = &report["state"];
+    let expected = state["expected"].as_u64().expect("expected");
+    // About 2,000 in 2 s at 50 Hz; state is latest-only, and a busy machine may drop one.
+    assert!(expected > 1000, "{report}");
+    assert!(
+        state["lost"].as_u64().expect("lost") * 100 <= expected,
+        "{report}"
+    );
+    assert_eq!(state["out_of_order"], 0, "{report}");
+    assert_eq!(report["estop"]["acknowledged"], 20, "{report}");
+    let restart = &report["restart"];
+    assert_eq!(restart["returned"], 20, "{report}");
+    assert_eq!(restart["complete"], 20, "{report}");
+    assert_eq!(restart["events_lost"], 0, "{report}");
 }

@@ -36,10 +36,10 @@ pub enum BenchCommand {
     /// Flash many virtual units at once on links paced at a baud rate: total time and
     /// each unit's throughput as a share of its link.
     Flash(flash_bench::FlashBenchArgs),
-    /// A fleet on the network in this process: N simulated units (default 1,000 at
-    /// 50 Hz) through a router to an operator's live view — state lost, out of order
-    /// and how far behind; an e-stop to all and its acknowledgements; the router killed
-    /// and restarted.
+    /// A fleet on the network: N simulated units (default 1,000 at 50 Hz; in this
+    /// process, or with the router in child processes: --processes) through a router to
+    /// an operator's live view — state lost, out of order and how far behind; an e-stop
+    /// to all and its acknowledgements; the router killed and restarted.
     Fleet(fleet_bench::FleetBenchArgs),
 }
 
