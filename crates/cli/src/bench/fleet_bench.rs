@@ -24,9 +24,9 @@ pub struct FleetBenchArgs {
     #[arg(long, default_value_t = 5.0, value_parser = float(0.5..=600.0, " s"))]
     outage: f64,
     /// Run the units in this many child processes (`embody fleet simulate`, each a
-    /// share), as on their own computers; 0: in this process.
-    #[arg(long, default_value_t = 0, value_parser = count::<usize>(0..=1000))]
-    processes: usize,
+    /// share) and the router in another, as on a site [default: all in this process].
+    #[arg(long, value_parser = count::<usize>(1..=1000))]
+    processes: Option<usize>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -40,8 +40,8 @@ pub fn run(args: &FleetBenchArgs) -> Result {
         seconds: args.seconds,
         outage_s: args.outage,
         host: match args.processes {
-            0 => UnitHost::Here,
-            processes => UnitHost::Processes {
+            None => UnitHost::Here,
+            Some(processes) => UnitHost::Processes {
                 program: std::env::current_exe()
                     .map_err(|e| CliError::Failed(format!("where is this program? {e}")))?,
                 processes,
