@@ -73,10 +73,6 @@ pub struct StateEstimator {
     offset_q: usize,
     offset_v: usize,
     last_tick: Option<Timestamp>,
-    /// The sequence number of the last frame the velocity observer took, and the time
-    /// since (s): a frame read again is no new measurement.
-    last_sample: Option<u64>,
-    since_sample_s: f64,
     estimate: StateEstimate,
 }
 
@@ -122,8 +118,6 @@ impl StateEstimator {
             offset_q,
             offset_v,
             last_tick: None,
-            last_sample: None,
-            since_sample_s: 0.0,
             estimate: StateEstimate {
                 stamp: Timestamp::ZERO,
                 q: model.neutral_configuration(),
@@ -180,8 +174,6 @@ impl StateEstimator {
     /// Restarts every filter from the next frame (after a fault or a long gap).
     pub fn reset(&mut self) {
         self.last_tick = None;
-        self.last_sample = None;
-        self.since_sample_s = 0.0;
         self.velocity.reset();
         if let Some(f) = self.floating.as_mut() {
             f.attitude.reset();
@@ -198,16 +190,7 @@ impl StateEstimator {
         est.stamp = now;
         est.health = *self.health.check(frame, now, dt);
         let accepted = self.health.accepted_positions();
-        // The observer corrects on new samples only, over the time since the last one: a
-        // frame read again (nothing came over the link this tick) is not the joint
-        // standing still, and the motion it missed is not a jump in velocity.
-        self.since_sample_s += dt;
-        if self.last_sample != Some(frame.seq) {
-            self.last_sample = Some(frame.seq);
-            self.velocity
-                .update(accepted.iter().copied(), self.since_sample_s);
-            self.since_sample_s = 0.0;
-        }
+        self.velocity.update(accepted.iter().copied(), dt);
         let n = accepted.len();
         est.q.rows_mut(self.offset_q, n).copy_from_slice(accepted);
         est.v
@@ -337,37 +320,6 @@ mod tests {
         let sole = model.frame_id("left_sole").expect("sole");
         let z = data.world_from_frame[sole.0].translation.z;
         assert!(z.abs() < 1e-3, "left sole at z = {z}");
-    }
-
-    #[test]
-    fn frames_that_did_not_come_are_no_measurement_of_the_joints_velocity() {
-        // arm7's joints all turn at 0.05 rad/s, measured every tick, but for 30 ticks
-        // nothing comes over the link (the last frame is read again); then the next one,
-        // 30 ms of motion later. The velocity stays 0.05: the held frame is not the joint
-        // standing still, and the catch-up is not a jump.
-        let model = robots::load("arm7", None).expect("arm7");
-        let caps = MockRobot::new(&model).capabilities().clone();
-        let mut estimator =
-            StateEstimator::new(&model, &caps, EstimatorConfig::default()).expect("estimator");
-        let mut frame = SensorFrame::for_robot(&caps);
-        let mut seq = 0;
-        for tick in 0..400u64 {
-            let now = Timestamp::from_nanos(tick * 1_000_000);
-            if !(200..230).contains(&tick) {
-                seq += 1;
-                frame.seq = seq;
-                frame.stamp = now;
-                for joint in &mut frame.joints {
-                    joint.q = 0.05 * tick as f64 * 1e-3;
-                }
-            }
-            let est = estimator.update(&model, &frame, now);
-            if tick > 100 {
-                for v in est.v.iter() {
-                    assert!((v - 0.05).abs() < 1e-6, "tick {tick}: v = {v}");
-                }
-            }
-        }
     }
 
     #[test]
