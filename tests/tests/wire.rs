@@ -110,17 +110,14 @@ fn arm7(one_bus: bool) -> (Arc<Model>, UnitSetup) {
     (model, setup)
 }
 
-/// The loop on `robot`, on its own thread at 1 kHz, not yet armed.
+/// The loop on `robot`, on its own thread at 1 kHz, not yet armed. It waits 40 ms for a
+/// new joint state (a robot's 5 ms is shorter than the stalls of CI's virtual machine,
+/// which faulted the tracking test on stale sensors with overruns of up to 9 ticks).
 fn start<R: Robot + 'static>(model: &Arc<Model>, robot: R) -> (RealtimeLoop<R>, LoopClient) {
-    let running = RealtimeLoop::start(
-        model,
-        robot,
-        ControlConfig::default(),
-        realtime(),
-        false,
-        None,
-    )
-    .expect("loop thread");
+    let mut control = ControlConfig::default();
+    control.set_sensor_timeout(40.0);
+    let running =
+        RealtimeLoop::start(model, robot, control, realtime(), false, None).expect("loop thread");
     let client = running.client.clone();
     (running, client)
 }

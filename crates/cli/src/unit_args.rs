@@ -48,6 +48,11 @@ pub struct WireArgs {
     /// The port is an SLCAN adapter with MIT motors (the host runs the bus).
     #[arg(long)]
     pub slcan: bool,
+    /// How long the loop goes on without a new joint state before it faults on stale
+    /// sensors (ms; default: the unit's `[control] sensor_timeout_ms`, else 5). A machine
+    /// without real-time scheduling may need 20–40.
+    #[arg(long, value_name = "MS", value_parser = crate::numbers::float(0.1..=100.0, " ms"))]
+    pub sensor_timeout: Option<f64>,
 }
 
 impl WireArgs {
@@ -56,15 +61,18 @@ impl WireArgs {
     pub fn load(&self) -> Result<Option<Wire>> {
         let unit = self.unit.load()?;
         if self.port.is_none() && unit.is_none() {
-            return match self.slcan {
-                true => Err(CliError::Usage("--slcan needs --port or --unit".into())),
-                false => Ok(None),
+            return match (self.slcan, self.sensor_timeout) {
+                (false, None) => Ok(None),
+                _ => Err(CliError::Usage(
+                    "--slcan and --sensor-timeout need --port or --unit".into(),
+                )),
             };
         }
         Ok(Some(Wire {
             port: self.port.clone(),
             unit,
             slcan: self.slcan,
+            sensor_timeout_ms: self.sensor_timeout,
         }))
     }
 

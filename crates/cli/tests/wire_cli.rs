@@ -64,9 +64,9 @@ fn json_of(out: &std::process::Output) -> Value {
 }
 
 /// The JSON of a real-time run over the wire, given three tries. This machine is a
-/// virtual one: its host now and then stops it for longer than the loop's 5 ms sensor
-/// timeout, and the loop rightly faults (stale sensors). Such a stall is the only fault
-/// allowed, and one of three runs must have none.
+/// virtual one: its host now and then stops it for longer than a robot's 5 ms sensor
+/// timeout (the runs wait 40 ms), and the loop rightly faults (stale sensors). Such a
+/// stall is the only fault allowed, and one of three runs must have none.
 fn real_time_json(mut run: impl FnMut() -> std::process::Output) -> Value {
     let mut stalls = Vec::new();
     for _ in 0..3 {
@@ -103,6 +103,8 @@ fn the_loop_runs_over_the_virtual_mcu_for_both_link_kinds() {
                 "--json",
                 "--priority",
                 "80",
+                "--sensor-timeout",
+                "40",
                 "--port",
             ];
             args.push(vmcu.link.to_str().expect("utf-8"));
@@ -162,6 +164,25 @@ fn bad_wire_arguments_are_refused() {
         .expect("runs");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/tty"));
+    // A sensor timeout is for the wire, and at least two periods of the loop.
+    let refused = |args: &[&str], words: &str| {
+        let out = embody()
+            .args(["bench", "loop", "--seconds", "1"])
+            .args(args)
+            .output()
+            .expect("runs");
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(words), "{err}");
+    };
+    refused(
+        &["--sensor-timeout", "40"],
+        "--sensor-timeout need --port or --unit",
+    );
+    refused(
+        &["--port", "/nonexistent/tty", "--sensor-timeout", "1.5"],
+        "sensor timeout 1.5 ms: at least two control periods (2.0 ms)",
+    );
 }
 
 #[test]

@@ -72,6 +72,18 @@ impl Default for ControlConfig {
     }
 }
 
+impl ControlConfig {
+    /// How long the loop goes on without a new joint state (ms) before it faults on
+    /// stale sensors — and without a read that brings anything (link errors, counted in
+    /// ticks at `rate_hz`, at least the configured count), so that neither faults first.
+    /// Set `rate_hz` first.
+    pub fn set_sensor_timeout(&mut self, ms: f64) {
+        self.estimator.health.joint_timeout_ms = ms;
+        let ticks = (ms * 1e-3 * self.rate_hz).ceil() as u32;
+        self.safety.link_error_ticks = self.safety.link_error_ticks.max(ticks);
+    }
+}
+
 /// A controller switch in progress: the old controller's torque fades out.
 #[derive(Clone, Copy, Debug)]
 struct Transfer {

@@ -81,7 +81,7 @@ pub fn from_urdf_str(
 ) -> Result<Model, ModelError> {
     let parse_error = |reason: String| ModelError::Parse {
         source_name: source_name.to_string(),
-        reason,
+        reason: printable(&reason),
     };
     // urdf-rs rejects a `<texture/>` without a filename, which urdfdom accepts (iCub and
     // Romeo have them); textures play no part here, so empty ones are dropped.
@@ -95,6 +95,18 @@ pub fn from_urdf_str(
         .map_err(|_| parse_error("the URDF parser failed on this input".into()))?
         .map_err(|e| parse_error(e.to_string()))?;
     Builder::new(&robot, source_name, options)?.build()
+}
+
+/// `reason` with its control characters but line breaks escaped (`\u{b}`): a parser's
+/// reason may end on the offending character, which printed raw looks like nothing.
+fn printable(reason: &str) -> String {
+    reason
+        .chars()
+        .map(|c| match c.is_control() && c != '\n' {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
 }
 
 struct Builder<'a> {
@@ -778,6 +790,21 @@ fn geometry(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reason_that_ends_on_a_control_character_shows_it() {
+        // The XML parser's reason ends on the character it stopped at: here a vertical tab.
+        for text in [
+            "<robot\u{b}/>",
+            "<robot name=\"a\"><link name=\"b\" a\u{b}=\"1\"/></robot>",
+        ] {
+            let e = from_urdf_str(text, "vt.urdf", &ModelOptions::default())
+                .expect_err("not URDF")
+                .to_string();
+            assert!(!e.chars().any(char::is_control), "{e:?}");
+            assert!(e.contains("\\u{b}") && !e.ends_with(':'), "{e}");
+        }
+    }
 
     /// A workspace: `ws/src/arm_pkg/urdf` holds the URDF, `ws/src/parts_pkg` a sibling
     /// package, `opt/far_pkg` a package only `ROS_PACKAGE_PATH` knows.

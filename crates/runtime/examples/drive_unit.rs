@@ -47,6 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     port: Some(link.clone()),
                     unit: Some(unit.clone()),
                     slcan: false,
+                    sensor_timeout_ms: None,
                 }),
                 Drive::Task(task),
             )

@@ -66,6 +66,9 @@ pub struct Wire {
     pub unit: Option<Unit>,
     /// An SLCAN adapter instead of a bridge.
     pub slcan: bool,
+    /// How long the loop goes on without a new joint state before it faults (ms; `None`:
+    /// the unit's `[control] sensor_timeout_ms`, else 5).
+    pub sensor_timeout_ms: Option<f64>,
 }
 
 /// Where the session's robot is.

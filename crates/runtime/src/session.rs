@@ -225,11 +225,20 @@ impl Session {
             .control
             .clone()
             .unwrap_or_else(|| default_control(&model));
-        if let Backend::Wire(Wire {
-            unit: Some(unit), ..
-        }) = &self.backend
-        {
-            unit_control(&mut control, &unit.config.control);
+        if let Backend::Wire(wire) = &self.backend {
+            if let Some(unit) = &wire.unit {
+                unit_control(&mut control, &unit.config.control);
+            }
+            if let Some(ms) = wire.sensor_timeout_ms {
+                let period_ms = 1e3 / control.rate_hz;
+                if !(ms >= 2.0 * period_ms && ms <= 100.0) {
+                    return Err(RuntimeError::Invalid(format!(
+                        "sensor timeout {ms} ms: at least two control periods ({:.1} ms) and at most 100 ms",
+                        2.0 * period_ms
+                    )));
+                }
+                control.set_sensor_timeout(ms);
+            }
         }
         self.drive.adjust(&mut control);
         // A loop pinned to a CPU has it to itself: everything started from here on (the
@@ -279,9 +288,7 @@ pub fn default_control(model: &Model) -> ControlConfig {
 fn unit_control(control: &mut ControlConfig, unit: &embody_fleet::config::Control) {
     control.rate_hz = unit.rate_hz;
     if let Some(ms) = unit.sensor_timeout_ms {
-        control.estimator.health.joint_timeout_ms = ms;
-        let ticks = (ms * 1e-3 * unit.rate_hz).ceil() as u32;
-        control.safety.link_error_ticks = control.safety.link_error_ticks.max(ticks);
+        control.set_sensor_timeout(ms);
     }
 }
 
