@@ -203,6 +203,8 @@ fn a_policy_runs_on_the_wire_from_where_the_arm_stands() {
                 "--json",
                 "--priority",
                 "80",
+                "--sensor-timeout",
+                "40",
             ])
             .output()
             .expect("policy run");

@@ -47,7 +47,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     port: Some(link.clone()),
                     unit: Some(unit.clone()),
                     slcan: false,
-                    sensor_timeout_ms: None,
+                    // Without real-time priority, on a shared machine: wait 40 ms for a
+                    // new joint state rather than a robot's 5.
+                    sensor_timeout_ms: Some(40.0),
                 }),
                 Drive::Task(task),
             )
