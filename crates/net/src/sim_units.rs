@@ -1,8 +1,10 @@
 //! Light simulated units for load and fault tests (`embody fleet simulate`): each is
-//! a real [`UnitLink`] with its own zenoh session, driven by a small model of a unit —
+//! a real [`UnitNode`] with its own zenoh session, driven by a small model of a unit —
 //! a lifecycle that an e-stop faults and a clear recovers, an activity (a task of eight
 //! steps it patrols through, a hold, a policy) that commands change, and seven joints
-//! that move while it runs — all ticked from one thread at the links' rate.
+//! that move while it runs. One thread runs them all: it polls every node every few
+//! milliseconds (commands are answered within that) and ticks the models at the units'
+//! rate.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +18,8 @@ use crate::command::{Command, Outcome};
 use crate::config::NetConfig;
 use crate::error::NetError;
 use crate::ros2::RosConfig;
-use crate::unit_link::{CommandRequest, LinkStats, UnitInfo, UnitLink, UnitLinkConfig};
+use crate::unit_link::{CommandRequest, LinkStats, UnitInfo, UnitLinkConfig};
+use crate::unit_node::UnitNode;
 use crate::wire::{Activity, ActivityKind, EventKind, JointSummary, UnitState, unix_ns};
 
 /// The name of simulated unit `k` (from 0): `SIM-0001`, …
@@ -26,7 +29,7 @@ pub fn unit_name(k: usize) -> String {
 
 /// One simulated unit's model.
 struct SimUnit {
-    link: UnitLink,
+    node: UnitNode,
     lifecycle: Lifecycle,
     fault: Option<String>,
     activity: Activity,
@@ -35,14 +38,17 @@ struct SimUnit {
     phase: f32,
 }
 
+/// How often the nodes are polled: the most a command waits to be taken.
+const POLL_EVERY: Duration = Duration::from_millis(5);
+
 const STEPS: u32 = 8;
 const STEP_S: f64 = 2.0;
 const JOINTS: usize = 7;
 
 impl SimUnit {
-    fn new(link: UnitLink, k: usize) -> SimUnit {
+    fn new(node: UnitNode, k: usize) -> SimUnit {
         SimUnit {
-            link,
+            node,
             lifecycle: Lifecycle::Running,
             fault: None,
             activity: task("patrol"),
@@ -52,10 +58,16 @@ impl SimUnit {
         }
     }
 
-    fn tick(&mut self, t_s: f32) {
-        for request in self.link.commands() {
+    /// Polls the node and carries out the commands it took.
+    fn poll(&mut self, now: Instant) {
+        self.node.poll(now);
+        for request in self.node.commands() {
             self.command(request);
         }
+    }
+
+    /// One step of the model at the units' rate: its task's steps, and its state.
+    fn tick(&mut self, t_s: f32) {
         let moving = self.lifecycle == Lifecycle::Running
             && matches!(
                 self.activity.kind,
@@ -75,14 +87,14 @@ impl SimUnit {
                     self.activity.step + 1,
                     self.activity.steps
                 );
-                self.link.event(EventKind::Step, text, None);
+                self.node.event(EventKind::Step, text, None);
             }
         }
         let speed = if moving { 0.5 } else { 0.0 };
         let q = (0..JOINTS)
             .map(|j| 0.4 * (speed * t_s + self.phase + j as f32).sin())
             .collect();
-        self.link.offer_state(UnitState {
+        self.node.offer_state(UnitState {
             stamp_ns: unix_ns(),
             lifecycle: self.lifecycle,
             fault: self.fault.clone(),
@@ -105,7 +117,7 @@ impl SimUnit {
     fn command(&mut self, request: CommandRequest) {
         let operator = request.message.operator.clone();
         let (outcome, detail) = self.apply(&request.message.command, &operator);
-        self.link.ack(request.id, outcome, detail, self.lifecycle);
+        self.node.ack(request.id, outcome, detail, self.lifecycle);
     }
 
     fn apply(&mut self, command: &Command, operator: &str) -> (Outcome, String) {
@@ -116,7 +128,7 @@ impl SimUnit {
                 if !faulted {
                     self.lifecycle = Lifecycle::Fault;
                     self.fault = Some("e_stop".into());
-                    self.link.event(
+                    self.node.event(
                         EventKind::Fault,
                         format!("e-stop pressed by {operator}: damping, then torque off"),
                         Some(operator.to_owned()),
@@ -128,7 +140,7 @@ impl SimUnit {
                 self.lifecycle = Lifecycle::Armed;
                 self.fault = None;
                 self.activity = Activity::default();
-                self.link.event(
+                self.node.event(
                     EventKind::Transition,
                     "fault cleared: armed, holding".into(),
                     Some(operator.to_owned()),
@@ -157,7 +169,7 @@ impl SimUnit {
                 self.activity = holding();
                 (Outcome::Done, "cancelled: holding".into())
             }
-            Command::RunTask { name } | Command::RunPolicy { name } => {
+            Command::RunTask { name } | Command::RunPolicy { name, .. } => {
                 self.held = None;
                 self.lifecycle = Lifecycle::Running;
                 self.step_started = Instant::now();
@@ -169,7 +181,7 @@ impl SimUnit {
                         ..Activity::default()
                     },
                 };
-                self.link.event(
+                self.node.event(
                     EventKind::Step,
                     format!("{} started", command.words()),
                     Some(operator.to_owned()),
@@ -263,7 +275,11 @@ impl SimFleet {
             );
             config.rate_hz = rate_hz;
             config.ros = ros.clone();
-            units.push(SimUnit::new(UnitLink::spawn(config)?, k));
+            // Joined here, one after another: the thread below starts with every
+            // unit on the network (or trying again, a router not reached).
+            let mut node = UnitNode::new(config)?;
+            node.poll(Instant::now());
+            units.push(SimUnit::new(node, k));
             progress(k - first + 1);
         }
         let names = (first..first + count).map(unit_name).collect();
@@ -275,21 +291,26 @@ impl SimFleet {
                 .name("sim-units".into())
                 .spawn(move || {
                     let start = Instant::now();
-                    let mut next = start;
+                    let mut next_tick = start;
                     while !stop.load(Ordering::Relaxed) {
-                        let t_s = start.elapsed().as_secs_f32();
-                        for unit in &mut units {
-                            unit.tick(t_s);
-                        }
-                        next += period;
                         let now = Instant::now();
-                        if next > now {
-                            std::thread::sleep(next - now);
-                        } else {
-                            next = now;
+                        for unit in &mut units {
+                            unit.poll(now);
                         }
+                        if now >= next_tick {
+                            let t_s = start.elapsed().as_secs_f32();
+                            for unit in &mut units {
+                                unit.tick(t_s);
+                            }
+                            next_tick += period;
+                            if next_tick < now {
+                                next_tick = now + period; // behind: skip, not burst
+                            }
+                        }
+                        let until = next_tick.min(now + POLL_EVERY);
+                        std::thread::sleep(until.saturating_duration_since(Instant::now()));
                     }
-                    units.into_iter().map(|u| u.link.finish()).collect()
+                    units.into_iter().map(|u| u.node.close()).collect()
                 })
                 .map_err(|e| NetError::Thread(e.to_string()))?
         };
