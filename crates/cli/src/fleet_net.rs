@@ -158,7 +158,8 @@ pub struct SendArgs {
     net: NetArgs,
     /// The units, comma-separated, or `all` (every unit alive).
     units: String,
-    /// The command: hold, resume, estop, clear, cancel, task <name>, policy <name>.
+    /// The command: hold, resume, estop, clear, cancel, task <name>, policy <name>
+    /// [key=value,…] (command values over the policy's: x,y,z of a goal, vx,vy,wz).
     #[arg(required = true, num_args = 1..)]
     command: Vec<String>,
     /// How long to wait for acknowledgements (s).

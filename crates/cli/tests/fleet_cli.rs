@@ -314,15 +314,32 @@ fn a_unit_serving_its_library_runs_the_task_and_the_policy_operators_name() {
         watch.units().get("ARM-0004").map(|u| &u.events)
     );
 
-    let started = ack(&["policy", "arm7_reach"]);
-    assert_eq!(started["outcome"], "done", "{started}");
+    // A goal the operator sends, not the package's own: the tool gets there.
+    let unknown = ack(&["policy", "arm7_reach", "w=1"]);
+    assert_eq!(unknown["outcome"], "refused", "{unknown}");
+    let started = ack(&["policy", "arm7_reach", "x=-0.35,y=0.05,z=0.32"]);
+    assert_eq!(
+        started["detail"], "policy arm7_reach x=-0.35,y=0.05,z=0.32 started (until cancelled)",
+        "{started}"
+    );
+    // The glide to its start posture, then 2.5 s of reaching (50 steps at 20 Hz).
     status_of(&endpoint, "ARM-0004", |s| {
         s["state"]["activity"]["kind"] == "policy"
+            && s["state"]["activity"]["step"].as_u64() >= Some(50)
     });
     let cancelled = ack(&["cancel"]);
     assert_eq!(cancelled["outcome"], "done", "{cancelled}");
     status_of(&endpoint, "ARM-0004", |s| s["state"]["lifecycle"] == "idle");
     assert!(said("policy arm7_reach: ended after"));
+    let events = watch.units().get("ARM-0004").map(|u| u.events.clone());
+    let end = (events.iter().flatten())
+        .find(|e| e.text.starts_with("policy arm7_reach: ended after"))
+        .map(|e| e.text.clone())
+        .expect("the run's end");
+    let (_, rest) = end.split_once(", tcp ").expect("where the tool ended");
+    let (metres, goal) = rest.split_once(" m from its goal ").expect("a distance");
+    assert_eq!(goal, "(-0.350, 0.050, 0.320) at the end", "{end}");
+    assert!(metres.parse::<f64>().expect("metres") < 0.02, "{end}");
     // An e-stop while idle keeps runs from starting until it is cleared.
     assert_eq!(ack(&["estop"])["outcome"], "done");
     let held_off = ack(&["task", "slow"]);

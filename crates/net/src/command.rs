@@ -3,6 +3,8 @@
 //! (what came of it) in its reply; the key names who sent it, and a unit hands its owner
 //! both as a [`CommandMessage`]. [`Command::parse`] reads the words an operator types.
 
+use std::collections::BTreeMap;
+
 use embody_control::Lifecycle;
 use serde::{Deserialize, Serialize};
 
@@ -32,18 +34,30 @@ pub enum Command {
     RunPolicy {
         /// The policy's name in the library.
         name: String,
+        /// Command values over the policy's own (`x`, `y`, `z` of a goal; `vx`, `vy`,
+        /// `wz` of a velocity): which the policy knows is the unit's to check.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        values: BTreeMap<String, f64>,
     },
 }
 
 impl Command {
     /// The command in an operator's words: `hold`, `resume`, `estop`, `clear`,
-    /// `cancel`, `task <name>`, `policy <name>`.
+    /// `cancel`, `task <name>`, `policy <name> [key=value,…]`.
     pub fn parse(text: &str) -> Result<Command, NetError> {
         let words: Vec<&str> = text.split_whitespace().collect();
         let named = |name: &str| -> Result<String, NetError> {
             crate::keys::check_name("library entry", name)?;
             Ok(name.to_owned())
         };
+        if let ["policy", name, values @ ..] = words.as_slice()
+            && !values.is_empty()
+        {
+            return Ok(Command::RunPolicy {
+                name: named(name)?,
+                values: command_values(values)?,
+            });
+        }
         match words.as_slice() {
             ["hold"] => Ok(Command::Hold),
             ["resume"] => Ok(Command::Resume),
@@ -51,9 +65,12 @@ impl Command {
             ["clear" | "clear-fault" | "clear_fault"] => Ok(Command::ClearFault),
             ["cancel"] => Ok(Command::Cancel),
             ["task", name] => Ok(Command::RunTask { name: named(name)? }),
-            ["policy", name] => Ok(Command::RunPolicy { name: named(name)? }),
+            ["policy", name] => Ok(Command::RunPolicy {
+                name: named(name)?,
+                values: BTreeMap::new(),
+            }),
             _ => Err(NetError::Invalid(format!(
-                "'{text}' is no command: give hold, resume, estop, clear, cancel, task <name> or policy <name>"
+                "'{text}' is no command: give hold, resume, estop, clear, cancel, task <name> or policy <name> [key=value,…]"
             ))),
         }
     }
@@ -67,9 +84,37 @@ impl Command {
             Command::ClearFault => "clear".into(),
             Command::Cancel => "cancel".into(),
             Command::RunTask { name } => format!("task {name}"),
-            Command::RunPolicy { name } => format!("policy {name}"),
+            Command::RunPolicy { name, values } if values.is_empty() => format!("policy {name}"),
+            Command::RunPolicy { name, values } => {
+                let values: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("policy {name} {}", values.join(","))
+            }
         }
     }
+}
+
+/// Command values in an operator's words, `x=0.4,y=0` (or apart: `x=0.4 y=0`): each key
+/// a name, each value a finite number, no key twice.
+fn command_values(words: &[&str]) -> Result<BTreeMap<String, f64>, NetError> {
+    let mut values = BTreeMap::new();
+    for pair in words
+        .iter()
+        .flat_map(|w| w.split(','))
+        .filter(|p| !p.is_empty())
+    {
+        let refuse = |why: &str| Err(NetError::Invalid(format!("command value '{pair}': {why}")));
+        let Some((key, value)) = pair.split_once('=') else {
+            return refuse("write key=value, e.g. x=0.4");
+        };
+        crate::keys::check_name("command value", key)?;
+        let Some(value) = value.parse::<f64>().ok().filter(|v| v.is_finite()) else {
+            return refuse("not a finite number");
+        };
+        if values.insert(key.to_owned(), value).is_some() {
+            return refuse("given twice");
+        }
+    }
+    Ok(values)
 }
 
 /// A command and who sent it (the last chunk of the command's key).
@@ -146,11 +191,24 @@ mod tests {
             "cancel",
             "task pick_and_place",
             "policy arm7_reach",
+            "policy arm7_reach x=-0.35,y=0.05,z=0.32",
         ] {
             let command = Command::parse(words).expect(words);
             assert_eq!(command.words(), words);
         }
         assert_eq!(Command::parse(" e-stop ").expect("estop"), Command::Estop);
+        let apart = Command::parse("policy reach z=0.3 x=1e-1,").expect("values apart");
+        assert_eq!(apart.words(), "policy reach x=0.1,z=0.3");
+        for (bad, why) in [
+            ("policy reach x", "write key=value"),
+            ("policy reach x=inf", "not a finite number"),
+            ("policy reach x=1,x=2", "given twice"),
+            ("policy reach =1", "command value"),
+            ("policy reach x/y=1", "command value"),
+        ] {
+            let e = Command::parse(bad).expect_err(bad).to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
         for bad in ["", "fly", "task", "task a b", "task ../x", "hold now"] {
             let e = Command::parse(bad).expect_err(bad);
             assert!(
@@ -170,6 +228,21 @@ mod tests {
         assert_eq!(
             from_json::<Command>("command", json.as_bytes()).expect("back"),
             command
+        );
+        let policy = Command::parse("policy reach x=0.4,z=-0.5").expect("policy");
+        let json = String::from_utf8(to_json(&policy)).expect("utf-8");
+        assert_eq!(
+            json,
+            r#"{"command":"run_policy","name":"reach","values":{"x":0.4,"z":-0.5}}"#
+        );
+        assert_eq!(
+            from_json::<Command>("command", json.as_bytes()).expect("back"),
+            policy
+        );
+        let plain = br#"{"command":"run_policy","name":"reach"}"#;
+        assert_eq!(
+            from_json::<Command>("command", plain).expect("no values"),
+            Command::parse("policy reach").expect("policy")
         );
         let e = from_json::<Command>("command", br#"{"command":"fly"}"#).expect_err("unknown");
         assert!(e.to_string().starts_with("command: unknown variant"), "{e}");

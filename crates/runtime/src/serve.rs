@@ -156,25 +156,39 @@ fn take(
                 Err(e) => (Outcome::Failed, e.to_string(), None),
             },
         },
-        Command::RunPolicy { name } => match library.policies.get(name) {
+        Command::RunPolicy { name, values } => match library.policies.get(name) {
             None => refused(&format!(
                 "no policy '{name}' here (it has {})",
                 names(&library.policies)
             )),
-            Some(package) => {
-                let run = PolicyRun {
-                    package: package.clone(),
-                    command: Vec::new(),
-                    seconds: None,
-                    record: None,
-                    approach: true,
-                };
-                (
-                    Outcome::Done,
-                    format!("policy {name} started (until cancelled)"),
-                    Some((format!("policy {name}"), Drive::Policy(run))),
-                )
+            Some(_) if values.values().any(|v| !v.is_finite()) => {
+                refused("command values are finite numbers")
             }
+            Some(package) => match embody_policy::observe::Command::from_values(values) {
+                Err(key) => refused(&format!(
+                    "command {key}: not a command ({})",
+                    embody_policy::observe::COMMAND_KEYS.join(", ")
+                )),
+                Ok(_) => {
+                    let run = PolicyRun {
+                        package: package.clone(),
+                        command: values.clone().into_iter().collect(),
+                        seconds: None,
+                        record: None,
+                        approach: true,
+                    };
+                    let words = Command::RunPolicy {
+                        name: name.clone(),
+                        values: values.clone(),
+                    }
+                    .words();
+                    (
+                        Outcome::Done,
+                        format!("{words} started (until cancelled)"),
+                        Some((format!("policy {name}"), Drive::Policy(run))),
+                    )
+                }
+            },
         },
         Command::Estop => {
             *estop = true;
@@ -216,6 +230,56 @@ fn ended(report: &crate::Report) -> String {
         Some(Status::Succeeded) => format!("succeeded in {:.1} s", unit.loop_s),
         Some(Status::Failed(why)) => format!("failed: {why}"),
         Some(Status::Running) => format!("stopped after {:.1} s{fault}", unit.loop_s),
-        None => format!("ended after {:.1} s{fault}", unit.loop_s),
+        None => format!("ended after {:.1} s{fault}{}", unit.loop_s, reached(unit)),
+    }
+}
+
+/// Where a reaching policy left its frame: `, tcp 0.004 m from its goal (…) at the end`.
+fn reached(unit: &crate::report::UnitReport) -> String {
+    let Some(r) = unit.policy.as_ref().and_then(|p| p.reach.as_ref()) else {
+        return String::new();
+    };
+    if r.final_m.is_nan() {
+        return ", before its first step".to_owned();
+    }
+    let [x, y, z] = r.goal;
+    format!(
+        ", {} {:.3} m from its goal ({x:.3}, {y:.3}, {z:.3}) at the end",
+        r.frame, r.final_m
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn library() -> Library {
+        Library {
+            tasks: BTreeMap::new(),
+            policies: [("reach".to_owned(), PathBuf::from("policies/reach"))].into(),
+        }
+    }
+
+    #[test]
+    fn an_operators_command_values_reach_the_policy_run() {
+        let command = Command::parse("policy reach x=-0.35,y=0.05,z=0.32").expect("command");
+        let (outcome, detail, run) = take(&command, &library(), &mut false);
+        assert_eq!(outcome, Outcome::Done);
+        assert_eq!(
+            detail,
+            "policy reach x=-0.35,y=0.05,z=0.32 started (until cancelled)"
+        );
+        let Some((_, Drive::Policy(run))) = run else {
+            panic!("no policy run");
+        };
+        let expected = [("x", -0.35), ("y", 0.05), ("z", 0.32)];
+        let expected: Vec<(String, f64)> =
+            expected.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        assert_eq!(run.command, expected);
+        let unknown = Command::parse("policy reach w=1").expect("command");
+        let (outcome, detail, run) = take(&unknown, &library(), &mut false);
+        assert_eq!(outcome, Outcome::Refused);
+        assert_eq!(detail, "command w: not a command (vx, vy, wz, x, y, z)");
+        assert!(run.is_none());
     }
 }
