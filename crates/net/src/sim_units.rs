@@ -3,8 +3,8 @@
 //! a lifecycle that an e-stop faults and a clear recovers, an activity (a task of eight
 //! steps it patrols through, a hold, a policy) that commands change, and seven joints
 //! that move while it runs. One thread runs them all: it polls every node every few
-//! milliseconds (commands are answered within that) and ticks the models at the units'
-//! rate.
+//! milliseconds (commands are answered within that), ticking each model just before its
+//! node publishes its state.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,7 +38,8 @@ struct SimUnit {
     phase: f32,
 }
 
-/// How often the nodes are polled: the most a command waits to be taken.
+/// How often the nodes are polled: the most a command waits to be taken, and a state
+/// to be published after its time.
 const POLL_EVERY: Duration = Duration::from_millis(5);
 
 const STEPS: u32 = 8;
@@ -66,7 +67,7 @@ impl SimUnit {
         }
     }
 
-    /// One step of the model at the units' rate: its task's steps, and its state.
+    /// One step of the model, when its state is due: its task's steps, and its state.
     fn tick(&mut self, t_s: f32) {
         let moving = self.lifecycle == Lifecycle::Running
             && matches!(
@@ -286,29 +287,23 @@ impl SimFleet {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let stop = stop.clone();
-            let period = Duration::from_secs_f64(1.0 / rate_hz);
             std::thread::Builder::new()
                 .name("sim-units".into())
                 .spawn(move || {
                     let start = Instant::now();
-                    let mut next_tick = start;
                     while !stop.load(Ordering::Relaxed) {
                         let now = Instant::now();
+                        let t_s = now.duration_since(start).as_secs_f32();
                         for unit in &mut units {
-                            unit.poll(now);
-                        }
-                        if now >= next_tick {
-                            let t_s = start.elapsed().as_secs_f32();
-                            for unit in &mut units {
+                            // Its state is taken just before it is published.
+                            if unit.node.state_due(now) {
                                 unit.tick(t_s);
                             }
-                            next_tick += period;
-                            if next_tick < now {
-                                next_tick = now + period; // behind: skip, not burst
-                            }
+                            unit.poll(now);
                         }
-                        let until = next_tick.min(now + POLL_EVERY);
-                        std::thread::sleep(until.saturating_duration_since(Instant::now()));
+                        std::thread::sleep(
+                            (now + POLL_EVERY).saturating_duration_since(Instant::now()),
+                        );
                     }
                     units.into_iter().map(|u| u.node.close()).collect()
                 })

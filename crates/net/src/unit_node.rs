@@ -159,6 +159,11 @@ impl UnitNode {
         }
     }
 
+    /// Whether the state is due to be published at the next poll.
+    pub fn state_due(&self, now: Instant) -> bool {
+        now >= self.next_state
+    }
+
     /// Waits until `until` for a message and takes it; false once told to stop.
     pub(crate) fn wait(&mut self, until: Instant) -> bool {
         match self
