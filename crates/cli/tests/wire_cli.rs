@@ -65,8 +65,10 @@ fn json_of(out: &std::process::Output) -> Value {
 
 /// The JSON of a real-time run over the wire, given three tries. This machine is a
 /// virtual one: its host now and then stops it for longer than a robot's 5 ms sensor
-/// timeout (the runs wait 40 ms), and the loop rightly faults (stale sensors). Such a
-/// stall is the only fault allowed, and one of three runs must have none.
+/// timeout (the runs wait 40 ms), and the loop rightly faults — on stale sensors, or
+/// (a stall of the loop or the MCU of 30 ms seen in CI: 310 deadlines missed in 1 s)
+/// on a joint's speed estimated across it. Those are the only faults allowed, and one
+/// of three runs must have none.
 fn real_time_json(mut run: impl FnMut() -> std::process::Output) -> Value {
     let mut stalls = Vec::new();
     for _ in 0..3 {
@@ -78,7 +80,9 @@ fn real_time_json(mut run: impl FnMut() -> std::process::Output) -> Value {
             .unwrap_or_else(|_| panic!("no JSON: {}", String::from_utf8_lossy(&out.stderr)));
         let faults = report["faults"].as_array().expect("faults");
         assert!(
-            !faults.is_empty() && faults.iter().all(|f| f["kind"] == "stale_sensors"),
+            !faults.is_empty()
+                && (faults.iter()).all(|f| ["stale_sensors", "velocity_limit"]
+                    .contains(&f["kind"].as_str().unwrap_or(""))),
             "a failure other than a stall: {report}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
