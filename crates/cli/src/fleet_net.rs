@@ -237,11 +237,6 @@ fn router(args: &RouterArgs) -> Result {
 }
 
 fn simulate(args: &SimulateArgs) -> Result {
-    let mut report = |k: usize| {
-        if k.is_multiple_of(100) || k == args.units {
-            eprintln!("{k} of {} units joined", args.units);
-        }
-    };
     let certs = args.net.certs.as_deref().map(Authority::open).transpose()?;
     let net = NetConfig::client(&args.net.endpoint());
     let units = SimFleet::start(
@@ -254,7 +249,7 @@ fn simulate(args: &SimulateArgs) -> Result {
             rate_hz: args.rate,
             ros_domain: args.ros_domain,
         },
-        &mut report,
+        &mut |joined| eprintln!("{joined}"),
     )?;
     eprintln!(
         "{} simulated units of fleet {} ({} … {}) publishing {} Hz via {}; {}",

@@ -147,12 +147,7 @@ impl Units {
                     rate_hz: bench.rate_hz,
                     ros_domain: None,
                 };
-                let mut joined = |k: usize| {
-                    if k.is_multiple_of(100) || k == n {
-                        progress(&format!("{k} of {n} units joined"));
-                    }
-                };
-                let fleet = SimFleet::start(client, None, "bench", &sim, &mut joined)?;
+                let fleet = SimFleet::start(client, None, "bench", &sim, &mut *progress)?;
                 return Ok(Units::Here { _running: fleet });
             }
             UnitHost::Processes { program, processes } => (program, *processes),

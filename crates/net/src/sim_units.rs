@@ -232,15 +232,15 @@ pub struct SimFleet {
 }
 
 impl SimFleet {
-    /// Starts `units` of `fleet` on `net`; `progress` hears each unit that joined. With
-    /// `certs`, each unit joins with its own certificate (issued beforehand:
-    /// `units/SIM-0001.pem`, …).
+    /// Starts `units` of `fleet` on `net`; `progress` hears every 100th unit that joined
+    /// and the last (`300 of 1000 units joined`). With `certs`, each unit joins with its
+    /// own certificate (issued beforehand: `units/SIM-0001.pem`, …).
     pub fn start(
         net: &NetConfig,
         certs: Option<&Authority>,
         fleet: &str,
         units: &SimUnits,
-        progress: &mut dyn FnMut(usize),
+        progress: &mut dyn FnMut(&str),
     ) -> Result<SimFleet, NetError> {
         let SimUnits {
             count,
@@ -281,7 +281,10 @@ impl SimFleet {
             let mut node = UnitNode::new(config)?;
             node.poll(Instant::now());
             units.push(SimUnit::new(node, k));
-            progress(k - first + 1);
+            let joined = k - first + 1;
+            if joined.is_multiple_of(100) || joined == count {
+                progress(&format!("{joined} of {count} units joined"));
+            }
         }
         let names = (first..first + count).map(unit_name).collect();
         let stop = Arc::new(AtomicBool::new(false));
