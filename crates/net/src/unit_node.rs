@@ -61,7 +61,6 @@ pub struct UnitNode {
     declared: Option<Declared>,
     next_open: Instant,
     inbox: Receiver<Inbox>,
-    inbox_tx: SyncSender<Inbox>,
     stopped: bool,
     /// Commands taken since the owner last asked.
     taken: Vec<CommandRequest>,
@@ -96,7 +95,7 @@ impl UnitNode {
             config: config.net.zenoh()?,
             keys: keys.clone(),
             ros: (config.ros.clone()).map(|ros| (ros, config.unit.clone())),
-            inbox: inbox_tx.clone(),
+            inbox: inbox_tx,
         };
         let now = Instant::now();
         Ok(UnitNode {
@@ -107,7 +106,6 @@ impl UnitNode {
             declared: None,
             next_open: now,
             inbox,
-            inbox_tx,
             stopped: false,
             taken: Vec::new(),
             dropped: Arc::new(AtomicU64::new(0)),
@@ -226,7 +224,7 @@ impl UnitNode {
     /// the slot for its state, its count of messages dropped, and the node's presence.
     pub(crate) fn shared(&self) -> Shared {
         Shared {
-            inbox: self.inbox_tx.clone(),
+            inbox: self.opener.inbox.clone(),
             offered: self.offered.clone(),
             dropped: self.dropped.clone(),
             presence: self.presence.clone(),
