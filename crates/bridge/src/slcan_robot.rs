@@ -59,6 +59,8 @@ pub struct SlcanRobot {
     rx: Box<[u8; 4096]>,
     out: Vec<u8>,
     seq: u64,
+    /// The tick of the last poll (every motor answers a command frame with its state).
+    polled_at: Timestamp,
     read_timeout_us: u64,
     health: LinkHealth,
     wrote: bool,
@@ -113,6 +115,7 @@ impl SlcanRobot {
             rx: Box::new([0; 4096]),
             out: Vec::with_capacity(n * slcan::MAX_LINE),
             seq: 0,
+            polled_at: Timestamp::ZERO,
             read_timeout_us: (2e6 / rate_hz) as u64,
             health: LinkHealth::default(),
             wrote: false,
@@ -174,8 +177,12 @@ fn bitrate_code(bitrate: u32) -> Option<u8> {
 }
 
 impl SlcanRobot {
-    /// Sends every motor its frame for `command_of(joint)`, in one write.
-    fn send(&mut self, command_of: impl Fn(usize) -> JointCommand) -> Result<(), HalError> {
+    /// Sends every motor its frame for `command_of(joint)`, in one write, at tick `now`.
+    fn send(
+        &mut self,
+        now: Timestamp,
+        command_of: impl Fn(usize) -> JointCommand,
+    ) -> Result<(), HalError> {
         self.out.clear();
         let mut line = [0u8; slcan::MAX_LINE];
         for k in 0..self.actuators.len() {
@@ -186,6 +193,7 @@ impl SlcanRobot {
             self.replied[k] = false;
         }
         self.wrote = true;
+        self.polled_at = now;
         match fd_io::write_all(self.port.as_raw_fd(), &self.out) {
             FdStatus::Gone => {
                 self.health.connected = false;
@@ -211,7 +219,7 @@ impl Robot for SlcanRobot {
         }
         if !self.wrote {
             // Nothing asked yet: poll every motor, disabled.
-            self.send(|_| JointCommand::Off)?;
+            self.send(now, |_| JointCommand::Off)?;
         }
         let fd = self.port.as_raw_fd();
         let deadline = Instant::now() + Duration::from_micros(self.read_timeout_us);
@@ -260,7 +268,9 @@ impl Robot for SlcanRobot {
             return Err(HalError::Timeout);
         }
         self.seq += 1;
-        frame.stamp = now;
+        // The replies answer the last poll: the motors measured then, which is not now
+        // when the loop was held up between that poll and this read.
+        frame.stamp = self.polled_at;
         frame.seq = self.seq;
         frame.joints.copy_from_slice(&self.states);
         self.health.connected = true;
@@ -269,7 +279,7 @@ impl Robot for SlcanRobot {
         Ok(())
     }
 
-    fn write(&mut self, _now: Timestamp, frame: &CommandFrame) -> Result<(), HalError> {
+    fn write(&mut self, now: Timestamp, frame: &CommandFrame) -> Result<(), HalError> {
         let n = self.actuators.len();
         if frame.joints.len() != n {
             return Err(HalError::JointCount {
@@ -277,7 +287,7 @@ impl Robot for SlcanRobot {
                 got: frame.joints.len(),
             });
         }
-        self.send(|k| frame.joints[k])
+        self.send(now, |k| frame.joints[k])
     }
 
     fn link_health(&self) -> LinkHealth {

@@ -73,6 +73,9 @@ pub struct StateEstimator {
     offset_q: usize,
     offset_v: usize,
     last_tick: Option<Timestamp>,
+    /// The sequence number and measurement time of the last frame the velocity
+    /// observer took: a frame read again is no new measurement.
+    last_sample: Option<(u64, Timestamp)>,
     estimate: StateEstimate,
 }
 
@@ -118,6 +121,7 @@ impl StateEstimator {
             offset_q,
             offset_v,
             last_tick: None,
+            last_sample: None,
             estimate: StateEstimate {
                 stamp: Timestamp::ZERO,
                 q: model.neutral_configuration(),
@@ -174,6 +178,7 @@ impl StateEstimator {
     /// Restarts every filter from the next frame (after a fault or a long gap).
     pub fn reset(&mut self) {
         self.last_tick = None;
+        self.last_sample = None;
         self.velocity.reset();
         if let Some(f) = self.floating.as_mut() {
             f.attitude.reset();
@@ -190,7 +195,18 @@ impl StateEstimator {
         est.stamp = now;
         est.health = *self.health.check(frame, now, dt);
         let accepted = self.health.accepted_positions();
-        self.velocity.update(accepted.iter().copied(), dt);
+        // The observer corrects on new samples only, over the time between their
+        // measurements: a frame read again (nothing came this tick) is not the joint
+        // standing still, and a sample that waited while the loop was held up (its
+        // measurement older than the tick) is not a jump in velocity when the next,
+        // fresh one follows.
+        if self.last_sample.is_none_or(|(seq, _)| seq != frame.seq) {
+            let since = self
+                .last_sample
+                .map_or(0.0, |(_, t)| frame.stamp.nanos_since(t) as f64 * 1e-9);
+            self.last_sample = Some((frame.seq, frame.stamp));
+            self.velocity.update(accepted.iter().copied(), since);
+        }
         let n = accepted.len();
         est.q.rows_mut(self.offset_q, n).copy_from_slice(accepted);
         est.v
@@ -320,6 +336,50 @@ mod tests {
         let sole = model.frame_id("left_sole").expect("sole");
         let z = data.world_from_frame[sole.0].translation.z;
         assert!(z.abs() < 1e-3, "left sole at z = {z}");
+    }
+
+    /// arm7's joints all turn at 0.05 rad/s; the loop ticks every 1 ms and gets
+    /// `sample(tick)`: the frame's sequence number and measurement time (ms), or `None`
+    /// when nothing came (the last frame is read again). The velocity must stay 0.05.
+    fn velocity_through(sample: impl Fn(u64) -> Option<(u64, u64)>) {
+        let model = robots::load("arm7", None).expect("arm7");
+        let caps = MockRobot::new(&model).capabilities().clone();
+        let mut estimator =
+            StateEstimator::new(&model, &caps, EstimatorConfig::default()).expect("estimator");
+        let mut frame = SensorFrame::for_robot(&caps);
+        for tick in 0..400u64 {
+            if let Some((seq, measured_ms)) = sample(tick) {
+                frame.seq = seq;
+                frame.stamp = Timestamp::from_nanos(measured_ms * 1_000_000);
+                for joint in &mut frame.joints {
+                    joint.q = 0.05 * measured_ms as f64 * 1e-3;
+                }
+            }
+            let est = estimator.update(&model, &frame, Timestamp::from_nanos(tick * 1_000_000));
+            if tick > 100 {
+                for v in est.v.iter() {
+                    assert!((v - 0.05).abs() < 1e-6, "tick {tick}: v = {v}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn frames_that_did_not_come_are_no_measurement_of_the_joints_velocity() {
+        // For 30 ticks nothing comes over the link; then the next frame, 30 ms of motion
+        // later. The held frame is not the joint standing still, the catch-up no jump.
+        velocity_through(|tick| (!(200..230).contains(&tick)).then_some((tick, tick)));
+    }
+
+    #[test]
+    fn a_sample_that_waited_out_a_stall_counts_from_when_it_was_measured() {
+        // The loop is held up for 20 ms after tick 200: the sample it then reads was
+        // measured before the stall (as a reply to the last poll is), the next one after.
+        velocity_through(|tick| match tick {
+            201..220 => None,
+            220 => Some((tick, 200)),
+            _ => Some((tick, tick.saturating_sub(1))),
+        });
     }
 
     #[test]
