@@ -31,6 +31,16 @@ const MAX_MOTOR_VALUE: f64 = 1e6;
 
 /// Why `value`, a motor's rating or range, is no such thing: it must be finite, positive
 /// and below [`MAX_MOTOR_VALUE`].
+/// Why `ms` is no sensor timeout for a loop at `rate_hz`: it must be at least two
+/// control periods and at most 100 ms. A unit's `[control] sensor_timeout_ms` and a
+/// command line's `--sensor-timeout` are held to the same bounds.
+pub fn sensor_timeout_problem(ms: f64, rate_hz: f64) -> Option<String> {
+    let two_periods_ms = 2e3 / rate_hz.max(1.0);
+    (!(ms >= two_periods_ms && ms <= 100.0)).then(|| {
+        format!("{ms} ms: at least two control periods ({two_periods_ms:.1} ms) and at most 100 ms")
+    })
+}
+
 fn motor_value_problem(value: f64) -> Option<String> {
     let good = value.is_finite() && value > 0.0 && value < MAX_MOTOR_VALUE;
     (!good).then(|| format!("{value}: must be positive and finite, below {MAX_MOTOR_VALUE:e}"))
@@ -120,16 +130,11 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
             ),
         );
     }
-    if let Some(ms) = c.sensor_timeout_ms
-        && !(ms * 1e3 >= 2.0 * period_us && ms <= 100.0)
+    if let Some(why) = c
+        .sensor_timeout_ms
+        .and_then(|ms| sensor_timeout_problem(ms, c.rate_hz))
     {
-        say(
-            "control.sensor_timeout_ms",
-            format!(
-                "{ms} ms: at least two control periods ({:.1} ms) and at most 100 ms",
-                2e-3 * period_us
-            ),
-        );
+        say("control.sensor_timeout_ms", why);
     }
     if c.damping_ms > 60_000 {
         say(

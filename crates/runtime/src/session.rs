@@ -230,12 +230,9 @@ impl Session {
                 unit_control(&mut control, &unit.config.control);
             }
             if let Some(ms) = wire.sensor_timeout_ms {
-                let period_ms = 1e3 / control.rate_hz;
-                if !(ms >= 2.0 * period_ms && ms <= 100.0) {
-                    return Err(RuntimeError::Invalid(format!(
-                        "sensor timeout {ms} ms: at least two control periods ({:.1} ms) and at most 100 ms",
-                        2.0 * period_ms
-                    )));
+                if let Some(why) = embody_fleet::check::sensor_timeout_problem(ms, control.rate_hz)
+                {
+                    return Err(RuntimeError::Invalid(format!("sensor timeout {why}")));
                 }
                 control.set_sensor_timeout(ms);
             }
