@@ -9,8 +9,8 @@ on the PATH (the binary given, default target/debug/embody); background jobs
 it starts (`embody vmcu … &`) are stopped with SIGINT when it ends, as Ctrl-C would. A
 block fails on a non-zero exit or after its time limit; the report names its file and
 line and shows its output. A block that runs the loop in real time (`--priority`), or
-fails on a fault such a loop raises when held up (stale sensors, a joint's speed
-estimated across the stall), gets a second try, said in the report: this machine is a
+fails on a fault such a loop raises when held up (stale sensors, or a joint's speed
+after the stalls), gets a second try, said in the report: this machine is a
 virtual one whose host now and then stops it for longer than the loop's sensor timeout,
 and the loop rightly faults.
 

@@ -93,7 +93,7 @@ link="$work/arm7.tty"
 # the OS allows it (each warns and runs without otherwise), as they would on a robot. An
 # MCU descheduled for 5 ms would otherwise fault the loop on stale sensors; CI's virtual
 # machine is held up for longer now and then, so the loop waits 40 ms; a run that still
-# faults on such a stall (stale sensors, or a speed estimated across it) is tried again,
+# faults on such stalls (stale sensors, or a joint's speed after them) is tried again,
 # on a fresh MCU, twice at most.
 ran=
 for try in 1 2 3; do

@@ -104,7 +104,7 @@ fn a_unit_on_three_buses_of_three_variants_runs_pick_and_place_and_a_changed_id_
     };
     // This machine is a virtual one whose host now and then stops it, at times for
     // longer than even the unit's 40 ms sensor timeout: a run that faults on stale
-    // sensors, or on a joint's speed estimated across such a stall, and only that, is
+    // sensors, or after such stalls on a joint's speed, and only that, is
     // tried again, twice at most — once the arm has come to rest: after the fault the
     // bridge damps, then turns the torque off, and the arm falls against friction (a loop
     // armed on a falling arm faults at once, on its speed).

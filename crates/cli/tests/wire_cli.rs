@@ -65,10 +65,9 @@ fn json_of(out: &std::process::Output) -> Value {
 
 /// The JSON of a real-time run over the wire, given three tries. This machine is a
 /// virtual one: its host now and then stops it for longer than a robot's 5 ms sensor
-/// timeout (the runs wait 40 ms), and the loop rightly faults — on stale sensors, or
-/// (a stall of the loop or the MCU of 30 ms seen in CI: 310 deadlines missed in 1 s)
-/// on a joint's speed estimated across it. Those are the only faults allowed, and one
-/// of three runs must have none.
+/// timeout (the runs wait 40 ms), and the loop rightly faults — on stale sensors, or,
+/// after stalls that long and frequent, on a joint's speed. Those are the only faults
+/// allowed, and one of three runs must have none.
 fn real_time_json(mut run: impl FnMut() -> std::process::Output) -> Value {
     let mut stalls = Vec::new();
     for _ in 0..3 {
