@@ -98,6 +98,10 @@ pub struct Fleet {
     session: zenoh::Session,
     /// How `session` was opened (a watch opens another like it).
     config: zenoh::Config,
+    /// Asks who is alive, opened at the first ask: on `session`, where a watch keeps
+    /// a liveliness subscriber, the router may leave out of the answer the tokens it
+    /// already sent that subscriber (seen under load: none of 600).
+    asker: std::sync::OnceLock<zenoh::Session>,
     fleet: String,
     operator: String,
 }
@@ -124,6 +128,7 @@ impl Fleet {
         Ok(Fleet {
             session,
             config,
+            asker: std::sync::OnceLock::new(),
             fleet: fleet.to_owned(),
             operator: operator.to_owned(),
         })
@@ -131,12 +136,20 @@ impl Fleet {
 
     /// The units alive now, by name.
     pub fn alive(&self, timeout: Duration) -> Result<Vec<String>, NetError> {
-        // Into an unbounded channel: the tokens this session already knows are answered
-        // inside the call, and more of them than a bounded channel holds (zenoh's default
-        // handler) would block it forever — `fleet send all` hung at 500 units.
+        // Into an unbounded channel: more answers than a bounded channel holds (zenoh's
+        // default handler) would block the session — `fleet send all` hung at 500 units.
         let (tx, rx) = mpsc::channel();
         let fleet = self.fleet.clone();
-        self.session
+        let asker = match self.asker.get() {
+            Some(asker) => asker,
+            None => {
+                let opened = zenoh::open(self.config.clone())
+                    .wait()
+                    .map_err(|e| NetError::zenoh("opening a session to ask who is alive", e))?;
+                self.asker.get_or_init(|| opened)
+            }
+        };
+        asker
             .liveliness()
             .get(keys::all_units(&self.fleet, None))
             .timeout(timeout)
@@ -209,13 +222,25 @@ impl Fleet {
             }
             (units.to_vec(), selectors)
         };
+        // To all: every answer until the query ends (the router has heard from every
+        // unit it reached, or the timeout), not only as many as were seen alive — the
+        // answer to who is alive can come back short (empty once in CI, with 20 units
+        // there), and the units not in it were sent the command all the same.
+        let expected = if units.is_empty() {
+            usize::MAX
+        } else {
+            sent.len()
+        };
         let mut report = SendReport {
-            sent: sent.clone(),
+            sent,
             ..SendReport::default()
         };
-        let answers = self.gather(&selectors, Some(to_json(command)), timeout, sent.len())?;
+        let answers = self.gather(&selectors, Some(to_json(command)), timeout, expected)?;
         let mut answered = std::collections::HashSet::new();
         for answer in answers {
+            if !report.sent.contains(&answer.unit) {
+                report.sent.push(answer.unit.clone());
+            }
             let what = format!("acknowledgement of {}", answer.unit);
             match answer
                 .result
@@ -226,7 +251,7 @@ impl Fleet {
             }
             answered.insert(answer.unit);
         }
-        report.silent = (sent.iter())
+        report.silent = (report.sent.iter())
             .filter(|u| !answered.contains(*u))
             .cloned()
             .collect();
@@ -340,12 +365,20 @@ pub struct UnitView {
 }
 
 impl UnitView {
-    /// The number to fill the unit's events from, when some are missing and no one
-    /// is filling them yet.
-    fn gap_to_fill(&mut self) -> Option<u64> {
-        let gap = !self.waiting.is_empty() || self.known_events > self.next_event;
+    /// The first and last numbers of the unit's events to fill, when some are missing
+    /// and no one is filling them yet: up to the first that came after them, or the
+    /// last its state counts, so that events published meanwhile are not sent twice.
+    fn gap_to_fill(&mut self) -> Option<Gap> {
+        let to = match self.waiting.first_key_value() {
+            Some((&after, _)) => after.checked_sub(1)?,
+            None => self.known_events.checked_sub(1)?,
+        };
+        let gap = to >= self.next_event;
         let rested = self.fill_after.is_none_or(|t| Instant::now() >= t);
-        (gap && rested && !std::mem::replace(&mut self.filling, true)).then_some(self.next_event)
+        (gap && rested && !std::mem::replace(&mut self.filling, true)).then_some(Gap {
+            from: self.next_event,
+            to,
+        })
     }
 
     /// Moves the events that follow on from those in order into them.
@@ -355,6 +388,13 @@ impl UnitView {
             self.next_event += 1;
         }
     }
+}
+
+/// Events numbered `from` to `to` (both included) that a view misses.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Gap {
+    from: u64,
+    to: u64,
 }
 
 #[derive(Default)]
@@ -395,8 +435,8 @@ impl Watch {
                         return;
                     };
                     let fill = lock(&table).state(unit, state);
-                    if let Some(from) = fill {
-                        let _ = filler.send((unit.to_owned(), from));
+                    if let Some(gap) = fill {
+                        let _ = filler.send((unit.to_owned(), gap));
                     }
                 })
                 .wait()
@@ -413,8 +453,8 @@ impl Watch {
                     let what = format!("event of {unit}");
                     if let Ok(event) = decode::<UnitEvent>(&what, &sample.payload().to_bytes()) {
                         let fill = lock(&table).event(unit, event);
-                        if let Some(from) = fill {
-                            let _ = filler.send((unit.to_owned(), from));
+                        if let Some(gap) = fill {
+                            let _ = filler.send((unit.to_owned(), gap));
                         }
                     }
                 })
@@ -488,8 +528,8 @@ fn lock(table: &Mutex<Table>) -> MutexGuard<'_, Table> {
 }
 
 impl Table {
-    /// Takes a state; the number to fill events from when it shows some are missing.
-    fn state(&mut self, unit: &str, state: UnitState) -> Option<u64> {
+    /// Takes a state; the events to fill when it shows some are missing.
+    fn state(&mut self, unit: &str, state: UnitState) -> Option<Gap> {
         let now = unix_ns();
         let view = self.units.entry(unit.to_owned()).or_default();
         view.states += 1;
@@ -506,8 +546,8 @@ impl Table {
         view.gap_to_fill()
     }
 
-    /// Takes an event; the number to fill from when it shows a gap no one fills yet.
-    fn event(&mut self, unit: &str, event: UnitEvent) -> Option<u64> {
+    /// Takes an event; the events to fill when it shows a gap no one fills yet.
+    fn event(&mut self, unit: &str, event: UnitEvent) -> Option<Gap> {
         let view = self.units.entry(unit.to_owned()).or_default();
         if event.seq < view.next_event || view.waiting.contains_key(&event.seq) {
             view.duplicates += 1;
@@ -518,9 +558,9 @@ impl Table {
         view.gap_to_fill()
     }
 
-    /// A fill from `from` ended, its first event numbered `first`: the number to fill
-    /// from next, if a gap remains and the fill got somewhere.
-    fn filled(&mut self, unit: &str, from: u64, first: Option<u64>) -> Option<u64> {
+    /// A fill from `from` ended, its first event numbered `first`: the events to fill
+    /// next, if a gap remains and the fill got somewhere.
+    fn filled(&mut self, unit: &str, from: u64, first: Option<u64>) -> Option<Gap> {
         let view = self.units.get_mut(unit)?;
         view.filling = false;
         if let Some(first) = first.filter(|f| *f > view.next_event) {
@@ -547,23 +587,23 @@ impl Table {
     }
 }
 
-/// Fills the gaps in units' events from their logs, on its own thread: `(unit, from)`
-/// asks the unit for its events from `from` on, and asks again while a gap remains.
+/// Fills the gaps in units' events from their logs, on its own thread: `(unit, gap)`
+/// asks the unit for the gap's events, and asks again while a gap remains.
 fn spawn_filler(
     session: zenoh::Session,
     table: Arc<Mutex<Table>>,
     fleet: String,
-) -> Result<mpsc::Sender<(String, u64)>, NetError> {
-    let (tx, rx) = mpsc::channel::<(String, u64)>();
+) -> Result<mpsc::Sender<(String, Gap)>, NetError> {
+    let (tx, rx) = mpsc::channel::<(String, Gap)>();
     std::thread::Builder::new()
         .name("fleet-filler".into())
         .spawn(move || {
             // Ends when the watch's subscribers (which hold the senders) are gone.
-            for (unit, from) in rx {
-                let mut next = Some(from);
-                while let Some(from) = next {
-                    let first = fill_from(&session, &table, &fleet, &unit, from);
-                    next = lock(&table).filled(&unit, from, first);
+            for (unit, gap) in rx {
+                let mut next = Some(gap);
+                while let Some(gap) = next {
+                    let first = fill(&session, &table, &fleet, &unit, gap);
+                    next = lock(&table).filled(&unit, gap.from, first);
                 }
             }
         })
@@ -571,18 +611,18 @@ fn spawn_filler(
     Ok(tx)
 }
 
-/// Asks `unit`'s log for its events from `from` on and feeds them to the table: the
-/// first one's number.
-fn fill_from(
+/// Asks `unit`'s log for the gap's events and feeds them to the table: the first
+/// one's number.
+fn fill(
     session: &zenoh::Session,
     table: &Mutex<Table>,
     fleet: &str,
     unit: &str,
-    from: u64,
+    gap: Gap,
 ) -> Option<u64> {
     let keys = UnitKeys::new(fleet, unit).ok()?;
     let replies = session
-        .get(format!("{}?from={from}", keys.log))
+        .get(format!("{}?from={};to={}", keys.log, gap.from, gap.to))
         .consolidation(ConsolidationMode::None)
         .timeout(Duration::from_secs(2))
         .wait();
@@ -598,4 +638,51 @@ fn fill_from(
         }
     }
     first
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::EventKind;
+
+    fn event(seq: u64) -> UnitEvent {
+        UnitEvent {
+            seq,
+            stamp_ns: 0,
+            kind: EventKind::Loop,
+            text: String::new(),
+            operator: None,
+        }
+    }
+
+    #[test]
+    fn a_view_asks_for_the_events_it_missed_and_no_others() {
+        let mut table = Table::default();
+        for seq in 0..3 {
+            assert_eq!(table.event("u", event(seq)), None);
+        }
+        // 3 to 5 went while the router was away; 6 came live after it: only the gap.
+        assert_eq!(table.event("u", event(6)), Some(Gap { from: 3, to: 5 }));
+        // Asked once at a time: 7 shows the same gap, already being filled.
+        assert_eq!(table.event("u", event(7)), None);
+        for seq in 3..6 {
+            assert_eq!(table.event("u", event(seq)), None);
+        }
+        assert_eq!(table.filled("u", 3, Some(3)), None);
+        let view = &table.units["u"];
+        assert_eq!(view.events.len(), 8);
+        assert_eq!(view.duplicates, 0);
+        // A state that counts 10 events: 8 and 9 are missing, and nothing came after.
+        let state = UnitState {
+            seq: 1,
+            events: 10,
+            ..UnitState::default()
+        };
+        assert_eq!(table.state("u", state), Some(Gap { from: 8, to: 9 }));
+        // The log kept none of them (its first is 12): lost, and 12 on is the gap now.
+        assert_eq!(table.event("u", event(12)), None);
+        assert_eq!(table.filled("u", 8, Some(12)), None);
+        let view = &table.units["u"];
+        assert_eq!((view.events_lost, view.events.len()), (4, 9));
+    }
 }

@@ -344,19 +344,24 @@ impl UnitNode {
         reply(query, &self.keys.status, to_json(&status));
     }
 
-    /// `…/log?from=N`: each kept event numbered N or later, oldest first.
+    /// `…/log?from=N;to=M`: each kept event numbered N to M (M: the last, when not
+    /// given), oldest first — or, when it kept none of those, the first it kept after
+    /// them, so that the asker learns where the log begins.
     fn answer_log(&self, query: &Query) {
-        let from = match query.parameters().get("from").map(str::parse::<u64>) {
-            None => 0,
-            Some(Ok(from)) => from,
-            Some(Err(_)) => {
-                let _ = query
-                    .reply_err("from must be an event number: …/log?from=<seq>")
-                    .wait();
+        let number = |name: &str, none: u64| match query.parameters().get(name) {
+            None => Ok(none),
+            Some(n) => n
+                .parse::<u64>()
+                .map_err(|_| format!("{name} must be an event number: …/log?from=<seq>;to=<seq>")),
+        };
+        let (from, to) = match (number("from", 0), number("to", u64::MAX)) {
+            (Ok(from), Ok(to)) => (from, to),
+            (Err(why), _) | (_, Err(why)) => {
+                let _ = query.reply_err(why).wait();
                 return;
             }
         };
-        for event in self.log.iter().filter(|e| e.seq >= from) {
+        for event in logged(&self.log, from, to) {
             reply(query, &self.keys.log, encode(event));
         }
     }
@@ -603,8 +608,50 @@ impl Declared {
     }
 }
 
+/// The events of `log` numbered `from` to `to`, oldest first; or, when it kept none of
+/// those, the first it kept after them.
+fn logged(log: &VecDeque<UnitEvent>, from: u64, to: u64) -> Vec<&UnitEvent> {
+    let asked: Vec<&UnitEvent> = log
+        .iter()
+        .filter(|e| (from..=to).contains(&e.seq))
+        .collect();
+    if asked.is_empty() {
+        return log.iter().find(|e| e.seq > to).into_iter().collect();
+    }
+    asked
+}
+
 fn reply(query: &Query, key: &str, payload: Vec<u8>) {
     if let Err(e) = query.reply(key.to_owned(), payload).wait() {
         tracing::debug!("{key}: reply not sent: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbers(log: &VecDeque<UnitEvent>, from: u64, to: u64) -> Vec<u64> {
+        logged(log, from, to).iter().map(|e| e.seq).collect()
+    }
+
+    #[test]
+    fn the_log_answers_the_range_asked_or_where_it_begins() {
+        // It keeps events 5 to 10: the older ones fell out of its bound.
+        let log: VecDeque<UnitEvent> = (5..=10)
+            .map(|seq| UnitEvent {
+                seq,
+                stamp_ns: 0,
+                kind: EventKind::Loop,
+                text: String::new(),
+                operator: None,
+            })
+            .collect();
+        assert_eq!(numbers(&log, 6, 7), [6, 7]);
+        assert_eq!(numbers(&log, 8, u64::MAX), [8, 9, 10]);
+        assert_eq!(numbers(&log, 3, 6), [5, 6]);
+        // None of 2–3 kept: the first it kept says they are lost.
+        assert_eq!(numbers(&log, 2, 3), [5]);
+        assert_eq!(numbers(&log, 11, 12), Vec::<u64>::new());
     }
 }

@@ -206,9 +206,10 @@ fn events_from_while_the_router_was_away_arrive_once_in_order() {
 
 #[test]
 fn an_operator_watching_hundreds_of_units_finds_them_all_alive() {
-    // The watch keeps every unit's liveliness token: asking who is alive is then
-    // answered inside the call, 600 answers at once (zenoh's default channel holds 256,
-    // and `send all` used to hang there). One session stands in for 600 units' tokens.
+    // Who is alive, asked while a watch keeps every unit's liveliness token: 600
+    // answers at once (zenoh's default channel holds 256, and `send all` used to hang
+    // there), none left out (asked on the watch's session, the router once answered
+    // none under load). One session stands in for 600 units' tokens.
     let port = free_port();
     let _router = router(port);
     let units = zenoh::open(client(port).zenoh().expect("config"))
