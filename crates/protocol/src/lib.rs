@@ -5,6 +5,7 @@
 //! - [`budget`]: what a control cycle of actuators costs on a bus.
 //! - [`mit`]: the MIT actuator protocol (classic, DaMiao, Robstride).
 //! - [`slcan`]: the Lawicel ASCII protocol of USB-CAN adapters.
+//! - [`dynamixel`]: ROBOTIS Dynamixel protocol 2.0 on a servo bus.
 //! - [`link`]: COBS + CRC-32 framing of the host–bridge serial link.
 //! - [`messages`]: what host and bridge say: handshake, setup, one batched exchange per
 //!   tick, status.
@@ -17,6 +18,7 @@
 pub mod budget;
 pub mod can;
 pub mod cobs;
+pub mod dynamixel;
 pub mod link;
 pub mod messages;
 pub mod mit;
