@@ -368,6 +368,13 @@ impl PacketReader {
         Some(Ok(()))
     }
 
+    /// Forgets a packet begun: after a timeout, the next byte is looked at as the start of
+    /// a new one (a reply cut short must not swallow the next).
+    pub fn reset(&mut self) {
+        self.len = 0;
+        self.body = 0;
+    }
+
     /// The packet the last byte completed.
     pub fn packet(&self) -> Option<Packet<'_>> {
         let body = self.buf.get(7..7 + self.body).filter(|b| !b.is_empty())?;
@@ -476,6 +483,18 @@ mod tests {
         let results: heapless::Vec<_, 16> =
             out[..n].iter().filter_map(|b| reader.push(*b)).collect();
         assert!(matches!(results[..], [Err(DxlError::Crc { .. })]));
+    }
+
+    #[test]
+    fn a_reply_cut_short_is_forgotten_at_a_reset() {
+        let mut out = [0; 16];
+        let n = ping(2, &mut out).expect("fits");
+        let mut reader = PacketReader::default();
+        for &b in &out[..n - 2] {
+            assert_eq!(reader.push(b), None);
+        }
+        reader.reset();
+        assert_eq!(read_all(&mut reader, &out[..n]).expect("a packet").id, 2);
     }
 
     #[test]

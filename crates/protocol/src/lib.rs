@@ -6,6 +6,7 @@
 //! - [`mit`]: the MIT actuator protocol (classic, DaMiao, Robstride).
 //! - [`slcan`]: the Lawicel ASCII protocol of USB-CAN adapters.
 //! - [`dynamixel`]: ROBOTIS Dynamixel protocol 2.0 on a servo bus.
+//! - [`feetech`]: Feetech STS/SCS servos (Dynamixel-1.0 framing).
 //! - [`link`]: COBS + CRC-32 framing of the host–bridge serial link.
 //! - [`messages`]: what host and bridge say: handshake, setup, one batched exchange per
 //!   tick, status.
@@ -19,6 +20,7 @@ pub mod budget;
 pub mod can;
 pub mod cobs;
 pub mod dynamixel;
+pub mod feetech;
 pub mod link;
 pub mod messages;
 pub mod mit;

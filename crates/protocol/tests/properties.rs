@@ -2,6 +2,7 @@
 //! quantisation step), and every decoder takes arbitrary bytes without panicking.
 
 use embody_protocol::dynamixel::{self, MAX_PACKET, MAX_PARAMS, PacketReader};
+use embody_protocol::feetech;
 use embody_protocol::messages::{
     ActuatorRecord, BridgeMessage, BridgeState, BusStats, CommandBatch, ControlRecord, FLASH_CHUNK,
     HostMessage, JointCalibration, MAX_JOINTS, StateBatch, UnitRecord, WireCommand, WireJointState,
@@ -423,17 +424,17 @@ proptest! {
         id in any::<u8>(),
         instruction in any::<u8>(),
         params in dynamixel_params(),
-        noise in prop::collection::vec(any::<u8>(), 0..8),
+        noise in prop::collection::vec(0u8..0xFF, 0..8),
     ) {
         let mut out = [0u8; MAX_PACKET];
         let n = dynamixel::encode(id, instruction, &params, &mut out).expect("fits");
-        // After any noise and a packet, a second copy is read intact.
+        // Noise that starts no header is skipped; the packet is read once, intact.
         let mut stream = noise.clone();
         stream.extend_from_slice(&out[..n]);
         let mut reader = PacketReader::default();
-        dynamixel_packets(&mut reader, &stream);
-        let read = dynamixel_packets(&mut reader, &out[..n]);
+        let read = dynamixel_packets(&mut reader, &stream);
         prop_assert_eq!(read, vec![Ok((id, instruction, params))]);
+        prop_assert_eq!(reader.skipped, noise.len() as u64);
     }
 
     /// A packet with one byte changed is never taken as good (CRC-16 catches every
@@ -467,5 +468,84 @@ proptest! {
                 vec![Ok((id, instruction, params))]
             );
         }
+    }
+}
+
+/// A Feetech packet as read: id, instruction (or error), parameters; or why not.
+type FeetechRead = Result<(u8, u8, Vec<u8>), feetech::FeetechError>;
+
+fn feetech_packets(reader: &mut feetech::PacketReader, bytes: &[u8]) -> Vec<FeetechRead> {
+    let mut read = Vec::new();
+    for &b in bytes {
+        match reader.push(b) {
+            Some(Ok(())) => {
+                let p = reader.packet().expect("a completed packet");
+                read.push(Ok((p.id, p.instruction, p.params.to_vec())));
+            }
+            Some(Err(e)) => read.push(Err(e)),
+            None => {}
+        }
+    }
+    read
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn feetech_packets_round_trip(
+        id in 0u8..0xFF,
+        instruction in any::<u8>(),
+        params in prop::collection::vec(any::<u8>(), 0..=feetech::MAX_PARAMS),
+        noise in prop::collection::vec(0u8..0xFF, 0..8),
+    ) {
+        let mut out = [0u8; feetech::MAX_PACKET];
+        let n = feetech::encode(id, instruction, &params, &mut out).expect("fits");
+        // Noise that starts no header is skipped; the packet is read once, intact.
+        let mut stream = noise.clone();
+        stream.extend_from_slice(&out[..n]);
+        let mut reader = feetech::PacketReader::default();
+        let read = feetech_packets(&mut reader, &stream);
+        prop_assert_eq!(read, vec![Ok((id, instruction, params))]);
+        prop_assert_eq!(reader.skipped, noise.len() as u64);
+    }
+
+    /// One byte changed in the id, instruction, parameters or checksum is caught (a
+    /// changed length reframes the packet, which a one-byte sum cannot always catch).
+    #[test]
+    fn a_corrupted_feetech_packet_is_never_accepted(
+        params in prop::collection::vec(any::<u8>(), 0..32),
+        at in any::<prop::sample::Index>(),
+        flip in 1u8..=255,
+    ) {
+        let mut out = [0u8; feetech::MAX_PACKET];
+        let n = feetech::encode(1, 0x03, &params, &mut out).expect("fits");
+        let k = [2].into_iter().chain(4..n).nth(at.index(n - 3)).expect("in the packet");
+        out[k] ^= flip;
+        if k == 2 && out[k] == 0xFF {
+            return Ok(()); // then it reads as a header byte
+        }
+        let mut reader = feetech::PacketReader::default();
+        for result in feetech_packets(&mut reader, &out[..n]) {
+            prop_assert!(result.is_err(), "corrupted byte {} accepted", k);
+        }
+    }
+
+    #[test]
+    fn the_feetech_reader_takes_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+        let mut reader = feetech::PacketReader::default();
+        for (id, instruction, params) in feetech_packets(&mut reader, &bytes).into_iter().flatten() {
+            let mut out = [0u8; feetech::MAX_PACKET];
+            let n = feetech::encode(id, instruction, &params, &mut out).expect("fits");
+            prop_assert_eq!(
+                feetech_packets(&mut feetech::PacketReader::default(), &out[..n]),
+                vec![Ok((id, instruction, params))]
+            );
+        }
+    }
+
+    #[test]
+    fn sign_magnitude_round_trips(value in -32767i32..=32767) {
+        prop_assert_eq!(feetech::from_sign_magnitude(feetech::to_sign_magnitude(value, 15), 15), value);
     }
 }
