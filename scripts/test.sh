@@ -6,7 +6,8 @@
 # install rerun-sdk into .venv-rerun and, when missing, Mesa's Vulkan drivers with apt;
 # the object checks install mujoco-core into .venv-mujoco; the AprilTag check installs
 # opencv-python-headless into .venv-opencv; the dataset check installs pyarrow and PyAV
-# into .venv-dataset; the fleet check installs eclipse-zenoh into .venv-fleet.
+# into .venv-dataset; the fleet check installs eclipse-zenoh into .venv-fleet; the servo
+# check installs dynamixel-sdk and feetech-servo-sdk into .venv-servos.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -24,6 +25,8 @@ phase "CLI smoke: embody bench plan"
 $bin bench plan > /dev/null
 phase "third-party peer: python-can's slcan interface against embody vmcu --slcan"
 scripts/test_python_can.sh "$bin"
+phase "third-party peers: dynamixel-sdk and feetech-servo-sdk against embody vmcu --servos"
+scripts/test_servo_sdks.sh "$bin"
 phase "third-party reader: Rerun's rrd verify and RrdReader on embody's recordings"
 scripts/test_rerun.sh "$bin"
 phase "third-party peer: onnxruntime recomputes embody's policy inferences"

@@ -2,7 +2,8 @@
 //! compiled for the host, behind a pseudo-terminal, driving simulated CAN buses whose
 //! simulated motors (`embody-sim` physics) answer in the MIT protocol — so the whole
 //! wire path runs in CI without hardware. It can also present itself as a plain SLCAN
-//! USB-CAN adapter with the simulated motors behind it. Its flash ([`flash`]) is a file
+//! USB-CAN adapter with the simulated motors behind it, or as a serial bus of simulated
+//! Dynamixel or Feetech servos ([`servos`]). Its flash ([`flash`]) is a file
 //! with NOR semantics, for the firmware's A/B updates. [`VmcuThread`] runs one on a
 //! thread of the calling process. Its link ([`link`]) and its flash file are its own
 //! while it runs: a second virtual MCU on either is refused.
@@ -12,8 +13,10 @@ pub mod link;
 pub mod motors;
 pub mod pty;
 mod runner;
+pub mod servos;
 mod thread;
 
 pub use motors::{Mounting, as_built};
 pub use runner::{Control, LAYOUT, VmcuConfig, VmcuError, run};
+pub use servos::{ServoFamily, ServoFault, Servos};
 pub use thread::VmcuThread;

@@ -38,6 +38,7 @@ use crate::flash::{ERASE_SIZE, FileFlash};
 use crate::link::{Link, LinkError};
 use crate::motors::{Motors, Mounting, SimBus};
 use crate::pty::Pty;
+use crate::servos::{ServoFamily, Servos};
 
 /// What the virtual MCU simulates and where it listens.
 #[derive(Clone, Debug)]
@@ -51,6 +52,9 @@ pub struct VmcuConfig {
     pub motors: UnitSetup,
     /// Present a plain SLCAN adapter instead of the bridge.
     pub slcan: bool,
+    /// Present a serial servo bus of this family instead of the bridge: a servo on each
+    /// actuated joint, ids 1, 2, … in joint order.
+    pub servos: Option<ServoFamily>,
     /// Pace the serial output at this baud rate (10 bits per byte); unpaced if absent.
     pub baud: Option<u32>,
     /// Where the symlink to the pseudo-terminal goes.
@@ -88,6 +92,19 @@ impl VmcuConfig {
         })
     }
 
+    /// A servo bus of `family` for `robot` behind `link`: a servo on each actuated
+    /// joint, ids 1, 2, … in joint order.
+    pub fn servo_bus(
+        robot: &str,
+        link: PathBuf,
+        family: ServoFamily,
+    ) -> Result<VmcuConfig, VmcuError> {
+        Ok(VmcuConfig {
+            servos: Some(family),
+            ..VmcuConfig::new(robot, link)?
+        })
+    }
+
     /// `robot` behind `link`, its motors on the generated map `map`.
     pub fn with_map(robot: &str, link: PathBuf, map: &DefaultMap) -> Result<VmcuConfig, VmcuError> {
         let model = robots::load(robot, Some(false))?;
@@ -101,6 +118,7 @@ impl VmcuConfig {
             model: Arc::new(model),
             motors,
             slcan: false,
+            servos: None,
             baud: None,
             link,
             sim: SimConfig::default(),
@@ -226,6 +244,20 @@ struct Port {
 }
 
 impl Port {
+    fn new(link: Link, baud: Option<u32>, control: Arc<Control>) -> Port {
+        Port {
+            link,
+            pty: None,
+            baud,
+            budget: 0.0,
+            control,
+            sent: 0,
+            scratch: Vec::with_capacity(4096),
+            budget_in: 0.0,
+            credited_ns: None,
+        }
+    }
+
     fn plug(&mut self) -> Result<(), VmcuError> {
         let pty = Pty::open().map_err(io_error("opening a pseudo-terminal"))?;
         self.link.point_at(pty.slave_path())?;
@@ -366,7 +398,7 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
         .motors
         .check_joints(model.actuated_joints().count())?;
     let flash = match &config.flash {
-        Some((path, key)) if !config.slcan => Some(UnitFlash {
+        Some((path, key)) if !config.slcan && config.servos.is_none() => Some(UnitFlash {
             flash: FileFlash::open(path, LAYOUT.capacity() as usize).map_err(|e| {
                 VmcuError::Flash {
                     path: path.clone(),
@@ -380,20 +412,17 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
     };
     let link = Link::claim(&config.link)?;
     let world = World::new(model.clone(), &Environment::default(), config.sim.clone());
+    if let Some(family) = config.servos {
+        let mut port = Port::new(link, config.baud, control.clone());
+        port.sync()?;
+        let result = serve_servos(&mut port, Servos::new(world, family), &control);
+        port.unplug();
+        return result;
+    }
     let mut motors = Motors::new(world, &config.motors.actuators);
     motors.mount(&config.mounting);
     let motors = Rc::new(RefCell::new(motors));
-    let mut port = Port {
-        link,
-        pty: None,
-        baud: config.baud,
-        budget: 0.0,
-        control: control.clone(),
-        sent: 0,
-        scratch: Vec::with_capacity(4096),
-        budget_in: 0.0,
-        credited_ns: None,
-    };
+    let mut port = Port::new(link, config.baud, control.clone());
     port.sync()?;
     let result = if config.slcan {
         serve_slcan(&mut port, &motors, &control)
@@ -540,6 +569,34 @@ fn serve_bridge<F: NorFlash>(
         };
     }
     Ok(bridge)
+}
+
+/// Serves a servo bus: the simulator runs in real time, and every packet read is
+/// answered at once by the servos it addresses.
+fn serve_servos(port: &mut Port, mut servos: Servos, control: &Control) -> Result<(), VmcuError> {
+    let clock = SystemClock;
+    let mut last = clock.now();
+    let mut buf = [0u8; 4096];
+    let mut out = Vec::with_capacity(4096);
+    while !control.stop.load(Ordering::Acquire) {
+        port.sync()?;
+        let n = port.read(&mut buf, 1000);
+        let elapsed = clock.now().nanos_since(last).max(0) as f64 * 1e-9;
+        let dt = servos.world().config().dt_s;
+        if elapsed >= dt {
+            let steps = (elapsed / dt).floor();
+            servos.advance(steps * dt);
+            last = last.saturating_add(Duration::from_nanos((steps * dt * 1e9) as u64));
+            port.refill(steps * dt);
+        }
+        out.clear();
+        servos.on_bytes(&buf[..n], &mut out);
+        if !out.is_empty() {
+            let _ = embedded_io::Write::write_all(port, &out);
+        }
+        control.cycles.fetch_add(1, Ordering::AcqRel);
+    }
+    Ok(())
 }
 
 fn serve_slcan(

@@ -1,6 +1,7 @@
 //! `embody vmcu`: the virtual MCU on the command line. It creates a pseudo-terminal,
 //! makes `--link` a symlink to it, and serves the bridge protocol (or SLCAN with
-//! `--slcan`) with simulated motors until SIGINT or SIGTERM, then removes the link. A
+//! `--slcan`, or a bus of Dynamixel or Feetech servos with `--servos`) with simulated
+//! motors until SIGINT or SIGTERM, then removes the link. A
 //! link or flash file another `embody vmcu` holds is refused (a crashed one's is not).
 //! Its motors are wired as `--unit SERIAL`'s configuration says (buses, CAN ids,
 //! variants, ranges), or on the robot's generated default map. With `--flash FILE
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use clap::Args;
 use embody_fleet::defaults::DefaultMap;
-use embody_vmcu::{Control, VmcuConfig};
+use embody_vmcu::{Control, ServoFamily, VmcuConfig};
 
 use crate::error::{CliError, Result};
 use crate::numbers::{count, float};
@@ -30,8 +31,13 @@ pub struct VmcuArgs {
     unit: UnitArgs,
     /// Present a plain SLCAN USB-CAN adapter instead of the bridge: its one bus carries
     /// the unit's motors, or without `--unit` motors at CAN ids 1..n in joint order.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "servos")]
     slcan: bool,
+    /// Present a half-duplex serial bus of servos instead of the bridge, one on each
+    /// actuated joint, ids 1, 2, … in joint order: `dynamixel` (X-series, protocol 2.0)
+    /// or `feetech` (STS3215).
+    #[arg(long, value_parser = servo_family, conflicts_with_all = ["unit", "flash"])]
+    servos: Option<ServoFamily>,
     /// Pace the serial output at this baud rate; unpaced (a USB link) if absent.
     #[arg(long, value_parser = count::<u32>(1200..=10_000_000))]
     baud: Option<u32>,
@@ -61,6 +67,14 @@ pub struct VmcuArgs {
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
+
+fn servo_family(name: &str) -> std::result::Result<ServoFamily, String> {
+    match name {
+        "dynamixel" => Ok(ServoFamily::Dynamixel),
+        "feetech" => Ok(ServoFamily::Feetech),
+        _ => Err(format!("'{name}' is no servo family: dynamixel or feetech")),
+    }
+}
 
 /// The virtual MCU `args` describe: the unit's motors, or the default map's.
 fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
@@ -99,6 +113,7 @@ fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
             };
             VmcuConfig {
                 slcan: args.slcan,
+                servos: args.servos,
                 ..VmcuConfig::with_map(&args.robot, args.link.clone(), &map)?
             }
         }
@@ -123,21 +138,29 @@ pub fn run(args: &VmcuArgs) -> Result {
     // Said once the link is up: a virtual MCU refused its link or flash says only why.
     let mut banner = vec![format!(
         "virtual MCU ({}) for {} on {}; Ctrl-C to stop",
-        if args.slcan {
-            "SLCAN adapter"
-        } else {
-            "bridge"
+        match args.servos {
+            Some(ServoFamily::Dynamixel) => "Dynamixel servo bus",
+            Some(ServoFamily::Feetech) => "Feetech servo bus",
+            None if args.slcan => "SLCAN adapter",
+            None => "bridge",
         },
         config.model.name,
         args.link.display()
     )];
-    banner.extend(
-        config
-            .motors
-            .describe()
-            .into_iter()
-            .map(|line| format!("  {line}")),
-    );
+    match args.servos {
+        Some(_) => banner.push(format!(
+            "  servos 1–{} on its {} actuated joints, in joint order",
+            config.model.actuated_joints().count(),
+            config.model.actuated_joints().count()
+        )),
+        None => banner.extend(
+            config
+                .motors
+                .describe()
+                .into_iter()
+                .map(|line| format!("  {line}")),
+        ),
+    }
     let watcher = {
         let control = control.clone();
         std::thread::spawn(move || {
