@@ -6,6 +6,7 @@
 //! - [`BridgeRobot`]: the bridge on a serial port as a HAL `Robot`, with link
 //!   supervision and reconnection.
 //! - [`SlcanRobot`]: MIT motors through a plain SLCAN adapter, the host running the bus.
+//! - [`ServoRobot`]: Dynamixel or Feetech servos on a serial bus, the host running it.
 //! - [`service`]: a unit's firmware and record over the same link; [`flasher`]
 //!   installs a signed image on one unit.
 
@@ -14,10 +15,12 @@ pub mod flasher;
 pub mod link;
 mod robot;
 pub mod service;
+mod servo_robot;
 mod setup;
 mod slcan_robot;
 
 pub use link::{BridgeInfo, LinkError};
 pub use robot::{BridgeError, BridgeRobot, fault_bits};
+pub use servo_robot::{ServoFamily, ServoRobot, ServoRobotError};
 pub use setup::{SetupError, UnitSetup, variant_name};
 pub use slcan_robot::{SlcanRobot, SlcanRobotError};

@@ -33,6 +33,67 @@ pub fn crc16(bytes: &[u8]) -> u16 {
     CRC.checksum(bytes)
 }
 
+/// The control table of X-series servos (XM430-W350 and kin): the addresses embody uses,
+/// and their units. Position counts 4096 a turn, 2048 at the middle of the range.
+pub mod x_series {
+    /// Model number, 2 bytes (an XM430-W350's is [`XM430_W350`]).
+    pub const MODEL_NUMBER: u16 = 0;
+    /// The XM430-W350's model number.
+    pub const XM430_W350: u16 = 1020;
+    /// Firmware version, 1 byte.
+    pub const FIRMWARE_VERSION: u16 = 6;
+    /// Id, 1 byte.
+    pub const ID: u16 = 7;
+    /// Operating mode, 1 byte: 0 current, 1 velocity, 3 position, 4 extended position.
+    pub const OPERATING_MODE: u16 = 11;
+    /// The EEPROM area ends here: it cannot be written while the torque is on.
+    pub const EEPROM_END: u16 = 64;
+    /// Torque enable, 1 byte.
+    pub const TORQUE_ENABLE: u16 = 64;
+    /// Hardware error status, 1 byte: the bits below.
+    pub const HARDWARE_ERROR: u16 = 70;
+    /// Goal current, 2 bytes signed.
+    pub const GOAL_CURRENT: u16 = 102;
+    /// Goal velocity, 4 bytes signed.
+    pub const GOAL_VELOCITY: u16 = 104;
+    /// Goal position, 4 bytes signed.
+    pub const GOAL_POSITION: u16 = 116;
+    /// Moving, 1 byte; from here on the table is read only.
+    pub const MOVING: u16 = 122;
+    /// Present current, 2 bytes signed; then velocity and position, 4 bytes each.
+    pub const PRESENT_CURRENT: u16 = 126;
+    /// Present velocity, 4 bytes signed.
+    pub const PRESENT_VELOCITY: u16 = 128;
+    /// Present position, 4 bytes signed.
+    pub const PRESENT_POSITION: u16 = 132;
+    /// Present input voltage, 2 bytes (0.1 V).
+    pub const PRESENT_VOLTAGE: u16 = 144;
+    /// Present temperature, 1 byte (°C).
+    pub const PRESENT_TEMPERATURE: u16 = 146;
+    /// The table's size.
+    pub const TABLE_SIZE: usize = 147;
+    /// Hardware error bits: input voltage.
+    pub const INPUT_VOLTAGE_ERROR: u8 = 1 << 0;
+    /// Hardware error bits: overheating.
+    pub const OVERHEATING_ERROR: u8 = 1 << 2;
+    /// Hardware error bits: motor encoder.
+    pub const ENCODER_ERROR: u8 = 1 << 3;
+    /// Hardware error bits: electrical shock.
+    pub const ELECTRICAL_SHOCK_ERROR: u8 = 1 << 4;
+    /// Hardware error bits: overload.
+    pub const OVERLOAD_ERROR: u8 = 1 << 5;
+    /// Position counts a turn.
+    pub const COUNTS_PER_TURN: f64 = 4096.0;
+    /// The count at the joint's zero.
+    pub const CENTRE_COUNT: f64 = 2048.0;
+    /// The velocity unit (rad/s): 0.229 rev/min.
+    pub const VELOCITY_UNIT_RAD_S: f64 = 0.229 * core::f64::consts::TAU / 60.0;
+    /// The current unit (A).
+    pub const CURRENT_UNIT_A: f64 = 2.69e-3;
+    /// Output torque a amp makes (N·m/A, an XM430-W350's stall torque over its current).
+    pub const TORQUE_PER_A: f64 = 1.8;
+}
+
 /// The instructions of protocol 2.0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]

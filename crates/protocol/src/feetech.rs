@@ -31,6 +31,44 @@ pub fn checksum(id: u8, length: u8, instruction: u8, params: &[u8]) -> u8 {
     !(sum as u8)
 }
 
+/// The control table of STS servos (STS3215 and kin): the addresses embody uses, and
+/// their units. Position counts 4096 a turn, 2048 at the middle.
+pub mod sts {
+    /// Model number, 2 bytes (an STS3215's is [`STS3215`]).
+    pub const MODEL_NUMBER: u8 = 3;
+    /// The STS3215's model number.
+    pub const STS3215: u16 = 777;
+    /// Id, 1 byte.
+    pub const ID: u8 = 5;
+    /// Torque enable, 1 byte.
+    pub const TORQUE_ENABLE: u8 = 40;
+    /// Goal position, 2 bytes.
+    pub const GOAL_POSITION: u8 = 42;
+    /// Present position, 2 bytes; from here on the table is read only.
+    pub const PRESENT_POSITION: u8 = 56;
+    /// Present speed, 2 bytes, sign and magnitude (bit 15), counts a second.
+    pub const PRESENT_SPEED: u8 = 58;
+    /// Present load, 2 bytes, sign and magnitude (bit 10), tenths of a percent of the
+    /// stall torque.
+    pub const PRESENT_LOAD: u8 = 60;
+    /// Present voltage, 1 byte (0.1 V).
+    pub const PRESENT_VOLTAGE: u8 = 62;
+    /// Present temperature, 1 byte (°C).
+    pub const PRESENT_TEMPERATURE: u8 = 63;
+    /// Moving, 1 byte.
+    pub const MOVING: u8 = 66;
+    /// Present current, 2 bytes.
+    pub const PRESENT_CURRENT: u8 = 69;
+    /// The table's size.
+    pub const TABLE_SIZE: usize = 71;
+    /// Position counts a turn.
+    pub const COUNTS_PER_TURN: f64 = 4096.0;
+    /// The count at the joint's zero.
+    pub const CENTRE_COUNT: f64 = 2048.0;
+    /// An STS3215's stall torque (N·m), which its load counts tenths of a percent of.
+    pub const STALL_TORQUE_NM: f64 = 1.9;
+}
+
 /// The instructions Feetech servos take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]

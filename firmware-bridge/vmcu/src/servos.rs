@@ -11,17 +11,11 @@
 use core::f64::consts::TAU;
 
 use embody_hal::JointCommand;
-use embody_protocol::{dynamixel, feetech};
+use embody_protocol::dynamixel::{self, x_series};
+use embody_protocol::feetech::{self, sts as sts_table};
 use embody_sim::World;
 
-/// Which servos are on the bus.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ServoFamily {
-    /// ROBOTIS Dynamixel X-series (XM430-W350), protocol 2.0.
-    Dynamixel,
-    /// Feetech STS3215 (the servos of SO-100/SO-101 arms).
-    Feetech,
-}
+pub use embody_bridge::ServoFamily;
 
 /// A fault injected into one servo.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,63 +28,43 @@ pub enum ServoFault {
     Lost,
 }
 
-/// Encoder counts a turn, both families; count 2048 is the joint's zero.
-const COUNTS: f64 = 4096.0;
-const CENTRE: f64 = 2048.0;
-/// Dynamixel velocity unit: 0.229 rev/min.
-const DXL_VELOCITY_RAD_S: f64 = 0.229 * TAU / 60.0;
-/// Dynamixel current unit (A), and the torque a amp makes (an XM430-W350's ratio, N·m/A).
-const DXL_CURRENT_A: f64 = 2.69e-3;
-const DXL_TORQUE_PER_A: f64 = 1.8;
-/// An STS3215's stall torque (N·m): its load register counts tenths of a percent of it.
-const STS_STALL_NM: f64 = 1.9;
-
-/// Dynamixel X-series control table addresses.
+/// The control-table addresses used here, as indices.
 mod dxl {
-    pub const MODEL: usize = 0;
-    pub const FIRMWARE: usize = 6;
-    pub const ID: usize = 7;
-    pub const OPERATING_MODE: usize = 11;
-    /// The EEPROM area ends here: it is locked while the torque is on.
-    pub const EEPROM_END: usize = 64;
-    pub const TORQUE_ENABLE: usize = 64;
-    pub const HARDWARE_ERROR: usize = 70;
-    pub const GOAL_CURRENT: usize = 102;
-    pub const GOAL_VELOCITY: usize = 104;
-    pub const GOAL_POSITION: usize = 116;
-    pub const MOVING: usize = 122;
-    /// From here on, the table is read only.
-    pub const READ_ONLY: usize = 122;
-    pub const PRESENT_CURRENT: usize = 126;
-    pub const PRESENT_VELOCITY: usize = 128;
-    pub const PRESENT_POSITION: usize = 132;
-    pub const PRESENT_VOLTAGE: usize = 144;
-    pub const PRESENT_TEMPERATURE: usize = 146;
-    pub const SIZE: usize = 147;
-    /// XM430-W350.
-    pub const MODEL_NUMBER: u16 = 1020;
-    pub const OVERHEATING: u8 = 1 << 2;
-    pub const OVERLOAD: u8 = 1 << 5;
+    use embody_protocol::dynamixel::x_series as x;
+    pub const MODEL: usize = x::MODEL_NUMBER as usize;
+    pub const FIRMWARE: usize = x::FIRMWARE_VERSION as usize;
+    pub const ID: usize = x::ID as usize;
+    pub const OPERATING_MODE: usize = x::OPERATING_MODE as usize;
+    pub const EEPROM_END: usize = x::EEPROM_END as usize;
+    pub const TORQUE_ENABLE: usize = x::TORQUE_ENABLE as usize;
+    pub const HARDWARE_ERROR: usize = x::HARDWARE_ERROR as usize;
+    pub const GOAL_CURRENT: usize = x::GOAL_CURRENT as usize;
+    pub const GOAL_VELOCITY: usize = x::GOAL_VELOCITY as usize;
+    pub const GOAL_POSITION: usize = x::GOAL_POSITION as usize;
+    pub const MOVING: usize = x::MOVING as usize;
+    pub const READ_ONLY: usize = x::MOVING as usize;
+    pub const PRESENT_CURRENT: usize = x::PRESENT_CURRENT as usize;
+    pub const PRESENT_VELOCITY: usize = x::PRESENT_VELOCITY as usize;
+    pub const PRESENT_POSITION: usize = x::PRESENT_POSITION as usize;
+    pub const PRESENT_VOLTAGE: usize = x::PRESENT_VOLTAGE as usize;
+    pub const PRESENT_TEMPERATURE: usize = x::PRESENT_TEMPERATURE as usize;
 }
 
-/// Feetech STS control table addresses.
+/// The control-table addresses used here, as indices.
 mod sts {
-    pub const MODEL: usize = 3;
-    pub const ID: usize = 5;
-    pub const TORQUE_ENABLE: usize = 40;
-    pub const GOAL_POSITION: usize = 42;
-    /// From here on, the table is read only.
-    pub const READ_ONLY: usize = 56;
-    pub const PRESENT_POSITION: usize = 56;
-    pub const PRESENT_SPEED: usize = 58;
-    pub const PRESENT_LOAD: usize = 60;
-    pub const PRESENT_VOLTAGE: usize = 62;
-    pub const PRESENT_TEMPERATURE: usize = 63;
-    pub const MOVING: usize = 66;
-    pub const PRESENT_CURRENT: usize = 69;
-    pub const SIZE: usize = 71;
-    /// STS3215.
-    pub const MODEL_NUMBER: u16 = 777;
+    use embody_protocol::feetech::sts as t;
+    pub const MODEL: usize = t::MODEL_NUMBER as usize;
+    pub const ID: usize = t::ID as usize;
+    pub const TORQUE_ENABLE: usize = t::TORQUE_ENABLE as usize;
+    pub const GOAL_POSITION: usize = t::GOAL_POSITION as usize;
+    pub const READ_ONLY: usize = t::PRESENT_POSITION as usize;
+    pub const PRESENT_POSITION: usize = t::PRESENT_POSITION as usize;
+    pub const PRESENT_SPEED: usize = t::PRESENT_SPEED as usize;
+    pub const PRESENT_LOAD: usize = t::PRESENT_LOAD as usize;
+    pub const PRESENT_VOLTAGE: usize = t::PRESENT_VOLTAGE as usize;
+    pub const PRESENT_TEMPERATURE: usize = t::PRESENT_TEMPERATURE as usize;
+    pub const MOVING: usize = t::MOVING as usize;
+    pub const PRESENT_CURRENT: usize = t::PRESENT_CURRENT as usize;
 }
 
 /// One servo: its control table and what is wrong with it.
@@ -122,13 +96,13 @@ impl Servos {
                 let mut table = vec![0u8; table_size(family)];
                 match family {
                     ServoFamily::Dynamixel => {
-                        put(&mut table, dxl::MODEL, &dxl::MODEL_NUMBER.to_le_bytes());
+                        put(&mut table, dxl::MODEL, &x_series::XM430_W350.to_le_bytes());
                         table[dxl::FIRMWARE] = 52;
                         table[dxl::ID] = id;
                         table[dxl::OPERATING_MODE] = 3; // position
                     }
                     ServoFamily::Feetech => {
-                        put(&mut table, sts::MODEL, &sts::MODEL_NUMBER.to_le_bytes());
+                        put(&mut table, sts::MODEL, &sts_table::STS3215.to_le_bytes());
                         table[sts::ID] = id;
                     }
                 }
@@ -178,8 +152,8 @@ impl Servos {
                 servo.lost = true;
                 return;
             }
-            (ServoFault::Overheat, ServoFamily::Dynamixel) => dxl::OVERHEATING,
-            (ServoFault::Overload, ServoFamily::Dynamixel) => dxl::OVERLOAD,
+            (ServoFault::Overheat, ServoFamily::Dynamixel) => x_series::OVERHEATING_ERROR,
+            (ServoFault::Overload, ServoFamily::Dynamixel) => x_series::OVERLOAD_ERROR,
             (ServoFault::Overheat, ServoFamily::Feetech) => feetech::ServoError::OVERHEAT,
             (ServoFault::Overload, ServoFamily::Feetech) => feetech::ServoError::OVERLOAD,
         };
@@ -411,10 +385,12 @@ impl Servos {
         let command = match self.family {
             ServoFamily::Dynamixel if t[dxl::TORQUE_ENABLE] != 0 => match t[dxl::OPERATING_MODE] {
                 0 => JointCommand::Torque {
-                    tau: f64::from(i16_at(t, dxl::GOAL_CURRENT)) * DXL_CURRENT_A * DXL_TORQUE_PER_A,
+                    tau: f64::from(i16_at(t, dxl::GOAL_CURRENT))
+                        * x_series::CURRENT_UNIT_A
+                        * x_series::TORQUE_PER_A,
                 },
                 1 => JointCommand::Velocity {
-                    dq: f64::from(i32_at(t, dxl::GOAL_VELOCITY)) * DXL_VELOCITY_RAD_S,
+                    dq: f64::from(i32_at(t, dxl::GOAL_VELOCITY)) * x_series::VELOCITY_UNIT_RAD_S,
                 },
                 _ => JointCommand::Position {
                     q: radians(f64::from(i32_at(t, dxl::GOAL_POSITION))),
@@ -446,13 +422,13 @@ impl Servos {
                 if hot {
                     t[dxl::TORQUE_ENABLE] = 0;
                 }
-                let current = torque / DXL_TORQUE_PER_A / DXL_CURRENT_A;
+                let current = torque / x_series::TORQUE_PER_A / x_series::CURRENT_UNIT_A;
                 put(
                     t,
                     dxl::PRESENT_CURRENT,
                     &saturate_i16(current).to_le_bytes(),
                 );
-                let velocity = (dq / DXL_VELOCITY_RAD_S).round() as i32;
+                let velocity = (dq / x_series::VELOCITY_UNIT_RAD_S).round() as i32;
                 put(t, dxl::PRESENT_VELOCITY, &velocity.to_le_bytes());
                 put(
                     t,
@@ -472,13 +448,15 @@ impl Servos {
                 let speed = (dq * COUNTS / TAU).round() as i32;
                 let speed = feetech::to_sign_magnitude(speed, 15);
                 put(t, sts::PRESENT_SPEED, &speed.to_le_bytes());
-                let load = (torque / STS_STALL_NM * 1000.0).round() as i32;
+                let load = (torque / sts_table::STALL_TORQUE_NM * 1000.0).round() as i32;
                 let load = feetech::to_sign_magnitude(load.clamp(-1000, 1000), 10);
                 put(t, sts::PRESENT_LOAD, &load.to_le_bytes());
                 t[sts::PRESENT_VOLTAGE] = 74;
                 t[sts::PRESENT_TEMPERATURE] = if hot { 80 } else { 36 };
                 t[sts::MOVING] = moving;
-                let current = (torque.abs() / STS_STALL_NM * 1000.0).round().min(1000.0) as u16;
+                let current = (torque.abs() / sts_table::STALL_TORQUE_NM * 1000.0)
+                    .round()
+                    .min(1000.0) as u16;
                 put(t, sts::PRESENT_CURRENT, &current.to_le_bytes());
             }
         }
@@ -487,10 +465,14 @@ impl Servos {
 
 fn table_size(family: ServoFamily) -> usize {
     match family {
-        ServoFamily::Dynamixel => dxl::SIZE,
-        ServoFamily::Feetech => sts::SIZE,
+        ServoFamily::Dynamixel => x_series::TABLE_SIZE,
+        ServoFamily::Feetech => sts_table::TABLE_SIZE,
     }
 }
+
+/// Encoder counts a turn and the count at the joint's zero: the same on both families.
+const COUNTS: f64 = x_series::COUNTS_PER_TURN;
+const CENTRE: f64 = x_series::CENTRE_COUNT;
 
 /// The joint angle (rad) of encoder count `counts`.
 fn radians(counts: f64) -> f64 {
@@ -645,7 +627,11 @@ mod tests {
         let (_, error, data) = &answers[0];
         assert_eq!(*error, 0x80, "the alert bit");
         assert_eq!(data[0], 0, "torque off");
-        assert_eq!(data[6], dxl::OVERHEATING, "hardware error status");
+        assert_eq!(
+            data[6],
+            x_series::OVERHEATING_ERROR,
+            "hardware error status"
+        );
         let n = dynamixel::encode(4, dynamixel::Instruction::Reboot as u8, &[], &mut packet)
             .expect("fits");
         assert_eq!(dxl_exchange(&mut bus, &packet[..n]), vec![(4, 0, vec![])]);

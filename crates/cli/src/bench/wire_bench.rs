@@ -57,6 +57,15 @@ pub fn run(args: &WireArgs) -> Result {
             100.0 * b.budget_used
         );
     }
+    println!(
+        "servo bus, 1 Mbaud at 500 Hz (sync write of goals, sync read of state, return delay 0):"
+    );
+    for b in &f.servo_bus_1mbaud_500hz {
+        println!(
+            "  {}: {:.0} µs a tick for 6 servos, {} servos per bus",
+            b.family, b.tick_us_6_servos, b.servos_per_bus
+        );
+    }
     let r = &f.round_trip;
     println!(
         "round trip host → bridge → host to {} at {} Hz over {} ticks: p50 {} µs, p99 {} µs, max {} µs, {} without a reply within 2 periods, {} bad frames",

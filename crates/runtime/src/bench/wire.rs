@@ -1,6 +1,7 @@
 //! The wire path's figures: (1) encoding and decoding one tick's frame each way for 30
 //! joints (postcard + CRC-32 + COBS); (2) the bus budget: MIT actuators per 1 Mbit/s
-//! CAN bus at 1 kHz and the share of the budget they use, per variant; (3) the round
+//! CAN bus at 1 kHz and the share of the budget they use, per variant, and servos per
+//! 1 Mbaud servo bus at 500 Hz, per family; (3) the round
 //! trip host → bridge → host over a serial link, one command batch per tick at the
 //! control rate — to a bridge on a port, or to a virtual MCU it starts on a
 //! pseudo-terminal.
@@ -9,7 +10,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use embody_bridge::{BridgeRobot, variant_name};
+use embody_bridge::{BridgeRobot, ServoFamily, variant_name};
 use embody_fleet::defaults::{self, DefaultMap};
 use embody_hal::{Clock, CommandFrame, Robot, SystemClock, Timestamp};
 use embody_model::robots;
@@ -56,6 +57,18 @@ pub struct BusFigures {
     pub budget_used: f64,
 }
 
+/// One servo family on a 1 Mbaud bus at 500 Hz: one tick's sync write of goals and sync
+/// read of state (position, velocity, current or load).
+#[derive(Clone, Debug, Serialize)]
+pub struct ServoBusFigures {
+    /// The family.
+    pub family: String,
+    /// One tick's exchange with six servos (µs, no turnarounds).
+    pub tick_us_6_servos: f64,
+    /// Servos that fit the 2 ms period.
+    pub servos_per_bus: usize,
+}
+
 /// The round trip.
 #[derive(Clone, Debug, Serialize)]
 pub struct RoundTrip {
@@ -84,6 +97,8 @@ pub struct WireFigures {
     pub codec: Codec,
     /// The bus budget per variant.
     pub scheduler_1mbit_1khz: Vec<BusFigures>,
+    /// The servo bus budget per family.
+    pub servo_bus_1mbaud_500hz: Vec<ServoBusFigures>,
     /// The round trip.
     pub round_trip: RoundTrip,
 }
@@ -241,6 +256,14 @@ pub fn run(
         }
     })
     .collect();
+    let servo_bus_1mbaud_500hz = [ServoFamily::Dynamixel, ServoFamily::Feetech]
+        .into_iter()
+        .map(|family| ServoBusFigures {
+            family: family.name().to_owned(),
+            tick_us_6_servos: family.tick_us(6, 1_000_000),
+            servos_per_bus: family.servos_per_bus(1_000_000, 500.0),
+        })
+        .collect();
     let round_trip = match port {
         Some(port) => round_trip(robot, port, rate_hz, ticks)?,
         None => {
@@ -267,6 +290,7 @@ pub fn run(
     Ok(WireFigures {
         codec,
         scheduler_1mbit_1khz,
+        servo_bus_1mbaud_500hz,
         round_trip,
     })
 }

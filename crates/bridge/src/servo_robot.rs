@@ -1,0 +1,533 @@
+//! [`ServoRobot`]: serial servos on a half-duplex bus — ROBOTIS Dynamixel X-series
+//! (protocol 2.0) or Feetech STS — driven straight from the host, the bus being the link.
+//! Each tick `write` sends one sync write of every servo's goal position (and, when a
+//! servo's torque is to change, one of torque enable) and one sync read of their present
+//! state; the next `read` takes the servos' answers. Position and impedance commands
+//! become goal positions (the servo runs its own position loop); a servo commanded `Off`
+//! has its torque off. A servo's status error bits are its joint's faults; a servo that
+//! does not answer within the tick is a timeout of the link.
+
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use core::f64::consts::TAU;
+
+use embody_hal::{
+    Capabilities, CommandFrame, CommandMode, CommandModes, FaultBits, HalError, JointCommand,
+    JointState, LinkHealth, Robot, SensorFrame, Timestamp,
+};
+use embody_model::Model;
+use embody_protocol::dynamixel::{self, x_series};
+use embody_protocol::feetech::{self, ServoError, sts};
+use serialport::TTYPort;
+
+use crate::fd_io::{self, FdStatus};
+
+/// Which servos are on the bus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServoFamily {
+    /// ROBOTIS Dynamixel X-series (XM430-W350 and kin), protocol 2.0.
+    Dynamixel,
+    /// Feetech STS (STS3215, the servos of SO-100/SO-101 arms).
+    Feetech,
+}
+
+impl ServoFamily {
+    /// The family's name in configurations and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServoFamily::Dynamixel => "dynamixel",
+            ServoFamily::Feetech => "feetech",
+        }
+    }
+
+    /// Bytes one tick's exchange with `servos` servos puts on the bus: the sync write of
+    /// goals, the sync read, and each servo's answer.
+    pub fn bytes_per_tick(self, servos: usize) -> usize {
+        match self {
+            // Header 4, id, length 2, instruction, CRC 2 = 10; params address 2, length 2.
+            ServoFamily::Dynamixel => {
+                (10 + 4 + servos * 5) + (10 + 4 + servos) + servos * (11 + READ_DXL)
+            }
+            // Header 2, id, length, instruction, checksum = 6; params address, length.
+            ServoFamily::Feetech => {
+                (6 + 2 + servos * 3) + (6 + 2 + servos) + servos * (6 + READ_STS)
+            }
+        }
+    }
+
+    /// How long one tick's exchange with `servos` servos keeps the bus at `baud` (µs,
+    /// ten bits a byte, turnarounds not counted).
+    pub fn tick_us(self, servos: usize, baud: u32) -> f64 {
+        self.bytes_per_tick(servos) as f64 * 10.0 * 1e6 / f64::from(baud)
+    }
+
+    /// The most servos whose exchange fits one period at `rate_hz` on a bus at `baud`
+    /// (with the servos' return delay set to 0).
+    pub fn servos_per_bus(self, baud: u32, rate_hz: f64) -> usize {
+        (1..=252)
+            .take_while(|&n| self.tick_us(n, baud) <= 1e6 / rate_hz)
+            .last()
+            .unwrap_or(0)
+    }
+}
+
+/// Why the servo bus could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ServoRobotError {
+    /// The port could not be opened.
+    #[error("cannot open {path}: {source}")]
+    Open {
+        /// The port.
+        path: String,
+        /// The cause.
+        source: serialport::Error,
+    },
+    /// Not one servo id per actuated joint.
+    #[error("{ids} servo ids for {joints} actuated joints")]
+    Ids {
+        /// Ids given.
+        ids: usize,
+        /// Actuated joints.
+        joints: usize,
+    },
+    /// Servos that did not answer a ping.
+    #[error("{path}: no {family} servo answered a ping at id {missing:?}")]
+    Missing {
+        /// The port.
+        path: String,
+        /// The family.
+        family: &'static str,
+        /// The ids that did not answer.
+        missing: Vec<u8>,
+    },
+}
+
+/// Bytes the sync read asks of each servo: Dynamixel present current, velocity and
+/// position; Feetech present position, speed and load.
+const READ_DXL: usize = 10;
+const READ_STS: usize = 6;
+
+/// Servos on a bus. See the module docs.
+pub struct ServoRobot {
+    caps: Capabilities,
+    port: TTYPort,
+    family: ServoFamily,
+    ids: Vec<u8>,
+    torque: Vec<bool>,
+    states: Vec<JointState>,
+    replied: Vec<bool>,
+    dxl: dynamixel::PacketReader,
+    sts: feetech::PacketReader,
+    rx: Box<[u8; 4096]>,
+    params: Vec<u8>,
+    packet: Box<[u8; dynamixel::MAX_PACKET]>,
+    out: Vec<u8>,
+    seq: u64,
+    polled_at: Timestamp,
+    read_timeout_us: u64,
+    health: LinkHealth,
+    wrote: bool,
+}
+
+impl ServoRobot {
+    /// Opens the bus on `port` at `baud`, with servo `ids[k]` on actuated joint `k` of
+    /// `model`, and pings every servo; torque stays off until the first command.
+    pub fn connect(
+        port: &Path,
+        model: &Model,
+        family: ServoFamily,
+        ids: &[u8],
+        baud: u32,
+        rate_hz: f64,
+    ) -> Result<ServoRobot, ServoRobotError> {
+        let joints = model.actuated_joints().count();
+        if ids.len() != joints {
+            return Err(ServoRobotError::Ids {
+                ids: ids.len(),
+                joints,
+            });
+        }
+        let path = port.to_string_lossy().into_owned();
+        let tty = serialport::new(&path, baud)
+            .timeout(Duration::from_millis(10))
+            .open_native()
+            .map_err(|source| ServoRobotError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        let tick_us = family.tick_us(ids.len(), baud);
+        if tick_us > 1e6 / rate_hz {
+            tracing::warn!(
+                "{} servos need {tick_us:.0} µs of the bus a tick at {baud} baud, more than the {:.0} µs period",
+                ids.len(),
+                1e6 / rate_hz
+            );
+        }
+        let modes = CommandModes::of(&[
+            CommandMode::Off,
+            CommandMode::Position,
+            CommandMode::Impedance,
+        ]);
+        let n = ids.len();
+        let mut robot = ServoRobot {
+            caps: Capabilities {
+                max_rate_hz: rate_hz,
+                ..Capabilities::from_model(model, modes)
+            },
+            port: tty,
+            family,
+            ids: ids.to_vec(),
+            torque: vec![false; n],
+            states: vec![JointState::default(); n],
+            replied: vec![false; n],
+            dxl: dynamixel::PacketReader::default(),
+            sts: feetech::PacketReader::default(),
+            rx: Box::new([0; 4096]),
+            params: Vec::with_capacity(8 + n * 6),
+            packet: Box::new([0; dynamixel::MAX_PACKET]),
+            out: Vec::with_capacity(2 * dynamixel::MAX_PACKET),
+            seq: 0,
+            polled_at: Timestamp::ZERO,
+            read_timeout_us: (2e6 / rate_hz) as u64 + tick_us as u64,
+            health: LinkHealth::default(),
+            wrote: false,
+        };
+        let missing: Vec<u8> = (ids.iter().copied())
+            .filter(|id| !robot.ping(*id))
+            .collect();
+        if !missing.is_empty() {
+            return Err(ServoRobotError::Missing {
+                path,
+                family: family.name(),
+                missing,
+            });
+        }
+        Ok(robot)
+    }
+
+    /// Whether servo `id` answers a ping within 50 ms.
+    fn ping(&mut self, id: u8) -> bool {
+        let n = match self.family {
+            ServoFamily::Dynamixel => dynamixel::ping(id, &mut self.packet[..]),
+            ServoFamily::Feetech => feetech::ping(id, &mut self.packet[..]).map_err(|_| {
+                // A ping always fits.
+                dynamixel::DxlError::TooLong
+            }),
+        };
+        let Ok(n) = n else { return false };
+        let fd = self.port.as_raw_fd();
+        if !matches!(fd_io::write_all(fd, &self.packet[..n]), FdStatus::Bytes(_)) {
+            return false;
+        }
+        let deadline = Instant::now() + Duration::from_millis(50);
+        self.dxl.reset();
+        self.sts.reset();
+        while let left = deadline.saturating_duration_since(Instant::now())
+            && !left.is_zero()
+        {
+            let FdStatus::Bytes(got) = fd_io::read(fd, &mut self.rx[..], left.as_micros() as u64)
+            else {
+                return false;
+            };
+            for i in 0..got {
+                let byte = self.rx[i];
+                let answered = match self.family {
+                    ServoFamily::Dynamixel => {
+                        self.dxl.push(byte) == Some(Ok(()))
+                            && self.dxl.packet().is_some_and(|p| p.id == id)
+                    }
+                    ServoFamily::Feetech => {
+                        self.sts.push(byte) == Some(Ok(()))
+                            && self.sts.packet().is_some_and(|p| p.id == id)
+                    }
+                };
+                if answered {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Sends the tick's goals and asks every servo's state, in one write.
+    fn send(&mut self, now: Timestamp, frame: Option<&CommandFrame>) -> Result<(), HalError> {
+        let n = self.ids.len();
+        let mut torque_changes = false;
+        for k in 0..n {
+            let on = match frame.map(|f| f.joints[k]) {
+                None | Some(JointCommand::Off) => false,
+                Some(JointCommand::Position { .. } | JointCommand::Impedance { .. }) => true,
+                Some(_) => return Err(HalError::UnsupportedMode { joint: k }),
+            };
+            torque_changes |= on != self.torque[k];
+        }
+        self.out.clear();
+        // The goal positions, then (if any changes) the torque: a servo switched on holds
+        // its goal, not where an earlier goal left it.
+        self.params.clear();
+        let (goal_at, goal_len, torque_at) = match self.family {
+            ServoFamily::Dynamixel => (x_series::GOAL_POSITION, 4u16, x_series::TORQUE_ENABLE),
+            ServoFamily::Feetech => (
+                u16::from(sts::GOAL_POSITION),
+                2u16,
+                u16::from(sts::TORQUE_ENABLE),
+            ),
+        };
+        self.sync_header(goal_at, goal_len);
+        for k in 0..n {
+            let q = match frame.map(|f| f.joints[k]) {
+                Some(JointCommand::Position { q }) | Some(JointCommand::Impedance { q, .. }) => q,
+                _ => self.states[k].q,
+            };
+            let counts = x_series::CENTRE_COUNT + q * x_series::COUNTS_PER_TURN / TAU;
+            self.params.push(self.ids[k]);
+            match self.family {
+                ServoFamily::Dynamixel => {
+                    let c = counts.round() as i32;
+                    self.params.extend_from_slice(&c.to_le_bytes());
+                }
+                ServoFamily::Feetech => {
+                    let c = counts.round().clamp(0.0, sts::COUNTS_PER_TURN - 1.0) as u16;
+                    self.params.extend_from_slice(&c.to_le_bytes());
+                }
+            }
+        }
+        self.emit_sync_write()?;
+        if torque_changes {
+            self.params.clear();
+            self.sync_header(torque_at, 1);
+            for k in 0..n {
+                let on = matches!(
+                    frame.map(|f| f.joints[k]),
+                    Some(JointCommand::Position { .. } | JointCommand::Impedance { .. })
+                );
+                self.torque[k] = on;
+                self.params.push(self.ids[k]);
+                self.params.push(u8::from(on));
+            }
+            self.emit_sync_write()?;
+        }
+        // The sync read of every servo's state.
+        let m = match self.family {
+            ServoFamily::Dynamixel => {
+                let ids = &self.ids;
+                dynamixel::sync_read(
+                    x_series::PRESENT_CURRENT,
+                    READ_DXL as u16,
+                    ids,
+                    &mut self.packet[..],
+                )
+                .map_err(|_| HalError::Backend("sync read too long"))?
+            }
+            ServoFamily::Feetech => feetech::sync_read(
+                sts::PRESENT_POSITION,
+                READ_STS as u8,
+                &self.ids,
+                &mut self.packet[..],
+            )
+            .map_err(|_| HalError::Backend("sync read too long"))?,
+        };
+        self.out.extend_from_slice(&self.packet[..m]);
+        self.replied.iter_mut().for_each(|r| *r = false);
+        self.dxl.reset();
+        self.sts.reset();
+        self.wrote = true;
+        self.polled_at = now;
+        match fd_io::write_all(self.port.as_raw_fd(), &self.out) {
+            FdStatus::Gone => {
+                self.health.connected = false;
+                Err(HalError::LinkDown)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Starts a sync write's parameters: the address and the bytes per servo.
+    fn sync_header(&mut self, address: u16, length: u16) {
+        match self.family {
+            ServoFamily::Dynamixel => {
+                self.params.extend_from_slice(&address.to_le_bytes());
+                self.params.extend_from_slice(&length.to_le_bytes());
+            }
+            ServoFamily::Feetech => {
+                self.params.push(address as u8);
+                self.params.push(length as u8);
+            }
+        }
+    }
+
+    /// Appends the sync write whose parameters are ready to the tick's bytes.
+    fn emit_sync_write(&mut self) -> Result<(), HalError> {
+        let n = match self.family {
+            ServoFamily::Dynamixel => dynamixel::encode(
+                dynamixel::BROADCAST_ID,
+                dynamixel::Instruction::SyncWrite as u8,
+                &self.params,
+                &mut self.packet[..],
+            )
+            .map_err(|_| HalError::Backend("sync write too long"))?,
+            ServoFamily::Feetech => feetech::encode(
+                feetech::BROADCAST_ID,
+                feetech::Instruction::SyncWrite as u8,
+                &self.params,
+                &mut self.packet[..],
+            )
+            .map_err(|_| HalError::Backend("sync write too long"))?,
+        };
+        self.out.extend_from_slice(&self.packet[..n]);
+        Ok(())
+    }
+
+    /// Takes one answer to the sync read: servo `id`'s state, or its faults.
+    fn take(&mut self, id: u8, error: u8, data: &[u8]) {
+        let Some(k) = self.ids.iter().position(|i| *i == id) else {
+            return;
+        };
+        let state = &mut self.states[k];
+        match self.family {
+            ServoFamily::Dynamixel => {
+                // The alert bit says the servo has a hardware error (its register says
+                // which: overheating, overload, …); it has dropped its torque.
+                state.faults = if error & dynamixel::StatusError::ALERT != 0 {
+                    FaultBits::OVERLOAD
+                } else {
+                    FaultBits::NONE
+                };
+                if let [c0, c1, v0, v1, v2, v3, p0, p1, p2, p3] = *data {
+                    let current = f64::from(i16::from_le_bytes([c0, c1]));
+                    let velocity = f64::from(i32::from_le_bytes([v0, v1, v2, v3]));
+                    let position = f64::from(i32::from_le_bytes([p0, p1, p2, p3]));
+                    state.tau = current * x_series::CURRENT_UNIT_A * x_series::TORQUE_PER_A;
+                    state.dq = velocity * x_series::VELOCITY_UNIT_RAD_S;
+                    state.q = (position - x_series::CENTRE_COUNT) * TAU / x_series::COUNTS_PER_TURN;
+                }
+            }
+            ServoFamily::Feetech => {
+                let e = ServoError(error);
+                const MAP: [(u8, FaultBits); 5] = [
+                    (ServoError::VOLTAGE, FaultBits::OVER_VOLTAGE),
+                    (ServoError::ANGLE, FaultBits::ENCODER),
+                    (ServoError::OVERHEAT, FaultBits::MOTOR_OVER_TEMPERATURE),
+                    (ServoError::OVERCURRENT, FaultBits::OVER_CURRENT),
+                    (ServoError::OVERLOAD, FaultBits::OVERLOAD),
+                ];
+                state.faults = (MAP.iter())
+                    .filter(|(bit, _)| e.has(*bit))
+                    .fold(FaultBits::NONE, |all, (_, f)| all.union(*f));
+                if let [p0, p1, s0, s1, l0, l1] = *data {
+                    let position = f64::from(u16::from_le_bytes([p0, p1]));
+                    let speed = feetech::from_sign_magnitude(u16::from_le_bytes([s0, s1]), 15);
+                    let load = feetech::from_sign_magnitude(u16::from_le_bytes([l0, l1]), 10);
+                    state.q = (position - sts::CENTRE_COUNT) * TAU / sts::COUNTS_PER_TURN;
+                    state.dq = f64::from(speed) * TAU / sts::COUNTS_PER_TURN;
+                    state.tau = f64::from(load) / 1000.0 * sts::STALL_TORQUE_NM;
+                }
+            }
+        }
+        self.replied[k] = true;
+    }
+}
+
+impl Robot for ServoRobot {
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    fn read(&mut self, now: Timestamp, frame: &mut SensorFrame) -> Result<(), HalError> {
+        let n = self.ids.len();
+        if frame.joints.len() != n {
+            return Err(HalError::JointCount {
+                expected: n,
+                got: frame.joints.len(),
+            });
+        }
+        if !self.wrote {
+            // Nothing asked yet: ask, torque off.
+            self.send(now, None)?;
+        }
+        let fd = self.port.as_raw_fd();
+        let deadline = Instant::now() + Duration::from_micros(self.read_timeout_us);
+        while self.replied.iter().any(|r| !r) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match fd_io::read(fd, &mut self.rx[..], left.as_micros() as u64) {
+                FdStatus::Bytes(got) => {
+                    for i in 0..got {
+                        let byte = self.rx[i];
+                        match self.family {
+                            ServoFamily::Dynamixel => match self.dxl.push(byte) {
+                                Some(Ok(())) => {
+                                    let mut data = [0u8; READ_DXL];
+                                    let answer = self.dxl.packet().and_then(|p| {
+                                        let (error, d) = p.status()?.ok()?;
+                                        let d = d.get(..READ_DXL)?;
+                                        data.copy_from_slice(d);
+                                        Some((p.id, error.0))
+                                    });
+                                    match answer {
+                                        Some((id, error)) => self.take(id, error, &data),
+                                        None => self.health.frames_bad += 1,
+                                    }
+                                }
+                                Some(Err(_)) => self.health.frames_bad += 1,
+                                None => {}
+                            },
+                            ServoFamily::Feetech => match self.sts.push(byte) {
+                                Some(Ok(())) => {
+                                    let mut data = [0u8; READ_STS];
+                                    let answer = self.sts.packet().and_then(|p| {
+                                        data.copy_from_slice(p.params.get(..READ_STS)?);
+                                        Some((p.id, p.instruction))
+                                    });
+                                    match answer {
+                                        Some((id, error)) => self.take(id, error, &data),
+                                        None => self.health.frames_bad += 1,
+                                    }
+                                }
+                                Some(Err(_)) => self.health.frames_bad += 1,
+                                None => {}
+                            },
+                        }
+                    }
+                }
+                FdStatus::Timeout => break,
+                FdStatus::Gone => {
+                    self.health.connected = false;
+                    return Err(HalError::LinkDown);
+                }
+            }
+        }
+        if self.replied.iter().any(|r| !r) {
+            self.health.timeouts += 1;
+            return Err(HalError::Timeout);
+        }
+        self.seq += 1;
+        // The answers are the servos' state when the sync read was sent.
+        frame.stamp = self.polled_at;
+        frame.seq = self.seq;
+        frame.joints.copy_from_slice(&self.states);
+        self.health.connected = true;
+        self.health.frames_ok += 1;
+        self.health.last_rx = now;
+        Ok(())
+    }
+
+    fn write(&mut self, now: Timestamp, frame: &CommandFrame) -> Result<(), HalError> {
+        let n = self.ids.len();
+        if frame.joints.len() != n {
+            return Err(HalError::JointCount {
+                expected: n,
+                got: frame.joints.len(),
+            });
+        }
+        self.send(now, Some(frame))
+    }
+
+    fn link_health(&self) -> LinkHealth {
+        self.health
+    }
+}
