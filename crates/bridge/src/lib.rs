@@ -21,6 +21,8 @@ mod slcan_robot;
 
 pub use link::{BridgeInfo, LinkError};
 pub use robot::{BridgeError, BridgeRobot, fault_bits};
-pub use servo_robot::{ServoFamily, ServoRobot, ServoRobotError};
+pub use servo_robot::{
+    PRISMATIC_TRAVEL_PER_TURN_M, ServoFamily, ServoRobot, ServoRobotError, travel_per_turn,
+};
 pub use setup::{SetupError, UnitSetup, variant_name};
 pub use slcan_robot::{SlcanRobot, SlcanRobotError};

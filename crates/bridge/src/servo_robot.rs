@@ -17,7 +17,7 @@ use embody_hal::{
     Capabilities, CommandFrame, CommandMode, CommandModes, FaultBits, HalError, JointCommand,
     JointState, LinkHealth, Robot, SensorFrame, Timestamp,
 };
-use embody_model::Model;
+use embody_model::{JointKind, Model};
 use embody_protocol::dynamixel::{self, x_series};
 use embody_protocol::feetech::{self, ServoError, sts};
 use serialport::TTYPort;
@@ -73,6 +73,34 @@ impl ServoFamily {
     }
 }
 
+impl std::str::FromStr for ServoFamily {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<ServoFamily, String> {
+        match name {
+            "dynamixel" => Ok(ServoFamily::Dynamixel),
+            "feetech" => Ok(ServoFamily::Feetech),
+            _ => Err(format!("'{name}' is no servo family: dynamixel or feetech")),
+        }
+    }
+}
+
+/// How far a prismatic joint moves for one turn of its servo (m): a rack on a pinion of
+/// about 16 mm, a gripper's finger drive.
+pub const PRISMATIC_TRAVEL_PER_TURN_M: f64 = 0.05;
+
+/// How far each actuated joint of `model` moves for one turn of its servo: a turn
+/// (2π rad) on a revolute joint, [`PRISMATIC_TRAVEL_PER_TURN_M`] on a prismatic one.
+pub fn travel_per_turn(model: &Model) -> Vec<f64> {
+    model
+        .actuated_joints()
+        .map(|j| match model.joints[j.0].kind {
+            JointKind::Prismatic(_) => PRISMATIC_TRAVEL_PER_TURN_M,
+            _ => TAU,
+        })
+        .collect()
+}
+
 /// Why the servo bus could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ServoRobotError {
@@ -115,6 +143,8 @@ pub struct ServoRobot {
     port: TTYPort,
     family: ServoFamily,
     ids: Vec<u8>,
+    /// Joint travel per servo turn, per joint.
+    travel: Vec<f64>,
     torque: Vec<bool>,
     states: Vec<JointState>,
     replied: Vec<bool>,
@@ -179,6 +209,7 @@ impl ServoRobot {
             port: tty,
             family,
             ids: ids.to_vec(),
+            travel: travel_per_turn(model),
             torque: vec![false; n],
             states: vec![JointState::default(); n],
             replied: vec![false; n],
@@ -281,7 +312,7 @@ impl ServoRobot {
                 Some(JointCommand::Position { q }) | Some(JointCommand::Impedance { q, .. }) => q,
                 _ => self.states[k].q,
             };
-            let counts = x_series::CENTRE_COUNT + q * x_series::COUNTS_PER_TURN / TAU;
+            let counts = x_series::CENTRE_COUNT + q * x_series::COUNTS_PER_TURN / self.travel[k];
             self.params.push(self.ids[k]);
             match self.family {
                 ServoFamily::Dynamixel => {
@@ -385,7 +416,7 @@ impl ServoRobot {
         let Some(k) = self.ids.iter().position(|i| *i == id) else {
             return;
         };
-        let state = &mut self.states[k];
+        let (state, travel) = (&mut self.states[k], self.travel[k]);
         match self.family {
             ServoFamily::Dynamixel => {
                 // The alert bit says the servo has a hardware error (its register says
@@ -400,8 +431,9 @@ impl ServoRobot {
                     let velocity = f64::from(i32::from_le_bytes([v0, v1, v2, v3]));
                     let position = f64::from(i32::from_le_bytes([p0, p1, p2, p3]));
                     state.tau = current * x_series::CURRENT_UNIT_A * x_series::TORQUE_PER_A;
-                    state.dq = velocity * x_series::VELOCITY_UNIT_RAD_S;
-                    state.q = (position - x_series::CENTRE_COUNT) * TAU / x_series::COUNTS_PER_TURN;
+                    state.dq = velocity * x_series::VELOCITY_UNIT_RAD_S * travel / TAU;
+                    state.q =
+                        (position - x_series::CENTRE_COUNT) * travel / x_series::COUNTS_PER_TURN;
                 }
             }
             ServoFamily::Feetech => {
@@ -420,8 +452,8 @@ impl ServoRobot {
                     let position = f64::from(u16::from_le_bytes([p0, p1]));
                     let speed = feetech::from_sign_magnitude(u16::from_le_bytes([s0, s1]), 15);
                     let load = feetech::from_sign_magnitude(u16::from_le_bytes([l0, l1]), 10);
-                    state.q = (position - sts::CENTRE_COUNT) * TAU / sts::COUNTS_PER_TURN;
-                    state.dq = f64::from(speed) * TAU / sts::COUNTS_PER_TURN;
+                    state.q = (position - sts::CENTRE_COUNT) * travel / sts::COUNTS_PER_TURN;
+                    state.dq = f64::from(speed) * travel / sts::COUNTS_PER_TURN;
                     state.tau = f64::from(load) / 1000.0 * sts::STALL_TORQUE_NM;
                 }
             }

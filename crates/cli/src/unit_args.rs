@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use embody_bridge::ServoFamily;
 use embody_control::RtConfig;
 use embody_fleet::{Unit, name};
 use embody_net::{NetConfig, Role, UnitInfo, UnitLinkConfig};
@@ -46,8 +47,12 @@ pub struct WireArgs {
     #[command(flatten)]
     pub unit: UnitArgs,
     /// The port is an SLCAN adapter with MIT motors (the host runs the bus).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "servos")]
     pub slcan: bool,
+    /// The port is a serial bus of servos, `dynamixel` (X-series, protocol 2.0) or
+    /// `feetech` (STS): ids 1, 2, … on the actuated joints in order, at 1 Mbaud.
+    #[arg(long, value_name = "FAMILY", conflicts_with = "unit")]
+    pub servos: Option<ServoFamily>,
     /// How long the loop goes on without a new joint state before it faults on stale
     /// sensors (ms; default: the unit's `[control] sensor_timeout_ms`, else 5). A machine
     /// without real-time scheduling may need 20–40.
@@ -61,10 +66,10 @@ impl WireArgs {
     pub fn load(&self) -> Result<Option<Wire>> {
         let unit = self.unit.load()?;
         if self.port.is_none() && unit.is_none() {
-            return match (self.slcan, self.sensor_timeout) {
-                (false, None) => Ok(None),
+            return match (self.slcan, self.servos, self.sensor_timeout) {
+                (false, None, None) => Ok(None),
                 _ => Err(CliError::Usage(
-                    "--slcan and --sensor-timeout need --port or --unit".into(),
+                    "--slcan, --servos and --sensor-timeout need --port or --unit".into(),
                 )),
             };
         }
@@ -72,6 +77,7 @@ impl WireArgs {
             port: self.port.clone(),
             unit,
             slcan: self.slcan,
+            servos: self.servos,
             sensor_timeout_ms: self.sensor_timeout,
         }))
     }

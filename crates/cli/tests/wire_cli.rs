@@ -1,6 +1,7 @@
 //! `embody vmcu`, `embody bench loop --port` and `embody bench wire` end to end, as the
 //! README shows them: a virtual MCU serving a pseudo-terminal until SIGINT, the loop
-//! running over it, and the wire's figures.
+//! running over it (bridge, SLCAN adapter, Dynamixel and Feetech servo buses), and the
+//! wire's figures.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -91,9 +92,14 @@ fn real_time_json(mut run: impl FnMut() -> std::process::Output) -> Value {
 }
 
 #[test]
-fn the_loop_runs_over_the_virtual_mcu_for_both_link_kinds() {
+fn the_loop_runs_over_the_virtual_mcu_for_every_link_kind() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    for (name, extra) in [("bridge", &[][..]), ("slcan", &["--slcan"][..])] {
+    for (name, extra) in [
+        ("bridge", &[][..]),
+        ("slcan", &["--slcan"][..]),
+        ("dynamixel", &["--servos", "dynamixel"][..]),
+        ("feetech", &["--servos", "feetech"][..]),
+    ] {
         let report = real_time_json(|| {
             let vmcu = Vmcu::start(name, extra);
             let mut args = vec![

@@ -47,6 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     port: Some(link.clone()),
                     unit: Some(unit.clone()),
                     slcan: false,
+                    servos: None,
                     // Without real-time priority, on a shared machine: wait 40 ms for a
                     // new joint state rather than a robot's 5.
                     sensor_timeout_ms: Some(40.0),

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use embody_bridge::{ServoFamily, ServoRobot};
 use embody_fleet::Unit;
 use embody_fleet::defaults::{self, DefaultMap};
 use embody_hal::{MockRobot, Robot};
@@ -66,6 +67,9 @@ pub struct Wire {
     pub unit: Option<Unit>,
     /// An SLCAN adapter instead of a bridge.
     pub slcan: bool,
+    /// A serial bus of servos of this family instead of a bridge: servo ids 1, 2, … on
+    /// the actuated joints in order, at 1 Mbaud (no unit yet).
+    pub servos: Option<ServoFamily>,
     /// How long the loop goes on without a new joint state before it faults (ms; `None`:
     /// the unit's `[control] sensor_timeout_ms`, else 5).
     pub sensor_timeout_ms: Option<f64>,
@@ -271,6 +275,30 @@ fn on_the_wire(
     rate_hz: f64,
     notes: &mut Vec<String>,
 ) -> Result<AnyRobot, RuntimeError> {
+    if let Some(family) = wire.servos {
+        let port = match (&wire.unit, &wire.port) {
+            (None, Some(port)) => port,
+            _ => {
+                return Err(RuntimeError::Invalid(
+                    "a servo bus needs a port, and no unit: units with servos are not configurable yet".into(),
+                ));
+            }
+        };
+        let ids: Vec<u8> = (1..=model.actuated_joints().count())
+            .map(|k| k.min(252) as u8)
+            .collect();
+        notes.push(format!(
+            "driving {} on {}: {} {} servos, ids 1–{} in joint order, 1 Mbaud",
+            model.name,
+            port.display(),
+            ids.len(),
+            family.name(),
+            ids.len()
+        ));
+        let robot = ServoRobot::connect(port, model, family, &ids, 1_000_000, rate_hz)
+            .map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+        return Ok(AnyRobot::Servos(Box::new(robot)));
+    }
     let Some(unit) = &wire.unit else {
         let port = wire.port.clone().ok_or_else(|| {
             RuntimeError::Invalid("a robot on the wire needs a port (or a unit with one)".into())

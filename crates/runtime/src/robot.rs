@@ -2,7 +2,7 @@
 //! cannot tell them apart; the session can, to reach the simulator's world (its true
 //! state, contacts, the state record) or a bridge's link.
 
-use embody_bridge::{BridgeRobot, SlcanRobot};
+use embody_bridge::{BridgeRobot, ServoRobot, SlcanRobot};
 use embody_hal::{
     Capabilities, CommandFrame, HalError, LinkHealth, MockRobot, Robot, SensorFrame, Timestamp,
 };
@@ -57,6 +57,8 @@ pub enum AnyRobot {
     Bridge(Box<BridgeRobot>),
     /// MIT motors behind an SLCAN adapter.
     Slcan(Box<SlcanRobot>),
+    /// Servos on a serial bus.
+    Servos(Box<ServoRobot>),
 }
 
 impl AnyRobot {
@@ -92,6 +94,7 @@ impl AnyRobot {
             AnyRobot::Mock(r) => r.as_ref(),
             AnyRobot::Bridge(r) => r.as_ref(),
             AnyRobot::Slcan(r) => r.as_ref(),
+            AnyRobot::Servos(r) => r.as_ref(),
         }
     }
 
@@ -101,6 +104,7 @@ impl AnyRobot {
             AnyRobot::Mock(r) => r.as_mut(),
             AnyRobot::Bridge(r) => r.as_mut(),
             AnyRobot::Slcan(r) => r.as_mut(),
+            AnyRobot::Servos(r) => r.as_mut(),
         }
     }
 }

@@ -162,6 +162,7 @@ fn sessions_that_cannot_run_are_refused_with_the_reason() {
         port: Some("/nonexistent/tty".into()),
         unit: None,
         slcan: false,
+        servos: None,
         sensor_timeout_ms: None,
     });
     let refused = |session: Session, words: &str| {

@@ -78,6 +78,8 @@ struct Servo {
 pub struct Servos {
     family: ServoFamily,
     world: World,
+    /// Joint travel per servo turn, per joint.
+    travel: Vec<f64>,
     servos: Vec<Servo>,
     dxl: dynamixel::PacketReader,
     sts: feetech::PacketReader,
@@ -115,6 +117,7 @@ impl Servos {
             .collect();
         let mut servos = Servos {
             family,
+            travel: embody_bridge::travel_per_turn(world.model()),
             world,
             servos,
             dxl: dynamixel::PacketReader::default(),
@@ -381,7 +384,7 @@ impl Servos {
 
     /// Sends servo `k`'s torque and goal to the simulator.
     fn apply(&mut self, k: usize) {
-        let t = &self.servos[k].table;
+        let (t, travel) = (&self.servos[k].table, self.travel[k]);
         let command = match self.family {
             ServoFamily::Dynamixel if t[dxl::TORQUE_ENABLE] != 0 => match t[dxl::OPERATING_MODE] {
                 0 => JointCommand::Torque {
@@ -390,16 +393,19 @@ impl Servos {
                         * x_series::TORQUE_PER_A,
                 },
                 1 => JointCommand::Velocity {
-                    dq: f64::from(i32_at(t, dxl::GOAL_VELOCITY)) * x_series::VELOCITY_UNIT_RAD_S,
+                    dq: f64::from(i32_at(t, dxl::GOAL_VELOCITY))
+                        * x_series::VELOCITY_UNIT_RAD_S
+                        * travel
+                        / TAU,
                 },
                 _ => JointCommand::Position {
-                    q: radians(f64::from(i32_at(t, dxl::GOAL_POSITION))),
+                    q: joint_position(f64::from(i32_at(t, dxl::GOAL_POSITION)), travel),
                 },
             },
             ServoFamily::Feetech if t[sts::TORQUE_ENABLE] != 0 => {
                 let goal = u16::from_le_bytes([t[sts::GOAL_POSITION], t[sts::GOAL_POSITION + 1]]);
                 JointCommand::Position {
-                    q: radians(f64::from(goal)),
+                    q: joint_position(f64::from(goal), travel),
                 }
             }
             _ => JointCommand::Off,
@@ -412,7 +418,8 @@ impl Servos {
         let (q, dq) = self.world.joint(k);
         let torque = self.world.motor_torques().get(k).copied().unwrap_or(0.0);
         let servo = &mut self.servos[k];
-        let counts = CENTRE + q * COUNTS / TAU;
+        let travel = self.travel[k];
+        let counts = CENTRE + q * COUNTS / travel;
         let moving = u8::from(dq.abs() > 0.01);
         let hot = servo.faults != 0;
         let t = &mut servo.table;
@@ -428,7 +435,7 @@ impl Servos {
                     dxl::PRESENT_CURRENT,
                     &saturate_i16(current).to_le_bytes(),
                 );
-                let velocity = (dq / x_series::VELOCITY_UNIT_RAD_S).round() as i32;
+                let velocity = (dq * TAU / travel / x_series::VELOCITY_UNIT_RAD_S).round() as i32;
                 put(t, dxl::PRESENT_VELOCITY, &velocity.to_le_bytes());
                 put(
                     t,
@@ -445,7 +452,7 @@ impl Servos {
                 }
                 let position = counts.round().clamp(0.0, COUNTS - 1.0) as u16;
                 put(t, sts::PRESENT_POSITION, &position.to_le_bytes());
-                let speed = (dq * COUNTS / TAU).round() as i32;
+                let speed = (dq * COUNTS / travel).round() as i32;
                 let speed = feetech::to_sign_magnitude(speed, 15);
                 put(t, sts::PRESENT_SPEED, &speed.to_le_bytes());
                 let load = (torque / sts_table::STALL_TORQUE_NM * 1000.0).round() as i32;
@@ -474,9 +481,9 @@ fn table_size(family: ServoFamily) -> usize {
 const COUNTS: f64 = x_series::COUNTS_PER_TURN;
 const CENTRE: f64 = x_series::CENTRE_COUNT;
 
-/// The joint angle (rad) of encoder count `counts`.
-fn radians(counts: f64) -> f64 {
-    (counts - CENTRE) * TAU / COUNTS
+/// The joint position of encoder count `counts` on a joint that moves `travel` a turn.
+fn joint_position(counts: f64, travel: f64) -> f64 {
+    (counts - CENTRE) * travel / COUNTS
 }
 
 fn put(table: &mut [u8], at: usize, bytes: &[u8]) {

@@ -75,6 +75,7 @@ pub fn run(args: &LoopArgs) -> Result {
     let io = match &wire {
         None => "tick incl. mock robot physics",
         Some(w) if w.slcan => "tick incl. SLCAN bus I/O",
+        Some(w) if w.servos.is_some() => "tick incl. servo bus I/O",
         Some(_) => "tick incl. bridge link I/O",
     };
     let bench = LoopBench {

@@ -36,7 +36,7 @@ pub struct VmcuArgs {
     /// Present a half-duplex serial bus of servos instead of the bridge, one on each
     /// actuated joint, ids 1, 2, … in joint order: `dynamixel` (X-series, protocol 2.0)
     /// or `feetech` (STS3215).
-    #[arg(long, value_parser = servo_family, conflicts_with_all = ["unit", "flash"])]
+    #[arg(long, conflicts_with_all = ["unit", "flash"])]
     servos: Option<ServoFamily>,
     /// Pace the serial output at this baud rate; unpaced (a USB link) if absent.
     #[arg(long, value_parser = count::<u32>(1200..=10_000_000))]
@@ -67,14 +67,6 @@ pub struct VmcuArgs {
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
-
-fn servo_family(name: &str) -> std::result::Result<ServoFamily, String> {
-    match name {
-        "dynamixel" => Ok(ServoFamily::Dynamixel),
-        "feetech" => Ok(ServoFamily::Feetech),
-        _ => Err(format!("'{name}' is no servo family: dynamixel or feetech")),
-    }
-}
 
 /// The virtual MCU `args` describe: the unit's motors, or the default map's.
 fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
