@@ -163,7 +163,7 @@ pub struct ServoRobot {
 
 impl ServoRobot {
     /// Opens the bus on `port` at `baud`, with servo `ids[k]` on actuated joint `k` of
-    /// `model`, and pings every servo; torque stays off until the first command.
+    /// `model`, pings every servo and turns their torque off until the first command.
     pub fn connect(
         port: &Path,
         model: &Model,
@@ -235,6 +235,12 @@ impl ServoRobot {
                 missing,
             });
         }
+        // A servo an earlier run left holding lets go: torque follows the commands.
+        robot.out.clear();
+        let off = robot.torque_write().map(|()| robot.out.clone());
+        if let Ok(bytes) = off {
+            let _ = fd_io::write_all(robot.port.as_raw_fd(), &bytes);
+        }
         Ok(robot)
     }
 
@@ -298,13 +304,9 @@ impl ServoRobot {
         // The goal positions, then (if any changes) the torque: a servo switched on holds
         // its goal, not where an earlier goal left it.
         self.params.clear();
-        let (goal_at, goal_len, torque_at) = match self.family {
-            ServoFamily::Dynamixel => (x_series::GOAL_POSITION, 4u16, x_series::TORQUE_ENABLE),
-            ServoFamily::Feetech => (
-                u16::from(sts::GOAL_POSITION),
-                2u16,
-                u16::from(sts::TORQUE_ENABLE),
-            ),
+        let (goal_at, goal_len) = match self.family {
+            ServoFamily::Dynamixel => (x_series::GOAL_POSITION, 4u16),
+            ServoFamily::Feetech => (u16::from(sts::GOAL_POSITION), 2u16),
         };
         self.sync_header(goal_at, goal_len);
         for k in 0..n {
@@ -327,18 +329,13 @@ impl ServoRobot {
         }
         self.emit_sync_write()?;
         if torque_changes {
-            self.params.clear();
-            self.sync_header(torque_at, 1);
             for k in 0..n {
-                let on = matches!(
+                self.torque[k] = matches!(
                     frame.map(|f| f.joints[k]),
                     Some(JointCommand::Position { .. } | JointCommand::Impedance { .. })
                 );
-                self.torque[k] = on;
-                self.params.push(self.ids[k]);
-                self.params.push(u8::from(on));
             }
-            self.emit_sync_write()?;
+            self.torque_write()?;
         }
         // The sync read of every servo's state.
         let m = match self.family {
@@ -373,6 +370,21 @@ impl ServoRobot {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Appends a sync write of every servo's torque enable, as `self.torque` says.
+    fn torque_write(&mut self) -> Result<(), HalError> {
+        let torque_at = match self.family {
+            ServoFamily::Dynamixel => x_series::TORQUE_ENABLE,
+            ServoFamily::Feetech => u16::from(sts::TORQUE_ENABLE),
+        };
+        self.params.clear();
+        self.sync_header(torque_at, 1);
+        for k in 0..self.ids.len() {
+            self.params.push(self.ids[k]);
+            self.params.push(u8::from(self.torque[k]));
+        }
+        self.emit_sync_write()
     }
 
     /// Starts a sync write's parameters: the address and the bytes per servo.
