@@ -237,9 +237,8 @@ impl ServoRobot {
         }
         // A servo an earlier run left holding lets go: torque follows the commands.
         robot.out.clear();
-        let off = robot.torque_write().map(|()| robot.out.clone());
-        if let Ok(bytes) = off {
-            let _ = fd_io::write_all(robot.port.as_raw_fd(), &bytes);
+        if robot.torque_write().is_ok() {
+            let _ = fd_io::write_all(robot.port.as_raw_fd(), &robot.out);
         }
         Ok(robot)
     }
@@ -247,13 +246,10 @@ impl ServoRobot {
     /// Whether servo `id` answers a ping within 50 ms.
     fn ping(&mut self, id: u8) -> bool {
         let n = match self.family {
-            ServoFamily::Dynamixel => dynamixel::ping(id, &mut self.packet[..]),
-            ServoFamily::Feetech => feetech::ping(id, &mut self.packet[..]).map_err(|_| {
-                // A ping always fits.
-                dynamixel::DxlError::TooLong
-            }),
+            ServoFamily::Dynamixel => dynamixel::ping(id, &mut self.packet[..]).ok(),
+            ServoFamily::Feetech => feetech::ping(id, &mut self.packet[..]).ok(),
         };
-        let Ok(n) = n else { return false };
+        let Some(n) = n else { return false };
         let fd = self.port.as_raw_fd();
         if !matches!(fd_io::write_all(fd, &self.packet[..n]), FdStatus::Bytes(_)) {
             return false;
@@ -270,17 +266,7 @@ impl ServoRobot {
             };
             for i in 0..got {
                 let byte = self.rx[i];
-                let answered = match self.family {
-                    ServoFamily::Dynamixel => {
-                        self.dxl.push(byte) == Some(Ok(()))
-                            && self.dxl.packet().is_some_and(|p| p.id == id)
-                    }
-                    ServoFamily::Feetech => {
-                        self.sts.push(byte) == Some(Ok(()))
-                            && self.sts.packet().is_some_and(|p| p.id == id)
-                    }
-                };
-                if answered {
+                if self.push(byte) == Some(true) && self.status().is_some_and(|s| s.0 == id) {
                     return true;
                 }
             }
@@ -423,6 +409,30 @@ impl ServoRobot {
         Ok(())
     }
 
+    /// Feeds one byte from the bus to the family's reader: `Some(true)` when it completed
+    /// a good packet, `Some(false)` a bad one.
+    fn push(&mut self, byte: u8) -> Option<bool> {
+        match self.family {
+            ServoFamily::Dynamixel => self.dxl.push(byte).map(|r| r.is_ok()),
+            ServoFamily::Feetech => self.sts.push(byte).map(|r| r.is_ok()),
+        }
+    }
+
+    /// The packet just completed, as a servo's status: its id, error byte and data.
+    fn status(&self) -> Option<(u8, u8, &[u8])> {
+        match self.family {
+            ServoFamily::Dynamixel => {
+                let p = self.dxl.packet()?;
+                let (error, data) = p.status()?.ok()?;
+                Some((p.id, error.0, data))
+            }
+            ServoFamily::Feetech => {
+                let p = self.sts.packet()?;
+                Some((p.id, p.instruction, p.params))
+            }
+        }
+    }
+
     /// Takes one answer to the sync read: servo `id`'s state, or its faults.
     fn take(&mut self, id: u8, error: u8, data: &[u8]) {
         let Some(k) = self.ids.iter().position(|i| *i == id) else {
@@ -502,39 +512,24 @@ impl Robot for ServoRobot {
                 FdStatus::Bytes(got) => {
                     for i in 0..got {
                         let byte = self.rx[i];
-                        match self.family {
-                            ServoFamily::Dynamixel => match self.dxl.push(byte) {
-                                Some(Ok(())) => {
-                                    let mut data = [0u8; READ_DXL];
-                                    let answer = self.dxl.packet().and_then(|p| {
-                                        let (error, d) = p.status()?.ok()?;
-                                        let d = d.get(..READ_DXL)?;
-                                        data.copy_from_slice(d);
-                                        Some((p.id, error.0))
-                                    });
-                                    match answer {
-                                        Some((id, error)) => self.take(id, error, &data),
-                                        None => self.health.frames_bad += 1,
-                                    }
+                        match self.push(byte) {
+                            Some(true) => {
+                                let want = match self.family {
+                                    ServoFamily::Dynamixel => READ_DXL,
+                                    ServoFamily::Feetech => READ_STS,
+                                };
+                                let mut data = [0u8; READ_DXL];
+                                let answer = self.status().and_then(|(id, error, d)| {
+                                    data[..want].copy_from_slice(d.get(..want)?);
+                                    Some((id, error))
+                                });
+                                match answer {
+                                    Some((id, error)) => self.take(id, error, &data[..want]),
+                                    None => self.health.frames_bad += 1,
                                 }
-                                Some(Err(_)) => self.health.frames_bad += 1,
-                                None => {}
-                            },
-                            ServoFamily::Feetech => match self.sts.push(byte) {
-                                Some(Ok(())) => {
-                                    let mut data = [0u8; READ_STS];
-                                    let answer = self.sts.packet().and_then(|p| {
-                                        data.copy_from_slice(p.params.get(..READ_STS)?);
-                                        Some((p.id, p.instruction))
-                                    });
-                                    match answer {
-                                        Some((id, error)) => self.take(id, error, &data),
-                                        None => self.health.frames_bad += 1,
-                                    }
-                                }
-                                Some(Err(_)) => self.health.frames_bad += 1,
-                                None => {}
-                            },
+                            }
+                            Some(false) => self.health.frames_bad += 1,
+                            None => {}
                         }
                     }
                 }
