@@ -28,7 +28,7 @@ use embody_firmware_bridge::update::Layout;
 use embody_firmware_bridge::{Bridge, FirmwareInfo};
 use embody_fleet::defaults::{self, DefaultMap};
 use embody_fwimage::ed25519_dalek::VerifyingKey;
-use embody_hal::{Clock, SystemClock};
+use embody_hal::{Clock, SystemClock, Timestamp};
 use embody_model::{Model, robots};
 use embody_protocol::messages::MAX_BUSES;
 use embody_protocol::slcan::{self, LineEvent, LineReader, SlcanLine};
@@ -298,6 +298,19 @@ impl Port {
             self.budget = (self.budget + per_s * seconds).min(per_s * 0.01 + 64.0);
             self.budget_in = (self.budget_in + per_s * seconds).min(RX_RING as f64);
         }
+    }
+
+    /// The simulated time to catch up with wall time `now`: the whole steps of `dt` since
+    /// `last` (moved on by them), for which the line is credited too.
+    fn catch_up(&mut self, last: &mut Timestamp, now: Timestamp, dt: f64) -> f64 {
+        let elapsed = now.nanos_since(*last).max(0) as f64 * 1e-9;
+        if elapsed < dt {
+            return 0.0;
+        }
+        let seconds = (elapsed / dt).floor() * dt;
+        *last = last.saturating_add(Duration::from_nanos((seconds * 1e9) as u64));
+        self.refill(seconds);
+        seconds
     }
 
     /// Credits the link with the time passed since the last call: the line runs at its
@@ -581,14 +594,8 @@ fn serve_servos(port: &mut Port, mut servos: Servos, control: &Control) -> Resul
     while !control.stop.load(Ordering::Acquire) {
         port.sync()?;
         let n = port.read(&mut buf, 1000);
-        let elapsed = clock.now().nanos_since(last).max(0) as f64 * 1e-9;
         let dt = servos.world().config().dt_s;
-        if elapsed >= dt {
-            let steps = (elapsed / dt).floor();
-            servos.advance(steps * dt);
-            last = last.saturating_add(Duration::from_nanos((steps * dt * 1e9) as u64));
-            port.refill(steps * dt);
-        }
+        servos.advance(port.catch_up(&mut last, clock.now(), dt));
         out.clear();
         servos.on_bytes(&buf[..n], &mut out);
         if !out.is_empty() {
@@ -615,14 +622,10 @@ fn serve_slcan(
         port.sync()?;
         let n = port.read(&mut buf, 1000);
         let now = clock.now();
-        let elapsed = now.nanos_since(last).max(0) as f64 * 1e-9;
         let dt = motors.borrow().world().config().dt_s;
-        if elapsed >= dt {
-            let steps = (elapsed / dt).floor();
-            motors.borrow_mut().advance(steps * dt);
-            last = last.saturating_add(Duration::from_nanos((steps * dt * 1e9) as u64));
-            port.refill(steps * dt);
-        }
+        motors
+            .borrow_mut()
+            .advance(port.catch_up(&mut last, now, dt));
         for &byte in &buf[..n] {
             let line = match reader.push(byte) {
                 Some(LineEvent::Line(_)) => slcan::parse_line(reader.line()),
