@@ -261,15 +261,8 @@ impl Servos {
                     _ => None,
                 },
                 Some(Instruction::SyncWrite) => {
-                    let table_id = self.id(k);
                     if let (Some(at), Some(n)) = (word(0), word(2)) {
-                        let data = params[4..]
-                            .chunks_exact(n + 1)
-                            .find(|c| c[0] == table_id)
-                            .map(|c| c[1..].to_vec());
-                        if let Some(data) = data {
-                            let _ = self.write(k, at, &data);
-                        }
+                        self.sync_write(k, at, n, &params[4..]);
                     }
                     None
                 }
@@ -325,15 +318,8 @@ impl Servos {
                     _ => None,
                 },
                 Some(Instruction::SyncWrite) => {
-                    let table_id = self.id(k);
                     if let (Some(at), Some(n)) = (byte(0), byte(1)) {
-                        let data = params[2..]
-                            .chunks_exact(n + 1)
-                            .find(|c| c[0] == table_id)
-                            .map(|c| c[1..].to_vec());
-                        if let Some(data) = data {
-                            let _ = self.write(k, at, &data);
-                        }
+                        self.sync_write(k, at, n, &params[2..]);
                     }
                     None
                 }
@@ -348,6 +334,18 @@ impl Servos {
             if let Ok(n) = feetech::encode(servo.table[sts::ID], servo.faults, &data, &mut packet) {
                 out.extend_from_slice(&packet[..n]);
             }
+        }
+    }
+
+    /// Servo `k`'s part of a sync write of `n` bytes at `at`: its entry (id, then the
+    /// bytes) among `entries`, if it has one. Sync writes are not answered.
+    fn sync_write(&mut self, k: usize, at: usize, n: usize, entries: &[u8]) {
+        let id = self.id(k);
+        let data = (entries.chunks_exact(n + 1))
+            .find(|c| c[0] == id)
+            .map(|c| c[1..].to_vec());
+        if let Some(data) = data {
+            let _ = self.write(k, at, &data);
         }
     }
 
