@@ -5,6 +5,8 @@
 //! - [`budget`]: what a control cycle of actuators costs on a bus.
 //! - [`mit`]: the MIT actuator protocol (classic, DaMiao, Robstride).
 //! - [`slcan`]: the Lawicel ASCII protocol of USB-CAN adapters.
+//! - [`canopen`]: CANopen (NMT, SDO, PDO, SYNC, heartbeat, EMCY) and the CiA 402 drive
+//!   profile.
 //! - [`dynamixel`]: ROBOTIS Dynamixel protocol 2.0 on a servo bus.
 //! - [`feetech`]: Feetech STS/SCS servos (Dynamixel-1.0 framing).
 //! - [`link`]: COBS + CRC-32 framing of the host–bridge serial link.
@@ -18,6 +20,7 @@
 
 pub mod budget;
 pub mod can;
+pub mod canopen;
 pub mod cobs;
 pub mod dynamixel;
 pub mod feetech;

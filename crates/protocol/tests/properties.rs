@@ -1,6 +1,7 @@
 //! Property tests of every codec: round trips preserve values (exactly, or within one
 //! quantisation step), and every decoder takes arbitrary bytes without panicking.
 
+use embody_protocol::canopen;
 use embody_protocol::dynamixel::{self, MAX_PACKET, MAX_PARAMS, PacketReader};
 use embody_protocol::feetech;
 use embody_protocol::messages::{
@@ -547,5 +548,103 @@ proptest! {
     #[test]
     fn sign_magnitude_round_trips(value in -32767i32..=32767) {
         prop_assert_eq!(feetech::from_sign_magnitude(feetech::to_sign_magnitude(value, 15), 15), value);
+    }
+}
+
+fn sdo_address() -> impl Strategy<Value = canopen::Address> {
+    (any::<u16>(), any::<u8>()).prop_map(|(index, sub)| canopen::Address::new(index, sub))
+}
+
+fn segment() -> impl Strategy<Value = canopen::Segment> {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        prop::collection::vec(any::<u8>(), 0..=7),
+    )
+        .prop_map(|(toggle, last, data)| canopen::Segment::new(toggle, last, &data))
+}
+
+fn expedited() -> impl Strategy<Value = canopen::Expedited> {
+    prop::collection::vec(any::<u8>(), 1..=4).prop_map(|d| canopen::Expedited::new(&d))
+}
+
+fn sdo_request() -> impl Strategy<Value = canopen::SdoRequest> {
+    use canopen::SdoRequest as R;
+    prop_oneof![
+        (sdo_address(), expedited()).prop_map(|(a, d)| R::DownloadExpedited(a, d)),
+        (sdo_address(), prop::option::of(any::<u32>()))
+            .prop_map(|(a, s)| R::DownloadInitiate(a, s)),
+        segment().prop_map(R::DownloadSegment),
+        sdo_address().prop_map(R::UploadInitiate),
+        any::<bool>().prop_map(|toggle| R::UploadSegment { toggle }),
+        (sdo_address(), any::<u32>()).prop_map(|(a, c)| R::Abort(a, canopen::AbortCode(c))),
+    ]
+}
+
+fn sdo_response() -> impl Strategy<Value = canopen::SdoResponse> {
+    use canopen::SdoResponse as R;
+    prop_oneof![
+        sdo_address().prop_map(R::DownloadInitiated),
+        any::<bool>().prop_map(|toggle| R::DownloadSegmentTaken { toggle }),
+        (sdo_address(), expedited()).prop_map(|(a, d)| R::UploadExpedited(a, d)),
+        (sdo_address(), prop::option::of(any::<u32>())).prop_map(|(a, s)| R::UploadInitiated(a, s)),
+        segment().prop_map(R::UploadSegment),
+        (sdo_address(), any::<u32>()).prop_map(|(a, c)| R::Abort(a, canopen::AbortCode(c))),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn sdo_requests_round_trip(request in sdo_request(), node in 1u8..=127) {
+        let frame = request.frame(node);
+        let message = canopen::Message::classify(&frame);
+        prop_assert_eq!(message, Ok(canopen::Message::SdoRequest { node, request }));
+    }
+
+    #[test]
+    fn sdo_responses_round_trip(response in sdo_response(), node in 1u8..=127) {
+        let frame = response.frame(node);
+        let message = canopen::Message::classify(&frame);
+        prop_assert_eq!(message, Ok(canopen::Message::SdoResponse { node, response }));
+    }
+
+    #[test]
+    fn canopen_takes_any_frame(frame in can_frame()) {
+        // Total: a message or an error, and a message's SDO re-encodes to its bytes' meaning.
+        if let Ok(canopen::Message::SdoRequest { request, .. }) = canopen::Message::classify(&frame) {
+            prop_assert_eq!(canopen::SdoRequest::decode(&request.encode()), Ok(request));
+        }
+        if let Ok(canopen::Message::SdoResponse { response, .. }) = canopen::Message::classify(&frame) {
+            prop_assert_eq!(canopen::SdoResponse::decode(&response.encode()), Ok(response));
+        }
+    }
+
+    #[test]
+    fn the_cia402_state_machine_stays_in_its_states(
+        start in 0usize..8,
+        words in prop::collection::vec(any::<u16>(), 0..64),
+    ) {
+        use canopen::cia402::{State, transition};
+        let states = [
+            State::NotReadyToSwitchOn, State::SwitchOnDisabled, State::ReadyToSwitchOn,
+            State::SwitchedOn, State::OperationEnabled, State::QuickStopActive,
+            State::FaultReactionActive, State::Fault,
+        ];
+        let mut state = states[start];
+        let mut previous = 0;
+        for w in words {
+            let next = transition(state, w, previous);
+            // Never into a fault or out of one without a reset's edge; the statusword
+            // of every state reads back as it.
+            prop_assert!(next != State::Fault || state == State::Fault);
+            if state == State::Fault && next != State::Fault {
+                prop_assert!(w & 0x80 != 0 && previous & 0x80 == 0);
+            }
+            prop_assert_eq!(State::from_statusword(next.status_bits()), Some(next));
+            state = next;
+            previous = w;
+        }
     }
 }
