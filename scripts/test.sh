@@ -2,7 +2,7 @@
 # Runs every test of the workspace. A fresh machine needs Rust and Python 3 with venv:
 # the Pinocchio reference values the tests compare against are committed (Python is only
 # needed to regenerate them or to benchmark against Pinocchio and MuJoCo), and the
-# python-can peer test installs python-can into .venv-can on first use; the Rerun checks
+# python-can peer test installs python-can and canopen into .venv-can on first use; the Rerun checks
 # install rerun-sdk into .venv-rerun and, when missing, Mesa's Vulkan drivers with apt;
 # the object checks install mujoco-core into .venv-mujoco; the AprilTag check installs
 # opencv-python-headless into .venv-opencv; the dataset check installs pyarrow and PyAV
@@ -23,7 +23,7 @@ phase "the documentation: every sh block of README.md and docs/*.md, with the ru
 python3 scripts/test_docs.py "$bin"
 phase "CLI smoke: embody bench plan"
 $bin bench plan > /dev/null
-phase "third-party peer: python-can's slcan interface against embody vmcu --slcan"
+phase "third-party peers: python-can's slcan interface against embody vmcu --slcan; python canopen against --drives cia402"
 scripts/test_python_can.sh "$bin"
 phase "third-party peers: dynamixel-sdk and feetech-servo-sdk against embody vmcu --servos"
 scripts/test_servo_sdks.sh "$bin"

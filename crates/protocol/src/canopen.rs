@@ -317,7 +317,7 @@ pub struct Expedited {
 }
 
 impl Expedited {
-    /// `data`'s first four bytes at most.
+    /// `data`'s first four bytes at most (one at least to be sent expedited).
     pub fn new(data: &[u8]) -> Expedited {
         let len = data.len().min(4);
         let mut bytes = [0u8; 4];
@@ -442,7 +442,8 @@ fn with_address(cs: u8, address: Address, rest: [u8; 4]) -> [u8; 8] {
 /// An initiate's command byte for `data`: `base` | size in the unused count, expedited,
 /// size indicated.
 fn expedited_command(base: u8, data: &Expedited) -> u8 {
-    base | ((4 - data.len) << 2) | 0x03
+    // No bytes cannot be said expedited: taken as one (a server sends them segmented).
+    base | ((4 - data.len.max(1)) << 2) | 0x03
 }
 
 /// The expedited data of an initiate frame: its size if indicated, else all four bytes.

@@ -2,12 +2,14 @@
 //! compiled for the host, behind a pseudo-terminal, driving simulated CAN buses whose
 //! simulated motors (`embody-sim` physics) answer in the MIT protocol — so the whole
 //! wire path runs in CI without hardware. It can also present itself as a plain SLCAN
-//! USB-CAN adapter with the simulated motors behind it, or as a serial bus of simulated
-//! Dynamixel or Feetech servos ([`servos`]). Its flash ([`flash`]) is a file
+//! USB-CAN adapter with the simulated motors — or simulated CiA 402 drives ([`drives`]) —
+//! behind it, or as a serial bus of simulated Dynamixel or Feetech servos ([`servos`]). Its flash ([`flash`]) is a file
 //! with NOR semantics, for the firmware's A/B updates. [`VmcuThread`] runs one on a
 //! thread of the calling process. Its link ([`link`]) and its flash file are its own
 //! while it runs: a second virtual MCU on either is refused.
 
+pub mod drives;
+mod fault;
 pub mod flash;
 pub mod link;
 pub mod motors;
@@ -16,7 +18,9 @@ mod runner;
 pub mod servos;
 mod thread;
 
+pub use drives::{DriveSetup, Drives};
+pub use fault::DeviceFault;
 pub use motors::{Mounting, as_built};
 pub use runner::{Control, LAYOUT, VmcuConfig, VmcuError, run};
-pub use servos::{ServoFamily, ServoFault, Servos};
+pub use servos::{ServoFamily, Servos};
 pub use thread::VmcuThread;

@@ -30,10 +30,12 @@ use embody_fleet::defaults::{self, DefaultMap};
 use embody_fwimage::ed25519_dalek::VerifyingKey;
 use embody_hal::{Clock, SystemClock, Timestamp};
 use embody_model::{Model, robots};
+use embody_protocol::CanFrame;
 use embody_protocol::messages::MAX_BUSES;
 use embody_protocol::slcan::{self, LineEvent, LineReader, SlcanLine};
 use embody_sim::{Environment, SimConfig, World};
 
+use crate::drives::{DriveSetup, Drives};
 use crate::flash::{ERASE_SIZE, FileFlash};
 use crate::link::{Link, LinkError};
 use crate::motors::{Motors, Mounting, SimBus};
@@ -55,6 +57,9 @@ pub struct VmcuConfig {
     /// Present a serial servo bus of this family instead of the bridge: a servo on each
     /// actuated joint, ids 1, 2, … in joint order.
     pub servos: Option<ServoFamily>,
+    /// Put CiA 402 drives behind the SLCAN adapter instead of MIT motors: one on each
+    /// actuated joint, node ids 1, 2, … in joint order.
+    pub drives: Option<DriveSetup>,
     /// Pace the serial output at this baud rate (10 bits per byte); unpaced if absent.
     pub baud: Option<u32>,
     /// Where the symlink to the pseudo-terminal goes.
@@ -92,6 +97,15 @@ impl VmcuConfig {
         })
     }
 
+    /// A plain SLCAN adapter for `robot` behind `link` with a CiA 402 drive on each
+    /// actuated joint, node ids 1, 2, … in joint order.
+    pub fn cia402(robot: &str, link: PathBuf, setup: DriveSetup) -> Result<VmcuConfig, VmcuError> {
+        Ok(VmcuConfig {
+            drives: Some(setup),
+            ..VmcuConfig::slcan(robot, link)?
+        })
+    }
+
     /// A servo bus of `family` for `robot` behind `link`: a servo on each actuated
     /// joint, ids 1, 2, … in joint order.
     pub fn servo_bus(
@@ -119,6 +133,7 @@ impl VmcuConfig {
             motors,
             slcan: false,
             servos: None,
+            drives: None,
             baud: None,
             link,
             sim: SimConfig::default(),
@@ -425,6 +440,13 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
     };
     let link = Link::claim(&config.link)?;
     let world = World::new(model.clone(), &Environment::default(), config.sim.clone());
+    if let (Some(setup), true) = (config.drives, config.slcan) {
+        let mut port = Port::new(link, config.baud, control.clone());
+        port.sync()?;
+        let result = serve_slcan(&mut port, &mut Drives::new(world, setup), &control);
+        port.unplug();
+        return result;
+    }
     if let Some(family) = config.servos {
         let mut port = Port::new(link, config.baud, control.clone());
         port.sync()?;
@@ -438,7 +460,7 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
     let mut port = Port::new(link, config.baud, control.clone());
     port.sync()?;
     let result = if config.slcan {
-        serve_slcan(&mut port, &motors, &control)
+        serve_slcan(&mut port, &mut *motors.borrow_mut(), &control)
     } else {
         let buses = &mut buses_of(&config.motors.bridge, &motors);
         match flash {
@@ -606,9 +628,50 @@ fn serve_servos(port: &mut Port, mut servos: Servos, control: &Control) -> Resul
     Ok(())
 }
 
+/// What sits behind the simulated SLCAN adapter: simulated MIT motors or CiA 402
+/// drives, moving the simulator's joints.
+trait CanDevices {
+    /// The simulator's step.
+    fn dt(&self) -> f64;
+    /// Advances the simulation by `seconds`; what the devices send meanwhile to `out`.
+    fn advance(&mut self, seconds: f64, out: &mut Vec<CanFrame>);
+    /// Takes one frame off the bus; the answers to `out`.
+    fn on_frame(&mut self, frame: &CanFrame, out: &mut Vec<CanFrame>);
+}
+
+impl CanDevices for Motors {
+    fn dt(&self) -> f64 {
+        self.world().config().dt_s
+    }
+
+    fn advance(&mut self, seconds: f64, _: &mut Vec<CanFrame>) {
+        Motors::advance(self, seconds);
+    }
+
+    fn on_frame(&mut self, frame: &CanFrame, out: &mut Vec<CanFrame>) {
+        out.extend(Motors::on_frame(self, 0, frame));
+    }
+}
+
+impl CanDevices for Drives {
+    fn dt(&self) -> f64 {
+        self.world().config().dt_s
+    }
+
+    fn advance(&mut self, seconds: f64, out: &mut Vec<CanFrame>) {
+        Drives::advance(self, seconds, out);
+    }
+
+    fn on_frame(&mut self, frame: &CanFrame, out: &mut Vec<CanFrame>) {
+        Drives::on_frame(self, frame, out);
+    }
+}
+
+/// Serves as a plain SLCAN adapter with `devices` on its bus: the simulator runs in real
+/// time; the devices' frames go to the host while the adapter is open.
 fn serve_slcan(
     port: &mut Port,
-    motors: &Rc<RefCell<Motors>>,
+    devices: &mut dyn CanDevices,
     control: &Control,
 ) -> Result<(), VmcuError> {
     let clock = SystemClock;
@@ -617,22 +680,26 @@ fn serve_slcan(
     let mut open = false;
     let mut timestamps = false;
     let mut buf = [0u8; 4096];
-    let mut out = [0u8; slcan::MAX_LINE];
+    let mut line = [0u8; slcan::MAX_LINE];
+    let mut frames = Vec::new();
     while !control.stop.load(Ordering::Acquire) {
         port.sync()?;
         let n = port.read(&mut buf, 1000);
         let now = clock.now();
-        let dt = motors.borrow().world().config().dt_s;
-        motors
-            .borrow_mut()
-            .advance(port.catch_up(&mut last, now, dt));
+        let dt = devices.dt();
+        frames.clear();
+        devices.advance(port.catch_up(&mut last, now, dt), &mut frames);
+        let ts = timestamps.then(|| (now.as_nanos() / 1_000_000 % 60_000) as u16);
+        if open {
+            send_frames(port, &frames, ts, &mut line);
+        }
         for &byte in &buf[..n] {
-            let line = match reader.push(byte) {
+            let parsed = match reader.push(byte) {
                 Some(LineEvent::Line(_)) => slcan::parse_line(reader.line()),
                 Some(LineEvent::Overflow) => Err(slcan::SlcanError::BadLength),
                 Some(LineEvent::Bell) | None => continue,
             };
-            let reply: &[u8] = match line {
+            let reply: &[u8] = match parsed {
                 Ok(SlcanLine::Open | SlcanLine::ListenOnly) => {
                     open = true;
                     b"\r"
@@ -657,11 +724,9 @@ fn serve_slcan(
                         b"z\r"
                     };
                     let _ = embedded_io::Write::write_all(port, ack);
-                    if let Some(answer) = motors.borrow_mut().on_frame(0, &frame) {
-                        let ts = timestamps.then(|| (now.as_nanos() / 1_000_000 % 60_000) as u16);
-                        let len = slcan::encode_frame(&answer, ts, &mut out);
-                        let _ = embedded_io::Write::write_all(port, &out[..len]);
-                    }
+                    frames.clear();
+                    devices.on_frame(&frame, &mut frames);
+                    send_frames(port, &frames, ts, &mut line);
                     b""
                 }
                 _ => &[slcan::BELL],
@@ -673,4 +738,17 @@ fn serve_slcan(
         control.cycles.fetch_add(1, Ordering::AcqRel);
     }
     Ok(())
+}
+
+/// Writes `frames` to the host as SLCAN lines.
+fn send_frames(
+    port: &mut Port,
+    frames: &[CanFrame],
+    ts: Option<u16>,
+    line: &mut [u8; slcan::MAX_LINE],
+) {
+    for frame in frames {
+        let len = slcan::encode_frame(frame, ts, line);
+        let _ = embedded_io::Write::write_all(port, &line[..len]);
+    }
 }

@@ -17,16 +17,7 @@ use embody_sim::World;
 
 pub use embody_bridge::ServoFamily;
 
-/// A fault injected into one servo.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ServoFault {
-    /// Overheated: torque off, flagged until a reboot (Dynamixel) or cleared.
-    Overheat,
-    /// Overloaded: torque off, flagged until a reboot (Dynamixel) or cleared.
-    Overload,
-    /// Gone from the bus: answers nothing.
-    Lost,
-}
+pub use crate::fault::DeviceFault;
 
 /// The control-table addresses used here, as indices.
 mod dxl {
@@ -145,20 +136,20 @@ impl Servos {
     }
 
     /// Injects `fault` into the servo of joint `k` (ignored for an unknown joint).
-    pub fn inject(&mut self, k: usize, fault: ServoFault) {
+    pub fn inject(&mut self, k: usize, fault: DeviceFault) {
         let family = self.family;
         let Some(servo) = self.servos.get_mut(k) else {
             return;
         };
         let bit = match (fault, family) {
-            (ServoFault::Lost, _) => {
+            (DeviceFault::Lost, _) => {
                 servo.lost = true;
                 return;
             }
-            (ServoFault::Overheat, ServoFamily::Dynamixel) => x_series::OVERHEATING_ERROR,
-            (ServoFault::Overload, ServoFamily::Dynamixel) => x_series::OVERLOAD_ERROR,
-            (ServoFault::Overheat, ServoFamily::Feetech) => feetech::ServoError::OVERHEAT,
-            (ServoFault::Overload, ServoFamily::Feetech) => feetech::ServoError::OVERLOAD,
+            (DeviceFault::Overheat, ServoFamily::Dynamixel) => x_series::OVERHEATING_ERROR,
+            (DeviceFault::Overload, ServoFamily::Dynamixel) => x_series::OVERLOAD_ERROR,
+            (DeviceFault::Overheat, ServoFamily::Feetech) => feetech::ServoError::OVERHEAT,
+            (DeviceFault::Overload, ServoFamily::Feetech) => feetech::ServoError::OVERLOAD,
         };
         servo.faults |= bit;
         self.world.set_command(k, JointCommand::Off);
@@ -626,7 +617,7 @@ mod tests {
         let mut packet = [0u8; dynamixel::MAX_PACKET];
         let n = dynamixel::write(4, 64, &[1], &mut packet).expect("fits");
         dxl_exchange(&mut bus, &packet[..n]);
-        bus.inject(3, ServoFault::Overheat);
+        bus.inject(3, DeviceFault::Overheat);
         let n = dynamixel::read(4, 64, 7, &mut packet).expect("fits");
         let answers = dxl_exchange(&mut bus, &packet[..n]);
         let (_, error, data) = &answers[0];
@@ -640,7 +631,7 @@ mod tests {
         let n = dynamixel::encode(4, dynamixel::Instruction::Reboot as u8, &[], &mut packet)
             .expect("fits");
         assert_eq!(dxl_exchange(&mut bus, &packet[..n]), vec![(4, 0, vec![])]);
-        bus.inject(5, ServoFault::Lost);
+        bus.inject(5, DeviceFault::Lost);
         let n = dynamixel::ping(6, &mut packet).expect("fits");
         assert!(dxl_exchange(&mut bus, &packet[..n]).is_empty());
     }
@@ -699,7 +690,7 @@ mod tests {
             "at {present}, goal {goal}"
         );
 
-        bus.inject(1, ServoFault::Overload);
+        bus.inject(1, DeviceFault::Overload);
         let n = feetech::read(2, 40, 1, &mut packet).expect("fits");
         let answers = sts_exchange(&mut bus, &packet[..n]);
         assert_eq!(answers, vec![(2, feetech::ServoError::OVERLOAD, vec![0])]);

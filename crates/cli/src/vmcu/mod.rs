@@ -1,7 +1,8 @@
 //! `embody vmcu`: the virtual MCU on the command line. It creates a pseudo-terminal,
 //! makes `--link` a symlink to it, and serves the bridge protocol (or SLCAN with
-//! `--slcan`, or a bus of Dynamixel or Feetech servos with `--servos`) with simulated
-//! motors until SIGINT or SIGTERM, then removes the link. A
+//! `--slcan`, CiA 402 drives behind SLCAN with `--drives cia402`, or a bus of Dynamixel
+//! or Feetech servos with `--servos`) with simulated motors until SIGINT or SIGTERM,
+//! then removes the link. A
 //! link or flash file another `embody vmcu` holds is refused (a crashed one's is not).
 //! Its motors are wired as `--unit SERIAL`'s configuration says (buses, CAN ids,
 //! variants, ranges), or on the robot's generated default map. With `--flash FILE
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use clap::Args;
 use embody_fleet::defaults::DefaultMap;
-use embody_vmcu::{Control, ServoFamily, VmcuConfig};
+use embody_vmcu::{Control, DriveSetup, Drives, ServoFamily, VmcuConfig};
 
 use crate::error::{CliError, Result};
 use crate::numbers::{count, float};
@@ -36,8 +37,17 @@ pub struct VmcuArgs {
     /// Present a half-duplex serial bus of servos instead of the bridge, one on each
     /// actuated joint, ids 1, 2, … in joint order: `dynamixel` (X-series, protocol 2.0)
     /// or `feetech` (STS3215).
-    #[arg(long, conflicts_with_all = ["unit", "flash"])]
+    #[arg(long, conflicts_with_all = ["unit", "flash", "drives"])]
     servos: Option<ServoFamily>,
+    /// Present a plain SLCAN adapter whose bus carries CANopen drives instead of MIT
+    /// motors, one on each actuated joint, node ids 1, 2, … in joint order: `cia402`
+    /// (CiA 402 servo drives; 17-bit encoders on the joints).
+    #[arg(long, value_enum, conflicts_with_all = ["unit", "flash"])]
+    drives: Option<DriveKind>,
+    /// Write the EDS file describing the `--drives` (what a CANopen master such as
+    /// python's `canopen` loads) to this path before serving.
+    #[arg(long, requires = "drives")]
+    eds: Option<PathBuf>,
     /// Pace the serial output at this baud rate; unpaced (a USB link) if absent.
     #[arg(long, value_parser = count::<u32>(1200..=10_000_000))]
     baud: Option<u32>,
@@ -64,6 +74,13 @@ pub struct VmcuArgs {
     /// turned round, drawn from this seed (what `embody calibrate` finds).
     #[arg(long)]
     as_built: Option<u64>,
+}
+
+/// The CANopen drives `--drives` simulates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum DriveKind {
+    /// CiA 402 servo drives.
+    Cia402,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -100,12 +117,13 @@ fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
         None => {
             let map = DefaultMap {
                 rate_hz: args.rate,
-                one_bus: args.slcan,
+                one_bus: args.slcan || args.drives.is_some(),
                 ..DefaultMap::default()
             };
             VmcuConfig {
-                slcan: args.slcan,
+                slcan: args.slcan || args.drives.is_some(),
                 servos: args.servos,
+                drives: args.drives.map(|_| DriveSetup::default()),
                 ..VmcuConfig::with_map(&args.robot, args.link.clone(), &map)?
             }
         }
@@ -125,6 +143,10 @@ fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
 /// Runs `embody vmcu`.
 pub fn run(args: &VmcuArgs) -> Result {
     let config = config(args)?;
+    if let (Some(path), Some(setup)) = (&args.eds, config.drives) {
+        std::fs::write(path, Drives::eds(setup))
+            .map_err(|e| CliError::file(path, format!("writing the drives' EDS: {e}")))?;
+    }
     crate::signals::on_termination(&STOP);
     let control = Arc::new(Control::default());
     // Said once the link is up: a virtual MCU refused its link or flash says only why.
@@ -133,19 +155,26 @@ pub fn run(args: &VmcuArgs) -> Result {
         match args.servos {
             Some(ServoFamily::Dynamixel) => "Dynamixel servo bus",
             Some(ServoFamily::Feetech) => "Feetech servo bus",
+            None if args.drives.is_some() => "SLCAN adapter, CiA 402 drives",
             None if args.slcan => "SLCAN adapter",
             None => "bridge",
         },
         config.model.name,
         args.link.display()
     )];
-    match args.servos {
-        Some(_) => banner.push(format!(
-            "  servos 1–{} on its {} actuated joints, in joint order",
-            config.model.actuated_joints().count(),
-            config.model.actuated_joints().count()
+    let joints = config.model.actuated_joints().count();
+    match (args.servos, args.drives) {
+        (Some(_), _) => banner.push(format!(
+            "  servos 1–{joints} on its {joints} actuated joints, in joint order"
         )),
-        None => banner.extend(
+        (_, Some(_)) => banner.push(format!(
+            "  CANopen nodes 1–{joints} on its {joints} actuated joints, in joint order{}",
+            args.eds
+                .as_ref()
+                .map(|p| format!("; their EDS in {}", p.display()))
+                .unwrap_or_default()
+        )),
+        _ => banner.extend(
             config
                 .motors
                 .describe()
