@@ -36,6 +36,7 @@ use embody_protocol::slcan::{self, LineEvent, LineReader, SlcanLine};
 use embody_sim::{Environment, SimConfig, World};
 
 use crate::drives::{DriveSetup, Drives};
+use crate::fault::DeviceFault;
 use crate::flash::{ERASE_SIZE, FileFlash};
 use crate::link::{Link, LinkError};
 use crate::motors::{Motors, Mounting, SimBus};
@@ -192,9 +193,25 @@ pub struct Control {
     bridge_state: AtomicU64,
     frames_bad: AtomicU64,
     corrupt_every: AtomicU64,
+    /// Faults to give (`Some`) or take from (`None`) the devices of joints, in turn.
+    faults: std::sync::Mutex<Vec<(usize, Option<DeviceFault>)>>,
 }
 
 impl Control {
+    /// Gives the simulated device (CiA 402 drive or servo) of joint `k` a fault, or takes
+    /// it away (`None`), at the loop's next cycle; MIT motors and the bridge take none.
+    pub fn set_fault(&self, k: usize, fault: Option<DeviceFault>) {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((k, fault));
+    }
+
+    /// The fault changes asked since the last call.
+    fn take_faults(&self) -> Vec<(usize, Option<DeviceFault>)> {
+        std::mem::take(&mut *self.faults.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// Asks the loop to end (it removes the link).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
@@ -617,6 +634,12 @@ fn serve_servos(port: &mut Port, mut servos: Servos, control: &Control) -> Resul
         port.sync()?;
         let n = port.read(&mut buf, 1000);
         let dt = servos.world().config().dt_s;
+        for (k, fault) in control.take_faults() {
+            match fault {
+                Some(f) => servos.inject(k, f),
+                None => servos.clear(k),
+            }
+        }
         servos.advance(port.catch_up(&mut last, clock.now(), dt));
         out.clear();
         servos.on_bytes(&buf[..n], &mut out);
@@ -637,6 +660,8 @@ trait CanDevices {
     fn advance(&mut self, seconds: f64, out: &mut Vec<CanFrame>);
     /// Takes one frame off the bus; the answers to `out`.
     fn on_frame(&mut self, frame: &CanFrame, out: &mut Vec<CanFrame>);
+    /// Gives joint `k`'s device a fault or takes it away; what it sends to `out`.
+    fn set_fault(&mut self, _k: usize, _fault: Option<DeviceFault>, _out: &mut Vec<CanFrame>) {}
 }
 
 impl CanDevices for Motors {
@@ -665,6 +690,13 @@ impl CanDevices for Drives {
     fn on_frame(&mut self, frame: &CanFrame, out: &mut Vec<CanFrame>) {
         Drives::on_frame(self, frame, out);
     }
+
+    fn set_fault(&mut self, k: usize, fault: Option<DeviceFault>, out: &mut Vec<CanFrame>) {
+        match fault {
+            Some(f) => self.inject(k, f, out),
+            None => self.clear(k),
+        }
+    }
 }
 
 /// Serves as a plain SLCAN adapter with `devices` on its bus: the simulator runs in real
@@ -688,6 +720,9 @@ fn serve_slcan(
         let now = clock.now();
         let dt = devices.dt();
         frames.clear();
+        for (k, fault) in control.take_faults() {
+            devices.set_fault(k, fault, &mut frames);
+        }
         devices.advance(port.catch_up(&mut last, now, dt), &mut frames);
         let ts = timestamps.then(|| (now.as_nanos() / 1_000_000 % 60_000) as u16);
         if open {

@@ -38,9 +38,14 @@ pub const LABEL: Address = Address::new(0x2000, 0);
 /// The longest label.
 pub const LABEL_MAX: usize = 32;
 
-/// The position loop's integral gain (1/s) and the most it corrects (joint units).
-const INTEGRAL_GAIN: f64 = 8.0;
-const INTEGRAL_LIMIT: f64 = 0.2;
+/// The drive's position loop, per N·m (or N) of rated torque: stiffness (N·m/rad per
+/// N·m), damping (N·m·s/rad per N·m) and the integral's rate (1/s), integrated within
+/// [`INTEGRAL_BAND`] of the target (no wind-up while a move saturates) and at most the
+/// rated torque.
+const KP_PER_NM: f64 = 20.0;
+const KD_PER_NM: f64 = 1.0;
+const KI: f64 = 5.0;
+const INTEGRAL_BAND: f64 = 0.05;
 
 /// How long a drive takes to boot after a reset (or its return to the bus).
 pub const BOOT_TIME_S: f64 = 0.05;
@@ -114,8 +119,13 @@ struct Drive {
     /// The drive's own position reference (joint units) in velocity mode and during a
     /// quick stop: its velocity loop's integral.
     reference: f64,
-    /// The position loop's integral (joint units): no steady-state error under a load.
+    /// The position loop's integral (N·m): no steady-state error under a load.
     integral: f64,
+    /// The last position target, when (simulated seconds) it came, and the velocity
+    /// the targets' steps say (the loop's feed-forward).
+    last_target: f64,
+    target_at: f64,
+    target_velocity: f64,
     /// Increments per joint unit (rad or m).
     counts: f64,
     /// Rated torque (N·m or N), which torques count thousandths of.
@@ -162,6 +172,9 @@ impl Drives {
                     booting: None,
                     reference: 0.0,
                     integral: 0.0,
+                    last_target: 0.0,
+                    target_at: 0.0,
+                    target_velocity: 0.0,
                     counts: f64::from(setup.increments_per_turn) * f64::from(setup.gear)
                         / travel[k],
                     rated,
@@ -244,9 +257,13 @@ impl Drives {
                 d.reference += d.od.get(cia402::TARGET_VELOCITY) as f64 / d.counts * seconds;
             }
             let (q, _) = self.world.joint(k);
+            d.follow_target(self.world.time_s());
+            let kp = KP_PER_NM * d.rated;
             d.integral = match d.position_target() {
-                Some(target) => (d.integral + INTEGRAL_GAIN * (target - q) * seconds)
-                    .clamp(-INTEGRAL_LIMIT, INTEGRAL_LIMIT),
+                Some(target) if (target - q).abs() < INTEGRAL_BAND => {
+                    (d.integral + KI * kp * (target - q) * seconds).clamp(-d.rated, d.rated)
+                }
+                Some(_) => d.integral,
                 None => 0.0,
             };
             let command = d.command();
@@ -372,11 +389,41 @@ impl Drive {
         }
     }
 
-    /// What the drive makes its joint do.
+    /// Notes a new CSP target at simulated time `now`: the velocity its step from the
+    /// last one says (none once targets stop coming for 50 ms).
+    fn follow_target(&mut self, now: f64) {
+        let target = self.od.get(cia402::TARGET_POSITION) as f64 / self.counts;
+        if target != self.last_target {
+            let dt = now - self.target_at;
+            self.target_velocity = if dt > 0.0 && dt < 0.05 {
+                (target - self.last_target) / dt
+            } else {
+                0.0
+            };
+            self.last_target = target;
+            self.target_at = now;
+        } else if now - self.target_at > 0.05 {
+            self.target_velocity = 0.0;
+        }
+    }
+
+    /// What the drive makes its joint do: its position loop (stiffness, damping, the
+    /// velocity feed-forward and the integral) toward the position target, or the torque.
     fn command(&self) -> JointCommand {
+        let dq = match (self.state, self.mode()) {
+            (State::OperationEnabled, Mode::CyclicPosition) => self.target_velocity,
+            (State::OperationEnabled, Mode::CyclicVelocity) => {
+                self.od.get(cia402::TARGET_VELOCITY) as f64 / self.counts
+            }
+            _ => 0.0,
+        };
         match (self.position_target(), self.state, self.mode()) {
-            (Some(q), ..) => JointCommand::Position {
-                q: q + self.integral,
+            (Some(q), ..) => JointCommand::Impedance {
+                q,
+                dq,
+                kp: KP_PER_NM * self.rated,
+                kd: KD_PER_NM * self.rated,
+                tau_ff: self.integral,
             },
             (None, State::OperationEnabled, Mode::CyclicTorque) => JointCommand::Torque {
                 tau: self.od.get(cia402::TARGET_TORQUE) as f64 * self.rated / 1000.0,

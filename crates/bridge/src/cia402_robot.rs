@@ -1,0 +1,802 @@
+//! [`Cia402Robot`]: CANopen CiA 402 servo drives behind a plain SLCAN adapter, the host as
+//! their CANopen master. At connect it finds every drive by SDO (device type, supported
+//! modes, encoder resolution and gear checked against the setup), sets up its PDOs by SDO
+//! (RPDO1: controlword and the mode's target, applied at SYNC; TPDO1: statusword,
+//! position and — with the full layout — torque, TPDO2 velocity and error code, on every
+//! SYNC), its mode of operation, its heartbeat and its watch on the host's heartbeat (a
+//! drive whose host falls silent faults: the watchdog a plain adapter lacks), then starts
+//! it. Each tick `write` sends every drive its RPDO, then one SYNC (and the host's
+//! heartbeat when due) in one write; `read` takes the TPDOs the SYNC triggered. The
+//! controlword walks each drive through the CiA 402 state machine to operation enabled
+//! while its joint is commanded, and back to ready to switch on when it is off; a drive
+//! that faults while driving stays faulted until its joint is commanded off and on again.
+//! Faults (the statusword's, by the error code or emergency that came with them) and a
+//! drive's lost heartbeat are its joint's faults.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use embody_hal::{
+    Capabilities, CommandFrame, CommandMode, CommandModes, FaultBits, HalError, JointCommand,
+    JointState, LinkHealth, Robot, SensorFrame, Timestamp,
+};
+use embody_model::Model;
+use embody_protocol::CanFrame;
+use embody_protocol::canopen::cia402::{self, Mode, State};
+use embody_protocol::canopen::{
+    self, Address, Expedited, Message, NmtCommand, NmtState, SdoRequest, SdoResponse, pdo,
+};
+
+use crate::servo_robot::travel_per_turn;
+use crate::slcan_port::{SlcanPort, SlcanPortError};
+
+/// The node id the host's heartbeat carries.
+pub const HOST_NODE: u8 = 0x7F;
+
+/// Which objects the TPDOs carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PdoLayout {
+    /// TPDO1 statusword, position, torque; TPDO2 velocity, error code: three frames a
+    /// drive a tick.
+    Full,
+    /// TPDO1 statusword and position only (velocity from successive positions, no
+    /// torque): two frames a drive a tick, twice the drives on a bus.
+    Compact,
+}
+
+impl PdoLayout {
+    /// Its name in a unit's configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            PdoLayout::Full => "full",
+            PdoLayout::Compact => "compact",
+        }
+    }
+}
+
+/// How the host drives a bus of CiA 402 drives.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cia402Setup {
+    /// The node id of each actuated joint's drive, in joint order.
+    pub nodes: Vec<u8>,
+    /// The cyclic mode: CSP, CSV or CST.
+    pub mode: Mode,
+    /// What the TPDOs carry.
+    pub layout: PdoLayout,
+    /// Encoder increments a motor turn.
+    pub increments_per_turn: u32,
+    /// Motor turns a joint turn.
+    pub gear: u32,
+    /// The bus's bit rate.
+    pub bitrate: u32,
+    /// The control rate (Hz): one SYNC a tick.
+    pub rate_hz: f64,
+    /// How often drives and host send heartbeats (ms); each side takes three missed as
+    /// lost.
+    pub heartbeat_ms: u16,
+}
+
+impl Cia402Setup {
+    /// Drives 1, 2, … on `joints` joints in CSP with the full layout, 17-bit encoders on
+    /// the joints, 1 Mbit/s, 1 kHz, heartbeats every 50 ms.
+    pub fn default_for(joints: usize) -> Cia402Setup {
+        Cia402Setup {
+            nodes: (1..=joints.min(usize::from(canopen::MAX_NODE)) as u8).collect(),
+            mode: Mode::CyclicPosition,
+            layout: PdoLayout::Full,
+            increments_per_turn: 1 << 17,
+            gear: 1,
+            bitrate: 1_000_000,
+            rate_hz: 1000.0,
+            heartbeat_ms: 50,
+        }
+    }
+
+    /// Worst-case bus time of one tick (µs): every drive's RPDO, the SYNC, their TPDOs.
+    pub fn tick_us(&self) -> f64 {
+        let time = |bytes: usize| {
+            let frame = canopen::frame_to(0x200, 1, &[0u8; 8][..bytes]);
+            f64::from(frame.worst_case_time_us(self.bitrate))
+        };
+        let target = if self.mode == Mode::CyclicTorque {
+            2
+        } else {
+            4
+        };
+        let per_drive = time(2 + target)
+            + match self.layout {
+                PdoLayout::Full => time(8) + time(6),
+                PdoLayout::Compact => time(6),
+            };
+        time(0) + per_drive * self.nodes.len() as f64
+    }
+
+    /// How many drives fit one bus at `rate_hz`.
+    pub fn drives_per_bus(&self) -> usize {
+        let one = Cia402Setup {
+            nodes: vec![1],
+            ..self.clone()
+        };
+        let sync = Cia402Setup {
+            nodes: Vec::new(),
+            ..self.clone()
+        }
+        .tick_us();
+        ((1e6 / self.rate_hz - sync) / (one.tick_us() - sync))
+            .floor()
+            .max(0.0) as usize
+    }
+}
+
+/// Why the drives could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum Cia402Error {
+    /// The adapter could not be opened.
+    #[error(transparent)]
+    Port(#[from] SlcanPortError),
+    /// Not one node per actuated joint.
+    #[error("{nodes} CANopen nodes for {joints} actuated joints")]
+    Nodes {
+        /// Nodes given.
+        nodes: usize,
+        /// Actuated joints.
+        joints: usize,
+    },
+    /// Drives that did not answer.
+    #[error("no CANopen node answered an SDO read of its device type at node {0:?}")]
+    Missing(Vec<u8>),
+    /// A node that is not a CiA 402 drive.
+    #[error("node {node}: device type {device_type:#010x} is not a CiA 402 drive (0x….0192)")]
+    NotADrive {
+        /// The node.
+        node: u8,
+        /// Its device type (0x1000).
+        device_type: u32,
+    },
+    /// The drive does not support the mode.
+    #[error("node {node} does not support {mode:?} (supported drive modes {supported:#x})")]
+    Mode {
+        /// The node.
+        node: u8,
+        /// The mode wanted.
+        mode: Mode,
+        /// Its 0x6502.
+        supported: u32,
+    },
+    /// The drive's encoder or gear is not the setup's.
+    #[error("node {node}: its {what} is {drive}, the setup says {setup}")]
+    Mismatch {
+        /// The node.
+        node: u8,
+        /// Which.
+        what: &'static str,
+        /// The drive's.
+        drive: u32,
+        /// The setup's.
+        setup: u32,
+    },
+    /// An SDO the drive refused or did not answer.
+    #[error("node {node}: SDO {action} of {at}: {reason}")]
+    Sdo {
+        /// The node.
+        node: u8,
+        /// Read or write.
+        action: &'static str,
+        /// The object.
+        at: Address,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// How long an SDO answer may take.
+const SDO_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// One drive as the host sees it.
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    id: u8,
+    state: State,
+    controlword: u16,
+    /// Faulted while driving: stays off until commanded off.
+    tripped: bool,
+    /// The last error code or emergency.
+    error_code: u16,
+    /// When its last heartbeat came, and in which state.
+    heartbeat: Option<(Instant, NmtState)>,
+    /// TPDOs of this tick taken.
+    got: [bool; 2],
+    /// Position at the last two SYNCs, for the compact layout's velocity.
+    previous_q: Option<f64>,
+}
+
+/// The drives' state as their TPDOs, emergencies and heartbeats tell it.
+struct Drives {
+    nodes: Vec<Node>,
+    /// Increments per joint unit, per joint.
+    counts: Vec<f64>,
+    /// Rated torque (0x6076, N·m) per joint.
+    rated: Vec<f64>,
+    states: Vec<JointState>,
+    layout: PdoLayout,
+    rate_hz: f64,
+    /// Frames that were not CANopen, or TPDOs too short.
+    bad: u64,
+}
+
+/// CiA 402 drives behind an SLCAN adapter. See the module docs.
+pub struct Cia402Robot {
+    caps: Capabilities,
+    setup: Cia402Setup,
+    port: SlcanPort,
+    drives: Drives,
+    seq: u64,
+    polled_at: Timestamp,
+    last_heartbeat: Option<Instant>,
+    read_timeout: Duration,
+    health: LinkHealth,
+    wrote: bool,
+}
+
+impl Cia402Robot {
+    /// Opens the adapter on `port`, finds and sets up the drive of every actuated joint
+    /// of `model` as `setup` says, and starts them (operational, their power stage off).
+    pub fn connect(
+        port: &Path,
+        model: &Model,
+        setup: &Cia402Setup,
+    ) -> Result<Cia402Robot, Cia402Error> {
+        let joints = model.actuated_joints().count();
+        if setup.nodes.len() != joints {
+            return Err(Cia402Error::Nodes {
+                nodes: setup.nodes.len(),
+                joints,
+            });
+        }
+        let tick_us = setup.tick_us();
+        if tick_us > 1e6 / setup.rate_hz {
+            tracing::warn!(
+                "{} CiA 402 drives need {tick_us:.0} µs of the bus a tick at {} bit/s, more than the {:.0} µs period ({} fit): a real bus will lag",
+                setup.nodes.len(),
+                setup.bitrate,
+                1e6 / setup.rate_hz,
+                setup.drives_per_bus()
+            );
+        }
+        let port = SlcanPort::open(port, setup.bitrate, 2 * joints + 2)?;
+        let modes = match setup.mode {
+            Mode::CyclicVelocity => vec![CommandMode::Off, CommandMode::Velocity],
+            Mode::CyclicTorque => vec![
+                CommandMode::Off,
+                CommandMode::Torque,
+                CommandMode::Impedance,
+            ],
+            _ => vec![
+                CommandMode::Off,
+                CommandMode::Position,
+                CommandMode::Impedance,
+            ],
+        };
+        let travel = travel_per_turn(model);
+        let node = |id| Node {
+            id,
+            state: State::SwitchOnDisabled,
+            controlword: 0,
+            tripped: false,
+            error_code: 0,
+            heartbeat: None,
+            got: [false; 2],
+            previous_q: None,
+        };
+        let mut robot = Cia402Robot {
+            caps: Capabilities {
+                max_rate_hz: setup.rate_hz,
+                ..Capabilities::from_model(model, CommandModes::of(&modes))
+            },
+            port,
+            drives: Drives {
+                nodes: setup.nodes.iter().map(|&id| node(id)).collect(),
+                counts: travel
+                    .iter()
+                    .map(|t| f64::from(setup.increments_per_turn) * f64::from(setup.gear) / t)
+                    .collect(),
+                rated: vec![1.0; joints],
+                states: vec![JointState::default(); joints],
+                layout: setup.layout,
+                rate_hz: setup.rate_hz,
+                bad: 0,
+            },
+            seq: 0,
+            polled_at: Timestamp::ZERO,
+            last_heartbeat: None,
+            read_timeout: Duration::from_secs_f64(2.0 / setup.rate_hz + tick_us * 1e-6),
+            health: LinkHealth::default(),
+            wrote: false,
+            setup: setup.clone(),
+        };
+        robot.find_drives()?;
+        for k in 0..joints {
+            robot.configure(k)?;
+        }
+        for k in 0..joints {
+            robot
+                .port
+                .queue(&NmtCommand::Start.frame(robot.drives.nodes[k].id));
+        }
+        robot.port.flush().map_err(|e| Cia402Error::Sdo {
+            node: 0,
+            action: "start",
+            at: Address::new(0, 0),
+            reason: e.to_string(),
+        })?;
+        Ok(robot)
+    }
+
+    /// Every drive's device type, modes, encoder and gear, as the setup wants them.
+    fn find_drives(&mut self) -> Result<(), Cia402Error> {
+        for k in 0..self.drives.nodes.len() {
+            self.port
+                .queue(&NmtCommand::EnterPreOperational.frame(self.drives.nodes[k].id));
+        }
+        let _ = self.port.flush();
+        let mut missing = Vec::new();
+        for k in 0..self.drives.nodes.len() {
+            let node = self.drives.nodes[k].id;
+            match self.sdo_read(node, Address::new(0x1000, 0)) {
+                Ok(device_type) if device_type & 0xFFFF == 0x0192 => {}
+                Ok(device_type) => return Err(Cia402Error::NotADrive { node, device_type }),
+                Err(_) => missing.push(node),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Cia402Error::Missing(missing));
+        }
+        for k in 0..self.drives.nodes.len() {
+            let node = self.drives.nodes[k].id;
+            let supported = self.sdo_read(node, cia402::SUPPORTED_DRIVE_MODES)?;
+            if supported & self.setup.mode.supported_bit() == 0 {
+                return Err(Cia402Error::Mode {
+                    node,
+                    mode: self.setup.mode,
+                    supported,
+                });
+            }
+            // Drives without these objects are taken at the setup's word.
+            for (at, what, want) in [
+                (
+                    Address::new(0x608F, 1),
+                    "encoder resolution (0x608F:1)",
+                    self.setup.increments_per_turn,
+                ),
+                (
+                    Address::new(0x608F, 2),
+                    "encoder's motor revolutions (0x608F:2)",
+                    1,
+                ),
+                (
+                    Address::new(0x6091, 1),
+                    "gear's motor revolutions (0x6091:1)",
+                    self.setup.gear,
+                ),
+                (
+                    Address::new(0x6091, 2),
+                    "gear's shaft revolutions (0x6091:2)",
+                    1,
+                ),
+            ] {
+                match self.sdo_read(node, at) {
+                    Ok(drive) if drive != want => {
+                        return Err(Cia402Error::Mismatch {
+                            node,
+                            what,
+                            drive,
+                            setup: want,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            if let Ok(mnm) = self.sdo_read(node, cia402::MOTOR_RATED_TORQUE)
+                && mnm > 0
+            {
+                self.drives.rated[k] = f64::from(mnm) / 1000.0;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets up drive `k`'s PDOs, mode and heartbeats.
+    fn configure(&mut self, k: usize) -> Result<(), Cia402Error> {
+        let node = self.drives.nodes[k].id;
+        let target = match self.setup.mode {
+            Mode::CyclicVelocity => (cia402::TARGET_VELOCITY, 32),
+            Mode::CyclicTorque => (cia402::TARGET_TORQUE, 16),
+            _ => (cia402::TARGET_POSITION, 32),
+        };
+        let tpdos: [&[(Address, u8)]; 2] = match self.setup.layout {
+            PdoLayout::Full => [
+                &[
+                    (cia402::STATUSWORD, 16),
+                    (cia402::POSITION_ACTUAL, 32),
+                    (cia402::TORQUE_ACTUAL, 16),
+                ],
+                &[(cia402::VELOCITY_ACTUAL, 32), (cia402::ERROR_CODE, 16)],
+            ],
+            PdoLayout::Compact => [
+                &[(cia402::STATUSWORD, 16), (cia402::POSITION_ACTUAL, 32)],
+                &[],
+            ],
+        };
+        let rpdo: &[(Address, u8)] = &[(cia402::CONTROLWORD, 16), target];
+        for n in 0..4u16 {
+            let off = pdo::COB_ID_INVALID;
+            let rpdo_cob = u32::from(canopen::RPDO_BASE[n as usize] + u16::from(node));
+            let tpdo_cob =
+                u32::from(canopen::TPDO_BASE[n as usize] + u16::from(node)) | pdo::COB_ID_NO_RTR;
+            self.sdo_write_u32(
+                node,
+                Address::new(pdo::RPDO_COMMUNICATION + n, 1),
+                rpdo_cob | off,
+            )?;
+            self.sdo_write_u32(
+                node,
+                Address::new(pdo::TPDO_COMMUNICATION + n, 1),
+                tpdo_cob | off,
+            )?;
+            let map_r: &[(Address, u8)] = if n == 0 { rpdo } else { &[] };
+            let map_t: &[(Address, u8)] = tpdos.get(n as usize).copied().unwrap_or(&[]);
+            for (comm, mapping, cob, map) in [
+                (
+                    pdo::RPDO_COMMUNICATION + n,
+                    pdo::RPDO_MAPPING + n,
+                    rpdo_cob,
+                    map_r,
+                ),
+                (
+                    pdo::TPDO_COMMUNICATION + n,
+                    pdo::TPDO_MAPPING + n,
+                    tpdo_cob,
+                    map_t,
+                ),
+            ] {
+                if map.is_empty() {
+                    continue;
+                }
+                self.sdo_write(node, Address::new(mapping, 0), &[0])?;
+                for (sub, (at, bits)) in map.iter().enumerate() {
+                    self.sdo_write_u32(
+                        node,
+                        Address::new(mapping, sub as u8 + 1),
+                        pdo::entry(*at, *bits),
+                    )?;
+                }
+                self.sdo_write(node, Address::new(mapping, 0), &[map.len() as u8])?;
+                self.sdo_write(node, Address::new(comm, 2), &[pdo::EVERY_SYNC])?;
+                self.sdo_write_u32(node, Address::new(comm, 1), cob)?;
+            }
+        }
+        self.sdo_write(
+            node,
+            cia402::MODES_OF_OPERATION,
+            &[self.setup.mode as i8 as u8],
+        )?;
+        self.sdo_write(node, cia402::CONTROLWORD, &cia402::SHUTDOWN.to_le_bytes())?;
+        let heartbeat = self.setup.heartbeat_ms;
+        self.sdo_write(node, Address::new(0x1017, 0), &heartbeat.to_le_bytes())?;
+        let consumer = (u32::from(HOST_NODE) << 16) | u32::from(heartbeat.saturating_mul(3));
+        self.sdo_write_u32(node, Address::new(0x1016, 1), consumer)?;
+        Ok(())
+    }
+
+    fn sdo_write_u32(&mut self, node: u8, at: Address, value: u32) -> Result<(), Cia402Error> {
+        self.sdo_write(node, at, &value.to_le_bytes())
+    }
+
+    /// Writes up to four bytes to `at` of `node`, expedited.
+    fn sdo_write(&mut self, node: u8, at: Address, bytes: &[u8]) -> Result<(), Cia402Error> {
+        let request = SdoRequest::DownloadExpedited(at, Expedited::new(bytes));
+        match self.sdo(node, request) {
+            Some(SdoResponse::DownloadInitiated(a)) if a == at => Ok(()),
+            answer => Err(sdo_error(node, "write", at, answer)),
+        }
+    }
+
+    /// Reads `at` of `node` (up to four bytes), as an unsigned integer.
+    fn sdo_read(&mut self, node: u8, at: Address) -> Result<u32, Cia402Error> {
+        match self.sdo(node, SdoRequest::UploadInitiate(at)) {
+            Some(SdoResponse::UploadExpedited(a, data)) if a == at => Ok(data.as_u32()),
+            answer => Err(sdo_error(node, "read", at, answer)),
+        }
+    }
+
+    /// One SDO exchange with `node`: its answer, if one came in time.
+    fn sdo(&mut self, node: u8, request: SdoRequest) -> Option<SdoResponse> {
+        self.port.queue(&request.frame(node));
+        self.port.flush().ok()?;
+        let mut answer = None;
+        let _ = self.port.read_until(SDO_TIMEOUT, |frame| {
+            if let Ok(Message::SdoResponse { node: n, response }) = Message::classify(frame)
+                && n == node
+            {
+                answer = Some(response);
+                return true;
+            }
+            false
+        });
+        answer
+    }
+
+    /// Sends every drive its RPDO, then the SYNC (and the host's heartbeat when due).
+    fn send(&mut self, now: Timestamp, frame: Option<&CommandFrame>) -> Result<(), HalError> {
+        let mode = self.setup.mode;
+        for k in 0..self.drives.nodes.len() {
+            let command = frame.map_or(JointCommand::Off, |f| f.joints[k]);
+            let rpdo = self.drives.rpdo(k, mode, &command)?;
+            self.port.queue(&rpdo);
+            self.drives.nodes[k].got = [false, self.setup.layout == PdoLayout::Compact];
+        }
+        self.port.queue(&canopen::sync_frame());
+        let period = Duration::from_millis(u64::from(self.setup.heartbeat_ms));
+        if self.last_heartbeat.is_none_or(|t| t.elapsed() >= period) {
+            self.port.queue(&NmtState::Operational.heartbeat(HOST_NODE));
+            self.last_heartbeat = Some(Instant::now());
+        }
+        self.wrote = true;
+        self.polled_at = now;
+        self.port
+            .flush()
+            .inspect_err(|_| self.health.connected = false)
+    }
+}
+
+impl Drives {
+    /// Drive `k`'s RPDO for `command`: the controlword, and the target in `mode`.
+    fn rpdo(&mut self, k: usize, mode: Mode, command: &JointCommand) -> Result<CanFrame, HalError> {
+        let node = &mut self.nodes[k];
+        let state = &self.states[k];
+        let off = matches!(command, JointCommand::Off);
+        if off {
+            node.tripped = false;
+        } else if node.state == State::Fault && node.controlword == cia402::ENABLE_OPERATION {
+            node.tripped = true;
+        }
+        let controlword = match (off, node.state) {
+            (true, State::Fault) => cia402::DISABLE_VOLTAGE,
+            (true, _) => cia402::SHUTDOWN,
+            (false, _) if node.tripped => cia402::DISABLE_VOLTAGE,
+            (false, s) => s.toward_enabled(node.controlword),
+        };
+        node.controlword = controlword;
+        let counts = self.counts[k];
+        let mut data = [0u8; 6];
+        data[..2].copy_from_slice(&controlword.to_le_bytes());
+        let mut put_i32 = |v: f64| data[2..6].copy_from_slice(&(v.round() as i32).to_le_bytes());
+        let target = match (mode, command) {
+            (Mode::CyclicTorque, JointCommand::Off) => Some(0.0),
+            (Mode::CyclicPosition, JointCommand::Off) => {
+                put_i32(state.q * counts);
+                None
+            }
+            (_, JointCommand::Off) => {
+                put_i32(0.0);
+                None
+            }
+            (
+                Mode::CyclicPosition,
+                JointCommand::Position { q } | JointCommand::Impedance { q, .. },
+            ) => {
+                put_i32(q * counts);
+                None
+            }
+            (Mode::CyclicVelocity, JointCommand::Velocity { dq }) => {
+                put_i32(dq * counts);
+                None
+            }
+            (Mode::CyclicTorque, JointCommand::Torque { tau }) => Some(*tau),
+            (
+                Mode::CyclicTorque,
+                JointCommand::Impedance {
+                    q,
+                    dq,
+                    kp,
+                    kd,
+                    tau_ff,
+                },
+            ) => Some(kp * (q - state.q) + kd * (dq - state.dq) + tau_ff),
+            _ => return Err(HalError::UnsupportedMode { joint: k }),
+        };
+        let len = match target {
+            Some(tau) => {
+                let permille = (tau / self.rated[k] * 1000.0)
+                    .round()
+                    .clamp(-32768.0, 32767.0);
+                data[2..4].copy_from_slice(&(permille as i16).to_le_bytes());
+                4
+            }
+            None => 6,
+        };
+        Ok(canopen::frame_to(
+            canopen::RPDO_BASE[0],
+            self.nodes[k].id,
+            &data[..len],
+        ))
+    }
+
+    /// Takes one frame from the bus: a TPDO, emergency or heartbeat of one of the drives.
+    /// Whether every drive's TPDOs of this tick have come.
+    fn take(&mut self, frame: &CanFrame) -> bool {
+        match Message::classify(frame) {
+            Ok(Message::Tpdo { pdo, node, data }) => {
+                if let Some(k) = self.nodes.iter().position(|n| n.id == node) {
+                    self.take_tpdo(k, usize::from(pdo), data);
+                }
+            }
+            Ok(Message::Emergency { node, emergency }) => {
+                if let Some(n) = self.nodes.iter_mut().find(|n| n.id == node) {
+                    n.error_code = emergency.code;
+                }
+            }
+            Ok(Message::Heartbeat { node, state }) => {
+                if let Some(n) = self.nodes.iter_mut().find(|n| n.id == node) {
+                    n.heartbeat = Some((Instant::now(), state));
+                }
+            }
+            Ok(_) => {}
+            Err(_) => self.bad += 1,
+        }
+        self.nodes.iter().all(|n| n.got == [true, true])
+    }
+
+    fn take_tpdo(&mut self, k: usize, pdo: usize, data: &[u8]) {
+        let counts = self.counts[k];
+        let (node, state) = (&mut self.nodes[k], &mut self.states[k]);
+        let i16_at = |at: usize| {
+            data.get(at..at + 2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        };
+        let i32_at = |at: usize| {
+            data.get(at..at + 4)
+                .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        match (pdo, self.layout) {
+            (0, layout) => {
+                let (Some(status), Some(position)) = (i16_at(0), i32_at(2)) else {
+                    self.bad += 1;
+                    return;
+                };
+                node.state = State::from_statusword(status as u16).unwrap_or(State::Fault);
+                let q = f64::from(position) / counts;
+                if layout == PdoLayout::Full {
+                    let Some(torque) = i16_at(6) else {
+                        self.bad += 1;
+                        return;
+                    };
+                    state.tau = f64::from(torque) * self.rated[k] / 1000.0;
+                } else {
+                    state.dq = node.previous_q.map_or(0.0, |p| (q - p) * self.rate_hz);
+                    node.previous_q = Some(q);
+                }
+                state.q = q;
+                node.got[0] = true;
+            }
+            (1, PdoLayout::Full) => {
+                let (Some(velocity), Some(code)) = (i32_at(0), i16_at(4)) else {
+                    self.bad += 1;
+                    return;
+                };
+                state.dq = f64::from(velocity) / counts;
+                if code != 0 {
+                    node.error_code = code as u16;
+                }
+                node.got[1] = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// Drive `k`'s faults: its fault state (by its error code), its heartbeat lost or
+    /// not operational.
+    fn faults(&self, k: usize, heartbeat_ms: u16) -> FaultBits {
+        let node = &self.nodes[k];
+        let mut faults = match node.state {
+            State::Fault | State::FaultReactionActive => fault_of_error_code(node.error_code),
+            _ => FaultBits::NONE,
+        };
+        let lost = Duration::from_millis(3 * u64::from(heartbeat_ms));
+        match node.heartbeat {
+            Some((at, NmtState::Operational)) if at.elapsed() <= lost => {}
+            // None yet: the first comes within a period of the start.
+            None => {}
+            _ => faults = faults.union(FaultBits::COMMUNICATION_LOST),
+        }
+        faults
+    }
+}
+
+/// The joint fault a CiA 301/402 error code names.
+pub fn fault_of_error_code(code: u16) -> FaultBits {
+    match code >> 8 {
+        0x23 => FaultBits::OVER_CURRENT,
+        0x32 if code == 0x3220 => FaultBits::UNDER_VOLTAGE,
+        0x32 => FaultBits::OVER_VOLTAGE,
+        0x42 => FaultBits::DRIVER_OVER_TEMPERATURE,
+        0x43 => FaultBits::MOTOR_OVER_TEMPERATURE,
+        0x73 => FaultBits::ENCODER,
+        0x81 | 0x82 => FaultBits::COMMUNICATION_LOST,
+        _ => FaultBits::OVERLOAD,
+    }
+}
+
+fn sdo_error(
+    node: u8,
+    action: &'static str,
+    at: Address,
+    answer: Option<SdoResponse>,
+) -> Cia402Error {
+    let reason = match answer {
+        None => "no answer within 100 ms".to_owned(),
+        Some(SdoResponse::Abort(_, code)) => format!("aborted, {code}"),
+        Some(other) => format!("unexpected answer {other:?}"),
+    };
+    Cia402Error::Sdo {
+        node,
+        action,
+        at,
+        reason,
+    }
+}
+
+impl Robot for Cia402Robot {
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    fn read(&mut self, now: Timestamp, frame: &mut SensorFrame) -> Result<(), HalError> {
+        let n = self.drives.nodes.len();
+        if frame.joints.len() != n {
+            return Err(HalError::JointCount {
+                expected: n,
+                got: frame.joints.len(),
+            });
+        }
+        if !self.wrote {
+            // Nothing sent yet: a SYNC, every drive off.
+            self.send(now, None)?;
+        }
+        let drives = &mut self.drives;
+        let result = self.port.read_until(self.read_timeout, |f| drives.take(f));
+        self.health.frames_bad = drives.bad + self.port.bad_lines;
+        let done = result.inspect_err(|_| self.health.connected = false)?;
+        if !done {
+            self.health.timeouts += 1;
+            return Err(HalError::Timeout);
+        }
+        for k in 0..n {
+            self.drives.states[k].faults = self.drives.faults(k, self.setup.heartbeat_ms);
+        }
+        self.seq += 1;
+        // The TPDOs answer the SYNC: the drives sampled then.
+        frame.stamp = self.polled_at;
+        frame.seq = self.seq;
+        frame.joints.copy_from_slice(&self.drives.states);
+        self.health.connected = true;
+        self.health.frames_ok += 1;
+        self.health.last_rx = now;
+        Ok(())
+    }
+
+    fn write(&mut self, now: Timestamp, frame: &CommandFrame) -> Result<(), HalError> {
+        let n = self.drives.nodes.len();
+        if frame.joints.len() != n {
+            return Err(HalError::JointCount {
+                expected: n,
+                got: frame.joints.len(),
+            });
+        }
+        self.send(now, Some(frame))
+    }
+
+    fn link_health(&self) -> LinkHealth {
+        self.health
+    }
+}
