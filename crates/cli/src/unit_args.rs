@@ -38,6 +38,13 @@ impl UnitArgs {
     }
 }
 
+/// The CANopen drives behind an SLCAN adapter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DriveKind {
+    /// CiA 402 servo drives.
+    Cia402,
+}
+
 /// `[--port PATH] [--unit SERIAL [--dir FLEET]] [--slcan]`: the robot on the wire.
 #[derive(Args, Debug, Clone)]
 pub struct WireArgs {
@@ -47,8 +54,12 @@ pub struct WireArgs {
     #[command(flatten)]
     pub unit: UnitArgs,
     /// The port is an SLCAN adapter with MIT motors (the host runs the bus).
-    #[arg(long, conflicts_with = "servos")]
+    #[arg(long, conflicts_with_all = ["servos", "drives"])]
     pub slcan: bool,
+    /// The port is an SLCAN adapter whose bus carries CANopen drives: `cia402` (CiA 402
+    /// servo drives, node ids 1, 2, … on the actuated joints in order, CSP, 1 Mbit/s).
+    #[arg(long, value_enum, value_name = "KIND", conflicts_with_all = ["unit", "servos"])]
+    pub drives: Option<DriveKind>,
     /// The port is a serial bus of servos, `dynamixel` (X-series, protocol 2.0) or
     /// `feetech` (STS): ids 1, 2, … on the actuated joints in order, at 1 Mbaud.
     #[arg(long, value_name = "FAMILY", conflicts_with = "unit")]
@@ -66,10 +77,10 @@ impl WireArgs {
     pub fn load(&self) -> Result<Option<Wire>> {
         let unit = self.unit.load()?;
         if self.port.is_none() && unit.is_none() {
-            return match (self.slcan, self.servos, self.sensor_timeout) {
-                (false, None, None) => Ok(None),
+            return match (self.slcan, self.servos, self.drives, self.sensor_timeout) {
+                (false, None, None, None) => Ok(None),
                 _ => Err(CliError::Usage(
-                    "--slcan, --servos and --sensor-timeout need --port or --unit".into(),
+                    "--slcan, --servos, --drives and --sensor-timeout need --port or --unit".into(),
                 )),
             };
         }
@@ -78,6 +89,7 @@ impl WireArgs {
             unit,
             slcan: self.slcan,
             servos: self.servos,
+            cia402: self.drives == Some(DriveKind::Cia402),
             sensor_timeout_ms: self.sensor_timeout,
         }))
     }

@@ -99,6 +99,7 @@ fn the_loop_runs_over_the_virtual_mcu_for_every_link_kind() {
         ("slcan", &["--slcan"][..]),
         ("dynamixel", &["--servos", "dynamixel"][..]),
         ("feetech", &["--servos", "feetech"][..]),
+        ("cia402", &["--drives", "cia402"][..]),
     ] {
         let report = real_time_json(|| {
             let vmcu = Vmcu::start(name, extra);
@@ -144,6 +145,11 @@ fn bench_wire_reports_codec_scheduler_and_round_trip() {
     assert!(rt["p50_us"].as_u64().expect("p50") > 0);
     let classic = &report["scheduler_1mbit_1khz"][0];
     assert_eq!(classic["actuators_per_bus"], 4);
+    // CiA 402 in CSP with one SYNC: about four drives a bus with 6-byte PDOs each way.
+    let cia402 = &report["cia402_1mbit_1khz"];
+    assert_eq!(cia402[1]["layout"], "compact");
+    assert_eq!(cia402[1]["drives_per_bus"], 4, "{report}");
+    assert_eq!(cia402[0]["drives_per_bus"], 2, "{report}");
     assert!(
         report["codec"]["host_tick_30_joints"]["encode_decode_ns"]
             .as_f64()

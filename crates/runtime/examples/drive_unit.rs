@@ -48,6 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     unit: Some(unit.clone()),
                     slcan: false,
                     servos: None,
+                    cia402: false,
                     // Without real-time priority, on a shared machine: wait 40 ms for a
                     // new joint state rather than a robot's 5.
                     sensor_timeout_ms: Some(40.0),

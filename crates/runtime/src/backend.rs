@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use embody_bridge::{ServoFamily, ServoRobot};
+use embody_bridge::{Cia402Robot, Cia402Setup, ServoFamily, ServoRobot};
 use embody_fleet::Unit;
 use embody_fleet::defaults::{self, DefaultMap};
 use embody_hal::{MockRobot, Robot};
@@ -70,6 +70,9 @@ pub struct Wire {
     /// A serial bus of servos of this family instead of a bridge: servo ids 1, 2, … on
     /// the actuated joints in order, at 1 Mbaud (no unit yet).
     pub servos: Option<ServoFamily>,
+    /// CiA 402 drives behind an SLCAN adapter instead of MIT motors: node ids 1, 2, … on
+    /// the actuated joints in order, CSP, 1 Mbit/s (no unit yet).
+    pub cia402: bool,
     /// How long the loop goes on without a new joint state before it faults (ms; `None`:
     /// the unit's `[control] sensor_timeout_ms`, else 5).
     pub sensor_timeout_ms: Option<f64>,
@@ -275,6 +278,32 @@ fn on_the_wire(
     rate_hz: f64,
     notes: &mut Vec<String>,
 ) -> Result<AnyRobot, RuntimeError> {
+    if wire.cia402 {
+        let port = match (&wire.unit, &wire.port) {
+            (None, Some(port)) => port,
+            _ => {
+                return Err(RuntimeError::Invalid(
+                    "CiA 402 drives need a port, and no unit: units with drives are not configurable yet".into(),
+                ));
+            }
+        };
+        let setup = Cia402Setup {
+            rate_hz,
+            ..Cia402Setup::default_for(model.actuated_joints().count())
+        };
+        notes.push(format!(
+            "driving {} on {}: {} CiA 402 drives, nodes 1–{} in joint order, CSP, {} PDO layout, 1 Mbit/s ({:.0} µs of the bus a tick)",
+            model.name,
+            port.display(),
+            setup.nodes.len(),
+            setup.nodes.len(),
+            setup.layout.name(),
+            setup.tick_us()
+        ));
+        let robot = Cia402Robot::connect(port, model, &setup)
+            .map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+        return Ok(AnyRobot::Cia402(Box::new(robot)));
+    }
     if let Some(family) = wire.servos {
         let port = match (&wire.unit, &wire.port) {
             (None, Some(port)) => port,

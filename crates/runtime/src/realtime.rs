@@ -197,7 +197,9 @@ pub(crate) fn run(
     }
     // Hardware's recordings are on wall time; simulated and mocked robots' on loop time.
     let clock = match robot {
-        AnyRobot::Bridge(_) | AnyRobot::Slcan(_) | AnyRobot::Servos(_) => Clock::Wall,
+        AnyRobot::Bridge(_) | AnyRobot::Slcan(_) | AnyRobot::Servos(_) | AnyRobot::Cia402(_) => {
+            Clock::Wall
+        }
         AnyRobot::Sim(_) | AnyRobot::Mock(_) => Clock::Sim,
     };
     let viz = (session.rerun.as_ref())

@@ -2,7 +2,7 @@
 //! cannot tell them apart; the session can, to reach the simulator's world (its true
 //! state, contacts, the state record) or a bridge's link.
 
-use embody_bridge::{BridgeRobot, ServoRobot, SlcanRobot};
+use embody_bridge::{BridgeRobot, Cia402Robot, ServoRobot, SlcanRobot};
 use embody_hal::{
     Capabilities, CommandFrame, HalError, LinkHealth, MockRobot, Robot, SensorFrame, Timestamp,
 };
@@ -59,6 +59,8 @@ pub enum AnyRobot {
     Slcan(Box<SlcanRobot>),
     /// Servos on a serial bus.
     Servos(Box<ServoRobot>),
+    /// CiA 402 drives behind an SLCAN adapter.
+    Cia402(Box<Cia402Robot>),
 }
 
 impl AnyRobot {
@@ -95,6 +97,7 @@ impl AnyRobot {
             AnyRobot::Bridge(r) => r.as_ref(),
             AnyRobot::Slcan(r) => r.as_ref(),
             AnyRobot::Servos(r) => r.as_ref(),
+            AnyRobot::Cia402(r) => r.as_ref(),
         }
     }
 
@@ -105,6 +108,7 @@ impl AnyRobot {
             AnyRobot::Bridge(r) => r.as_mut(),
             AnyRobot::Slcan(r) => r.as_mut(),
             AnyRobot::Servos(r) => r.as_mut(),
+            AnyRobot::Cia402(r) => r.as_mut(),
         }
     }
 }

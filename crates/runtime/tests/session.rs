@@ -163,6 +163,7 @@ fn sessions_that_cannot_run_are_refused_with_the_reason() {
         unit: None,
         slcan: false,
         servos: None,
+        cia402: false,
         sensor_timeout_ms: None,
     });
     let refused = |session: Session, words: &str| {

@@ -66,6 +66,15 @@ pub fn run(args: &WireArgs) -> Result {
             b.family, b.tick_us_6_servos, b.servos_per_bus
         );
     }
+    println!(
+        "CiA 402 drives, 1 Mbit/s at 1 kHz in CSP (RPDO of controlword and target each, one SYNC, TPDOs):"
+    );
+    for b in &f.cia402_1mbit_1khz {
+        println!(
+            "  {} PDO layout: {:.0} µs a tick for 4 drives, {} drives per bus",
+            b.layout, b.tick_us_4_drives, b.drives_per_bus
+        );
+    }
     let r = &f.round_trip;
     println!(
         "round trip host → bridge → host to {} at {} Hz over {} ticks: p50 {} µs, p99 {} µs, max {} µs, {} without a reply within 2 periods, {} bad frames",

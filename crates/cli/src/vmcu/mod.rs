@@ -20,7 +20,7 @@ use embody_vmcu::{Control, DriveSetup, Drives, ServoFamily, VmcuConfig};
 
 use crate::error::{CliError, Result};
 use crate::numbers::{count, float};
-use crate::unit_args::UnitArgs;
+use crate::unit_args::{DriveKind, UnitArgs};
 
 /// Arguments of `embody vmcu`.
 #[derive(Args, Debug)]
@@ -74,13 +74,6 @@ pub struct VmcuArgs {
     /// turned round, drawn from this seed (what `embody calibrate` finds).
     #[arg(long)]
     as_built: Option<u64>,
-}
-
-/// The CANopen drives `--drives` simulates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum DriveKind {
-    /// CiA 402 servo drives.
-    Cia402,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);

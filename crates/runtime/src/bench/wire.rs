@@ -1,7 +1,8 @@
 //! The wire path's figures: (1) encoding and decoding one tick's frame each way for 30
 //! joints (postcard + CRC-32 + COBS); (2) the bus budget: MIT actuators per 1 Mbit/s
-//! CAN bus at 1 kHz and the share of the budget they use, per variant, and servos per
-//! 1 Mbaud servo bus at 500 Hz, per family; (3) the round
+//! CAN bus at 1 kHz and the share of the budget they use, per variant, servos per
+//! 1 Mbaud servo bus at 500 Hz, per family, and CiA 402 drives per 1 Mbit/s bus at 1 kHz,
+//! per PDO layout; (3) the round
 //! trip host → bridge → host over a serial link, one command batch per tick at the
 //! control rate — to a bridge on a port, or to a virtual MCU it starts on a
 //! pseudo-terminal.
@@ -10,7 +11,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use embody_bridge::{BridgeRobot, ServoFamily, variant_name};
+use embody_bridge::{BridgeRobot, Cia402Setup, PdoLayout, ServoFamily, variant_name};
 use embody_fleet::defaults::{self, DefaultMap};
 use embody_hal::{Clock, CommandFrame, Robot, SystemClock, Timestamp};
 use embody_model::robots;
@@ -69,6 +70,18 @@ pub struct ServoBusFigures {
     pub servos_per_bus: usize,
 }
 
+/// CiA 402 drives on a 1 Mbit/s bus at 1 kHz in CSP: each drive's RPDO (controlword,
+/// target), one SYNC, each drive's TPDOs.
+#[derive(Clone, Debug, Serialize)]
+pub struct Cia402BusFigures {
+    /// The PDO layout.
+    pub layout: String,
+    /// One tick with four drives (µs, worst-case stuffing).
+    pub tick_us_4_drives: f64,
+    /// Drives that fit the 1 ms period.
+    pub drives_per_bus: usize,
+}
+
 /// The round trip.
 #[derive(Clone, Debug, Serialize)]
 pub struct RoundTrip {
@@ -99,6 +112,8 @@ pub struct WireFigures {
     pub scheduler_1mbit_1khz: Vec<BusFigures>,
     /// The servo bus budget per family.
     pub servo_bus_1mbaud_500hz: Vec<ServoBusFigures>,
+    /// The CiA 402 bus budget per PDO layout.
+    pub cia402_1mbit_1khz: Vec<Cia402BusFigures>,
     /// The round trip.
     pub round_trip: RoundTrip,
 }
@@ -264,6 +279,20 @@ pub fn run(
             servos_per_bus: family.servos_per_bus(1_000_000, 500.0),
         })
         .collect();
+    let cia402_1mbit_1khz = [PdoLayout::Full, PdoLayout::Compact]
+        .into_iter()
+        .map(|layout| {
+            let setup = Cia402Setup {
+                layout,
+                ..Cia402Setup::default_for(4)
+            };
+            Cia402BusFigures {
+                layout: layout.name().to_owned(),
+                tick_us_4_drives: setup.tick_us(),
+                drives_per_bus: setup.drives_per_bus(),
+            }
+        })
+        .collect();
     let round_trip = match port {
         Some(port) => round_trip(robot, port, rate_hz, ticks)?,
         None => {
@@ -291,6 +320,7 @@ pub fn run(
         codec,
         scheduler_1mbit_1khz,
         servo_bus_1mbaud_500hz,
+        cia402_1mbit_1khz,
         round_trip,
     })
 }
