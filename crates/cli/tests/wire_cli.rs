@@ -1,7 +1,7 @@
 //! `embody vmcu`, `embody bench loop --port` and `embody bench wire` end to end, as the
 //! README shows them: a virtual MCU serving a pseudo-terminal until SIGINT, the loop
-//! running over it (bridge, SLCAN adapter, Dynamixel and Feetech servo buses), and the
-//! wire's figures.
+//! running over it (bridge, SLCAN adapter, CiA 402 drives, Dynamixel and Feetech servo
+//! buses), a device fault given on the command line, and the wire's figures.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -159,6 +159,37 @@ fn bench_wire_reports_codec_scheduler_and_round_trip() {
 }
 
 #[test]
+fn a_drive_fault_given_on_the_command_line_stops_the_task() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // Joint 3's drive overheats a second after the link is up: its emergency and fault
+    // state end the task, naming the joint and the cause.
+    let vmcu = Vmcu::start("fault", &["--drives", "cia402", "--fault", "overheat:3@1"]);
+    let out = embody()
+        .args([
+            "run",
+            "examples/tasks/pick_and_place.toml",
+            "--drives",
+            "cia402",
+        ])
+        .args([
+            "--sensor-timeout",
+            "40",
+            "--port",
+            vmcu.link.to_str().expect("utf-8"),
+        ])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .output()
+        .expect("runs");
+    vmcu.interrupt();
+    let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("on joint4: the actuator reported driver over-temperature"),
+        "{text}"
+    );
+}
+
+#[test]
 fn bad_wire_arguments_are_refused() {
     let out = embody()
         .args(["vmcu", "--link", "/tmp/x", "--rate", "5"])
@@ -166,6 +197,26 @@ fn bad_wire_arguments_are_refused() {
         .expect("runs");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--rate"));
+    for (fault, words) in [
+        ("hot:1@2", "\"hot\" is not a fault"),
+        ("overheat:x@2", "not a joint index"),
+        ("overheat:1@-3", "not a time in seconds"),
+        ("overheat:1", "want KIND:JOINT@SECONDS"),
+        (
+            "overheat:8@1",
+            "joint 8 of arm7, which has 8 actuated joints (0–7)",
+        ),
+    ] {
+        let out = embody()
+            .args([
+                "vmcu", "--link", "/tmp/x", "--drives", "cia402", "--fault", fault,
+            ])
+            .output()
+            .expect("runs");
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(words), "--fault {fault}: {err}");
+    }
     let out = embody()
         .args([
             "bench",

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use clap::Args;
 use embody_fleet::defaults::DefaultMap;
-use embody_vmcu::{Control, DriveSetup, Drives, ServoFamily, VmcuConfig};
+use embody_vmcu::{Control, DeviceFault, DriveSetup, Drives, ServoFamily, VmcuConfig};
 
 use crate::error::{CliError, Result};
 use crate::numbers::{count, float};
@@ -44,6 +44,11 @@ pub struct VmcuArgs {
     /// (CiA 402 servo drives; 17-bit encoders on the joints).
     #[arg(long, value_enum, conflicts_with_all = ["unit", "flash"])]
     drives: Option<DriveKind>,
+    /// Give a simulated drive or servo a fault at a time after the link is up:
+    /// `KIND:JOINT@SECONDS`, KIND one of overheat, overload, lost or clear (the fault
+    /// taken away), JOINT the actuated joint's index from 0. Repeatable.
+    #[arg(long = "fault", value_name = "KIND:JOINT@SECONDS", value_parser = parse_fault)]
+    faults: Vec<ScheduledFault>,
     /// Write the EDS file describing the `--drives` (what a CANopen master such as
     /// python's `canopen` loads) to this path before serving.
     #[arg(long, requires = "drives")]
@@ -74,6 +79,40 @@ pub struct VmcuArgs {
     /// turned round, drawn from this seed (what `embody calibrate` finds).
     #[arg(long)]
     as_built: Option<u64>,
+}
+
+/// A fault `--fault` gives a device at a time.
+#[derive(Clone, Debug, PartialEq)]
+struct ScheduledFault {
+    joint: usize,
+    fault: Option<DeviceFault>,
+    at_s: f64,
+}
+
+fn parse_fault(text: &str) -> std::result::Result<ScheduledFault, String> {
+    let usage = || format!("{text:?}: want KIND:JOINT@SECONDS, e.g. overheat:2@1.5");
+    let (kind, rest) = text.split_once(':').ok_or_else(usage)?;
+    let (joint, at) = rest.split_once('@').ok_or_else(usage)?;
+    let fault = match kind {
+        "overheat" => Some(DeviceFault::Overheat),
+        "overload" => Some(DeviceFault::Overload),
+        "lost" => Some(DeviceFault::Lost),
+        "clear" => None,
+        other => {
+            return Err(format!(
+                "{other:?} is not a fault: overheat, overload, lost or clear"
+            ));
+        }
+    };
+    let joint = joint
+        .parse::<usize>()
+        .map_err(|_| format!("{joint:?} is not a joint index (0, 1, …)"))?;
+    let at_s = at
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && (0.0..=86_400.0).contains(s))
+        .ok_or_else(|| format!("{at:?} is not a time in seconds (0 to 86400)"))?;
+    Ok(ScheduledFault { joint, fault, at_s })
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -136,6 +175,20 @@ fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
 /// Runs `embody vmcu`.
 pub fn run(args: &VmcuArgs) -> Result {
     let config = config(args)?;
+    let joints = config.model.actuated_joints().count();
+    if let Some(f) = args.faults.iter().find(|f| f.joint >= joints) {
+        return Err(CliError::Usage(format!(
+            "--fault: joint {} of {}, which has {joints} actuated joints (0–{})",
+            f.joint,
+            config.model.name,
+            joints.saturating_sub(1)
+        )));
+    }
+    if !args.faults.is_empty() && args.servos.is_none() && args.drives.is_none() {
+        return Err(CliError::Usage(
+            "--fault needs --drives or --servos: MIT motors and the bridge take none".into(),
+        ));
+    }
     if let (Some(path), Some(setup)) = (&args.eds, config.drives) {
         std::fs::write(path, Drives::eds(setup))
             .map_err(|e| CliError::file(path, format!("writing the drives' EDS: {e}")))?;
@@ -177,12 +230,32 @@ pub fn run(args: &VmcuArgs) -> Result {
     }
     let watcher = {
         let control = control.clone();
+        let mut faults = args.faults.clone();
         std::thread::spawn(move || {
+            let mut linked_at = None;
             while !STOP.load(Ordering::Acquire) {
                 if !banner.is_empty() && control.linked() {
                     for line in banner.drain(..) {
                         eprintln!("{line}");
                     }
+                    linked_at = Some(std::time::Instant::now());
+                }
+                if let Some(t) = linked_at {
+                    let now = t.elapsed().as_secs_f64();
+                    faults.retain(|f| {
+                        if f.at_s > now {
+                            return true;
+                        }
+                        eprintln!(
+                            "  {:.1} s: joint {}'s device {}",
+                            now,
+                            f.joint,
+                            f.fault
+                                .map_or("cleared".to_owned(), |k| format!("{k:?}").to_lowercase())
+                        );
+                        control.set_fault(f.joint, f.fault);
+                        false
+                    });
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
