@@ -72,7 +72,7 @@ pub struct Cia402Setup {
     /// The control rate (Hz): one SYNC a tick.
     pub rate_hz: f64,
     /// How often drives and host send heartbeats (ms); each side takes three missed as
-    /// lost.
+    /// lost (0: none, and no watch on either side).
     pub heartbeat_ms: u16,
 }
 
@@ -145,6 +145,9 @@ pub enum Cia402Error {
     /// Drives that did not answer.
     #[error("no CANopen node answered an SDO read of its device type at node {0:?}")]
     Missing(Vec<u8>),
+    /// Drives whose heartbeat did not say operational after the start.
+    #[error("no operational heartbeat from node {0:?} after the NMT start")]
+    NotStarted(Vec<u8>),
     /// A node that is not a CiA 402 drive.
     #[error("node {node}: device type {device_type:#010x} is not a CiA 402 drive (0x….0192)")]
     NotADrive {
@@ -323,13 +326,38 @@ impl Cia402Robot {
                 .port
                 .queue(&NmtCommand::Start.frame(robot.drives.nodes[k].id));
         }
-        robot.port.flush().map_err(|e| Cia402Error::Sdo {
-            node: 0,
-            action: "start",
-            at: Address::new(0, 0),
-            reason: e.to_string(),
-        })?;
+        let _ = robot.port.flush();
+        robot.wait_operational()?;
         Ok(robot)
+    }
+
+    /// Waits for every drive's heartbeat to say it is operational (a few periods): the
+    /// heartbeats they sent before the start, still on their way, are passed over.
+    fn wait_operational(&mut self) -> Result<(), Cia402Error> {
+        if self.setup.heartbeat_ms == 0 {
+            return Ok(()); // no heartbeats to go by
+        }
+        for node in &mut self.drives.nodes {
+            node.heartbeat = None;
+        }
+        let operational = |d: &Drives| {
+            (d.nodes.iter()).all(|n| matches!(n.heartbeat, Some((_, NmtState::Operational))))
+        };
+        let wait = Duration::from_millis(4 * u64::from(self.setup.heartbeat_ms.max(1)));
+        let drives = &mut self.drives;
+        let _ = self.port.read_until(wait, |f| {
+            drives.take(f);
+            operational(drives)
+        });
+        if operational(&self.drives) {
+            return Ok(());
+        }
+        Err(Cia402Error::NotStarted(
+            (self.drives.nodes.iter())
+                .filter(|n| !matches!(n.heartbeat, Some((_, NmtState::Operational))))
+                .map(|n| n.id)
+                .collect(),
+        ))
     }
 
     /// Every drive's device type, modes, encoder and gear, as the setup wants them.
@@ -704,6 +732,7 @@ impl Drives {
         };
         let lost = Duration::from_millis(3 * u64::from(heartbeat_ms));
         match node.heartbeat {
+            _ if heartbeat_ms == 0 => {}
             Some((at, NmtState::Operational)) if at.elapsed() <= lost => {}
             // None yet: the first comes within a period of the start.
             None => {}

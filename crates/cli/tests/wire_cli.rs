@@ -161,9 +161,9 @@ fn bench_wire_reports_codec_scheduler_and_round_trip() {
 #[test]
 fn a_drive_fault_given_on_the_command_line_stops_the_task() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    // Joint 3's drive overheats a second after the link is up: its emergency and fault
-    // state end the task, naming the joint and the cause.
-    let vmcu = Vmcu::start("fault", &["--drives", "cia402", "--fault", "overheat:3@1"]);
+    // Joint 3's drive overheats 4 s after the link is up (the task under way): its
+    // emergency and fault state end the task, naming the joint and the cause.
+    let vmcu = Vmcu::start("fault", &["--drives", "cia402", "--fault", "overheat:3@4"]);
     let out = embody()
         .args([
             "run",
