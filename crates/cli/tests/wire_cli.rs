@@ -159,33 +159,46 @@ fn bench_wire_reports_codec_scheduler_and_round_trip() {
 }
 
 #[test]
-fn a_drive_fault_given_on_the_command_line_stops_the_task() {
+fn a_drive_fault_given_on_the_command_line_stops_the_loop() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    // Joint 3's drive overheats 4 s after the link is up (the task under way): its
-    // emergency and fault state end the task, naming the joint and the cause.
-    let vmcu = Vmcu::start("fault", &["--drives", "cia402", "--fault", "overheat:3@4"]);
+    // The wrist roll's drive (joint 6) overheats 2.5 s after the link is up, the loop
+    // holding the arm: its emergency and fault state stop the loop, naming the joint and
+    // the cause.
+    let vmcu = Vmcu::start(
+        "fault",
+        &["--drives", "cia402", "--fault", "overheat:6@2.5"],
+    );
     let out = embody()
         .args([
-            "run",
-            "examples/tasks/pick_and_place.toml",
+            "bench",
+            "loop",
+            "--robot",
+            "arm7",
+            "--seconds",
+            "4",
+            "--json",
+        ])
+        .args([
+            "--priority",
+            "80",
+            "--sensor-timeout",
+            "40",
             "--drives",
             "cia402",
         ])
-        .args([
-            "--sensor-timeout",
-            "40",
-            "--port",
-            vmcu.link.to_str().expect("utf-8"),
-        ])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .args(["--port", vmcu.link.to_str().expect("utf-8")])
         .output()
         .expect("runs");
     vmcu.interrupt();
-    let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{text}");
-    assert!(
-        text.contains("on joint4: the actuator reported driver over-temperature"),
-        "{text}"
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    assert_eq!(report["lifecycle"], "fault", "{report}");
+    let fault = &report["faults"][0];
+    assert_eq!(fault["joint"], "joint7", "{report}");
+    assert_eq!(
+        fault["cause"], "the actuator reported driver over-temperature",
+        "{report}"
     );
 }
 

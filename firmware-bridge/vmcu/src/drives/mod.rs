@@ -46,6 +46,8 @@ const KP_PER_NM: f64 = 20.0;
 const KD_PER_NM: f64 = 1.0;
 const KI: f64 = 5.0;
 const INTEGRAL_BAND: f64 = 0.05;
+/// How long the position loop's velocity feed-forward is smoothed over (s).
+const FEED_FORWARD_S: f64 = 0.01;
 
 /// How long a drive takes to boot after a reset (or its return to the bus).
 pub const BOOT_TIME_S: f64 = 0.05;
@@ -121,10 +123,9 @@ struct Drive {
     reference: f64,
     /// The position loop's integral (N·m): no steady-state error under a load.
     integral: f64,
-    /// The last position target, when (simulated seconds) it came, and the velocity
-    /// the targets' steps say (the loop's feed-forward).
+    /// The last position target, and the velocity the targets' moves say (the loop's
+    /// feed-forward).
     last_target: f64,
-    target_at: f64,
     target_velocity: f64,
     /// Increments per joint unit (rad or m).
     counts: f64,
@@ -173,7 +174,6 @@ impl Drives {
                     reference: 0.0,
                     integral: 0.0,
                     last_target: 0.0,
-                    target_at: 0.0,
                     target_velocity: 0.0,
                     counts: f64::from(setup.increments_per_turn) * f64::from(setup.gear)
                         / travel[k],
@@ -257,7 +257,7 @@ impl Drives {
                 d.reference += d.od.get(cia402::TARGET_VELOCITY) as f64 / d.counts * seconds;
             }
             let (q, _) = self.world.joint(k);
-            d.follow_target(self.world.time_s());
+            d.follow_target(seconds);
             let kp = KP_PER_NM * d.rated;
             d.integral = match d.position_target() {
                 Some(target) if (target - q).abs() < INTEGRAL_BAND => {
@@ -389,22 +389,21 @@ impl Drive {
         }
     }
 
-    /// Notes a new CSP target at simulated time `now`: the velocity its step from the
-    /// last one says (none once targets stop coming for 50 ms).
-    fn follow_target(&mut self, now: f64) {
+    /// Follows the CSP target over the `seconds` just simulated: the velocity its moves
+    /// say, smoothed over [`FEED_FORWARD_S`] (targets that come in bursts, two in one
+    /// step after a stall, must not kick the joint).
+    fn follow_target(&mut self, seconds: f64) {
         let target = self.od.get(cia402::TARGET_POSITION) as f64 / self.counts;
-        if target != self.last_target {
-            let dt = now - self.target_at;
-            self.target_velocity = if dt > 0.0 && dt < 0.05 {
-                (target - self.last_target) / dt
-            } else {
-                0.0
-            };
-            self.last_target = target;
-            self.target_at = now;
-        } else if now - self.target_at > 0.05 {
-            self.target_velocity = 0.0;
-        }
+        let raw = (target - self.last_target) / seconds;
+        self.last_target = target;
+        let enabled = self.state == State::OperationEnabled && self.mode() == Mode::CyclicPosition;
+        self.target_velocity = match enabled {
+            true if raw.is_finite() => {
+                self.target_velocity
+                    + (raw - self.target_velocity) * seconds / (FEED_FORWARD_S + seconds)
+            }
+            _ => 0.0,
+        };
     }
 
     /// What the drive makes its joint do: its position loop (stiffness, damping, the
