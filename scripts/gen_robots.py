@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates the built-in reference robots `arm7` and `humanoid` as URDF.
+"""Generates the built-in reference robots `arm7`, `humanoid` and `so101` as URDF.
 
 Inertias are computed from each link's primitive shape (uniform density), so masses,
 centres of mass and inertia tensors are consistent with the visual and collision
@@ -148,6 +148,41 @@ def arm7():
             "right finger mimics the left")
 
 
+def so101():
+    u = Urdf("so101")
+    u.link("base_link", 0.4, ("cylinder", (0.05, 0.05)), xyz=(0, 0, 0.025), color="dark")
+    # LeRobot's SO-101 class: five joints and the gripper, each turned by a Feetech STS3215
+    # servo (about 3 N·m at 12 V, 4.7 rad/s unloaded). (name, length, radius, mass, axis,
+    # limit rad)
+    segments = [
+        ("shoulder_pan", 0.06, 0.03, 0.15, (0, 0, 1), 1.92),
+        ("shoulder_lift", 0.116, 0.02, 0.12, (0, 1, 0), 1.75),
+        ("elbow_flex", 0.135, 0.018, 0.10, (0, 1, 0), 1.69),
+        ("wrist_flex", 0.045, 0.016, 0.08, (0, 1, 0), 1.75),
+        ("wrist_roll", 0.025, 0.016, 0.06, (0, 0, 1), 2.74),
+    ]
+    parent, offset = "base_link", 0.05
+    for k, (name, length, radius, mass, axis, limit) in enumerate(segments):
+        link = f"{name}_link"
+        revolute(u, name, parent, link, (0, 0, offset), axis, limit, 3.0, 4.7,
+                 damping=0.05, friction=0.02)
+        u.link(link, mass, ("cylinder", (radius, length)), xyz=(0, 0, length / 2),
+               color="orange" if k % 2 == 0 else "grey")
+        parent, offset = link, length
+    u.joint("gripper_base_joint", "fixed", parent, "gripper_base", xyz=(0, 0, offset))
+    u.link("gripper_base", 0.08, ("box", (0.03, 0.07, 0.025)), xyz=(0, 0, 0.0125), color="dark")
+    # The gripper's servo drives both fingers (the second mimics the first): a jaw as a rack.
+    for name, sign in (("gripper_finger", 1), ("gripper_finger_mirror", -1)):
+        u.joint(name, "prismatic", "gripper_base", name + "_link", xyz=(0, 0, 0.025),
+                axis=(0, sign, 0), limits=(0.0, 0.03), effort=30, velocity=0.1, damping=1.0,
+                friction=0.2, mimic=("gripper_finger", 1.0) if sign < 0 else None)
+        u.link(name + "_link", 0.01, ("box", (0.015, 0.008, 0.04)), xyz=(0, sign * 0.004, 0.02))
+    u.joint("tcp_joint", "fixed", "gripper_base", "tcp", xyz=(0, 0, 0.05))
+    u.link("tcp")
+    u.write("so101: a LeRobot SO-101-class arm (5 joints and a gripper, about 1 kg, 0.5 m "
+            "tall) whose gripper's fingers move together as one servo's")
+
+
 def humanoid():
     u = Urdf("humanoid")
     u.link("pelvis", 8.0, ("box", (0.2, 0.25, 0.12)), color="dark")
@@ -205,3 +240,4 @@ if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     arm7()
     humanoid()
+    so101()

@@ -21,7 +21,7 @@ pub struct BuiltinRobot {
 }
 
 /// The built-in robots; the first is the default of every command.
-pub const BUILTIN_ROBOTS: [BuiltinRobot; 2] = [
+pub const BUILTIN_ROBOTS: [BuiltinRobot; 3] = [
     BuiltinRobot {
         name: "arm7",
         urdf: include_str!("../robots/arm7.urdf"),
@@ -33,6 +33,12 @@ pub const BUILTIN_ROBOTS: [BuiltinRobot; 2] = [
         urdf: include_str!("../robots/humanoid.urdf"),
         floating_base: true,
         summary: "humanoid on a floating base, 29 actuated joints",
+    },
+    BuiltinRobot {
+        name: "so101",
+        urdf: include_str!("../robots/so101.urdf"),
+        floating_base: false,
+        summary: "LeRobot SO-101-class arm: 5 joints and a gripper, one Feetech servo each",
     },
 ];
 

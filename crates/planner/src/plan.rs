@@ -388,6 +388,28 @@ fn builtin_postures(robot: &str) -> BTreeMap<String, BTreeMap<String, f64>> {
                 ],
             ),
         ],
+        "so101" => &[
+            (
+                "home",
+                &[
+                    ("shoulder_pan", 0.0),
+                    ("shoulder_lift", 0.3),
+                    ("elbow_flex", -1.0),
+                    ("wrist_flex", 0.8),
+                    ("wrist_roll", 0.0),
+                ],
+            ),
+            (
+                "ready",
+                &[
+                    ("shoulder_pan", 0.0),
+                    ("shoulder_lift", -0.4),
+                    ("elbow_flex", -1.15),
+                    ("wrist_flex", -1.591_593),
+                    ("wrist_roll", 0.0),
+                ],
+            ),
+        ],
         "humanoid" => &[
             (
                 "stand",

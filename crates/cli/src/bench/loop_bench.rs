@@ -14,7 +14,7 @@ use crate::unit_args::WireArgs;
 /// Arguments of `embody bench loop`.
 #[derive(Args, Debug)]
 pub struct LoopArgs {
-    /// Built-in robot (arm7, humanoid) or a fixed-base URDF.
+    /// Built-in robot (arm7, humanoid, so101) or a fixed-base URDF.
     #[arg(long, default_value = "humanoid", conflicts_with = "unit")]
     robot: String,
     /// Loop rate (Hz), 100–10000 (a unit's is its own).

@@ -10,7 +10,7 @@ use crate::numbers::{count, float};
 /// Arguments of `embody bench viz`.
 #[derive(Args, Debug)]
 pub struct VizArgs {
-    /// Built-in robot (arm7, humanoid) or a fixed-base URDF.
+    /// Built-in robot (arm7, humanoid, so101) or a fixed-base URDF.
     #[arg(long, default_value = "humanoid")]
     robot: String,
     /// Length of each round (s).

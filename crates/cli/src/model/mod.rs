@@ -33,7 +33,7 @@ pub enum ModelCommand {
 /// Which robot: a built-in name or a URDF path.
 #[derive(Args, Debug, Clone)]
 pub struct RobotArg {
-    /// Built-in robot (arm7, humanoid) or path to a URDF file.
+    /// Built-in robot (arm7, humanoid, so101) or path to a URDF file.
     #[arg(default_value = "arm7")]
     pub robot: String,
     /// Put the robot on a floating base (free-flyer root joint). Built-in robots use their own.

@@ -15,7 +15,7 @@ use crate::numbers::{count, float};
 /// Arguments of `embody sim bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Built-in robot (arm7, humanoid) or path to a URDF file.
+    /// Built-in robot (arm7, humanoid, so101) or path to a URDF file.
     #[arg(long, default_value = "humanoid")]
     robot: String,
     /// Put the robot on a floating base (built-in robots use their own).

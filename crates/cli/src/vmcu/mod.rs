@@ -25,7 +25,7 @@ use crate::unit_args::{DriveKind, UnitArgs};
 /// Arguments of `embody vmcu`.
 #[derive(Args, Debug)]
 pub struct VmcuArgs {
-    /// Built-in robot (arm7, humanoid) or URDF path; a floating base is pinned.
+    /// Built-in robot (arm7, humanoid, so101) or URDF path; a floating base is pinned.
     #[arg(long, default_value = "arm7", conflicts_with = "unit")]
     robot: String,
     #[command(flatten)]
