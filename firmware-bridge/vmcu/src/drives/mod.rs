@@ -7,8 +7,9 @@
 //! communication and mapping parameters a master sets by SDO (synchronous ones on SYNC,
 //! event-driven ones on change or timer), emergencies, and the CiA 402 state machine with
 //! the cyclic synchronous position, velocity and torque modes moving the simulator's
-//! joint. Faults can be injected: overheating and overload (emergency, fault state, torque
-//! off until cleared and reset) or a lost node that says nothing.
+//! joint; a drive not driving its joint holds it with its holding brake. Faults can be
+//! injected: overheating and overload (emergency, fault state, torque off until cleared
+//! and reset) or a lost node that says nothing.
 
 pub mod dictionary;
 
@@ -123,6 +124,8 @@ struct Drive {
     reference: f64,
     /// The position loop's integral (N·m): no steady-state error under a load.
     integral: f64,
+    /// Where the holding brake holds the joint while the drive does not drive it.
+    brake: Option<f64>,
     /// The last position target, and the velocity the targets' moves say (the loop's
     /// feed-forward).
     last_target: f64,
@@ -173,6 +176,7 @@ impl Drives {
                     booting: None,
                     reference: 0.0,
                     integral: 0.0,
+                    brake: None,
                     last_target: 0.0,
                     target_velocity: 0.0,
                     counts: f64::from(setup.increments_per_turn) * f64::from(setup.gear)
@@ -265,6 +269,14 @@ impl Drives {
                 }
                 Some(_) => d.integral,
                 None => 0.0,
+            };
+            // Not driving its joint, the drive's holding brake holds it where it was.
+            let driving = d.position_target().is_some()
+                || (d.state == State::OperationEnabled && d.mode() == Mode::CyclicTorque);
+            d.brake = match (driving, d.brake) {
+                (true, _) => None,
+                (false, None) => Some(q),
+                (false, held) => held,
             };
             let command = d.command();
             self.world.set_command(k, command);
@@ -427,7 +439,16 @@ impl Drive {
             (None, State::OperationEnabled, Mode::CyclicTorque) => JointCommand::Torque {
                 tau: self.od.get(cia402::TARGET_TORQUE) as f64 * self.rated / 1000.0,
             },
-            _ => JointCommand::Off,
+            _ => match self.brake {
+                Some(q) => JointCommand::Impedance {
+                    q,
+                    dq: 0.0,
+                    kp: KP_PER_NM * self.rated,
+                    kd: KD_PER_NM * self.rated,
+                    tau_ff: 0.0,
+                },
+                None => JointCommand::Off,
+            },
         }
     }
 
