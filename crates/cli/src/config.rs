@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use embody_fleet::config::Variant;
+use embody_fleet::defaults::MitVariant;
 use embody_fleet::defaults::{self, DefaultMap};
 use embody_fleet::record::Change;
 use embody_fleet::{Unit, name};
@@ -206,9 +206,9 @@ pub fn run(command: ConfigCommand) -> Result {
         } => {
             let map = DefaultMap {
                 variant: match variant {
-                    VariantArg::Classic => Variant::Classic,
-                    VariantArg::Damiao => Variant::Damiao,
-                    VariantArg::Robstride => Variant::Robstride,
+                    VariantArg::Classic => MitVariant::Classic,
+                    VariantArg::Damiao => MitVariant::DaMiao,
+                    VariantArg::Robstride => MitVariant::Robstride,
                 },
                 rate_hz: rate,
                 ..DefaultMap::default()

@@ -16,6 +16,10 @@ use std::process::{Command, Stdio};
 use embody_fwimage::ed25519_dalek::SigningKey;
 use serde_json::Value;
 
+/// The tests here each run an arm in real time on a virtual unit: one at a time, or the
+/// two loops and their virtual units share two cores and stall each other.
+static ONE_ARM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// arm7's joints on three buses: (joint, bus, CAN id, variant).
 const WIRING: [(&str, u8, u8, &str); 8] = [
     ("joint1", 0, 1, "classic"),
@@ -51,6 +55,7 @@ fn task() -> String {
 
 #[test]
 fn a_unit_on_three_buses_of_three_variants_runs_pick_and_place_and_a_changed_id_is_refused() {
+    let _one_at_a_time = ONE_ARM.lock().unwrap_or_else(|e| e.into_inner());
     let dir = Scratch::new("mixed");
     let fleet = dir.0.join("fleet");
     common::copy_example_fleet(&fleet);
@@ -185,4 +190,122 @@ fn a_unit_on_three_buses_of_three_variants_runs_pick_and_place_and_a_changed_id_
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// Where `task`'s check says `object` must end up (its `wait_until` step's position and
+/// tolerance), and where the task puts it at the start.
+fn target_of(task: &Path, object: &str) -> ([f64; 3], f64, [f64; 3]) {
+    let text = std::fs::read_to_string(task).expect("task");
+    let task: toml::Table = text.parse().expect("TOML");
+    let xyz = |v: &toml::Value| -> [f64; 3] {
+        let a = v.as_array().expect("array");
+        [0, 1, 2].map(|i| a[i].as_float().expect("number"))
+    };
+    let start = (task["environment"]["objects"]
+        .as_array()
+        .expect("objects")
+        .iter())
+    .find(|o| o["name"].as_str() == Some(object))
+    .map(|o| xyz(&o["position_m"]))
+    .expect("the object in the scene");
+    let check = (task["steps"].as_array().expect("steps").iter())
+        .filter_map(|s| s.get("condition"))
+        .find(|c| c.get("object").and_then(|o| o.as_str()) == Some(object))
+        .expect("a check on the object");
+    let tolerance = check["tolerance"].as_float().expect("tolerance");
+    (xyz(&check["position"]), tolerance, start)
+}
+
+/// `embody vmcu`'s report of where `object` ended: `  NAME at [x, y, z] m`.
+fn reported_at(said: &str, object: &str) -> Option<[f64; 3]> {
+    let line = said
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{object} at [")))?;
+    let numbers: Vec<f64> = (line.trim_end_matches("] m").split(", "))
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    numbers.try_into().ok()
+}
+
+#[test]
+fn units_of_cia402_drives_and_of_feetech_servos_pick_and_place_a_real_object_over_the_wire() {
+    let _one_at_a_time = ONE_ARM.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = Scratch::new("families");
+    let fleet = dir.0.join("fleet");
+    common::copy_example_fleet(&fleet);
+    let tasks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tasks");
+    for (unit, task, object, link_kind) in [
+        (
+            "ARM-0002",
+            "pick_and_place.toml",
+            "box",
+            "SLCAN adapter, CiA 402 drives",
+        ),
+        (
+            "SO-0001",
+            "so101_pick_and_place.toml",
+            "cube",
+            "Feetech servo bus",
+        ),
+    ] {
+        let task = tasks.join(task);
+        let (target, tolerance, start) = target_of(&task, object);
+        let (d, t) = (fleet.display().to_string(), task.display().to_string());
+        let link = dir.0.join(unit);
+        let l = link.display().to_string();
+        let said = dir.0.join(format!("{unit}.vmcu"));
+        // A run that faults on a stall of this virtual machine (stale sensors, or a
+        // joint kicked past its speed by targets that came late) is tried again, twice
+        // at most, on a fresh scene.
+        let mut tries = Vec::new();
+        for _ in 0..3 {
+            // The unit's devices as its file wires them, in the task's scene.
+            let vmcu = Command::new(env!("CARGO_BIN_EXE_embody"))
+                .args([
+                    "vmcu", "--unit", unit, "--dir", &d, "--scene", &t, "--link", &l,
+                ])
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&said).expect("log"))
+                .spawn()
+                .expect("vmcu starts");
+            let vmcu = Killed(vmcu);
+            wait_for(&link);
+            let run = embody(&["run", &t, "--unit", unit, "--dir", &d, "--port", &l]);
+            // SIGINT: it stops, removes its link and says where the objects are.
+            let pid = vmcu.0.id().to_string();
+            let _ = Command::new("kill").args(["-INT", &pid]).status();
+            let mut vmcu = vmcu;
+            let _ = vmcu.0.wait();
+            let vmcu_said = std::fs::read_to_string(&said).expect("vmcu log");
+            let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+            let stalled = stderr.contains("sensor data stopped arriving")
+                || stderr.contains("the joint moved faster than its limit");
+            tries.push(format!("{stderr}\n--- vmcu ---\n{vmcu_said}"));
+            if stalled {
+                continue;
+            }
+            assert!(run.status.success(), "{unit}: {tries:#?}");
+            assert!(vmcu_said.contains(link_kind), "{vmcu_said}");
+            let at = reported_at(&vmcu_said, object).expect("where the object ended");
+            let off = (0..3)
+                .map(|i| (at[i] - target[i]).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            let moved = (0..3)
+                .map(|i| (at[i] - start[i]).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            assert!(
+                off < tolerance,
+                "{unit}: {object} at {at:?}, {off:.3} m from {target:?}"
+            );
+            assert!(moved > 0.1, "{unit}: {object} stayed at {start:?}");
+            break;
+        }
+        let last = tries.last().map_or("", String::as_str);
+        assert!(
+            !(last.contains("sensor data stopped") || last.contains("faster than its limit")),
+            "{unit}: {tries:#?}"
+        );
+    }
 }

@@ -1,9 +1,11 @@
 //! What `embody config check` checks beyond the schema: the loop rate, watchdog and
 //! damping time, the robot model (no more joints than a bridge drives), one actuator per
-//! actuated joint and no more, CAN ids unique on each bus, each bus's cycle within the
-//! control period, ratings and MIT ranges positive and finite with the joints' limits
-//! within them, a calibration that names real joints with sane values, and cameras
-//! whose numbers make sense, mounted on frames the robot has.
+//! actuated joint and no more, all of one family (MIT motors, CiA 402 drives, or servos
+//! of one protocol) with the keys of its variant and no others, CAN ids, node ids and
+//! servo ids unique on each bus, each bus's cycle within the control period, ratings and
+//! MIT ranges positive and finite with the joints' limits within them, a calibration
+//! that names real joints with sane values, and cameras whose numbers make sense,
+//! mounted on frames the robot has.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +13,8 @@ use embody_model::{JointLimits, Model, robots};
 use embody_protocol::budget::variant_cycle_us;
 use embody_protocol::messages::{MAX_BUSES, MAX_JOINTS};
 
-use crate::config::{Actuator, Layers, Problem, UnitConfig, problem};
+use crate::config::{Actuator, Family, Layers, Problem, Ranges, UnitConfig, Variant, problem};
+use crate::setup::{UnitLink, family_of, unit_link};
 
 /// The model a unit's `robot` names: a built-in, or a URDF relative to the fleet
 /// directory.
@@ -59,8 +62,7 @@ fn rating_problems(a: &Actuator) -> Vec<(&'static str, String)> {
 
 /// Problems with an actuator's MIT ranges against its joint's limits: every range
 /// finite and positive, positions and the rated torque and speed within them.
-fn range_problems(a: &Actuator, limits: &JointLimits) -> Vec<(&'static str, String)> {
-    let r = &a.ranges;
+fn range_problems(a: &Actuator, r: &Ranges, limits: &JointLimits) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     let fields = [
         ("p_max_rad", r.p_max_rad),
@@ -163,7 +165,8 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
         .enumerate()
         .map(|(k, j)| (model.joints[j.0].name.clone(), k))
         .collect();
-    if joints.len() > MAX_JOINTS {
+    let family = family_of(config);
+    if family == Family::Mit && joints.len() > MAX_JOINTS {
         say(
             "robot",
             format!(
@@ -201,6 +204,8 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
     // Per bus: µs per cycle, actuators, and the one whose `bus` the latest layer set
     // (where a budget problem is reported: the change that overloaded the bus).
     let mut cycle_us: BTreeMap<u8, (u32, usize, String)> = BTreeMap::new();
+    let mut blamed = String::new();
+    let first = config.actuators.iter().next();
     for (name, a) in &config.actuators {
         let key = |field: &str| format!("actuators.{name}.{field}");
         let Some(&k) = joints.get(name) else {
@@ -210,26 +215,9 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
             );
             continue;
         };
-        if usize::from(a.bus) >= MAX_BUSES {
-            say(
-                &key("bus"),
-                format!("bus {} (the bridge has {MAX_BUSES})", a.bus),
-            );
-        }
-        if !(1..=127).contains(&a.can_id) {
-            say(&key("can_id"), format!("{} is outside 1–127", a.can_id));
-        } else if let Some(other) = ids.insert((a.bus, a.can_id), name) {
-            say(
-                &key("can_id"),
-                format!("CAN id {} is also {other}'s on bus {}", a.can_id, a.bus),
-            );
-        }
         let limits = model.joints[model.actuated_joints().nth(k).map_or(0, |j| j.0)].limits;
         for (field, reason) in rating_problems(a) {
             say(&key(field), reason);
-        }
-        for (field, reason) in range_problems(a, &limits) {
-            say(&format!("actuators.{name}.ranges.{field}"), reason);
         }
         if limits.effort.is_finite() && limits.effort > a.torque_max_nm {
             say(
@@ -249,11 +237,139 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
                 ),
             );
         }
+        if let Some((other, o)) = first.filter(|(_, o)| o.variant.family() != a.variant.family()) {
+            say(
+                &key("variant"),
+                format!(
+                    "{} here, {} on {other}: a unit's actuators are all MIT motors (on its bridge), all CiA 402 drives (on its SLCAN adapter) or all servos of one protocol (on its servo bus)",
+                    a.variant.name(),
+                    o.variant.name()
+                ),
+            );
+            continue;
+        }
+        let (required, optional) = a.variant.keys();
+        for field in a.keys_set() {
+            if !required.contains(&field) && !optional.contains(&field) {
+                say(
+                    &key(field),
+                    format!(
+                        "not a key of a {} actuator (its keys: bus, {}, torque_max_nm, velocity_max_radps)",
+                        a.variant.name(),
+                        [required, optional].concat().join(", ")
+                    ),
+                );
+            }
+        }
+        let set = a.keys_set();
+        for field in required.iter().filter(|f| !set.contains(f)) {
+            say(
+                &key(field),
+                format!("missing: a {} actuator needs it", a.variant.name()),
+            );
+        }
+        if layers.layer_of(&key("bus")) >= layers.layer_of(&blamed) || blamed.is_empty() {
+            blamed = key("bus");
+        }
+        if a.variant.family() != Family::Mit {
+            // Drives and servos: ids on the unit's one bus; the bus's time after the loop.
+            let (id, field, top) = match a.variant {
+                Variant::Cia402 => (a.node_id, "node_id", 127),
+                Variant::Dynamixel => (a.servo_id, "servo_id", 252),
+                _ => (a.servo_id, "servo_id", 253),
+            };
+            if a.bus != 0 {
+                say(
+                    &key("bus"),
+                    format!(
+                        "bus {}: a unit's {} are on its one {} (bus 0)",
+                        a.bus,
+                        if a.variant == Variant::Cia402 {
+                            "drives"
+                        } else {
+                            "servos"
+                        },
+                        if a.variant == Variant::Cia402 {
+                            "SLCAN adapter"
+                        } else {
+                            "servo bus"
+                        }
+                    ),
+                );
+            }
+            let low = u8::from(a.variant == Variant::Cia402);
+            match id {
+                Some(id) if !(low..=top).contains(&id) => {
+                    say(&key(field), format!("{id} is outside {low}–{top}"));
+                }
+                Some(id) => {
+                    if let Some(other) = ids.insert((a.bus, id), name) {
+                        say(&key(field), format!("{field} {id} is also {other}'s"));
+                    }
+                }
+                None => {}
+            }
+            if let Some((other, o)) = first.filter(|(_, o)| o.variant == Variant::Cia402) {
+                let differs = [
+                    ("mode", format!("{:?}", a.mode), format!("{:?}", o.mode)),
+                    (
+                        "pdo_layout",
+                        format!("{:?}", a.pdo_layout),
+                        format!("{:?}", o.pdo_layout),
+                    ),
+                    (
+                        "encoder_increments",
+                        format!("{:?}", a.encoder_increments),
+                        format!("{:?}", o.encoder_increments),
+                    ),
+                    ("gear", format!("{:?}", a.gear), format!("{:?}", o.gear)),
+                ];
+                for (field, mine, theirs) in differs {
+                    if mine != theirs {
+                        say(
+                            &key(field),
+                            format!(
+                                "differs from {other}'s: the host drives a unit's drives with one mode, PDO layout, encoder and gear"
+                            ),
+                        );
+                    }
+                }
+            }
+            if a.encoder_increments == Some(0) || a.gear == Some(0) {
+                let field = if a.gear == Some(0) {
+                    "gear"
+                } else {
+                    "encoder_increments"
+                };
+                say(&key(field), "0: must be at least 1".into());
+            }
+            continue;
+        }
+        let Some(mit) = a.mit() else {
+            continue;
+        };
+        if usize::from(a.bus) >= MAX_BUSES {
+            say(
+                &key("bus"),
+                format!("bus {} (the bridge has {MAX_BUSES})", a.bus),
+            );
+        }
+        if !(1..=127).contains(&mit.can_id) {
+            say(&key("can_id"), format!("{} is outside 1–127", mit.can_id));
+        } else if let Some(other) = ids.insert((a.bus, mit.can_id), name) {
+            say(
+                &key("can_id"),
+                format!("CAN id {} is also {other}'s on bus {}", mit.can_id, a.bus),
+            );
+        }
+        for (field, reason) in range_problems(a, &mit.ranges, &limits) {
+            say(&format!("actuators.{name}.ranges.{field}"), reason);
+        }
         let bus = cycle_us.entry(a.bus).or_default();
         // Saturating: a bit rate of a few bit/s makes cycles of minutes.
         bus.0 = bus
             .0
-            .saturating_add(variant_cycle_us(a.variant.into(), config.bus.bitrate));
+            .saturating_add(variant_cycle_us(mit.variant, config.bus.bitrate));
         bus.1 += 1;
         let bus_key = key("bus");
         if bus.2.is_empty() || layers.layer_of(&bus_key) > layers.layer_of(&bus.2) {
@@ -268,6 +384,41 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
                     "bus {bus}: {n} actuators need {us} µs per cycle at {} bit/s, more than the {period_us:.0} µs period at {} Hz",
                     config.bus.bitrate, c.rate_hz
                 ),
+            );
+        }
+    }
+    if let Some(baud) = config.bus.baud
+        && !(9600..=4_500_000).contains(&baud)
+    {
+        say("bus.baud", format!("{baud} baud is outside 9600–4,500,000"));
+    }
+    if family != Family::Mit {
+        let (us, n, what) = match unit_link(config, &model) {
+            UnitLink::Cia402(setup) => (
+                setup.tick_us(),
+                setup.nodes.len(),
+                format!("CiA 402 drives ({} PDO layout) need", setup.layout.name()),
+            ),
+            UnitLink::Servos(bus) => (
+                bus.family.tick_us(bus.ids.len(), bus.baud),
+                bus.ids.len(),
+                format!("{} servos at {} baud need", bus.family.name(), bus.baud),
+            ),
+            UnitLink::Bridge(_) => (0.0, 0, String::new()),
+        };
+        if us > period_us {
+            say(
+                &blamed,
+                format!(
+                    "{n} {what} {us:.0} µs of their bus a cycle, more than the {period_us:.0} µs period at {} Hz",
+                    c.rate_hz
+                ),
+            );
+        }
+        if let Some(joint) = config.calibration.joints.keys().next() {
+            say(
+                &format!("calibration.joints.{joint}"),
+                "a calibration is applied by the bridge (or the host to MIT motors on an SLCAN adapter), not yet to drives or servos: set their zeros in the devices".into(),
             );
         }
     }

@@ -37,24 +37,102 @@ fn default_damping_ms() -> u32 {
     1000
 }
 
-/// The CAN buses' settings.
+/// The buses' settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bus {
-    /// Bit rate of every bus (bit/s).
+    /// Bit rate of every CAN bus (bit/s).
     pub bitrate: u32,
+    /// Baud rate of a servo bus (Dynamixel, Feetech). Unset: 1,000,000. Unset, it leaves
+    /// the configuration's digest as it was before this key existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baud: Option<u32>,
 }
 
-/// The MIT protocol variant an actuator speaks.
+impl Bus {
+    /// The servo bus's baud rate: `baud`, else 1 Mbaud.
+    pub fn servo_baud(&self) -> u32 {
+        self.baud.unwrap_or(1_000_000)
+    }
+}
+
+/// The protocol an actuator speaks: an MIT variant (a motor on the bridge's CAN buses),
+/// CiA 402 (a drive on a CANopen bus the host reaches through an SLCAN adapter), or a
+/// serial servo protocol (a servo on a half-duplex bus the host drives itself).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Variant {
-    /// CubeMars AK and compatible.
+    /// CubeMars AK and compatible (MIT).
     Classic,
-    /// DaMiao.
+    /// DaMiao (MIT).
     Damiao,
-    /// Robstride.
+    /// Robstride (MIT).
     Robstride,
+    /// A CANopen CiA 402 servo drive.
+    Cia402,
+    /// A ROBOTIS Dynamixel X-series servo, protocol 2.0.
+    Dynamixel,
+    /// A Feetech STS servo (STS3215).
+    Feetech,
+}
+
+/// The families of actuators: a unit's actuators are all of one, since each is reached
+/// through its own kind of link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// MIT motors behind the bridge.
+    Mit,
+    /// CiA 402 drives behind an SLCAN adapter.
+    Cia402,
+    /// Servos of one protocol on a serial bus.
+    Servo(embody_bridge::ServoFamily),
+}
+
+impl Variant {
+    /// Its name in a configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Classic => "classic",
+            Variant::Damiao => "damiao",
+            Variant::Robstride => "robstride",
+            Variant::Cia402 => "cia402",
+            Variant::Dynamixel => "dynamixel",
+            Variant::Feetech => "feetech",
+        }
+    }
+
+    /// The MIT variant, for an MIT motor.
+    pub fn mit(self) -> Option<embody_protocol::MitVariant> {
+        match self {
+            Variant::Classic => Some(embody_protocol::MitVariant::Classic),
+            Variant::Damiao => Some(embody_protocol::MitVariant::DaMiao),
+            Variant::Robstride => Some(embody_protocol::MitVariant::Robstride),
+            _ => None,
+        }
+    }
+
+    /// Its family.
+    pub fn family(self) -> Family {
+        match self {
+            Variant::Classic | Variant::Damiao | Variant::Robstride => Family::Mit,
+            Variant::Cia402 => Family::Cia402,
+            Variant::Dynamixel => Family::Servo(embody_bridge::ServoFamily::Dynamixel),
+            Variant::Feetech => Family::Servo(embody_bridge::ServoFamily::Feetech),
+        }
+    }
+
+    /// The keys an actuator of this variant takes besides `variant`, `bus` and its
+    /// ratings: the first list required, the second optional.
+    pub fn keys(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self.family() {
+            Family::Mit => (&["can_id", "ranges"], &["master_id"]),
+            Family::Cia402 => (
+                &["node_id"],
+                &["mode", "pdo_layout", "encoder_increments", "gear"],
+            ),
+            Family::Servo(_) => (&["servo_id"], &[]),
+        }
+    }
 }
 
 /// The full-scale ranges a motor's firmware packs its MIT fields with (`±max` for
@@ -75,34 +153,133 @@ pub struct Ranges {
     pub kd_max: f64,
 }
 
-/// One joint's actuator.
+/// A CiA 402 drive's cyclic mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriveMode {
+    /// Cyclic synchronous position.
+    Csp,
+    /// Cyclic synchronous velocity.
+    Csv,
+    /// Cyclic synchronous torque.
+    Cst,
+}
+
+/// What a CiA 402 drive's transmit PDOs carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PdoLayout {
+    /// Statusword, position and torque; velocity and error code: three frames a tick.
+    Full,
+    /// Statusword and position: two frames a tick, twice the drives on a bus.
+    Compact,
+}
+
+/// One joint's actuator. Which keys it takes depends on its `variant` ([`Variant::keys`]);
+/// [`crate::check`] names a missing or a foreign one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Actuator {
-    /// CAN bus index.
+    /// Bus index: the bridge's CAN bus (MIT); 0 for a drive or a servo (the unit's one
+    /// adapter or servo bus).
     pub bus: u8,
-    /// CAN id of the motor (1–127).
-    pub can_id: u8,
-    /// The id the motor sends its replies to (the host's). Default 0.
+    /// CAN id of an MIT motor (1–127).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can_id: Option<u8>,
+    /// The id an MIT motor sends its replies to (the host's). Default 0 (written out
+    /// for every actuator: the configuration's digest is as it was before other
+    /// families existed).
     #[serde(default)]
     pub master_id: u8,
-    /// Protocol variant.
+    /// Protocol.
     pub variant: Variant,
     /// Rated torque (N·m): the joint's effort limit must not exceed it.
     pub torque_max_nm: f64,
     /// Rated speed (rad/s): the joint's velocity limit must not exceed it.
     pub velocity_max_radps: f64,
-    /// The motor's MIT ranges.
+    /// A CiA 402 drive's CANopen node id (1–127).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<u8>,
+    /// A drive's cyclic mode. Default csp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<DriveMode>,
+    /// What a drive's TPDOs carry. Default full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdo_layout: Option<PdoLayout>,
+    /// A drive's encoder increments per motor turn. Default 131072 (17 bits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder_increments: Option<u32>,
+    /// Motor turns per joint turn of a drive's gearbox. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gear: Option<u32>,
+    /// A servo's id on its bus (Dynamixel 0–252, Feetech 0–253).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub servo_id: Option<u8>,
+    /// An MIT motor's ranges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranges: Option<Ranges>,
+}
+
+/// An MIT motor's keys, from an actuator that has them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mit {
+    /// The MIT variant.
+    pub variant: embody_protocol::MitVariant,
+    /// Its CAN id.
+    pub can_id: u8,
+    /// The host's id.
+    pub master_id: u8,
+    /// Its ranges.
     pub ranges: Ranges,
 }
 
-impl From<Variant> for embody_protocol::MitVariant {
-    fn from(v: Variant) -> Self {
-        match v {
-            Variant::Classic => embody_protocol::MitVariant::Classic,
-            Variant::Damiao => embody_protocol::MitVariant::DaMiao,
-            Variant::Robstride => embody_protocol::MitVariant::Robstride,
+impl Actuator {
+    /// An MIT motor on `bus` with `mit`'s keys and these ratings.
+    pub fn of_mit(bus: u8, mit: Mit, torque_max_nm: f64, velocity_max_radps: f64) -> Actuator {
+        Actuator {
+            bus,
+            can_id: Some(mit.can_id),
+            master_id: mit.master_id,
+            variant: mit.variant.into(),
+            torque_max_nm,
+            velocity_max_radps,
+            node_id: None,
+            mode: None,
+            pdo_layout: None,
+            encoder_increments: None,
+            gear: None,
+            servo_id: None,
+            ranges: Some(mit.ranges),
         }
+    }
+
+    /// The MIT motor's keys: `None` unless it is one, with its CAN id and ranges.
+    pub fn mit(&self) -> Option<Mit> {
+        Some(Mit {
+            variant: self.variant.mit()?,
+            can_id: self.can_id?,
+            master_id: self.master_id,
+            ranges: self.ranges?,
+        })
+    }
+
+    /// Which of its keys are set, by name (the family-specific ones).
+    pub fn keys_set(&self) -> Vec<&'static str> {
+        let set = [
+            ("can_id", self.can_id.is_some()),
+            ("master_id", self.master_id != 0),
+            ("node_id", self.node_id.is_some()),
+            ("mode", self.mode.is_some()),
+            ("pdo_layout", self.pdo_layout.is_some()),
+            ("encoder_increments", self.encoder_increments.is_some()),
+            ("gear", self.gear.is_some()),
+            ("servo_id", self.servo_id.is_some()),
+            ("ranges", self.ranges.is_some()),
+        ];
+        set.into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(k, _)| k)
+            .collect()
     }
 }
 
@@ -320,6 +497,39 @@ fn merge(
     }
 }
 
+/// The family a `variant` value names (`mit` for the MIT variants), if it is a string.
+fn family_name(variant: Option<&toml::Value>) -> Option<&str> {
+    match variant?.as_str()? {
+        "classic" | "damiao" | "robstride" => Some("mit"),
+        other => Some(other),
+    }
+}
+
+/// Drops from `into` each actuator that `layer` gives another family (a unit whose arm
+/// has CiA 402 drives where its robot's file says MIT motors): the later layer's table
+/// replaces it whole, the earlier family's keys do not linger.
+fn drop_switched_actuators(
+    into: &mut toml::Table,
+    layer: &toml::Table,
+    sources: &mut BTreeMap<String, PathBuf>,
+) {
+    let (Some(toml::Value::Table(new)), Some(toml::Value::Table(old))) =
+        (layer.get("actuators"), into.get_mut("actuators"))
+    else {
+        return;
+    };
+    for (name, actuator) in new {
+        let Some(now) = family_name(actuator.get("variant")) else {
+            continue;
+        };
+        let was = old.get(name).and_then(|a| family_name(a.get("variant")));
+        if was.is_some_and(|was| was != now) {
+            old.remove(name);
+            forget(sources, &format!("actuators.{name}"));
+        }
+    }
+}
+
 /// Removes `path` and every key under it from `sources`.
 fn forget(sources: &mut BTreeMap<String, PathBuf>, path: &str) {
     sources.remove(path);
@@ -366,6 +576,7 @@ pub fn load_layers(dir: &Path, serial: &str) -> Result<Layers, Vec<Problem>> {
     };
     for (table, file) in tables.into_iter().zip(&layers.files) {
         if let Some(table) = table {
+            drop_switched_actuators(&mut layers.table, &table, &mut layers.sources);
             merge(&mut layers.table, table, "", file, &mut layers.sources);
         }
     }

@@ -25,7 +25,7 @@ pub fn config_digest(config: &UnitConfig) -> Result<[u8; 32], String> {
 }
 
 /// The first four bytes of the SHA-256 of an actuator's ratings and ranges.
-fn rest_digest(a: &Actuator) -> u32 {
+fn rest_digest(a: &Actuator, ranges: &crate::config::Ranges) -> u32 {
     #[derive(serde::Serialize)]
     struct Rest<'a> {
         torque_max_nm: f64,
@@ -35,7 +35,7 @@ fn rest_digest(a: &Actuator) -> u32 {
     let rest = Rest {
         torque_max_nm: a.torque_max_nm,
         velocity_max_radps: a.velocity_max_radps,
-        ranges: &a.ranges,
+        ranges,
     };
     // A table of numbers always serializes; the digest must never be of nothing.
     let canonical = toml::to_string(&rest).unwrap_or_else(|e| e.to_string());
@@ -92,13 +92,23 @@ pub fn record_of(
         let key = format!("actuators.{name}");
         let joint = joint_index(&names, name)
             .ok_or_else(|| problem(layers, &key, "not an actuated joint of the robot"))?;
+        let Some(mit) = a.mit() else {
+            return Err(problem(
+                layers,
+                &format!("{key}.variant"),
+                format!(
+                    "a {} actuator: the host drives it itself; only a unit of MIT motors has a bridge to hold its configuration",
+                    a.variant.name()
+                ),
+            ));
+        };
         let entry = ActuatorRecord {
             joint,
             bus: a.bus,
-            can_id: a.can_id,
-            master_id: a.master_id,
-            variant: a.variant.into(),
-            rest_digest: rest_digest(a),
+            can_id: mit.can_id,
+            master_id: mit.master_id,
+            variant: mit.variant,
+            rest_digest: rest_digest(a, &mit.ranges),
         };
         record
             .actuators

@@ -1,16 +1,19 @@
-//! What a unit's checked configuration becomes on the wire: the bridge setup (buses at
-//! the configured bit rate, control period, watchdog and damping time) and one actuator
-//! setup per joint (bus, variant, CAN ids, MIT ranges). The bridge applies the unit's
+//! What a unit's checked configuration becomes on the wire ([`UnitLink`]): for MIT
+//! motors the bridge setup (buses at the configured bit rate, control period, watchdog
+//! and damping time) and one actuator setup per joint (bus, variant, CAN ids, MIT
+//! ranges); for CiA 402 drives the host's CANopen setup (node ids, mode, PDO layout,
+//! encoders and gears); for servos the bus's family, ids and baud rate. The bridge applies the unit's
 //! stored calibration on top, so the actuators go out uncalibrated (direction +1, no
 //! offset). The gains the bridge uses in place of a drive's own loops (position and
 //! velocity commands, the watchdog's damping) scale with the joint's effort limit.
 
-use embody_bridge::UnitSetup;
+use embody_bridge::{Cia402Setup, ServoFamily, UnitSetup};
 use embody_model::Model;
+use embody_protocol::canopen::cia402::Mode;
 use embody_protocol::messages::{ActuatorSetup, BridgeSetup, BusSetup};
 use embody_protocol::{MitCodec, MitRanges};
 
-use crate::config::{Actuator, UnitConfig};
+use crate::config::{self, Actuator, DriveMode, Family, Mit, UnitConfig};
 use crate::record::joint_names;
 
 /// The bridge setup of `config` (checked: every actuated joint of `model` has its
@@ -41,10 +44,8 @@ pub fn unit_setup(config: &UnitConfig, model: &Model) -> UnitSetup {
         .enumerate()
         .filter_map(|(k, (j, name))| {
             let effort = model.joints[j.0].limits.effort;
-            config
-                .actuators
-                .get(name)
-                .map(|a| actuator_setup(k as u8, a, effort))
+            let a = config.actuators.get(name)?;
+            Some(actuator_setup(k as u8, a, a.mit()?, effort))
         })
         .collect();
     UnitSetup { bridge, actuators }
@@ -52,18 +53,18 @@ pub fn unit_setup(config: &UnitConfig, model: &Model) -> UnitSetup {
 
 /// Joint `joint`'s actuator as the bridge is told about it; `effort` is the joint's
 /// effort limit (N·m or N), which scales the stand-in gains.
-fn actuator_setup(joint: u8, a: &Actuator, effort: f64) -> ActuatorSetup {
+fn actuator_setup(joint: u8, a: &Actuator, mit: Mit, effort: f64) -> ActuatorSetup {
     let effort = if effort.is_finite() {
         effort.min(1e4)
     } else {
         a.torque_max_nm
     } as f32;
-    let r = &a.ranges;
+    let r = &mit.ranges;
     ActuatorSetup {
         joint,
         bus: a.bus,
         codec: MitCodec {
-            variant: a.variant.into(),
+            variant: mit.variant,
             ranges: MitRanges {
                 p_max: r.p_max_rad as f32,
                 v_max: r.v_max_radps as f32,
@@ -71,8 +72,8 @@ fn actuator_setup(joint: u8, a: &Actuator, effort: f64) -> ActuatorSetup {
                 kd_max: r.kd_max as f32,
                 t_max: r.t_max_nm as f32,
             },
-            motor_id: a.can_id,
-            master_id: a.master_id,
+            motor_id: mit.can_id,
+            master_id: mit.master_id,
         },
         direction: 1,
         offset_rad: 0.0,
@@ -80,5 +81,76 @@ fn actuator_setup(joint: u8, a: &Actuator, effort: f64) -> ActuatorSetup {
         position_kp: 4.0 * effort,
         position_kd: 0.1 * effort,
         velocity_kd: 0.5 * effort,
+    }
+}
+
+/// How the host reaches a unit's actuators (all of one family: the check says so).
+#[derive(Clone, Debug, PartialEq)]
+pub enum UnitLink {
+    /// MIT motors behind the bridge, set up so.
+    Bridge(UnitSetup),
+    /// CiA 402 drives on one CANopen bus, through an SLCAN adapter.
+    Cia402(Cia402Setup),
+    /// Servos on one serial bus.
+    Servos(ServoBus),
+}
+
+/// A serial bus of servos.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServoBus {
+    /// Their protocol.
+    pub family: ServoFamily,
+    /// Each actuated joint's servo id, in joint order.
+    pub ids: Vec<u8>,
+    /// The bus's baud rate.
+    pub baud: u32,
+}
+
+/// The family of `config`'s actuators (MIT when it has none).
+pub fn family_of(config: &UnitConfig) -> Family {
+    config
+        .actuators
+        .values()
+        .next()
+        .map_or(Family::Mit, |a| a.variant.family())
+}
+
+/// How the host reaches the actuators of `config` (checked) on `model`'s joints.
+pub fn unit_link(config: &UnitConfig, model: &Model) -> UnitLink {
+    let names = joint_names(model);
+    let in_order: Vec<&Actuator> = names
+        .iter()
+        .filter_map(|n| config.actuators.get(n))
+        .collect();
+    match family_of(config) {
+        Family::Mit => UnitLink::Bridge(unit_setup(config, model)),
+        Family::Cia402 => {
+            let first = in_order.first();
+            let defaults = Cia402Setup::default_for(0);
+            UnitLink::Cia402(Cia402Setup {
+                nodes: in_order.iter().filter_map(|a| a.node_id).collect(),
+                mode: match first.and_then(|a| a.mode) {
+                    None | Some(DriveMode::Csp) => Mode::CyclicPosition,
+                    Some(DriveMode::Csv) => Mode::CyclicVelocity,
+                    Some(DriveMode::Cst) => Mode::CyclicTorque,
+                },
+                layout: match first.and_then(|a| a.pdo_layout) {
+                    None | Some(config::PdoLayout::Full) => embody_bridge::PdoLayout::Full,
+                    Some(config::PdoLayout::Compact) => embody_bridge::PdoLayout::Compact,
+                },
+                increments_per_turn: first
+                    .and_then(|a| a.encoder_increments)
+                    .unwrap_or(defaults.increments_per_turn),
+                gear: first.and_then(|a| a.gear).unwrap_or(defaults.gear),
+                bitrate: config.bus.bitrate,
+                rate_hz: config.control.rate_hz,
+                ..defaults
+            })
+        }
+        Family::Servo(family) => UnitLink::Servos(ServoBus {
+            family,
+            ids: in_order.iter().filter_map(|a| a.servo_id).collect(),
+            baud: config.bus.servo_baud(),
+        }),
     }
 }

@@ -15,7 +15,7 @@ use crate::check::{check, load_model};
 use crate::config::{Layers, UnitConfig, load};
 use crate::error::FleetError;
 use crate::record::{Change, diff, joint_names, record_of};
-use crate::setup::unit_setup;
+use crate::setup::{UnitLink, unit_link, unit_setup};
 
 /// The port a unit's configuration names (`port`; a relative path is taken from the
 /// fleet directory `dir`).
@@ -72,6 +72,12 @@ impl Unit {
     /// What its bridge is configured with.
     pub fn setup(&self) -> UnitSetup {
         unit_setup(&self.config, &self.model)
+    }
+
+    /// How the host reaches its actuators: through its bridge (MIT motors), an SLCAN
+    /// adapter (CiA 402 drives) or a servo bus.
+    pub fn link(&self) -> UnitLink {
+        unit_link(&self.config, &self.model)
     }
 
     /// Its bridge's port: `given`, else its `port` key (relative to the fleet directory).

@@ -239,3 +239,68 @@ fn a_units_cameras_are_checked_against_its_robot() {
         "unknown field",
     );
 }
+
+/// Every problem with unit `serial` of `fleet`.
+fn problems_of(fleet: &Fleet, serial: &str) -> Vec<String> {
+    match load(&fleet.dir, serial) {
+        Err(problems) => problems.iter().map(|p| p.to_string()).collect(),
+        Ok((layers, config)) => (embody_fleet::check::check(&layers, &config).iter())
+            .map(|p| p.to_string())
+            .collect(),
+    }
+}
+
+#[test]
+fn units_of_drives_and_servos_are_good_and_replace_their_robots_motors_whole() {
+    let fleet = Fleet::new("families");
+    assert_eq!(problems_of(&fleet, "ARM-0002"), Vec::<String>::new());
+    assert_eq!(problems_of(&fleet, "SO-0001"), Vec::<String>::new());
+    let (_, arm) = load(&fleet.dir, "ARM-0002").expect("loads");
+    let joint1 = &arm.actuators["joint1"];
+    // robots/arm7.toml's MIT keys did not linger under the unit's drive.
+    assert_eq!((joint1.can_id, joint1.ranges), (None, None));
+    assert_eq!(joint1.node_id, Some(1));
+    let (_, so) = load(&fleet.dir, "SO-0001").expect("loads");
+    assert_eq!(so.control.rate_hz, 500.0);
+    assert_eq!(so.actuators["gripper_finger"].servo_id, Some(6));
+}
+
+#[test]
+fn a_drive_or_servo_with_foreign_missing_or_shared_keys_is_named() {
+    let fleet = Fleet::new("family-keys");
+    fleet.replace("units/ARM-0002.toml", "node_id = 2\n", "can_id = 2\n");
+    fleet.replace("robots/so101.toml", "servo_id = 3\n", "servo_id = 2\n");
+    let arm = problems_of(&fleet, "ARM-0002").join("\n");
+    assert!(
+        arm.contains("actuators.joint2.can_id: not a key of a cia402 actuator"),
+        "{arm}"
+    );
+    assert!(
+        arm.contains("actuators.joint2.node_id: missing: a cia402 actuator needs it"),
+        "{arm}"
+    );
+    let so = problems_of(&fleet, "SO-0001").join("\n");
+    assert!(so.contains("servo_id 2 is also"), "{so}");
+}
+
+#[test]
+fn mixed_families_and_an_overfull_drive_bus_are_refused() {
+    let fleet = Fleet::new("family-mix");
+    fleet.append(
+        "units/SO-0001.toml",
+        "\n[actuators.wrist_roll]\nvariant = \"dynamixel\"\nbus = 0\nservo_id = 5\ntorque_max_nm = 3.0\nvelocity_max_radps = 4.7\n",
+    );
+    let so = problems_of(&fleet, "SO-0001").join("\n");
+    assert!(
+        so.contains("actuators.wrist_roll.variant: dynamixel here"),
+        "{so}"
+    );
+    // Eight drives in the compact layout need about 1.9 ms of a 1 Mbit/s bus: not 1 kHz.
+    fleet.replace("units/ARM-0002.toml", "rate_hz = 500.0", "rate_hz = 1000.0");
+    let arm = problems_of(&fleet, "ARM-0002").join("\n");
+    assert!(
+        arm.contains("8 CiA 402 drives (compact PDO layout) need")
+            && arm.contains("more than the 1000 µs period"),
+        "{arm}"
+    );
+}

@@ -33,7 +33,8 @@ fn a_changed_key_is_named_by_its_key() {
     let on_unit = unit.record().expect("record");
     assert_eq!(diff(Some(&on_unit), &on_unit, &names), vec![]);
 
-    let moved = record_with(|u| u.config.actuators.get_mut("joint3").expect("joint3").can_id = 9);
+    let moved =
+        record_with(|u| u.config.actuators.get_mut("joint3").expect("joint3").can_id = Some(9));
     let changes = diff(Some(&on_unit), &moved, &names);
     assert_eq!(keys(&changes), ["actuators.joint3.can_id"]);
     assert_eq!(
@@ -57,6 +58,8 @@ fn a_changed_key_is_named_by_its_key() {
             .get_mut("joint2")
             .expect("joint2")
             .ranges
+            .as_mut()
+            .expect("ranges")
             .kp_max = 600.0;
     });
     assert_eq!(

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use embody_bridge::{Cia402Robot, Cia402Setup, ServoFamily, ServoRobot};
 use embody_fleet::Unit;
 use embody_fleet::defaults::{self, DefaultMap};
+use embody_fleet::setup::{ServoBus, UnitLink};
 use embody_hal::{MockRobot, Robot};
 use embody_model::{Model, robots};
 use embody_sim::camera::CameraConfig;
@@ -68,10 +69,10 @@ pub struct Wire {
     /// An SLCAN adapter instead of a bridge.
     pub slcan: bool,
     /// A serial bus of servos of this family instead of a bridge: servo ids 1, 2, … on
-    /// the actuated joints in order, at 1 Mbaud (no unit yet).
+    /// the actuated joints in order, at 1 Mbaud (without a unit; a unit says so in its configuration).
     pub servos: Option<ServoFamily>,
     /// CiA 402 drives behind an SLCAN adapter instead of MIT motors: node ids 1, 2, … on
-    /// the actuated joints in order, CSP, 1 Mbit/s (no unit yet).
+    /// the actuated joints in order, CSP, 1 Mbit/s (without a unit; a unit says so in its configuration).
     pub cia402: bool,
     /// How long the loop goes on without a new joint state before it faults (ms; `None`:
     /// the unit's `[control] sensor_timeout_ms`, else 5).
@@ -278,55 +279,35 @@ fn on_the_wire(
     rate_hz: f64,
     notes: &mut Vec<String>,
 ) -> Result<AnyRobot, RuntimeError> {
-    if wire.cia402 {
-        let port = match (&wire.unit, &wire.port) {
-            (None, Some(port)) => port,
-            _ => {
-                return Err(RuntimeError::Invalid(
-                    "CiA 402 drives need a port, and no unit: units with drives are not configurable yet".into(),
-                ));
-            }
-        };
+    if let Some(unit) = &wire.unit {
+        if wire.cia402 || wire.servos.is_some() {
+            return Err(RuntimeError::Invalid(format!(
+                "unit {}: its configuration says what its actuators are; drives and servos flags are for a run without a unit",
+                unit.serial()
+            )));
+        }
+    } else if let Some(port) = wire.port.as_ref().filter(|_| wire.cia402) {
         let setup = Cia402Setup {
             rate_hz,
             ..Cia402Setup::default_for(model.actuated_joints().count())
         };
-        notes.push(format!(
-            "driving {} on {}: {} CiA 402 drives, nodes 1–{} in joint order, CSP, {} PDO layout, 1 Mbit/s ({:.0} µs of the bus a tick)",
-            model.name,
-            port.display(),
-            setup.nodes.len(),
-            setup.nodes.len(),
-            setup.layout.name(),
-            setup.tick_us()
-        ));
-        let robot = Cia402Robot::connect(port, model, &setup)
-            .map_err(|e| RuntimeError::Invalid(e.to_string()))?;
-        return Ok(AnyRobot::Cia402(Box::new(robot)));
-    }
-    if let Some(family) = wire.servos {
-        let port = match (&wire.unit, &wire.port) {
-            (None, Some(port)) => port,
-            _ => {
-                return Err(RuntimeError::Invalid(
-                    "a servo bus needs a port, and no unit: units with servos are not configurable yet".into(),
-                ));
-            }
+        return drives(port, model, &setup, "nodes 1, 2, … in joint order", notes);
+    } else if let Some((port, family)) = wire.port.as_ref().zip(wire.servos) {
+        let bus = ServoBus {
+            family,
+            ids: (1..=model.actuated_joints().count())
+                .map(|k| k.min(252) as u8)
+                .collect(),
+            baud: 1_000_000,
         };
-        let ids: Vec<u8> = (1..=model.actuated_joints().count())
-            .map(|k| k.min(252) as u8)
-            .collect();
-        notes.push(format!(
-            "driving {} on {}: {} {} servos, ids 1–{} in joint order, 1 Mbaud",
-            model.name,
-            port.display(),
-            ids.len(),
-            family.name(),
-            ids.len()
-        ));
-        let robot = ServoRobot::connect(port, model, family, &ids, 1_000_000, rate_hz)
-            .map_err(|e| RuntimeError::Invalid(e.to_string()))?;
-        return Ok(AnyRobot::Servos(Box::new(robot)));
+        return servos(
+            port,
+            model,
+            &bus,
+            rate_hz,
+            "ids 1, 2, … in joint order",
+            notes,
+        );
     }
     let Some(unit) = &wire.unit else {
         let port = wire.port.clone().ok_or_else(|| {
@@ -361,6 +342,12 @@ fn on_the_wire(
         });
     };
     let port = unit.port(wire.port.as_deref())?;
+    let whose = format!("unit {}", unit.serial());
+    match unit.link() {
+        UnitLink::Cia402(setup) => return drives(&port, model, &setup, &whose, notes),
+        UnitLink::Servos(bus) => return servos(&port, model, &bus, rate_hz, &whose, notes),
+        UnitLink::Bridge(_) => {}
+    }
     notes.push(format!(
         "unit {} on {}: {}",
         unit.serial(),
@@ -372,6 +359,55 @@ fn on_the_wire(
     } else {
         AnyRobot::Bridge(Box::new(unit.connect(&port)?))
     })
+}
+
+/// CiA 402 drives set up as `setup` says (`whose`: where that comes from) on the SLCAN
+/// adapter at `port`.
+fn drives(
+    port: &std::path::Path,
+    model: &Arc<Model>,
+    setup: &Cia402Setup,
+    whose: &str,
+    notes: &mut Vec<String>,
+) -> Result<AnyRobot, RuntimeError> {
+    notes.push(format!(
+        "driving {} on {}: {} CiA 402 drives ({whose}), nodes {:?}, {:?}, {} PDO layout, {} kbit/s ({:.0} µs of the bus a tick)",
+        model.name,
+        port.display(),
+        setup.nodes.len(),
+        setup.nodes,
+        setup.mode,
+        setup.layout.name(),
+        setup.bitrate / 1000,
+        setup.tick_us()
+    ));
+    let robot = Cia402Robot::connect(port, model, setup)
+        .map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+    Ok(AnyRobot::Cia402(Box::new(robot)))
+}
+
+/// The servos of `bus` (`whose`: where it comes from) on the serial bus at `port`.
+fn servos(
+    port: &std::path::Path,
+    model: &Arc<Model>,
+    bus: &ServoBus,
+    rate_hz: f64,
+    whose: &str,
+    notes: &mut Vec<String>,
+) -> Result<AnyRobot, RuntimeError> {
+    notes.push(format!(
+        "driving {} on {}: {} {} servos ({whose}), ids {:?}, {} baud ({:.0} µs of the bus a tick)",
+        model.name,
+        port.display(),
+        bus.ids.len(),
+        bus.family.name(),
+        bus.ids,
+        bus.baud,
+        bus.family.tick_us(bus.ids.len(), bus.baud)
+    ));
+    let robot = ServoRobot::connect(port, model, bus.family, &bus.ids, bus.baud, rate_hz)
+        .map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+    Ok(AnyRobot::Servos(Box::new(robot)))
 }
 
 /// Refuses to drive a bridge that holds a unit's configuration with the generated

@@ -61,6 +61,11 @@ pub struct VmcuConfig {
     /// Put CiA 402 drives behind the SLCAN adapter instead of MIT motors: one on each
     /// actuated joint, node ids 1, 2, … in joint order.
     pub drives: Option<DriveSetup>,
+    /// The scene the robot stands in: the ground and the objects it may handle (a
+    /// task's `[environment]`). Default: the bare ground.
+    pub environment: Environment,
+    /// The drives' node ids or the servos' ids, in joint order; 1, 2, … if empty.
+    pub ids: Vec<u8>,
     /// Pace the serial output at this baud rate (10 bits per byte); unpaced if absent.
     pub baud: Option<u32>,
     /// Where the symlink to the pseudo-terminal goes.
@@ -135,6 +140,8 @@ impl VmcuConfig {
             slcan: false,
             servos: None,
             drives: None,
+            environment: Environment::default(),
+            ids: Vec::new(),
             baud: None,
             link,
             sim: SimConfig::default(),
@@ -195,6 +202,8 @@ pub struct Control {
     corrupt_every: AtomicU64,
     /// Faults to give (`Some`) or take from (`None`) the devices of joints, in turn.
     faults: std::sync::Mutex<Vec<(usize, Option<DeviceFault>)>>,
+    /// Where the scene's objects were when the loop ended.
+    objects: std::sync::Mutex<Vec<(String, [f64; 3])>>,
 }
 
 impl Control {
@@ -205,6 +214,24 @@ impl Control {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push((k, fault));
+    }
+
+    /// Where each of the scene's objects was when the loop ended (m, world frame), by
+    /// name; empty before then.
+    pub fn objects(&self) -> Vec<(String, [f64; 3])> {
+        self.objects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn keep_objects(&self, world: &World) {
+        let objects = world.objects();
+        let at = (objects.names().iter().enumerate())
+            .filter_map(|(k, name)| Some((name.clone(), objects.pose(k)?)))
+            .map(|(name, p)| (name, [p[0], p[1], p[2]]))
+            .collect();
+        *self.objects.lock().unwrap_or_else(|e| e.into_inner()) = at;
     }
 
     /// The fault changes asked since the last call.
@@ -439,9 +466,12 @@ impl embedded_io::Write for Port {
 /// when another virtual MCU holds the link or the flash file.
 pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> {
     let model = config.model.clone();
-    config
-        .motors
-        .check_joints(model.actuated_joints().count())?;
+    let motors_serve = config.servos.is_none() && !(config.slcan && config.drives.is_some());
+    if motors_serve {
+        config
+            .motors
+            .check_joints(model.actuated_joints().count())?;
+    }
     let flash = match &config.flash {
         Some((path, key)) if !config.slcan && config.servos.is_none() => Some(UnitFlash {
             flash: FileFlash::open(path, LAYOUT.capacity() as usize).map_err(|e| {
@@ -456,18 +486,24 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
         _ => None,
     };
     let link = Link::claim(&config.link)?;
-    let world = World::new(model.clone(), &Environment::default(), config.sim.clone());
+    let world = World::new(model.clone(), &config.environment, config.sim.clone());
     if let (Some(setup), true) = (config.drives, config.slcan) {
         let mut port = Port::new(link, config.baud, control.clone());
         port.sync()?;
-        let result = serve_slcan(&mut port, &mut Drives::new(world, setup), &control);
+        let drives = &mut Drives::with_nodes(world, setup, &config.ids);
+        let result = serve_slcan(&mut port, drives, &control);
+        control.keep_objects(drives.world());
         port.unplug();
         return result;
     }
     if let Some(family) = config.servos {
+        let sim = crate::servos::with_position_loop(family, config.sim.clone());
+        let world = World::new(model.clone(), &config.environment, sim);
         let mut port = Port::new(link, config.baud, control.clone());
         port.sync()?;
-        let result = serve_servos(&mut port, Servos::new(world, family), &control);
+        let mut servos = Servos::new(world, family).with_ids(&config.ids);
+        let result = serve_servos(&mut port, &mut servos, &control);
+        control.keep_objects(servos.world());
         port.unplug();
         return result;
     }
@@ -493,6 +529,7 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
             Some(flash) => serve_unit(&mut port, &motors, buses, config, &control, flash),
         }
     };
+    control.keep_objects(motors.borrow().world());
     port.unplug();
     result
 }
@@ -625,7 +662,7 @@ fn serve_bridge<F: NorFlash>(
 
 /// Serves a servo bus: the simulator runs in real time, and every packet read is
 /// answered at once by the servos it addresses.
-fn serve_servos(port: &mut Port, mut servos: Servos, control: &Control) -> Result<(), VmcuError> {
+fn serve_servos(port: &mut Port, servos: &mut Servos, control: &Control) -> Result<(), VmcuError> {
     let clock = SystemClock;
     let mut last = clock.now();
     let mut buf = [0u8; 4096];

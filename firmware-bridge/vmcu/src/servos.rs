@@ -13,7 +13,7 @@ use core::f64::consts::TAU;
 use embody_hal::JointCommand;
 use embody_protocol::dynamixel::{self, x_series};
 use embody_protocol::feetech::{self, sts as sts_table};
-use embody_sim::World;
+use embody_sim::{SimConfig, World};
 
 pub use embody_bridge::ServoFamily;
 
@@ -56,6 +56,20 @@ mod sts {
     pub const PRESENT_TEMPERATURE: usize = t::PRESENT_TEMPERATURE as usize;
     pub const MOVING: usize = t::MOVING as usize;
     pub const PRESENT_CURRENT: usize = t::PRESENT_CURRENT as usize;
+}
+
+/// `sim` with the position loop of `family`'s servos in place of the simulator's
+/// default one. Feetech STS: full torque within about 3° of error (≈ 20 N·m/rad per
+/// N·m of stall torque, damped at 0.3 N·m·s/rad per N·m) — an estimate from how an
+/// SO-101 holds its arm with little sag, not a measured servo; the simulator's default
+/// (4 per N·m, as a Dynamixel X's default gains) let the light arm sag 0.1 rad and
+/// buckle when its gripper met the floor. Dynamixel X: the default.
+pub fn with_position_loop(family: ServoFamily, mut sim: SimConfig) -> SimConfig {
+    if family == ServoFamily::Feetech {
+        sim.actuator.position_kp_per_nm = 20.0;
+        sim.actuator.position_kd_per_nm = 0.3;
+    }
+    sim
 }
 
 /// One servo: its control table and what is wrong with it.
@@ -208,6 +222,19 @@ impl Servos {
             .filter_map(|id| (0..self.servos.len()).find(|&k| self.id(k) == *id))
             .filter(|&k| !self.servos[k].lost)
             .collect()
+    }
+
+    /// The same servos with ids `ids[k]` on joint `k` (as if each had been given its id
+    /// by writing its table), the rest as they were.
+    pub fn with_ids(mut self, ids: &[u8]) -> Servos {
+        let at = match self.family {
+            ServoFamily::Dynamixel => dxl::ID,
+            ServoFamily::Feetech => sts::ID,
+        };
+        for (servo, &id) in self.servos.iter_mut().zip(ids) {
+            servo.table[at] = id;
+        }
+        self
     }
 
     /// Servo `k`'s id, from its table.

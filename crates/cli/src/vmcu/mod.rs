@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use clap::Args;
 use embody_fleet::defaults::DefaultMap;
+use embody_fleet::setup::UnitLink;
 use embody_vmcu::{Control, DeviceFault, DriveSetup, Drives, ServoFamily, VmcuConfig};
 
 use crate::error::{CliError, Result};
@@ -49,6 +50,10 @@ pub struct VmcuArgs {
     /// taken away), JOINT the actuated joint's index from 0. Repeatable.
     #[arg(long = "fault", value_name = "KIND:JOINT@SECONDS", value_parser = parse_fault)]
     faults: Vec<ScheduledFault>,
+    /// Put the robot in this task's scene (its `[environment]`: the ground and the
+    /// objects to handle); where each object ended up is said when the MCU stops.
+    #[arg(long, value_name = "TASK")]
+    scene: Option<PathBuf>,
     /// Write the EDS file describing the `--drives` (what a CANopen master such as
     /// python's `canopen` loads) to this path before serving.
     #[arg(long, requires = "drives")]
@@ -132,9 +137,20 @@ fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
         _ => None,
     };
     let unit = args.unit.load()?;
+    let link = unit.as_ref().map(|u| u.link());
+    if link
+        .as_ref()
+        .is_some_and(|l| !matches!(l, UnitLink::Bridge(_)))
+        && args.flash.is_some()
+    {
+        return Err(CliError::Usage(
+            "--flash: this unit's drives or servos are driven by the host, with no bridge firmware to update".into(),
+        ));
+    }
     if let Some(unit) = &unit
         && args.flash.is_none()
         && !args.slcan
+        && matches!(link, Some(UnitLink::Bridge(_)))
     {
         eprintln!(
             "without --flash this virtual unit keeps no configuration record: `embody config apply {0}` cannot store one and `embody run --unit {0}` will refuse it",
@@ -142,10 +158,29 @@ fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
         );
     }
     let config = match unit {
-        Some(unit) => VmcuConfig {
-            slcan: args.slcan,
-            ..VmcuConfig::with_motors(unit.model.clone(), args.link.clone(), unit.setup())
-        },
+        Some(unit) => {
+            let base = VmcuConfig::with_motors(unit.model.clone(), args.link.clone(), unit.setup());
+            match unit.link() {
+                UnitLink::Bridge(_) => VmcuConfig {
+                    slcan: args.slcan,
+                    ..base
+                },
+                UnitLink::Cia402(setup) => VmcuConfig {
+                    slcan: true,
+                    drives: Some(DriveSetup {
+                        increments_per_turn: setup.increments_per_turn,
+                        gear: setup.gear,
+                    }),
+                    ids: setup.nodes,
+                    ..base
+                },
+                UnitLink::Servos(bus) => VmcuConfig {
+                    servos: Some(bus.family),
+                    ids: bus.ids,
+                    ..base
+                },
+            }
+        }
         None => {
             let map = DefaultMap {
                 rate_hz: args.rate,
@@ -160,12 +195,20 @@ fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
             }
         }
     };
+    let environment = match &args.scene {
+        Some(path) => (embody_runtime::Task::load(path))
+            .map_err(|e| CliError::Usage(format!("--scene: {e}")))?
+            .environment
+            .unwrap_or_default(),
+        None => Default::default(),
+    };
     let mounting = match args.as_built {
         Some(seed) => embody_vmcu::as_built(&config.model, seed),
         None => Vec::new(),
     };
     Ok(VmcuConfig {
         mounting,
+        environment,
         baud: args.baud,
         flash,
         ..config
@@ -184,7 +227,7 @@ pub fn run(args: &VmcuArgs) -> Result {
             joints.saturating_sub(1)
         )));
     }
-    if !args.faults.is_empty() && args.servos.is_none() && args.drives.is_none() {
+    if !args.faults.is_empty() && config.servos.is_none() && config.drives.is_none() {
         return Err(CliError::Usage(
             "--fault needs --drives or --servos: MIT motors and the bridge take none".into(),
         ));
@@ -198,23 +241,27 @@ pub fn run(args: &VmcuArgs) -> Result {
     // Said once the link is up: a virtual MCU refused its link or flash says only why.
     let mut banner = vec![format!(
         "virtual MCU ({}) for {} on {}; Ctrl-C to stop",
-        match args.servos {
+        match config.servos {
             Some(ServoFamily::Dynamixel) => "Dynamixel servo bus",
             Some(ServoFamily::Feetech) => "Feetech servo bus",
-            None if args.drives.is_some() => "SLCAN adapter, CiA 402 drives",
-            None if args.slcan => "SLCAN adapter",
+            None if config.drives.is_some() => "SLCAN adapter, CiA 402 drives",
+            None if config.slcan => "SLCAN adapter",
             None => "bridge",
         },
         config.model.name,
         args.link.display()
     )];
     let joints = config.model.actuated_joints().count();
-    match (args.servos, args.drives) {
+    let ids = match config.ids.is_empty() {
+        true => format!("1–{joints}"),
+        false => format!("{:?}", config.ids),
+    };
+    match (config.servos, config.drives) {
         (Some(_), _) => banner.push(format!(
-            "  servos 1–{joints} on its {joints} actuated joints, in joint order"
+            "  servos {ids} on its {joints} actuated joints, in joint order"
         )),
         (_, Some(_)) => banner.push(format!(
-            "  CANopen nodes 1–{joints} on its {joints} actuated joints, in joint order{}",
+            "  CANopen nodes {ids} on its {joints} actuated joints, in joint order{}",
             args.eds
                 .as_ref()
                 .map(|p| format!("; their EDS in {}", p.display()))
@@ -284,5 +331,8 @@ pub fn run(args: &VmcuArgs) -> Result {
             String::new()
         }
     );
+    for (name, [x, y, z]) in control.objects() {
+        eprintln!("  {name} at [{x:.3}, {y:.3}, {z:.3}] m");
+    }
     Ok(())
 }

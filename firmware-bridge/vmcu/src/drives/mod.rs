@@ -147,15 +147,28 @@ pub struct Drives {
 }
 
 impl Drives {
-    /// A drive on each actuated joint of `world`, in pre-operational after booting.
+    /// A drive on each actuated joint of `world`, node ids 1, 2, … in joint order, in
+    /// pre-operational after booting.
     pub fn new(world: World, setup: DriveSetup) -> Drives {
+        let nodes: Vec<u8> = (1..=world.joint_count())
+            .map(|k| k.min(usize::from(canopen::MAX_NODE)) as u8)
+            .collect();
+        Drives::with_nodes(world, setup, &nodes)
+    }
+
+    /// A drive on each actuated joint of `world`, node id `nodes[k]` on joint `k` (a
+    /// joint past the list's end: its index + 1).
+    pub fn with_nodes(world: World, setup: DriveSetup, nodes: &[u8]) -> Drives {
         let travel = embody_bridge::travel_per_turn(world.model());
         let model = world.model().clone();
         let drives = model
             .actuated_joints()
             .enumerate()
             .map(|(k, j)| {
-                let node = (k + 1).min(usize::from(canopen::MAX_NODE)) as u8;
+                let node = nodes
+                    .get(k)
+                    .copied()
+                    .unwrap_or((k + 1).min(usize::from(canopen::MAX_NODE)) as u8);
                 // The joint's effort limit is the drive's rated torque (1 kN·m if none).
                 let rated = model.joints[j.0].limits.effort.abs().clamp(1e-3, 1000.0);
                 Drive {
