@@ -447,12 +447,7 @@ impl Robot for SimRobot {
             self.health.timeouts += 1;
             return Err(HalError::LinkDown);
         }
-        if frame.joints.len() != self.fault_bits.len() {
-            return Err(HalError::JointCount {
-                expected: self.fault_bits.len(),
-                got: frame.joints.len(),
-            });
-        }
+        HalError::check_joint_count(self.fault_bits.len(), frame.joints.len())?;
         if switches.joints_dropout.load(Ordering::Acquire) {
             self.health.timeouts += 1;
             return Err(HalError::Timeout);
@@ -477,12 +472,7 @@ impl Robot for SimRobot {
         if self.faults.link_down() {
             return Err(HalError::LinkDown);
         }
-        if frame.joints.len() != self.fault_bits.len() {
-            return Err(HalError::JointCount {
-                expected: self.fault_bits.len(),
-                got: frame.joints.len(),
-            });
-        }
+        HalError::check_joint_count(self.fault_bits.len(), frame.joints.len())?;
         self.writes += 1;
         let len = self.commands.len();
         self.commands[self.writes % len].copy_from_slice(&frame.joints);

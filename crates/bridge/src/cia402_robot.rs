@@ -134,6 +134,9 @@ pub enum Cia402Error {
     /// The adapter could not be opened.
     #[error(transparent)]
     Port(#[from] SlcanPortError),
+    /// The adapter went away while the drives were being set up.
+    #[error("the SLCAN adapter, setting the drives up: {0}")]
+    Link(#[from] HalError),
     /// Not one node per actuated joint.
     #[error("{nodes} CANopen nodes for {joints} actuated joints")]
     Nodes {
@@ -326,7 +329,7 @@ impl Cia402Robot {
                 .port
                 .queue(&NmtCommand::Start.frame(robot.drives.nodes[k].id));
         }
-        let _ = robot.port.flush();
+        robot.port.flush()?;
         robot.wait_operational()?;
         Ok(robot)
     }
@@ -366,7 +369,7 @@ impl Cia402Robot {
             self.port
                 .queue(&NmtCommand::EnterPreOperational.frame(self.drives.nodes[k].id));
         }
-        let _ = self.port.flush();
+        self.port.flush()?;
         let mut missing = Vec::new();
         for k in 0..self.drives.nodes.len() {
             let node = self.drives.nodes[k].id;
@@ -782,12 +785,7 @@ impl Robot for Cia402Robot {
 
     fn read(&mut self, now: Timestamp, frame: &mut SensorFrame) -> Result<(), HalError> {
         let n = self.drives.nodes.len();
-        if frame.joints.len() != n {
-            return Err(HalError::JointCount {
-                expected: n,
-                got: frame.joints.len(),
-            });
-        }
+        HalError::check_joint_count(n, frame.joints.len())?;
         if !self.wrote {
             // Nothing sent yet: a SYNC, every drive off.
             self.send(now, None)?;
@@ -816,12 +814,7 @@ impl Robot for Cia402Robot {
 
     fn write(&mut self, now: Timestamp, frame: &CommandFrame) -> Result<(), HalError> {
         let n = self.drives.nodes.len();
-        if frame.joints.len() != n {
-            return Err(HalError::JointCount {
-                expected: n,
-                got: frame.joints.len(),
-            });
-        }
+        HalError::check_joint_count(n, frame.joints.len())?;
         self.send(now, Some(frame))
     }
 

@@ -330,12 +330,7 @@ impl Robot for BridgeRobot {
     }
 
     fn read(&mut self, now: Timestamp, frame: &mut SensorFrame) -> Result<(), HalError> {
-        if frame.joints.len() != self.caps.joints.len() {
-            return Err(HalError::JointCount {
-                expected: self.caps.joints.len(),
-                got: frame.joints.len(),
-            });
-        }
+        HalError::check_joint_count(self.caps.joints.len(), frame.joints.len())?;
         self.ensure_connected()?;
         self.receive()?;
         if self.latest.joints.len() != frame.joints.len() {
@@ -367,12 +362,7 @@ impl Robot for BridgeRobot {
     }
 
     fn write(&mut self, now: Timestamp, frame: &CommandFrame) -> Result<(), HalError> {
-        if frame.joints.len() != self.batch.commands.len() {
-            return Err(HalError::JointCount {
-                expected: self.batch.commands.len(),
-                got: frame.joints.len(),
-            });
-        }
+        HalError::check_joint_count(self.batch.commands.len(), frame.joints.len())?;
         self.ensure_connected()?;
         self.tick = self.tick.wrapping_add(1);
         self.batch.seq = self.tick;

@@ -491,12 +491,7 @@ impl Robot for ServoRobot {
 
     fn read(&mut self, now: Timestamp, frame: &mut SensorFrame) -> Result<(), HalError> {
         let n = self.ids.len();
-        if frame.joints.len() != n {
-            return Err(HalError::JointCount {
-                expected: n,
-                got: frame.joints.len(),
-            });
-        }
+        HalError::check_joint_count(n, frame.joints.len())?;
         if !self.wrote {
             // Nothing asked yet: ask, torque off.
             self.send(now, None)?;
@@ -557,12 +552,7 @@ impl Robot for ServoRobot {
 
     fn write(&mut self, now: Timestamp, frame: &CommandFrame) -> Result<(), HalError> {
         let n = self.ids.len();
-        if frame.joints.len() != n {
-            return Err(HalError::JointCount {
-                expected: n,
-                got: frame.joints.len(),
-            });
-        }
+        HalError::check_joint_count(n, frame.joints.len())?;
         self.send(now, Some(frame))
     }
 

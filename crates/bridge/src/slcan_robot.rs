@@ -166,12 +166,7 @@ impl Robot for SlcanRobot {
 
     fn read(&mut self, now: Timestamp, frame: &mut SensorFrame) -> Result<(), HalError> {
         let n = self.motors.actuators.len();
-        if frame.joints.len() != n {
-            return Err(HalError::JointCount {
-                expected: n,
-                got: frame.joints.len(),
-            });
-        }
+        HalError::check_joint_count(n, frame.joints.len())?;
         if !self.wrote {
             // Nothing asked yet: poll every motor, disabled.
             self.send(now, |_| JointCommand::Off)?;
@@ -200,12 +195,7 @@ impl Robot for SlcanRobot {
 
     fn write(&mut self, now: Timestamp, frame: &CommandFrame) -> Result<(), HalError> {
         let n = self.motors.actuators.len();
-        if frame.joints.len() != n {
-            return Err(HalError::JointCount {
-                expected: n,
-                got: frame.joints.len(),
-            });
-        }
+        HalError::check_joint_count(n, frame.joints.len())?;
         self.send(now, |k| frame.joints[k])
     }
 

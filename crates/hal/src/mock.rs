@@ -260,12 +260,7 @@ impl Robot for MockRobot {
             self.health.timeouts += 1;
             return Err(HalError::LinkDown);
         }
-        if frame.joints.len() != self.joints.len() {
-            return Err(HalError::JointCount {
-                expected: self.joints.len(),
-                got: frame.joints.len(),
-            });
-        }
+        HalError::check_joint_count(self.joints.len(), frame.joints.len())?;
         self.health.connected = true;
         self.health.frames_ok += 1;
         self.health.last_rx = now;
@@ -280,12 +275,7 @@ impl Robot for MockRobot {
         if self.faults.link_down() {
             return Err(HalError::LinkDown);
         }
-        if frame.joints.len() != self.commands.len() {
-            return Err(HalError::JointCount {
-                expected: self.commands.len(),
-                got: frame.joints.len(),
-            });
-        }
+        HalError::check_joint_count(self.commands.len(), frame.joints.len())?;
         self.commands.copy_from_slice(&frame.joints);
         Ok(())
     }

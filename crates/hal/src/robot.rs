@@ -111,6 +111,16 @@ pub enum HalError {
     Backend(&'static str),
 }
 
+impl HalError {
+    /// [`HalError::JointCount`] unless a frame of `got` joints fits a robot of `expected`.
+    pub fn check_joint_count(expected: usize, got: usize) -> Result<(), HalError> {
+        match expected == got {
+            true => Ok(()),
+            false => Err(HalError::JointCount { expected, got }),
+        }
+    }
+}
+
 /// A robot the loop can drive: simulated, over the serial bridge, or a mock.
 ///
 /// The loop calls `read` then `write` once per tick with the tick's time, read once from

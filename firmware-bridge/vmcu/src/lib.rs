@@ -19,7 +19,7 @@ pub mod servos;
 mod thread;
 
 pub use drives::{DriveSetup, Drives};
-pub use fault::DeviceFault;
+pub use fault::{DeviceFault, ScheduledFault};
 pub use motors::{Mounting, as_built};
 pub use runner::{Control, LAYOUT, VmcuConfig, VmcuError, run};
 pub use servos::{ServoFamily, Servos};

@@ -27,6 +27,7 @@ use embody_firmware_bridge::unit::Unit;
 use embody_firmware_bridge::update::Layout;
 use embody_firmware_bridge::{Bridge, FirmwareInfo};
 use embody_fleet::defaults::{self, DefaultMap};
+use embody_fleet::setup::UnitLink;
 use embody_fwimage::ed25519_dalek::VerifyingKey;
 use embody_hal::{Clock, SystemClock, Timestamp};
 use embody_model::{Model, robots};
@@ -36,7 +37,7 @@ use embody_protocol::slcan::{self, LineEvent, LineReader, SlcanLine};
 use embody_sim::{Environment, SimConfig, World};
 
 use crate::drives::{DriveSetup, Drives};
-use crate::fault::DeviceFault;
+use crate::fault::{DeviceFault, FaultSchedule, ScheduledFault};
 use crate::flash::{ERASE_SIZE, FileFlash};
 use crate::link::{Link, LinkError};
 use crate::motors::{Motors, Mounting, SimBus};
@@ -64,6 +65,8 @@ pub struct VmcuConfig {
     /// The scene the robot stands in: the ground and the objects it may handle (a
     /// task's `[environment]`). Default: the bare ground.
     pub environment: Environment,
+    /// Faults to give the drives or servos at times after the link first comes up.
+    pub faults: Vec<ScheduledFault>,
     /// The drives' node ids or the servos' ids, in joint order; 1, 2, … if empty.
     pub ids: Vec<u8>,
     /// Pace the serial output at this baud rate (10 bits per byte); unpaced if absent.
@@ -112,6 +115,77 @@ impl VmcuConfig {
         })
     }
 
+    /// Unit `unit`'s devices behind `link`, wired as its configuration says: a bridge with
+    /// its MIT motors, an SLCAN adapter with its CiA 402 drives, or its servo bus.
+    pub fn for_unit(unit: &embody_fleet::Unit, link: PathBuf) -> VmcuConfig {
+        let base = VmcuConfig::with_motors(unit.model.clone(), link, unit.setup());
+        match unit.link() {
+            UnitLink::Bridge(_) => base,
+            UnitLink::Cia402(setup) => VmcuConfig {
+                slcan: true,
+                drives: Some(DriveSetup {
+                    increments_per_turn: setup.increments_per_turn,
+                    gear: setup.gear,
+                }),
+                ids: setup.nodes,
+                ..base
+            },
+            UnitLink::Servos(bus) => VmcuConfig {
+                servos: Some(bus.family),
+                ids: bus.ids,
+                ..base
+            },
+        }
+    }
+
+    /// What it presents (a bridge, an SLCAN adapter, with drives, or a servo bus), and a
+    /// line for each bus of motors or for the drives or servos.
+    pub fn describe(&self) -> (&'static str, Vec<String>) {
+        let joints = self.model.actuated_joints().count();
+        let ids = match self.ids.is_empty() {
+            true => format!("1–{joints}"),
+            false => format!("{:?}", self.ids),
+        };
+        match (self.servos, self.drives, self.slcan) {
+            (Some(family), ..) => (
+                match family {
+                    ServoFamily::Dynamixel => "Dynamixel servo bus",
+                    ServoFamily::Feetech => "Feetech servo bus",
+                },
+                vec![format!(
+                    "servos {ids} on its {joints} actuated joints, in joint order"
+                )],
+            ),
+            (None, Some(_), true) => (
+                "SLCAN adapter, CiA 402 drives",
+                vec![format!(
+                    "CANopen nodes {ids} on its {joints} actuated joints, in joint order"
+                )],
+            ),
+            (None, _, slcan) => (
+                if slcan { "SLCAN adapter" } else { "bridge" },
+                self.motors.describe(),
+            ),
+        }
+    }
+
+    /// Why its scheduled faults cannot be given, if they cannot: a joint the robot does
+    /// not have, or no drives or servos to take them.
+    fn fault_problem(&self) -> Option<String> {
+        let joints = self.model.actuated_joints().count();
+        if let Some(f) = self.faults.iter().find(|f| f.joint >= joints) {
+            return Some(format!(
+                "fault: joint {} of {}, which has {joints} actuated joints (0–{})",
+                f.joint,
+                self.model.name,
+                joints.saturating_sub(1)
+            ));
+        }
+        let devices = self.servos.is_some() || (self.slcan && self.drives.is_some());
+        (!self.faults.is_empty() && !devices)
+            .then(|| "faults are for drives or servos: MIT motors and the bridge take none".into())
+    }
+
     /// A servo bus of `family` for `robot` behind `link`: a servo on each actuated
     /// joint, ids 1, 2, … in joint order.
     pub fn servo_bus(
@@ -141,6 +215,7 @@ impl VmcuConfig {
             servos: None,
             drives: None,
             environment: Environment::default(),
+            faults: Vec::new(),
             ids: Vec::new(),
             baud: None,
             link,
@@ -171,6 +246,9 @@ pub enum VmcuError {
         /// What went wrong.
         reason: String,
     },
+    /// The scheduled faults cannot be given.
+    #[error("{0}")]
+    Faults(String),
     /// The link could not be claimed or made.
     #[error(transparent)]
     Link(#[from] LinkError),
@@ -234,9 +312,11 @@ impl Control {
         *self.objects.lock().unwrap_or_else(|e| e.into_inner()) = at;
     }
 
-    /// The fault changes asked since the last call.
-    fn take_faults(&self) -> Vec<(usize, Option<DeviceFault>)> {
-        std::mem::take(&mut *self.faults.lock().unwrap_or_else(|e| e.into_inner()))
+    /// The fault changes asked since the last call, then those `schedule` has due.
+    fn faults_due(&self, schedule: &mut FaultSchedule) -> Vec<(usize, Option<DeviceFault>)> {
+        let mut due = std::mem::take(&mut *self.faults.lock().unwrap_or_else(|e| e.into_inner()));
+        due.extend(schedule.due(self.linked()));
+        due
     }
 
     /// Asks the loop to end (it removes the link).
@@ -466,6 +546,10 @@ impl embedded_io::Write for Port {
 /// when another virtual MCU holds the link or the flash file.
 pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> {
     let model = config.model.clone();
+    if let Some(why) = config.fault_problem() {
+        return Err(VmcuError::Faults(why));
+    }
+    let schedule = &mut FaultSchedule::new(&config.faults);
     let motors_serve = config.servos.is_none() && !(config.slcan && config.drives.is_some());
     if motors_serve {
         config
@@ -491,7 +575,7 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
         let mut port = Port::new(link, config.baud, control.clone());
         port.sync()?;
         let drives = &mut Drives::with_nodes(world, setup, &config.ids);
-        let result = serve_slcan(&mut port, drives, &control);
+        let result = serve_slcan(&mut port, drives, &control, schedule);
         control.keep_objects(drives.world());
         port.unplug();
         return result;
@@ -502,7 +586,7 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
         let mut port = Port::new(link, config.baud, control.clone());
         port.sync()?;
         let mut servos = Servos::new(world, family).with_ids(&config.ids);
-        let result = serve_servos(&mut port, &mut servos, &control);
+        let result = serve_servos(&mut port, &mut servos, &control, schedule);
         control.keep_objects(servos.world());
         port.unplug();
         return result;
@@ -513,7 +597,7 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
     let mut port = Port::new(link, config.baud, control.clone());
     port.sync()?;
     let result = if config.slcan {
-        serve_slcan(&mut port, &mut *motors.borrow_mut(), &control)
+        serve_slcan(&mut port, &mut *motors.borrow_mut(), &control, schedule)
     } else {
         let buses = &mut buses_of(&config.motors.bridge, &motors);
         match flash {
@@ -662,7 +746,12 @@ fn serve_bridge<F: NorFlash>(
 
 /// Serves a servo bus: the simulator runs in real time, and every packet read is
 /// answered at once by the servos it addresses.
-fn serve_servos(port: &mut Port, servos: &mut Servos, control: &Control) -> Result<(), VmcuError> {
+fn serve_servos(
+    port: &mut Port,
+    servos: &mut Servos,
+    control: &Control,
+    schedule: &mut FaultSchedule,
+) -> Result<(), VmcuError> {
     let clock = SystemClock;
     let mut last = clock.now();
     let mut buf = [0u8; 4096];
@@ -671,7 +760,7 @@ fn serve_servos(port: &mut Port, servos: &mut Servos, control: &Control) -> Resu
         port.sync()?;
         let n = port.read(&mut buf, 1000);
         let dt = servos.world().config().dt_s;
-        for (k, fault) in control.take_faults() {
+        for (k, fault) in control.faults_due(schedule) {
             match fault {
                 Some(f) => servos.inject(k, f),
                 None => servos.clear(k),
@@ -742,6 +831,7 @@ fn serve_slcan(
     port: &mut Port,
     devices: &mut dyn CanDevices,
     control: &Control,
+    schedule: &mut FaultSchedule,
 ) -> Result<(), VmcuError> {
     let clock = SystemClock;
     let mut last = clock.now();
@@ -757,7 +847,7 @@ fn serve_slcan(
         let now = clock.now();
         let dt = devices.dt();
         frames.clear();
-        for (k, fault) in control.take_faults() {
+        for (k, fault) in control.faults_due(schedule) {
             devices.set_fault(k, fault, &mut frames);
         }
         devices.advance(port.catch_up(&mut last, now, dt), &mut frames);

@@ -5,11 +5,13 @@
 //! heartbeat lost) becomes its joint's fault until the joint is commanded off and on,
 //! and drives that do not answer are named.
 
+mod common;
+
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use embody_bridge::{Cia402Error, Cia402Robot, Cia402Setup, PdoLayout};
-use embody_hal::{CommandFrame, FaultBits, JointCommand, Robot, SensorFrame, Timestamp};
+use embody_hal::{FaultBits, JointCommand, Robot, SensorFrame};
 use embody_model::robots;
 use embody_vmcu::{DeviceFault, DriveSetup, VmcuConfig, VmcuThread};
 
@@ -30,32 +32,14 @@ fn setup(layout: PdoLayout) -> Cia402Setup {
     }
 }
 
-/// Runs `robot` for `seconds` at about 200 Hz with `command` for every joint; says how
-/// many ticks failed, of how many.
+/// `common::drive` on arm7's joints.
 fn drive(
     robot: &mut Cia402Robot,
     seconds: f64,
     command: impl Fn(usize) -> JointCommand,
     frame: &mut SensorFrame,
 ) -> (u64, u64) {
-    let mut commands = CommandFrame::new(GOALS.len());
-    for (k, c) in commands.joints.iter_mut().enumerate() {
-        *c = command(k);
-    }
-    let start = Instant::now();
-    let (mut failed, mut ticks) = (0, 0);
-    while start.elapsed().as_secs_f64() < seconds {
-        ticks += 1;
-        let now = Timestamp::from_nanos(start.elapsed().as_nanos() as u64);
-        if robot.read(now, frame).is_err() {
-            failed += 1;
-        }
-        robot
-            .write(now, &commands)
-            .expect("a command for each joint");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    (failed, ticks)
+    common::drive(robot, GOALS.len(), seconds, command, frame)
 }
 
 fn goals(k: usize) -> JointCommand {

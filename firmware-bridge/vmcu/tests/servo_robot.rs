@@ -4,11 +4,12 @@
 //! state each tick, survives corrupted replies (counted, never a panic) and names the
 //! servos that do not answer.
 
+mod common;
+
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use embody_bridge::{ServoFamily, ServoRobot, ServoRobotError};
-use embody_hal::{CommandFrame, JointCommand, Robot, SensorFrame, Timestamp};
+use embody_hal::{JointCommand, Robot, SensorFrame};
 use embody_model::robots;
 use embody_vmcu::{VmcuConfig, VmcuThread};
 
@@ -18,27 +19,10 @@ fn link(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("embody-servos-{name}-{}", std::process::id()))
 }
 
-/// Runs `robot` for `seconds` at about 200 Hz towards the goals; says how many ticks
-/// failed, of how many.
+/// `common::drive` towards the goals.
 fn drive(robot: &mut ServoRobot, seconds: f64, frame: &mut SensorFrame) -> (u64, u64) {
-    let mut command = CommandFrame::new(GOALS.len());
-    for (c, q) in command.joints.iter_mut().zip(GOALS) {
-        *c = JointCommand::Position { q };
-    }
-    let start = Instant::now();
-    let (mut failed, mut ticks) = (0, 0);
-    while start.elapsed().as_secs_f64() < seconds {
-        ticks += 1;
-        let now = Timestamp::from_nanos(start.elapsed().as_nanos() as u64);
-        if robot.read(now, frame).is_err() {
-            failed += 1;
-        }
-        robot
-            .write(now, &command)
-            .expect("a position for each joint");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    (failed, ticks)
+    let goal = |k: usize| JointCommand::Position { q: GOALS[k] };
+    common::drive(robot, GOALS.len(), seconds, goal, frame)
 }
 
 fn follows(family: ServoFamily) {

@@ -17,7 +17,7 @@ use std::time::Duration;
 use clap::Args;
 use embody_fleet::defaults::DefaultMap;
 use embody_fleet::setup::UnitLink;
-use embody_vmcu::{Control, DeviceFault, DriveSetup, Drives, ServoFamily, VmcuConfig};
+use embody_vmcu::{Control, DriveSetup, Drives, ScheduledFault, ServoFamily, VmcuConfig};
 
 use crate::error::{CliError, Result};
 use crate::numbers::{count, float};
@@ -48,7 +48,7 @@ pub struct VmcuArgs {
     /// Give a simulated drive or servo a fault at a time after the link is up:
     /// `KIND:JOINT@SECONDS`, KIND one of overheat, overload, lost or clear (the fault
     /// taken away), JOINT the actuated joint's index from 0. Repeatable.
-    #[arg(long = "fault", value_name = "KIND:JOINT@SECONDS", value_parser = parse_fault)]
+    #[arg(long = "fault", value_name = "KIND:JOINT@SECONDS")]
     faults: Vec<ScheduledFault>,
     /// Put the robot in this task's scene (its `[environment]`: the ground and the
     /// objects to handle); where each object ended up is said when the MCU stops.
@@ -84,40 +84,6 @@ pub struct VmcuArgs {
     /// turned round, drawn from this seed (what `embody calibrate` finds).
     #[arg(long)]
     as_built: Option<u64>,
-}
-
-/// A fault `--fault` gives a device at a time.
-#[derive(Clone, Debug, PartialEq)]
-struct ScheduledFault {
-    joint: usize,
-    fault: Option<DeviceFault>,
-    at_s: f64,
-}
-
-fn parse_fault(text: &str) -> std::result::Result<ScheduledFault, String> {
-    let usage = || format!("{text:?}: want KIND:JOINT@SECONDS, e.g. overheat:2@1.5");
-    let (kind, rest) = text.split_once(':').ok_or_else(usage)?;
-    let (joint, at) = rest.split_once('@').ok_or_else(usage)?;
-    let fault = match kind {
-        "overheat" => Some(DeviceFault::Overheat),
-        "overload" => Some(DeviceFault::Overload),
-        "lost" => Some(DeviceFault::Lost),
-        "clear" => None,
-        other => {
-            return Err(format!(
-                "{other:?} is not a fault: overheat, overload, lost or clear"
-            ));
-        }
-    };
-    let joint = joint
-        .parse::<usize>()
-        .map_err(|_| format!("{joint:?} is not a joint index (0, 1, …)"))?;
-    let at_s = at
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && (0.0..=86_400.0).contains(s))
-        .ok_or_else(|| format!("{at:?} is not a time in seconds (0 to 86400)"))?;
-    Ok(ScheduledFault { joint, fault, at_s })
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -159,26 +125,10 @@ fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
     }
     let config = match unit {
         Some(unit) => {
-            let base = VmcuConfig::with_motors(unit.model.clone(), args.link.clone(), unit.setup());
-            match unit.link() {
-                UnitLink::Bridge(_) => VmcuConfig {
-                    slcan: args.slcan,
-                    ..base
-                },
-                UnitLink::Cia402(setup) => VmcuConfig {
-                    slcan: true,
-                    drives: Some(DriveSetup {
-                        increments_per_turn: setup.increments_per_turn,
-                        gear: setup.gear,
-                    }),
-                    ids: setup.nodes,
-                    ..base
-                },
-                UnitLink::Servos(bus) => VmcuConfig {
-                    servos: Some(bus.family),
-                    ids: bus.ids,
-                    ..base
-                },
+            let config = VmcuConfig::for_unit(&unit, args.link.clone());
+            VmcuConfig {
+                slcan: config.slcan || args.slcan,
+                ..config
             }
         }
         None => {
@@ -209,6 +159,7 @@ fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
     Ok(VmcuConfig {
         mounting,
         environment,
+        faults: args.faults.clone(),
         baud: args.baud,
         flash,
         ..config
@@ -218,20 +169,6 @@ fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
 /// Runs `embody vmcu`.
 pub fn run(args: &VmcuArgs) -> Result {
     let config = config(args)?;
-    let joints = config.model.actuated_joints().count();
-    if let Some(f) = args.faults.iter().find(|f| f.joint >= joints) {
-        return Err(CliError::Usage(format!(
-            "--fault: joint {} of {}, which has {joints} actuated joints (0–{})",
-            f.joint,
-            config.model.name,
-            joints.saturating_sub(1)
-        )));
-    }
-    if !args.faults.is_empty() && config.servos.is_none() && config.drives.is_none() {
-        return Err(CliError::Usage(
-            "--fault needs --drives or --servos: MIT motors and the bridge take none".into(),
-        ));
-    }
     if let (Some(path), Some(setup)) = (&args.eds, config.drives) {
         std::fs::write(path, Drives::eds(setup))
             .map_err(|e| CliError::file(path, format!("writing the drives' EDS: {e}")))?;
@@ -239,70 +176,24 @@ pub fn run(args: &VmcuArgs) -> Result {
     crate::signals::on_termination(&STOP);
     let control = Arc::new(Control::default());
     // Said once the link is up: a virtual MCU refused its link or flash says only why.
+    let (kind, devices) = config.describe();
     let mut banner = vec![format!(
-        "virtual MCU ({}) for {} on {}; Ctrl-C to stop",
-        match config.servos {
-            Some(ServoFamily::Dynamixel) => "Dynamixel servo bus",
-            Some(ServoFamily::Feetech) => "Feetech servo bus",
-            None if config.drives.is_some() => "SLCAN adapter, CiA 402 drives",
-            None if config.slcan => "SLCAN adapter",
-            None => "bridge",
-        },
+        "virtual MCU ({kind}) for {} on {}; Ctrl-C to stop",
         config.model.name,
         args.link.display()
     )];
-    let joints = config.model.actuated_joints().count();
-    let ids = match config.ids.is_empty() {
-        true => format!("1–{joints}"),
-        false => format!("{:?}", config.ids),
-    };
-    match (config.servos, config.drives) {
-        (Some(_), _) => banner.push(format!(
-            "  servos {ids} on its {joints} actuated joints, in joint order"
-        )),
-        (_, Some(_)) => banner.push(format!(
-            "  CANopen nodes {ids} on its {joints} actuated joints, in joint order{}",
-            args.eds
-                .as_ref()
-                .map(|p| format!("; their EDS in {}", p.display()))
-                .unwrap_or_default()
-        )),
-        _ => banner.extend(
-            config
-                .motors
-                .describe()
-                .into_iter()
-                .map(|line| format!("  {line}")),
-        ),
+    banner.extend(devices.into_iter().map(|line| format!("  {line}")));
+    if let (Some(path), Some(_)) = (&args.eds, config.drives) {
+        banner.push(format!("  their EDS in {}", path.display()));
     }
     let watcher = {
         let control = control.clone();
-        let mut faults = args.faults.clone();
         std::thread::spawn(move || {
-            let mut linked_at = None;
             while !STOP.load(Ordering::Acquire) {
                 if !banner.is_empty() && control.linked() {
                     for line in banner.drain(..) {
                         eprintln!("{line}");
                     }
-                    linked_at = Some(std::time::Instant::now());
-                }
-                if let Some(t) = linked_at {
-                    let now = t.elapsed().as_secs_f64();
-                    faults.retain(|f| {
-                        if f.at_s > now {
-                            return true;
-                        }
-                        eprintln!(
-                            "  {:.1} s: joint {}'s device {}",
-                            now,
-                            f.joint,
-                            f.fault
-                                .map_or("cleared".to_owned(), |k| format!("{k:?}").to_lowercase())
-                        );
-                        control.set_fault(f.joint, f.fault);
-                        false
-                    });
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
