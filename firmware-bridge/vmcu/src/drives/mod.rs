@@ -119,9 +119,12 @@ struct Drive {
     fault: Option<DeviceFault>,
     /// Seconds until a reset drive has booted (and says so).
     booting: Option<f64>,
-    /// The drive's own position reference (joint units) in velocity mode and during a
-    /// quick stop: its velocity loop's integral.
+    /// The drive's own position reference (joint units): in CSP the target, followed at
+    /// most at the drive's top speed; in velocity mode and during a quick stop its
+    /// velocity loop's integral.
     reference: f64,
+    /// The drive's top speed (0x6080's job: joint units a second), the joint's limit.
+    max_speed: f64,
     /// The position loop's integral (N·m): no steady-state error under a load.
     integral: f64,
     /// Where the holding brake holds the joint while the drive does not drive it.
@@ -192,6 +195,10 @@ impl Drives {
                     brake: None,
                     last_target: 0.0,
                     target_velocity: 0.0,
+                    max_speed: match model.joints[j.0].limits.velocity {
+                        v if v.is_finite() && v > 0.0 => v,
+                        _ => f64::INFINITY,
+                    },
                     counts: f64::from(setup.increments_per_turn) * f64::from(setup.gear)
                         / travel[k],
                     rated,
@@ -291,10 +298,16 @@ impl Drives {
                 (false, None) => Some(q),
                 (false, held) => held,
             };
-            let command = d.command();
-            self.world.set_command(k, command);
         }
+        // Step by step: a CSP drive's reference follows its target at most at its top
+        // speed (a target that jumped after the host stalled is not a kick).
+        let dt = self.world.config().dt_s;
         for _ in 0..steps {
+            for k in 0..self.drives.len() {
+                let d = &mut self.drives[k];
+                d.follow_reference(dt);
+                self.world.set_command(k, d.command());
+            }
             self.world.step();
         }
         let elapsed = steps as f64 * self.world.config().dt_s;
@@ -407,10 +420,18 @@ impl Drive {
             (State::QuickStopActive, _) | (State::OperationEnabled, Mode::CyclicVelocity) => {
                 Some(self.reference)
             }
-            (State::OperationEnabled, Mode::CyclicPosition) => {
-                Some(self.od.get(cia402::TARGET_POSITION) as f64 / self.counts)
-            }
+            (State::OperationEnabled, Mode::CyclicPosition) => Some(self.reference),
             _ => None,
+        }
+    }
+
+    /// Moves the CSP reference `dt` seconds on toward the target, at most at the top
+    /// speed.
+    fn follow_reference(&mut self, dt: f64) {
+        if self.state == State::OperationEnabled && self.mode() == Mode::CyclicPosition {
+            let target = self.od.get(cia402::TARGET_POSITION) as f64 / self.counts;
+            let step = self.max_speed * dt;
+            self.reference += (target - self.reference).clamp(-step, step);
         }
     }
 
@@ -435,7 +456,9 @@ impl Drive {
     /// velocity feed-forward and the integral) toward the position target, or the torque.
     fn command(&self) -> JointCommand {
         let dq = match (self.state, self.mode()) {
-            (State::OperationEnabled, Mode::CyclicPosition) => self.target_velocity,
+            (State::OperationEnabled, Mode::CyclicPosition) => {
+                self.target_velocity.clamp(-self.max_speed, self.max_speed)
+            }
             (State::OperationEnabled, Mode::CyclicVelocity) => {
                 self.od.get(cia402::TARGET_VELOCITY) as f64 / self.counts
             }
