@@ -28,15 +28,15 @@ fn missing_fleet_toml_is_named() {
 #[test]
 fn missing_unit_and_robot_files_are_named_with_why() {
     let fleet = Fleet::new("no-files");
-    let problems = load(&fleet.dir, "ARM-0002").expect_err("no unit");
+    let problems = load(&fleet.dir, "ARM-0099").expect_err("no unit");
     assert_eq!(problems.len(), 1, "{problems:#?}");
-    assert_eq!(problems[0].file, fleet.file("units/ARM-0002.toml"));
+    assert_eq!(problems[0].file, fleet.file("units/ARM-0099.toml"));
     assert!(
         problems[0].reason.contains("no such unit"),
         "{}",
         problems[0]
     );
-    assert!(problems[0].reason.contains("'ARM-0002'"), "{}", problems[0]);
+    assert!(problems[0].reason.contains("'ARM-0099'"), "{}", problems[0]);
 
     // The robot's file is looked for because the unit names the robot: located at that
     // key, naming the missing file.
