@@ -204,7 +204,6 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
     // Per bus: µs per cycle, actuators, and the one whose `bus` the latest layer set
     // (where a budget problem is reported: the change that overloaded the bus).
     let mut cycle_us: BTreeMap<u8, (u32, usize, String)> = BTreeMap::new();
-    let mut blamed = String::new();
     let first = config.actuators.iter().next();
     for (name, a) in &config.actuators {
         let key = |field: &str| format!("actuators.{name}.{field}");
@@ -249,7 +248,8 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
             continue;
         }
         let (required, optional) = a.variant.keys();
-        for field in a.keys_set() {
+        let set = a.keys_set();
+        for field in &set {
             if !required.contains(&field) && !optional.contains(&field) {
                 say(
                     &key(field),
@@ -261,15 +261,17 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
                 );
             }
         }
-        let set = a.keys_set();
         for field in required.iter().filter(|f| !set.contains(f)) {
             say(
                 &key(field),
                 format!("missing: a {} actuator needs it", a.variant.name()),
             );
         }
-        if layers.layer_of(&key("bus")) >= layers.layer_of(&blamed) || blamed.is_empty() {
-            blamed = key("bus");
+        let bus = cycle_us.entry(a.bus).or_default();
+        bus.1 += 1;
+        let bus_key = key("bus");
+        if bus.2.is_empty() || layers.layer_of(&bus_key) > layers.layer_of(&bus.2) {
+            bus.2 = bus_key;
         }
         if a.variant.family() != Family::Mit {
             // Drives and servos: ids on the unit's one bus; the bus's time after the loop.
@@ -279,22 +281,13 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
                 _ => (a.servo_id, "servo_id", 253),
             };
             if a.bus != 0 {
+                let (what, on) = match a.variant {
+                    Variant::Cia402 => ("drives", "SLCAN adapter"),
+                    _ => ("servos", "servo bus"),
+                };
                 say(
                     &key("bus"),
-                    format!(
-                        "bus {}: a unit's {} are on its one {} (bus 0)",
-                        a.bus,
-                        if a.variant == Variant::Cia402 {
-                            "drives"
-                        } else {
-                            "servos"
-                        },
-                        if a.variant == Variant::Cia402 {
-                            "SLCAN adapter"
-                        } else {
-                            "servo bus"
-                        }
-                    ),
+                    format!("bus {}: a unit's {what} are on its one {on} (bus 0)", a.bus),
                 );
             }
             let low = u8::from(a.variant == Variant::Cia402);
@@ -311,28 +304,21 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
             }
             if let Some((other, o)) = first.filter(|(_, o)| o.variant == Variant::Cia402) {
                 let differs = [
-                    ("mode", format!("{:?}", a.mode), format!("{:?}", o.mode)),
-                    (
-                        "pdo_layout",
-                        format!("{:?}", a.pdo_layout),
-                        format!("{:?}", o.pdo_layout),
-                    ),
+                    ("mode", a.mode != o.mode),
+                    ("pdo_layout", a.pdo_layout != o.pdo_layout),
                     (
                         "encoder_increments",
-                        format!("{:?}", a.encoder_increments),
-                        format!("{:?}", o.encoder_increments),
+                        a.encoder_increments != o.encoder_increments,
                     ),
-                    ("gear", format!("{:?}", a.gear), format!("{:?}", o.gear)),
+                    ("gear", a.gear != o.gear),
                 ];
-                for (field, mine, theirs) in differs {
-                    if mine != theirs {
-                        say(
-                            &key(field),
-                            format!(
-                                "differs from {other}'s: the host drives a unit's drives with one mode, PDO layout, encoder and gear"
-                            ),
-                        );
-                    }
+                for (field, _) in differs.into_iter().filter(|(_, d)| *d) {
+                    say(
+                        &key(field),
+                        format!(
+                            "differs from {other}'s: the host drives a unit's drives with one mode, PDO layout, encoder and gear"
+                        ),
+                    );
                 }
             }
             if a.encoder_increments == Some(0) || a.gear == Some(0) {
@@ -370,12 +356,9 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
         bus.0 = bus
             .0
             .saturating_add(variant_cycle_us(mit.variant, config.bus.bitrate));
-        bus.1 += 1;
-        let bus_key = key("bus");
-        if bus.2.is_empty() || layers.layer_of(&bus_key) > layers.layer_of(&bus.2) {
-            bus.2 = bus_key;
-        }
     }
+    // The drives' or servos' bus time is reported where the MIT motors' would be.
+    let blamed = cycle_us.get(&0).map(|b| b.2.clone()).unwrap_or_default();
     for (bus, (us, n, blamed)) in cycle_us {
         if f64::from(us) > period_us {
             say(
