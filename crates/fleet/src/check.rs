@@ -250,7 +250,7 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
         let (required, optional) = a.variant.keys();
         let set = a.keys_set();
         for field in &set {
-            if !required.contains(&field) && !optional.contains(&field) {
+            if !required.contains(field) && !optional.contains(field) {
                 say(
                     &key(field),
                     format!(
