@@ -5,7 +5,10 @@
 //! state; the next `read` takes the servos' answers. Position and impedance commands
 //! become goal positions (the servo runs its own position loop); a servo commanded `Off`
 //! has its torque off. A servo's status error bits are its joint's faults; a servo that
-//! does not answer within the tick is a timeout of the link.
+//! does not answer within the tick is a timeout of the link. A Dynamixel flags a hardware
+//! error only by its status's alert bit: the first tick it is set, the servo's hardware
+//! error register is read, and its bits (overheating, overload, …) are the joint's faults
+//! until the alert clears.
 
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -137,6 +140,34 @@ pub enum ServoRobotError {
 const READ_DXL: usize = 10;
 const READ_STS: usize = 6;
 
+/// What a Dynamixel's status says of its hardware.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Alert {
+    /// No alert bit.
+    Clear,
+    /// The alert bit is set; its hardware error register is not read yet.
+    Unread,
+    /// The alert bit is set and the register said these faults.
+    Read(FaultBits),
+}
+
+/// The joint faults a Dynamixel's hardware error register `bits` says.
+fn hardware_faults(bits: u8) -> FaultBits {
+    const MAP: [(u8, FaultBits); 5] = [
+        (x_series::INPUT_VOLTAGE_ERROR, FaultBits::OVER_VOLTAGE),
+        (
+            x_series::OVERHEATING_ERROR,
+            FaultBits::MOTOR_OVER_TEMPERATURE,
+        ),
+        (x_series::ENCODER_ERROR, FaultBits::ENCODER),
+        (x_series::ELECTRICAL_SHOCK_ERROR, FaultBits::OVER_CURRENT),
+        (x_series::OVERLOAD_ERROR, FaultBits::OVERLOAD),
+    ];
+    (MAP.iter())
+        .filter(|(bit, _)| bits & bit != 0)
+        .fold(FaultBits::NONE, |all, (_, f)| all.union(*f))
+}
+
 /// Servos on a bus. See the module docs.
 pub struct ServoRobot {
     caps: Capabilities,
@@ -148,6 +179,8 @@ pub struct ServoRobot {
     torque: Vec<bool>,
     states: Vec<JointState>,
     replied: Vec<bool>,
+    /// Each Dynamixel's alert, with its hardware error register once read.
+    alerts: Vec<Alert>,
     dxl: dynamixel::PacketReader,
     sts: feetech::PacketReader,
     rx: Box<[u8; 4096]>,
@@ -213,6 +246,7 @@ impl ServoRobot {
             torque: vec![false; n],
             states: vec![JointState::default(); n],
             replied: vec![false; n],
+            alerts: vec![Alert::Clear; n],
             dxl: dynamixel::PacketReader::default(),
             sts: feetech::PacketReader::default(),
             rx: Box::new([0; 4096]),
@@ -249,12 +283,28 @@ impl ServoRobot {
             ServoFamily::Dynamixel => dynamixel::ping(id, &mut self.packet[..]).ok(),
             ServoFamily::Feetech => feetech::ping(id, &mut self.packet[..]).ok(),
         };
-        let Some(n) = n else { return false };
+        n.is_some_and(|n| self.ask(n, id, Duration::from_millis(50), |_| {}))
+    }
+
+    /// Reads the hardware error register of joint `k`'s Dynamixel: the faults it says, or
+    /// none when the servo does not answer.
+    fn read_hardware_error(&mut self, k: usize) -> Option<FaultBits> {
+        let id = self.ids[k];
+        let n = dynamixel::read(id, x_series::HARDWARE_ERROR, 1, &mut self.packet[..]).ok()?;
+        let mut bits = None;
+        let timeout = Duration::from_micros(self.read_timeout_us);
+        self.ask(n, id, timeout, |data| bits = data.first().copied());
+        bits.map(hardware_faults)
+    }
+
+    /// Sends the first `n` bytes of `self.packet` and waits up to `timeout` for servo
+    /// `id`'s status, whose data goes to `answer`: whether it came.
+    fn ask(&mut self, n: usize, id: u8, timeout: Duration, mut answer: impl FnMut(&[u8])) -> bool {
         let fd = self.port.as_raw_fd();
         if !matches!(fd_io::write_all(fd, &self.packet[..n]), FdStatus::Bytes(_)) {
             return false;
         }
-        let deadline = Instant::now() + Duration::from_millis(50);
+        let deadline = Instant::now() + timeout;
         self.dxl.reset();
         self.sts.reset();
         while let left = deadline.saturating_duration_since(Instant::now())
@@ -266,7 +316,10 @@ impl ServoRobot {
             };
             for i in 0..got {
                 let byte = self.rx[i];
-                if self.push(byte) == Some(true) && self.status().is_some_and(|s| s.0 == id) {
+                if self.push(byte) == Some(true)
+                    && let Some((_, _, data)) = self.status().filter(|s| s.0 == id)
+                {
+                    answer(data);
                     return true;
                 }
             }
@@ -274,7 +327,6 @@ impl ServoRobot {
         false
     }
 
-    /// Sends the tick's goals and asks every servo's state, in one write.
     fn send(&mut self, now: Timestamp, frame: Option<&CommandFrame>) -> Result<(), HalError> {
         let n = self.ids.len();
         let mut torque_changes = false;
@@ -441,12 +493,17 @@ impl ServoRobot {
         let (state, travel) = (&mut self.states[k], self.travel[k]);
         match self.family {
             ServoFamily::Dynamixel => {
-                // The alert bit says the servo has a hardware error (its register says
-                // which: overheating, overload, …); it has dropped its torque.
-                state.faults = if error & dynamixel::StatusError::ALERT != 0 {
-                    FaultBits::OVERLOAD
-                } else {
-                    FaultBits::NONE
+                // The alert bit says the servo has a hardware error and has dropped its
+                // torque; its register, read after the tick's answers, says which.
+                let alert = &mut self.alerts[k];
+                *alert = match (error & dynamixel::StatusError::ALERT != 0, *alert) {
+                    (false, _) => Alert::Clear,
+                    (true, Alert::Read(faults)) => Alert::Read(faults),
+                    (true, _) => Alert::Unread,
+                };
+                state.faults = match *alert {
+                    Alert::Read(faults) => faults,
+                    _ => FaultBits::NONE,
                 };
                 if let [c0, c1, v0, v1, v2, v3, p0, p1, p2, p3] = *data {
                     let current = f64::from(i16::from_le_bytes([c0, c1]));
@@ -538,6 +595,17 @@ impl Robot for ServoRobot {
         if self.replied.iter().any(|r| !r) {
             self.health.timeouts += 1;
             return Err(HalError::Timeout);
+        }
+        for k in 0..n {
+            if self.alerts[k] == Alert::Unread {
+                // A register that does not answer, or names no fault known here, still
+                // leaves the joint faulted: as overloaded, the commonest cause.
+                let faults = (self.read_hardware_error(k))
+                    .filter(|f| !f.is_empty())
+                    .unwrap_or(FaultBits::OVERLOAD);
+                self.alerts[k] = Alert::Read(faults);
+                self.states[k].faults = faults;
+            }
         }
         self.seq += 1;
         // The answers are the servos' state when the sync read was sent.

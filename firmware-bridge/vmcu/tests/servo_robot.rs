@@ -1,17 +1,17 @@
 //! embody's own servo-bus master, `ServoRobot`, drives the simulated Dynamixel and
 //! Feetech servos of a virtual MCU (`--servos`) over a pseudo-terminal: it pings them,
 //! torques them on with goal positions that the simulated joints follow, reads their
-//! state each tick, survives corrupted replies (counted, never a panic) and names the
-//! servos that do not answer.
+//! state each tick, survives corrupted replies (counted, never a panic), reports a servo's
+//! hardware error as its joint's fault and names the servos that do not answer.
 
 mod common;
 
 use std::path::PathBuf;
 
 use embody_bridge::{ServoFamily, ServoRobot, ServoRobotError};
-use embody_hal::{JointCommand, Robot, SensorFrame};
+use embody_hal::{FaultBits, JointCommand, Robot, SensorFrame};
 use embody_model::robots;
-use embody_vmcu::{VmcuConfig, VmcuThread};
+use embody_vmcu::{DeviceFault, VmcuConfig, VmcuThread};
 
 const GOALS: [f64; 8] = [0.3, -0.2, 0.1, -0.4, -0.3, 0.2, -0.1, 0.0];
 
@@ -79,6 +79,46 @@ fn servo_robot_drives_simulated_dynamixel_servos() {
 #[test]
 fn servo_robot_drives_simulated_feetech_servos() {
     follows(ServoFamily::Feetech);
+}
+
+/// Overheating and overload injected into two servos become those joints' faults — a
+/// Dynamixel's read from its hardware error register after its status's alert bit, a
+/// Feetech's from its status's error bits — and clear with the servo's fault.
+fn hardware_errors_are_joint_faults(family: ServoFamily) {
+    let path = link(&format!("{}-fault", family.name()));
+    let mcu = VmcuThread::start(VmcuConfig::servo_bus("arm7", path.clone(), family).expect("arm7"))
+        .expect("virtual servo bus");
+    let model = robots::load("arm7", Some(false)).expect("arm7");
+    let ids: Vec<u8> = (1..=8).collect();
+    let mut robot =
+        ServoRobot::connect(&path, &model, family, &ids, 1_000_000, 200.0).expect("servos answer");
+    let mut frame = SensorFrame::for_robot(robot.capabilities());
+    drive(&mut robot, 0.5, &mut frame);
+    mcu.control().set_fault(2, Some(DeviceFault::Overheat));
+    mcu.control().set_fault(4, Some(DeviceFault::Overload));
+    drive(&mut robot, 0.3, &mut frame);
+    let faults: Vec<FaultBits> = frame.joints.iter().map(|j| j.faults).collect();
+    assert_eq!(faults[2], FaultBits::MOTOR_OVER_TEMPERATURE, "{family:?}");
+    assert_eq!(faults[4], FaultBits::OVERLOAD, "{family:?}");
+    for k in [0, 1, 3, 5, 6, 7] {
+        assert!(faults[k].is_empty(), "{family:?} joint {k}: {}", faults[k]);
+    }
+    mcu.control().set_fault(2, None);
+    drive(&mut robot, 0.3, &mut frame);
+    assert!(frame.joints[2].faults.is_empty(), "{family:?}: cleared");
+    assert_eq!(frame.joints[4].faults, FaultBits::OVERLOAD, "{family:?}");
+    drop(robot);
+    mcu.stop().expect("virtual MCU stops cleanly");
+}
+
+#[test]
+fn a_dynamixels_hardware_error_register_names_its_joints_fault() {
+    hardware_errors_are_joint_faults(ServoFamily::Dynamixel);
+}
+
+#[test]
+fn a_feetechs_error_bits_name_its_joints_fault() {
+    hardware_errors_are_joint_faults(ServoFamily::Feetech);
 }
 
 #[test]
