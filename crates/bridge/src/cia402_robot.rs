@@ -54,6 +54,33 @@ impl PdoLayout {
     }
 }
 
+/// How a joint's motion reads in its drive's units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DriveScale {
+    /// Encoder increments a motor turn (0x608F:1).
+    pub increments_per_turn: u32,
+    /// Motor turns a joint turn (0x6091:1; a prismatic joint's turn is
+    /// [`crate::PRISMATIC_TRAVEL_PER_TURN_M`]).
+    pub gear: u32,
+}
+
+impl DriveScale {
+    /// Drive counts a joint unit (rad or m) on a joint that moves `travel` a turn.
+    pub fn counts(self, travel: f64) -> f64 {
+        f64::from(self.increments_per_turn) * f64::from(self.gear) / travel
+    }
+}
+
+impl Default for DriveScale {
+    /// A 17-bit encoder on the joint's output.
+    fn default() -> DriveScale {
+        DriveScale {
+            increments_per_turn: 1 << 17,
+            gear: 1,
+        }
+    }
+}
+
 /// How the host drives a bus of CiA 402 drives.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cia402Setup {
@@ -63,10 +90,8 @@ pub struct Cia402Setup {
     pub mode: Mode,
     /// What the TPDOs carry.
     pub layout: PdoLayout,
-    /// Encoder increments a motor turn.
-    pub increments_per_turn: u32,
-    /// Motor turns a joint turn.
-    pub gear: u32,
+    /// Each drive's encoder and gear, in joint order.
+    pub scales: Vec<DriveScale>,
     /// The bus's bit rate.
     pub bitrate: u32,
     /// The control rate (Hz): one SYNC a tick.
@@ -84,8 +109,7 @@ impl Cia402Setup {
             nodes: (1..=joints.min(usize::from(canopen::MAX_NODE)) as u8).collect(),
             mode: Mode::CyclicPosition,
             layout: PdoLayout::Full,
-            increments_per_turn: 1 << 17,
-            gear: 1,
+            scales: vec![DriveScale::default(); joints],
             bitrate: 1_000_000,
             rate_hz: 1000.0,
             heartbeat_ms: 50,
@@ -142,6 +166,14 @@ pub enum Cia402Error {
     Nodes {
         /// Nodes given.
         nodes: usize,
+        /// Actuated joints.
+        joints: usize,
+    },
+    /// Not one encoder and gear per actuated joint.
+    #[error("{scales} drive scales (encoder and gear) for {joints} actuated joints")]
+    Scales {
+        /// Scales given.
+        scales: usize,
         /// Actuated joints.
         joints: usize,
     },
@@ -259,6 +291,12 @@ impl Cia402Robot {
                 joints,
             });
         }
+        if setup.scales.len() != joints {
+            return Err(Cia402Error::Scales {
+                scales: setup.scales.len(),
+                joints,
+            });
+        }
         let tick_us = setup.tick_us();
         if tick_us > 1e6 / setup.rate_hz {
             tracing::warn!(
@@ -302,9 +340,8 @@ impl Cia402Robot {
             port,
             drives: Drives {
                 nodes: setup.nodes.iter().map(|&id| node(id)).collect(),
-                counts: travel
-                    .iter()
-                    .map(|t| f64::from(setup.increments_per_turn) * f64::from(setup.gear) / t)
+                counts: (setup.scales.iter().zip(&travel))
+                    .map(|(scale, t)| scale.counts(*t))
                     .collect(),
                 rated: vec![1.0; joints],
                 states: vec![JointState::default(); joints],
@@ -397,7 +434,7 @@ impl Cia402Robot {
                 (
                     Address::new(0x608F, 1),
                     "encoder resolution (0x608F:1)",
-                    self.setup.increments_per_turn,
+                    self.setup.scales[k].increments_per_turn,
                 ),
                 (
                     Address::new(0x608F, 2),
@@ -407,7 +444,7 @@ impl Cia402Robot {
                 (
                     Address::new(0x6091, 1),
                     "gear's motor revolutions (0x6091:1)",
-                    self.setup.gear,
+                    self.setup.scales[k].gear,
                 ),
                 (
                     Address::new(0x6091, 2),

@@ -24,7 +24,7 @@ mod slcan_port;
 mod slcan_robot;
 
 pub use cia402_robot::{
-    Cia402Error, Cia402Robot, Cia402Setup, HOST_NODE, PdoLayout, fault_of_error_code,
+    Cia402Error, Cia402Robot, Cia402Setup, DriveScale, HOST_NODE, PdoLayout, fault_of_error_code,
 };
 pub use link::{BridgeInfo, LinkError};
 pub use robot::{BridgeError, BridgeRobot, fault_bits};

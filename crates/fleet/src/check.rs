@@ -306,17 +306,12 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
                 let differs = [
                     ("mode", a.mode != o.mode),
                     ("pdo_layout", a.pdo_layout != o.pdo_layout),
-                    (
-                        "encoder_increments",
-                        a.encoder_increments != o.encoder_increments,
-                    ),
-                    ("gear", a.gear != o.gear),
                 ];
                 for (field, _) in differs.into_iter().filter(|(_, d)| *d) {
                     say(
                         &key(field),
                         format!(
-                            "differs from {other}'s: the host drives a unit's drives with one mode, PDO layout, encoder and gear"
+                            "differs from {other}'s: the host drives a unit's drives with one mode and PDO layout"
                         ),
                     );
                 }

@@ -7,7 +7,7 @@
 //! offset). The gains the bridge uses in place of a drive's own loops (position and
 //! velocity commands, the watchdog's damping) scale with the joint's effort limit.
 
-use embody_bridge::{Cia402Setup, ServoFamily, UnitSetup};
+use embody_bridge::{Cia402Setup, DriveScale, ServoFamily, UnitSetup};
 use embody_model::Model;
 use embody_protocol::canopen::cia402::Mode;
 use embody_protocol::messages::{ActuatorSetup, BridgeSetup, BusSetup};
@@ -138,10 +138,13 @@ pub fn unit_link(config: &UnitConfig, model: &Model) -> UnitLink {
                     None | Some(config::PdoLayout::Full) => embody_bridge::PdoLayout::Full,
                     Some(config::PdoLayout::Compact) => embody_bridge::PdoLayout::Compact,
                 },
-                increments_per_turn: first
-                    .and_then(|a| a.encoder_increments)
-                    .unwrap_or(defaults.increments_per_turn),
-                gear: first.and_then(|a| a.gear).unwrap_or(defaults.gear),
+                scales: (in_order.iter())
+                    .map(|a| DriveScale {
+                        increments_per_turn: (a.encoder_increments)
+                            .unwrap_or(DriveScale::default().increments_per_turn),
+                        gear: a.gear.unwrap_or(DriveScale::default().gear),
+                    })
+                    .collect(),
                 bitrate: config.bus.bitrate,
                 rate_hz: config.control.rate_hz,
                 ..defaults

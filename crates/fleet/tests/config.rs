@@ -4,7 +4,9 @@
 mod common;
 
 use common::Fleet;
+use embody_bridge::DriveScale;
 use embody_fleet::config::load;
+use embody_fleet::setup::UnitLink;
 use proptest::prelude::*;
 
 #[test]
@@ -263,6 +265,35 @@ fn units_of_drives_and_servos_are_good_and_replace_their_robots_motors_whole() {
     let (_, so) = load(&fleet.dir, "SO-0001").expect("loads");
     assert_eq!(so.control.rate_hz, 500.0);
     assert_eq!(so.actuators["gripper_finger"].servo_id, Some(6));
+    // Each drive keeps its own encoder and gear, in joint order.
+    let unit = embody_fleet::Unit::load(&fleet.dir, "ARM-0002").expect("loads");
+    let UnitLink::Cia402(setup) = unit.link() else {
+        panic!("ARM-0002 is a unit of drives")
+    };
+    let scale = |increments_per_turn, gear| DriveScale {
+        increments_per_turn,
+        gear,
+    };
+    assert_eq!(setup.nodes, (1..=8).collect::<Vec<u8>>());
+    assert_eq!(setup.scales[0], scale(131_072, 100));
+    assert_eq!(setup.scales[4], scale(16_384, 50));
+    assert_eq!(setup.scales[7], scale(131_072, 1));
+}
+
+#[test]
+fn drives_of_one_unit_share_a_mode_but_not_a_gear() {
+    let fleet = Fleet::new("family-mode");
+    fleet.replace(
+        "units/ARM-0002.toml",
+        "node_id = 3\nmode = \"csp\"",
+        "node_id = 3\nmode = \"csv\"",
+    );
+    let arm = problems_of(&fleet, "ARM-0002");
+    assert_eq!(arm.len(), 1, "{arm:#?}");
+    assert!(
+        arm[0].contains("actuators.joint3.mode: differs from"),
+        "{arm:#?}"
+    );
 }
 
 #[test]

@@ -18,7 +18,7 @@ mod runner;
 pub mod servos;
 mod thread;
 
-pub use drives::{DriveSetup, Drives};
+pub use drives::Drives;
 pub use fault::{DeviceFault, ScheduledFault};
 pub use motors::{Mounting, as_built};
 pub use runner::{Control, LAYOUT, VmcuConfig, VmcuError, run};

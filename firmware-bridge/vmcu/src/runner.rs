@@ -36,13 +36,14 @@ use embody_protocol::messages::MAX_BUSES;
 use embody_protocol::slcan::{self, LineEvent, LineReader, SlcanLine};
 use embody_sim::{Environment, SimConfig, World};
 
-use crate::drives::{DriveSetup, Drives};
+use crate::drives::Drives;
 use crate::fault::{DeviceFault, FaultSchedule, ScheduledFault};
 use crate::flash::{ERASE_SIZE, FileFlash};
 use crate::link::{Link, LinkError};
 use crate::motors::{Motors, Mounting, SimBus};
 use crate::pty::Pty;
 use crate::servos::{ServoFamily, Servos};
+use embody_bridge::DriveScale;
 
 /// What the virtual MCU simulates and where it listens.
 #[derive(Clone, Debug)]
@@ -60,8 +61,9 @@ pub struct VmcuConfig {
     /// actuated joint, ids 1, 2, … in joint order.
     pub servos: Option<ServoFamily>,
     /// Put CiA 402 drives behind the SLCAN adapter instead of MIT motors: one on each
-    /// actuated joint, node ids 1, 2, … in joint order.
-    pub drives: Option<DriveSetup>,
+    /// actuated joint, node ids 1, 2, … in joint order, with these encoders and gears in
+    /// joint order (a joint past the list's end: the last one).
+    pub drives: Option<Vec<DriveScale>>,
     /// The scene the robot stands in: the ground and the objects it may handle (a
     /// task's `[environment]`). Default: the bare ground.
     pub environment: Environment,
@@ -107,10 +109,10 @@ impl VmcuConfig {
     }
 
     /// A plain SLCAN adapter for `robot` behind `link` with a CiA 402 drive on each
-    /// actuated joint, node ids 1, 2, … in joint order.
-    pub fn cia402(robot: &str, link: PathBuf, setup: DriveSetup) -> Result<VmcuConfig, VmcuError> {
+    /// actuated joint, node ids 1, 2, … in joint order, each with encoder and gear `scale`.
+    pub fn cia402(robot: &str, link: PathBuf, scale: DriveScale) -> Result<VmcuConfig, VmcuError> {
         Ok(VmcuConfig {
-            drives: Some(setup),
+            drives: Some(vec![scale]),
             ..VmcuConfig::slcan(robot, link)?
         })
     }
@@ -123,10 +125,7 @@ impl VmcuConfig {
             UnitLink::Bridge(_) => base,
             UnitLink::Cia402(setup) => VmcuConfig {
                 slcan: true,
-                drives: Some(DriveSetup {
-                    increments_per_turn: setup.increments_per_turn,
-                    gear: setup.gear,
-                }),
+                drives: Some(setup.scales),
                 ids: setup.nodes,
                 ..base
             },
@@ -146,7 +145,7 @@ impl VmcuConfig {
             true => format!("1–{joints}"),
             false => format!("{:?}", self.ids),
         };
-        match (self.servos, self.drives, self.slcan) {
+        match (self.servos, &self.drives, self.slcan) {
             (Some(family), ..) => (
                 match family {
                     ServoFamily::Dynamixel => "Dynamixel servo bus",
@@ -282,6 +281,8 @@ pub struct Control {
     faults: std::sync::Mutex<Vec<(usize, Option<DeviceFault>)>>,
     /// Where the scene's objects were when the loop ended.
     objects: std::sync::Mutex<Vec<(String, [f64; 3])>>,
+    /// Where the actuated joints were when the loop ended.
+    joints: std::sync::Mutex<Vec<f64>>,
 }
 
 impl Control {
@@ -303,13 +304,25 @@ impl Control {
             .clone()
     }
 
-    fn keep_objects(&self, world: &World) {
+    /// Where each actuated joint of the simulator was when the loop ended (rad or m), in
+    /// joint order; empty before then.
+    pub fn joint_positions(&self) -> Vec<f64> {
+        self.joints
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Keeps where `world`'s objects and joints are, as the loop ends.
+    fn keep_final(&self, world: &World) {
         let objects = world.objects();
         let at = (objects.names().iter().enumerate())
             .filter_map(|(k, name)| Some((name.clone(), objects.pose(k)?)))
             .map(|(name, p)| (name, [p[0], p[1], p[2]]))
             .collect();
         *self.objects.lock().unwrap_or_else(|e| e.into_inner()) = at;
+        let joints = (0..world.joint_count()).map(|k| world.joint(k).0).collect();
+        *self.joints.lock().unwrap_or_else(|e| e.into_inner()) = joints;
     }
 
     /// The fault changes asked since the last call, then those `schedule` has due.
@@ -571,12 +584,12 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
     };
     let link = Link::claim(&config.link)?;
     let world = World::new(model.clone(), &config.environment, config.sim.clone());
-    if let (Some(setup), true) = (config.drives, config.slcan) {
+    if let (Some(scales), true) = (&config.drives, config.slcan) {
         let mut port = Port::new(link, config.baud, control.clone());
         port.sync()?;
-        let drives = &mut Drives::with_nodes(world, setup, &config.ids);
+        let drives = &mut Drives::with_nodes(world, scales, &config.ids);
         let result = serve_slcan(&mut port, drives, &control, schedule);
-        control.keep_objects(drives.world());
+        control.keep_final(drives.world());
         port.unplug();
         return result;
     }
@@ -587,7 +600,7 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
         port.sync()?;
         let mut servos = Servos::new(world, family).with_ids(&config.ids);
         let result = serve_servos(&mut port, &mut servos, &control, schedule);
-        control.keep_objects(servos.world());
+        control.keep_final(servos.world());
         port.unplug();
         return result;
     }
@@ -613,7 +626,7 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
             Some(flash) => serve_unit(&mut port, &motors, buses, config, &control, flash),
         }
     };
-    control.keep_objects(motors.borrow().world());
+    control.keep_final(motors.borrow().world());
     port.unplug();
     result
 }

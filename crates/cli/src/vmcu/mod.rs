@@ -15,9 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
+use embody_bridge::DriveScale;
 use embody_fleet::defaults::DefaultMap;
 use embody_fleet::setup::UnitLink;
-use embody_vmcu::{Control, DriveSetup, Drives, ScheduledFault, ServoFamily, VmcuConfig};
+use embody_vmcu::{Control, Drives, ScheduledFault, ServoFamily, VmcuConfig};
 
 use crate::error::{CliError, Result};
 use crate::numbers::{count, float};
@@ -140,7 +141,7 @@ fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
             VmcuConfig {
                 slcan: args.slcan || args.drives.is_some(),
                 servos: args.servos,
-                drives: args.drives.map(|_| DriveSetup::default()),
+                drives: args.drives.map(|_| vec![DriveScale::default()]),
                 ..VmcuConfig::with_map(&args.robot, args.link.clone(), &map)?
             }
         }
@@ -169,8 +170,8 @@ fn config(args: &VmcuArgs) -> Result<VmcuConfig> {
 /// Runs `embody vmcu`.
 pub fn run(args: &VmcuArgs) -> Result {
     let config = config(args)?;
-    if let (Some(path), Some(setup)) = (&args.eds, config.drives) {
-        std::fs::write(path, Drives::eds(setup))
+    if let (Some(path), Some(scale)) = (&args.eds, config.drives.as_ref().and_then(|d| d.first())) {
+        std::fs::write(path, Drives::eds(*scale))
             .map_err(|e| CliError::file(path, format!("writing the drives' EDS: {e}")))?;
     }
     crate::signals::on_termination(&STOP);
@@ -183,7 +184,7 @@ pub fn run(args: &VmcuArgs) -> Result {
         args.link.display()
     )];
     banner.extend(devices.into_iter().map(|line| format!("  {line}")));
-    if let (Some(path), Some(_)) = (&args.eds, config.drives) {
+    if let (Some(path), Some(_)) = (&args.eds, &config.drives) {
         banner.push(format!("  their EDS in {}", path.display()));
     }
     let watcher = {

@@ -13,6 +13,7 @@
 
 pub mod dictionary;
 
+use embody_bridge::DriveScale;
 use embody_hal::JointCommand;
 use embody_protocol::CanFrame;
 use embody_protocol::canopen::cia402::{self, Mode, State};
@@ -57,25 +58,6 @@ pub const BOOT_TIME_S: f64 = 0.05;
 pub const VENDOR_ID: u32 = 0x0000_0E3B;
 /// The drives' product code (0x1018:2).
 pub const PRODUCT_CODE: u32 = 0x0000_0402;
-
-/// How a joint's motion reads in a drive's units.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DriveSetup {
-    /// Encoder increments a motor turn (0x608F:1).
-    pub increments_per_turn: u32,
-    /// Motor turns a joint turn (0x6091:1; a prismatic joint's turn is 50 mm).
-    pub gear: u32,
-}
-
-impl Default for DriveSetup {
-    /// A 17-bit encoder on the joint's output.
-    fn default() -> DriveSetup {
-        DriveSetup {
-            increments_per_turn: 1 << 17,
-            gear: 1,
-        }
-    }
-}
 
 /// A segmented SDO transfer under way.
 enum Transfer {
@@ -150,18 +132,19 @@ pub struct Drives {
 }
 
 impl Drives {
-    /// A drive on each actuated joint of `world`, node ids 1, 2, … in joint order, in
-    /// pre-operational after booting.
-    pub fn new(world: World, setup: DriveSetup) -> Drives {
+    /// A drive on each actuated joint of `world`, node ids 1, 2, … in joint order, each
+    /// with encoder and gear `scale`, in pre-operational after booting.
+    pub fn new(world: World, scale: DriveScale) -> Drives {
         let nodes: Vec<u8> = (1..=world.joint_count())
             .map(|k| k.min(usize::from(canopen::MAX_NODE)) as u8)
             .collect();
-        Drives::with_nodes(world, setup, &nodes)
+        Drives::with_nodes(world, &[scale], &nodes)
     }
 
-    /// A drive on each actuated joint of `world`, node id `nodes[k]` on joint `k` (a
-    /// joint past the list's end: its index + 1).
-    pub fn with_nodes(world: World, setup: DriveSetup, nodes: &[u8]) -> Drives {
+    /// A drive on each actuated joint of `world`, node id `nodes[k]` and encoder and gear
+    /// `scales[k]` on joint `k` (a joint past the lists' ends: its index + 1, and the
+    /// last scale).
+    pub fn with_nodes(world: World, scales: &[DriveScale], nodes: &[u8]) -> Drives {
         let travel = embody_bridge::travel_per_turn(world.model());
         let model = world.model().clone();
         let drives = model
@@ -172,11 +155,12 @@ impl Drives {
                     .get(k)
                     .copied()
                     .unwrap_or((k + 1).min(usize::from(canopen::MAX_NODE)) as u8);
+                let scale = (scales.get(k).or(scales.last()).copied()).unwrap_or_default();
                 // The joint's effort limit is the drive's rated torque (1 kN·m if none).
                 let rated = model.joints[j.0].limits.effort.abs().clamp(1e-3, 1000.0);
                 Drive {
                     node,
-                    od: dictionary(node, setup, rated),
+                    od: dictionary(node, scale, rated),
                     nmt: NmtState::PreOperational,
                     state: State::SwitchOnDisabled,
                     previous_controlword: 0,
@@ -199,8 +183,7 @@ impl Drives {
                         v if v.is_finite() && v > 0.0 => v,
                         _ => f64::INFINITY,
                     },
-                    counts: f64::from(setup.increments_per_turn) * f64::from(setup.gear)
-                        / travel[k],
+                    counts: scale.counts(travel[k]),
                     rated,
                 }
             })
@@ -217,9 +200,9 @@ impl Drives {
         drives
     }
 
-    /// The EDS describing these drives (the same for every node).
-    pub fn eds(setup: DriveSetup) -> String {
-        dictionary(1, setup, 1.0).eds(&DeviceInfo {
+    /// The EDS describing a drive with encoder and gear `scale`.
+    pub fn eds(scale: DriveScale) -> String {
+        dictionary(1, scale, 1.0).eds(&DeviceInfo {
             file: "embody_cia402_drive.eds",
             description: "embody's simulated CiA 402 servo drive (embody vmcu --drives cia402)",
             vendor: "embody",
@@ -989,7 +972,7 @@ fn pdo_frame(cob: u16, bytes: &[u8]) -> CanFrame {
 
 /// Drive `node`'s dictionary: CiA 301's communication objects, four RPDOs and TPDOs
 /// mapped for the cyclic modes, CiA 402's objects.
-fn dictionary(node: u8, setup: DriveSetup, rated_nm: f64) -> Dictionary {
+fn dictionary(node: u8, setup: DriveScale, rated_nm: f64) -> Dictionary {
     use Access::{Const, Ro, Rw};
     use Kind::{I8, I16, I32, U8, U16, U32};
     let mut od = Dictionary::default();
@@ -1242,7 +1225,7 @@ mod tests {
             &Environment::default(),
             SimConfig::default(),
         );
-        Drives::new(world, DriveSetup::default())
+        Drives::new(world, DriveScale::default())
     }
 
     fn send(drives: &mut Drives, frame: CanFrame) -> Vec<CanFrame> {
@@ -1292,7 +1275,7 @@ mod tests {
         let committed =
             std::fs::read_to_string(path).expect("examples/eds/embody_cia402_drive.eds");
         assert!(
-            committed == Drives::eds(DriveSetup::default()),
+            committed == Drives::eds(DriveScale::default()),
             "{path} is stale: `embody vmcu --drives cia402 --link L --eds {path}` writes it again"
         );
     }
