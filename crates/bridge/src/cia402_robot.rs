@@ -245,7 +245,7 @@ struct Node {
     /// TPDOs of this tick taken.
     got: [bool; 2],
     /// Position at the last two SYNCs, for the compact layout's velocity.
-    previous_q: Option<f64>,
+    previous_q: [Option<f64>; 2],
 }
 
 /// The drives' state as their TPDOs, emergencies and heartbeats tell it.
@@ -330,7 +330,7 @@ impl Cia402Robot {
             error_code: 0,
             heartbeat: None,
             got: [false; 2],
-            previous_q: None,
+            previous_q: [None; 2],
         };
         let mut robot = Cia402Robot {
             caps: Capabilities {
@@ -741,8 +741,14 @@ impl Drives {
                     };
                     state.tau = f64::from(torque) * self.rated[k] / 1000.0;
                 } else {
-                    state.dq = node.previous_q.map_or(0.0, |p| (q - p) * self.rate_hz);
-                    node.previous_q = Some(q);
+                    // Over the last two periods: a simulated drive held up answers two
+                    // SYNCs with one sample, then jumps two periods' travel in one.
+                    state.dq = match node.previous_q {
+                        [_, Some(p2)] => (q - p2) * self.rate_hz / 2.0,
+                        [Some(p1), None] => (q - p1) * self.rate_hz,
+                        [None, _] => 0.0,
+                    };
+                    node.previous_q = [Some(q), node.previous_q[0]];
                 }
                 state.q = q;
                 node.got[0] = true;
