@@ -452,4 +452,33 @@ fn units_are_found_by_serial_number_in_the_fleet() {
         err.contains("ARM-0002") && err.contains("no `port`"),
         "{err}"
     );
+    // Units of servos (the example fleet's SO-0001) have no bridge: `all` passes them
+    // by, saying so, and one named is refused.
+    std::fs::remove_file(fleet.join("units/ARM-0002.toml")).expect("unit");
+    let out = embody(&[
+        "flash",
+        &img,
+        "--pubkey",
+        &pubkey,
+        "--units",
+        "all",
+        "--dir",
+        &d,
+        "--dry-run",
+        "--json",
+    ]);
+    let j = succeeded(&out);
+    assert_eq!(j["units"].as_array().map(Vec::len), Some(1), "{j}");
+    assert_eq!(j["units"][0]["unit"], "ARM-0001");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("passed by: SO-0001"), "{err}");
+    let out = embody(&[
+        "flash", &img, "--pubkey", &pubkey, "--units", "SO-0001", "--dir", &d,
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unit SO-0001: its actuators are Feetech servos"),
+        "{err}"
+    );
 }

@@ -20,6 +20,16 @@ pub enum FleetError {
         /// The unit.
         serial: String,
     },
+    /// The unit's actuators are drives or servos the host drives: it has no bridge.
+    #[error(
+        "unit {serial}: its actuators are {family}, which the host drives itself: it has no bridge firmware"
+    )]
+    NoBridge {
+        /// The unit.
+        serial: String,
+        /// What its actuators are.
+        family: &'static str,
+    },
     /// The unit's bridge holds no record.
     #[error(
         "unit {serial} on {port}: the bridge holds no configuration record; `embody config apply {serial}` stores it"

@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use embody_bridge::flasher::{CheckedImage, FlashError, FlashOptions, Outcome, Step, flash_unit};
 
-use crate::config::load;
+use crate::config::{Family, load};
 use crate::error::FleetError;
+use crate::setup::family_of;
 use crate::unit::port_of;
 
 /// One unit to flash.
@@ -51,9 +52,12 @@ pub fn port_targets(ports: &[PathBuf]) -> Vec<Target> {
 }
 
 /// Targets for units of the fleet in `dir`: `all` of them, or a comma-separated list of
-/// serial numbers; each unit's port comes from its configuration (`port`).
-pub fn unit_targets(dir: &Path, units: &str) -> Result<Vec<Target>, FleetError> {
-    let serials: Vec<String> = if units == "all" {
+/// serial numbers; each unit's port comes from its configuration (`port`). Units of
+/// CiA 402 drives or serial servos have no bridge to flash: `all` passes them by, and
+/// says which (the second list); one named is refused.
+pub fn unit_targets(dir: &Path, units: &str) -> Result<(Vec<Target>, Vec<String>), FleetError> {
+    let all = units == "all";
+    let serials: Vec<String> = if all {
         let folder = dir.join("units");
         let entries = std::fs::read_dir(&folder).map_err(|source| FleetError::Io {
             path: folder.clone(),
@@ -81,15 +85,26 @@ pub fn unit_targets(dir: &Path, units: &str) -> Result<Vec<Target>, FleetError> 
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no units"),
         });
     }
-    serials
-        .into_iter()
-        .map(|serial| {
-            // Flashing needs only the port: the configuration need not pass its checks.
-            let (layers, config) = load(dir, &serial).map_err(FleetError::Problems)?;
-            let port = port_of(dir, &layers, &config)?;
-            Ok(Target { name: serial, port })
-        })
-        .collect()
+    let (mut targets, mut without_bridge) = (Vec::new(), Vec::new());
+    for serial in serials {
+        // Flashing needs only the port: the configuration need not pass its checks.
+        let (layers, config) = load(dir, &serial).map_err(FleetError::Problems)?;
+        let family = match family_of(&config) {
+            Family::Mit => None,
+            Family::Cia402 => Some("CiA 402 drives"),
+            Family::Servo(embody_bridge::ServoFamily::Dynamixel) => Some("Dynamixel servos"),
+            Family::Servo(embody_bridge::ServoFamily::Feetech) => Some("Feetech servos"),
+        };
+        match family {
+            Some(_) if all => without_bridge.push(serial),
+            Some(family) => return Err(FleetError::NoBridge { serial, family }),
+            None => {
+                let port = port_of(dir, &layers, &config)?;
+                targets.push(Target { name: serial, port });
+            }
+        }
+    }
+    Ok((targets, without_bridge))
 }
 
 /// Flashes `image` onto every target, `jobs` at a time; `observe` hears each unit's

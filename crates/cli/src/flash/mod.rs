@@ -54,7 +54,21 @@ pub struct FlashArgs {
 
 fn targets(args: &FlashArgs) -> Result<Vec<Target>> {
     Ok(match &args.units {
-        Some(units) => unit_targets(&args.dir, units)?,
+        Some(units) => {
+            let (targets, without_bridge) = unit_targets(&args.dir, units)?;
+            if !without_bridge.is_empty() {
+                eprintln!(
+                    "passed by: {} (CiA 402 drives or servos the host drives: no bridge firmware)",
+                    without_bridge.join(", ")
+                );
+            }
+            if targets.is_empty() {
+                return Err(CliError::Failed(format!(
+                    "no unit with a bridge among {units}"
+                )));
+            }
+            targets
+        }
         None => port_targets(&args.port),
     })
 }
