@@ -278,6 +278,33 @@ impl ServoRobot {
     }
 
     /// Whether servo `id` answers a ping within 50 ms.
+    /// Writes each `(joint, gain)` of `gains` into the position P gain of that joint's
+    /// Dynamixel (how stiff its position loop is: `x_series::stiffness_per_nm`), as an
+    /// integrator tunes an arm's servos; Feetech servos take none.
+    pub fn set_position_p_gains(&mut self, gains: &[(usize, u16)]) -> Result<(), HalError> {
+        if gains.is_empty() {
+            return Ok(());
+        }
+        if self.family != ServoFamily::Dynamixel {
+            return Err(HalError::Backend(
+                "only Dynamixel servos take a position P gain",
+            ));
+        }
+        self.params.clear();
+        self.sync_header(x_series::POSITION_P_GAIN, 2);
+        for &(k, gain) in gains {
+            let id = *self.ids.get(k).ok_or(HalError::Backend("no such joint"))?;
+            self.params.push(id);
+            self.params.extend_from_slice(&gain.to_le_bytes());
+        }
+        self.out.clear();
+        self.emit_sync_write()?;
+        match fd_io::write_all(self.port.as_raw_fd(), &self.out) {
+            FdStatus::Bytes(_) => Ok(()),
+            _ => Err(HalError::LinkDown),
+        }
+    }
+
     fn ping(&mut self, id: u8) -> bool {
         let n = match self.family {
             ServoFamily::Dynamixel => dynamixel::ping(id, &mut self.packet[..]).ok(),

@@ -234,7 +234,8 @@ const STALLED: [&str; 2] = [
 ];
 
 #[test]
-fn units_of_cia402_drives_and_of_feetech_servos_pick_and_place_a_real_object_over_the_wire() {
+fn units_of_cia402_drives_and_of_feetech_and_dynamixel_servos_pick_and_place_a_real_object_over_the_wire()
+ {
     let _one_at_a_time = ONE_ARM.lock().unwrap_or_else(|e| e.into_inner());
     let dir = Scratch::new("families");
     let fleet = dir.0.join("fleet");
@@ -252,6 +253,12 @@ fn units_of_cia402_drives_and_of_feetech_servos_pick_and_place_a_real_object_ove
             "so101_pick_and_place.toml",
             "cube",
             "Feetech servo bus",
+        ),
+        (
+            "SO-0002",
+            "so101_pick_and_place.toml",
+            "cube",
+            "Dynamixel servo bus",
         ),
     ] {
         let task = tasks.join(task);

@@ -324,6 +324,13 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
                 };
                 say(&key(field), "0: must be at least 1".into());
             }
+            let p_max = embody_protocol::dynamixel::x_series::POSITION_P_GAIN_MAX;
+            if let Some(gain) = a.position_p_gain.filter(|g| *g > p_max) {
+                say(
+                    &key("position_p_gain"),
+                    format!("{gain} is over a Dynamixel's {p_max}"),
+                );
+            }
             continue;
         }
         let Some(mit) = a.mit() else {

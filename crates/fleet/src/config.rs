@@ -130,6 +130,9 @@ impl Variant {
                 &["node_id"],
                 &["mode", "pdo_layout", "encoder_increments", "gear"],
             ),
+            Family::Servo(embody_bridge::ServoFamily::Dynamixel) => {
+                (&["servo_id"], &["position_p_gain"])
+            }
             Family::Servo(_) => (&["servo_id"], &[]),
         }
     }
@@ -215,6 +218,10 @@ pub struct Actuator {
     /// A servo's id on its bus (Dynamixel 0–252, Feetech 0–253).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub servo_id: Option<u8>,
+    /// A Dynamixel's position P gain (0–16383), written at connect. Default: the
+    /// servo's own (800 as shipped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position_p_gain: Option<u16>,
     /// An MIT motor's ranges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ranges: Option<Ranges>,
@@ -249,6 +256,7 @@ impl Actuator {
             encoder_increments: None,
             gear: None,
             servo_id: None,
+            position_p_gain: None,
             ranges: Some(mit.ranges),
         }
     }
@@ -274,6 +282,7 @@ impl Actuator {
             ("encoder_increments", self.encoder_increments.is_some()),
             ("gear", self.gear.is_some()),
             ("servo_id", self.servo_id.is_some()),
+            ("position_p_gain", self.position_p_gain.is_some()),
             ("ranges", self.ranges.is_some()),
         ];
         set.into_iter()

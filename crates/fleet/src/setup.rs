@@ -104,6 +104,9 @@ pub struct ServoBus {
     pub ids: Vec<u8>,
     /// The bus's baud rate.
     pub baud: u32,
+    /// The position P gains to write at connect: (joint, gain) for each Dynamixel whose
+    /// configuration sets one.
+    pub position_p_gains: Vec<(usize, u16)>,
 }
 
 /// The family of `config`'s actuators (MIT when it has none).
@@ -154,6 +157,9 @@ pub fn unit_link(config: &UnitConfig, model: &Model) -> UnitLink {
             family,
             ids: in_order.iter().filter_map(|a| a.servo_id).collect(),
             baud: config.bus.servo_baud(),
+            position_p_gains: (in_order.iter().enumerate())
+                .filter_map(|(k, a)| Some((k, a.position_p_gain?)))
+                .collect(),
         }),
     }
 }

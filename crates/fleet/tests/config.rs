@@ -257,6 +257,7 @@ fn units_of_drives_and_servos_are_good_and_replace_their_robots_motors_whole() {
     let fleet = Fleet::new("families");
     assert_eq!(problems_of(&fleet, "ARM-0002"), Vec::<String>::new());
     assert_eq!(problems_of(&fleet, "SO-0001"), Vec::<String>::new());
+    assert_eq!(problems_of(&fleet, "SO-0002"), Vec::<String>::new());
     let (_, arm) = load(&fleet.dir, "ARM-0002").expect("loads");
     let joint1 = &arm.actuators["joint1"];
     // robots/arm7.toml's MIT keys did not linger under the unit's drive.
@@ -278,6 +279,12 @@ fn units_of_drives_and_servos_are_good_and_replace_their_robots_motors_whole() {
     assert_eq!(setup.scales[0], scale(131_072, 100));
     assert_eq!(setup.scales[4], scale(16_384, 50));
     assert_eq!(setup.scales[7], scale(131_072, 1));
+    let unit = embody_fleet::Unit::load(&fleet.dir, "SO-0002").expect("loads");
+    let UnitLink::Servos(bus) = unit.link() else {
+        panic!("SO-0002 is a unit of servos")
+    };
+    let gains: Vec<(usize, u16)> = (0..6).map(|k| (k, 3000)).collect();
+    assert_eq!(bus.position_p_gains, gains);
 }
 
 #[test]
@@ -312,6 +319,27 @@ fn a_drive_or_servo_with_foreign_missing_or_shared_keys_is_named() {
     );
     let so = problems_of(&fleet, "SO-0001").join("\n");
     assert!(so.contains("servo_id 2 is also"), "{so}");
+    // A position P gain is a Dynamixel's: a Feetech takes none, and it has a top.
+    fleet.replace(
+        "robots/so101.toml",
+        "servo_id = 4\n",
+        "servo_id = 4\nposition_p_gain = 900\n",
+    );
+    let so = problems_of(&fleet, "SO-0001").join("\n");
+    assert!(
+        so.contains("actuators.wrist_flex.position_p_gain: not a key of a feetech actuator"),
+        "{so}"
+    );
+    fleet.replace(
+        "units/SO-0002.toml",
+        "servo_id = 3\nposition_p_gain = 3000",
+        "servo_id = 3\nposition_p_gain = 20000",
+    );
+    let so = problems_of(&fleet, "SO-0002").join("\n");
+    assert!(
+        so.contains("actuators.elbow_flex.position_p_gain: 20000 is over a Dynamixel's 16383"),
+        "{so}"
+    );
 }
 
 #[test]

@@ -52,6 +52,19 @@ pub mod x_series {
     pub const TORQUE_ENABLE: u16 = 64;
     /// Hardware error status, 1 byte: the bits below.
     pub const HARDWARE_ERROR: u16 = 70;
+    /// Position D gain, 2 bytes (RAM).
+    pub const POSITION_D_GAIN: u16 = 80;
+    /// Position I gain, 2 bytes (RAM).
+    pub const POSITION_I_GAIN: u16 = 82;
+    /// Position P gain, 2 bytes (RAM): the position loop's output (PWM, of
+    /// [`PWM_MAX`]) is `P / 128` per count of error.
+    pub const POSITION_P_GAIN: u16 = 84;
+    /// The XM430-W350's position P gain as shipped.
+    pub const DEFAULT_POSITION_P_GAIN: u16 = 800;
+    /// The largest position P gain.
+    pub const POSITION_P_GAIN_MAX: u16 = 16383;
+    /// Full PWM: the motor's stall torque.
+    pub const PWM_MAX: f64 = 885.0;
     /// Goal current, 2 bytes signed.
     pub const GOAL_CURRENT: u16 = 102;
     /// Goal velocity, 4 bytes signed.
@@ -92,6 +105,13 @@ pub mod x_series {
     pub const CURRENT_UNIT_A: f64 = 2.69e-3;
     /// Output torque a amp makes (N·m/A, an XM430-W350's stall torque over its current).
     pub const TORQUE_PER_A: f64 = 1.8;
+
+    /// The stiffness a position P gain `p_gain` gives, per N·m of stall torque (N·m/rad
+    /// per N·m): `P / 128` of [`PWM_MAX`] per count, [`COUNTS_PER_TURN`] counts a turn.
+    /// As shipped (800) the servo's full torque takes 12.5° of error.
+    pub fn stiffness_per_nm(p_gain: u16) -> f64 {
+        f64::from(p_gain) / 128.0 * COUNTS_PER_TURN / core::f64::consts::TAU / PWM_MAX
+    }
 }
 
 /// The instructions of protocol 2.0.
@@ -586,5 +606,13 @@ mod tests {
         assert!(!StatusError(0x07).is_ok());
         assert_eq!(Instruction::from_byte(0x83), Some(Instruction::SyncWrite));
         assert_eq!(Instruction::from_byte(0x55), None);
+    }
+
+    #[test]
+    fn a_p_gain_of_800_reaches_full_pwm_at_12_5_degrees() {
+        // 885 / (800 / 128) = 141.6 counts of 4096 a turn.
+        let full_torque_at = 1.0 / x_series::stiffness_per_nm(800);
+        assert!((full_torque_at.to_degrees() - 141.6 * 360.0 / 4096.0).abs() < 1e-9);
+        assert!((full_torque_at.to_degrees() - 12.45).abs() < 0.01);
     }
 }

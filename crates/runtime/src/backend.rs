@@ -299,6 +299,7 @@ fn on_the_wire(
                 .map(|k| k.min(252) as u8)
                 .collect(),
             baud: 1_000_000,
+            position_p_gains: Vec::new(),
         };
         return servos(
             port,
@@ -405,8 +406,17 @@ fn servos(
         bus.baud,
         bus.family.tick_us(bus.ids.len(), bus.baud)
     ));
-    let robot = ServoRobot::connect(port, model, bus.family, &bus.ids, bus.baud, rate_hz)
+    let mut robot = ServoRobot::connect(port, model, bus.family, &bus.ids, bus.baud, rate_hz)
         .map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+    if !bus.position_p_gains.is_empty() {
+        notes.push(format!(
+            "position P gains (joint, gain): {:?}",
+            bus.position_p_gains
+        ));
+    }
+    robot
+        .set_position_p_gains(&bus.position_p_gains)
+        .map_err(|e| RuntimeError::Invalid(format!("setting the servos' position P gains: {e}")))?;
     Ok(AnyRobot::Servos(Box::new(robot)))
 }
 

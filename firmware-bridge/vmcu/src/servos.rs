@@ -29,6 +29,7 @@ mod dxl {
     pub const EEPROM_END: usize = x::EEPROM_END as usize;
     pub const TORQUE_ENABLE: usize = x::TORQUE_ENABLE as usize;
     pub const HARDWARE_ERROR: usize = x::HARDWARE_ERROR as usize;
+    pub const POSITION_P_GAIN: usize = x::POSITION_P_GAIN as usize;
     pub const GOAL_CURRENT: usize = x::GOAL_CURRENT as usize;
     pub const GOAL_VELOCITY: usize = x::GOAL_VELOCITY as usize;
     pub const GOAL_POSITION: usize = x::GOAL_POSITION as usize;
@@ -62,8 +63,9 @@ mod sts {
 /// default one. Feetech STS: full torque within about 3° of error (≈ 20 N·m/rad per
 /// N·m of stall torque, damped at 0.3 N·m·s/rad per N·m) — an estimate from how an
 /// SO-101 holds its arm with little sag, not a measured servo; the simulator's default
-/// (4 per N·m, as a Dynamixel X's default gains) let the light arm sag 0.1 rad and
-/// buckle when its gripper met the floor. Dynamixel X: the default.
+/// (4 per N·m) let the light arm sag 0.1 rad and buckle when its gripper met the floor.
+/// Dynamixel X: the default's damping; its stiffness is the servo's position P gain
+/// (`x_series::stiffness_per_nm`), which a master may write.
 pub fn with_position_loop(family: ServoFamily, mut sim: SimConfig) -> SimConfig {
     if family == ServoFamily::Feetech {
         sim.actuator.position_kp_per_nm = 20.0;
@@ -85,6 +87,8 @@ pub struct Servos {
     world: World,
     /// Joint travel per servo turn, per joint.
     travel: Vec<f64>,
+    /// Each joint's effort limit (N·m or N): what its servo's gains scale.
+    effort: Vec<f64>,
     servos: Vec<Servo>,
     dxl: dynamixel::PacketReader,
     sts: feetech::PacketReader,
@@ -107,6 +111,8 @@ impl Servos {
                         table[dxl::FIRMWARE] = 52;
                         table[dxl::ID] = id;
                         table[dxl::OPERATING_MODE] = 3; // position
+                        let p_gain = x_series::DEFAULT_POSITION_P_GAIN;
+                        put(&mut table, dxl::POSITION_P_GAIN, &p_gain.to_le_bytes());
                     }
                     ServoFamily::Feetech => {
                         put(&mut table, sts::MODEL, &sts_table::STS3215.to_le_bytes());
@@ -120,9 +126,13 @@ impl Servos {
                 }
             })
             .collect();
+        let model = world.model().clone();
         let mut servos = Servos {
             family,
-            travel: embody_bridge::travel_per_turn(world.model()),
+            travel: embody_bridge::travel_per_turn(&model),
+            effort: (model.actuated_joints())
+                .map(|j| model.joints[j.0].limits.effort.abs().min(1e4))
+                .collect(),
             world,
             servos,
             dxl: dynamixel::PacketReader::default(),
@@ -414,9 +424,19 @@ impl Servos {
                         * travel
                         / TAU,
                 },
-                _ => JointCommand::Position {
-                    q: joint_position(f64::from(i32_at(t, dxl::GOAL_POSITION)), travel),
-                },
+                // Its position loop, as stiff as its P gain makes it.
+                _ => {
+                    let p_gain =
+                        u16::from_le_bytes([t[dxl::POSITION_P_GAIN], t[dxl::POSITION_P_GAIN + 1]]);
+                    let effort = self.effort[k];
+                    JointCommand::Impedance {
+                        q: joint_position(f64::from(i32_at(t, dxl::GOAL_POSITION)), travel),
+                        dq: 0.0,
+                        kp: effort * x_series::stiffness_per_nm(p_gain),
+                        kd: effort * self.world.config().actuator.position_kd_per_nm,
+                        tau_ff: 0.0,
+                    }
+                }
             },
             ServoFamily::Feetech if t[sts::TORQUE_ENABLE] != 0 => {
                 let goal = u16::from_le_bytes([t[sts::GOAL_POSITION], t[sts::GOAL_POSITION + 1]]);

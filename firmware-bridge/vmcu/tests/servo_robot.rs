@@ -122,6 +122,34 @@ fn a_feetechs_error_bits_name_its_joints_fault() {
 }
 
 #[test]
+fn a_dynamixels_position_p_gain_sets_how_stiffly_it_holds() {
+    let path = link("p-gain");
+    let family = ServoFamily::Dynamixel;
+    let mcu = VmcuThread::start(VmcuConfig::servo_bus("arm7", path.clone(), family).expect("arm7"))
+        .expect("virtual servo bus");
+    let model = robots::load("arm7", Some(false)).expect("arm7");
+    let ids: Vec<u8> = (1..=8).collect();
+    let mut robot =
+        ServoRobot::connect(&path, &model, family, &ids, 1_000_000, 200.0).expect("servos answer");
+    let mut frame = SensorFrame::for_robot(robot.capabilities());
+    // Joint 1 holds the arm out against gravity: how far it sags is its loop's stiffness.
+    let sag = |frame: &SensorFrame| (frame.joints[1].q - GOALS[1]).abs();
+    drive(&mut robot, 1.5, &mut frame);
+    let as_shipped = sag(&frame);
+    let gains: Vec<(usize, u16)> = (0..8).map(|k| (k, 4000)).collect();
+    robot.set_position_p_gains(&gains).expect("written");
+    drive(&mut robot, 1.5, &mut frame);
+    let stiff = sag(&frame);
+    // Five times the gain: a fifth of the sag, give or take the arm's pose.
+    assert!(
+        stiff < as_shipped / 3.0 && as_shipped > 0.005,
+        "sag {as_shipped:.4} rad at P 800, {stiff:.4} rad at P 4000"
+    );
+    drop(robot);
+    mcu.stop().expect("virtual MCU stops cleanly");
+}
+
+#[test]
 fn servos_that_do_not_answer_are_named() {
     let path = link("missing");
     let mcu = VmcuThread::start(
