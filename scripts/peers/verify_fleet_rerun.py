@@ -26,10 +26,19 @@ def fail(message):
     sys.exit(1)
 
 
-def rows(reader, entity, component):
+def by_entity(reader):
+    """Every chunk of the recording, by entity path: read once (filtering the stream per
+    entity reads the whole recording each time, minutes for a fleet)."""
+    out = {}
+    for chunk in reader.stream().to_chunks():
+        out.setdefault(chunk.entity_path, []).append(chunk)
+    return out
+
+
+def rows(chunks, entity, component):
     """(wall_time ns, value) of every non-static row of `entity`, sorted by time."""
     out = []
-    for chunk in reader.stream().filter(content=entity).to_chunks():
+    for chunk in chunks.get(entity, []):
         if chunk.is_static:
             continue
         batch = chunk.to_record_batch()
@@ -45,6 +54,7 @@ def main():
     path, dump, units, hz, estopped = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
     peer = json.load(open(dump))
     reader = rr.experimental.RrdReader(path)
+    chunks = by_entity(reader)
     schema = str(reader.store().schema())
     entities = {l.split(":", 1)[1].strip() for l in schema.splitlines() if l.strip().startswith("Entity path:")}
     names = sorted(peer["states"])
@@ -56,7 +66,7 @@ def main():
         robot = f"/robot/{unit}"
         if f"{robot}/links/link7/visual_0" not in entities:
             fail(f"{unit}: no links drawn")
-        base = rows(reader, f"{robot}/links/base_link", "Transform3D:translation")
+        base = rows(chunks, f"{robot}/links/base_link", "Transform3D:translation")
         if not base:
             fail(f"{unit}: its base link is never posed")
         x, y, z = base[0][1][0]
@@ -65,7 +75,7 @@ def main():
             fail(f"{unit}: placed at {x, y, z}, off the {GRID_M} m grid")
         places.add((round(column), round(row)))
 
-        q = rows(reader, f"{robot}/joints/q", "Scalars:scalars")
+        q = rows(chunks, f"{robot}/joints/q", "Scalars:scalars")
         if len(q) < 5:
             fail(f"{unit}: {len(q)} rows of joints/q")
         # The recorder takes each unit's latest state `hz` times a second: never the same
@@ -94,8 +104,8 @@ def main():
     if matched < units * 5:
         fail(f"only {matched} rows inside the peer's window")
 
-    texts = rows(reader, f"/robot/{estopped}/events", "TextLog:text")
-    levels = rows(reader, f"/robot/{estopped}/events", "TextLog:level")
+    texts = rows(chunks, f"/robot/{estopped}/events", "TextLog:text")
+    levels = rows(chunks, f"/robot/{estopped}/events", "TextLog:level")
     said = [t[0] for _, t in texts]
     wanted = "estop from py-ops: done (e-stop pressed)"
     if wanted not in said:

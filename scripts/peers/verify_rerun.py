@@ -29,6 +29,7 @@ Usage: verify_rerun.py RRD --unit UNIT (--states JSONL --summary JSON | --live T
 """
 
 import argparse
+import functools
 import json
 import math
 import sys
@@ -46,9 +47,23 @@ def fail(message):
     sys.exit(1)
 
 
+@functools.cache
+def by_entity(path):
+    """Every chunk of the recording at `path`, by entity path, read once: filtering the
+    stream per entity reads the whole recording each time."""
+    out = {}
+    for chunk in rr.experimental.RrdReader(path).stream().to_chunks():
+        out.setdefault(chunk.entity_path, []).append(chunk)
+    return out
+
+
 def chunks(path, entity):
-    reader = rr.experimental.RrdReader(path)
-    return reader.stream().filter(content=entity).to_chunks()
+    """The chunks of `entity`, or of every entity under it for `ENTITY/**`."""
+    found = by_entity(path)
+    if entity.endswith("/**"):
+        root = entity[: -len("/**")]
+        return [c for e, cs in found.items() if e == root or e.startswith(root + "/") for c in cs]
+    return found.get(entity, [])
 
 
 def column(batch, suffix):

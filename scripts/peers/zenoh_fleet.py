@@ -242,7 +242,15 @@ def main():
         for reply in session.get(f"embody/{fleet}/*/status", timeout=5):
             status = json.loads(reply.ok.payload.to_bytes())
             statuses[status["unit"]] = status
-        assert len(statuses) == units, f"{len(statuses)} statuses"
+        # A reply can be lost on a loaded machine (once in CI: 49 of 50): those that did
+        # not answer are asked again, each by its own key, and named.
+        again = sorted(set(states) - set(statuses))
+        for unit in again:
+            for reply in session.get(f"embody/{fleet}/{unit}/status", timeout=5):
+                statuses[unit] = json.loads(reply.ok.payload.to_bytes())
+        assert len(statuses) == units, f"no status from {sorted(set(states) - set(statuses))}"
+        if again:
+            print(f"status: asked {again} again, by name")
         faulted = statuses[target]
         assert faulted["state"]["lifecycle"] == "fault", faulted
         assert faulted["recent_faults"][0]["operator"] == "py-ops", faulted["recent_faults"]
