@@ -140,6 +140,9 @@ pub enum ServoRobotError {
 const READ_DXL: usize = 10;
 const READ_STS: usize = 6;
 
+/// How many times a tick asks a Dynamixel for its hardware error register.
+const HARDWARE_ERROR_TRIES: usize = 2;
+
 /// What a Dynamixel's status says of its hardware.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Alert {
@@ -625,9 +628,11 @@ impl Robot for ServoRobot {
         }
         for k in 0..n {
             if self.alerts[k] == Alert::Unread {
-                // A register that does not answer, or names no fault known here, still
-                // leaves the joint faulted: as overloaded, the commonest cause.
-                let faults = (self.read_hardware_error(k))
+                // Asked twice: one reply lost on a busy line would otherwise name the
+                // wrong fault. A register that does not answer, or names no fault known
+                // here, still leaves the joint faulted: as overloaded, the commonest cause.
+                let faults = (0..HARDWARE_ERROR_TRIES)
+                    .find_map(|_| self.read_hardware_error(k))
                     .filter(|f| !f.is_empty())
                     .unwrap_or(FaultBits::OVERLOAD);
                 self.alerts[k] = Alert::Read(faults);

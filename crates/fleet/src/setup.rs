@@ -142,10 +142,13 @@ pub fn unit_link(config: &UnitConfig, model: &Model) -> UnitLink {
                     Some(config::PdoLayout::Compact) => embody_bridge::PdoLayout::Compact,
                 },
                 scales: (in_order.iter())
-                    .map(|a| DriveScale {
-                        increments_per_turn: (a.encoder_increments)
-                            .unwrap_or(DriveScale::default().increments_per_turn),
-                        gear: a.gear.unwrap_or(DriveScale::default().gear),
+                    .map(|a| {
+                        let shipped = DriveScale::default();
+                        DriveScale {
+                            increments_per_turn: (a.encoder_increments)
+                                .unwrap_or(shipped.increments_per_turn),
+                            gear: a.gear.unwrap_or(shipped.gear),
+                        }
                     })
                     .collect(),
                 bitrate: config.bus.bitrate,

@@ -19,6 +19,19 @@ fn link(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("embody-servos-{name}-{}", std::process::id()))
 }
 
+/// Eight simulated servos of `family` on a virtual bus named after `name`, and
+/// `ServoRobot` connected to them as arm7's joints.
+fn connected(family: ServoFamily, name: &str) -> (VmcuThread, ServoRobot) {
+    let path = link(name);
+    let mcu = VmcuThread::start(VmcuConfig::servo_bus("arm7", path.clone(), family).expect("arm7"))
+        .expect("virtual servo bus");
+    let model = robots::load("arm7", Some(false)).expect("arm7");
+    let ids: Vec<u8> = (1..=8).collect();
+    let robot =
+        ServoRobot::connect(&path, &model, family, &ids, 1_000_000, 200.0).expect("servos answer");
+    (mcu, robot)
+}
+
 /// `common::drive` towards the goals.
 fn drive(robot: &mut ServoRobot, seconds: f64, frame: &mut SensorFrame) -> (u64, u64) {
     let goal = |k: usize| JointCommand::Position { q: GOALS[k] };
@@ -26,13 +39,7 @@ fn drive(robot: &mut ServoRobot, seconds: f64, frame: &mut SensorFrame) -> (u64,
 }
 
 fn follows(family: ServoFamily) {
-    let path = link(family.name());
-    let mcu = VmcuThread::start(VmcuConfig::servo_bus("arm7", path.clone(), family).expect("arm7"))
-        .expect("virtual servo bus");
-    let model = robots::load("arm7", Some(false)).expect("arm7");
-    let ids: Vec<u8> = (1..=8).collect();
-    let mut robot =
-        ServoRobot::connect(&path, &model, family, &ids, 1_000_000, 200.0).expect("servos answer");
+    let (mcu, mut robot) = connected(family, family.name());
     let mut frame = SensorFrame::for_robot(robot.capabilities());
     // A busy machine can hold the servos' thread past a tick now and then.
     let (failed, ticks) = drive(&mut robot, 2.0, &mut frame);
@@ -85,13 +92,7 @@ fn servo_robot_drives_simulated_feetech_servos() {
 /// Dynamixel's read from its hardware error register after its status's alert bit, a
 /// Feetech's from its status's error bits — and clear with the servo's fault.
 fn hardware_errors_are_joint_faults(family: ServoFamily) {
-    let path = link(&format!("{}-fault", family.name()));
-    let mcu = VmcuThread::start(VmcuConfig::servo_bus("arm7", path.clone(), family).expect("arm7"))
-        .expect("virtual servo bus");
-    let model = robots::load("arm7", Some(false)).expect("arm7");
-    let ids: Vec<u8> = (1..=8).collect();
-    let mut robot =
-        ServoRobot::connect(&path, &model, family, &ids, 1_000_000, 200.0).expect("servos answer");
+    let (mcu, mut robot) = connected(family, &format!("{}-fault", family.name()));
     let mut frame = SensorFrame::for_robot(robot.capabilities());
     drive(&mut robot, 0.5, &mut frame);
     mcu.control().set_fault(2, Some(DeviceFault::Overheat));
@@ -123,14 +124,7 @@ fn a_feetechs_error_bits_name_its_joints_fault() {
 
 #[test]
 fn a_dynamixels_position_p_gain_sets_how_stiffly_it_holds() {
-    let path = link("p-gain");
-    let family = ServoFamily::Dynamixel;
-    let mcu = VmcuThread::start(VmcuConfig::servo_bus("arm7", path.clone(), family).expect("arm7"))
-        .expect("virtual servo bus");
-    let model = robots::load("arm7", Some(false)).expect("arm7");
-    let ids: Vec<u8> = (1..=8).collect();
-    let mut robot =
-        ServoRobot::connect(&path, &model, family, &ids, 1_000_000, 200.0).expect("servos answer");
+    let (mcu, mut robot) = connected(ServoFamily::Dynamixel, "p-gain");
     let mut frame = SensorFrame::for_robot(robot.capabilities());
     // Joint 1 holds the arm out against gravity: how far it sags is its loop's stiffness.
     let sag = |frame: &SensorFrame| (frame.joints[1].q - GOALS[1]).abs();
