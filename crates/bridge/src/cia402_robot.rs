@@ -24,35 +24,16 @@ use embody_model::Model;
 use embody_protocol::CanFrame;
 use embody_protocol::canopen::cia402::{self, Mode, State};
 use embody_protocol::canopen::{
-    self, Address, Expedited, Message, NmtCommand, NmtState, SdoRequest, SdoResponse, pdo,
+    self, Address, Expedited, Message, NmtCommand, NmtState, SdoRequest, SdoResponse,
 };
+pub use embody_protocol::cia402_master::PdoLayout;
+use embody_protocol::cia402_master::{self as master, Target, Tpdo1, Tpdo2};
 
 use crate::servo_robot::travel_per_turn;
 use crate::slcan_port::{SlcanPort, SlcanPortError};
 
 /// The node id the host's heartbeat carries.
 pub const HOST_NODE: u8 = 0x7F;
-
-/// Which objects the TPDOs carry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PdoLayout {
-    /// TPDO1 statusword, position, torque; TPDO2 velocity, error code: three frames a
-    /// drive a tick.
-    Full,
-    /// TPDO1 statusword and position only (velocity from successive positions, no
-    /// torque): two frames a drive a tick, twice the drives on a bus.
-    Compact,
-}
-
-impl PdoLayout {
-    /// Its name in a unit's configuration.
-    pub fn name(self) -> &'static str {
-        match self {
-            PdoLayout::Full => "full",
-            PdoLayout::Compact => "compact",
-        }
-    }
-}
 
 /// How a joint's motion reads in its drive's units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -476,88 +457,11 @@ impl Cia402Robot {
     /// Sets up drive `k`'s PDOs, mode and heartbeats.
     fn configure(&mut self, k: usize) -> Result<(), Cia402Error> {
         let node = self.drives.nodes[k].id;
-        let target = match self.setup.mode {
-            Mode::CyclicVelocity => (cia402::TARGET_VELOCITY, 32),
-            Mode::CyclicTorque => (cia402::TARGET_TORQUE, 16),
-            _ => (cia402::TARGET_POSITION, 32),
-        };
-        let tpdos: [&[(Address, u8)]; 2] = match self.setup.layout {
-            PdoLayout::Full => [
-                &[
-                    (cia402::STATUSWORD, 16),
-                    (cia402::POSITION_ACTUAL, 32),
-                    (cia402::TORQUE_ACTUAL, 16),
-                ],
-                &[(cia402::VELOCITY_ACTUAL, 32), (cia402::ERROR_CODE, 16)],
-            ],
-            PdoLayout::Compact => [
-                &[(cia402::STATUSWORD, 16), (cia402::POSITION_ACTUAL, 32)],
-                &[],
-            ],
-        };
-        let rpdo: &[(Address, u8)] = &[(cia402::CONTROLWORD, 16), target];
-        for n in 0..4u16 {
-            let off = pdo::COB_ID_INVALID;
-            let rpdo_cob = u32::from(canopen::RPDO_BASE[n as usize] + u16::from(node));
-            let tpdo_cob =
-                u32::from(canopen::TPDO_BASE[n as usize] + u16::from(node)) | pdo::COB_ID_NO_RTR;
-            self.sdo_write_u32(
-                node,
-                Address::new(pdo::RPDO_COMMUNICATION + n, 1),
-                rpdo_cob | off,
-            )?;
-            self.sdo_write_u32(
-                node,
-                Address::new(pdo::TPDO_COMMUNICATION + n, 1),
-                tpdo_cob | off,
-            )?;
-            let map_r: &[(Address, u8)] = if n == 0 { rpdo } else { &[] };
-            let map_t: &[(Address, u8)] = tpdos.get(n as usize).copied().unwrap_or(&[]);
-            for (comm, mapping, cob, map) in [
-                (
-                    pdo::RPDO_COMMUNICATION + n,
-                    pdo::RPDO_MAPPING + n,
-                    rpdo_cob,
-                    map_r,
-                ),
-                (
-                    pdo::TPDO_COMMUNICATION + n,
-                    pdo::TPDO_MAPPING + n,
-                    tpdo_cob,
-                    map_t,
-                ),
-            ] {
-                if map.is_empty() {
-                    continue;
-                }
-                self.sdo_write(node, Address::new(mapping, 0), &[0])?;
-                for (sub, (at, bits)) in map.iter().enumerate() {
-                    self.sdo_write_u32(
-                        node,
-                        Address::new(mapping, sub as u8 + 1),
-                        pdo::entry(*at, *bits),
-                    )?;
-                }
-                self.sdo_write(node, Address::new(mapping, 0), &[map.len() as u8])?;
-                self.sdo_write(node, Address::new(comm, 2), &[pdo::EVERY_SYNC])?;
-                self.sdo_write_u32(node, Address::new(comm, 1), cob)?;
-            }
+        let (mode, layout) = (self.setup.mode, self.setup.layout);
+        for write in master::configuration(node, mode, layout, self.setup.heartbeat_ms, HOST_NODE) {
+            self.sdo_write(node, write.at, write.value.data())?;
         }
-        self.sdo_write(
-            node,
-            cia402::MODES_OF_OPERATION,
-            &[self.setup.mode as i8 as u8],
-        )?;
-        self.sdo_write(node, cia402::CONTROLWORD, &cia402::SHUTDOWN.to_le_bytes())?;
-        let heartbeat = self.setup.heartbeat_ms;
-        self.sdo_write(node, Address::new(0x1017, 0), &heartbeat.to_le_bytes())?;
-        let consumer = (u32::from(HOST_NODE) << 16) | u32::from(heartbeat.saturating_mul(3));
-        self.sdo_write_u32(node, Address::new(0x1016, 1), consumer)?;
         Ok(())
-    }
-
-    fn sdo_write_u32(&mut self, node: u8, at: Address, value: u32) -> Result<(), Cia402Error> {
-        self.sdo_write(node, at, &value.to_le_bytes())
     }
 
     /// Writes up to four bytes to `at` of `node`, expedited.
@@ -635,32 +539,21 @@ impl Drives {
             (false, s) => s.toward_enabled(node.controlword),
         };
         node.controlword = controlword;
-        let counts = self.counts[k];
-        let mut data = [0u8; 6];
-        data[..2].copy_from_slice(&controlword.to_le_bytes());
-        let mut put_i32 = |v: f64| data[2..6].copy_from_slice(&(v.round() as i32).to_le_bytes());
+        let counts = |v: f64| (v * self.counts[k]).round() as i32;
+        let torque = |tau: f64| {
+            let permille = (tau / self.rated[k] * 1000.0).round();
+            Target::Torque(permille.clamp(-32768.0, 32767.0) as i16)
+        };
         let target = match (mode, command) {
-            (Mode::CyclicTorque, JointCommand::Off) => Some(0.0),
-            (Mode::CyclicPosition, JointCommand::Off) => {
-                put_i32(state.q * counts);
-                None
-            }
-            (_, JointCommand::Off) => {
-                put_i32(0.0);
-                None
-            }
+            (Mode::CyclicTorque, JointCommand::Off) => torque(0.0),
+            (Mode::CyclicPosition, JointCommand::Off) => Target::Position(counts(state.q)),
+            (_, JointCommand::Off) => Target::Velocity(0),
             (
                 Mode::CyclicPosition,
                 JointCommand::Position { q } | JointCommand::Impedance { q, .. },
-            ) => {
-                put_i32(q * counts);
-                None
-            }
-            (Mode::CyclicVelocity, JointCommand::Velocity { dq }) => {
-                put_i32(dq * counts);
-                None
-            }
-            (Mode::CyclicTorque, JointCommand::Torque { tau }) => Some(*tau),
+            ) => Target::Position(counts(*q)),
+            (Mode::CyclicVelocity, JointCommand::Velocity { dq }) => Target::Velocity(counts(*dq)),
+            (Mode::CyclicTorque, JointCommand::Torque { tau }) => torque(*tau),
             (
                 Mode::CyclicTorque,
                 JointCommand::Impedance {
@@ -670,24 +563,10 @@ impl Drives {
                     kd,
                     tau_ff,
                 },
-            ) => Some(kp * (q - state.q) + kd * (dq - state.dq) + tau_ff),
+            ) => torque(kp * (q - state.q) + kd * (dq - state.dq) + tau_ff),
             _ => return Err(HalError::UnsupportedMode { joint: k }),
         };
-        let len = match target {
-            Some(tau) => {
-                let permille = (tau / self.rated[k] * 1000.0)
-                    .round()
-                    .clamp(-32768.0, 32767.0);
-                data[2..4].copy_from_slice(&(permille as i16).to_le_bytes());
-                4
-            }
-            None => 6,
-        };
-        Ok(canopen::frame_to(
-            canopen::RPDO_BASE[0],
-            self.nodes[k].id,
-            &data[..len],
-        ))
+        Ok(master::rpdo1(self.nodes[k].id, controlword, target))
     }
 
     /// Takes one frame from the bus: a TPDO, emergency or heartbeat of one of the drives.
@@ -718,49 +597,38 @@ impl Drives {
     fn take_tpdo(&mut self, k: usize, pdo: usize, data: &[u8]) {
         let counts = self.counts[k];
         let (node, state) = (&mut self.nodes[k], &mut self.states[k]);
-        let i16_at = |at: usize| {
-            data.get(at..at + 2)
-                .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        };
-        let i32_at = |at: usize| {
-            data.get(at..at + 4)
-                .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        };
         match (pdo, self.layout) {
             (0, layout) => {
-                let (Some(status), Some(position)) = (i16_at(0), i32_at(2)) else {
+                let Ok(tpdo) = Tpdo1::decode(data, layout) else {
                     self.bad += 1;
                     return;
                 };
-                node.state = State::from_statusword(status as u16).unwrap_or(State::Fault);
-                let q = f64::from(position) / counts;
-                if layout == PdoLayout::Full {
-                    let Some(torque) = i16_at(6) else {
-                        self.bad += 1;
-                        return;
-                    };
-                    state.tau = f64::from(torque) * self.rated[k] / 1000.0;
-                } else {
-                    // Over the last two periods: a simulated drive held up answers two
-                    // SYNCs with one sample, then jumps two periods' travel in one.
-                    state.dq = match node.previous_q {
-                        [_, Some(p2)] => (q - p2) * self.rate_hz / 2.0,
-                        [Some(p1), None] => (q - p1) * self.rate_hz,
-                        [None, _] => 0.0,
-                    };
-                    node.previous_q = [Some(q), node.previous_q[0]];
+                node.state = State::from_statusword(tpdo.statusword).unwrap_or(State::Fault);
+                let q = f64::from(tpdo.position) / counts;
+                match tpdo.torque {
+                    Some(torque) => state.tau = f64::from(torque) * self.rated[k] / 1000.0,
+                    None => {
+                        // Over the last two periods: a simulated drive held up answers
+                        // two SYNCs with one sample, then jumps two periods' travel in one.
+                        state.dq = match node.previous_q {
+                            [_, Some(p2)] => (q - p2) * self.rate_hz / 2.0,
+                            [Some(p1), None] => (q - p1) * self.rate_hz,
+                            [None, _] => 0.0,
+                        };
+                        node.previous_q = [Some(q), node.previous_q[0]];
+                    }
                 }
                 state.q = q;
                 node.got[0] = true;
             }
             (1, PdoLayout::Full) => {
-                let (Some(velocity), Some(code)) = (i32_at(0), i16_at(4)) else {
+                let Ok(tpdo) = Tpdo2::decode(data) else {
                     self.bad += 1;
                     return;
                 };
-                state.dq = f64::from(velocity) / counts;
-                if code != 0 {
-                    node.error_code = code as u16;
+                state.dq = f64::from(tpdo.velocity) / counts;
+                if tpdo.error_code != 0 {
+                    node.error_code = tpdo.error_code;
                 }
                 node.got[1] = true;
             }

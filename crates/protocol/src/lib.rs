@@ -7,6 +7,8 @@
 //! - [`slcan`]: the Lawicel ASCII protocol of USB-CAN adapters.
 //! - [`canopen`]: CANopen (NMT, SDO, PDO, SYNC, heartbeat, EMCY) and the CiA 402 drive
 //!   profile.
+//! - [`cia402_master`]: what a CiA 402 master says: a drive's configuration by SDO, its
+//!   RPDO each cycle and the TPDOs it answers with.
 //! - [`dynamixel`]: ROBOTIS Dynamixel protocol 2.0 on a servo bus.
 //! - [`feetech`]: Feetech STS/SCS servos (Dynamixel-1.0 framing).
 //! - [`link`]: COBS + CRC-32 framing of the host–bridge serial link.
@@ -21,6 +23,7 @@
 pub mod budget;
 pub mod can;
 pub mod canopen;
+pub mod cia402_master;
 pub mod cobs;
 pub mod dynamixel;
 pub mod feetech;
