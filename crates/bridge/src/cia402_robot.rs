@@ -526,19 +526,10 @@ impl Drives {
     fn rpdo(&mut self, k: usize, mode: Mode, command: &JointCommand) -> Result<CanFrame, HalError> {
         let node = &mut self.nodes[k];
         let state = &self.states[k];
-        let off = matches!(command, JointCommand::Off);
-        if off {
-            node.tripped = false;
-        } else if node.state == State::Fault && node.controlword == cia402::ENABLE_OPERATION {
-            node.tripped = true;
-        }
-        let controlword = match (off, node.state) {
-            (true, State::Fault) => cia402::DISABLE_VOLTAGE,
-            (true, _) => cia402::SHUTDOWN,
-            (false, _) if node.tripped => cia402::DISABLE_VOLTAGE,
-            (false, s) => s.toward_enabled(node.controlword),
-        };
-        node.controlword = controlword;
+        let commanded = !matches!(command, JointCommand::Off);
+        let (controlword, tripped) =
+            master::controlword(node.state, node.controlword, commanded, node.tripped);
+        (node.controlword, node.tripped) = (controlword, tripped);
         let counts = |v: f64| (v * self.counts[k]).round() as i32;
         let torque = |tau: f64| {
             let permille = (tau / self.rated[k] * 1000.0).round();

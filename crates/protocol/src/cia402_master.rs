@@ -1,14 +1,15 @@
 //! What a CiA 402 master says to its drives, without I/O or a clock, so the host's
 //! master and the bridge firmware's share it: the SDO writes that set a drive up for a
 //! cyclic mode ([`configuration`]: PDO mapping, mode, heartbeats), the RPDO carrying its
-//! controlword and target each cycle ([`rpdo1`]), and the TPDOs it answers each SYNC
+//! controlword ([`controlword`]: the state machine's walk) and target each cycle
+//! ([`rpdo1`]), and the TPDOs it answers each SYNC
 //! with ([`Tpdo1`], [`Tpdo2`]), in either [`PdoLayout`]. The caller sends, waits and
 //! times out. Decoders are total: short data is an error, never a panic.
 
 use heapless::Vec;
 
 use crate::CanFrame;
-use crate::canopen::cia402::{self, Mode};
+use crate::canopen::cia402::{self, Mode, State};
 use crate::canopen::{self, Address, CanopenError, Expedited, pdo};
 
 /// Which objects the TPDOs carry.
@@ -135,6 +136,25 @@ pub fn configuration(
     let consumer = (u32::from(host) << 16) | u32::from(heartbeat_ms.saturating_mul(3));
     write(Address::new(0x1016, 1), &consumer.to_le_bytes());
     writes
+}
+
+/// The controlword a master sends a drive in `state`, having sent it `previous`, and
+/// whether the drive is now tripped: toward operation enabled while its joint is
+/// `commanded`, back to ready to switch on when it is not. A drive that faults while
+/// enabled trips and is held off (disable voltage) until its joint is commanded off:
+/// it is not reset into motion behind the loop's back.
+pub fn controlword(state: State, previous: u16, commanded: bool, tripped: bool) -> (u16, bool) {
+    let tripped = match commanded {
+        false => false,
+        true => tripped || (state == State::Fault && previous == cia402::ENABLE_OPERATION),
+    };
+    let word = match (commanded, state) {
+        (false, State::Fault) => cia402::DISABLE_VOLTAGE,
+        (false, _) => cia402::SHUTDOWN,
+        (true, _) if tripped => cia402::DISABLE_VOLTAGE,
+        (true, s) => s.toward_enabled(previous),
+    };
+    (word, tripped)
 }
 
 /// What RPDO1 carries after the controlword: the target of the drive's mode, in its
@@ -312,6 +332,36 @@ mod tests {
             }) => {}
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_controlword_walks_to_enabled_and_a_trip_holds_until_off() {
+        let mut previous = cia402::DISABLE_VOLTAGE;
+        let mut tripped = false;
+        let mut walk = |state| {
+            (previous, tripped) = controlword(state, previous, true, tripped);
+            previous
+        };
+        assert_eq!(walk(State::SwitchOnDisabled), cia402::SHUTDOWN);
+        assert_eq!(walk(State::ReadyToSwitchOn), cia402::SWITCH_ON);
+        assert_eq!(walk(State::SwitchedOn), cia402::ENABLE_OPERATION);
+        assert_eq!(walk(State::OperationEnabled), cia402::ENABLE_OPERATION);
+        // Faulted while enabled: held off while still commanded, no fault reset.
+        assert_eq!(walk(State::Fault), cia402::DISABLE_VOLTAGE);
+        assert_eq!(walk(State::Fault), cia402::DISABLE_VOLTAGE);
+        // Commanded off, then on again: the fault is reset on a rising edge.
+        let (off, still) = controlword(State::Fault, previous, false, tripped);
+        assert_eq!((off, still), (cia402::DISABLE_VOLTAGE, false));
+        let (reset, _) = controlword(State::Fault, off, true, false);
+        assert_eq!(reset, cia402::FAULT_RESET);
+        // Not commanded, a healthy drive goes back to ready to switch on.
+        let (word, _) = controlword(
+            State::OperationEnabled,
+            cia402::ENABLE_OPERATION,
+            false,
+            false,
+        );
+        assert_eq!(word, cia402::SHUTDOWN);
     }
 
     #[test]
