@@ -167,8 +167,11 @@ fn the_loop_tracks_a_trajectory_over_the_wire_and_survives_unplugging() {
     stream(&client, JointPoint::at_rest(&HOME), 1.5);
     std::thread::sleep(Duration::from_millis(1700));
 
-    // A 100 Hz planner, two segments ahead, for 3 s.
+    // A 100 Hz planner, two segments ahead, judged over a window of 3 s; while the
+    // machine stalls the loop too often to judge it, the sine goes on and the next 3 s
+    // are judged instead (three windows at most).
     let start = Instant::now();
+    let mut window = 1;
     let mut sent = 0u32;
     // Every sample's error; those of samples no stall of the machine touched (no 5 ms or
     // more of the loop's deadlines missed in the 150 ms before them) apart: a stalled virtual machine (CI's) holds the
@@ -178,8 +181,19 @@ fn the_loop_tracks_a_trajectory_over_the_wire_and_survives_unplugging() {
     let mut undisturbed = Vec::new();
     let mut missed = client.timing().missed_deadlines;
     let mut stalled_at = Instant::now();
-    while start.elapsed() < Duration::from_secs(3) {
+    loop {
         let t = start.elapsed().as_secs_f64();
+        if t >= 3.0 * f64::from(window) {
+            if undisturbed.len() >= errors.len() / 2 || window == 3 {
+                break;
+            }
+            eprintln!(
+                "window {window}: {} of {} samples undisturbed, judging the next 3 s",
+                undisturbed.len(),
+                errors.len()
+            );
+            (errors, undisturbed, window) = (Vec::new(), Vec::new(), window + 1);
+        }
         while f64::from(sent) * 0.01 < t + 0.02 {
             sent += 1;
             stream(&client, arm_sine(f64::from(sent) * 0.01), 0.01);
@@ -190,7 +204,7 @@ fn the_loop_tracks_a_trajectory_over_the_wire_and_survives_unplugging() {
             stalled_at = Instant::now();
         }
         missed = now_missed;
-        if t > 0.5 {
+        if t > 0.5 + 3.0 * f64::from(window - 1) {
             let error = (0..7)
                 .map(|j| (s.q[j] - s.q_ref[j]).abs())
                 .fold(0.0, f64::max);
