@@ -14,7 +14,9 @@ use embody_protocol::canopen::cia402::{self, Mode, State};
 use embody_protocol::canopen::{
     self, AbortCode, Address, Message, NmtCommand, NmtState, SdoRequest, SdoResponse,
 };
-use embody_protocol::cia402_master::{self, PdoLayout, SdoWrite, Target, Tpdo1, Tpdo2};
+use embody_protocol::cia402_master::{
+    self, CompactVelocity, PdoLayout, SdoWrite, Target, Tpdo1, Tpdo2,
+};
 use embody_protocol::messages::MAX_JOINTS;
 use heapless::Vec;
 
@@ -133,8 +135,8 @@ struct Drive {
     controlword: u16,
     tripped: bool,
     report: DriveState,
-    /// The position at the last two SYNCs (the compact layout's velocity).
-    previous_q: [Option<f32>; 2],
+    /// The compact layout's velocity.
+    velocity: CompactVelocity,
     /// When its last heartbeat came, and in which state.
     heartbeat: Option<(u64, NmtState)>,
 }
@@ -178,7 +180,7 @@ impl DriveMaster {
                 controlword: cia402::DISABLE_VOLTAGE,
                 tripped: false,
                 report: DriveState::default(),
-                previous_q: [None; 2],
+                velocity: CompactVelocity::default(),
                 heartbeat: None,
             });
         }
@@ -346,7 +348,8 @@ impl DriveMaster {
                     // gone, so it is set up again from the start.
                     if state == NmtState::BootUp && d.phase != Phase::Setting(0) {
                         d.phase = Phase::Setting(0);
-                        (d.asked, d.heartbeat, d.previous_q) = (None, None, [None; 2]);
+                        (d.asked, d.heartbeat) = (None, None);
+                        d.velocity = CompactVelocity::default();
                         d.state = State::SwitchOnDisabled;
                     }
                 }
@@ -408,12 +411,8 @@ impl DriveMaster {
                 match tpdo.torque {
                     Some(t) => d.report.tau = f32::from(t) * d.rated / 1000.0,
                     None => {
-                        d.report.dq = match d.previous_q {
-                            [_, Some(p2)] => (q - p2) * rate_hz / 2.0,
-                            [Some(p1), None] => (q - p1) * rate_hz,
-                            [None, _] => 0.0,
-                        };
-                        d.previous_q = [Some(q), d.previous_q[0]];
+                        let rate = f64::from(rate_hz);
+                        d.report.dq = (d.velocity.take(tpdo.position, rate) as f32) / counts;
                     }
                 }
                 d.report.q = q;

@@ -27,7 +27,7 @@ use embody_protocol::canopen::{
     self, Address, Expedited, Message, NmtCommand, NmtState, SdoRequest, SdoResponse,
 };
 pub use embody_protocol::cia402_master::PdoLayout;
-use embody_protocol::cia402_master::{self as master, Target, Tpdo1, Tpdo2};
+use embody_protocol::cia402_master::{self as master, CompactVelocity, Target, Tpdo1, Tpdo2};
 
 use crate::servo_robot::travel_per_turn;
 use crate::slcan_port::{SlcanPort, SlcanPortError};
@@ -225,8 +225,8 @@ struct Node {
     heartbeat: Option<(Instant, NmtState)>,
     /// TPDOs of this tick taken.
     got: [bool; 2],
-    /// Position at the last two SYNCs, for the compact layout's velocity.
-    previous_q: [Option<f64>; 2],
+    /// The compact layout's velocity.
+    velocity: CompactVelocity,
 }
 
 /// The drives' state as their TPDOs, emergencies and heartbeats tell it.
@@ -311,7 +311,7 @@ impl Cia402Robot {
             error_code: 0,
             heartbeat: None,
             got: [false; 2],
-            previous_q: [None; 2],
+            velocity: CompactVelocity::default(),
         };
         let mut robot = Cia402Robot {
             caps: Capabilities {
@@ -598,16 +598,7 @@ impl Drives {
                 let q = f64::from(tpdo.position) / counts;
                 match tpdo.torque {
                     Some(torque) => state.tau = f64::from(torque) * self.rated[k] / 1000.0,
-                    None => {
-                        // Over the last two periods: a simulated drive held up answers
-                        // two SYNCs with one sample, then jumps two periods' travel in one.
-                        state.dq = match node.previous_q {
-                            [_, Some(p2)] => (q - p2) * self.rate_hz / 2.0,
-                            [Some(p1), None] => (q - p1) * self.rate_hz,
-                            [None, _] => 0.0,
-                        };
-                        node.previous_q = [Some(q), node.previous_q[0]];
-                    }
+                    None => state.dq = node.velocity.take(tpdo.position, self.rate_hz) / counts,
                 }
                 state.q = q;
                 node.got[0] = true;

@@ -186,6 +186,30 @@ pub fn rpdo1(node: u8, controlword: u16, target: Target) -> CanFrame {
     canopen::frame_to(canopen::RPDO_BASE[0], node, &data[..len])
 }
 
+/// The compact layout's velocity: a drive's position's change over its last two
+/// SYNCs. A drive held up answers two SYNCs with one sample, then jumps two periods'
+/// travel in one; over two periods that reads right.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompactVelocity {
+    /// The position at the last two SYNCs, newest first.
+    previous: [Option<i32>; 2],
+}
+
+impl CompactVelocity {
+    /// Takes this SYNC's `position`: the velocity in increments a second at `rate_hz`
+    /// SYNCs a second (0 at the first).
+    pub fn take(&mut self, position: i32, rate_hz: f64) -> f64 {
+        let change = |p: i32| f64::from(position) - f64::from(p);
+        let velocity = match self.previous {
+            [_, Some(p2)] => change(p2) * rate_hz / 2.0,
+            [Some(p1), None] => change(p1) * rate_hz,
+            [None, _] => 0.0,
+        };
+        self.previous = [Some(position), self.previous[0]];
+        velocity
+    }
+}
+
 /// TPDO1 of a drive: what it says each SYNC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tpdo1 {
@@ -391,6 +415,16 @@ mod tests {
             }
         );
         assert!(Tpdo2::decode(&[0; 5]).is_err());
+    }
+
+    #[test]
+    fn the_compact_velocity_spans_two_syncs() {
+        let mut v = CompactVelocity::default();
+        assert_eq!(v.take(100, 1000.0), 0.0);
+        assert_eq!(v.take(110, 1000.0), 10_000.0);
+        // Held up: the same sample twice, then two periods' travel at once.
+        assert_eq!(v.take(110, 1000.0), 5_000.0);
+        assert_eq!(v.take(130, 1000.0), 10_000.0);
     }
 
     proptest! {
