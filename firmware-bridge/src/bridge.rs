@@ -14,16 +14,22 @@
 //! command; when commands stop for the watchdog period the motors get damping, then
 //! are disabled, and are polled with disable frames so their state is still reported.
 //!
+//! A bus may instead carry CiA 402 drives ([`HostMessage::DriveBus`], then
+//! [`HostMessage::Drive`] for each): the bridge is their CANopen master ([`DriveBus`]),
+//! sets them up once the configuration is complete, and each cycle sends their targets
+//! and a SYNC; the watchdog holds them still, then switches them off.
+//!
 //! A bridge built [`Bridge::with_unit`] also answers firmware updates and keeps the
 //! unit record (see [`crate::unit`]); the record's calibration is applied to every
 //! actuator configured, so the host sees calibrated joints. An update in progress
 //! drops the configuration: the motors stay off until the host configures again.
 
 use embedded_can::nb::Can;
+use embody_protocol::cia402_master::DriveFailure;
 use embody_protocol::messages::{
     ActuatorSetup, BridgeMessage, BridgeSetup, BridgeState, BridgeStatus, BusStats, CommandBatch,
-    HostMessage, MAX_BUSES, MAX_JOINTS, PROTOCOL_VERSION, SetupError, StateBatch, WireCommand,
-    WireJointState,
+    DriveActuatorSetup, DriveBusSetup, HostMessage, MAX_BUSES, MAX_JOINTS, PROTOCOL_VERSION,
+    SetupError, StateBatch, WireCommand, WireJointState,
 };
 use embody_protocol::{
     CanFrame, FrameDecoder, FrameEncoder, MAX_FRAME, MitCommand, MitSpecial, MotorFaults,
@@ -32,6 +38,7 @@ use embody_protocol::{
 use embedded_storage::nor_flash::NorFlash;
 
 use crate::can_frame::{from_hal, to_hal};
+use crate::drive_bus::{DriveBus, Hold};
 use crate::unit::{NoFlash, Unit, no_storage};
 use embody_protocol::budget::bus_cycle_us;
 
@@ -67,6 +74,10 @@ pub struct Bridge<F = NoFlash> {
     out: [u8; MAX_FRAME],
     setup: Option<BridgeSetup>,
     actuators: [Option<ActuatorSetup>; MAX_JOINTS],
+    /// Buses of CiA 402 drives (`None`: a bus of MIT motors).
+    drive_buses: [Option<DriveBus>; MAX_BUSES],
+    /// Drives given up on, not yet told to the host.
+    failures: heapless::Vec<(u8, DriveFailure), MAX_JOINTS>,
     commands: [WireCommand; MAX_JOINTS],
     states: [WireJointState; MAX_JOINTS],
     enabled: [bool; MAX_JOINTS],
@@ -105,6 +116,8 @@ impl<F: NorFlash> Bridge<F> {
             out: [0; MAX_FRAME],
             setup: None,
             actuators: [None; MAX_JOINTS],
+            drive_buses: core::array::from_fn(|_| None),
+            failures: heapless::Vec::new(),
             commands: [WireCommand::Off; MAX_JOINTS],
             states: [WireJointState::default(); MAX_JOINTS],
             enabled: [false; MAX_JOINTS],
@@ -221,6 +234,14 @@ impl<F: NorFlash> Bridge<F> {
                 Ok(()) => BridgeMessage::SetupAccepted,
                 Err(e) => BridgeMessage::SetupRefused(e),
             }),
+            HostMessage::DriveBus(setup) => Some(match self.apply_drive_bus(setup) {
+                Ok(()) => BridgeMessage::SetupAccepted,
+                Err(e) => BridgeMessage::SetupRefused(e),
+            }),
+            HostMessage::Drive(drive) => Some(match self.apply_drive(drive) {
+                Ok(()) => BridgeMessage::SetupAccepted,
+                Err(e) => BridgeMessage::SetupRefused(e),
+            }),
             HostMessage::Tick(batch) => {
                 self.accept_commands(&batch, now_us);
                 None
@@ -250,6 +271,7 @@ impl<F: NorFlash> Bridge<F> {
     fn unconfigure(&mut self) {
         self.setup = None;
         self.actuators = [None; MAX_JOINTS];
+        self.drive_buses = core::array::from_fn(|_| None);
         self.commands = [WireCommand::Off; MAX_JOINTS];
         self.last_command_us = None;
         self.update_configured();
@@ -269,6 +291,8 @@ impl<F: NorFlash> Bridge<F> {
             return Err(SetupError::BadBuses);
         }
         self.actuators = [None; MAX_JOINTS];
+        self.drive_buses = core::array::from_fn(|_| None);
+        self.failures.clear();
         self.commands = [WireCommand::Off; MAX_JOINTS];
         self.states = [WireJointState::default(); MAX_JOINTS];
         self.enabled = [false; MAX_JOINTS];
@@ -289,6 +313,9 @@ impl<F: NorFlash> Bridge<F> {
         let Some(bus) = setup.buses.get(actuator.bus as usize) else {
             return Err(SetupError::BadBus);
         };
+        if self.drive_buses[usize::from(actuator.bus)].is_some() {
+            return Err(SetupError::BusKind);
+        }
         let gains = [
             actuator.damping_kd,
             actuator.position_kp,
@@ -329,8 +356,72 @@ impl<F: NorFlash> Bridge<F> {
         }
         self.actuators[joint] = Some(self.calibrated(actuator));
         self.enabled[joint] = false;
+        for drives in self.drive_buses.iter_mut().flatten() {
+            drives.remove(actuator.joint);
+        }
         self.update_configured();
         Ok(())
+    }
+
+    /// Makes a bus one of CiA 402 drives (none on it yet); refused while MIT motors are
+    /// on it.
+    fn apply_drive_bus(&mut self, drives: DriveBusSetup) -> Result<(), SetupError> {
+        let setup = self.setup.as_ref().ok_or(SetupError::NoSetup)?;
+        let b = usize::from(drives.bus);
+        if b >= setup.buses.len() {
+            return Err(SetupError::BadBus);
+        }
+        if self.actuators.iter().flatten().any(|a| a.bus == drives.bus) {
+            return Err(SetupError::BusKind);
+        }
+        self.drive_buses[b] = Some(DriveBus::new(drives)?);
+        self.update_configured();
+        Ok(())
+    }
+
+    /// Puts a drive on its drive bus, in place of whatever its joint had.
+    fn apply_drive(&mut self, drive: DriveActuatorSetup) -> Result<(), SetupError> {
+        let setup = self.setup.as_ref().ok_or(SetupError::NoSetup)?;
+        if usize::from(drive.joint) >= setup.joints as usize {
+            return Err(SetupError::BadJoint);
+        }
+        let b = usize::from(drive.bus);
+        let Some(bus) = setup.buses.get(b) else {
+            return Err(SetupError::BadBus);
+        };
+        let period_us = setup.period_us;
+        let bitrate = bus.bitrate;
+        let drive = match self.unit.as_ref().and_then(Unit::record) {
+            Some(record) => match record.joint(drive.joint) {
+                Some(c) => drive.calibrated(c),
+                None => drive,
+            },
+            None => drive,
+        };
+        let drives = self.drive_buses[b].as_mut().ok_or(SetupError::BusKind)?;
+        let extra = usize::from(!drives.has(drive.joint));
+        let cycle = drives.cycle_us(bitrate, extra);
+        if cycle > period_us {
+            return Err(SetupError::OverBudget {
+                bus: drive.bus,
+                cycle_us: cycle,
+            });
+        }
+        drives.add(drive)?;
+        self.actuators[usize::from(drive.joint)] = None;
+        for (k, other) in self.drive_buses.iter_mut().enumerate() {
+            if let Some(other) = other.as_mut().filter(|_| k != b) {
+                other.remove(drive.joint);
+            }
+        }
+        self.update_configured();
+        Ok(())
+    }
+
+    /// Whether joint `joint` has an actuator: an MIT motor or a drive.
+    fn configured(&self, joint: usize) -> bool {
+        self.actuators[joint].is_some()
+            || (self.drive_buses.iter().flatten()).any(|d| d.has(joint as u8))
     }
 
     /// `actuator` with the unit's calibration of its joint applied underneath: the raw
@@ -349,7 +440,14 @@ impl<F: NorFlash> Bridge<F> {
 
     fn update_configured(&mut self) {
         let n = self.joint_count();
-        let complete = self.setup.is_some() && self.actuators[..n].iter().all(Option::is_some);
+        let complete = self.setup.is_some() && (0..n).all(|j| self.configured(j));
+        // The drives are set up once the whole configuration is in.
+        for drives in self.drive_buses.iter_mut().flatten() {
+            match complete {
+                true => drives.start(),
+                false => drives.stop(),
+            }
+        }
         self.state = if complete {
             BridgeState::Idle
         } else {
@@ -445,11 +543,48 @@ impl<F: NorFlash> Bridge<F> {
                 _ => stats.bus_errors += 1,
             }
         }
+        self.cycle_drives(now_us, buses);
         if let Some(setup) = &self.setup {
             for (b, bus) in setup.buses.iter().enumerate() {
-                self.buses[b].cycle_us =
-                    bus_cycle_us(self.actuators[..n].iter().flatten(), b as u8, bus.bitrate);
+                self.buses[b].cycle_us = match &self.drive_buses[b] {
+                    Some(drives) => drives.cycle_us(bus.bitrate, 0),
+                    None => {
+                        bus_cycle_us(self.actuators[..n].iter().flatten(), b as u8, bus.bitrate)
+                    }
+                };
             }
+        }
+    }
+
+    /// Every drive bus's cycle: its drives' targets (what the bridge's state allows of
+    /// the loop's commands) and a SYNC.
+    fn cycle_drives<C: Can>(&mut self, now_us: u64, buses: &mut [C]) {
+        let period_s = self
+            .setup
+            .as_ref()
+            .map_or(0.001, |s| s.period_us as f32 * 1e-6);
+        let state = self.state;
+        let commands = &self.commands;
+        let hold = |joint: u8| match state {
+            BridgeState::Active => Hold::Command(commands[usize::from(joint)]),
+            BridgeState::Damping => Hold::Still,
+            _ => Hold::Off,
+        };
+        for (b, drives) in self.drive_buses.iter_mut().enumerate() {
+            let (Some(drives), Some(port)) = (drives, buses.get_mut(b)) else {
+                continue;
+            };
+            let stats = &mut self.buses[b];
+            drives.cycle(
+                now_us,
+                period_s,
+                &self.states,
+                hold,
+                |frame| match to_hal::<C::Frame>(&frame).map(|f| port.transmit(&f)) {
+                    Some(Ok(_)) => stats.frames_tx += 1,
+                    _ => stats.bus_errors += 1,
+                },
+            );
         }
     }
 
@@ -467,8 +602,10 @@ impl<F: NorFlash> Bridge<F> {
                 match port.receive() {
                     Ok(frame) => {
                         self.buses[b].frames_rx += 1;
-                        if let Some(frame) = from_hal(&frame) {
-                            self.take_reply(b as u8, &frame, n);
+                        match (from_hal(&frame), &mut self.drive_buses[b]) {
+                            (Some(frame), Some(drives)) => drives.take(&frame, now_us),
+                            (Some(frame), None) => self.take_reply(b as u8, &frame, n),
+                            (None, _) => {}
                         }
                     }
                     Err(nb::Error::WouldBlock) => break,
@@ -491,6 +628,17 @@ impl<F: NorFlash> Bridge<F> {
                     state.faults = state.faults.union(MotorFaults::COMMS_LOST);
                 }
             }
+        }
+        for (b, drives) in self.drive_buses.iter_mut().enumerate() {
+            let Some(drives) = drives else { continue };
+            let failures = &mut self.failures;
+            let missed = drives.finish(&mut self.states[..n], |joint, why| {
+                let _ = failures.push((joint, why));
+            });
+            self.buses[b].missed_replies += missed;
+        }
+        while let Some((joint, failure)) = self.failures.pop() {
+            self.send(&BridgeMessage::DriveFailed { joint, failure }, serial)?;
         }
         let mut batch = StateBatch {
             seq: self.seq,
@@ -531,7 +679,9 @@ impl<F: NorFlash> Bridge<F> {
             frames_ok: self.decoder.stats().ok,
             frames_bad: self.frames_bad,
             watchdog_trips: self.watchdog_trips,
-            joints_configured: self.actuators.iter().filter(|a| a.is_some()).count() as u8,
+            joints_configured: (0..self.joint_count())
+                .filter(|&j| self.configured(j))
+                .count() as u8,
             ..BridgeStatus::default()
         };
         let bus_count = self.setup.as_ref().map_or(0, |s| s.buses.len());

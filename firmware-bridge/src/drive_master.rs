@@ -12,8 +12,9 @@
 use embody_protocol::CanFrame;
 use embody_protocol::canopen::cia402::{self, Mode, State};
 use embody_protocol::canopen::{
-    self, AbortCode, Address, Message, NmtCommand, NmtState, SdoRequest, SdoResponse,
+    self, Address, Message, NmtCommand, NmtState, SdoRequest, SdoResponse,
 };
+pub use embody_protocol::cia402_master::DriveFailure;
 use embody_protocol::cia402_master::{
     self, CompactVelocity, PdoLayout, SdoWrite, Target, Tpdo1, Tpdo2,
 };
@@ -60,19 +61,6 @@ pub enum MasterSetupError {
     Counts(usize),
 }
 
-/// Why a drive is not driven.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DriveFailure {
-    /// It did not answer an SDO request in [`SDO_TRIES`] tries.
-    Silent,
-    /// Its device type (0x1000) is not a CiA 402 drive's.
-    NotADrive(u32),
-    /// It does not support the setup's mode (0x6502).
-    Mode(u32),
-    /// It refused a configuration write.
-    Refused(Address, AbortCode),
-}
-
 /// Where a drive is in its bring-up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
@@ -113,6 +101,8 @@ pub struct DriveState {
     pub error_code: u16,
     /// Its heartbeat is overdue, or says it is not operational.
     pub heartbeat_lost: bool,
+    /// TPDO1s taken since it was last set up (a fresh sample each time it moves on).
+    pub samples: u32,
 }
 
 /// The reads before the configuration's writes.
@@ -297,10 +287,10 @@ impl DriveMaster {
         let (word, tripped) =
             cia402_master::controlword(d.state, d.controlword, commanded, d.tripped);
         (d.controlword, d.tripped) = (word, tripped);
-        let counts = |v: f32| (v * d.setup.counts_per_unit).round() as i32;
+        let counts = |v: f32| nearest(v * d.setup.counts_per_unit);
         let torque = |tau: f32| {
-            let permille = (tau / d.rated * 1000.0).round();
-            Target::Torque(permille.clamp(-32768.0, 32767.0) as i16)
+            let permille = nearest(tau / d.rated * 1000.0);
+            Target::Torque(permille.clamp(-32768, 32767) as i16)
         };
         let target = match (mode, target) {
             (Mode::CyclicTorque, JointTarget::Torque(tau)) => torque(tau),
@@ -416,6 +406,7 @@ impl DriveMaster {
                     }
                 }
                 d.report.q = q;
+                d.report.samples = d.report.samples.wrapping_add(1);
             }
             (1, PdoLayout::Full) => {
                 let tpdo = Tpdo2::decode(data).map_err(|_| ())?;
@@ -428,6 +419,13 @@ impl DriveMaster {
         }
         Ok(())
     }
+}
+
+/// `v` to the nearest integer, halves away from zero (`f32::round` is std's, not
+/// core's); past the range of `i32`, its end; NaN, 0.
+fn nearest(v: f32) -> i32 {
+    let half = if v < 0.0 { -0.5 } else { 0.5 };
+    (v + half) as i32
 }
 
 /// The object of drive `node`'s set-up request `step` (one of [`READS`], then its
@@ -497,6 +495,16 @@ mod tests {
             Some(MasterSetupError::Counts(0))
         );
         assert_eq!(refused(&[one(1, 1.0), one(127, 1e6)]), None);
+    }
+
+    #[test]
+    fn targets_round_to_the_nearest_count() {
+        assert_eq!(nearest(2.5), 3);
+        assert_eq!(nearest(-2.5), -3);
+        assert_eq!(nearest(2.49), 2);
+        assert_eq!(nearest(-0.2), 0);
+        assert_eq!(nearest(1e12), i32::MAX);
+        assert_eq!(nearest(f32::NAN), 0);
     }
 
     proptest! {

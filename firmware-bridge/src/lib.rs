@@ -8,12 +8,14 @@
 //! [`update`] installs signed firmware images in A/B slots on the flash
 //! (`embedded_storage::nor_flash`), safe against power loss; [`unit`] answers the host's
 //! flashing messages and keeps the unit record (calibration) in the config area.
-//! [`drive_master`] is the CANopen master of a bus of CiA 402 drives.
+//! [`drive_master`] is the CANopen master of a bus of CiA 402 drives, and [`drive_bus`]
+//! such a bus as the bridge runs it.
 
 #![no_std]
 
 mod bridge;
 pub mod can_frame;
+pub mod drive_bus;
 pub mod drive_master;
 pub mod unit;
 pub mod update;

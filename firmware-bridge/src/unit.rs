@@ -14,14 +14,15 @@ use embody_protocol::messages::{
 
 use crate::update::{Boot, Layout, SlotImage, UpdateError, Updater, boot};
 
-/// Records of protocol version 2 (with the applied setup); a version 1 record is not
-/// read back (the unit then holds none until the host stores one again).
-const RECORD_MAGIC: u32 = u32::from_le_bytes(*b"EBR2");
+/// Records of protocol version 3 (with the applied setup, drives among its actuators);
+/// an older record is not read back (the unit then holds none until the host stores
+/// one again).
+const RECORD_MAGIC: u32 = u32::from_le_bytes(*b"EBR3");
 /// Magic, sequence, length, CRC.
 const RECORD_HEAD: usize = 16;
 /// Largest encoded record: serial, robot and tool (33 bytes each), the digest (32),
 /// the control settings (≤ 19), and for every one of 64 joints a calibration (≤ 6) and
-/// an actuator (≤ 10) — 1,172 bytes at most.
+/// an actuator (≤ 11) — 1,236 bytes at most.
 const RECORD_MAX: usize = 1280;
 
 /// The unit: its flash, what it booted, its record. See the module docs.

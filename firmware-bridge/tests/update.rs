@@ -299,8 +299,8 @@ fn a_record_cut_while_stored_leaves_the_previous_one() {
 fn the_largest_record_is_stored_read_back_and_fits_the_link() {
     use embody_firmware_bridge::unit::Unit;
     use embody_protocol::messages::{
-        ActuatorRecord, BridgeMessage, ControlRecord, HostMessage, JointCalibration, MAX_JOINTS,
-        UnitRecord,
+        ActuatorRecord, ActuatorVariant, BridgeMessage, ControlRecord, HostMessage,
+        JointCalibration, MAX_JOINTS, UnitRecord,
     };
     use embody_protocol::{FrameEncoder, MAX_FRAME, MitVariant};
 
@@ -331,7 +331,7 @@ fn the_largest_record_is_stored_read_back_and_fits_the_link() {
             bus: 7,
             can_id: 127,
             master_id: 255,
-            variant: MitVariant::Robstride,
+            variant: ActuatorVariant::Mit(MitVariant::Robstride),
             rest_digest: u32::MAX,
         });
     }

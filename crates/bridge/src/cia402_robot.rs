@@ -22,6 +22,7 @@ use embody_hal::{
 };
 use embody_model::Model;
 use embody_protocol::CanFrame;
+use embody_protocol::budget::drive_cycle_us;
 use embody_protocol::canopen::cia402::{self, Mode, State};
 use embody_protocol::canopen::{
     self, Address, Expedited, Message, NmtCommand, NmtState, SdoRequest, SdoResponse,
@@ -29,11 +30,12 @@ use embody_protocol::canopen::{
 pub use embody_protocol::cia402_master::PdoLayout;
 use embody_protocol::cia402_master::{self as master, CompactVelocity, Target, Tpdo1, Tpdo2};
 
+use crate::robot::fault_bits;
 use crate::servo_robot::travel_per_turn;
 use crate::slcan_port::{SlcanPort, SlcanPortError};
 
 /// The node id the host's heartbeat carries.
-pub const HOST_NODE: u8 = 0x7F;
+pub const HOST_NODE: u8 = master::MASTER_NODE;
 
 /// How a joint's motion reads in its drive's units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,21 +101,8 @@ impl Cia402Setup {
 
     /// Worst-case bus time of one tick (µs): every drive's RPDO, the SYNC, their TPDOs.
     pub fn tick_us(&self) -> f64 {
-        let time = |bytes: usize| {
-            let frame = canopen::frame_to(0x200, 1, &[0u8; 8][..bytes]);
-            f64::from(frame.worst_case_time_us(self.bitrate))
-        };
-        let target = if self.mode == Mode::CyclicTorque {
-            2
-        } else {
-            4
-        };
-        let per_drive = time(2 + target)
-            + match self.layout {
-                PdoLayout::Full => time(8) + time(6),
-                PdoLayout::Compact => time(6),
-            };
-        time(0) + per_drive * self.nodes.len() as f64
+        let drives = self.nodes.len() as u32;
+        f64::from(drive_cycle_us(self.mode, self.layout, drives, self.bitrate))
     }
 
     /// How many drives fit one bus at `rate_hz`.
@@ -289,19 +278,7 @@ impl Cia402Robot {
             );
         }
         let port = SlcanPort::open(port, setup.bitrate, 2 * joints + 2)?;
-        let modes = match setup.mode {
-            Mode::CyclicVelocity => vec![CommandMode::Off, CommandMode::Velocity],
-            Mode::CyclicTorque => vec![
-                CommandMode::Off,
-                CommandMode::Torque,
-                CommandMode::Impedance,
-            ],
-            _ => vec![
-                CommandMode::Off,
-                CommandMode::Position,
-                CommandMode::Impedance,
-            ],
-        };
+        let modes = drive_command_modes(setup.mode);
         let travel = travel_per_turn(model);
         let node = |id| Node {
             id,
@@ -316,7 +293,7 @@ impl Cia402Robot {
         let mut robot = Cia402Robot {
             caps: Capabilities {
                 max_rate_hz: setup.rate_hz,
-                ..Capabilities::from_model(model, CommandModes::of(&modes))
+                ..Capabilities::from_model(model, modes)
             },
             port,
             drives: Drives {
@@ -640,16 +617,25 @@ impl Drives {
 
 /// The joint fault a CiA 301/402 error code names.
 pub fn fault_of_error_code(code: u16) -> FaultBits {
-    match code >> 8 {
-        0x23 => FaultBits::OVER_CURRENT,
-        0x32 if code == 0x3220 => FaultBits::UNDER_VOLTAGE,
-        0x32 => FaultBits::OVER_VOLTAGE,
-        0x42 => FaultBits::DRIVER_OVER_TEMPERATURE,
-        0x43 => FaultBits::MOTOR_OVER_TEMPERATURE,
-        0x73 => FaultBits::ENCODER,
-        0x81 | 0x82 => FaultBits::COMMUNICATION_LOST,
-        _ => FaultBits::OVERLOAD,
-    }
+    fault_bits(master::motor_faults(code))
+}
+
+/// The commands a joint on a drive in `mode` takes: CSP positions (an impedance's
+/// position), CSV velocities, CST torques and impedances (worked out by the master).
+pub fn drive_command_modes(mode: Mode) -> CommandModes {
+    CommandModes::of(match mode {
+        Mode::CyclicVelocity => &[CommandMode::Off, CommandMode::Velocity],
+        Mode::CyclicTorque => &[
+            CommandMode::Off,
+            CommandMode::Torque,
+            CommandMode::Impedance,
+        ],
+        _ => &[
+            CommandMode::Off,
+            CommandMode::Position,
+            CommandMode::Impedance,
+        ],
+    })
 }
 
 fn sdo_error(

@@ -24,13 +24,14 @@ mod slcan_port;
 mod slcan_robot;
 
 pub use cia402_robot::{
-    Cia402Error, Cia402Robot, Cia402Setup, DriveScale, HOST_NODE, PdoLayout, fault_of_error_code,
+    Cia402Error, Cia402Robot, Cia402Setup, DriveScale, HOST_NODE, PdoLayout, drive_command_modes,
+    fault_of_error_code,
 };
 pub use link::{BridgeInfo, LinkError};
 pub use robot::{BridgeError, BridgeRobot, fault_bits};
 pub use servo_robot::{
     PRISMATIC_TRAVEL_PER_TURN_M, ServoFamily, ServoRobot, ServoRobotError, travel_per_turn,
 };
-pub use setup::{SetupError, UnitSetup, variant_name};
+pub use setup::{SetupError, UnitSetup, actuator_variant_name, variant_name};
 pub use slcan_port::{SlcanPort, SlcanPortError};
 pub use slcan_robot::{SlcanRobot, SlcanRobotError};

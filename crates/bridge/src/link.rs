@@ -1,15 +1,20 @@
 //! Opening a connection to the bridge: the serial port, the version handshake, and the
-//! configuration (bridge setup, then one message per actuator, each acknowledged). Runs
-//! off the loop thread (it allocates and blocks), at start and on every reconnection.
+//! configuration (bridge setup, drive buses, then one message per actuator, each
+//! acknowledged); where drives are configured, the wait until the bridge has set them
+//! up and they report. Runs off the loop thread (it allocates and blocks), at start and
+//! on every reconnection.
 
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use embody_protocol::cia402_master::DriveFailure;
 use embody_protocol::messages::{
-    ActuatorSetup, BridgeMessage, BridgeSetup, HostMessage, PROTOCOL_VERSION, SetupError,
+    BridgeMessage, BridgeState, HostMessage, PROTOCOL_VERSION, SetupError, StateBatch,
 };
-use embody_protocol::{FrameDecoder, FrameEncoder, MAX_FRAME};
+use embody_protocol::{FrameDecoder, FrameEncoder, MAX_FRAME, MotorFaults};
+
+use crate::setup::UnitSetup;
 use serialport::TTYPort;
 
 use crate::fd_io::{self, FdStatus};
@@ -67,6 +72,28 @@ pub enum LinkError {
         /// The port.
         path: PathBuf,
     },
+    /// The bridge gave up on a joint's CiA 402 drive while setting it up.
+    #[error("{path}: the bridge gave up on the CiA 402 drive of joint {joint}: {failure}")]
+    DriveFailed {
+        /// The port.
+        path: PathBuf,
+        /// The joint (0-based, joint order).
+        joint: u8,
+        /// Why.
+        failure: DriveFailure,
+    },
+    /// Drives set up sent no state in time.
+    #[error(
+        "{path}: the CiA 402 drives of joints {joints:?} did not report within {timeout_ms} ms of their setup (node ids, bit rate, wiring?)"
+    )]
+    DrivesSilent {
+        /// The port.
+        path: PathBuf,
+        /// The joints whose drives did not report.
+        joints: Vec<u8>,
+        /// How long we waited.
+        timeout_ms: u64,
+    },
 }
 
 /// What the handshake learned.
@@ -90,6 +117,11 @@ pub struct Connection {
 pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_millis(1000);
 /// How often an unanswered hello is repeated.
 const HELLO_REPEAT: Duration = Duration::from_millis(200);
+/// How long the bridge may take to set up its drives (a silent one is given up on
+/// after three SDO timeouts of 100 ms).
+pub const DRIVES_TIMEOUT: Duration = Duration::from_millis(3000);
+/// State batches in a row in which every drive reported: they run.
+const DRIVES_FRESH: u32 = 3;
 
 /// Requests and answers on an open port, one at a time.
 pub(crate) struct Exchange {
@@ -180,23 +212,69 @@ impl Exchange {
     ) -> Result<BridgeMessage, LinkError> {
         let deadline = Instant::now() + timeout;
         loop {
+            match self.next_message(deadline)? {
+                // What the bridge sends unasked: state batches, drives given up on.
+                Some(BridgeMessage::Tick(_) | BridgeMessage::DriveFailed { .. }) => {}
+                Some(message) => return Ok(message),
+                None => return Err(self.no_answer(what, timeout)),
+            }
+        }
+    }
+
+    /// The next message the bridge sends, of any kind, before `deadline` (`None` then).
+    fn next_message(&mut self, deadline: Instant) -> Result<Option<BridgeMessage>, LinkError> {
+        loop {
             while self.read_at < self.read_len {
                 let b = self.read_buf[self.read_at];
                 self.read_at += 1;
                 if let Some(Ok(_)) = self.decoder.push(b)
                     && let Ok(message) = self.decoder.message::<BridgeMessage>()
-                    && !matches!(message, BridgeMessage::Tick(_))
                 {
-                    return Ok(message);
+                    return Ok(Some(message));
                 }
             }
             if Instant::now() >= deadline {
-                return Err(self.no_answer(what, timeout));
+                return Ok(None);
             }
             match fd_io::read(self.port.as_raw_fd(), &mut self.read_buf[..], 10_000) {
                 FdStatus::Bytes(n) => (self.read_at, self.read_len) = (0, n),
                 FdStatus::Timeout => {}
                 FdStatus::Gone => return Err(self.gone()),
+            }
+        }
+    }
+
+    /// Waits until the drives of `joints` report, [`DRIVES_FRESH`] state batches in a
+    /// row, while the bridge sets them up; a drive it gives up on, or one still silent
+    /// after `timeout`, is an error naming its joint.
+    fn wait_for_drives(&mut self, joints: &[u8], timeout: Duration) -> Result<(), LinkError> {
+        let deadline = Instant::now() + timeout;
+        let mut fresh = 0;
+        let mut silent = joints.to_vec();
+        loop {
+            match self.next_message(deadline)? {
+                Some(BridgeMessage::DriveFailed { joint, failure }) => {
+                    return Err(LinkError::DriveFailed {
+                        path: self.path.clone(),
+                        joint,
+                        failure,
+                    });
+                }
+                Some(BridgeMessage::Tick(batch)) => {
+                    silent = stale_drives(&batch, joints);
+                    fresh = if silent.is_empty() { fresh + 1 } else { 0 };
+                    if fresh >= DRIVES_FRESH {
+                        return Ok(());
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    return Err(LinkError::DrivesSilent {
+                        path: self.path.clone(),
+                        joints: silent,
+                        timeout_ms: timeout.as_millis() as u64,
+                    });
+                }
             }
         }
     }
@@ -267,20 +345,48 @@ impl Exchange {
     }
 }
 
-/// Opens `path`, shakes hands and configures the bridge.
-pub fn connect(
-    path: &Path,
-    setup: &BridgeSetup,
-    actuators: &[ActuatorSetup],
-) -> Result<Connection, LinkError> {
+/// The joints of `joints` whose drive did not report in `batch` (or all of them, while
+/// the bridge is not yet configured).
+fn stale_drives(batch: &StateBatch, joints: &[u8]) -> Vec<u8> {
+    if batch.state == BridgeState::Unconfigured {
+        return joints.to_vec();
+    }
+    let reported = |j: u8| {
+        (batch.joints.get(usize::from(j)))
+            .is_some_and(|s| s.age_ticks == 0 && !s.faults.contains(MotorFaults::COMMS_LOST))
+    };
+    joints.iter().copied().filter(|&j| !reported(j)).collect()
+}
+
+/// Opens `path`, shakes hands and configures the bridge with `setup`; when it has
+/// drives, waits for the bridge to set them up (up to [`DRIVES_TIMEOUT`]).
+pub fn connect(path: &Path, setup: &UnitSetup) -> Result<Connection, LinkError> {
     let mut exchange = Exchange::open(path)?;
     let info = exchange.hello()?;
-    exchange.configure(HostMessage::Setup(setup.clone()), "the bridge setup".into())?;
-    for actuator in actuators {
+    exchange.configure(
+        HostMessage::Setup(setup.bridge.clone()),
+        "the bridge setup".into(),
+    )?;
+    for bus in &setup.drive_buses {
+        exchange.configure(
+            HostMessage::DriveBus(*bus),
+            format!("bus {} as a bus of CiA 402 drives", bus.bus),
+        )?;
+    }
+    for actuator in &setup.actuators {
         exchange.configure(
             HostMessage::Actuator(*actuator),
             format!("actuator of joint {}", actuator.joint),
         )?;
+    }
+    for drive in &setup.drives {
+        exchange.configure(
+            HostMessage::Drive(*drive),
+            format!("drive of joint {} (node {})", drive.joint, drive.node),
+        )?;
+    }
+    if !setup.drives.is_empty() {
+        exchange.wait_for_drives(&setup.drive_joints(), DRIVES_TIMEOUT)?;
     }
     Ok(Connection {
         port: exchange.port,

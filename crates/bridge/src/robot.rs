@@ -24,6 +24,7 @@ use embody_protocol::messages::{
 };
 use embody_protocol::{FrameDecoder, FrameEncoder, MAX_FRAME, MotorFaults};
 
+use crate::cia402_robot::drive_command_modes;
 use crate::fd_io::{self, FdStatus};
 use crate::link::{BridgeInfo, Connection, LinkError, connect};
 use crate::setup::{SetupError, UnitSetup};
@@ -107,7 +108,7 @@ impl Reconnector {
                 .spawn(move || {
                     while !stop.load(Ordering::Acquire) {
                         if wanted.load(Ordering::Acquire) && slot.is_empty() {
-                            match connect(&path, &setup.bridge, &setup.actuators) {
+                            match connect(&path, &setup) {
                                 Ok(connection) => {
                                     tracing::info!(port = %path.display(), "bridge link restored");
                                     wanted.store(false, Ordering::Release);
@@ -176,10 +177,15 @@ impl BridgeRobot {
         let joints = model.actuated_joints().count();
         setup.check_joints(joints)?;
         let rate_hz = setup.rate_hz();
-        let connection = connect(port, &setup.bridge, &setup.actuators)?;
+        let connection = connect(port, setup)?;
+        // A unit's drives all run one mode: their joints take its commands.
+        let modes = match setup.drive_buses.first() {
+            Some(bus) => drive_command_modes(bus.mode),
+            None => CommandModes::ALL,
+        };
         let caps = Capabilities {
             max_rate_hz: rate_hz,
-            ..Capabilities::from_model(model, CommandModes::ALL)
+            ..Capabilities::from_model(model, modes)
         };
         let n = caps.joints.len();
         let mut batch = CommandBatch::default();

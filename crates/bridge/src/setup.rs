@@ -1,19 +1,27 @@
 //! What a bridge is configured with: the bridge-wide setup (buses, control period,
-//! watchdog) and one actuator setup per joint (bus, codec, gains). The host never makes
+//! watchdog) and one actuator setup per joint: an MIT motor (bus, codec, gains), or a
+//! CiA 402 drive on a drive bus the bridge masters (node, counts). The host never makes
 //! one up: it comes from the unit's configuration (`embody-fleet`), or from the
 //! generated default map a run without a unit names.
 
 use embody_protocol::MitVariant;
 use embody_protocol::budget::bus_cycle_us;
-use embody_protocol::messages::{ActuatorSetup, BridgeSetup};
+use embody_protocol::canopen::cia402::Mode;
+use embody_protocol::messages::{
+    ActuatorSetup, ActuatorVariant, BridgeSetup, DriveActuatorSetup, DriveBusSetup,
+};
 
 /// A bridge's whole configuration, as sent at every connection.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UnitSetup {
     /// Buses, period, watchdog and damping.
     pub bridge: BridgeSetup,
-    /// One per joint, in joint order.
+    /// One per joint that has an MIT motor, in joint order.
     pub actuators: Vec<ActuatorSetup>,
+    /// The buses of CiA 402 drives (none: every bus carries MIT motors).
+    pub drive_buses: Vec<DriveBusSetup>,
+    /// One per joint that has a drive, in joint order.
+    pub drives: Vec<DriveActuatorSetup>,
 }
 
 /// Why a setup does not fit what it is asked to drive.
@@ -30,6 +38,11 @@ pub enum SetupError {
     /// An SLCAN adapter has one bus.
     #[error("an SLCAN adapter has one bus; this setup uses {0}")]
     OneBus(usize),
+    /// MIT motors through an SLCAN adapter: the setup's drives are its bridge's.
+    #[error(
+        "this setup's CiA 402 drives are mastered by its bridge, not driven as MIT motors through an SLCAN adapter"
+    )]
+    DrivesOnBridge,
 }
 
 impl UnitSetup {
@@ -40,13 +53,16 @@ impl UnitSetup {
 
     /// Checks that the setup drives `joints` joints, one actuator each.
     pub fn check_joints(&self, joints: usize) -> Result<(), SetupError> {
-        if self.actuators.len() != joints || usize::from(self.bridge.joints) != joints {
-            return Err(SetupError::JointCount {
-                joints,
-                actuators: self.actuators.len(),
-            });
+        let actuators = self.actuators.len() + self.drives.len();
+        if actuators != joints || usize::from(self.bridge.joints) != joints {
+            return Err(SetupError::JointCount { joints, actuators });
         }
         Ok(())
+    }
+
+    /// The joints on drives, in joint order.
+    pub fn drive_joints(&self) -> Vec<u8> {
+        self.drives.iter().map(|d| d.joint).collect()
     }
 
     /// One line per bus: its bit rate, its actuators' variants and CAN ids, and the
@@ -57,6 +73,10 @@ impl UnitSetup {
             .iter()
             .enumerate()
             .map(|(b, bus)| {
+                let drive_bus = self.drive_buses.iter().find(|d| usize::from(d.bus) == b);
+                if let Some(d) = drive_bus {
+                    return self.describe_drives(d, bus.bitrate);
+                }
                 let on_bus: Vec<&ActuatorSetup> = self
                     .actuators
                     .iter()
@@ -81,6 +101,37 @@ impl UnitSetup {
                 )
             })
             .collect()
+    }
+
+    /// The line of drive bus `d` at `bitrate`.
+    fn describe_drives(&self, d: &DriveBusSetup, bitrate: u32) -> String {
+        let nodes: Vec<String> = (self.drives.iter())
+            .filter(|a| a.bus == d.bus)
+            .map(|a| a.node.to_string())
+            .collect();
+        let cycle =
+            embody_protocol::budget::drive_cycle_us(d.mode, d.layout, nodes.len() as u32, bitrate);
+        let mode = match d.mode {
+            Mode::CyclicVelocity => "CSV",
+            Mode::CyclicTorque => "CST",
+            _ => "CSP",
+        };
+        format!(
+            "bus {} at {} kbit/s: CiA 402 drives, nodes {} ({mode}, {} PDO layout; {cycle} of {} µs)",
+            d.bus,
+            bitrate / 1000,
+            nodes.join(", "),
+            d.layout.name(),
+            self.bridge.period_us
+        )
+    }
+}
+
+/// A recorded actuator's variant as unit files spell it.
+pub fn actuator_variant_name(variant: ActuatorVariant) -> &'static str {
+    match variant {
+        ActuatorVariant::Mit(v) => variant_name(v),
+        ActuatorVariant::Cia402 => "cia402",
     }
 }
 

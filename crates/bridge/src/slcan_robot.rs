@@ -63,6 +63,9 @@ impl SlcanRobot {
         setup: &UnitSetup,
     ) -> Result<SlcanRobot, SlcanRobotError> {
         setup.check_joints(model.actuated_joints().count())?;
+        if !setup.drives.is_empty() {
+            return Err(SetupError::DrivesOnBridge.into());
+        }
         if setup.bridge.buses.len() != 1 {
             return Err(SetupError::OneBus(setup.bridge.buses.len()).into());
         }

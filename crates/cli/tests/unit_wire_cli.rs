@@ -4,7 +4,9 @@
 //! motors from the unit file, `embody config apply` stores the configuration on it, and
 //! `embody run --unit` drives it with that configuration. With one CAN id changed in the
 //! host's copy of the file, `embody run --unit` refuses before any motor is enabled and
-//! names the key.
+//! names the key. The example fleet's units of the other families pick and place a real
+//! object the same way: CiA 402 drives through an SLCAN adapter (ARM-0002) and mastered
+//! by the bridge on two buses (ARM-0003), Feetech and Dynamixel servos (SO-0001/2).
 
 mod common;
 
@@ -240,49 +242,106 @@ fn units_of_cia402_drives_and_of_feetech_and_dynamixel_servos_pick_and_place_a_r
     let dir = Scratch::new("families");
     let fleet = dir.0.join("fleet");
     common::copy_example_fleet(&fleet);
-    let tasks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tasks");
-    for (unit, task, object, link_kind) in [
+    let public =
+        embody_fleet::keys::write_pair(&dir.0.join("fw.key"), &SigningKey::from_bytes(&[22; 32]))
+            .expect("keys");
+    for (unit, task, object, link_kind, flash) in [
         (
             "ARM-0002",
             "pick_and_place.toml",
             "box",
             "SLCAN adapter, CiA 402 drives",
+            None,
+        ),
+        // Its bridge masters its drives, on two buses at 1 kHz: it holds a record.
+        (
+            "ARM-0003",
+            "pick_and_place.toml",
+            "box",
+            "bridge, CiA 402 drives",
+            Some(public.as_path()),
         ),
         (
             "SO-0001",
             "so101_pick_and_place.toml",
             "cube",
             "Feetech servo bus",
+            None,
         ),
         (
             "SO-0002",
             "so101_pick_and_place.toml",
             "cube",
             "Dynamixel servo bus",
+            None,
         ),
     ] {
-        let task = tasks.join(task);
+        let unit = UnitRun {
+            scratch: &dir.0,
+            fleet: &fleet,
+            unit,
+            link_kind,
+            flash,
+        };
+        unit.picks_and_places(task, object);
+    }
+}
+
+/// A unit of the example fleet, run on its virtual devices.
+struct UnitRun<'a> {
+    scratch: &'a Path,
+    fleet: &'a Path,
+    unit: &'a str,
+    /// What `embody vmcu` says it presents.
+    link_kind: &'a str,
+    /// For a unit with a bridge: the key its bootloader trusts (its record is stored
+    /// with `embody config apply` before the run).
+    flash: Option<&'a Path>,
+}
+
+impl UnitRun<'_> {
+    /// Runs the example task `task` on the unit, on its devices in the task's scene, and
+    /// checks that `object` ends where the task's check says. A run that faults on a
+    /// stall of this virtual machine — stale sensors, or, past 150 ms, the drives'
+    /// heartbeat watchdogs — is tried again, twice at most, on a fresh scene.
+    fn picks_and_places(&self, task: &str, object: &str) {
+        let unit = self.unit;
+        let task = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/tasks")
+            .join(task);
         let (target, tolerance, start) = target_of(&task, object);
-        let (d, t) = (fleet.display().to_string(), task.display().to_string());
-        let link = dir.0.join(unit);
+        let (d, t) = (self.fleet.display().to_string(), task.display().to_string());
+        let link = self.scratch.join(unit);
         let l = link.display().to_string();
-        let said = dir.0.join(format!("{unit}.vmcu"));
-        // A run that faults on a stall of this virtual machine — stale sensors, or, past
-        // 150 ms, the drives' heartbeat watchdogs — is tried again, twice at most, on a
-        // fresh scene.
+        let said = self.scratch.join(format!("{unit}.vmcu"));
         let mut tries = Vec::new();
         for _ in 0..3 {
             // The unit's devices as its file wires them, in the task's scene.
-            let vmcu = Command::new(env!("CARGO_BIN_EXE_embody"))
-                .args([
-                    "vmcu", "--unit", unit, "--dir", &d, "--scene", &t, "--link", &l,
-                ])
+            let mut vmcu = Command::new(env!("CARGO_BIN_EXE_embody"));
+            vmcu.args([
+                "vmcu", "--unit", unit, "--dir", &d, "--scene", &t, "--link", &l,
+            ]);
+            if let Some(public) = self.flash {
+                vmcu.arg("--flash")
+                    .arg(self.scratch.join(format!("{unit}.flash")))
+                    .arg("--pubkey")
+                    .arg(public);
+            }
+            let vmcu = vmcu
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&said).expect("log"))
                 .spawn()
                 .expect("vmcu starts");
             let vmcu = Killed(vmcu);
             wait_for(&link);
+            if self.flash.is_some() {
+                let out = embody(&["config", "apply", unit, "--dir", &d, "--port", &l]);
+                assert!(
+                    out.status.success(),
+                    "{unit}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
             let run = embody(&["run", &t, "--unit", unit, "--dir", &d, "--port", &l]);
             // SIGINT: it stops, removes its link and says where the objects are.
             let pid = vmcu.0.id().to_string();
@@ -297,7 +356,7 @@ fn units_of_cia402_drives_and_of_feetech_and_dynamixel_servos_pick_and_place_a_r
                 continue;
             }
             assert!(run.status.success(), "{unit}: {tries:#?}");
-            assert!(vmcu_said.contains(link_kind), "{vmcu_said}");
+            assert!(vmcu_said.contains(self.link_kind), "{vmcu_said}");
             let at = reported_at(&vmcu_said, object).expect("where the object ended");
             let off = (0..3)
                 .map(|i| (at[i] - target[i]).powi(2))

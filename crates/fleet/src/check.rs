@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use embody_model::{JointLimits, Model, robots};
-use embody_protocol::budget::variant_cycle_us;
+use embody_protocol::budget::{drive_cycle_us, variant_cycle_us};
 use embody_protocol::messages::{MAX_BUSES, MAX_JOINTS};
 
 use crate::config::{Actuator, Family, Layers, Problem, Ranges, UnitConfig, Variant, problem};
@@ -166,7 +166,14 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
         .map(|(k, j)| (model.joints[j.0].name.clone(), k))
         .collect();
     let family = family_of(config);
-    if family == Family::Mit && joints.len() > MAX_JOINTS {
+    if config.bus.drives_via.is_some() && family != Family::Cia402 {
+        say(
+            "bus.drives_via",
+            "for a unit of CiA 402 drives: this one has none".into(),
+        );
+    }
+    let on_bridge = family == Family::Mit || config.bus.drives_on_bridge();
+    if on_bridge && joints.len() > MAX_JOINTS {
         say(
             "robot",
             format!(
@@ -280,14 +287,29 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
                 Variant::Dynamixel => (a.servo_id, "servo_id", 252),
                 _ => (a.servo_id, "servo_id", 253),
             };
-            if a.bus != 0 {
+            let on_bridge = a.variant == Variant::Cia402 && config.bus.drives_on_bridge();
+            if on_bridge && usize::from(a.bus) >= MAX_BUSES {
+                say(
+                    &key("bus"),
+                    format!("bus {} (the bridge has {MAX_BUSES})", a.bus),
+                );
+            } else if a.bus != 0 && !on_bridge {
                 let (what, on) = match a.variant {
                     Variant::Cia402 => ("drives", "SLCAN adapter"),
                     _ => ("servos", "servo bus"),
                 };
+                let bridge = match a.variant {
+                    Variant::Cia402 => {
+                        " (or set bus.drives_via = \"bridge\": the bridge has several)"
+                    }
+                    _ => "",
+                };
                 say(
                     &key("bus"),
-                    format!("bus {}: a unit's {what} are on its one {on} (bus 0)", a.bus),
+                    format!(
+                        "bus {}: a unit's {what} are on its one {on} (bus 0){bridge}",
+                        a.bus
+                    ),
                 );
             }
             let low = u8::from(a.variant == Variant::Cia402);
@@ -389,7 +411,25 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
                 bus.ids.len(),
                 format!("{} servos at {} baud need", bus.family.name(), bus.baud),
             ),
-            UnitLink::Bridge(_) => (0.0, 0, String::new()),
+            UnitLink::Bridge(setup) => {
+                for d in &setup.drive_buses {
+                    let n = setup.drives.iter().filter(|a| a.bus == d.bus).count();
+                    let us = drive_cycle_us(d.mode, d.layout, n as u32, config.bus.bitrate);
+                    if f64::from(us) > period_us {
+                        say(
+                            &blamed,
+                            format!(
+                                "bus {}: {n} CiA 402 drives ({} PDO layout) need {us} µs a cycle at {} bit/s, more than the {period_us:.0} µs period at {} Hz",
+                                d.bus,
+                                d.layout.name(),
+                                config.bus.bitrate,
+                                c.rate_hz
+                            ),
+                        );
+                    }
+                }
+                (0.0, 0, String::new())
+            }
         };
         if us > period_us {
             say(
@@ -400,10 +440,17 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
                 ),
             );
         }
-        if let Some(joint) = config.calibration.joints.keys().next() {
+        let bridge_calibrates = family == Family::Cia402 && config.bus.drives_on_bridge();
+        if let Some(joint) = config
+            .calibration
+            .joints
+            .keys()
+            .next()
+            .filter(|_| !bridge_calibrates)
+        {
             say(
                 &format!("calibration.joints.{joint}"),
-                "a calibration is applied by the bridge (or the host to MIT motors on an SLCAN adapter), not yet to drives or servos: set their zeros in the devices".into(),
+                "a calibration is applied by the bridge (or the host to MIT motors on an SLCAN adapter), not yet to servos or drives the host masters: set their zeros in the devices".into(),
             );
         }
     }

@@ -47,6 +47,23 @@ pub struct Bus {
     /// the configuration's digest as it was before this key existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baud: Option<u32>,
+    /// How the host reaches CiA 402 drives: through an SLCAN adapter, the host their
+    /// CANopen master (unset), or through the unit's bridge, which masters them on its
+    /// CAN buses. Unset, it leaves the configuration's digest as it was before this key
+    /// existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drives_via: Option<DrivesVia>,
+}
+
+/// Who masters a unit's CiA 402 drives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DrivesVia {
+    /// The host, through an SLCAN adapter on one bus.
+    #[default]
+    Slcan,
+    /// The unit's bridge firmware, on its CAN buses.
+    Bridge,
 }
 
 impl Bus {
@@ -54,11 +71,16 @@ impl Bus {
     pub fn servo_baud(&self) -> u32 {
         self.baud.unwrap_or(1_000_000)
     }
+
+    /// Whether the unit's bridge masters its drives.
+    pub fn drives_on_bridge(&self) -> bool {
+        self.drives_via == Some(DrivesVia::Bridge)
+    }
 }
 
 /// The protocol an actuator speaks: an MIT variant (a motor on the bridge's CAN buses),
-/// CiA 402 (a drive on a CANopen bus the host reaches through an SLCAN adapter), or a
-/// serial servo protocol (a servo on a half-duplex bus the host drives itself).
+/// CiA 402 (a drive on a CANopen bus the host reaches through an SLCAN adapter, or the
+/// bridge's buses), or a serial servo protocol (a servo on a half-duplex bus the host drives itself).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Variant {
@@ -82,7 +104,7 @@ pub enum Variant {
 pub enum Family {
     /// MIT motors behind the bridge.
     Mit,
-    /// CiA 402 drives behind an SLCAN adapter.
+    /// CiA 402 drives behind an SLCAN adapter, or the bridge.
     Cia402,
     /// Servos of one protocol on a serial bus.
     Servo(embody_bridge::ServoFamily),

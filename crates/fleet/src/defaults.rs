@@ -168,6 +168,7 @@ pub fn unit_config(
         bus: Bus {
             bitrate: map.bitrate,
             baud: None,
+            drives_via: None,
         },
         actuators: actuators(model, map)?,
         calibration: Calibration::default(),

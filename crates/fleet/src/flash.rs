@@ -53,8 +53,8 @@ pub fn port_targets(ports: &[PathBuf]) -> Vec<Target> {
 
 /// Targets for units of the fleet in `dir`: `all` of them, or a comma-separated list of
 /// serial numbers; each unit's port comes from its configuration (`port`). Units of
-/// CiA 402 drives or serial servos have no bridge to flash: `all` passes them by, and
-/// says which (the second list); one named is refused.
+/// CiA 402 drives the host masters or of serial servos have no bridge to flash: `all`
+/// passes them by, and says which (the second list); one named is refused.
 pub fn unit_targets(dir: &Path, units: &str) -> Result<(Vec<Target>, Vec<String>), FleetError> {
     let all = units == "all";
     let serials: Vec<String> = if all {
@@ -91,6 +91,7 @@ pub fn unit_targets(dir: &Path, units: &str) -> Result<(Vec<Target>, Vec<String>
         let (layers, config) = load(dir, &serial).map_err(FleetError::Problems)?;
         let family = match family_of(&config) {
             Family::Mit => None,
+            Family::Cia402 if config.bus.drives_on_bridge() => None,
             Family::Cia402 => Some("CiA 402 drives"),
             Family::Servo(embody_bridge::ServoFamily::Dynamixel) => Some("Dynamixel servos"),
             Family::Servo(embody_bridge::ServoFamily::Feetech) => Some("Feetech servos"),

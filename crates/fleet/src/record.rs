@@ -7,10 +7,12 @@
 
 use embody_model::Model;
 use embody_protocol::messages::{
-    ActuatorRecord, ControlRecord, JointCalibration, MAX_JOINTS, UnitRecord,
+    ActuatorRecord, ActuatorVariant, ControlRecord, JointCalibration, MAX_JOINTS, UnitRecord,
 };
 
-use crate::config::{Actuator, Layers, Problem, UnitConfig, problem};
+use crate::config::{
+    Actuator, DriveMode, Layers, PdoLayout, Problem, UnitConfig, Variant, problem,
+};
 use crate::hex;
 
 /// SHA-256 of the merged configuration as applied (its port, a host setting, left out),
@@ -32,13 +34,38 @@ fn rest_digest(a: &Actuator, ranges: &crate::config::Ranges) -> u32 {
         velocity_max_radps: f64,
         ranges: &'a crate::config::Ranges,
     }
-    let rest = Rest {
+    digest_of(&Rest {
         torque_max_nm: a.torque_max_nm,
         velocity_max_radps: a.velocity_max_radps,
         ranges,
-    };
+    })
+}
+
+/// The first four bytes of the SHA-256 of a drive's ratings, mode, PDO layout, encoder
+/// and gear.
+fn drive_rest_digest(a: &Actuator) -> u32 {
+    #[derive(serde::Serialize)]
+    struct Rest {
+        torque_max_nm: f64,
+        velocity_max_radps: f64,
+        mode: Option<DriveMode>,
+        pdo_layout: Option<PdoLayout>,
+        encoder_increments: Option<u32>,
+        gear: Option<u32>,
+    }
+    digest_of(&Rest {
+        torque_max_nm: a.torque_max_nm,
+        velocity_max_radps: a.velocity_max_radps,
+        mode: a.mode,
+        pdo_layout: a.pdo_layout,
+        encoder_increments: a.encoder_increments,
+        gear: a.gear,
+    })
+}
+
+fn digest_of(rest: &impl serde::Serialize) -> u32 {
     // A table of numbers always serializes; the digest must never be of nothing.
-    let canonical = toml::to_string(&rest).unwrap_or_else(|e| e.to_string());
+    let canonical = toml::to_string(rest).unwrap_or_else(|e| e.to_string());
     let digest = embody_fwimage::sha2_digest(canonical.as_bytes());
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
@@ -92,23 +119,35 @@ pub fn record_of(
         let key = format!("actuators.{name}");
         let joint = joint_index(&names, name)
             .ok_or_else(|| problem(layers, &key, "not an actuated joint of the robot"))?;
-        let Some(mit) = a.mit() else {
-            return Err(problem(
-                layers,
-                &format!("{key}.variant"),
-                format!(
-                    "a {} actuator: the host drives it itself; only a unit of MIT motors has a bridge to hold its configuration",
-                    a.variant.name()
-                ),
-            ));
-        };
-        let entry = ActuatorRecord {
-            joint,
-            bus: a.bus,
-            can_id: mit.can_id,
-            master_id: mit.master_id,
-            variant: mit.variant,
-            rest_digest: rest_digest(a, &mit.ranges),
+        let entry = match a.mit() {
+            Some(mit) => ActuatorRecord {
+                joint,
+                bus: a.bus,
+                can_id: mit.can_id,
+                master_id: mit.master_id,
+                variant: ActuatorVariant::Mit(mit.variant),
+                rest_digest: rest_digest(a, &mit.ranges),
+            },
+            None if a.variant == Variant::Cia402 && config.bus.drives_on_bridge() => {
+                ActuatorRecord {
+                    joint,
+                    bus: a.bus,
+                    can_id: a.node_id.unwrap_or(0),
+                    master_id: 0,
+                    variant: ActuatorVariant::Cia402,
+                    rest_digest: drive_rest_digest(a),
+                }
+            }
+            None => {
+                return Err(problem(
+                    layers,
+                    &format!("{key}.variant"),
+                    format!(
+                        "a {} actuator: the host drives it itself; only a unit of MIT motors, or of drives its bridge masters (bus.drives_via = \"bridge\"), has a bridge to hold its configuration",
+                        a.variant.name()
+                    ),
+                ));
+            }
         };
         record
             .actuators
@@ -173,7 +212,7 @@ fn actuator_fields(a: Option<&ActuatorRecord>) -> [(&'static str, String); 5] {
         ),
         (
             "variant",
-            text(|a| embody_bridge::variant_name(a.variant).to_owned()),
+            text(|a| embody_bridge::actuator_variant_name(a.variant).to_owned()),
         ),
         (
             "",

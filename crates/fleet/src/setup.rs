@@ -2,15 +2,19 @@
 //! motors the bridge setup (buses at the configured bit rate, control period, watchdog
 //! and damping time) and one actuator setup per joint (bus, variant, CAN ids, MIT
 //! ranges); for CiA 402 drives the host's CANopen setup (node ids, mode, PDO layout,
-//! encoders and gears); for servos the bus's family, ids and baud rate. The bridge applies the unit's
+//! encoders and gears), or, where the bridge masters them, the bridge setup with its
+//! drive buses and one drive setup per joint; for servos the bus's family, ids and
+//! baud rate. The bridge applies the unit's
 //! stored calibration on top, so the actuators go out uncalibrated (direction +1, no
 //! offset). The gains the bridge uses in place of a drive's own loops (position and
 //! velocity commands, the watchdog's damping) scale with the joint's effort limit.
 
-use embody_bridge::{Cia402Setup, DriveScale, ServoFamily, UnitSetup};
+use embody_bridge::{Cia402Setup, DriveScale, ServoFamily, UnitSetup, travel_per_turn};
 use embody_model::Model;
 use embody_protocol::canopen::cia402::Mode;
-use embody_protocol::messages::{ActuatorSetup, BridgeSetup, BusSetup};
+use embody_protocol::messages::{
+    ActuatorSetup, BridgeSetup, BusSetup, DriveActuatorSetup, DriveBusSetup,
+};
 use embody_protocol::{MitCodec, MitRanges};
 
 use crate::config::{self, Actuator, DriveMode, Family, Mit, UnitConfig};
@@ -48,7 +52,51 @@ pub fn unit_setup(config: &UnitConfig, model: &Model) -> UnitSetup {
             Some(actuator_setup(k as u8, a, a.mit()?, effort))
         })
         .collect();
-    UnitSetup { bridge, actuators }
+    let (drive_buses, drives) = match family_of(config) {
+        Family::Cia402 if config.bus.drives_on_bridge() => bridge_drives(config, model),
+        _ => (Vec::new(), Vec::new()),
+    };
+    UnitSetup {
+        bridge,
+        actuators,
+        drive_buses,
+        drives,
+    }
+}
+
+/// The drive buses and drives of `config` (checked; its drives mastered by its bridge).
+fn bridge_drives(
+    config: &UnitConfig,
+    model: &Model,
+) -> (Vec<DriveBusSetup>, Vec<DriveActuatorSetup>) {
+    let drives = cia402_setup(config, model);
+    let travel = travel_per_turn(model);
+    let names = joint_names(model);
+    let on_joints: Vec<(usize, &Actuator)> = (names.iter().enumerate())
+        .filter_map(|(k, name)| Some((k, config.actuators.get(name)?)))
+        .collect();
+    let mut buses: Vec<u8> = on_joints.iter().map(|(_, a)| a.bus).collect();
+    buses.sort_unstable();
+    buses.dedup();
+    let bus_setups = (buses.into_iter())
+        .map(|bus| DriveBusSetup {
+            bus,
+            mode: drives.mode,
+            layout: drives.layout,
+            heartbeat_ms: drives.heartbeat_ms,
+        })
+        .collect();
+    let setups = (on_joints.iter().zip(&drives.scales))
+        .map(|((k, a), scale)| DriveActuatorSetup {
+            joint: *k as u8,
+            bus: a.bus,
+            node: a.node_id.unwrap_or(0),
+            counts_per_unit: scale.counts(travel[*k]) as f32,
+            direction: 1,
+            offset_rad: 0.0,
+        })
+        .collect();
+    (bus_setups, setups)
 }
 
 /// Joint `joint`'s actuator as the bridge is told about it; `effort` is the joint's
@@ -89,7 +137,8 @@ fn actuator_setup(joint: u8, a: &Actuator, mit: Mit, effort: f64) -> ActuatorSet
 pub enum UnitLink {
     /// MIT motors behind the bridge, set up so.
     Bridge(UnitSetup),
-    /// CiA 402 drives on one CANopen bus, through an SLCAN adapter.
+    /// CiA 402 drives on one CANopen bus, through an SLCAN adapter, the host their master
+    /// (drives the bridge masters are [`UnitLink::Bridge`]'s).
     Cia402(Cia402Setup),
     /// Servos on one serial bus.
     Servos(ServoBus),
@@ -118,44 +167,54 @@ pub fn family_of(config: &UnitConfig) -> Family {
         .map_or(Family::Mit, |a| a.variant.family())
 }
 
+/// The actuators of `config` on `model`'s actuated joints, in joint order.
+fn in_joint_order<'a>(config: &'a UnitConfig, model: &Model) -> Vec<&'a Actuator> {
+    (joint_names(model).iter())
+        .filter_map(|n| config.actuators.get(n))
+        .collect()
+}
+
+/// The CiA 402 drives of `config` (checked: all drives, one mode and PDO layout) on
+/// `model`'s joints: node ids, mode, layout, encoders and gears in joint order.
+pub fn cia402_setup(config: &UnitConfig, model: &Model) -> Cia402Setup {
+    let in_order = in_joint_order(config, model);
+    let first = in_order.first();
+    Cia402Setup {
+        nodes: in_order.iter().filter_map(|a| a.node_id).collect(),
+        mode: match first.and_then(|a| a.mode) {
+            None | Some(DriveMode::Csp) => Mode::CyclicPosition,
+            Some(DriveMode::Csv) => Mode::CyclicVelocity,
+            Some(DriveMode::Cst) => Mode::CyclicTorque,
+        },
+        layout: match first.and_then(|a| a.pdo_layout) {
+            None | Some(config::PdoLayout::Full) => embody_bridge::PdoLayout::Full,
+            Some(config::PdoLayout::Compact) => embody_bridge::PdoLayout::Compact,
+        },
+        scales: (in_order.iter())
+            .map(|a| {
+                let shipped = DriveScale::default();
+                DriveScale {
+                    increments_per_turn: (a.encoder_increments)
+                        .unwrap_or(shipped.increments_per_turn),
+                    gear: a.gear.unwrap_or(shipped.gear),
+                }
+            })
+            .collect(),
+        bitrate: config.bus.bitrate,
+        rate_hz: config.control.rate_hz,
+        ..Cia402Setup::default_for(0)
+    }
+}
+
 /// How the host reaches the actuators of `config` (checked) on `model`'s joints.
 pub fn unit_link(config: &UnitConfig, model: &Model) -> UnitLink {
-    let names = joint_names(model);
-    let in_order: Vec<&Actuator> = names
-        .iter()
-        .filter_map(|n| config.actuators.get(n))
-        .collect();
+    let in_order = in_joint_order(config, model);
     match family_of(config) {
-        Family::Mit => UnitLink::Bridge(unit_setup(config, model)),
-        Family::Cia402 => {
-            let first = in_order.first();
-            let defaults = Cia402Setup::default_for(0);
-            UnitLink::Cia402(Cia402Setup {
-                nodes: in_order.iter().filter_map(|a| a.node_id).collect(),
-                mode: match first.and_then(|a| a.mode) {
-                    None | Some(DriveMode::Csp) => Mode::CyclicPosition,
-                    Some(DriveMode::Csv) => Mode::CyclicVelocity,
-                    Some(DriveMode::Cst) => Mode::CyclicTorque,
-                },
-                layout: match first.and_then(|a| a.pdo_layout) {
-                    None | Some(config::PdoLayout::Full) => embody_bridge::PdoLayout::Full,
-                    Some(config::PdoLayout::Compact) => embody_bridge::PdoLayout::Compact,
-                },
-                scales: (in_order.iter())
-                    .map(|a| {
-                        let shipped = DriveScale::default();
-                        DriveScale {
-                            increments_per_turn: (a.encoder_increments)
-                                .unwrap_or(shipped.increments_per_turn),
-                            gear: a.gear.unwrap_or(shipped.gear),
-                        }
-                    })
-                    .collect(),
-                bitrate: config.bus.bitrate,
-                rate_hz: config.control.rate_hz,
-                ..defaults
-            })
+        Family::Cia402 if config.bus.drives_on_bridge() => {
+            UnitLink::Bridge(unit_setup(config, model))
         }
+        Family::Mit => UnitLink::Bridge(unit_setup(config, model)),
+        Family::Cia402 => UnitLink::Cia402(cia402_setup(config, model)),
         Family::Servo(family) => UnitLink::Servos(ServoBus {
             family,
             ids: in_order.iter().filter_map(|a| a.servo_id).collect(),

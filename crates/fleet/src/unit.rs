@@ -74,8 +74,9 @@ impl Unit {
         unit_setup(&self.config, &self.model)
     }
 
-    /// How the host reaches its actuators: through its bridge (MIT motors), an SLCAN
-    /// adapter (CiA 402 drives) or a servo bus.
+    /// How the host reaches its actuators: through its bridge (MIT motors, or CiA 402
+    /// drives it masters), an SLCAN adapter (CiA 402 drives the host masters) or a servo
+    /// bus.
     pub fn link(&self) -> UnitLink {
         unit_link(&self.config, &self.model)
     }

@@ -363,3 +363,56 @@ fn mixed_families_and_an_overfull_drive_bus_are_refused() {
         "{arm}"
     );
 }
+
+#[test]
+fn drives_the_bridge_masters_go_on_its_buses_within_each_buss_budget() {
+    let fleet = Fleet::new("family-bridge");
+    assert_eq!(problems_of(&fleet, "ARM-0003"), Vec::<String>::new());
+    let unit = embody_fleet::Unit::load(&fleet.dir, "ARM-0003").expect("loads");
+    let UnitLink::Bridge(setup) = unit.link() else {
+        panic!("ARM-0003's drives are its bridge's")
+    };
+    // Two drive buses; each drive on its joint, its counts its encoder behind its gear.
+    let buses: Vec<u8> = setup.drive_buses.iter().map(|b| b.bus).collect();
+    assert_eq!(buses, [0, 1]);
+    assert!(setup.actuators.is_empty());
+    let nodes: Vec<(u8, u8, u8)> = (setup.drives.iter())
+        .map(|d| (d.joint, d.bus, d.node))
+        .collect();
+    assert_eq!(nodes[3], (3, 0, 4));
+    assert_eq!(nodes[4], (4, 1, 5));
+    let per_rad = 131_072.0 * 100.0 / std::f32::consts::TAU;
+    assert!((setup.drives[0].counts_per_unit - per_rad).abs() < 0.01);
+    // Its record names drives, so `config apply` stores it.
+    let record = unit.record().expect("a record");
+    let joint1 = record.actuator(0).expect("joint 1's");
+    assert_eq!(
+        joint1.variant,
+        embody_protocol::messages::ActuatorVariant::Cia402
+    );
+    assert_eq!(joint1.can_id, 1);
+    // Five drives on bus 0 do not fit 1 kHz; one bus for all is an SLCAN adapter's rule.
+    fleet.replace(
+        "units/ARM-0003.toml",
+        "bus = 1\nnode_id = 5\n",
+        "bus = 0\nnode_id = 5\n",
+    );
+    let arm = problems_of(&fleet, "ARM-0003").join("\n");
+    assert!(
+        arm.contains("bus 0: 5 CiA 402 drives (compact PDO layout) need 1205 µs"),
+        "{arm}"
+    );
+    fleet.replace("units/ARM-0003.toml", "drives_via = \"bridge\"", "");
+    let arm = problems_of(&fleet, "ARM-0003").join("\n");
+    assert!(
+        arm.contains("a unit's drives are on its one SLCAN adapter (bus 0) (or set bus.drives_via"),
+        "{arm}"
+    );
+    // The key is for drives only.
+    fleet.append("units/SO-0001.toml", "\n[bus]\ndrives_via = \"bridge\"\n");
+    let so = problems_of(&fleet, "SO-0001").join("\n");
+    assert!(
+        so.contains("bus.drives_via: for a unit of CiA 402 drives"),
+        "{so}"
+    );
+}

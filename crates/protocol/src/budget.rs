@@ -1,10 +1,13 @@
 //! The bus budget: what one control cycle costs on a CAN bus — every actuator's command
-//! and its reply, at worst-case bit stuffing — so a configuration that cannot fit in the
-//! control period is refused before a single frame is sent. The one place this formula
+//! and its reply, at worst-case bit stuffing (for CiA 402 drives: their RPDOs, the SYNC
+//! and their TPDOs) — so a configuration that cannot fit in the control period is
+//! refused before a single frame is sent. The one place this formula
 //! lives: the bridge firmware refuses an over-budget setup with it, the host's unit
 //! configuration is checked with it, and the benchmarks report it.
 
 use crate::can::{CanFrame, CanId};
+use crate::canopen::{self, cia402::Mode};
+use crate::cia402_master::PdoLayout;
 use crate::messages::ActuatorSetup;
 use crate::mit::MitVariant;
 
@@ -47,6 +50,24 @@ pub fn actuators_per_bus(variant: MitVariant, bitrate: u32, period_us: u32) -> u
     period_us / variant_cycle_us(variant, bitrate).max(1)
 }
 
+/// Worst-case bus time (µs) of one cycle of `drives` CiA 402 drives in `mode` with
+/// TPDOs of `layout` at `bitrate`: each drive's RPDO (controlword and target), one SYNC,
+/// and each drive's TPDOs.
+pub fn drive_cycle_us(mode: Mode, layout: PdoLayout, drives: u32, bitrate: u32) -> u32 {
+    let bits = |bytes: usize| {
+        let frame = canopen::frame_to(0x200, 1, &[0u8; 8][..bytes]);
+        u64::from(frame.worst_case_bits())
+    };
+    let target = if mode == Mode::CyclicTorque { 2 } else { 4 };
+    let per_drive = bits(2 + target)
+        + match layout {
+            PdoLayout::Full => bits(8) + bits(6),
+            PdoLayout::Compact => bits(6),
+        };
+    let total = bits(0) + per_drive * u64::from(drives);
+    (total * 1_000_000).div_ceil(u64::from(bitrate.max(1))) as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +81,21 @@ mod tests {
         assert_eq!(actuators_per_bus(MitVariant::Classic, 1_000_000, 1000), 4);
         // Half the bit rate, twice the time.
         assert_eq!(variant_cycle_us(MitVariant::Classic, 500_000), 500);
+    }
+
+    #[test]
+    fn a_drive_cycle_costs_its_pdos_and_one_sync() {
+        // At 1 Mbit/s, worst-case stuffing (PROTOCOLS.md): a SYNC (no data) 55 µs,
+        // 6 bytes 115, 8 bytes 135. Eight compact drives: 1,895 µs, a 500 Hz bus.
+        let csp = |layout, n| drive_cycle_us(Mode::CyclicPosition, layout, n, 1_000_000);
+        assert_eq!(csp(PdoLayout::Compact, 0), 55);
+        assert_eq!(csp(PdoLayout::Compact, 8), 55 + 8 * (115 + 115));
+        assert_eq!(csp(PdoLayout::Full, 4), 55 + 4 * (115 + 135 + 115));
+        // Half the bit rate, twice the time.
+        let slow = drive_cycle_us(Mode::CyclicPosition, PdoLayout::Full, 4, 500_000);
+        assert_eq!(slow, 2 * csp(PdoLayout::Full, 4));
+        // CST's target is two bytes shorter.
+        let cst = drive_cycle_us(Mode::CyclicTorque, PdoLayout::Compact, 1, 1_000_000);
+        assert!(cst < csp(PdoLayout::Compact, 1));
     }
 }

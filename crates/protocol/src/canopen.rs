@@ -7,6 +7,8 @@
 //! firmware's and a simulated drive share one codec. Total: bad bytes are an error, never
 //! a panic.
 
+use serde::{Deserialize, Serialize};
+
 use crate::can::{CanFrame, CanId};
 
 /// NMT commands go to this identifier, `[command, node]` (node 0: every node).
@@ -217,7 +219,7 @@ impl Emergency {
 }
 
 /// An SDO abort code (CiA 301): why a transfer ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AbortCode(pub u32);
 
 impl AbortCode {
@@ -279,7 +281,7 @@ impl core::fmt::Display for AbortCode {
 }
 
 /// An object's address in the dictionary.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Address {
     /// The 16-bit index.
     pub index: u16,
@@ -750,6 +752,8 @@ pub mod pdo {
 /// The CiA 402 drive profile: controlword commands, the statusword's states, the device
 /// state machine and the modes of operation.
 pub mod cia402 {
+    use serde::{Deserialize, Serialize};
+
     use super::Address;
 
     /// Controlword, u16.
@@ -952,7 +956,7 @@ pub mod cia402 {
     }
 
     /// The modes of operation embody drives in, and the others a drive may report.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
     #[repr(i8)]
     pub enum Mode {
         /// None set.

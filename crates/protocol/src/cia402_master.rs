@@ -7,13 +7,17 @@
 //! times out. Decoders are total: short data is an error, never a panic.
 
 use heapless::Vec;
+use serde::{Deserialize, Serialize};
 
-use crate::CanFrame;
 use crate::canopen::cia402::{self, Mode, State};
-use crate::canopen::{self, Address, CanopenError, Expedited, pdo};
+use crate::canopen::{self, AbortCode, Address, CanopenError, Expedited, pdo};
+use crate::{CanFrame, MotorFaults};
+
+/// The node id a master's heartbeat carries (the drives watch it).
+pub const MASTER_NODE: u8 = 0x7F;
 
 /// Which objects the TPDOs carry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PdoLayout {
     /// TPDO1 statusword, position, torque; TPDO2 velocity, error code: three frames a
     /// drive a tick.
@@ -30,6 +34,51 @@ impl PdoLayout {
             PdoLayout::Full => "full",
             PdoLayout::Compact => "compact",
         }
+    }
+}
+
+/// Why a master does not drive a drive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DriveFailure {
+    /// It did not answer an SDO request, asked several times.
+    Silent,
+    /// Its device type (0x1000) is not a CiA 402 drive's.
+    NotADrive(u32),
+    /// It does not support the mode it was to run in (its 0x6502).
+    Mode(u32),
+    /// It refused a configuration write.
+    Refused(Address, AbortCode),
+}
+
+impl core::fmt::Display for DriveFailure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DriveFailure::Silent => f.write_str("it did not answer its SDO requests"),
+            DriveFailure::NotADrive(t) => {
+                write!(f, "its device type {t:#010x} is not a CiA 402 drive's")
+            }
+            DriveFailure::Mode(m) => {
+                write!(
+                    f,
+                    "its supported modes {m:#010x} lack the mode it is set up for"
+                )
+            }
+            DriveFailure::Refused(at, code) => write!(f, "it refused the write of {at}: {code}"),
+        }
+    }
+}
+
+/// The joint fault a CiA 301/402 error code (an emergency's, or 0x603F's) names.
+pub fn motor_faults(error_code: u16) -> MotorFaults {
+    match error_code >> 8 {
+        0x23 => MotorFaults::OVER_CURRENT,
+        0x32 if error_code == 0x3220 => MotorFaults::UNDER_VOLTAGE,
+        0x32 => MotorFaults::OVER_VOLTAGE,
+        0x42 => MotorFaults::DRIVER_OVER_TEMPERATURE,
+        0x43 => MotorFaults::ROTOR_OVER_TEMPERATURE,
+        0x73 => MotorFaults::ENCODER,
+        0x81 | 0x82 => MotorFaults::COMMS_LOST,
+        _ => MotorFaults::OVERLOAD,
     }
 }
 

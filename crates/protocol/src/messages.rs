@@ -4,18 +4,23 @@
 //! sequence numbers and timestamps. Configuration goes one message per actuator so every
 //! frame stays small. Firmware updates go in chunks of at most [`FLASH_CHUNK`] bytes with
 //! a CRC each, acknowledged with the bytes received so far, so an interrupted transfer
-//! resumes. Encoded with postcard, which numbers enum variants by position: new messages
-//! are appended at the end of each enum, so old ones keep their encoding.
+//! resumes. A bus may instead carry CiA 402 drives the bridge masters over CANopen
+//! ([`DriveBusSetup`], then one [`DriveActuatorSetup`] per drive). Encoded with
+//! postcard, which numbers enum variants by position: new messages are appended at the
+//! end of each enum, so old ones keep their encoding.
 
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
+use crate::canopen::cia402::Mode;
+use crate::cia402_master::{DriveFailure, PdoLayout};
 use crate::mit::{MitCodec, MitCommand, MitFeedback, MitVariant, MotorFaults};
 
 /// Version of this message set; the handshake refuses a mismatch. Version 2 added the
-/// applied setup to [`UnitRecord`]; every other message kept its encoding, so a host of
-/// either version can still update a unit's firmware.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// applied setup to [`UnitRecord`]; version 3 buses of CiA 402 drives, and drives in
+/// the record ([`ActuatorVariant`]). Every firmware message kept its encoding, so a
+/// host of any version can still update a unit's firmware.
+pub const PROTOCOL_VERSION: u16 = 3;
 /// Most joints one bridge drives.
 pub const MAX_JOINTS: usize = 64;
 /// Most CAN buses one bridge drives.
@@ -220,9 +225,7 @@ impl ActuatorSetup {
     /// This actuator with a joint calibration applied underneath: the raw motor position
     /// `p` reads as the joint's `c.direction·(p − c.zero_offset_rad)` through it.
     pub fn calibrated(mut self, c: &JointCalibration) -> ActuatorSetup {
-        let direction = self.direction * c.direction;
-        self.offset_rad -= f32::from(direction) * c.zero_offset_rad;
-        self.direction = direction;
+        (self.direction, self.offset_rad) = c.under(self.direction, self.offset_rad);
         self
     }
 
@@ -245,6 +248,57 @@ impl ActuatorSetup {
             faults: feedback.faults,
             age_ticks: 0,
         }
+    }
+}
+
+/// A bus of CiA 402 drives, which the bridge masters: it sets each drive up by SDO, then
+/// each cycle sends their RPDOs and one SYNC and takes their TPDOs, emergencies and
+/// heartbeats.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DriveBusSetup {
+    /// Bus index.
+    pub bus: u8,
+    /// The cyclic mode every drive on it runs (CSP, CSV or CST).
+    pub mode: Mode,
+    /// What the drives' TPDOs carry.
+    pub layout: PdoLayout,
+    /// How often drives and bridge send heartbeats (ms); 0: none.
+    pub heartbeat_ms: u16,
+}
+
+/// One CiA 402 drive on a drive bus: its node, and how its counts read as the joint.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DriveActuatorSetup {
+    /// Joint index (0-based, joint order).
+    pub joint: u8,
+    /// Bus index (set up with [`DriveBusSetup`]).
+    pub bus: u8,
+    /// Its node id (1–127).
+    pub node: u8,
+    /// Encoder increments per motor-side unit (rad or m), gear included.
+    pub counts_per_unit: f32,
+    /// +1 or −1: joint direction relative to the drive.
+    pub direction: i8,
+    /// Joint position at the drive's zero: `q = direction·p + offset`.
+    pub offset_rad: f32,
+}
+
+impl DriveActuatorSetup {
+    /// This drive with a joint calibration applied underneath, as
+    /// [`ActuatorSetup::calibrated`].
+    pub fn calibrated(mut self, c: &JointCalibration) -> DriveActuatorSetup {
+        (self.direction, self.offset_rad) = c.under(self.direction, self.offset_rad);
+        self
+    }
+
+    /// Whether it can be right: a node id in 1–127, positive finite counts, direction
+    /// ±1, a finite offset.
+    pub fn is_valid(&self) -> bool {
+        (1..=crate::canopen::MAX_NODE).contains(&self.node)
+            && self.counts_per_unit.is_finite()
+            && self.counts_per_unit > 0.0
+            && (self.direction == 1 || self.direction == -1)
+            && self.offset_rad.is_finite()
     }
 }
 
@@ -272,6 +326,10 @@ pub enum SetupError {
     },
     /// An actuator message before the bridge setup.
     NoSetup,
+    /// An MIT motor on a bus of drives, or a drive on a bus not set up for drives.
+    BusKind,
+    /// A drive bus's mode is not a cyclic one (CSP, CSV, CST).
+    DriveMode,
 }
 
 impl core::fmt::Display for SetupError {
@@ -290,6 +348,12 @@ impl core::fmt::Display for SetupError {
                 "bus {bus} needs {cycle_us} µs per cycle, more than the control period"
             ),
             SetupError::NoSetup => f.write_str("an actuator came before the bridge setup"),
+            SetupError::BusKind => f.write_str(
+                "an MIT motor on a bus of CiA 402 drives, or a drive on a bus not set up for drives",
+            ),
+            SetupError::DriveMode => {
+                f.write_str("a drive bus's mode is not cyclic position, velocity or torque")
+            }
         }
     }
 }
@@ -363,6 +427,11 @@ pub enum HostMessage {
     /// answered with [`BridgeMessage::UnitStored`] or [`BridgeMessage::UnitRefused`].
     /// Its calibration applies to actuators configured from then on.
     SetUnit(UnitRecord),
+    /// Makes a bus one of CiA 402 drives (after [`HostMessage::Setup`], before its
+    /// drives); answered as [`HostMessage::Actuator`].
+    DriveBus(DriveBusSetup),
+    /// Configures one CiA 402 drive on a drive bus; answered as [`HostMessage::Actuator`].
+    Drive(DriveActuatorSetup),
 }
 
 /// Bridge → host.
@@ -419,6 +488,14 @@ pub enum BridgeMessage {
     UnitStored,
     /// The record was not stored (the one stored before stands).
     UnitRefused(UnitRefusal),
+    /// The drive of `joint` is given up on (its joint reports lost communication), and
+    /// why; sent once, when it happens.
+    DriveFailed {
+        /// Joint index.
+        joint: u8,
+        /// Why.
+        failure: DriveFailure,
+    },
 }
 
 /// One joint's calibration as the bridge applies it: the raw motor position `p` becomes
@@ -431,6 +508,19 @@ pub struct JointCalibration {
     pub zero_offset_rad: f32,
     /// +1, or −1 where the motor turns against the joint.
     pub direction: i8,
+}
+
+impl JointCalibration {
+    /// An actuator's `direction` and `offset` (`q = direction·p + offset`) with this
+    /// calibration underneath: the raw position `p` first becomes
+    /// `self.direction·(p − zero_offset_rad)`.
+    pub fn under(&self, direction: i8, offset: f32) -> (i8, f32) {
+        let direction = direction * self.direction;
+        (
+            direction,
+            offset - f32::from(direction) * self.zero_offset_rad,
+        )
+    }
 }
 
 /// The loop and bus settings of the configuration a unit holds.
@@ -446,6 +536,15 @@ pub struct ControlRecord {
     pub bitrate: u32,
 }
 
+/// What protocol a recorded actuator speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ActuatorVariant {
+    /// An MIT motor of this variant.
+    Mit(MitVariant),
+    /// A CiA 402 drive (its `can_id` is its node id).
+    Cia402,
+}
+
 /// Where the configuration a unit holds put one joint's actuator: enough to name what
 /// differs from another configuration, key by key, without storing it whole.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -454,12 +553,12 @@ pub struct ActuatorRecord {
     pub joint: u8,
     /// Bus index.
     pub bus: u8,
-    /// The motor's CAN id.
+    /// The motor's CAN id (a drive's node id).
     pub can_id: u8,
-    /// The id the motor replies to.
+    /// The id the motor replies to (0 for a drive).
     pub master_id: u8,
-    /// Its protocol variant.
-    pub variant: MitVariant,
+    /// Its protocol.
+    pub variant: ActuatorVariant,
     /// The first four bytes of a SHA-256 of the rest of its configuration (ratings and
     /// ranges), big-endian.
     pub rest_digest: u32,

@@ -2,11 +2,14 @@
 //! quantisation step), and every decoder takes arbitrary bytes without panicking.
 
 use embody_protocol::canopen;
+use embody_protocol::canopen::cia402::Mode;
+use embody_protocol::cia402_master::PdoLayout;
 use embody_protocol::dynamixel::{self, MAX_PACKET, MAX_PARAMS, PacketReader};
 use embody_protocol::feetech;
 use embody_protocol::messages::{
-    ActuatorRecord, BridgeMessage, BridgeState, BusStats, CommandBatch, ControlRecord, FLASH_CHUNK,
-    HostMessage, JointCalibration, MAX_JOINTS, StateBatch, UnitRecord, WireCommand, WireJointState,
+    ActuatorRecord, ActuatorVariant, BridgeMessage, BridgeState, BusStats, CommandBatch,
+    ControlRecord, DriveActuatorSetup, DriveBusSetup, FLASH_CHUNK, HostMessage, JointCalibration,
+    MAX_JOINTS, StateBatch, UnitRecord, WireCommand, WireJointState,
 };
 use embody_protocol::slcan::{
     LineEvent, LineReader, MAX_LINE, SlcanLine, encode_frame, parse_line,
@@ -319,7 +322,7 @@ fn unit_record() -> impl Strategy<Value = HostMessage> {
             0..=MAX_JOINTS,
         ),
         (any::<f32>(), any::<u32>(), any::<u32>(), any::<u32>()),
-        prop::collection::vec((any::<[u8; 4]>(), 0..3u8, any::<u32>()), 0..=MAX_JOINTS),
+        prop::collection::vec((any::<[u8; 4]>(), 0..4u8, any::<u32>()), 0..=MAX_JOINTS),
     )
         .prop_map(|(serial, config_digest, joints, control, actuators)| {
             let mut record = UnitRecord {
@@ -350,9 +353,10 @@ fn unit_record() -> impl Strategy<Value = HostMessage> {
                     can_id,
                     master_id,
                     variant: [
-                        MitVariant::Classic,
-                        MitVariant::DaMiao,
-                        MitVariant::Robstride,
+                        ActuatorVariant::Mit(MitVariant::Classic),
+                        ActuatorVariant::Mit(MitVariant::DaMiao),
+                        ActuatorVariant::Mit(MitVariant::Robstride),
+                        ActuatorVariant::Cia402,
                     ][usize::from(variant)],
                     rest_digest,
                 });
@@ -361,12 +365,46 @@ fn unit_record() -> impl Strategy<Value = HostMessage> {
         })
 }
 
+fn drive_setups() -> impl Strategy<Value = HostMessage> {
+    let modes = [
+        Mode::CyclicPosition,
+        Mode::CyclicVelocity,
+        Mode::CyclicTorque,
+    ];
+    let layouts = [PdoLayout::Full, PdoLayout::Compact];
+    prop_oneof![
+        (any::<u8>(), 0..3usize, 0..2usize, any::<u16>()).prop_map(
+            move |(bus, mode, layout, heartbeat_ms)| {
+                HostMessage::DriveBus(DriveBusSetup {
+                    bus,
+                    mode: modes[mode],
+                    layout: layouts[layout],
+                    heartbeat_ms,
+                })
+            }
+        ),
+        (any::<[u8; 3]>(), any::<f32>(), any::<i8>(), any::<f32>()).prop_map(
+            |([joint, bus, node], counts_per_unit, direction, offset_rad)| {
+                HostMessage::Drive(DriveActuatorSetup {
+                    joint,
+                    bus,
+                    node,
+                    counts_per_unit,
+                    direction,
+                    offset_rad,
+                })
+            }
+        ),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// The largest flashing and config messages fit a frame and round-trip.
+    /// The largest flashing and config messages, and the drive setups, fit a frame and
+    /// round-trip.
     #[test]
-    fn flash_and_unit_messages_round_trip(message in prop_oneof![flash_chunk(), unit_record()]) {
+    fn flash_and_unit_messages_round_trip(message in prop_oneof![flash_chunk(), unit_record(), drive_setups()]) {
         let mut out = [0u8; MAX_FRAME];
         let n = FrameEncoder::default().encode(&message, &mut out).expect("fits");
         let mut decoder = FrameDecoder::default();

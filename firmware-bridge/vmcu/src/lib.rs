@@ -8,6 +8,7 @@
 //! thread of the calling process. Its link ([`link`]) and its flash file are its own
 //! while it runs: a second virtual MCU on either is refused.
 
+pub mod bus;
 pub mod drives;
 mod fault;
 pub mod flash;
@@ -18,6 +19,7 @@ mod runner;
 pub mod servos;
 mod thread;
 
+pub use bus::{CanDevices, SimBus};
 pub use drives::Drives;
 pub use fault::{DeviceFault, ScheduledFault};
 pub use motors::{Mounting, as_built};

@@ -8,70 +8,13 @@
 //! the joint's zero, and some turning against their joint. What the bridge sees is then
 //! the raw motor, `p = direction·q + zero`, until a calibration says otherwise.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::rc::Rc;
-
-use embedded_can::{ErrorKind, Frame, Id};
 use embody_hal::JointCommand;
 use embody_model::{JointKind, Model};
 use embody_protocol::messages::ActuatorSetup;
-use embody_protocol::{CanFrame, CanId, MitCodec, MitFeedback, MitRequest, MitSpecial};
+use embody_protocol::{CanFrame, MitCodec, MitFeedback, MitRequest, MitSpecial};
 use embody_sim::World;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-
-/// A CAN frame as the simulated bus driver hands it to the firmware.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SimFrame(pub CanFrame);
-
-fn id_of(id: impl Into<Id>) -> CanId {
-    match id.into() {
-        Id::Standard(s) => CanId::Standard(s.as_raw()),
-        Id::Extended(e) => CanId::Extended(e.as_raw()),
-    }
-}
-
-impl Frame for SimFrame {
-    fn new(id: impl Into<Id>, data: &[u8]) -> Option<Self> {
-        CanFrame::new(id_of(id), data).ok().map(SimFrame)
-    }
-    fn new_remote(id: impl Into<Id>, dlc: usize) -> Option<Self> {
-        CanFrame::remote(id_of(id), dlc as u8).ok().map(SimFrame)
-    }
-    fn is_extended(&self) -> bool {
-        matches!(self.0.id(), CanId::Extended(_))
-    }
-    fn is_remote_frame(&self) -> bool {
-        self.0.is_remote()
-    }
-    fn id(&self) -> Id {
-        match self.0.id() {
-            CanId::Standard(id) => embedded_can::StandardId::new(id)
-                .map(Id::from)
-                .unwrap_or(Id::Standard(embedded_can::StandardId::ZERO)),
-            CanId::Extended(id) => embedded_can::ExtendedId::new(id)
-                .map(Id::from)
-                .unwrap_or(Id::Standard(embedded_can::StandardId::ZERO)),
-        }
-    }
-    fn dlc(&self) -> usize {
-        self.0.len() as usize
-    }
-    fn data(&self) -> &[u8] {
-        self.0.data()
-    }
-}
-
-/// A simulated bus never fails; the type exists for the trait.
-#[derive(Debug)]
-pub struct SimBusError;
-
-impl embedded_can::Error for SimBusError {
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::Other
-    }
-}
 
 /// How a motor sits on its joint: `p = direction·q + zero`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -222,39 +165,5 @@ impl Motors {
                 ..MitFeedback::default()
             })
             .ok()
-    }
-}
-
-/// One simulated CAN bus, as the firmware's driver sees it.
-pub struct SimBus {
-    bus: u8,
-    motors: Rc<RefCell<Motors>>,
-    rx: VecDeque<SimFrame>,
-}
-
-impl SimBus {
-    /// Bus `bus` of `motors`.
-    pub fn new(bus: u8, motors: Rc<RefCell<Motors>>) -> SimBus {
-        SimBus {
-            bus,
-            motors,
-            rx: VecDeque::with_capacity(64),
-        }
-    }
-}
-
-impl embedded_can::nb::Can for SimBus {
-    type Frame = SimFrame;
-    type Error = SimBusError;
-
-    fn transmit(&mut self, frame: &SimFrame) -> nb::Result<Option<SimFrame>, SimBusError> {
-        if let Some(reply) = self.motors.borrow_mut().on_frame(self.bus, &frame.0) {
-            self.rx.push_back(SimFrame(reply));
-        }
-        Ok(None)
-    }
-
-    fn receive(&mut self) -> nb::Result<SimFrame, SimBusError> {
-        self.rx.pop_front().ok_or(nb::Error::WouldBlock)
     }
 }

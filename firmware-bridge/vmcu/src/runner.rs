@@ -27,7 +27,7 @@ use embody_firmware_bridge::unit::Unit;
 use embody_firmware_bridge::update::Layout;
 use embody_firmware_bridge::{Bridge, FirmwareInfo};
 use embody_fleet::defaults::{self, DefaultMap};
-use embody_fleet::setup::UnitLink;
+use embody_fleet::setup::{UnitLink, cia402_setup};
 use embody_fwimage::ed25519_dalek::VerifyingKey;
 use embody_hal::{Clock, SystemClock, Timestamp};
 use embody_model::{Model, robots};
@@ -36,11 +36,12 @@ use embody_protocol::messages::MAX_BUSES;
 use embody_protocol::slcan::{self, LineEvent, LineReader, SlcanLine};
 use embody_sim::{Environment, SimConfig, World};
 
+use crate::bus::{CanDevices, SimBus};
 use crate::drives::Drives;
 use crate::fault::{DeviceFault, FaultSchedule, ScheduledFault};
 use crate::flash::{ERASE_SIZE, FileFlash};
 use crate::link::{Link, LinkError};
-use crate::motors::{Motors, Mounting, SimBus};
+use crate::motors::{Motors, Mounting};
 use crate::pty::Pty;
 use crate::servos::{ServoFamily, Servos};
 use embody_bridge::DriveScale;
@@ -60,9 +61,10 @@ pub struct VmcuConfig {
     /// Present a serial servo bus of this family instead of the bridge: a servo on each
     /// actuated joint, ids 1, 2, … in joint order.
     pub servos: Option<ServoFamily>,
-    /// Put CiA 402 drives behind the SLCAN adapter instead of MIT motors: one on each
-    /// actuated joint, node ids 1, 2, … in joint order, with these encoders and gears in
-    /// joint order (a joint past the list's end: the last one).
+    /// Put CiA 402 drives on the buses instead of MIT motors (behind the SLCAN adapter,
+    /// or the bridge's buses, which it masters): one on each actuated joint, node ids
+    /// 1, 2, … in joint order, with these encoders and gears in joint order (a joint past
+    /// the list's end: the last one).
     pub drives: Option<Vec<DriveScale>>,
     /// The scene the robot stands in: the ground and the objects it may handle (a
     /// task's `[environment]`). Default: the bare ground.
@@ -118,10 +120,19 @@ impl VmcuConfig {
     }
 
     /// Unit `unit`'s devices behind `link`, wired as its configuration says: a bridge with
-    /// its MIT motors, an SLCAN adapter with its CiA 402 drives, or its servo bus.
+    /// its MIT motors or its CiA 402 drives, an SLCAN adapter with its drives, or its
+    /// servo bus.
     pub fn for_unit(unit: &embody_fleet::Unit, link: PathBuf) -> VmcuConfig {
         let base = VmcuConfig::with_motors(unit.model.clone(), link, unit.setup());
         match unit.link() {
+            UnitLink::Bridge(setup) if !setup.drives.is_empty() => {
+                let drives = cia402_setup(&unit.config, &unit.model);
+                VmcuConfig {
+                    drives: Some(drives.scales),
+                    ids: drives.nodes,
+                    ..base
+                }
+            }
             UnitLink::Bridge(_) => base,
             UnitLink::Cia402(setup) => VmcuConfig {
                 slcan: true,
@@ -161,6 +172,7 @@ impl VmcuConfig {
                     "CANopen nodes {ids} on its {joints} actuated joints, in joint order"
                 )],
             ),
+            (None, Some(_), false) => ("bridge, CiA 402 drives", self.motors.describe()),
             (None, _, slcan) => (
                 if slcan { "SLCAN adapter" } else { "bridge" },
                 self.motors.describe(),
@@ -180,7 +192,7 @@ impl VmcuConfig {
                 joints.saturating_sub(1)
             ));
         }
-        let devices = self.servos.is_some() || (self.slcan && self.drives.is_some());
+        let devices = self.servos.is_some() || self.drives.is_some();
         (!self.faults.is_empty() && !devices)
             .then(|| "faults are for drives or servos: MIT motors and the bridge take none".into())
     }
@@ -604,39 +616,73 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
         port.unplug();
         return result;
     }
-    let mut motors = Motors::new(world, &config.motors.actuators);
-    motors.mount(&config.mounting);
-    let motors = Rc::new(RefCell::new(motors));
+    let devices: Rc<RefCell<dyn CanDevices>> = match &config.drives {
+        // Drives on the bridge's buses, which it masters.
+        Some(scales) => Rc::new(RefCell::new(Drives::with_nodes(world, scales, &config.ids))),
+        None => {
+            let mut motors = Motors::new(world, &config.motors.actuators);
+            motors.mount(&config.mounting);
+            Rc::new(RefCell::new(motors))
+        }
+    };
     let mut port = Port::new(link, config.baud, control.clone());
     port.sync()?;
     let result = if config.slcan {
-        serve_slcan(&mut port, &mut *motors.borrow_mut(), &control, schedule)
+        serve_slcan(&mut port, &mut *devices.borrow_mut(), &control, schedule)
     } else {
-        let buses = &mut buses_of(&config.motors.bridge, &motors);
+        let buses = &mut buses_of(&config.motors.bridge, &devices);
+        let mut sim = Sim {
+            devices: &devices,
+            buses,
+            schedule,
+        };
         match flash {
             None => serve_bridge(
                 &mut port,
-                &motors,
-                buses,
+                &mut sim,
                 config,
                 &control,
                 Bridge::new(info(None)),
             )
             .map(|_| ()),
-            Some(flash) => serve_unit(&mut port, &motors, buses, config, &control, flash),
+            Some(flash) => serve_unit(&mut port, &mut sim, config, &control, flash),
         }
     };
-    control.keep_final(motors.borrow().world());
+    control.keep_final(devices.borrow().world());
     port.unplug();
     result
 }
 
+/// What the bridge drives: the simulated devices, the buses they are on, and the faults
+/// they are to be given.
+struct Sim<'a> {
+    devices: &'a Rc<RefCell<dyn CanDevices>>,
+    buses: &'a mut [SimBus],
+    schedule: &'a mut FaultSchedule,
+}
+
+impl Sim<'_> {
+    /// Gives the faults due, and advances the simulation by `seconds`; what the devices
+    /// send meanwhile goes on every bus.
+    fn advance(&mut self, seconds: f64, control: &Control) {
+        let mut sent = Vec::new();
+        let mut devices = self.devices.borrow_mut();
+        for (k, fault) in control.faults_due(self.schedule) {
+            devices.set_fault(k, fault, &mut sent);
+        }
+        devices.advance(seconds, &mut sent);
+        for bus in self.buses.iter_mut() {
+            bus.deliver(&sent);
+        }
+    }
+}
+
 fn buses_of(
     setup: &embody_protocol::messages::BridgeSetup,
-    motors: &Rc<RefCell<Motors>>,
+    devices: &Rc<RefCell<dyn CanDevices>>,
 ) -> Vec<SimBus> {
     (0..setup.buses.len())
-        .map(|b| SimBus::new(b as u8, motors.clone()))
+        .map(|b| SimBus::new(b as u8, devices.clone()))
         .collect()
 }
 
@@ -657,8 +703,7 @@ struct UnitFlash<'a> {
 /// The unit's life: start from the flash, serve until a reboot request, start again.
 fn serve_unit(
     port: &mut Port,
-    motors: &Rc<RefCell<Motors>>,
-    buses: &mut [SimBus],
+    sim: &mut Sim<'_>,
     config: &VmcuConfig,
     control: &Control,
     unit_flash: UnitFlash<'_>,
@@ -683,7 +728,7 @@ fn serve_unit(
             ),
         }
         let bridge = Bridge::with_unit(info(booted.map(|b| b.image.version)), unit);
-        let bridge = serve_bridge(port, motors, buses, config, control, bridge)?;
+        let bridge = serve_bridge(port, sim, config, control, bridge)?;
         match bridge.into_unit() {
             Some(unit) if unit.reboot_requested() => flash = unit.into_flash(),
             _ => return Ok(()),
@@ -694,8 +739,7 @@ fn serve_unit(
 /// Serves the host until stopped or until the unit asks to restart; the bridge back.
 fn serve_bridge<F: NorFlash>(
     port: &mut Port,
-    motors: &Rc<RefCell<Motors>>,
-    buses: &mut [SimBus],
+    sim: &mut Sim<'_>,
     config: &VmcuConfig,
     control: &Control,
     mut bridge: Bridge<F>,
@@ -732,10 +776,10 @@ fn serve_bridge<F: NorFlash>(
             }
         }
         let now_us = clock.now().as_nanos() / 1000;
-        bridge.start_cycle(now_us, buses);
-        motors.borrow_mut().advance(period_ns as f64 * 1e-9);
+        bridge.start_cycle(now_us, sim.buses);
+        sim.advance(period_ns as f64 * 1e-9, control);
         port.refill_until(clock.now().as_nanos());
-        let _ = bridge.finish_cycle(now_us, buses, port);
+        let _ = bridge.finish_cycle(now_us, sim.buses, port);
         control.cycles.fetch_add(1, Ordering::AcqRel);
         control
             .bridge_state
@@ -788,54 +832,6 @@ fn serve_servos(
         control.cycles.fetch_add(1, Ordering::AcqRel);
     }
     Ok(())
-}
-
-/// What sits behind the simulated SLCAN adapter: simulated MIT motors or CiA 402
-/// drives, moving the simulator's joints.
-trait CanDevices {
-    /// The simulator's step.
-    fn dt(&self) -> f64;
-    /// Advances the simulation by `seconds`; what the devices send meanwhile to `out`.
-    fn advance(&mut self, seconds: f64, out: &mut Vec<CanFrame>);
-    /// Takes one frame off the bus; the answers to `out`.
-    fn on_frame(&mut self, frame: &CanFrame, out: &mut Vec<CanFrame>);
-    /// Gives joint `k`'s device a fault or takes it away; what it sends to `out`.
-    fn set_fault(&mut self, _k: usize, _fault: Option<DeviceFault>, _out: &mut Vec<CanFrame>) {}
-}
-
-impl CanDevices for Motors {
-    fn dt(&self) -> f64 {
-        self.world().config().dt_s
-    }
-
-    fn advance(&mut self, seconds: f64, _: &mut Vec<CanFrame>) {
-        Motors::advance(self, seconds);
-    }
-
-    fn on_frame(&mut self, frame: &CanFrame, out: &mut Vec<CanFrame>) {
-        out.extend(Motors::on_frame(self, 0, frame));
-    }
-}
-
-impl CanDevices for Drives {
-    fn dt(&self) -> f64 {
-        self.world().config().dt_s
-    }
-
-    fn advance(&mut self, seconds: f64, out: &mut Vec<CanFrame>) {
-        Drives::advance(self, seconds, out);
-    }
-
-    fn on_frame(&mut self, frame: &CanFrame, out: &mut Vec<CanFrame>) {
-        Drives::on_frame(self, frame, out);
-    }
-
-    fn set_fault(&mut self, k: usize, fault: Option<DeviceFault>, out: &mut Vec<CanFrame>) {
-        match fault {
-            Some(f) => self.inject(k, f, out),
-            None => self.clear(k),
-        }
-    }
 }
 
 /// Serves as a plain SLCAN adapter with `devices` on its bus: the simulator runs in real
@@ -900,7 +896,7 @@ fn serve_slcan(
                     };
                     let _ = embedded_io::Write::write_all(port, ack);
                     frames.clear();
-                    devices.on_frame(&frame, &mut frames);
+                    devices.on_frame(0, &frame, &mut frames);
                     send_frames(port, &frames, ts, &mut line);
                     b""
                 }
