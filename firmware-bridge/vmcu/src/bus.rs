@@ -1,8 +1,8 @@
 //! The simulated CAN buses as the firmware's driver sees them (`embedded_can::nb::Can`),
 //! and what sits on them ([`CanDevices`]): simulated MIT motors, or simulated CiA 402
-//! drives. A frame sent is taken by the devices at once and their answers wait on the
-//! bus to be received; what the devices send on their own (heartbeats, emergencies) is
-//! put on every bus, as the simulated drives hear every bus the bridge has.
+//! drives. A frame sent is taken by the devices on that bus at once and their answers
+//! wait on it to be received; what the devices send on their own (heartbeats,
+//! emergencies) goes on their own bus.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -77,13 +77,20 @@ pub trait CanDevices {
     fn dt(&self) -> f64 {
         self.world().config().dt_s
     }
-    /// Advances the simulation by `seconds`; what the devices send meanwhile to `out`.
-    fn advance(&mut self, seconds: f64, out: &mut Vec<CanFrame>);
+    /// Advances the simulation by `seconds`; what the devices send meanwhile to `out`,
+    /// each frame with its bus.
+    fn advance(&mut self, seconds: f64, out: &mut Vec<(u8, CanFrame)>);
     /// Takes one frame off bus `bus`; the answers to `out`.
     fn on_frame(&mut self, bus: u8, frame: &CanFrame, out: &mut Vec<CanFrame>);
-    /// Gives joint `k`'s device a fault or takes it away; what it sends to `out`. MIT
-    /// motors take none.
-    fn set_fault(&mut self, _k: usize, _fault: Option<DeviceFault>, _out: &mut Vec<CanFrame>) {}
+    /// Gives joint `k`'s device a fault or takes it away; what it sends to `out`, with
+    /// its bus. MIT motors take none.
+    fn set_fault(
+        &mut self,
+        _k: usize,
+        _fault: Option<DeviceFault>,
+        _out: &mut Vec<(u8, CanFrame)>,
+    ) {
+    }
 }
 
 impl CanDevices for Motors {
@@ -91,7 +98,7 @@ impl CanDevices for Motors {
         Motors::world(self)
     }
 
-    fn advance(&mut self, seconds: f64, _: &mut Vec<CanFrame>) {
+    fn advance(&mut self, seconds: f64, _: &mut Vec<(u8, CanFrame)>) {
         Motors::advance(self, seconds);
     }
 
@@ -105,17 +112,22 @@ impl CanDevices for Drives {
         Drives::world(self)
     }
 
-    fn advance(&mut self, seconds: f64, out: &mut Vec<CanFrame>) {
-        Drives::advance(self, seconds, out);
+    fn advance(&mut self, seconds: f64, out: &mut Vec<(u8, CanFrame)>) {
+        Drives::advance_on_buses(self, seconds, out);
     }
 
-    fn on_frame(&mut self, _bus: u8, frame: &CanFrame, out: &mut Vec<CanFrame>) {
-        Drives::on_frame(self, frame, out);
+    fn on_frame(&mut self, bus: u8, frame: &CanFrame, out: &mut Vec<CanFrame>) {
+        Drives::on_bus_frame(self, bus, frame, out);
     }
 
-    fn set_fault(&mut self, k: usize, fault: Option<DeviceFault>, out: &mut Vec<CanFrame>) {
+    fn set_fault(&mut self, k: usize, fault: Option<DeviceFault>, out: &mut Vec<(u8, CanFrame)>) {
         match fault {
-            Some(f) => self.inject(k, f, out),
+            Some(f) if k < self.world().joint_count() => {
+                let mut sent = Vec::new();
+                self.inject(k, f, &mut sent);
+                out.extend(sent.into_iter().map(|frame| (self.bus(k), frame)));
+            }
+            Some(_) => {}
             None => self.clear(k),
         }
     }
@@ -143,6 +155,15 @@ impl SimBus {
     /// Puts `frames` on the bus, to be received.
     pub fn deliver(&mut self, frames: &[CanFrame]) {
         self.rx.extend(frames.iter().copied().map(SimFrame));
+    }
+
+    /// Puts on their buses the frames of `sent` (bus, frame) that are for one of `buses`.
+    pub fn deliver_on(buses: &mut [SimBus], sent: &[(u8, CanFrame)]) {
+        for (bus, frame) in sent {
+            if let Some(b) = buses.iter_mut().find(|b| b.bus == *bus) {
+                b.rx.push_back(SimFrame(*frame));
+            }
+        }
     }
 }
 

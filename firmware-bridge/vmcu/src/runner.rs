@@ -73,6 +73,8 @@ pub struct VmcuConfig {
     pub faults: Vec<ScheduledFault>,
     /// The drives' node ids or the servos' ids, in joint order; 1, 2, … if empty.
     pub ids: Vec<u8>,
+    /// The bridge bus each drive is on, in joint order (past the list's end: bus 0).
+    pub buses: Vec<u8>,
     /// Pace the serial output at this baud rate (10 bits per byte); unpaced if absent.
     pub baud: Option<u32>,
     /// Where the symlink to the pseudo-terminal goes.
@@ -130,6 +132,7 @@ impl VmcuConfig {
                 VmcuConfig {
                     drives: Some(drives.scales),
                     ids: drives.nodes,
+                    buses: setup.drives.iter().map(|d| d.bus).collect(),
                     ..base
                 }
             }
@@ -228,6 +231,7 @@ impl VmcuConfig {
             environment: Environment::default(),
             faults: Vec::new(),
             ids: Vec::new(),
+            buses: Vec::new(),
             baud: None,
             link,
             sim: SimConfig::default(),
@@ -618,7 +622,9 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
     }
     let devices: Rc<RefCell<dyn CanDevices>> = match &config.drives {
         // Drives on the bridge's buses, which it masters.
-        Some(scales) => Rc::new(RefCell::new(Drives::with_nodes(world, scales, &config.ids))),
+        Some(scales) => Rc::new(RefCell::new(
+            Drives::with_nodes(world, scales, &config.ids).on_buses(&config.buses),
+        )),
         None => {
             let mut motors = Motors::new(world, &config.motors.actuators);
             motors.mount(&config.mounting);
@@ -663,7 +669,7 @@ struct Sim<'a> {
 
 impl Sim<'_> {
     /// Gives the faults due, and advances the simulation by `seconds`; what the devices
-    /// send meanwhile goes on every bus.
+    /// send meanwhile goes on their buses.
     fn advance(&mut self, seconds: f64, control: &Control) {
         let mut sent = Vec::new();
         let mut devices = self.devices.borrow_mut();
@@ -671,9 +677,7 @@ impl Sim<'_> {
             devices.set_fault(k, fault, &mut sent);
         }
         devices.advance(seconds, &mut sent);
-        for bus in self.buses.iter_mut() {
-            bus.deliver(&sent);
-        }
+        SimBus::deliver_on(self.buses, &sent);
     }
 }
 
@@ -855,11 +859,14 @@ fn serve_slcan(
         let n = port.read(&mut buf, 1000);
         let now = clock.now();
         let dt = devices.dt();
-        frames.clear();
+        let mut sent = Vec::new();
         for (k, fault) in control.faults_due(schedule) {
-            devices.set_fault(k, fault, &mut frames);
+            devices.set_fault(k, fault, &mut sent);
         }
-        devices.advance(port.catch_up(&mut last, now, dt), &mut frames);
+        devices.advance(port.catch_up(&mut last, now, dt), &mut sent);
+        // An adapter has one bus: whatever the devices send is on it.
+        frames.clear();
+        frames.extend(sent.into_iter().map(|(_, frame)| frame));
         let ts = timestamps.then(|| (now.as_nanos() / 1_000_000 % 60_000) as u16);
         if open {
             send_frames(port, &frames, ts, &mut line);

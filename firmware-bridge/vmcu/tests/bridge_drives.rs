@@ -2,7 +2,8 @@
 //! host messages with arm7's eight drives on two buses (nodes 1–4 and 5–8, CSP, compact
 //! PDOs, 1 kHz), run cycle by cycle in one process against the virtual MCU's simulated
 //! drives on its simulated buses. It sets the drives up on its own once configured, the
-//! loop's positions move the simulator's joints there, the watchdog holds the drives
+//! loop's positions move the simulator's joints there (each drive hearing only its own
+//! bus, so one set up on the wrong bus is not found), the watchdog holds the drives
 //! still and then switches them off, a drive's fault is its joint's, a node that never
 //! answers is told to the host once, and setups that cannot work are refused; any setup
 //! messages and any frames on its buses are taken without a panic.
@@ -71,7 +72,10 @@ impl Rig {
             .map(|t| scale.counts(*t) as f32)
             .collect();
         let world = World::new(model, &Environment::default(), SimConfig::default());
-        let drives = Rc::new(RefCell::new(Drives::with_nodes(world, &[scale], nodes)));
+        // Joints 0–3 on bus 0, 4–7 on bus 1: a drive hears only its own bus.
+        let buses = [0, 0, 0, 0, 1, 1, 1, 1];
+        let drives = Drives::with_nodes(world, &[scale], nodes).on_buses(&buses);
+        let drives = Rc::new(RefCell::new(drives));
         let devices: Rc<RefCell<dyn CanDevices>> = drives.clone();
         Rig {
             bridge: Bridge::new(FirmwareInfo {
@@ -180,10 +184,8 @@ impl Rig {
             let mut sent = Vec::new();
             self.drives
                 .borrow_mut()
-                .advance(PERIOD_US as f64 * 1e-6, &mut sent);
-            for bus in &mut self.buses {
-                bus.deliver(&sent);
-            }
+                .advance_on_buses(PERIOD_US as f64 * 1e-6, &mut sent);
+            SimBus::deliver_on(&mut self.buses, &sent);
             self.bridge
                 .finish_cycle(self.now_us, &mut self.buses, &mut self.serial)
                 .expect("infallible");
@@ -324,9 +326,7 @@ fn a_drive_fault_is_its_joints_and_a_silent_node_is_told_once() {
     rig.drives
         .borrow_mut()
         .inject(2, DeviceFault::Overheat, &mut emergency);
-    for bus in &mut rig.buses {
-        bus.deliver(&emergency);
-    }
+    rig.buses[0].deliver(&emergency);
     let (batches, others) = rig.run(50, Some(&to_goals));
     assert!(others.is_empty(), "told once: {others:?}");
     let faults = batches.last().expect("states").joints[2].faults;
@@ -334,6 +334,31 @@ fn a_drive_fault_is_its_joints_and_a_silent_node_is_told_once() {
         faults.contains(MotorFaults::DRIVER_OVER_TEMPERATURE),
         "{faults:?}"
     );
+}
+
+#[test]
+fn a_drive_set_up_on_another_bus_than_its_own_is_not_found() {
+    // Joints 0 and 4 swapped in the host's setup: joint 0's drive is on bus 0, joint 4's
+    // on bus 1, and the host says the other way round (four a bus either way).
+    let mut rig = Rig::new(&[1, 2, 3, 4, 5, 6, 7, 8]);
+    let mut drives = rig.drives();
+    (drives[0].bus, drives[4].bus) = (1, 0);
+    assert_eq!(rig.configure(&drives), BridgeMessage::SetupAccepted);
+    let (batches, mut others) = rig.run(1000, None);
+    others.sort_by_key(|m| match m {
+        BridgeMessage::DriveFailed { joint, .. } => *joint,
+        _ => u8::MAX,
+    });
+    let silent = |joint| BridgeMessage::DriveFailed {
+        joint,
+        failure: DriveFailure::Silent,
+    };
+    assert_eq!(others, [silent(0), silent(4)]);
+    let last = batches.last().expect("states");
+    for (k, j) in last.joints.iter().enumerate() {
+        let lost = j.faults.contains(MotorFaults::COMMS_LOST);
+        assert_eq!(lost, k == 0 || k == 4, "joint {k}: {j:?}");
+    }
 }
 
 #[test]

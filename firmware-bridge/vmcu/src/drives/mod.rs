@@ -81,6 +81,8 @@ type PdoBytes = Option<Vec<u8>>;
 /// One drive.
 struct Drive {
     node: u8,
+    /// The bus it is on (a bridge's; 0 behind an SLCAN adapter).
+    bus: u8,
     od: Dictionary,
     nmt: NmtState,
     state: State,
@@ -160,6 +162,7 @@ impl Drives {
                 let rated = model.joints[j.0].limits.effort.abs().clamp(1e-3, 1000.0);
                 Drive {
                     node,
+                    bus: 0,
                     od: dictionary(node, scale, rated),
                     nmt: NmtState::PreOperational,
                     state: State::SwitchOnDisabled,
@@ -198,6 +201,20 @@ impl Drives {
             drives.refresh(k);
         }
         drives
+    }
+
+    /// These drives on buses: drive `k` on `buses[k]` (past the list's end: bus 0). A
+    /// drive hears and answers only frames of its own bus ([`Drives::on_bus_frame`]).
+    pub fn on_buses(mut self, buses: &[u8]) -> Drives {
+        for (k, d) in self.drives.iter_mut().enumerate() {
+            d.bus = buses.get(k).copied().unwrap_or(0);
+        }
+        self
+    }
+
+    /// The bus drive `k` is on.
+    pub fn bus(&self, k: usize) -> u8 {
+        self.drives[k].bus
     }
 
     /// The EDS describing a drive with encoder and gear `scale`.
@@ -254,9 +271,33 @@ impl Drives {
     /// Advances the simulation by `seconds` (whole steps), then runs the drives'
     /// timers: heartbeats, the consumed heartbeat's timeout, event-driven TPDOs.
     pub fn advance(&mut self, seconds: f64, out: &mut Vec<CanFrame>) {
+        if let Some(elapsed) = self.step(seconds) {
+            for k in 0..self.drives.len() {
+                self.refresh(k);
+                self.drives[k].tick(elapsed, out);
+            }
+        }
+    }
+
+    /// [`Drives::advance`], each frame sent with the bus of the drive that sent it.
+    pub fn advance_on_buses(&mut self, seconds: f64, out: &mut Vec<(u8, CanFrame)>) {
+        if let Some(elapsed) = self.step(seconds) {
+            let mut sent = Vec::new();
+            for k in 0..self.drives.len() {
+                self.refresh(k);
+                self.drives[k].tick(elapsed, &mut sent);
+                let bus = self.drives[k].bus;
+                out.extend(sent.drain(..).map(|f| (bus, f)));
+            }
+        }
+    }
+
+    /// Steps the simulation by `seconds` (whole steps), the drives' loops driving it: the
+    /// time stepped, if any.
+    fn step(&mut self, seconds: f64) -> Option<f64> {
         let steps = (seconds / self.world.config().dt_s).round() as usize;
         if steps == 0 {
-            return;
+            return None;
         }
         for k in 0..self.drives.len() {
             let d = &mut self.drives[k];
@@ -293,15 +334,24 @@ impl Drives {
             }
             self.world.step();
         }
-        let elapsed = steps as f64 * self.world.config().dt_s;
-        for k in 0..self.drives.len() {
-            self.refresh(k);
-            self.drives[k].tick(elapsed, out);
-        }
+        Some(steps as f64 * self.world.config().dt_s)
     }
 
-    /// Takes one frame off the bus; what the drives answer goes to `out`.
+    /// Takes one frame off the bus, which every drive hears; what they answer goes to
+    /// `out`.
     pub fn on_frame(&mut self, frame: &CanFrame, out: &mut Vec<CanFrame>) {
+        self.take(None, frame, out);
+    }
+
+    /// Takes one frame off bus `bus`, which only the drives on it hear; what they answer
+    /// (on that bus) goes to `out`.
+    pub fn on_bus_frame(&mut self, bus: u8, frame: &CanFrame, out: &mut Vec<CanFrame>) {
+        self.take(Some(bus), frame, out);
+    }
+
+    /// Takes one frame off `bus` (`None`: the one bus every drive is on).
+    fn take(&mut self, bus: Option<u8>, frame: &CanFrame, out: &mut Vec<CanFrame>) {
+        let on = |d: &Drive| bus.is_none_or(|b| d.bus == b);
         let message = match Message::classify(frame) {
             Ok(m) => m,
             Err(_) => {
@@ -312,23 +362,23 @@ impl Drives {
         self.frames += 1;
         match message {
             Message::Nmt { command, node } => {
-                for d in self
-                    .drives
-                    .iter_mut()
-                    .filter(|d| node == 0 || d.node == node)
+                for d in (self.drives.iter_mut()).filter(|d| on(d) && (node == 0 || d.node == node))
                 {
                     d.nmt_command(command);
                 }
             }
             Message::Sync => {
                 for k in 0..self.drives.len() {
+                    if !on(&self.drives[k]) {
+                        continue;
+                    }
                     self.drives[k].take_pending(out);
                     self.refresh(k);
                     self.drives[k].sync(out);
                 }
             }
             Message::SdoRequest { node, request } => {
-                if let Some(d) = self.drive_mut(node) {
+                if let Some(d) = self.drive_mut(node).filter(|d| on(d)) {
                     let response = d.sdo(request, out);
                     if let Some(r) = response {
                         out.push(r.frame(node));
@@ -336,7 +386,7 @@ impl Drives {
                 }
             }
             Message::Rpdo { node, data, .. } => {
-                if let Some(d) = self.drive_mut(node)
+                if let Some(d) = self.drive_mut(node).filter(|d| on(d))
                     && d.nmt == NmtState::Operational
                     && let Err(()) = d.rpdo(frame, data, out)
                 {
@@ -344,7 +394,7 @@ impl Drives {
                 }
             }
             Message::Heartbeat { node, .. } => {
-                for d in &mut self.drives {
+                for d in self.drives.iter_mut().filter(|d| on(d)) {
                     d.heard(node);
                 }
             }
