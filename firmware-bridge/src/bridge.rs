@@ -19,6 +19,12 @@
 //! sets them up once the configuration is complete, and each cycle sends their targets
 //! and a SYNC; the watchdog holds them still, then switches them off.
 //!
+//! A bridge with a servo UART ([`FirmwareInfo::servo_bus`]) may master a serial servo
+//! bus ([`HostMessage::ServoBus`], then [`HostMessage::Servo`] for each): its cycle is
+//! [`Bridge::start_servo_cycle`], after `start_cycle`, and [`Bridge::finish_servo_cycle`],
+//! before `finish_cycle` ([`ServoBus`]); the watchdog holds the servos still, then turns
+//! their torque off.
+//!
 //! A bridge built [`Bridge::with_unit`] also answers firmware updates and keeps the
 //! unit record (see [`crate::unit`]); the record's calibration is applied to every
 //! actuator configured, so the host sees calibrated joints. An update in progress
@@ -28,8 +34,9 @@ use embedded_can::nb::Can;
 use embody_protocol::cia402_master::DriveFailure;
 use embody_protocol::messages::{
     ActuatorSetup, BridgeMessage, BridgeSetup, BridgeState, BridgeStatus, BusStats, CommandBatch,
-    DriveActuatorSetup, DriveBusSetup, HostMessage, MAX_BUSES, MAX_JOINTS, PROTOCOL_VERSION,
-    SetupError, StateBatch, WireCommand, WireJointState,
+    DriveActuatorSetup, DriveBusSetup, HostMessage, JointCalibration, MAX_BUSES, MAX_JOINTS,
+    PROTOCOL_VERSION, ServoActuatorSetup, ServoBusSetup, SetupError, StateBatch, WireCommand,
+    WireJointState,
 };
 use embody_protocol::{
     CanFrame, FrameDecoder, FrameEncoder, MAX_FRAME, MitCommand, MitSpecial, MotorFaults,
@@ -39,6 +46,7 @@ use embedded_storage::nor_flash::NorFlash;
 
 use crate::can_frame::{from_hal, to_hal};
 use crate::drive_bus::{DriveBus, Hold};
+use crate::servo_bus::ServoBus;
 use crate::unit::{NoFlash, Unit, no_storage};
 use embody_protocol::budget::bus_cycle_us;
 
@@ -52,6 +60,8 @@ pub struct FirmwareInfo {
     pub version: [u8; 3],
     /// CAN buses the hardware has.
     pub buses: u8,
+    /// It has a UART for a serial servo bus.
+    pub servo_bus: bool,
 }
 
 /// What a joint's actuator is sent this cycle.
@@ -76,6 +86,8 @@ pub struct Bridge<F = NoFlash> {
     actuators: [Option<ActuatorSetup>; MAX_JOINTS],
     /// Buses of CiA 402 drives (`None`: a bus of MIT motors).
     drive_buses: [Option<DriveBus>; MAX_BUSES],
+    /// The serial servo bus, once set up.
+    servo_bus: Option<ServoBus>,
     /// Drives given up on, not yet told to the host.
     failures: heapless::Vec<(u8, DriveFailure), MAX_JOINTS>,
     commands: [WireCommand; MAX_JOINTS],
@@ -117,6 +129,7 @@ impl<F: NorFlash> Bridge<F> {
             setup: None,
             actuators: [None; MAX_JOINTS],
             drive_buses: core::array::from_fn(|_| None),
+            servo_bus: None,
             failures: heapless::Vec::new(),
             commands: [WireCommand::Off; MAX_JOINTS],
             states: [WireJointState::default(); MAX_JOINTS],
@@ -242,6 +255,14 @@ impl<F: NorFlash> Bridge<F> {
                 Ok(()) => BridgeMessage::SetupAccepted,
                 Err(e) => BridgeMessage::SetupRefused(e),
             }),
+            HostMessage::ServoBus(setup) => Some(match self.apply_servo_bus(setup) {
+                Ok(()) => BridgeMessage::SetupAccepted,
+                Err(e) => BridgeMessage::SetupRefused(e),
+            }),
+            HostMessage::Servo(servo) => Some(match self.apply_servo(servo) {
+                Ok(()) => BridgeMessage::SetupAccepted,
+                Err(e) => BridgeMessage::SetupRefused(e),
+            }),
             HostMessage::Tick(batch) => {
                 self.accept_commands(&batch, now_us);
                 None
@@ -272,6 +293,7 @@ impl<F: NorFlash> Bridge<F> {
         self.setup = None;
         self.actuators = [None; MAX_JOINTS];
         self.drive_buses = core::array::from_fn(|_| None);
+        self.servo_bus = None;
         self.commands = [WireCommand::Off; MAX_JOINTS];
         self.last_command_us = None;
         self.update_configured();
@@ -292,6 +314,7 @@ impl<F: NorFlash> Bridge<F> {
         }
         self.actuators = [None; MAX_JOINTS];
         self.drive_buses = core::array::from_fn(|_| None);
+        self.servo_bus = None;
         self.failures.clear();
         self.commands = [WireCommand::Off; MAX_JOINTS];
         self.states = [WireJointState::default(); MAX_JOINTS];
@@ -359,6 +382,9 @@ impl<F: NorFlash> Bridge<F> {
         for drives in self.drive_buses.iter_mut().flatten() {
             drives.remove(actuator.joint);
         }
+        if let Some(servos) = &mut self.servo_bus {
+            servos.remove(actuator.joint);
+        }
         self.update_configured();
         Ok(())
     }
@@ -391,11 +417,8 @@ impl<F: NorFlash> Bridge<F> {
         };
         let period_us = setup.period_us;
         let bitrate = bus.bitrate;
-        let drive = match self.unit.as_ref().and_then(Unit::record) {
-            Some(record) => match record.joint(drive.joint) {
-                Some(c) => drive.calibrated(c),
-                None => drive,
-            },
+        let drive = match self.calibration(drive.joint) {
+            Some(c) => drive.calibrated(c),
             None => drive,
         };
         let drives = self.drive_buses[b].as_mut().ok_or(SetupError::BusKind)?;
@@ -414,6 +437,45 @@ impl<F: NorFlash> Bridge<F> {
                 other.remove(drive.joint);
             }
         }
+        if let Some(servos) = &mut self.servo_bus {
+            servos.remove(drive.joint);
+        }
+        self.update_configured();
+        Ok(())
+    }
+
+    /// Sets the servo bus up (none on it yet); refused by a bridge without a servo UART.
+    fn apply_servo_bus(&mut self, servos: ServoBusSetup) -> Result<(), SetupError> {
+        self.setup.as_ref().ok_or(SetupError::NoSetup)?;
+        if !self.info.servo_bus {
+            return Err(SetupError::BadBus);
+        }
+        self.servo_bus = Some(ServoBus::new(servos)?);
+        self.update_configured();
+        Ok(())
+    }
+
+    /// Puts a servo on the servo bus, in place of whatever its joint had.
+    fn apply_servo(&mut self, servo: ServoActuatorSetup) -> Result<(), SetupError> {
+        let setup = self.setup.as_ref().ok_or(SetupError::NoSetup)?;
+        if usize::from(servo.joint) >= setup.joints as usize {
+            return Err(SetupError::BadJoint);
+        }
+        let period_us = setup.period_us;
+        let servo = match self.calibration(servo.joint) {
+            Some(c) => servo.calibrated(c),
+            None => servo,
+        };
+        let servos = self.servo_bus.as_mut().ok_or(SetupError::BusKind)?;
+        let cycle_us = servos.cycle_us(usize::from(!servos.has(servo.joint)));
+        if cycle_us > period_us {
+            return Err(SetupError::ServoBudget { cycle_us });
+        }
+        servos.add(servo)?;
+        self.actuators[usize::from(servo.joint)] = None;
+        for drives in self.drive_buses.iter_mut().flatten() {
+            drives.remove(servo.joint);
+        }
         self.update_configured();
         Ok(())
     }
@@ -422,16 +484,21 @@ impl<F: NorFlash> Bridge<F> {
     fn configured(&self, joint: usize) -> bool {
         self.actuators[joint].is_some()
             || (self.drive_buses.iter().flatten()).any(|d| d.has(joint as u8))
+            || self.servo_bus.as_ref().is_some_and(|s| s.has(joint as u8))
     }
 
     /// `actuator` with the unit's calibration of its joint applied underneath: the raw
     /// motor position `p` becomes `c·(p − z)` before the host's own mapping.
     fn calibrated(&self, actuator: ActuatorSetup) -> ActuatorSetup {
-        let record = self.unit.as_ref().and_then(Unit::record);
-        match record.and_then(|r| r.joint(actuator.joint)) {
+        match self.calibration(actuator.joint) {
             Some(c) => actuator.calibrated(c),
             None => actuator,
         }
+    }
+
+    /// The unit record's calibration of joint `joint`, if it has one.
+    fn calibration(&self, joint: u8) -> Option<&JointCalibration> {
+        self.unit.as_ref().and_then(Unit::record)?.joint(joint)
     }
 
     fn joint_count(&self) -> usize {
@@ -446,6 +513,12 @@ impl<F: NorFlash> Bridge<F> {
             match complete {
                 true => drives.start(),
                 false => drives.stop(),
+            }
+        }
+        if let Some(servos) = &mut self.servo_bus {
+            match complete {
+                true => servos.start(),
+                false => servos.stop(),
             }
         }
         self.state = if complete {
@@ -563,13 +636,8 @@ impl<F: NorFlash> Bridge<F> {
             .setup
             .as_ref()
             .map_or(0.001, |s| s.period_us as f32 * 1e-6);
-        let state = self.state;
-        let commands = &self.commands;
-        let hold = |joint: u8| match state {
-            BridgeState::Active => Hold::Command(commands[usize::from(joint)]),
-            BridgeState::Damping => Hold::Still,
-            _ => Hold::Off,
-        };
+        let (state, commands) = (self.state, &self.commands);
+        let hold = |joint: u8| hold(state, commands, joint);
         for (b, drives) in self.drive_buses.iter_mut().enumerate() {
             let (Some(drives), Some(port)) = (drives, buses.get_mut(b)) else {
                 continue;
@@ -586,6 +654,37 @@ impl<F: NorFlash> Bridge<F> {
                 },
             );
         }
+    }
+
+    /// Starts the servo bus's cycle (after [`Bridge::start_cycle`]): its packets go to
+    /// `port`, the servo UART.
+    pub fn start_servo_cycle<W: embedded_io::Write>(
+        &mut self,
+        port: &mut W,
+    ) -> Result<(), W::Error> {
+        let (state, commands) = (self.state, &self.commands);
+        match &mut self.servo_bus {
+            Some(servos) => servos.cycle(port, &self.states, |joint| hold(state, commands, joint)),
+            None => Ok(()),
+        }
+    }
+
+    /// Ends the servo bus's cycle (before [`Bridge::finish_cycle`], whose state batch
+    /// carries the servos' joints): takes every answer waiting on `port`.
+    pub fn finish_servo_cycle<R: embedded_io::Read + embedded_io::ReadReady>(
+        &mut self,
+        port: &mut R,
+    ) {
+        let n = self.joint_count();
+        if let Some(servos) = &mut self.servo_bus {
+            servos.finish(port, &mut self.states[..n]);
+        }
+    }
+
+    /// Counters of the servo bus, once set up: packets sent, answers taken, bad packets
+    /// read (`bus_errors`), answers missed.
+    pub fn servo_bus_stats(&self) -> Option<BusStats> {
+        self.servo_bus.as_ref().map(ServoBus::stats)
     }
 
     /// Finishes the cycle: takes every reply waiting on the buses, ages the joints that
@@ -689,5 +788,15 @@ impl<F: NorFlash> Bridge<F> {
             let _ = status.buses.push(*stats);
         }
         status
+    }
+}
+
+/// What joint `joint`'s drive or servo gets in `state`: the loop's command while active,
+/// held still while damping, off otherwise.
+fn hold(state: BridgeState, commands: &[WireCommand; MAX_JOINTS], joint: u8) -> Hold {
+    match state {
+        BridgeState::Active => Hold::Command(commands[usize::from(joint)]),
+        BridgeState::Damping => Hold::Still,
+        _ => Hold::Off,
     }
 }

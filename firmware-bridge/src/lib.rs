@@ -9,7 +9,8 @@
 //! (`embedded_storage::nor_flash`), safe against power loss; [`unit`] answers the host's
 //! flashing messages and keeps the unit record (calibration) in the config area.
 //! [`drive_master`] is the CANopen master of a bus of CiA 402 drives, and [`drive_bus`]
-//! such a bus as the bridge runs it.
+//! such a bus as the bridge runs it; [`servo_bus`] is the bridge's serial servo bus
+//! (Dynamixel or Feetech), its UART reached through `embedded_io`.
 
 #![no_std]
 
@@ -17,6 +18,7 @@ mod bridge;
 pub mod can_frame;
 pub mod drive_bus;
 pub mod drive_master;
+pub mod servo_bus;
 pub mod unit;
 pub mod update;
 

@@ -186,6 +186,7 @@ impl Rig {
             bridge: Bridge::new(FirmwareInfo {
                 version: [0, 1, 0],
                 buses: 4,
+                servo_bus: false,
             }),
             buses: (0..buses).map(|_| Bus::default()).collect(),
             serial: Serial::default(),

@@ -38,7 +38,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic_and_the_link_recovers(bytes in prop::collection::vec(any::<u8>(), 0..3000)) {
-        let mut bridge = Bridge::new(FirmwareInfo { version: [0, 1, 0], buses: 2 });
+        let mut bridge = Bridge::new(FirmwareInfo { version: [0, 1, 0], buses: 2, servo_bus: true });
         let mut sink = Sink::default();
         bridge.handle_serial(&bytes, 0, &mut sink).expect("infallible");
         let mut out = [0u8; MAX_FRAME];
@@ -117,7 +117,7 @@ proptest! {
         let Ok(unit) = Unit::start(flash, LAYOUT, key.verifying_key()) else {
             panic!("the factory unit starts");
         };
-        let mut bridge = Bridge::with_unit(FirmwareInfo { version: [1, 0, 0], buses: 2 }, unit);
+        let mut bridge = Bridge::with_unit(FirmwareInfo { version: [1, 0, 0], buses: 2, servo_bus: true }, unit);
         let mut sink = Sink::default();
         let mut encoder = FrameEncoder::default();
         let mut out = [0u8; MAX_FRAME];

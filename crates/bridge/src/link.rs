@@ -1,7 +1,7 @@
 //! Opening a connection to the bridge: the serial port, the version handshake, and the
-//! configuration (bridge setup, drive buses, then one message per actuator, each
-//! acknowledged); where drives are configured, the wait until the bridge has set them
-//! up and they report. Runs off the loop thread (it allocates and blocks), at start and
+//! configuration (bridge setup, drive buses and servo bus, then one message per
+//! actuator, each acknowledged); where drives or servos are configured, the wait until
+//! the bridge has set them up and they report. Runs off the loop thread (it allocates and blocks), at start and
 //! on every reconnection.
 
 use std::os::fd::AsRawFd;
@@ -82,14 +82,16 @@ pub enum LinkError {
         /// Why.
         failure: DriveFailure,
     },
-    /// Drives set up sent no state in time.
+    /// Drives or servos set up sent no state in time.
     #[error(
-        "{path}: the CiA 402 drives of joints {joints:?} did not report within {timeout_ms} ms of their setup (node ids, bit rate, wiring?)"
+        "{path}: the {what} of joints {joints:?} did not report within {timeout_ms} ms of their setup (ids, bit or baud rate, wiring?)"
     )]
-    DrivesSilent {
+    DevicesSilent {
         /// The port.
         path: PathBuf,
-        /// The joints whose drives did not report.
+        /// What they are: "CiA 402 drives", "servos".
+        what: &'static str,
+        /// The joints whose devices did not report.
         joints: Vec<u8>,
         /// How long we waited.
         timeout_ms: u64,
@@ -118,7 +120,7 @@ pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_millis(1000);
 /// How often an unanswered hello is repeated.
 const HELLO_REPEAT: Duration = Duration::from_millis(200);
 /// How long the bridge may take to set up its drives (a silent one is given up on
-/// after three SDO timeouts of 100 ms).
+/// after three SDO timeouts of 100 ms) or to hear from its servos.
 pub const DRIVES_TIMEOUT: Duration = Duration::from_millis(3000);
 /// State batches in a row in which every drive reported: they run.
 const DRIVES_FRESH: u32 = 3;
@@ -244,10 +246,15 @@ impl Exchange {
         }
     }
 
-    /// Waits until the drives of `joints` report, [`DRIVES_FRESH`] state batches in a
-    /// row, while the bridge sets them up; a drive it gives up on, or one still silent
-    /// after `timeout`, is an error naming its joint.
-    fn wait_for_drives(&mut self, joints: &[u8], timeout: Duration) -> Result<(), LinkError> {
+    /// Waits until the drives or servos (`what`) of `joints` report, [`DRIVES_FRESH`]
+    /// state batches in a row, while the bridge sets them up; a drive it gives up on, or
+    /// a device still silent after `timeout`, is an error naming its joint.
+    fn wait_for_devices(
+        &mut self,
+        joints: &[u8],
+        what: &'static str,
+        timeout: Duration,
+    ) -> Result<(), LinkError> {
         let deadline = Instant::now() + timeout;
         let mut fresh = 0;
         let mut silent = joints.to_vec();
@@ -261,7 +268,7 @@ impl Exchange {
                     });
                 }
                 Some(BridgeMessage::Tick(batch)) => {
-                    silent = stale_drives(&batch, joints);
+                    silent = stale_devices(&batch, joints);
                     fresh = if silent.is_empty() { fresh + 1 } else { 0 };
                     if fresh >= DRIVES_FRESH {
                         return Ok(());
@@ -269,8 +276,9 @@ impl Exchange {
                 }
                 Some(_) => {}
                 None => {
-                    return Err(LinkError::DrivesSilent {
+                    return Err(LinkError::DevicesSilent {
                         path: self.path.clone(),
+                        what,
                         joints: silent,
                         timeout_ms: timeout.as_millis() as u64,
                     });
@@ -345,9 +353,9 @@ impl Exchange {
     }
 }
 
-/// The joints of `joints` whose drive did not report in `batch` (or all of them, while
+/// The joints of `joints` whose drive or servo did not report in `batch` (or all of them, while
 /// the bridge is not yet configured).
-fn stale_drives(batch: &StateBatch, joints: &[u8]) -> Vec<u8> {
+fn stale_devices(batch: &StateBatch, joints: &[u8]) -> Vec<u8> {
     if batch.state == BridgeState::Unconfigured {
         return joints.to_vec();
     }
@@ -359,7 +367,7 @@ fn stale_drives(batch: &StateBatch, joints: &[u8]) -> Vec<u8> {
 }
 
 /// Opens `path`, shakes hands and configures the bridge with `setup`; when it has
-/// drives, waits for the bridge to set them up (up to [`DRIVES_TIMEOUT`]).
+/// drives or servos, waits for the bridge to set them up (up to [`DRIVES_TIMEOUT`]).
 pub fn connect(path: &Path, setup: &UnitSetup) -> Result<Connection, LinkError> {
     let mut exchange = Exchange::open(path)?;
     let info = exchange.hello()?;
@@ -371,6 +379,12 @@ pub fn connect(path: &Path, setup: &UnitSetup) -> Result<Connection, LinkError> 
         exchange.configure(
             HostMessage::DriveBus(*bus),
             format!("bus {} as a bus of CiA 402 drives", bus.bus),
+        )?;
+    }
+    if let Some(bus) = &setup.servo_bus {
+        exchange.configure(
+            HostMessage::ServoBus(*bus),
+            format!("the servo bus ({} at {} baud)", bus.family.name(), bus.baud),
         )?;
     }
     for actuator in &setup.actuators {
@@ -385,8 +399,19 @@ pub fn connect(path: &Path, setup: &UnitSetup) -> Result<Connection, LinkError> 
             format!("drive of joint {} (node {})", drive.joint, drive.node),
         )?;
     }
-    if !setup.drives.is_empty() {
-        exchange.wait_for_drives(&setup.drive_joints(), DRIVES_TIMEOUT)?;
+    for servo in &setup.servos {
+        exchange.configure(
+            HostMessage::Servo(*servo),
+            format!("servo of joint {} (id {})", servo.joint, servo.id),
+        )?;
+    }
+    let joints = setup.device_joints();
+    if !joints.is_empty() {
+        let what = match setup.drives.is_empty() {
+            true => "servos",
+            false => "CiA 402 drives",
+        };
+        exchange.wait_for_devices(&joints, what, DRIVES_TIMEOUT)?;
     }
     Ok(Connection {
         port: exchange.port,

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
 use embody_hal::{
-    Capabilities, Clock, CommandFrame, CommandModes, FaultBits, HalError, JointCommand, JointState,
-    LinkHealth, Robot, SensorFrame, SystemClock, Timestamp,
+    Capabilities, Clock, CommandFrame, CommandMode, CommandModes, FaultBits, HalError,
+    JointCommand, JointState, LinkHealth, Robot, SensorFrame, SystemClock, Timestamp,
 };
 use embody_model::Model;
 use embody_protocol::messages::{
@@ -178,10 +178,16 @@ impl BridgeRobot {
         setup.check_joints(joints)?;
         let rate_hz = setup.rate_hz();
         let connection = connect(port, setup)?;
-        // A unit's drives all run one mode: their joints take its commands.
-        let modes = match setup.drive_buses.first() {
-            Some(bus) => drive_command_modes(bus.mode),
-            None => CommandModes::ALL,
+        // A unit's drives all run one mode: their joints take its commands. Servos
+        // follow positions.
+        let modes = match (setup.drive_buses.first(), &setup.servo_bus) {
+            (Some(bus), _) => drive_command_modes(bus.mode),
+            (None, Some(_)) => CommandModes::of(&[
+                CommandMode::Off,
+                CommandMode::Position,
+                CommandMode::Impedance,
+            ]),
+            (None, None) => CommandModes::ALL,
         };
         let caps = Capabilities {
             max_rate_hz: rate_hz,

@@ -21,72 +21,14 @@ use embody_hal::{
     JointState, LinkHealth, Robot, SensorFrame, Timestamp,
 };
 use embody_model::{JointKind, Model};
-use embody_protocol::dynamixel::{self, x_series};
-use embody_protocol::feetech::{self, ServoError, sts};
+use embody_protocol::dynamixel::x_series;
+use embody_protocol::servo_master::{self, StatusReader};
 use serialport::TTYPort;
 
 use crate::fd_io::{self, FdStatus};
+use crate::robot::fault_bits;
 
-/// Which servos are on the bus.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ServoFamily {
-    /// ROBOTIS Dynamixel X-series (XM430-W350 and kin), protocol 2.0.
-    Dynamixel,
-    /// Feetech STS (STS3215, the servos of SO-100/SO-101 arms).
-    Feetech,
-}
-
-impl ServoFamily {
-    /// The family's name in configurations and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            ServoFamily::Dynamixel => "dynamixel",
-            ServoFamily::Feetech => "feetech",
-        }
-    }
-
-    /// Bytes one tick's exchange with `servos` servos puts on the bus: the sync write of
-    /// goals, the sync read, and each servo's answer.
-    pub fn bytes_per_tick(self, servos: usize) -> usize {
-        match self {
-            // Header 4, id, length 2, instruction, CRC 2 = 10; params address 2, length 2.
-            ServoFamily::Dynamixel => {
-                (10 + 4 + servos * 5) + (10 + 4 + servos) + servos * (11 + READ_DXL)
-            }
-            // Header 2, id, length, instruction, checksum = 6; params address, length.
-            ServoFamily::Feetech => {
-                (6 + 2 + servos * 3) + (6 + 2 + servos) + servos * (6 + READ_STS)
-            }
-        }
-    }
-
-    /// How long one tick's exchange with `servos` servos keeps the bus at `baud` (µs,
-    /// ten bits a byte, turnarounds not counted).
-    pub fn tick_us(self, servos: usize, baud: u32) -> f64 {
-        self.bytes_per_tick(servos) as f64 * 10.0 * 1e6 / f64::from(baud)
-    }
-
-    /// The most servos whose exchange fits one period at `rate_hz` on a bus at `baud`
-    /// (with the servos' return delay set to 0).
-    pub fn servos_per_bus(self, baud: u32, rate_hz: f64) -> usize {
-        (1..=252)
-            .take_while(|&n| self.tick_us(n, baud) <= 1e6 / rate_hz)
-            .last()
-            .unwrap_or(0)
-    }
-}
-
-impl std::str::FromStr for ServoFamily {
-    type Err = String;
-
-    fn from_str(name: &str) -> Result<ServoFamily, String> {
-        match name {
-            "dynamixel" => Ok(ServoFamily::Dynamixel),
-            "feetech" => Ok(ServoFamily::Feetech),
-            _ => Err(format!("'{name}' is no servo family: dynamixel or feetech")),
-        }
-    }
-}
+pub use embody_protocol::servo_master::ServoFamily;
 
 /// How far a prismatic joint moves for one turn of its servo (m): a rack on a pinion of
 /// about 16 mm, a gripper's finger drive.
@@ -135,11 +77,6 @@ pub enum ServoRobotError {
     },
 }
 
-/// Bytes the sync read asks of each servo: Dynamixel present current, velocity and
-/// position; Feetech present position, speed and load.
-const READ_DXL: usize = 10;
-const READ_STS: usize = 6;
-
 /// How many times a tick asks a Dynamixel for its hardware error register.
 const HARDWARE_ERROR_TRIES: usize = 2;
 
@@ -152,23 +89,6 @@ enum Alert {
     Unread,
     /// The alert bit is set and the register said these faults.
     Read(FaultBits),
-}
-
-/// The joint faults a Dynamixel's hardware error register `bits` says.
-fn hardware_faults(bits: u8) -> FaultBits {
-    const MAP: [(u8, FaultBits); 5] = [
-        (x_series::INPUT_VOLTAGE_ERROR, FaultBits::OVER_VOLTAGE),
-        (
-            x_series::OVERHEATING_ERROR,
-            FaultBits::MOTOR_OVER_TEMPERATURE,
-        ),
-        (x_series::ENCODER_ERROR, FaultBits::ENCODER),
-        (x_series::ELECTRICAL_SHOCK_ERROR, FaultBits::OVER_CURRENT),
-        (x_series::OVERLOAD_ERROR, FaultBits::OVERLOAD),
-    ];
-    (MAP.iter())
-        .filter(|(bit, _)| bits & bit != 0)
-        .fold(FaultBits::NONE, |all, (_, f)| all.union(*f))
 }
 
 /// Servos on a bus. See the module docs.
@@ -184,11 +104,9 @@ pub struct ServoRobot {
     replied: Vec<bool>,
     /// Each Dynamixel's alert, with its hardware error register once read.
     alerts: Vec<Alert>,
-    dxl: dynamixel::PacketReader,
-    sts: feetech::PacketReader,
+    reader: StatusReader,
     rx: Box<[u8; 4096]>,
-    params: Vec<u8>,
-    packet: Box<[u8; dynamixel::MAX_PACKET]>,
+    packet: Box<[u8; servo_master::MAX_PACKET]>,
     out: Vec<u8>,
     seq: u64,
     polled_at: Timestamp,
@@ -250,12 +168,10 @@ impl ServoRobot {
             states: vec![JointState::default(); n],
             replied: vec![false; n],
             alerts: vec![Alert::Clear; n],
-            dxl: dynamixel::PacketReader::default(),
-            sts: feetech::PacketReader::default(),
+            reader: StatusReader::new(family),
             rx: Box::new([0; 4096]),
-            params: Vec::with_capacity(8 + n * 6),
-            packet: Box::new([0; dynamixel::MAX_PACKET]),
-            out: Vec::with_capacity(2 * dynamixel::MAX_PACKET),
+            packet: Box::new([0; servo_master::MAX_PACKET]),
+            out: Vec::with_capacity(3 * servo_master::MAX_PACKET),
             seq: 0,
             polled_at: Timestamp::ZERO,
             read_timeout_us: (2e6 / rate_hz) as u64 + tick_us as u64,
@@ -293,15 +209,21 @@ impl ServoRobot {
                 "only Dynamixel servos take a position P gain",
             ));
         }
-        self.params.clear();
-        self.sync_header(x_series::POSITION_P_GAIN, 2);
+        let mut words = Vec::with_capacity(gains.len());
         for &(k, gain) in gains {
             let id = *self.ids.get(k).ok_or(HalError::Backend("no such joint"))?;
-            self.params.push(id);
-            self.params.extend_from_slice(&gain.to_le_bytes());
+            words.push((id, gain));
         }
+        let packet = &mut self.packet[..];
+        let n = servo_master::word_write(
+            self.family,
+            x_series::POSITION_P_GAIN,
+            words.into_iter(),
+            packet,
+        )
+        .map_err(|_| HalError::Backend("sync write too long"))?;
         self.out.clear();
-        self.emit_sync_write()?;
+        self.out.extend_from_slice(&self.packet[..n]);
         match fd_io::write_all(self.port.as_raw_fd(), &self.out) {
             FdStatus::Bytes(_) => Ok(()),
             _ => Err(HalError::LinkDown),
@@ -309,10 +231,7 @@ impl ServoRobot {
     }
 
     fn ping(&mut self, id: u8) -> bool {
-        let n = match self.family {
-            ServoFamily::Dynamixel => dynamixel::ping(id, &mut self.packet[..]).ok(),
-            ServoFamily::Feetech => feetech::ping(id, &mut self.packet[..]).ok(),
-        };
+        let n = servo_master::ping(self.family, id, &mut self.packet[..]).ok();
         n.is_some_and(|n| self.ask(n, id, Duration::from_millis(50), |_| {}))
     }
 
@@ -320,11 +239,11 @@ impl ServoRobot {
     /// none when the servo does not answer.
     fn read_hardware_error(&mut self, k: usize) -> Option<FaultBits> {
         let id = self.ids[k];
-        let n = dynamixel::read(id, x_series::HARDWARE_ERROR, 1, &mut self.packet[..]).ok()?;
+        let n = servo_master::hardware_error_read(id, &mut self.packet[..]).ok()?;
         let mut bits = None;
         let timeout = Duration::from_micros(self.read_timeout_us);
         self.ask(n, id, timeout, |data| bits = data.first().copied());
-        bits.map(hardware_faults)
+        bits.map(|b| fault_bits(servo_master::hardware_faults(b)))
     }
 
     /// Sends the first `n` bytes of `self.packet` and waits up to `timeout` for servo
@@ -335,8 +254,7 @@ impl ServoRobot {
             return false;
         }
         let deadline = Instant::now() + timeout;
-        self.dxl.reset();
-        self.sts.reset();
+        self.reader.reset();
         while let left = deadline.saturating_duration_since(Instant::now())
             && !left.is_zero()
         {
@@ -346,8 +264,8 @@ impl ServoRobot {
             };
             for i in 0..got {
                 let byte = self.rx[i];
-                if self.push(byte) == Some(true)
-                    && let Some((_, _, data)) = self.status().filter(|s| s.0 == id)
+                if self.reader.push(byte) == Some(true)
+                    && let Some((_, _, data)) = self.reader.status().filter(|s| s.0 == id)
                 {
                     answer(data);
                     return true;
@@ -371,31 +289,18 @@ impl ServoRobot {
         self.out.clear();
         // The goal positions, then (if any changes) the torque: a servo switched on holds
         // its goal, not where an earlier goal left it.
-        self.params.clear();
-        let (goal_at, goal_len) = match self.family {
-            ServoFamily::Dynamixel => (x_series::GOAL_POSITION, 4u16),
-            ServoFamily::Feetech => (u16::from(sts::GOAL_POSITION), 2u16),
-        };
-        self.sync_header(goal_at, goal_len);
-        for k in 0..n {
-            let q = match frame.map(|f| f.joints[k]) {
-                Some(JointCommand::Position { q }) | Some(JointCommand::Impedance { q, .. }) => q,
-                _ => self.states[k].q,
-            };
-            let counts = x_series::CENTRE_COUNT + q * x_series::COUNTS_PER_TURN / self.travel[k];
-            self.params.push(self.ids[k]);
-            match self.family {
-                ServoFamily::Dynamixel => {
-                    let c = counts.round() as i32;
-                    self.params.extend_from_slice(&c.to_le_bytes());
-                }
-                ServoFamily::Feetech => {
-                    let c = counts.round().clamp(0.0, sts::COUNTS_PER_TURN - 1.0) as u16;
-                    self.params.extend_from_slice(&c.to_le_bytes());
-                }
-            }
-        }
-        self.emit_sync_write()?;
+        let goals: Vec<(u8, f64)> = (0..n)
+            .map(|k| {
+                let q = match frame.map(|f| f.joints[k]) {
+                    Some(JointCommand::Position { q } | JointCommand::Impedance { q, .. }) => q,
+                    _ => self.states[k].q,
+                };
+                (self.ids[k], q / self.travel[k])
+            })
+            .collect();
+        let m = servo_master::goal_write(self.family, goals.into_iter(), &mut self.packet[..])
+            .map_err(|_| HalError::Backend("sync write too long"))?;
+        self.out.extend_from_slice(&self.packet[..m]);
         if torque_changes {
             for k in 0..n {
                 self.torque[k] = matches!(
@@ -406,29 +311,11 @@ impl ServoRobot {
             self.torque_write()?;
         }
         // The sync read of every servo's state.
-        let m = match self.family {
-            ServoFamily::Dynamixel => {
-                let ids = &self.ids;
-                dynamixel::sync_read(
-                    x_series::PRESENT_CURRENT,
-                    READ_DXL as u16,
-                    ids,
-                    &mut self.packet[..],
-                )
-                .map_err(|_| HalError::Backend("sync read too long"))?
-            }
-            ServoFamily::Feetech => feetech::sync_read(
-                sts::PRESENT_POSITION,
-                READ_STS as u8,
-                &self.ids,
-                &mut self.packet[..],
-            )
-            .map_err(|_| HalError::Backend("sync read too long"))?,
-        };
+        let m = servo_master::state_read(self.family, &self.ids, &mut self.packet[..])
+            .map_err(|_| HalError::Backend("sync read too long"))?;
         self.out.extend_from_slice(&self.packet[..m]);
         self.replied.iter_mut().for_each(|r| *r = false);
-        self.dxl.reset();
-        self.sts.reset();
+        self.reader.reset();
         self.wrote = true;
         self.polled_at = now;
         match fd_io::write_all(self.port.as_raw_fd(), &self.out) {
@@ -442,77 +329,11 @@ impl ServoRobot {
 
     /// Appends a sync write of every servo's torque enable, as `self.torque` says.
     fn torque_write(&mut self) -> Result<(), HalError> {
-        let torque_at = match self.family {
-            ServoFamily::Dynamixel => x_series::TORQUE_ENABLE,
-            ServoFamily::Feetech => u16::from(sts::TORQUE_ENABLE),
-        };
-        self.params.clear();
-        self.sync_header(torque_at, 1);
-        for k in 0..self.ids.len() {
-            self.params.push(self.ids[k]);
-            self.params.push(u8::from(self.torque[k]));
-        }
-        self.emit_sync_write()
-    }
-
-    /// Starts a sync write's parameters: the address and the bytes per servo.
-    fn sync_header(&mut self, address: u16, length: u16) {
-        match self.family {
-            ServoFamily::Dynamixel => {
-                self.params.extend_from_slice(&address.to_le_bytes());
-                self.params.extend_from_slice(&length.to_le_bytes());
-            }
-            ServoFamily::Feetech => {
-                self.params.push(address as u8);
-                self.params.push(length as u8);
-            }
-        }
-    }
-
-    /// Appends the sync write whose parameters are ready to the tick's bytes.
-    fn emit_sync_write(&mut self) -> Result<(), HalError> {
-        let n = match self.family {
-            ServoFamily::Dynamixel => dynamixel::encode(
-                dynamixel::BROADCAST_ID,
-                dynamixel::Instruction::SyncWrite as u8,
-                &self.params,
-                &mut self.packet[..],
-            )
-            .map_err(|_| HalError::Backend("sync write too long"))?,
-            ServoFamily::Feetech => feetech::encode(
-                feetech::BROADCAST_ID,
-                feetech::Instruction::SyncWrite as u8,
-                &self.params,
-                &mut self.packet[..],
-            )
-            .map_err(|_| HalError::Backend("sync write too long"))?,
-        };
-        self.out.extend_from_slice(&self.packet[..n]);
+        let torques = self.ids.iter().copied().zip(self.torque.iter().copied());
+        let m = servo_master::torque_write(self.family, torques, &mut self.packet[..])
+            .map_err(|_| HalError::Backend("sync write too long"))?;
+        self.out.extend_from_slice(&self.packet[..m]);
         Ok(())
-    }
-
-    /// Feeds one byte from the bus to the family's reader: `Some(true)` when it completed
-    /// a good packet, `Some(false)` a bad one.
-    fn push(&mut self, byte: u8) -> Option<bool> {
-        match self.family {
-            ServoFamily::Dynamixel => self.dxl.push(byte).map(|r| r.is_ok()),
-            ServoFamily::Feetech => self.sts.push(byte).map(|r| r.is_ok()),
-        }
-    }
-
-    /// The packet just completed, as a servo's status: its id, error byte and data.
-    fn status(&self) -> Option<(u8, u8, &[u8])> {
-        match self.family {
-            ServoFamily::Dynamixel => {
-                let p = self.dxl.packet()?;
-                let (error, data) = p.status()?.ok()?;
-                Some((p.id, error.0, data))
-            }
-            ServoFamily::Feetech => {
-                let p = self.sts.packet()?;
-                Some((p.id, p.instruction, p.params))
-            }
-        }
     }
 
     /// Takes one answer to the sync read: servo `id`'s state, or its faults.
@@ -521,51 +342,22 @@ impl ServoRobot {
             return;
         };
         let (state, travel) = (&mut self.states[k], self.travel[k]);
-        match self.family {
-            ServoFamily::Dynamixel => {
-                // The alert bit says the servo has a hardware error and has dropped its
-                // torque; its register, read after the tick's answers, says which.
-                let alert = &mut self.alerts[k];
-                *alert = match (error & dynamixel::StatusError::ALERT != 0, *alert) {
-                    (false, _) => Alert::Clear,
-                    (true, Alert::Read(faults)) => Alert::Read(faults),
-                    (true, _) => Alert::Unread,
-                };
-                state.faults = match *alert {
-                    Alert::Read(faults) => faults,
-                    _ => FaultBits::NONE,
-                };
-                if let [c0, c1, v0, v1, v2, v3, p0, p1, p2, p3] = *data {
-                    let current = f64::from(i16::from_le_bytes([c0, c1]));
-                    let velocity = f64::from(i32::from_le_bytes([v0, v1, v2, v3]));
-                    let position = f64::from(i32::from_le_bytes([p0, p1, p2, p3]));
-                    state.tau = current * x_series::CURRENT_UNIT_A * x_series::TORQUE_PER_A;
-                    state.dq = velocity * x_series::VELOCITY_UNIT_RAD_S * travel / TAU;
-                    state.q =
-                        (position - x_series::CENTRE_COUNT) * travel / x_series::COUNTS_PER_TURN;
-                }
-            }
-            ServoFamily::Feetech => {
-                let e = ServoError(error);
-                const MAP: [(u8, FaultBits); 5] = [
-                    (ServoError::VOLTAGE, FaultBits::OVER_VOLTAGE),
-                    (ServoError::ANGLE, FaultBits::ENCODER),
-                    (ServoError::OVERHEAT, FaultBits::MOTOR_OVER_TEMPERATURE),
-                    (ServoError::OVERCURRENT, FaultBits::OVER_CURRENT),
-                    (ServoError::OVERLOAD, FaultBits::OVERLOAD),
-                ];
-                state.faults = (MAP.iter())
-                    .filter(|(bit, _)| e.has(*bit))
-                    .fold(FaultBits::NONE, |all, (_, f)| all.union(*f));
-                if let [p0, p1, s0, s1, l0, l1] = *data {
-                    let position = f64::from(u16::from_le_bytes([p0, p1]));
-                    let speed = feetech::from_sign_magnitude(u16::from_le_bytes([s0, s1]), 15);
-                    let load = feetech::from_sign_magnitude(u16::from_le_bytes([l0, l1]), 10);
-                    state.q = (position - sts::CENTRE_COUNT) * travel / sts::COUNTS_PER_TURN;
-                    state.dq = f64::from(speed) * travel / sts::COUNTS_PER_TURN;
-                    state.tau = f64::from(load) / 1000.0 * sts::STALL_TORQUE_NM;
-                }
-            }
+        // A Dynamixel's alert bit says it has a hardware error and has dropped its
+        // torque; its register, read after the tick's answers, says which.
+        let alert = &mut self.alerts[k];
+        *alert = match (servo_master::alert(self.family, error), *alert) {
+            (false, _) => Alert::Clear,
+            (true, Alert::Read(faults)) => Alert::Read(faults),
+            (true, _) => Alert::Unread,
+        };
+        state.faults = match *alert {
+            Alert::Read(faults) => faults,
+            _ => fault_bits(servo_master::status_faults(self.family, error)),
+        };
+        if let Some(p) = servo_master::present(self.family, data) {
+            state.q = p.turns * travel;
+            state.dq = p.turns_per_s * travel;
+            state.tau = p.effort_nm;
         }
         self.replied[k] = true;
     }
@@ -594,14 +386,11 @@ impl Robot for ServoRobot {
                 FdStatus::Bytes(got) => {
                     for i in 0..got {
                         let byte = self.rx[i];
-                        match self.push(byte) {
+                        match self.reader.push(byte) {
                             Some(true) => {
-                                let want = match self.family {
-                                    ServoFamily::Dynamixel => READ_DXL,
-                                    ServoFamily::Feetech => READ_STS,
-                                };
-                                let mut data = [0u8; READ_DXL];
-                                let answer = self.status().and_then(|(id, error, d)| {
+                                let want = self.family.read_len();
+                                let mut data = [0u8; 16];
+                                let answer = self.reader.status().and_then(|(id, error, d)| {
                                     data[..want].copy_from_slice(d.get(..want)?);
                                     Some((id, error))
                                 });

@@ -1,6 +1,7 @@
 //! What a bridge is configured with: the bridge-wide setup (buses, control period,
 //! watchdog) and one actuator setup per joint: an MIT motor (bus, codec, gains), or a
-//! CiA 402 drive on a drive bus the bridge masters (node, counts). The host never makes
+//! CiA 402 drive on a drive bus the bridge masters (node, counts), or a serial servo on
+//! the servo bus the bridge masters (id, travel per turn). The host never makes
 //! one up: it comes from the unit's configuration (`embody-fleet`), or from the
 //! generated default map a run without a unit names.
 
@@ -9,6 +10,7 @@ use embody_protocol::budget::bus_cycle_us;
 use embody_protocol::canopen::cia402::Mode;
 use embody_protocol::messages::{
     ActuatorSetup, ActuatorVariant, BridgeSetup, DriveActuatorSetup, DriveBusSetup,
+    ServoActuatorSetup, ServoBusSetup,
 };
 
 /// A bridge's whole configuration, as sent at every connection.
@@ -22,6 +24,10 @@ pub struct UnitSetup {
     pub drive_buses: Vec<DriveBusSetup>,
     /// One per joint that has a drive, in joint order.
     pub drives: Vec<DriveActuatorSetup>,
+    /// The bridge's servo bus, if its joints have servos.
+    pub servo_bus: Option<ServoBusSetup>,
+    /// One per joint that has a servo, in joint order.
+    pub servos: Vec<ServoActuatorSetup>,
 }
 
 /// Why a setup does not fit what it is asked to drive.
@@ -38,11 +44,12 @@ pub enum SetupError {
     /// An SLCAN adapter has one bus.
     #[error("an SLCAN adapter has one bus; this setup uses {0}")]
     OneBus(usize),
-    /// MIT motors through an SLCAN adapter: the setup's drives are its bridge's.
+    /// MIT motors through an SLCAN adapter: the setup's drives or servos are its
+    /// bridge's.
     #[error(
-        "this setup's CiA 402 drives are mastered by its bridge, not driven as MIT motors through an SLCAN adapter"
+        "this setup's CiA 402 drives or servos are mastered by its bridge, not driven as MIT motors through an SLCAN adapter"
     )]
-    DrivesOnBridge,
+    DevicesOnBridge,
 }
 
 impl UnitSetup {
@@ -53,21 +60,36 @@ impl UnitSetup {
 
     /// Checks that the setup drives `joints` joints, one actuator each.
     pub fn check_joints(&self, joints: usize) -> Result<(), SetupError> {
-        let actuators = self.actuators.len() + self.drives.len();
+        let actuators = self.actuators.len() + self.drives.len() + self.servos.len();
         if actuators != joints || usize::from(self.bridge.joints) != joints {
             return Err(SetupError::JointCount { joints, actuators });
         }
         Ok(())
     }
 
-    /// The joints on drives, in joint order.
-    pub fn drive_joints(&self) -> Vec<u8> {
-        self.drives.iter().map(|d| d.joint).collect()
+    /// The joints on drives or servos the bridge masters, in joint order.
+    pub fn device_joints(&self) -> Vec<u8> {
+        let mut joints: Vec<u8> = (self.drives.iter().map(|d| d.joint))
+            .chain(self.servos.iter().map(|s| s.joint))
+            .collect();
+        joints.sort_unstable();
+        joints
     }
 
-    /// One line per bus: its bit rate, its actuators' variants and CAN ids, and the
-    /// share of the control period its cycle takes.
+    /// One line per bus: its bit rate, its actuators' variants and CAN ids (or drives'
+    /// nodes, or servos' ids), and the share of the control period its cycle takes.
     pub fn describe(&self) -> Vec<String> {
+        if let Some(bus) = &self.servo_bus {
+            let ids: Vec<String> = self.servos.iter().map(|s| s.id.to_string()).collect();
+            let cycle = bus.family.tick_us(ids.len(), bus.baud).ceil();
+            return vec![format!(
+                "servo bus at {} baud: {} servos, ids {} ({cycle} of {} µs)",
+                bus.baud,
+                bus.family.name(),
+                ids.join(", "),
+                self.bridge.period_us
+            )];
+        }
         self.bridge
             .buses
             .iter()
@@ -132,6 +154,7 @@ pub fn actuator_variant_name(variant: ActuatorVariant) -> &'static str {
     match variant {
         ActuatorVariant::Mit(v) => variant_name(v),
         ActuatorVariant::Cia402 => "cia402",
+        ActuatorVariant::Servo(family) => family.name(),
     }
 }
 

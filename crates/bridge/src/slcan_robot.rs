@@ -63,8 +63,8 @@ impl SlcanRobot {
         setup: &UnitSetup,
     ) -> Result<SlcanRobot, SlcanRobotError> {
         setup.check_joints(model.actuated_joints().count())?;
-        if !setup.drives.is_empty() {
-            return Err(SetupError::DrivesOnBridge.into());
+        if !setup.drives.is_empty() || !setup.servos.is_empty() {
+            return Err(SetupError::DevicesOnBridge.into());
         }
         if setup.bridge.buses.len() != 1 {
             return Err(SetupError::OneBus(setup.bridge.buses.len()).into());

@@ -452,20 +452,23 @@ fn units_are_found_by_serial_number_in_the_fleet() {
         err.contains("ARM-0002") && err.contains("no `port`"),
         "{err}"
     );
-    // ARM-0003's drives are its bridge's: it is flashed as ARM-0001 is, and is refused
-    // here only for want of a port.
-    let out = embody(&[
-        "flash", &img, "--pubkey", &pubkey, "--units", "ARM-0003", "--dir", &d,
-    ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("ARM-0003") && err.contains("no `port`"),
-        "{err}"
-    );
+    // ARM-0003's drives and SO-0003's servos are their bridges': each is flashed as
+    // ARM-0001 is, and is refused here only for want of a port.
+    for serial in ["ARM-0003", "SO-0003"] {
+        let out = embody(&[
+            "flash", &img, "--pubkey", &pubkey, "--units", serial, "--dir", &d,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(serial) && err.contains("no `port`"),
+            "{err}"
+        );
+    }
     // Units of servos (the example fleet's SO-0001) have no bridge: `all` passes them
     // by, saying so, and one named is refused.
     std::fs::remove_file(fleet.join("units/ARM-0002.toml")).expect("unit");
     std::fs::remove_file(fleet.join("units/ARM-0003.toml")).expect("unit");
+    std::fs::remove_file(fleet.join("units/SO-0003.toml")).expect("unit");
     let out = embody(&[
         "flash",
         &img,

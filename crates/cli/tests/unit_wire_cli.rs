@@ -6,7 +6,8 @@
 //! host's copy of the file, `embody run --unit` refuses before any motor is enabled and
 //! names the key. The example fleet's units of the other families pick and place a real
 //! object the same way: CiA 402 drives through an SLCAN adapter (ARM-0002) and mastered
-//! by the bridge on two buses (ARM-0003), Feetech and Dynamixel servos (SO-0001/2).
+//! by the bridge on two buses (ARM-0003), Feetech and Dynamixel servos on the host's
+//! port (SO-0001/2), and Feetech servos mastered by the bridge (SO-0003).
 
 mod common;
 
@@ -274,6 +275,14 @@ fn units_of_cia402_drives_and_of_feetech_and_dynamixel_servos_pick_and_place_a_r
             "cube",
             "Dynamixel servo bus",
             None,
+        ),
+        // Its bridge masters its servos, on its servo UART: it holds a record.
+        (
+            "SO-0003",
+            "so101_pick_and_place.toml",
+            "cube",
+            "bridge, servo bus",
+            Some(public.as_path()),
         ),
     ] {
         let unit = UnitRun {

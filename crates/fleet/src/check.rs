@@ -15,6 +15,7 @@ use embody_protocol::messages::{MAX_BUSES, MAX_JOINTS};
 
 use crate::config::{Actuator, Family, Layers, Problem, Ranges, UnitConfig, Variant, problem};
 use crate::setup::{UnitLink, family_of, unit_link};
+use embody_bridge::UnitSetup;
 
 /// The model a unit's `robot` names: a built-in, or a URDF relative to the fleet
 /// directory.
@@ -172,7 +173,13 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
             "for a unit of CiA 402 drives: this one has none".into(),
         );
     }
-    let on_bridge = family == Family::Mit || config.bus.drives_on_bridge();
+    if config.bus.servos_via.is_some() && !matches!(family, Family::Servo(_)) {
+        say(
+            "bus.servos_via",
+            "for a unit of Dynamixel or Feetech servos: this one has none".into(),
+        );
+    }
+    let on_bridge = config.bus.has_bridge(family);
     if on_bridge && joints.len() > MAX_JOINTS {
         say(
             "robot",
@@ -411,6 +418,19 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
                 bus.ids.len(),
                 format!("{} servos at {} baud need", bus.family.name(), bus.baud),
             ),
+            UnitLink::Bridge(UnitSetup {
+                servo_bus: Some(bus),
+                servos,
+                ..
+            }) => (
+                bus.family.tick_us(servos.len(), bus.baud),
+                servos.len(),
+                format!(
+                    "{} servos at {} baud (through the bridge) need",
+                    bus.family.name(),
+                    bus.baud
+                ),
+            ),
             UnitLink::Bridge(setup) => {
                 for d in &setup.drive_buses {
                     let n = setup.drives.iter().filter(|a| a.bus == d.bus).count();
@@ -440,7 +460,7 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
                 ),
             );
         }
-        let bridge_calibrates = family == Family::Cia402 && config.bus.drives_on_bridge();
+        let bridge_calibrates = config.bus.has_bridge(family);
         if let Some(joint) = config
             .calibration
             .joints

@@ -53,6 +53,23 @@ pub struct Bus {
     /// existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drives_via: Option<DrivesVia>,
+    /// How the host reaches serial servos (Dynamixel, Feetech): on its own serial port,
+    /// the bus being the link (unset), or through the unit's bridge, which masters them
+    /// on its servo UART. Unset, it leaves the configuration's digest as it was before
+    /// this key existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub servos_via: Option<ServosVia>,
+}
+
+/// Who masters a unit's serial servos.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServosVia {
+    /// The host, on its own serial port.
+    #[default]
+    Host,
+    /// The unit's bridge firmware, on its servo UART.
+    Bridge,
 }
 
 /// Who masters a unit's CiA 402 drives.
@@ -75,6 +92,21 @@ impl Bus {
     /// Whether the unit's bridge masters its drives.
     pub fn drives_on_bridge(&self) -> bool {
         self.drives_via == Some(DrivesVia::Bridge)
+    }
+
+    /// Whether the unit's bridge masters its servos.
+    pub fn servos_on_bridge(&self) -> bool {
+        self.servos_via == Some(ServosVia::Bridge)
+    }
+
+    /// Whether a unit whose actuators are of `family` has a bridge: MIT motors always,
+    /// drives and servos where it masters them.
+    pub fn has_bridge(&self, family: Family) -> bool {
+        match family {
+            Family::Mit => true,
+            Family::Cia402 => self.drives_on_bridge(),
+            Family::Servo(_) => self.servos_on_bridge(),
+        }
     }
 }
 

@@ -169,6 +169,7 @@ pub fn unit_config(
             bitrate: map.bitrate,
             baud: None,
             drives_via: None,
+            servos_via: None,
         },
         actuators: actuators(model, map)?,
         calibration: Calibration::default(),

@@ -90,8 +90,8 @@ pub fn unit_targets(dir: &Path, units: &str) -> Result<(Vec<Target>, Vec<String>
         // Flashing needs only the port: the configuration need not pass its checks.
         let (layers, config) = load(dir, &serial).map_err(FleetError::Problems)?;
         let family = match family_of(&config) {
+            family if config.bus.has_bridge(family) => None,
             Family::Mit => None,
-            Family::Cia402 if config.bus.drives_on_bridge() => None,
             Family::Cia402 => Some("CiA 402 drives"),
             Family::Servo(embody_bridge::ServoFamily::Dynamixel) => Some("Dynamixel servos"),
             Family::Servo(embody_bridge::ServoFamily::Feetech) => Some("Feetech servos"),

@@ -11,7 +11,7 @@ use embody_protocol::messages::{
 };
 
 use crate::config::{
-    Actuator, DriveMode, Layers, PdoLayout, Problem, UnitConfig, Variant, problem,
+    Actuator, DriveMode, Family, Layers, PdoLayout, Problem, UnitConfig, Variant, problem,
 };
 use crate::hex;
 
@@ -42,7 +42,7 @@ fn rest_digest(a: &Actuator, ranges: &crate::config::Ranges) -> u32 {
 }
 
 /// The first four bytes of the SHA-256 of a drive's ratings, mode, PDO layout, encoder
-/// and gear.
+/// and gear (or a servo's ratings: its drive keys are all unset).
 fn drive_rest_digest(a: &Actuator) -> u32 {
     #[derive(serde::Serialize)]
     struct Rest {
@@ -138,12 +138,24 @@ pub fn record_of(
                     rest_digest: drive_rest_digest(a),
                 }
             }
+            None if let Family::Servo(family) = a.variant.family()
+                && config.bus.servos_on_bridge() =>
+            {
+                ActuatorRecord {
+                    joint,
+                    bus: a.bus,
+                    can_id: a.servo_id.unwrap_or(0),
+                    master_id: 0,
+                    variant: ActuatorVariant::Servo(family),
+                    rest_digest: drive_rest_digest(a),
+                }
+            }
             None => {
                 return Err(problem(
                     layers,
                     &format!("{key}.variant"),
                     format!(
-                        "a {} actuator: the host drives it itself; only a unit of MIT motors, or of drives its bridge masters (bus.drives_via = \"bridge\"), has a bridge to hold its configuration",
+                        "a {} actuator: the host drives it itself; only a unit of MIT motors, or of drives or servos its bridge masters (bus.drives_via or bus.servos_via = \"bridge\"), has a bridge to hold its configuration",
                         a.variant.name()
                     ),
                 ));

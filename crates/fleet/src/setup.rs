@@ -4,7 +4,8 @@
 //! ranges); for CiA 402 drives the host's CANopen setup (node ids, mode, PDO layout,
 //! encoders and gears), or, where the bridge masters them, the bridge setup with its
 //! drive buses and one drive setup per joint; for servos the bus's family, ids and
-//! baud rate. The bridge applies the unit's
+//! baud rate, or, where the bridge masters them, the bridge setup with its servo bus and
+//! one servo setup per joint. The bridge applies the unit's
 //! stored calibration on top, so the actuators go out uncalibrated (direction +1, no
 //! offset). The gains the bridge uses in place of a drive's own loops (position and
 //! velocity commands, the watchdog's damping) scale with the joint's effort limit.
@@ -13,7 +14,8 @@ use embody_bridge::{Cia402Setup, DriveScale, ServoFamily, UnitSetup, travel_per_
 use embody_model::Model;
 use embody_protocol::canopen::cia402::Mode;
 use embody_protocol::messages::{
-    ActuatorSetup, BridgeSetup, BusSetup, DriveActuatorSetup, DriveBusSetup,
+    ActuatorSetup, BridgeSetup, BusSetup, DriveActuatorSetup, DriveBusSetup, ServoActuatorSetup,
+    ServoBusSetup,
 };
 use embody_protocol::{MitCodec, MitRanges};
 
@@ -56,12 +58,45 @@ pub fn unit_setup(config: &UnitConfig, model: &Model) -> UnitSetup {
         Family::Cia402 if config.bus.drives_on_bridge() => bridge_drives(config, model),
         _ => (Vec::new(), Vec::new()),
     };
+    let (servo_bus, servos) = match family_of(config) {
+        Family::Servo(family) if config.bus.servos_on_bridge() => {
+            bridge_servos(config, model, family)
+        }
+        _ => (None, Vec::new()),
+    };
     UnitSetup {
         bridge,
         actuators,
         drive_buses,
         drives,
+        servo_bus,
+        servos,
     }
+}
+
+/// The servo bus and servos of `config` (checked; its servos of `family` mastered by its
+/// bridge).
+fn bridge_servos(
+    config: &UnitConfig,
+    model: &Model,
+    family: ServoFamily,
+) -> (Option<ServoBusSetup>, Vec<ServoActuatorSetup>) {
+    let bus = ServoBusSetup {
+        family,
+        baud: config.bus.servo_baud(),
+    };
+    let travel = travel_per_turn(model);
+    let servos = (joint_names(model).iter().enumerate())
+        .filter_map(|(k, name)| Some((k, config.actuators.get(name)?)))
+        .map(|(k, a)| ServoActuatorSetup {
+            joint: k as u8,
+            id: a.servo_id.unwrap_or(0),
+            travel_per_turn: travel[k] as f32,
+            direction: 1,
+            offset_rad: 0.0,
+        })
+        .collect();
+    (Some(bus), servos)
 }
 
 /// The drive buses and drives of `config` (checked; its drives mastered by its bridge).
@@ -135,7 +170,7 @@ fn actuator_setup(joint: u8, a: &Actuator, mit: Mit, effort: f64) -> ActuatorSet
 /// How the host reaches a unit's actuators (all of one family: the check says so).
 #[derive(Clone, Debug, PartialEq)]
 pub enum UnitLink {
-    /// MIT motors behind the bridge, set up so.
+    /// MIT motors, or drives or servos it masters, behind the bridge, set up so.
     Bridge(UnitSetup),
     /// CiA 402 drives on one CANopen bus, through an SLCAN adapter, the host their master
     /// (drives the bridge masters are [`UnitLink::Bridge`]'s).
@@ -210,11 +245,9 @@ pub fn cia402_setup(config: &UnitConfig, model: &Model) -> Cia402Setup {
 pub fn unit_link(config: &UnitConfig, model: &Model) -> UnitLink {
     let in_order = in_joint_order(config, model);
     match family_of(config) {
-        Family::Cia402 if config.bus.drives_on_bridge() => {
-            UnitLink::Bridge(unit_setup(config, model))
-        }
-        Family::Mit => UnitLink::Bridge(unit_setup(config, model)),
+        family if config.bus.has_bridge(family) => UnitLink::Bridge(unit_setup(config, model)),
         Family::Cia402 => UnitLink::Cia402(cia402_setup(config, model)),
+        Family::Mit => UnitLink::Bridge(unit_setup(config, model)),
         Family::Servo(family) => UnitLink::Servos(ServoBus {
             family,
             ids: in_order.iter().filter_map(|a| a.servo_id).collect(),

@@ -75,8 +75,8 @@ impl Unit {
     }
 
     /// How the host reaches its actuators: through its bridge (MIT motors, or CiA 402
-    /// drives it masters), an SLCAN adapter (CiA 402 drives the host masters) or a servo
-    /// bus.
+    /// drives or servos it masters), an SLCAN adapter (CiA 402 drives the host masters)
+    /// or a servo bus on the host's port.
     pub fn link(&self) -> UnitLink {
         unit_link(&self.config, &self.model)
     }

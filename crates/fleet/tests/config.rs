@@ -416,3 +416,49 @@ fn drives_the_bridge_masters_go_on_its_buses_within_each_buss_budget() {
         "{so}"
     );
 }
+
+#[test]
+fn servos_the_bridge_masters_go_on_its_servo_bus_within_the_period() {
+    let fleet = Fleet::new("servos-bridge");
+    assert_eq!(problems_of(&fleet, "SO-0003"), Vec::<String>::new());
+    let unit = embody_fleet::Unit::load(&fleet.dir, "SO-0003").expect("loads");
+    let UnitLink::Bridge(setup) = unit.link() else {
+        panic!("SO-0003's servos are its bridge's")
+    };
+    let bus = setup.servo_bus.expect("a servo bus");
+    assert_eq!(bus.family, embody_bridge::ServoFamily::Feetech);
+    assert_eq!(bus.baud, 1_000_000);
+    assert!(setup.actuators.is_empty() && setup.drives.is_empty());
+    // Each servo on its joint, ids 1–6; a revolute joint a turn per servo turn, the
+    // gripper's finger 0.05 m.
+    let ids: Vec<(u8, u8)> = setup.servos.iter().map(|s| (s.joint, s.id)).collect();
+    assert_eq!(ids, [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6)]);
+    assert_eq!(setup.servos[0].travel_per_turn, std::f32::consts::TAU);
+    assert_eq!(setup.servos[5].travel_per_turn, 0.05);
+    // Its record names servos, so `config apply` stores it.
+    let record = unit.record().expect("a record");
+    let lift = record.actuator(1).expect("joint 1's");
+    assert_eq!(
+        lift.variant,
+        embody_protocol::messages::ActuatorVariant::Servo(embody_bridge::ServoFamily::Feetech)
+    );
+    assert_eq!(lift.can_id, 2);
+    // At 1 kHz six servos' exchange (1,120 µs) does not fit.
+    fleet.replace(
+        "units/SO-0003.toml",
+        "sensor_timeout_ms = 40.0",
+        "sensor_timeout_ms = 40.0\nrate_hz = 1000.0",
+    );
+    let so = problems_of(&fleet, "SO-0003").join("\n");
+    assert!(
+        so.contains("6 feetech servos at 1000000 baud (through the bridge) need 1120 µs"),
+        "{so}"
+    );
+    // The key is for servos only.
+    fleet.append("units/ARM-0002.toml", "\n[bus]\nservos_via = \"bridge\"\n");
+    let arm = problems_of(&fleet, "ARM-0002").join("\n");
+    assert!(
+        arm.contains("bus.servos_via: for a unit of Dynamixel or Feetech servos"),
+        "{arm}"
+    );
+}

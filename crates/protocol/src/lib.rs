@@ -30,6 +30,7 @@ pub mod feetech;
 pub mod link;
 pub mod messages;
 pub mod mit;
+pub mod servo_master;
 pub mod slcan;
 
 pub use can::{CanError, CanFrame, CanId};

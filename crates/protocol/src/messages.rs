@@ -5,7 +5,9 @@
 //! frame stays small. Firmware updates go in chunks of at most [`FLASH_CHUNK`] bytes with
 //! a CRC each, acknowledged with the bytes received so far, so an interrupted transfer
 //! resumes. A bus may instead carry CiA 402 drives the bridge masters over CANopen
-//! ([`DriveBusSetup`], then one [`DriveActuatorSetup`] per drive). Encoded with
+//! ([`DriveBusSetup`], then one [`DriveActuatorSetup`] per drive), and a bridge with a
+//! servo UART may master a serial servo bus ([`ServoBusSetup`], then one
+//! [`ServoActuatorSetup`] per servo). Encoded with
 //! postcard, which numbers enum variants by position: new messages are appended at the
 //! end of each enum, so old ones keep their encoding.
 
@@ -15,12 +17,14 @@ use serde::{Deserialize, Serialize};
 use crate::canopen::cia402::Mode;
 use crate::cia402_master::{DriveFailure, PdoLayout};
 use crate::mit::{MitCodec, MitCommand, MitFeedback, MitVariant, MotorFaults};
+use crate::servo_master::ServoFamily;
 
 /// Version of this message set; the handshake refuses a mismatch. Version 2 added the
 /// applied setup to [`UnitRecord`]; version 3 buses of CiA 402 drives, and drives in
-/// the record ([`ActuatorVariant`]). Every firmware message kept its encoding, so a
-/// host of any version can still update a unit's firmware.
-pub const PROTOCOL_VERSION: u16 = 3;
+/// the record ([`ActuatorVariant`]); version 4 a servo bus, and servos in the record.
+/// Every firmware message kept its encoding, so a host of any version can still update
+/// a unit's firmware.
+pub const PROTOCOL_VERSION: u16 = 4;
 /// Most joints one bridge drives.
 pub const MAX_JOINTS: usize = 64;
 /// Most CAN buses one bridge drives.
@@ -302,6 +306,51 @@ impl DriveActuatorSetup {
     }
 }
 
+/// The bridge's serial servo bus, which it masters: each cycle one sync write of goal
+/// positions (and of torque enables when they change) and one sync read of every
+/// servo's present state.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServoBusSetup {
+    /// The servos' protocol.
+    pub family: ServoFamily,
+    /// The bus's baud rate.
+    pub baud: u32,
+}
+
+/// One servo on the bridge's servo bus: its id, and how its turns read as the joint.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServoActuatorSetup {
+    /// Joint index (0-based, joint order).
+    pub joint: u8,
+    /// Its id on the bus.
+    pub id: u8,
+    /// Joint travel per servo turn (rad or m).
+    pub travel_per_turn: f32,
+    /// +1 or −1: joint direction relative to the servo.
+    pub direction: i8,
+    /// Joint position at the servo's middle: `q = direction·p + offset`.
+    pub offset_rad: f32,
+}
+
+impl ServoActuatorSetup {
+    /// This servo with a joint calibration applied underneath, as
+    /// [`ActuatorSetup::calibrated`].
+    pub fn calibrated(mut self, c: &JointCalibration) -> ServoActuatorSetup {
+        (self.direction, self.offset_rad) = c.under(self.direction, self.offset_rad);
+        self
+    }
+
+    /// Whether it can be right on a bus of `family`: an id the family takes (not the
+    /// broadcast id), a positive finite travel, direction ±1, a finite offset.
+    pub fn is_valid(&self, family: ServoFamily) -> bool {
+        self.id <= family.max_id()
+            && self.travel_per_turn.is_finite()
+            && self.travel_per_turn > 0.0
+            && (self.direction == 1 || self.direction == -1)
+            && self.offset_rad.is_finite()
+    }
+}
+
 /// Why the bridge refused a configuration message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SetupError {
@@ -330,6 +379,11 @@ pub enum SetupError {
     BusKind,
     /// A drive bus's mode is not a cyclic one (CSP, CSV, CST).
     DriveMode,
+    /// The servo bus's exchange does not fit in the control period.
+    ServoBudget {
+        /// Its cycle (µs).
+        cycle_us: u32,
+    },
 }
 
 impl core::fmt::Display for SetupError {
@@ -354,6 +408,10 @@ impl core::fmt::Display for SetupError {
             SetupError::DriveMode => {
                 f.write_str("a drive bus's mode is not cyclic position, velocity or torque")
             }
+            SetupError::ServoBudget { cycle_us } => write!(
+                f,
+                "the servo bus needs {cycle_us} µs per cycle, more than the control period"
+            ),
         }
     }
 }
@@ -432,6 +490,11 @@ pub enum HostMessage {
     DriveBus(DriveBusSetup),
     /// Configures one CiA 402 drive on a drive bus; answered as [`HostMessage::Actuator`].
     Drive(DriveActuatorSetup),
+    /// Sets up the bridge's servo bus (after [`HostMessage::Setup`], before its servos);
+    /// answered as [`HostMessage::Actuator`].
+    ServoBus(ServoBusSetup),
+    /// Configures one servo on the servo bus; answered as [`HostMessage::Actuator`].
+    Servo(ServoActuatorSetup),
 }
 
 /// Bridge → host.
@@ -543,6 +606,9 @@ pub enum ActuatorVariant {
     Mit(MitVariant),
     /// A CiA 402 drive (its `can_id` is its node id).
     Cia402,
+    /// A serial servo of this family on the bridge's servo bus (its `can_id` is its
+    /// servo id).
+    Servo(ServoFamily),
 }
 
 /// Where the configuration a unit holds put one joint's actuator: enough to name what

@@ -9,8 +9,10 @@ use embody_protocol::feetech;
 use embody_protocol::messages::{
     ActuatorRecord, ActuatorVariant, BridgeMessage, BridgeState, BusStats, CommandBatch,
     ControlRecord, DriveActuatorSetup, DriveBusSetup, FLASH_CHUNK, HostMessage, JointCalibration,
-    MAX_JOINTS, StateBatch, UnitRecord, WireCommand, WireJointState,
+    MAX_JOINTS, ServoActuatorSetup, ServoBusSetup, StateBatch, UnitRecord, WireCommand,
+    WireJointState,
 };
+use embody_protocol::servo_master::{self, ServoFamily, StatusReader};
 use embody_protocol::slcan::{
     LineEvent, LineReader, MAX_LINE, SlcanLine, encode_frame, parse_line,
 };
@@ -322,7 +324,7 @@ fn unit_record() -> impl Strategy<Value = HostMessage> {
             0..=MAX_JOINTS,
         ),
         (any::<f32>(), any::<u32>(), any::<u32>(), any::<u32>()),
-        prop::collection::vec((any::<[u8; 4]>(), 0..4u8, any::<u32>()), 0..=MAX_JOINTS),
+        prop::collection::vec((any::<[u8; 4]>(), 0..6u8, any::<u32>()), 0..=MAX_JOINTS),
     )
         .prop_map(|(serial, config_digest, joints, control, actuators)| {
             let mut record = UnitRecord {
@@ -357,6 +359,8 @@ fn unit_record() -> impl Strategy<Value = HostMessage> {
                         ActuatorVariant::Mit(MitVariant::DaMiao),
                         ActuatorVariant::Mit(MitVariant::Robstride),
                         ActuatorVariant::Cia402,
+                        ActuatorVariant::Servo(ServoFamily::Dynamixel),
+                        ActuatorVariant::Servo(ServoFamily::Feetech),
                     ][usize::from(variant)],
                     rest_digest,
                 });
@@ -398,13 +402,38 @@ fn drive_setups() -> impl Strategy<Value = HostMessage> {
     ]
 }
 
+fn servo_setups() -> impl Strategy<Value = HostMessage> {
+    let families = [ServoFamily::Dynamixel, ServoFamily::Feetech];
+    prop_oneof![
+        (0..2usize, any::<u32>()).prop_map(move |(family, baud)| {
+            HostMessage::ServoBus(ServoBusSetup {
+                family: families[family],
+                baud,
+            })
+        }),
+        (any::<[u8; 2]>(), any::<f32>(), any::<i8>(), any::<f32>()).prop_map(
+            |([joint, id], travel_per_turn, direction, offset_rad)| {
+                HostMessage::Servo(ServoActuatorSetup {
+                    joint,
+                    id,
+                    travel_per_turn,
+                    direction,
+                    offset_rad,
+                })
+            }
+        ),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// The largest flashing and config messages, and the drive setups, fit a frame and
-    /// round-trip.
+    /// The largest flashing and config messages, and the drive and servo setups, fit a
+    /// frame and round-trip.
     #[test]
-    fn flash_and_unit_messages_round_trip(message in prop_oneof![flash_chunk(), unit_record(), drive_setups()]) {
+    fn flash_and_unit_messages_round_trip(
+        message in prop_oneof![flash_chunk(), unit_record(), drive_setups(), servo_setups()],
+    ) {
         let mut out = [0u8; MAX_FRAME];
         let n = FrameEncoder::default().encode(&message, &mut out).expect("fits");
         let mut decoder = FrameDecoder::default();
@@ -683,6 +712,69 @@ proptest! {
             prop_assert_eq!(State::from_statusword(next.status_bits()), Some(next));
             state = next;
             previous = w;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A servo master's reader takes arbitrary bytes of either family without a panic;
+    /// whatever it takes as a status has data `present` reads (or refuses) without one.
+    #[test]
+    fn servo_statuses_from_arbitrary_bytes_never_panic(
+        bytes in prop::collection::vec(any::<u8>(), 0..1200),
+        dynamixel in any::<bool>(),
+    ) {
+        let family = if dynamixel { ServoFamily::Dynamixel } else { ServoFamily::Feetech };
+        let mut reader = StatusReader::new(family);
+        for b in bytes {
+            if reader.push(b) == Some(true)
+                && let Some((_, error, data)) = reader.status()
+            {
+                let _ = servo_master::present(family, data);
+                let _ = servo_master::status_faults(family, error);
+            }
+        }
+    }
+
+    /// A goal written is the goal read back: the sync write's counts for each servo, as
+    /// a servo reads them from its packet, are the goal's turns to a count.
+    #[test]
+    fn servo_goals_survive_the_sync_write(
+        turns in prop::collection::vec(-0.49f64..0.49, 1..20),
+        dynamixel in any::<bool>(),
+    ) {
+        let family = if dynamixel { ServoFamily::Dynamixel } else { ServoFamily::Feetech };
+        let goals = turns.iter().enumerate().map(|(k, t)| (k as u8 + 1, *t));
+        let mut out = [0u8; servo_master::MAX_PACKET];
+        let n = servo_master::goal_write(family, goals, &mut out).expect("fits");
+        let (params, per) = if dynamixel {
+            let mut reader = PacketReader::default();
+            let read = dynamixel_packets(&mut reader, &out[..n]);
+            let Some(Ok((_, _, params))) = read.into_iter().next() else {
+                return Err(TestCaseError::fail("no packet"));
+            };
+            (params[4..].to_vec(), 5)
+        } else {
+            let mut reader = feetech::PacketReader::default();
+            let mut params = Vec::new();
+            for b in &out[..n] {
+                if reader.push(*b) == Some(Ok(())) {
+                    params = reader.packet().map_or(Vec::new(), |p| p.params[2..].to_vec());
+                }
+            }
+            (params, 3)
+        };
+        prop_assert_eq!(params.len(), turns.len() * per);
+        for (k, t) in turns.iter().enumerate() {
+            let e = &params[k * per..(k + 1) * per];
+            prop_assert_eq!(e[0], k as u8 + 1);
+            let counts = match per {
+                5 => f64::from(i32::from_le_bytes([e[1], e[2], e[3], e[4]])),
+                _ => f64::from(u16::from_le_bytes([e[1], e[2]])),
+            };
+            prop_assert!((counts - (2048.0 + t * 4096.0)).abs() <= 0.5, "{} vs {}", counts, t);
         }
     }
 }

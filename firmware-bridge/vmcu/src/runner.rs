@@ -43,6 +43,7 @@ use crate::flash::{ERASE_SIZE, FileFlash};
 use crate::link::{Link, LinkError};
 use crate::motors::{Motors, Mounting};
 use crate::pty::Pty;
+use crate::servo_line::SimServoLine;
 use crate::servos::{ServoFamily, Servos};
 use embody_bridge::DriveScale;
 
@@ -136,6 +137,10 @@ impl VmcuConfig {
                     ..base
                 }
             }
+            UnitLink::Bridge(setup) if setup.servo_bus.is_some() => VmcuConfig {
+                ids: setup.servos.iter().map(|s| s.id).collect(),
+                ..base
+            },
             UnitLink::Bridge(_) => base,
             UnitLink::Cia402(setup) => VmcuConfig {
                 slcan: true,
@@ -176,6 +181,9 @@ impl VmcuConfig {
                 )],
             ),
             (None, Some(_), false) => ("bridge, CiA 402 drives", self.motors.describe()),
+            (None, None, false) if self.motors.servo_bus.is_some() => {
+                ("bridge, servo bus", self.motors.describe())
+            }
             (None, _, slcan) => (
                 if slcan { "SLCAN adapter" } else { "bridge" },
                 self.motors.describe(),
@@ -195,7 +203,8 @@ impl VmcuConfig {
                 joints.saturating_sub(1)
             ));
         }
-        let devices = self.servos.is_some() || self.drives.is_some();
+        let devices =
+            self.servos.is_some() || self.drives.is_some() || self.motors.servo_bus.is_some();
         (!self.faults.is_empty() && !devices)
             .then(|| "faults are for drives or servos: MIT motors and the bridge take none".into())
     }
@@ -620,12 +629,23 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
         port.unplug();
         return result;
     }
-    let devices: Rc<RefCell<dyn CanDevices>> = match &config.drives {
+    // Servos on the bridge's servo UART, which it masters.
+    let servos = (config.motors.servo_bus)
+        .filter(|_| !config.slcan)
+        .map(|bus| {
+            let sim = crate::servos::with_position_loop(bus.family, config.sim.clone());
+            let world = World::new(model.clone(), &config.environment, sim);
+            Rc::new(RefCell::new(
+                Servos::new(world, bus.family).with_ids(&config.ids),
+            ))
+        });
+    let devices: Rc<RefCell<dyn CanDevices>> = match (&servos, &config.drives) {
+        (Some(servos), _) => servos.clone(),
         // Drives on the bridge's buses, which it masters.
-        Some(scales) => Rc::new(RefCell::new(
+        (None, Some(scales)) => Rc::new(RefCell::new(
             Drives::with_nodes(world, scales, &config.ids).on_buses(&config.buses),
         )),
-        None => {
+        (None, None) => {
             let mut motors = Motors::new(world, &config.motors.actuators);
             motors.mount(&config.mounting);
             Rc::new(RefCell::new(motors))
@@ -640,6 +660,7 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
         let mut sim = Sim {
             devices: &devices,
             buses,
+            servo_line: servos.map(SimServoLine::new),
             schedule,
         };
         match flash {
@@ -659,11 +680,12 @@ pub fn run(config: &VmcuConfig, control: Arc<Control>) -> Result<(), VmcuError> 
     result
 }
 
-/// What the bridge drives: the simulated devices, the buses they are on, and the faults
-/// they are to be given.
+/// What the bridge drives: the simulated devices, the buses (or the servo line) they are
+/// on, and the faults they are to be given.
 struct Sim<'a> {
     devices: &'a Rc<RefCell<dyn CanDevices>>,
     buses: &'a mut [SimBus],
+    servo_line: Option<SimServoLine>,
     schedule: &'a mut FaultSchedule,
 }
 
@@ -694,6 +716,7 @@ fn info(version: Option<embody_fwimage::Version>) -> FirmwareInfo {
     FirmwareInfo {
         version: version.map_or([0, 0, 0], |v| [v.major, v.minor, v.patch as u8]),
         buses: MAX_BUSES as u8,
+        servo_bus: true,
     }
 }
 
@@ -781,7 +804,13 @@ fn serve_bridge<F: NorFlash>(
         }
         let now_us = clock.now().as_nanos() / 1000;
         bridge.start_cycle(now_us, sim.buses);
+        if let Some(line) = &mut sim.servo_line {
+            let _ = bridge.start_servo_cycle(line);
+        }
         sim.advance(period_ns as f64 * 1e-9, control);
+        if let Some(line) = &mut sim.servo_line {
+            bridge.finish_servo_cycle(line);
+        }
         port.refill_until(clock.now().as_nanos());
         let _ = bridge.finish_cycle(now_us, sim.buses, port);
         control.cycles.fetch_add(1, Ordering::AcqRel);

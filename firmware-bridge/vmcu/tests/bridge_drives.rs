@@ -8,6 +8,8 @@
 //! answers is told to the host once, and setups that cannot work are refused; any setup
 //! messages and any frames on its buses are taken without a panic.
 
+mod host_link;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -18,36 +20,17 @@ use embody_model::robots;
 use embody_protocol::canopen::cia402::{Mode, State};
 use embody_protocol::cia402_master::{DriveFailure, PdoLayout};
 use embody_protocol::messages::{
-    ActuatorSetup, BridgeMessage, BridgeSetup, BridgeState, BusSetup, CommandBatch,
-    DriveActuatorSetup, DriveBusSetup, HostMessage, SetupError, StateBatch, WireCommand,
+    ActuatorSetup, BridgeMessage, BridgeSetup, BridgeState, BusSetup, DriveActuatorSetup,
+    DriveBusSetup, HostMessage, SetupError, StateBatch, WireCommand,
 };
-use embody_protocol::{
-    CanFrame, CanId, FrameDecoder, FrameEncoder, MAX_FRAME, MitCodec, MitVariant, MotorFaults,
-};
+use embody_protocol::{CanFrame, CanId, MitCodec, MitVariant, MotorFaults};
 use embody_sim::{Environment, SimConfig, World};
 use embody_vmcu::{CanDevices, DeviceFault, Drives, SimBus};
+use host_link::HostLink;
 use proptest::prelude::*;
 
 const GOALS: [f32; 8] = [0.3, -0.2, 0.1, -0.4, -0.3, 0.2, -0.1, 0.01];
 const PERIOD_US: u64 = 1000;
-
-/// Bytes the bridge sends the host.
-#[derive(Default)]
-struct Serial(Vec<u8>);
-
-impl embedded_io::ErrorType for Serial {
-    type Error = core::convert::Infallible;
-}
-
-impl embedded_io::Write for Serial {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> Result<(), Self::Error> {
-        Ok(())
-    }
-}
 
 /// A bridge, arm7's simulated drives on two simulated buses, and the host's side of
 /// the link.
@@ -55,8 +38,7 @@ struct Rig {
     bridge: Bridge,
     drives: Rc<RefCell<Drives>>,
     buses: Vec<SimBus>,
-    serial: Serial,
-    decoder: FrameDecoder,
+    host: HostLink,
     now_us: u64,
     seq: u32,
     counts: Vec<f32>,
@@ -81,11 +63,11 @@ impl Rig {
             bridge: Bridge::new(FirmwareInfo {
                 version: [1, 0, 0],
                 buses: 2,
+                servo_bus: false,
             }),
             buses: (0..2).map(|b| SimBus::new(b, devices.clone())).collect(),
             drives,
-            serial: Serial::default(),
-            decoder: FrameDecoder::default(),
+            host: HostLink::default(),
             now_us: 0,
             seq: 0,
             counts,
@@ -94,25 +76,7 @@ impl Rig {
 
     /// Sends `message`; the bridge's answers and anything else it sent since.
     fn send(&mut self, message: &HostMessage) -> Vec<BridgeMessage> {
-        let mut out = [0u8; MAX_FRAME];
-        let n = FrameEncoder::default()
-            .encode(message, &mut out)
-            .expect("fits");
-        self.bridge
-            .handle_serial(&out[..n], self.now_us, &mut self.serial)
-            .expect("infallible");
-        self.received()
-    }
-
-    /// What the bridge sent since the last call.
-    fn received(&mut self) -> Vec<BridgeMessage> {
-        let mut messages = Vec::new();
-        for b in std::mem::take(&mut self.serial.0) {
-            if let Some(Ok(_)) = self.decoder.push(b) {
-                messages.push(self.decoder.message().expect("a bridge message"));
-            }
-        }
-        messages
+        self.host.send(&mut self.bridge, message, self.now_us)
     }
 
     /// The bridge setup for 1 kHz, 2 buses at 1 Mbit/s, and the drive buses; `drives`
@@ -169,15 +133,7 @@ impl Rig {
         for _ in 0..cycles {
             if let Some(command) = command {
                 self.seq += 1;
-                let mut commands = heapless::Vec::new();
-                for k in 0..8 {
-                    let _ = commands.push(command(k));
-                }
-                let tick = HostMessage::Tick(CommandBatch {
-                    seq: self.seq,
-                    host_time_us: self.now_us,
-                    commands,
-                });
+                let tick = host_link::tick(self.seq, self.now_us, 8, command);
                 others.extend(self.send(&tick));
             }
             self.bridge.start_cycle(self.now_us, &mut self.buses);
@@ -187,9 +143,9 @@ impl Rig {
                 .advance_on_buses(PERIOD_US as f64 * 1e-6, &mut sent);
             SimBus::deliver_on(&mut self.buses, &sent);
             self.bridge
-                .finish_cycle(self.now_us, &mut self.buses, &mut self.serial)
+                .finish_cycle(self.now_us, &mut self.buses, &mut self.host.serial)
                 .expect("infallible");
-            for message in self.received() {
+            for message in self.host.received() {
                 match message {
                     BridgeMessage::Tick(batch) => batches.push(batch),
                     other => others.push(other),
