@@ -254,7 +254,7 @@ pub fn check(layers: &Layers, config: &UnitConfig) -> Vec<Problem> {
             say(
                 &key("variant"),
                 format!(
-                    "{} here, {} on {other}: a unit's actuators are all MIT motors (on its bridge), all CiA 402 drives (on its SLCAN adapter) or all servos of one protocol (on its servo bus)",
+                    "{} here, {} on {other}: a unit's actuators are all MIT motors, all CiA 402 drives or all servos of one protocol",
                     a.variant.name(),
                     o.variant.name()
                 ),
