@@ -46,9 +46,10 @@ use embedded_storage::nor_flash::NorFlash;
 
 use crate::can_frame::{from_hal, to_hal};
 use crate::drive_bus::{DriveBus, Hold};
-use crate::servo_bus::ServoBus;
+use crate::servo_bus::{self, ServoBus};
 use crate::unit::{NoFlash, Unit, no_storage};
 use embody_protocol::budget::bus_cycle_us;
+use embody_protocol::servo_master::ServoFamily;
 
 /// Ticks without a reply after which a joint reports `COMMS_LOST`.
 pub const REPLY_TIMEOUT_TICKS: u16 = 10;
@@ -88,6 +89,9 @@ pub struct Bridge<F = NoFlash> {
     drive_buses: [Option<DriveBus>; MAX_BUSES],
     /// The serial servo bus, once set up.
     servo_bus: Option<ServoBus>,
+    /// The family of a servo bus dropped with its torque maybe on: its servos are told
+    /// to let go at the next servo cycle.
+    servo_release: Option<ServoFamily>,
     /// Drives given up on, not yet told to the host.
     failures: heapless::Vec<(u8, DriveFailure), MAX_JOINTS>,
     commands: [WireCommand; MAX_JOINTS],
@@ -130,6 +134,7 @@ impl<F: NorFlash> Bridge<F> {
             actuators: [None; MAX_JOINTS],
             drive_buses: core::array::from_fn(|_| None),
             servo_bus: None,
+            servo_release: None,
             failures: heapless::Vec::new(),
             commands: [WireCommand::Off; MAX_JOINTS],
             states: [WireJointState::default(); MAX_JOINTS],
@@ -293,7 +298,7 @@ impl<F: NorFlash> Bridge<F> {
         self.setup = None;
         self.actuators = [None; MAX_JOINTS];
         self.drive_buses = core::array::from_fn(|_| None);
-        self.servo_bus = None;
+        self.drop_servo_bus();
         self.commands = [WireCommand::Off; MAX_JOINTS];
         self.last_command_us = None;
         self.update_configured();
@@ -314,7 +319,7 @@ impl<F: NorFlash> Bridge<F> {
         }
         self.actuators = [None; MAX_JOINTS];
         self.drive_buses = core::array::from_fn(|_| None);
-        self.servo_bus = None;
+        self.drop_servo_bus();
         self.failures.clear();
         self.commands = [WireCommand::Off; MAX_JOINTS];
         self.states = [WireJointState::default(); MAX_JOINTS];
@@ -417,6 +422,9 @@ impl<F: NorFlash> Bridge<F> {
         };
         let period_us = setup.period_us;
         let bitrate = bus.bitrate;
+        if !drive.is_valid() {
+            return Err(SetupError::BadActuator);
+        }
         let drive = match self.calibration(drive.joint) {
             Some(c) => drive.calibrated(c),
             None => drive,
@@ -450,9 +458,18 @@ impl<F: NorFlash> Bridge<F> {
         if !self.info.servo_bus {
             return Err(SetupError::BadBus);
         }
-        self.servo_bus = Some(ServoBus::new(servos)?);
+        let bus = ServoBus::new(servos)?;
+        self.drop_servo_bus();
+        self.servo_bus = Some(bus);
         self.update_configured();
         Ok(())
+    }
+
+    /// Drops the servo bus; its servos are told to let go at the next servo cycle.
+    fn drop_servo_bus(&mut self) {
+        if let Some(old) = self.servo_bus.take() {
+            self.servo_release = Some(old.family());
+        }
     }
 
     /// Puts a servo on the servo bus, in place of whatever its joint had.
@@ -462,6 +479,10 @@ impl<F: NorFlash> Bridge<F> {
             return Err(SetupError::BadJoint);
         }
         let period_us = setup.period_us;
+        let family = self.servo_bus.as_ref().ok_or(SetupError::BusKind)?.family();
+        if !servo.is_valid(family) {
+            return Err(SetupError::BadActuator);
+        }
         let servo = match self.calibration(servo.joint) {
             Some(c) => servo.calibrated(c),
             None => servo,
@@ -662,6 +683,10 @@ impl<F: NorFlash> Bridge<F> {
         &mut self,
         port: &mut W,
     ) -> Result<(), W::Error> {
+        if let Some(family) = self.servo_release {
+            servo_bus::release(family, port, &mut [0u8; 16])?;
+            self.servo_release = None;
+        }
         let (state, commands) = (self.state, &self.commands);
         match &mut self.servo_bus {
             Some(servos) => servos.cycle(port, &self.states, |joint| hold(state, commands, joint)),

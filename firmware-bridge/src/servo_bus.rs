@@ -15,7 +15,7 @@ use embody_protocol::messages::{
     WireJointState,
 };
 use embody_protocol::mit::MotorFaults;
-use embody_protocol::servo_master::{self, MAX_PACKET, StatusReader};
+use embody_protocol::servo_master::{self, MAX_PACKET, ServoFamily, StatusReader};
 use heapless::Vec;
 
 use crate::bridge::REPLY_TIMEOUT_TICKS;
@@ -52,8 +52,11 @@ pub struct ServoBus {
     servos: Vec<Servo, MAX_JOINTS>,
     reader: StatusReader,
     running: bool,
-    /// The torques are written this cycle whatever they were (the bus just started).
+    /// The torques are written this cycle whatever they were (the bus just started, or
+    /// the last torque write was not sent).
     torque_unknown: bool,
+    /// Stopped with torque maybe on: every servo is to be told to let go.
+    release: bool,
     /// The servo whose hardware error register this cycle reads.
     asking: Option<usize>,
     packet: [u8; MAX_PACKET],
@@ -72,6 +75,7 @@ impl ServoBus {
             reader: StatusReader::new(setup.family),
             running: false,
             torque_unknown: true,
+            release: false,
             asking: None,
             packet: [0; MAX_PACKET],
             stats: BusStats::default(),
@@ -88,7 +92,7 @@ impl ServoBus {
         let n = self.servos.len() + extra;
         let us = self.setup.family.tick_us(n, self.setup.baud);
         let whole = us as u32;
-        whole + u32::from(f64::from(whole) < us)
+        whole.saturating_add(u32::from(f64::from(whole) < us))
     }
 
     /// Counters: packets sent, good answers, bad packets read, answers missed.
@@ -121,7 +125,7 @@ impl ServoBus {
             faults: MotorFaults::NONE,
             alert: Alert::Clear,
         };
-        self.running = false;
+        self.halt();
         self.servos
             .insert(at, entry)
             .map_err(|_| SetupError::TooManyJoints)
@@ -131,14 +135,26 @@ impl ServoBus {
     pub fn remove(&mut self, joint: u8) {
         if let Some(k) = self.servos.iter().position(|s| s.setup.joint == joint) {
             self.servos.remove(k);
-            self.running = false;
+            self.halt();
         }
+    }
+
+    /// Its family.
+    pub fn family(&self) -> ServoFamily {
+        self.setup.family
+    }
+
+    /// Stops cycling; the next cycle tells every servo to let go.
+    fn halt(&mut self) {
+        self.release |= self.running;
+        self.running = false;
     }
 
     /// Starts cycling, unless it runs: every servo's torque is written off first.
     pub fn start(&mut self) {
         if !self.running {
             self.running = true;
+            self.release = false;
             self.torque_unknown = true;
             for s in &mut self.servos {
                 s.alert = Alert::Clear;
@@ -146,9 +162,10 @@ impl ServoBus {
         }
     }
 
-    /// Stops cycling (the servos keep their last goal and torque).
+    /// Stops cycling: the next cycle tells every servo to let go, and then the bus is
+    /// quiet.
     pub fn stop(&mut self) {
-        self.running = false;
+        self.halt();
     }
 
     /// Starts a cycle: `hold(joint)` says what each joint gets, `states` are the joints
@@ -159,12 +176,17 @@ impl ServoBus {
         states: &[WireJointState],
         hold: impl Fn(u8) -> Hold,
     ) -> Result<(), W::Error> {
+        let family = self.setup.family;
         if !self.running || self.servos.is_empty() {
+            if self.release {
+                release(family, port, &mut self.packet)?;
+                self.stats.frames_tx += 1;
+                self.release = false;
+            }
             return Ok(());
         }
-        let family = self.setup.family;
         let mut goals: Vec<(u8, f64), MAX_JOINTS> = Vec::new();
-        let mut torque_changes = core::mem::take(&mut self.torque_unknown);
+        let mut torque_changes = self.torque_unknown;
         for s in &mut self.servos {
             let at = states.get(usize::from(s.setup.joint)).map_or(0.0, |j| j.q);
             let (on, q) = target(hold(s.setup.joint), at);
@@ -177,6 +199,8 @@ impl ServoBus {
             s.replied = false;
         }
         self.reader.reset();
+        // Until the torques are sent, they are written again each cycle.
+        self.torque_unknown = torque_changes;
         let ids: Vec<u8, MAX_JOINTS> = self.servos.iter().map(|s| s.setup.id).collect();
         if let Ok(n) = servo_master::goal_write(family, goals.into_iter(), &mut self.packet) {
             self.stats.frames_tx += 1;
@@ -187,6 +211,7 @@ impl ServoBus {
             if let Ok(n) = servo_master::torque_write(family, torques, &mut self.packet) {
                 self.stats.frames_tx += 1;
                 port.write_all(&self.packet[..n])?;
+                self.torque_unknown = false;
             }
         }
         if let Ok(n) = servo_master::state_read(family, &ids, &mut self.packet) {
@@ -312,6 +337,18 @@ impl ServoBus {
     }
 }
 
+/// Tells every servo of `family` on `port` to let go (a broadcast torque off).
+pub fn release<W: embedded_io::Write>(
+    family: ServoFamily,
+    port: &mut W,
+    packet: &mut [u8],
+) -> Result<(), W::Error> {
+    match servo_master::torque_off_all(family, packet) {
+        Ok(n) => port.write_all(&packet[..n]),
+        Err(_) => Ok(()),
+    }
+}
+
 /// Whether a servo's torque is on for `hold`, and its joint's goal; `at` is where the
 /// joint is. A command a servo cannot follow, or one not finite, holds it still.
 fn target(hold: Hold, at: f32) -> (bool, f32) {
@@ -329,7 +366,6 @@ fn target(hold: Hold, at: f32) -> (bool, f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use embody_protocol::servo_master::ServoFamily;
 
     fn servo(joint: u8, id: u8) -> ServoActuatorSetup {
         ServoActuatorSetup {

@@ -113,8 +113,9 @@ impl core::str::FromStr for ServoFamily {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TooLong;
 
-/// Most parameter bytes of a sync write here.
-const MAX_PARAMS: usize = feetech::MAX_PARAMS;
+/// Most parameter bytes of a sync write here (a Dynamixel's most; a Feetech packet's
+/// own limit is checked as it is encoded).
+const MAX_PARAMS: usize = dynamixel::MAX_PARAMS;
 
 /// One sync write to every servo of `entries` (id, then `len` bytes at `address`) into
 /// `out`; its length.
@@ -236,6 +237,21 @@ pub fn word_write(
         (id, b)
     });
     sync_write(family, address, entries, out)
+}
+
+/// A broadcast write of torque enable 0 into `out` (every servo on the bus lets go; none
+/// answers); its length.
+pub fn torque_off_all(family: ServoFamily, out: &mut [u8]) -> Result<usize, TooLong> {
+    match family {
+        ServoFamily::Dynamixel => {
+            dynamixel::write(dynamixel::BROADCAST_ID, x_series::TORQUE_ENABLE, &[0], out)
+                .map_err(|_| TooLong)
+        }
+        ServoFamily::Feetech => {
+            feetech::write(feetech::BROADCAST_ID, sts::TORQUE_ENABLE, &[0], out)
+                .map_err(|_| TooLong)
+        }
+    }
 }
 
 /// The sync read of every servo of `ids`' present state into `out`; its length.
@@ -426,6 +442,26 @@ mod tests {
         let packet = &out[..n];
         // Params: address 116, length 4, id 7, 0 counts.
         assert_eq!(&packet[8..17], &[116, 0, 4, 0, 7, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_bridges_most_servos_fit_one_sync_write_of_either_family() {
+        let mut out = [0u8; MAX_PACKET];
+        for family in [ServoFamily::Dynamixel, ServoFamily::Feetech] {
+            let goals = (1..=64u8).map(|id| (id, 0.1));
+            assert!(goal_write(family, goals, &mut out).is_ok(), "{family:?}");
+            let torques = (1..=64u8).map(|id| (id, true));
+            assert!(
+                torque_write(family, torques, &mut out).is_ok(),
+                "{family:?}"
+            );
+        }
+        // A Feetech packet holds 253 parameter bytes: 84 goals do not fit.
+        let goals = (1..=84u8).map(|id| (id, 0.1));
+        assert_eq!(
+            goal_write(ServoFamily::Feetech, goals, &mut out),
+            Err(TooLong)
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! cycle by cycle in one process against the virtual MCU's simulated Feetech STS and
 //! Dynamixel X servos on the line. Once configured the servos report with their torque
 //! off; the loop's positions move the simulator's joints there; the watchdog holds them
-//! still, then turns their torque off; an overheating servo's fault is its joint's (a
+//! still, then turns their torque off, as does a new configuration without them; an overheating servo's fault is its joint's (a
 //! Dynamixel's read from its hardware error register), a lost one is lost communication;
 //! garbage and dropped answers on the line are counted and never stop the others; setups
 //! that cannot work are refused; and arbitrary bytes on the line never panic.
@@ -301,6 +301,35 @@ fn the_watchdog_holds_the_servos_still_then_turns_their_torque_off() {
         "the shoulder held at {:.3} with its torque off",
         rig.joint(1)
     );
+}
+
+#[test]
+fn servos_dropped_from_the_configuration_let_go() {
+    for family in FAMILIES {
+        let mut rig = at_goals(family);
+        let held = rig.joint(1);
+        // The host configures the bridge anew (as after a reconnection), without servos:
+        // the servos it drove are told to let go, and the shoulder falls.
+        let mut buses = heapless::Vec::new();
+        let _ = buses.push(BusSetup { bitrate: 1_000_000 });
+        let setup = BridgeSetup {
+            joints: 6,
+            buses,
+            period_us: 2000,
+            watchdog_ms: 50,
+            damping_ms: 200,
+        };
+        assert_eq!(
+            rig.send(&HostMessage::Setup(setup)),
+            [BridgeMessage::SetupAccepted]
+        );
+        rig.run(200, None);
+        assert!(
+            (rig.joint(1) - held).abs() > 0.05,
+            "{family:?}: the shoulder held at {:.3} after its servo was dropped",
+            rig.joint(1)
+        );
+    }
 }
 
 #[test]
