@@ -144,17 +144,8 @@ impl Rig {
     /// The bridge setup at `period_us`, the servo bus at 1 Mbaud, then `servos`, one
     /// message each: the answer to the last.
     fn configure(&mut self, period_us: u32, servos: &[ServoActuatorSetup]) -> BridgeMessage {
-        let mut buses = heapless::Vec::new();
-        let _ = buses.push(BusSetup { bitrate: 1_000_000 });
-        let setup = BridgeSetup {
-            joints: 6,
-            buses,
-            period_us,
-            watchdog_ms: 50,
-            damping_ms: 200,
-        };
         assert_eq!(
-            self.send(&HostMessage::Setup(setup)),
+            self.send(&HostMessage::Setup(bridge_setup(period_us))),
             [BridgeMessage::SetupAccepted]
         );
         let bus = ServoBusSetup {
@@ -221,6 +212,20 @@ impl Rig {
 
     fn joint(&self, k: usize) -> f64 {
         self.servos.borrow().world().joint(k).0
+    }
+}
+
+/// so101's six joints at `period_us`, one CAN bus (unused), a 50 ms watchdog and 200 ms
+/// of damping.
+fn bridge_setup(period_us: u32) -> BridgeSetup {
+    let mut buses = heapless::Vec::new();
+    let _ = buses.push(BusSetup { bitrate: 1_000_000 });
+    BridgeSetup {
+        joints: 6,
+        buses,
+        period_us,
+        watchdog_ms: 50,
+        damping_ms: 200,
     }
 }
 
@@ -310,17 +315,8 @@ fn servos_dropped_from_the_configuration_let_go() {
         let held = rig.joint(1);
         // The host configures the bridge anew (as after a reconnection), without servos:
         // the servos it drove are told to let go, and the shoulder falls.
-        let mut buses = heapless::Vec::new();
-        let _ = buses.push(BusSetup { bitrate: 1_000_000 });
-        let setup = BridgeSetup {
-            joints: 6,
-            buses,
-            period_us: 2000,
-            watchdog_ms: 50,
-            damping_ms: 200,
-        };
         assert_eq!(
-            rig.send(&HostMessage::Setup(setup)),
+            rig.send(&HostMessage::Setup(bridge_setup(2000))),
             [BridgeMessage::SetupAccepted]
         );
         rig.run(200, None);
