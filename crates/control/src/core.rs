@@ -245,6 +245,7 @@ impl LoopCore {
                 .or((!est.joint_faults.is_empty()).then_some((0, est.joint_faults))),
             stale: est.health.any_stale(),
             non_finite: self.sensors.first_non_finite(),
+            sampled_at: self.sensors.stamp,
         };
         // Commands from outside, then the supervisor's own checks.
         let before = self.supervisor.state();

@@ -6,7 +6,12 @@
 //! - Faults (from any powered state): e-stop (wins over everything, and a reset is refused
 //!   while it is held), link loss for `link_error_ticks` consecutive ticks, actuator fault
 //!   bits, stale sensors, a joint past its soft limit by more than the tolerance, a joint
-//!   faster than `velocity_fault_factor` × its limit.
+//!   faster than `velocity_fault_factor` × its limit for `velocity_fault_s` of its
+//!   samples' time. (The velocity is estimated from positions stamped when they were
+//!   asked for; a device that samples late — a USB adapter's latency, a stalled host —
+//!   makes one sample look like a jump, and the estimate spikes for a sample or two. A
+//!   runaway stays fast. The time is the samples', not the loop's: a loop held up
+//!   between two samples has not seen the joint fast for longer.)
 //! - Shaping in Running: position targets clamped into the soft limits (hard limits less
 //!   `position_margin_rad`), velocity targets to the limit, torques to the effort limit and
 //!   to a maximum rate of change. A non-finite command is never sent: the tick holds.
@@ -35,6 +40,8 @@ pub struct SafetyConfig {
     pub position_tolerance_rad: f64,
     /// A joint faster than this multiple of its velocity limit is a fault. Default 1.2.
     pub velocity_fault_factor: f64,
+    /// ... when it stays that fast for this long (s). Default 0.01.
+    pub velocity_fault_s: f64,
     /// Largest torque change per second, per N·m of effort limit (1/s). Default 100:
     /// a 100 N·m joint may change its torque by 10 N·m per millisecond.
     pub torque_rate_per_effort: f64,
@@ -63,6 +70,7 @@ impl Default for SafetyConfig {
             position_margin_rad: 0.02,
             position_tolerance_rad: 0.05,
             velocity_fault_factor: 1.2,
+            velocity_fault_s: 0.01,
             torque_rate_per_effort: 100.0,
             damping_kd_per_effort: 0.05,
             damping_s: 1.0,
@@ -103,6 +111,8 @@ pub struct Observation {
     pub stale: bool,
     /// The first non-finite measurement: a joint's index, or none for the IMU.
     pub non_finite: Option<Option<usize>>,
+    /// When the newest joint sample was measured (the joint velocities' time).
+    pub sampled_at: Timestamp,
 }
 
 /// See the module docs.
@@ -114,6 +124,8 @@ pub struct Supervisor {
     soft_upper: Vec<f64>,
     tolerance: Vec<f64>,
     velocity: Vec<f64>,
+    /// Since when each joint has been faster than the fault speed, while powered.
+    too_fast_since: Vec<Option<Timestamp>>,
     effort: Vec<f64>,
     damping_kd: Vec<f64>,
     previous_torque: Vec<f64>,
@@ -142,6 +154,7 @@ impl Supervisor {
                 .map(|l| config.position_tolerance_rad.min(0.1 * (l.upper - l.lower)))
                 .collect(),
             velocity: limits.iter().map(|l| l.velocity).collect(),
+            too_fast_since: vec![None; limits.len()],
             effort: limits.iter().map(|l| l.effort).collect(),
             damping_kd: limits
                 .iter()
@@ -203,7 +216,7 @@ impl Supervisor {
         emit: &mut impl FnMut(EventKind),
     ) {
         use Lifecycle::*;
-        let healthy = self.first_fault(obs, &[], &[]).is_none();
+        let healthy = self.first_fault(obs, &[]).is_none();
         let target = match (request, self.state) {
             (Request::Arm, Idle) if healthy => Armed,
             (Request::Start, Armed) => Running,
@@ -223,9 +236,9 @@ impl Supervisor {
         self.go(target, Cause::Command, now, emit);
     }
 
-    /// The first fault condition present, e-stop first. `q` and `dq` are the joint
-    /// positions and velocities (may be empty to skip the limit checks).
-    fn first_fault(&self, obs: &Observation, q: &[f64], dq: &[f64]) -> Option<Cause> {
+    /// The first fault condition present, e-stop first, but for the joints' speed.
+    /// `q` holds the joint positions (may be empty to skip the limit check).
+    fn first_fault(&self, obs: &Observation, q: &[f64]) -> Option<Cause> {
         if obs.estop {
             return Some(Cause::EStop);
         }
@@ -247,12 +260,32 @@ impl Supervisor {
                 return Some(Cause::PositionLimit { joint });
             }
         }
-        for (joint, &v) in dq.iter().enumerate().take(self.velocity.len()) {
-            if v.abs() > self.config.velocity_fault_factor * self.velocity[joint] {
-                return Some(Cause::VelocityLimit { joint });
+        None
+    }
+
+    /// The first joint that has been faster than the fault speed for `velocity_fault_s`
+    /// of sample time, given the velocities `dq` sampled at `sampled_at` (empty: none is
+    /// timed).
+    fn too_fast(&mut self, dq: &[f64], sampled_at: Timestamp) -> Option<Cause> {
+        let (factor, hold_s) = (
+            self.config.velocity_fault_factor,
+            self.config.velocity_fault_s,
+        );
+        let mut first = None;
+        for (joint, since) in self.too_fast_since.iter_mut().enumerate() {
+            let fast = dq
+                .get(joint)
+                .is_some_and(|v| v.abs() > factor * self.velocity[joint]);
+            if !fast {
+                *since = None;
+                continue;
+            }
+            let since = *since.get_or_insert(sampled_at);
+            if first.is_none() && sampled_at.nanos_since(since) as f64 * 1e-9 >= hold_s {
+                first = Some(Cause::VelocityLimit { joint });
             }
         }
-        None
+        first
     }
 
     /// Per-tick checks: moves to Fault on any condition (from a powered state, or from
@@ -272,7 +305,9 @@ impl Supervisor {
         };
         let powered = matches!(self.state, Lifecycle::Armed | Lifecycle::Running);
         let (q, dq) = if powered { (q, dq) } else { (&[][..], &[][..]) };
-        let fault = self.first_fault(obs, q, dq);
+        let fault = self.first_fault(obs, q);
+        let too_fast = self.too_fast(dq, obs.sampled_at);
+        let fault = fault.or(too_fast);
         match (self.state, fault) {
             (Lifecycle::Armed | Lifecycle::Running | Lifecycle::Recovering, Some(cause)) => {
                 self.go(Lifecycle::Fault, cause, now, emit)
@@ -398,9 +433,16 @@ mod tests {
             let events = &mut self.events;
             self.sup.request(r, &obs, now, &mut |e| events.push(e));
         }
+        /// A tick with a fresh sample.
         fn tick(&mut self, obs: Observation, q: &[f64], dq: &[f64]) {
             self.now_ms += 1;
             let now = self.now();
+            self.tick_sampled(obs, q, dq, now);
+        }
+        /// A tick whose newest sample was measured at `sampled_at`.
+        fn tick_sampled(&mut self, obs: Observation, q: &[f64], dq: &[f64], sampled_at: Timestamp) {
+            let now = self.now();
+            let obs = Observation { sampled_at, ..obs };
             let events = &mut self.events;
             self.sup.check(&obs, q, dq, now, &mut |e| events.push(e));
         }
@@ -497,7 +539,8 @@ mod tests {
                 REST,
                 [0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0],
                 Cause::VelocityLimit { joint: 3 },
-                1,
+                // Fast from the first tick, at 1 ms a tick: 10 ms later.
+                11,
             ),
         ];
         for (obs, q, dq, cause, ticks) in cases {
@@ -529,6 +572,50 @@ mod tests {
                 (Lifecycle::Idle, Some(Cause::Recovered))
             );
         }
+    }
+
+    #[test]
+    fn a_speed_spike_of_a_few_ticks_is_not_a_runaway_but_a_joint_that_stays_fast_is() {
+        // Joint 3's limit is 2.4 rad/s: faults above 2.88 held for 10 ms.
+        let fast = [0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0];
+        let mut h = Harness::new();
+        h.running();
+        // A late sample's spike: fast for 9 ms, one tick back under, again and again.
+        for _ in 0..50 {
+            for _ in 0..9 {
+                h.tick(Observation::default(), &REST, &fast);
+            }
+            h.tick(Observation::default(), &REST, &REST);
+        }
+        assert_eq!(h.sup.state(), Lifecycle::Running);
+        // A loop held up 12 ms between two fast samples measured 2 ms apart.
+        h.tick(Observation::default(), &REST, &fast);
+        let sampled = h.now();
+        h.now_ms += 12;
+        h.tick_sampled(
+            Observation::default(),
+            &REST,
+            &fast,
+            Timestamp::from_nanos(sampled.as_nanos() + 2_000_000),
+        );
+        assert_eq!(h.sup.state(), Lifecycle::Running, "a stalled loop");
+        h.tick(Observation::default(), &REST, &REST);
+        // Two joints taking turns each start their own timer.
+        let other = [0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        for k in 0..40 {
+            let dq = if k % 8 < 4 { &fast } else { &other };
+            h.tick(Observation::default(), &REST, dq);
+        }
+        assert_eq!(h.sup.state(), Lifecycle::Running);
+        for _ in 0..10 {
+            h.tick(Observation::default(), &REST, &fast);
+        }
+        assert_eq!(h.sup.state(), Lifecycle::Running, "fast for 9 ms");
+        h.tick(Observation::default(), &REST, &fast);
+        assert_eq!(
+            (h.sup.state(), h.last_cause()),
+            (Lifecycle::Fault, Some(Cause::VelocityLimit { joint: 3 }))
+        );
     }
 
     #[test]
