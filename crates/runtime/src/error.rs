@@ -51,4 +51,12 @@ pub enum RuntimeError {
         /// The events it raised meanwhile.
         events: String,
     },
+    /// The real-time loop would not arm and start.
+    #[error("the loop would not arm within {seconds} s: it refused: {refused}")]
+    NotArmed {
+        /// How long it was asked.
+        seconds: f64,
+        /// Why it last refused.
+        refused: String,
+    },
 }

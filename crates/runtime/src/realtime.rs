@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use embody_control::{
-    ControlConfig, LoopClient, LoopCore, LoopHandle, Request, RtConfig, RtStatus, StateSnapshot,
-    TimingReport, spawn,
+    ControlConfig, Event, EventKind, Lifecycle, LoopClient, LoopCore, LoopHandle, Request,
+    RtConfig, RtStatus, StateSnapshot, TimingReport, spawn,
 };
 use embody_hal::{Clock as _, Robot, SystemClock};
 use embody_model::Model;
@@ -168,6 +168,67 @@ pub fn arm_and_start(client: &LoopClient) {
 /// How long a real-time run waits for the loop's first snapshot.
 const FIRST_SNAPSHOT_S: f64 = 3.0;
 
+/// How long a real-time run waits for its loop to run.
+const ARM_WITHIN_S: f64 = 3.0;
+
+/// How soon a request the loop refused is made again (s).
+const ARM_AGAIN_S: f64 = 0.05;
+
+/// Gets the loop running before the driver starts. The loop refuses to arm on a tick
+/// whose sensors are not healthy, and its first tick may come before the robot's first
+/// state (a bridge that answers late, a machine under load): its sensors are stale then.
+/// A task streamed to a loop left idle would never move the robot, so a refused arm is
+/// asked again until the loop runs, or fails the run after a while with the refusal.
+struct Arming {
+    started: Instant,
+    asked: Instant,
+    within_s: f64,
+}
+
+impl Arming {
+    /// Waits up to `within_s` for a loop asked to arm just now.
+    fn new(within_s: f64) -> Arming {
+        let now = Instant::now();
+        Arming {
+            started: now,
+            asked: now,
+            within_s,
+        }
+    }
+
+    /// Whether the loop, as `snapshot` shows it, is past arming: running, or faulted
+    /// (which the driver reports). Asks again while it is idle or armed; gives up with
+    /// the last refusal among `events`.
+    fn past(
+        &mut self,
+        snapshot: &StateSnapshot,
+        client: &LoopClient,
+        events: &[Event],
+    ) -> Result<bool, RuntimeError> {
+        if !matches!(snapshot.lifecycle, Lifecycle::Idle | Lifecycle::Armed) {
+            return Ok(true);
+        }
+        if self.started.elapsed().as_secs_f64() > self.within_s {
+            let refused = events.iter().rev().find_map(|e| match e.kind {
+                EventKind::Refused { cause, .. } => Some(cause.to_string()),
+                _ => None,
+            });
+            return Err(RuntimeError::NotArmed {
+                seconds: self.within_s,
+                refused: refused.unwrap_or_else(|| "no refusal heard".into()),
+            });
+        }
+        if self.asked.elapsed().as_secs_f64() >= ARM_AGAIN_S {
+            self.asked = Instant::now();
+            if snapshot.lifecycle == Lifecycle::Idle {
+                let _ = client.request(Request::Arm);
+            }
+            let _ = client.request(Request::Start);
+        }
+        Ok(false)
+    }
+}
+
 /// Runs `session` in real time on the one robot `opened` holds.
 pub(crate) fn run(
     session: &Session,
@@ -252,6 +313,7 @@ pub(crate) fn run(
         .checked_sub(Duration::from_nanos(since_origin_ns))
         .unwrap_or(now);
     let mut events = Vec::new();
+    let mut arming = driver.arms().then(|| Arming::new(ARM_WITHIN_S));
     let mut snapshot = StateSnapshot::new(0);
     let mut baseline: Option<TimingReport> = None;
     let result = tokio::runtime::Builder::new_current_thread()
@@ -286,6 +348,12 @@ pub(crate) fn run(
                             });
                         }
                         continue; // the loop has not ticked yet
+                    }
+                    if let Some(waiting) = &mut arming {
+                        if !waiting.past(&snapshot, &client, &events)? {
+                            continue;
+                        }
+                        arming = None;
                     }
                     let now_s = running.loop_time_s(&snapshot);
                     if baseline.is_none() && now_s >= session.measure_after_s {
@@ -386,5 +454,77 @@ fn since(before: &TimingReport, now: &TimingReport) -> TimingReport {
         overruns: now.overruns - before.overruns,
         missed_deadlines: now.missed_deadlines - before.missed_deadlines,
         ..*now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use embody_hal::MockRobot;
+    use embody_model::robots;
+
+    /// Gets a loop on a mock arm past arming, its link down from the start and up after
+    /// `link_up_after` (never: `None`), giving up after `within_s`; what it came to, and
+    /// the loop's events.
+    fn arm(
+        link_up_after: Option<Duration>,
+        within_s: f64,
+    ) -> (Result<Lifecycle, RuntimeError>, Vec<Event>) {
+        let model = Arc::new(robots::load("arm7", None).expect("arm7"));
+        let robot = MockRobot::new(&model);
+        let faults = robot.faults();
+        faults.set_link_down(true);
+        let config = ControlConfig::default();
+        let running = RealtimeLoop::start(&model, robot, config, RtConfig::default(), true, None)
+            .expect("starts");
+        let mut arming = Arming::new(within_s);
+        let (mut snapshot, mut events) = (StateSnapshot::new(0), Vec::new());
+        let started = Instant::now();
+        let result = loop {
+            std::thread::sleep(Duration::from_millis(10));
+            if link_up_after.is_some_and(|t| started.elapsed() >= t) {
+                faults.set_link_down(false);
+            }
+            events.extend(running.client.drain_events());
+            if !running.client.snapshots().read(&mut snapshot) {
+                continue;
+            }
+            match arming.past(&snapshot, &running.client, &events) {
+                Ok(true) => break Ok(snapshot.lifecycle),
+                Ok(false) => {}
+                Err(e) => break Err(e),
+            }
+        };
+        running.stop().expect("stops");
+        (result, events)
+    }
+
+    #[test]
+    fn a_loop_whose_robot_answers_late_is_armed_once_it_does() {
+        let (result, events) = arm(Some(Duration::from_millis(100)), 3.0);
+        assert_eq!(result.expect("armed"), Lifecycle::Running);
+        // Its first ticks had no state to arm on: the request at its start was refused.
+        assert!(
+            events.iter().any(|e| matches!(
+                e.kind,
+                EventKind::Refused {
+                    state: Lifecycle::Idle,
+                    ..
+                }
+            )),
+            "{}",
+            crate::report::describe_events(&events)
+        );
+    }
+
+    #[test]
+    fn a_loop_whose_robot_never_answers_fails_the_run_with_the_refusal() {
+        let (result, _) = arm(None, 0.3);
+        let error = result.expect_err("never armed").to_string();
+        assert!(
+            error.starts_with("the loop would not arm within 0.3 s: it refused: "),
+            "{error}"
+        );
+        assert!(!error.ends_with("no refusal heard"), "{error}");
     }
 }
