@@ -3,10 +3,11 @@
 //! cycle by cycle in one process against the virtual MCU's simulated Feetech STS and
 //! Dynamixel X servos on the line. Once configured the servos report with their torque
 //! off; the loop's positions move the simulator's joints there; the watchdog holds them
-//! still, then turns their torque off, as does a new configuration without them; an overheating servo's fault is its joint's (a
-//! Dynamixel's read from its hardware error register), a lost one is lost communication;
-//! garbage and dropped answers on the line are counted and never stop the others; setups
-//! that cannot work are refused; and arbitrary bytes on the line never panic.
+//! still, then turns their torque off, as does a new configuration without them; an
+//! overheating servo's fault is its joint's (a Dynamixel's read from its hardware error
+//! register), a lost one is lost communication; garbage and dropped answers on the line
+//! are counted and never stop the others; setups that cannot work are refused; and
+//! arbitrary bytes on the line never panic.
 
 mod host_link;
 
